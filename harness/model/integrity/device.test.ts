@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import { countMismatches, EILSEQ, EOPNOTSUPP, IntegrityDeviceModel } from './device.ts';
+
+const block = (fill: number, size = 4096) => Buffer.alloc(size, fill);
+
+describe('IntegrityDeviceModel', () => {
+  it('returns written bytes and zeros for never-written blocks after a wiping format', () => {
+    const m = new IntegrityDeviceModel({ sectorsPerBlock: 8, providedDataSectors: 800 });
+    m.write(8, Buffer.concat([block(1), block(2)]));
+    const r = m.expectRead(0, 4 * 4096);
+    expect(r).toMatchObject({ ok: true, errno: 0, failingBlocks: [] });
+    expect(r.data!.subarray(4096, 8192).equals(block(1))).toBe(true);
+    expect(r.data!.subarray(0, 4096).equals(block(0))).toBe(true);
+    expect(m.writtenBlocks()).toEqual([1, 2]);
+  });
+
+  it('fails the whole O_DIRECT request with EILSEQ when one block is corrupted; a rewrite heals it', () => {
+    const m = new IntegrityDeviceModel({ sectorsPerBlock: 1, providedDataSectors: 64 });
+    m.write(0, block(7, 512 * 4));
+    m.corrupt(2);
+    expect(m.expectRead(0, 4 * 512)).toMatchObject({ ok: false, errno: EILSEQ, failingBlocks: [2] });
+    expect(m.expectBlockRead(1).ok).toBe(true);
+    expect(m.expectedMismatches()).toBe(1);
+    expect(m.corruptedBlocks()).toEqual([2]);
+    m.write(2, block(9, 512));
+    expect(m.expectBlockRead(2)).toMatchObject({ ok: true, failingBlocks: [] });
+    expect(m.corruptedBlocks()).toEqual([]);
+  });
+
+  it('fails never-written blocks after --no-wipe', () => {
+    const m = new IntegrityDeviceModel({ sectorsPerBlock: 1, providedDataSectors: 64, wiped: false });
+    m.write(1, block(3, 512));
+    expect(m.expectBlockRead(0)).toMatchObject({ ok: false, errno: EILSEQ, failingBlocks: [0] });
+    expect(m.expectBlockRead(1).ok).toBe(true);
+    expect(m.expectedMismatches()).toBe(0); // not corruptions: the scenario counts such reads itself
+  });
+
+  it('discards: filler tags read back with unspecified data; data corruption under a filler goes unnoticed', () => {
+    const m = new IntegrityDeviceModel({ sectorsPerBlock: 1, providedDataSectors: 64, allowDiscards: true });
+    m.write(0, block(1, 512 * 4));
+    m.discard(1, 2);
+    expect(m.expectDiscard(1, 2)).toEqual({ ok: true, errno: 0 });
+    const r = m.expectRead(0, 4 * 512);
+    expect(r).toMatchObject({ ok: true, indeterminateBlocks: [1, 2] });
+    m.corrupt(1, 'data');
+    m.corrupt(2, 'tag');
+    expect(m.expectBlockRead(1).ok).toBe(true);
+    expect(m.expectBlockRead(2)).toMatchObject({ ok: false, errno: EILSEQ });
+    expect(m.corruptedBlocks()).toEqual([2]);
+  });
+
+  it('has no discard without allow_discards', () => {
+    const m = new IntegrityDeviceModel({ sectorsPerBlock: 1, providedDataSectors: 64 });
+    m.write(0, block(1, 512));
+    expect(m.expectDiscard(0, 1)).toEqual({ ok: false, errno: EOPNOTSUPP });
+    m.discard(0, 1);
+    expect(m.expectBlockRead(0).data!.equals(block(1, 512))).toBe(true);
+  });
+
+  it('refuses unaligned or out-of-range requests', () => {
+    const m = new IntegrityDeviceModel({ sectorsPerBlock: 8, providedDataSectors: 64 });
+    expect(() => m.write(4, block(1))).toThrow(/not aligned/);
+    expect(() => m.write(0, block(1, 512))).toThrow(/multiple of the 4096-byte block/);
+    expect(() => m.expectRead(56, 8192)).toThrow(/past the device end/);
+    expect(() => m.corrupt(8)).toThrow(/outside the device/);
+  });
+
+  it('counts one mismatch per failed single-block read', () => {
+    expect(countMismatches(3)).toBe(3);
+    expect(() => countMismatches(-1)).toThrow();
+  });
+});

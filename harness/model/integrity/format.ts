@@ -1,0 +1,111 @@
+/**
+ * What the kernel writes into a fresh superblock (initialize_superblock(), get_provided_data_sectors(),
+ * calculate_device_limits() in drivers/md/dm-integrity.c), for a device of a given size. Used to build
+ * synthetic images and to predict provided_data_sectors for a scenario's disk before a guest runs.
+ * No separate metadata device, not inline.
+ */
+import { ModelInputError } from '../errors.ts';
+import { integrityGeometry, journalLayout } from './geometry.ts';
+import {
+  kernelSuperblockVersion,
+  MAX_LOG2_INTERLEAVE_SECTORS,
+  MIN_LOG2_INTERLEAVE_SECTORS,
+  SB_FLAG,
+  SB_SECTORS,
+  type IntegritySuperblock,
+  type IntegritySuperblockFields,
+} from './superblock.ts';
+
+const DEFAULT_INTERLEAVE_SECTORS = 32768;
+const DEFAULT_JOURNAL_SIZE_FACTOR = 7;
+const DEFAULT_MAX_JOURNAL_SECTORS = 131072; // 64-bit kernels
+const DEFAULT_SECTORS_PER_BITMAP_BIT = 32768;
+
+export interface FormatParams {
+  /** size of the whole device the target sits on, in 512-byte sectors */
+  deviceSectors: number;
+  startSector?: number;
+  tagSize: number;
+  sectorsPerBlock?: number;
+  /** the table's interleave_sectors (rounded down to a power of two, clamped to 2^3..2^31) */
+  interleaveSectors?: number;
+  /** the table's journal_sectors; default min(131072, deviceSectors >> 7) */
+  journalSectors?: number;
+  fixPadding?: boolean;
+  /** fix_hmac: sets the flag and a salt only when there is an internal hash or journal MAC */
+  fixHmac?: boolean;
+  internalHash?: boolean;
+  journalMac?: boolean;
+  bitmapMode?: boolean;
+  salt?: Buffer;
+}
+
+export function planIntegrityFormat(p: FormatParams): IntegritySuperblockFields {
+  const spb = p.sectorsPerBlock ?? 1;
+  if (![1, 2, 4, 8].includes(spb)) throw new ModelInputError(`sectorsPerBlock must be 1, 2, 4 or 8, got ${spb}`);
+  const start = p.startSector ?? 0;
+  let flags = 0;
+  if (p.journalMac) flags |= SB_FLAG.HAVE_JOURNAL_MAC;
+  const fixedHmac = !!p.fixHmac && (!!p.internalHash || !!p.journalMac);
+  if (fixedHmac) flags |= SB_FLAG.FIXED_HMAC;
+  if (p.fixPadding) flags |= SB_FLAG.FIXED_PADDING;
+  const log2spb = Math.log2(spb);
+  const j = journalLayout({ tagSize: p.tagSize, log2SectorsPerBlock: log2spb, haveJournalMac: !!p.journalMac });
+  const journalSectors = p.journalSectors ?? Math.min(DEFAULT_MAX_JOURNAL_SECTORS, Math.floor(p.deviceSectors / 2 ** DEFAULT_JOURNAL_SIZE_FACTOR));
+  const journalSections = Math.max(1, Math.floor(journalSectors / j.sectionSectors));
+  const interleave = p.interleaveSectors || DEFAULT_INTERLEAVE_SECTORS;
+  const li = Math.min(MAX_LOG2_INTERLEAVE_SECTORS, Math.max(MIN_LOG2_INTERLEAVE_SECTORS, Math.floor(Math.log2(interleave))));
+
+  const fields: IntegritySuperblockFields = {
+    version: kernelSuperblockVersion(flags, { bitmapMode: p.bitmapMode }),
+    log2InterleaveSectors: li,
+    tagSize: p.tagSize,
+    journalSections,
+    providedDataSectors: 0,
+    flags,
+    log2SectorsPerBlock: log2spb,
+    log2BlocksPerBitmapBit: 0,
+    recalcSector: 0,
+    salt: fixedHmac ? (p.salt ?? Buffer.alloc(16)) : Buffer.alloc(16),
+  };
+  // get_provided_data_sectors(): greedy bit search, keeping each bit for which the layout still fits
+  const fits = (provided: number): boolean => {
+    const sb = asSuperblock({ ...fields, providedDataSectors: provided });
+    const g = integrityGeometry(sb, { startSector: start });
+    if (g.initialSectors + 8 >= p.deviceSectors) return false;
+    return g.requiredDataBytes / 512 <= p.deviceSectors;
+  };
+  let provided = 0;
+  for (let bit = Math.floor(Math.log2(p.deviceSectors)); bit >= 3; bit--) {
+    if (fits(provided + 2 ** bit)) provided += 2 ** bit;
+  }
+  if (!provided) throw new ModelInputError(`device of ${p.deviceSectors} sectors is too small for dm-integrity at start ${start}`);
+  fields.providedDataSectors = provided;
+  fields.log2BlocksPerBitmapBit = log2BlocksPerBitmapBit(fields);
+  return fields;
+}
+
+/** dm_integrity_ctr(): sectors_per_bit default 32768, grown until the bitmap fits in the journal. */
+function log2BlocksPerBitmapBit(f: IntegritySuperblockFields): number {
+  let l = Math.log2(DEFAULT_SECTORS_PER_BITMAP_BIT);
+  if (l < f.log2SectorsPerBlock) l = f.log2SectorsPerBlock;
+  const j = journalLayout({ tagSize: f.tagSize, log2SectorsPerBlock: f.log2SectorsPerBlock, haveJournalMac: !!(f.flags & 1) });
+  const bitsInJournal = Math.min(j.sectionSectors * f.journalSections * 512 * 8, 0xffffffff);
+  while (bitsInJournal < Math.ceil(f.providedDataSectors / 2 ** l)) l++;
+  return l - f.log2SectorsPerBlock;
+}
+
+export function asSuperblock(f: IntegritySuperblockFields): IntegritySuperblock {
+  return {
+    magicOk: true,
+    ...f,
+    haveJournalMac: !!(f.flags & SB_FLAG.HAVE_JOURNAL_MAC),
+    recalculating: !!(f.flags & SB_FLAG.RECALCULATING),
+    dirtyBitmap: !!(f.flags & SB_FLAG.DIRTY_BITMAP),
+    fixedPadding: !!(f.flags & SB_FLAG.FIXED_PADDING),
+    fixedHmac: !!(f.flags & SB_FLAG.FIXED_HMAC),
+    inline: !!(f.flags & SB_FLAG.INLINE),
+  };
+}
+
+export { SB_SECTORS };

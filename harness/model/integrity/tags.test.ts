@@ -1,0 +1,86 @@
+import { createHash, createHmac } from 'node:crypto';
+import { crc32c } from '@node-rs/crc32';
+import { describe, expect, it } from 'vitest';
+import { integrityTag, kernelCrc32, parseIntegrityHash } from './tags.ts';
+
+/** Bit-at-a-time reflected CRC-32 register update (polynomial 0xEDB88320), no inversion: lib/crc32 crc32_le(). */
+function crc32LeBitwise(seed: number, data: Uint8Array): number {
+  let crc = seed >>> 0;
+  for (const byte of data) {
+    crc ^= byte;
+    for (let k = 0; k < 8; k++) crc = crc & 1 ? (crc >>> 1) ^ 0xedb88320 : crc >>> 1;
+  }
+  return crc >>> 0;
+}
+
+const check = Buffer.from('123456789');
+const le64 = (n: number) => {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64LE(BigInt(n));
+  return b;
+};
+
+describe('checksum primitives', () => {
+  it('CRC-32C check value of "123456789" is 0xE3069283', () => {
+    expect(crc32c(check)).toBe(0xe3069283);
+  });
+  it('kernel crc32 is crc32_le seeded with 0, no final xor', () => {
+    expect(kernelCrc32(check)).toBe(crc32LeBitwise(0, check));
+    // seeded with ~0 and still no final xor it is CRC-32/JAMCRC, whose catalogue check value is 0x340BC6D9
+    expect(kernelCrc32(check, 0xffffffff)).toBe(0x340bc6d9);
+    expect(kernelCrc32(check)).not.toBe(0xcbf43926); // not zlib's CRC-32
+  });
+  it('node crypto matches the FIPS 180 and RFC 4231 vectors', () => {
+    expect(createHash('sha1').update('abc').digest('hex')).toBe('a9993e364706816aba3e25717850c26c9cd0d89d');
+    expect(createHash('sha256').update('abc').digest('hex')).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
+    expect(createHmac('sha256', 'Jefe').update('what do ya want for nothing?').digest('hex')).toBe(
+      '5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843',
+    );
+  });
+});
+
+describe('integrityTag', () => {
+  const data = Buffer.alloc(512, 0x5a);
+  const salt = Buffer.from('00112233445566778899aabbccddeeff', 'hex');
+
+  it('crc32c: le32 of crc32c(le64(sector) || data), salted only when asked', () => {
+    const unsalted = integrityTag({ hash: 'crc32c', logicalSector: 24, data, tagSize: 4 });
+    expect(unsalted.readUInt32LE(0)).toBe(crc32c(Buffer.concat([le64(24), data])));
+    const salted = integrityTag({ hash: 'crc32c', salt, logicalSector: 24, data, tagSize: 4 });
+    expect(salted.readUInt32LE(0)).toBe(crc32c(Buffer.concat([salt, le64(24), data])));
+  });
+
+  it('crc32: the kernel flavour over the same message', () => {
+    const t = integrityTag({ hash: 'crc32', logicalSector: 7, data, tagSize: 4 });
+    expect(t.readUInt32LE(0)).toBe(crc32LeBitwise(0, Buffer.concat([le64(7), data])));
+  });
+
+  it('pads short digests with zeros and truncates long ones', () => {
+    const t8 = integrityTag({ hash: 'crc32c', logicalSector: 0, data, tagSize: 8 });
+    expect(t8.subarray(4).equals(Buffer.alloc(4))).toBe(true);
+    const t2 = integrityTag({ hash: 'crc32c', logicalSector: 0, data, tagSize: 2 });
+    expect(t2.equals(t8.subarray(0, 2))).toBe(true);
+    const sha = createHash('sha256').update(Buffer.concat([le64(9), data])).digest();
+    expect(integrityTag({ hash: 'sha256', logicalSector: 9, data, tagSize: 16 }).equals(sha.subarray(0, 16))).toBe(true);
+    const s40 = integrityTag({ hash: 'sha256', logicalSector: 9, data, tagSize: 40 });
+    expect(s40.subarray(0, 32).equals(sha) && s40.subarray(32).equals(Buffer.alloc(8))).toBe(true);
+  });
+
+  it('sha1 and hmac-sha256 (key from internal_hash:hmac(sha256):<hex>), salted', () => {
+    const sha1 = createHash('sha1').update(Buffer.concat([salt, le64(3), data])).digest();
+    expect(integrityTag({ hash: 'sha1', salt, logicalSector: 3, data, tagSize: 20 }).equals(sha1)).toBe(true);
+    const key = Buffer.from('0102030405060708', 'hex');
+    const mac = createHmac('sha256', key).update(Buffer.concat([salt, le64(3), data])).digest();
+    expect(integrityTag({ hash: 'hmac-sha256', key, salt, logicalSector: 3, data, tagSize: 32 }).equals(mac)).toBe(true);
+  });
+
+  it('refuses hmac without a key, and keys for unkeyed hashes', () => {
+    expect(() => integrityTag({ hash: 'hmac-sha256', logicalSector: 0, data, tagSize: 32 })).toThrow(/needs a key/);
+    expect(() => integrityTag({ hash: 'crc32c', key: Buffer.alloc(4), logicalSector: 0, data, tagSize: 4 })).toThrow(/key/);
+  });
+
+  it('parses kernel hash names', () => {
+    expect(parseIntegrityHash('hmac(sha256)')).toBe('hmac-sha256');
+    expect(() => parseIntegrityHash('md5', '--hash')).toThrow(/--hash: unknown integrity hash "md5"/);
+  });
+});

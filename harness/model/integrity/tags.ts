@@ -1,0 +1,124 @@
+/**
+ * dm-integrity internal_hash tags, as integrity_sector_checksum() computes them:
+ *   digest = H( [salt (16 bytes), only when the superblock has SB_FLAG_FIXED_HMAC] || le64(sector) || block data )
+ * where `sector` is the block's first 512-byte logical sector on the dm-integrity target. The digest is
+ * truncated to tag_size, or zero-padded when shorter (memset in integrity_sector_checksum()).
+ *
+ * Hash flavours, checked against crypto/crc32c_generic.c and crypto/crc32_generic.c:
+ * - crc32c: seed ~0, final ~crc, stored le32 (standard CRC-32C, check value 0xE3069283).
+ * - crc32: crc32_le() seeded with 0 and *no* final xor (not zlib's CRC-32), stored le32.
+ */
+import { createHash, createHmac } from 'node:crypto';
+import { crc32 as zlibCrc32 } from 'node:zlib';
+import { crc32c } from '@node-rs/crc32';
+import { ModelInputError } from '../errors.ts';
+
+export type IntegrityHash = 'crc32c' | 'crc32' | 'sha1' | 'sha256' | 'hmac-sha256';
+export const INTEGRITY_HASHES: readonly IntegrityHash[] = ['crc32c', 'crc32', 'sha1', 'sha256', 'hmac-sha256'];
+
+/** Kernel crypto API name (as in `internal_hash:<name>`) -> our name. */
+const KERNEL_NAMES: Record<string, IntegrityHash> = {
+  crc32c: 'crc32c',
+  crc32: 'crc32',
+  sha1: 'sha1',
+  sha256: 'sha256',
+  'hmac(sha256)': 'hmac-sha256',
+  'hmac-sha256': 'hmac-sha256',
+};
+
+export function parseIntegrityHash(name: string, source?: string): IntegrityHash {
+  const h = KERNEL_NAMES[name.toLowerCase()];
+  if (!h) throw new ModelInputError(`unknown integrity hash ${JSON.stringify(name)} (known: ${Object.keys(KERNEL_NAMES).join(', ')})`, { source });
+  return h;
+}
+
+export function digestSize(hash: IntegrityHash): number {
+  return hash === 'crc32c' || hash === 'crc32' ? 4 : hash === 'sha1' ? 20 : 32;
+}
+
+/** The kernel's "crc32" shash: crc32_le(0, data), no inversion. zlib's crc32(d, ~0) returns ~crc32_le(0, d). */
+export function kernelCrc32(data: Uint8Array, prev = 0): number {
+  return ~zlibCrc32(data, ~prev >>> 0) >>> 0;
+}
+
+export interface TagParams {
+  hash: IntegrityHash;
+  key?: Buffer;
+  /** only when the superblock has the fixed-HMAC flag */
+  salt?: Buffer;
+  tagSize: number;
+}
+
+/**
+ * A reusable tag function for one device: writes the tag of (logicalSector, block) into `out` at `at`.
+ * The audit calls it once per block, so it avoids per-call allocation for the CRC flavours.
+ */
+export type TagWriter = (logicalSector: number, data: Uint8Array, out: Buffer, at: number) => void;
+
+export function tagWriter(p: TagParams): TagWriter {
+  const { hash, tagSize } = p;
+  if (!Number.isInteger(tagSize) || tagSize < 1) throw new ModelInputError(`tag size must be a positive integer, got ${tagSize}`);
+  if (hash === 'hmac-sha256' && !p.key?.length) throw new ModelInputError('hmac-sha256 needs a key (--key HEX)');
+  if (hash !== 'hmac-sha256' && p.key?.length) {
+    throw new ModelInputError(`a key was given for ${hash}; keyed (seeded) ${hash} is not modelled`);
+  }
+  if (p.salt && p.salt.length !== 16) throw new ModelInputError(`salt must be 16 bytes, got ${p.salt.length}`);
+  const saltLen = p.salt ? 16 : 0;
+  const prefix = Buffer.alloc(saltLen + 8);
+  if (p.salt) p.salt.copy(prefix, 0);
+  const setSector = (ls: number) => prefix.writeBigUInt64LE(BigInt(ls), saltLen);
+
+  const writeCrc = (crc: number, out: Buffer, at: number) => {
+    if (tagSize >= 4) {
+      out.writeUInt32LE(crc, at);
+      out.fill(0, at + 4, at + tagSize);
+    } else {
+      for (let i = 0; i < tagSize; i++) out[at + i] = (crc >>> (8 * i)) & 0xff;
+    }
+  };
+  const writeDigest = (d: Buffer, out: Buffer, at: number) => {
+    const n = Math.min(d.length, tagSize);
+    d.copy(out, at, 0, n);
+    if (n < tagSize) out.fill(0, at + n, at + tagSize);
+  };
+
+  switch (hash) {
+    case 'crc32c':
+      return (ls, data, out, at) => {
+        setSector(ls);
+        writeCrc(crc32c(data, crc32c(prefix)), out, at);
+      };
+    case 'crc32':
+      return (ls, data, out, at) => {
+        setSector(ls);
+        writeCrc(kernelCrc32(data, kernelCrc32(prefix)), out, at);
+      };
+    case 'sha1':
+    case 'sha256':
+      return (ls, data, out, at) => {
+        setSector(ls);
+        writeDigest(createHash(hash).update(prefix).update(data).digest(), out, at);
+      };
+    case 'hmac-sha256': {
+      const key = p.key as Buffer;
+      return (ls, data, out, at) => {
+        setSector(ls);
+        writeDigest(createHmac('sha256', key).update(prefix).update(data).digest(), out, at);
+      };
+    }
+  }
+}
+
+export function integrityTag(p: TagParams & { logicalSector: number; data: Buffer }): Buffer {
+  const out = Buffer.alloc(p.tagSize);
+  tagWriter(p)(p.logicalSector, p.data, out, 0);
+  return out;
+}
+
+/** DISCARD_FILLER: with allow_discards, a discarded block's tag is all 0xf6 and passes dm_integrity_rw_tag(). */
+export const DISCARD_FILLER = 0xf6;
+
+export function isDiscardFiller(tag: Uint8Array): boolean {
+  for (let i = 0; i < tag.length; i++) if (tag[i] !== DISCARD_FILLER) return false;
+  return tag.length > 0;
+}
