@@ -1,0 +1,53 @@
+import { realpathSync } from 'node:fs';
+import { execa } from 'execa';
+import { InfraError, tail } from '../../harness/errors.ts';
+
+/** Programs copied from the host into every guest, with the shared libraries ldd says they need. */
+export const GUEST_PROGRAMS = ['integritysetup', 'cryptsetup', 'dmsetup', 'kmod'] as const;
+
+/** glibc dlopens libgcc_s for pthread cancellation; ldd does not list it. */
+const EXTRA_LIBS = ['/lib/x86_64-linux-gnu/libgcc_s.so.1'];
+
+export async function which(program: string): Promise<string | undefined> {
+  for (const dir of ['/usr/sbin', '/usr/bin', '/sbin', '/bin', ...(process.env.PATH ?? '').split(':')]) {
+    const r = await execa('test', ['-x', `${dir}/${program}`], { reject: false });
+    if (r.exitCode === 0) return `${dir}/${program}`;
+  }
+  return undefined;
+}
+
+/** Shared libraries of a dynamically linked ELF, as absolute host paths (including the ELF interpreter). */
+export async function sharedLibraries(binary: string): Promise<string[]> {
+  const r = await execa('ldd', [binary], { reject: false });
+  if (r.exitCode !== 0) {
+    if (/not a dynamic executable/.test(r.stdout + r.stderr)) return [];
+    throw new InfraError(`ldd ${binary} failed: ${tail(r.stderr)}`);
+  }
+  const libs: string[] = [];
+  for (const line of r.stdout.split('\n')) {
+    const m = line.match(/=>\s+(\/\S+)/) ?? line.match(/^\s+(\/\S+)\s+\(/);
+    if (m?.[1]) libs.push(m[1]);
+  }
+  return libs;
+}
+
+export interface HostFile {
+  /** Path inside the guest. */
+  guestPath: string;
+  /** Path on the host to copy from (symlinks resolved). */
+  hostPath: string;
+}
+
+/** Every host file the guest needs for GUEST_PROGRAMS, deduplicated, libraries at their host paths. */
+export async function hostFiles(): Promise<HostFile[]> {
+  const out = new Map<string, HostFile>();
+  const add = (guestPath: string, hostPath: string) => out.set(guestPath, { guestPath, hostPath: realpathSync(hostPath) });
+  for (const p of GUEST_PROGRAMS) {
+    const path = await which(p);
+    if (path === undefined) throw new InfraError(`${p} not found on the host (preflight should have installed it)`);
+    add(`/sbin/${p}`, path);
+    for (const lib of await sharedLibraries(path)) add(lib, lib);
+  }
+  for (const lib of EXTRA_LIBS) add(lib, lib);
+  return [...out.values()];
+}

@@ -1,0 +1,23 @@
+#!/bin/busybox sh
+# integrity-harness guest init: mount the pseudo filesystems, load the modules the stacks need, then hand
+# PID 1 to the agent. If the agent cannot start, init exits and the kernel panics (panic=-1 ends QEMU),
+# which the host sees as a boot failure of the harness, not of the kernel under test.
+/bin/busybox mkdir -p /proc /sys /dev /tmp /run /sbin /usr/bin /usr/sbin
+/bin/busybox --install -s
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+mkdir -p /dev/mapper /run/cryptsetup /var/lock
+mount -t tmpfs tmpfs /tmp
+echo "ih-init: kernel $(uname -r)"
+if [ -s /etc/ih/modules ]; then
+  for m in $(cat /etc/ih/modules); do
+    modprobe "$m" || echo "ih-init: modprobe $m failed"
+  done
+fi
+# No udev in this guest: libdevmapper must not wait for udev cookies.
+export DM_DISABLE_UDEV=1
+export PATH=/sbin:/usr/sbin:/bin:/usr/bin
+export LD_LIBRARY_PATH=/lib/x86_64-linux-gnu:/usr/lib/x86_64-linux-gnu
+echo "ih-init: starting agent"
+exec /bin/ih-agent

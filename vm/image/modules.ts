@@ -1,0 +1,71 @@
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, symlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { InfraError, tail } from '../../harness/errors.ts';
+
+/** Modules loaded at boot (when built as modules): the devices, device-mapper targets and AF_ALG. */
+export const BOOT_MODULES = [
+  'virtio_pci', 'virtio_blk', 'virtio_console',
+  'dm_mod', 'dm_integrity', 'dm_crypt', 'dm_flakey', 'dm_log_writes', 'dm_dust',
+  'algif_hash', 'algif_skcipher', 'algif_aead', 'algif_rng',
+];
+
+/** Directories shipped whole: ciphers and hashes the kernel auto-loads through /sbin/modprobe on demand. */
+const SHIPPED_DIRS = ['kernel/crypto/', 'kernel/arch/x86/crypto/', 'kernel/lib/crypto/', 'kernel/lib/'];
+
+export function moduleName(path: string): string {
+  const base = path.split('/').at(-1) ?? path;
+  return base.replace(/\.ko(\.(xz|zst|gz))?$/, '').replace(/-/g, '_');
+}
+
+/** Parses modules.dep ("kernel/a.ko: kernel/b.ko kernel/c.ko") into path -> dependency paths. */
+export function parseModulesDep(text: string): Map<string, string[]> {
+  const deps = new Map<string, string[]>();
+  for (const line of text.split('\n')) {
+    const colon = line.indexOf(':');
+    if (colon < 0) continue;
+    const rest = line.slice(colon + 1).trim();
+    deps.set(line.slice(0, colon), rest === '' ? [] : rest.split(/\s+/));
+  }
+  return deps;
+}
+
+export interface ModuleSelection {
+  /** Module files (relative to lib/modules/<release>) to ship, dependencies included. */
+  files: string[];
+  /** Modules to modprobe at boot, in order (only those that exist as modules in this kernel). */
+  load: string[];
+}
+
+/** The closure under modules.dep of the boot modules plus every crypto module. */
+export function selectModules(deps: Map<string, string[]>): ModuleSelection {
+  const byName = new Map<string, string>();
+  for (const path of deps.keys()) byName.set(moduleName(path), path);
+  const load = BOOT_MODULES.filter((m) => byName.has(m));
+  const wanted = [...load.map((m) => byName.get(m)!), ...[...deps.keys()].filter((p) => SHIPPED_DIRS.some((d) => p.startsWith(d)))];
+  const files = new Set<string>();
+  const visit = (p: string) => {
+    if (files.has(p)) return;
+    files.add(p);
+    for (const d of deps.get(p) ?? []) visit(d);
+  };
+  wanted.forEach(visit);
+  return { files: [...files].sort(), load };
+}
+
+/**
+ * modules.dep for a module tree. The tree is not modified (it may be the user's): depmod runs on a scratch
+ * root whose lib/modules/<release> links to the tree's contents (kmod 30's depmod has no --outdir).
+ */
+export async function readModulesDep(modulesRoot: string, release: string, scratch: string): Promise<Map<string, string[]>> {
+  const src = join(modulesRoot, 'lib', 'modules', release);
+  const own = join(src, 'modules.dep');
+  if (existsSync(own)) return parseModulesDep(await readFile(own, 'utf8'));
+  const dst = join(scratch, 'depmod', 'lib', 'modules', release);
+  await mkdir(dst, { recursive: true });
+  for (const entry of await readdir(src)) await symlink(join(src, entry), join(dst, entry));
+  const r = await execa('depmod', ['-b', join(scratch, 'depmod'), release], { reject: false });
+  if (r.exitCode !== 0) throw new InfraError(`depmod -b ${join(scratch, 'depmod')} ${release} failed: ${tail(r.stderr)}`);
+  return parseModulesDep(await readFile(join(dst, 'modules.dep'), 'utf8'));
+}

@@ -1,0 +1,85 @@
+import { existsSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { InfraError, UsageError, tail } from '../../harness/errors.ts';
+import { cacheDir, fillCacheDir } from '../cache.ts';
+import type { ResolvedKernel } from './types.ts';
+
+/** Debian kernel images for a version alias: linux-image-<v>.<n>-amd64-unsigned and its +deb variants. */
+export function debianPackagePattern(version: string): RegExp {
+  const v = version.replace('.', '\\.');
+  // 6.1.0-56-amd64 and 6.12.117+deb12-amd64, not the -rt- or -cloud- flavours.
+  return new RegExp(`^linux-image-${v}[.][0-9]+[-+][0-9a-z]+-amd64-unsigned$`);
+}
+
+/** Picks the newest package among names like linux-image-6.1.0-56-amd64-unsigned (numeric, not lexical). */
+export function newestPackage(names: string[]): string | undefined {
+  const key = (n: string) => (n.match(/\d+/g) ?? []).map(Number);
+  return [...names].sort((a, b) => {
+    const ka = key(a), kb = key(b);
+    for (let i = 0; i < Math.max(ka.length, kb.length); i++) {
+      const d = (ka[i] ?? -1) - (kb[i] ?? -1);
+      if (d !== 0) return d;
+    }
+    return a.localeCompare(b);
+  }).at(-1);
+}
+
+async function aptCacheNames(regex: string): Promise<string[]> {
+  const r = await execa('apt-cache', ['search', '--names-only', regex], { reject: false });
+  if (r.exitCode !== 0) throw new InfraError(`apt-cache search ${regex} failed: ${tail(r.stderr)}`);
+  return r.stdout.split('\n').map((l) => l.split(' ')[0] ?? '').filter((n) => n !== '');
+}
+
+/** Resolves a version alias like 6.1 to the newest Debian kernel image package that apt knows. */
+export async function resolveDebianAlias(version: string): Promise<string | undefined> {
+  const pattern = debianPackagePattern(version);
+  let names = (await aptCacheNames(pattern.source)).filter((n) => pattern.test(n));
+  if (names.length === 0 && process.getuid?.() === 0) {
+    // A fresh machine has no package lists yet.
+    await execa('apt-get', ['update', '-q'], { reject: false });
+    names = (await aptCacheNames(pattern.source)).filter((n) => pattern.test(n));
+  }
+  return newestPackage(names);
+}
+
+async function packageVersion(pkg: string): Promise<string> {
+  const r = await execa('apt-cache', ['show', '--no-all-versions', pkg], { reject: false });
+  const m = r.stdout.match(/^Version: (.+)$/m);
+  if (r.exitCode !== 0 || !m?.[1]) {
+    throw new UsageError(`--kernel deb:${pkg}: apt knows no package of that name (try 'apt-cache search linux-image' or run 'apt-get update')`);
+  }
+  return m[1];
+}
+
+/** Downloads (apt-get download) and unpacks (dpkg-deb -x) a kernel package into the cache; never installs it. */
+export async function fetchDebianKernel(pkg: string, spec: string): Promise<ResolvedKernel> {
+  const version = await packageVersion(pkg);
+  const dir = cacheDir('kernels', 'deb', `${pkg}_${version.replace(/[^A-Za-z0-9.+~-]/g, '_')}`);
+  if (!existsSync(join(dir, '.complete'))) {
+    await fillCacheDir(dir, async (tmp) => {
+      const dl = await execa('apt-get', ['download', `${pkg}=${version}`], { cwd: tmp, reject: false });
+      if (dl.exitCode !== 0) throw new InfraError(`apt-get download ${pkg}=${version} failed: ${tail(dl.stderr)}`);
+      const debs = (await readdir(tmp)).filter((f) => f.endsWith('.deb'));
+      if (debs.length !== 1) throw new InfraError(`apt-get download ${pkg} left ${debs.length} .deb files in ${tmp}`);
+      const x = await execa('dpkg-deb', ['-x', join(tmp, debs[0]!), join(tmp, 'root')], { reject: false });
+      if (x.exitCode !== 0) throw new InfraError(`dpkg-deb -x ${debs[0]} failed: ${tail(x.stderr)}`);
+      await execa('rm', ['-f', join(tmp, debs[0]!)]);
+      await execa('touch', [join(tmp, '.complete')]);
+    });
+  }
+  const root = join(dir, 'root');
+  const images = (await readdir(join(root, 'boot'))).filter((f) => f.startsWith('vmlinuz-'));
+  if (images.length !== 1) throw new InfraError(`package ${pkg} holds ${images.length} vmlinuz files, expected 1`);
+  const release = images[0]!.slice('vmlinuz-'.length);
+  return {
+    spec,
+    label: release,
+    bzImage: join(root, 'boot', images[0]!),
+    modulesRoot: root,
+    release,
+    source: `debian:${pkg}=${version}`,
+    version,
+  };
+}

@@ -1,0 +1,37 @@
+import { UsageError } from '../../harness/errors.ts';
+import { fetchDebianKernel, resolveDebianAlias } from './debian.ts';
+import { resolveImageKernel } from './image.ts';
+import type { KernelSpec } from './spec.ts';
+import type { ResolvedKernel } from './types.ts';
+
+export interface ProvideOptions {
+  modules?: string;
+}
+
+/** Thrown when a kernel cannot be had here (e.g. no network for kernel.org): its cells become `skip`. */
+export class KernelUnavailableError extends Error {
+  override name = 'KernelUnavailableError';
+}
+
+/** Turns a parsed --kernel spec into a bootable kernel on disk, downloading or unpacking as needed. */
+export async function provideKernel(spec: KernelSpec, opts: ProvideOptions = {}): Promise<ResolvedKernel> {
+  switch (spec.kind) {
+    case 'alias': {
+      const pkg = await resolveDebianAlias(spec.version);
+      if (pkg === undefined) {
+        throw new KernelUnavailableError(
+          `--kernel ${spec.text}: no Debian package linux-image-${spec.version}.*-amd64-unsigned is known to apt. ` +
+            `Provide it as --kernel /path/to/bzImage [--modules DIR] or --kernel tree:<path>`,
+        );
+      }
+      return fetchDebianKernel(pkg, spec.text);
+    }
+    case 'deb':
+      return fetchDebianKernel(spec.pkg, spec.text);
+    case 'image':
+      return resolveImageKernel(spec.path, spec.text, opts.modules);
+    case 'tree':
+    case 'src':
+      throw new UsageError(`--kernel ${spec.text}: building kernels from source is not wired into this command yet`);
+  }
+}

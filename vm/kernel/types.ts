@@ -1,0 +1,16 @@
+/** A kernel ready to boot: the image, its modules (if any), and where it came from. */
+export interface ResolvedKernel {
+  /** The --kernel text as the user wrote it. */
+  spec: string;
+  /** Short label for tables and cell ids, e.g. "6.1.0-56-amd64". */
+  label: string;
+  bzImage: string;
+  /** Root of an unpacked module tree containing lib/modules/<release>/, or undefined for built-in-only kernels. */
+  modulesRoot?: string;
+  /** `uname -r` of the kernel when known before boot. */
+  release?: string;
+  /** Human-readable provenance: package name and version, image path, tree and commit. */
+  source: string;
+  /** Debian package version, git commit, ... */
+  version?: string;
+}
