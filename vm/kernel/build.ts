@@ -1,0 +1,276 @@
+// Builds a kernel the harness can boot: source (Debian package or git tree) + patches + Kconfig
+// fragments -> bzImage, cached by content. See vm/kconfig/README.md for the configuration.
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { execa } from 'execa';
+import {
+  buildCacheKey,
+  configKey,
+  createDirAtomically,
+  hashParts,
+  pathExists,
+  readStamp,
+  withLock,
+  writeStamp,
+} from './build-cache.ts';
+import { loadFragments, verifyConfig, type Fragment } from './build-config.ts';
+import { COMPILER_MISMATCH_HINT, KernelBuildError, KernelSpecError, looksLikeCompilerMismatch } from './build-errors.ts';
+import { parseHunks } from './build-patch.ts';
+import { BuildLog, runStep } from './build-run.ts';
+import {
+  loadPatches,
+  patchedSource,
+  resolveSource,
+  type KernelSource,
+  type PatchFile,
+  type ResolvedSource,
+} from './build-source.ts';
+
+export { KernelBuildError, KernelPatchError, KernelSpecError } from './build-errors.ts';
+export type { KernelSource } from './build-source.ts';
+
+export interface BuildRequest {
+  source: KernelSource;
+  patches?: string[];
+  /** Extra Kconfig fragments merged after vm/kconfig/base.config (later ones win). */
+  kconfig?: string[];
+  /** Passed through to every make invocation, e.g. CC=gcc-10. */
+  makeArgs?: string[];
+  cacheDir: string;
+  /** Where the build log goes; default <cacheDir>/logs/<cacheKey>.log. */
+  logFile?: string;
+  jobs?: number;
+  onLog?: (line: string) => void;
+}
+
+export interface BuiltKernel {
+  bzImage: string;
+  /** From include/config/kernel.release. */
+  release: string;
+  configPath: string;
+  buildLog: string;
+  cacheKey: string;
+  fromCache: boolean;
+  sourceDescription: string;
+  /** =y options of the fragments that olddefconfig dropped (missing symbols or unmet dependencies). */
+  missingOptions: string[];
+  /** Wall time of this call. */
+  durationMs: number;
+}
+
+const ARCH = 'x86_64';
+const KCONFIG_FILE_RE = /(^|\/)Kconfig[^/]*$/;
+
+interface KernelMeta {
+  release: string;
+  missingOptions: string[];
+  sourceDescription: string;
+}
+
+export async function buildKernel(req: BuildRequest): Promise<BuiltKernel> {
+  const started = Date.now();
+  validateRequest(req);
+  await fs.mkdir(req.cacheDir, { recursive: true });
+  const cacheDir = await fs.realpath(req.cacheDir);
+  const warn = (message: string) => req.onLog?.(`warning: ${message}`);
+  const ctx = { cacheDir, warn, log: (line: string) => req.onLog?.(line) };
+
+  const fragments = await loadFragments(req.kconfig ?? []);
+  const patches = await loadPatches(req.patches ?? []);
+  const makeArgs = await withCcache(req.makeArgs ?? []);
+  const cfgKey = configKey({ fragments, makeArgs });
+
+  const base = await resolveSource(req.source, ctx);
+  const src = patches.length > 0 ? await patchedSource(base, patches, ctx) : base;
+  const cacheKey = src.key === null ? `uncached-${hashParts([src.dir, cfgKey])}` : buildCacheKey(src.key, cfgKey);
+  const kernelDir = path.join(cacheDir, 'kernels', cacheKey);
+  const logFile = req.logFile ?? path.join(cacheDir, 'logs', `${cacheKey}.log`);
+
+  if (src.key !== null) {
+    const cached = await readCachedKernel(kernelDir);
+    if (cached) {
+      return { ...kernelFiles(kernelDir), ...cached, buildLog: logFile, cacheKey, fromCache: true, durationMs: Date.now() - started };
+    }
+  }
+
+  const outDir = buildDirFor(src, cfgKey, cacheDir);
+  await fs.mkdir(path.dirname(logFile), { recursive: true });
+  await fs.writeFile(logFile, '');
+  const log = new BuildLog(logFile, req.onLog);
+  try {
+    log.line(`# integrity-harness kernel build ${cacheKey}: ${src.description}`);
+    const meta = await withLock(`${outDir}.lock`, async () => {
+      if (patches.length > 0 && src.key !== null) await seedFromBase(base, outDir, cfgKey, log);
+      const configStamp = hashParts([cfgKey, ...kconfigTouchingPatches(patches)]);
+      await configure(src.dir, outDir, fragments, makeArgs, configStamp, log, cacheDir);
+      const configText = await fs.readFile(path.join(outDir, '.config'), 'utf8');
+      const { missingOptions, missingCritical } = verifyConfig(fragments, configText);
+      if (missingOptions.length > 0) {
+        const message = `options not in the final .config: ${missingOptions.join(' ')}`;
+        warn(message);
+        log.line(`warning: ${message}`);
+      }
+      if (missingCritical.length > 0) {
+        throw new KernelBuildError(
+          `${src.description}: the configured kernel lacks ${missingCritical.map((o) => `CONFIG_${o}`).join(', ')}, ` +
+            'without which the harness cannot run (does this tree have them? see the build log)',
+          { logTail: log.lastLines(), logFile },
+        );
+      }
+      await make(src.dir, outDir, makeArgs, ['bzImage'], req.jobs ?? os.availableParallelism(), log, cacheDir);
+      const release = (await fs.readFile(path.join(outDir, 'include/config/kernel.release'), 'utf8')).trim();
+      const meta: KernelMeta = { release, missingOptions, sourceDescription: src.description };
+      await publishKernel(outDir, kernelDir, meta, src.key === null);
+      await writeStamp(path.join(outDir, '.ih-built'), cacheKey);
+      return meta;
+    });
+    log.line(`# built ${meta.release} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    return { ...kernelFiles(kernelDir), ...meta, buildLog: logFile, cacheKey, fromCache: false, durationMs: Date.now() - started };
+  } finally {
+    await log.close();
+  }
+}
+
+function validateRequest(req: BuildRequest): void {
+  const { source } = req;
+  if (source.kind === 'debian-src' && source.version !== '6.1' && source.version !== '6.12') {
+    throw new KernelSpecError(`debian-src version must be '6.1' or '6.12', got '${String(source.version)}'`);
+  }
+  if (source.kind === 'tree' && (typeof source.path !== 'string' || source.path === '')) {
+    throw new KernelSpecError('tree source needs a path');
+  }
+  if (req.jobs !== undefined && (!Number.isInteger(req.jobs) || req.jobs < 1)) {
+    throw new KernelSpecError(`jobs must be a positive integer, got ${req.jobs}`);
+  }
+  for (const arg of req.makeArgs ?? []) {
+    if (/^(O|ARCH)=/.test(arg)) {
+      throw new KernelSpecError(`make argument '${arg}' is set by the builder (it owns O= and ARCH=${ARCH})`);
+    }
+  }
+}
+
+// Wraps CC in ccache when it is installed: a rebuild of another revision or patch set mostly hits.
+async function withCcache(makeArgs: readonly string[]): Promise<string[]> {
+  const ccache = await execa('ccache', ['--version'], { reject: false });
+  if (ccache.exitCode !== 0) return [...makeArgs];
+  const ccIndex = makeArgs.findIndex((arg) => arg.startsWith('CC='));
+  if (ccIndex === -1) return ['CC=ccache gcc', ...makeArgs];
+  const cc = makeArgs[ccIndex]!.slice(3);
+  if (cc.includes('ccache')) return [...makeArgs];
+  return makeArgs.map((arg, i) => (i === ccIndex ? `CC=ccache ${cc}` : arg));
+}
+
+// A build dir that is a direct subdirectory of the source makes kbuild use srctree=.. (relative),
+// so a copy of source + build dir elsewhere is still up to date (see seedFromBase). A user's tree
+// gets its build dir in the cache instead: we never write into their checkout.
+function buildDirFor(src: ResolvedSource, cfgKey: string, cacheDir: string): string {
+  if (src.cacheOwned) return path.join(src.dir, `ih-out-${cfgKey}`);
+  return path.join(cacheDir, 'build', `tree-${hashParts([src.dir]).slice(0, 8)}-${cfgKey}`);
+}
+
+// Starts a patched build from a copy of the base's finished build dir: source files the patches did
+// not touch keep their (hard-linked) mtimes, so make recompiles only what the patches changed.
+async function seedFromBase(base: ResolvedSource, outDir: string, cfgKey: string, log: BuildLog): Promise<void> {
+  if (!base.cacheOwned || (await pathExists(outDir))) return;
+  const baseOut = path.join(base.dir, `ih-out-${cfgKey}`);
+  if ((await readStamp(path.join(baseOut, '.ih-built'))) === undefined) return;
+  log.line(`# reusing objects of ${baseOut}`);
+  await createDirAtomically(outDir, async (tmp) => {
+    await execa('cp', ['-a', '--reflink=auto', baseOut, tmp]);
+    await fs.rm(path.join(tmp, '.ih-built'), { force: true });
+  });
+}
+
+function kconfigTouchingPatches(patches: readonly PatchFile[]): string[] {
+  return patches.filter((p) => parseHunks(p.text).some((h) => KCONFIG_FILE_RE.test(h.file))).map((p) => p.text);
+}
+
+function makeEnv(cacheDir: string): Record<string, string> {
+  return {
+    KBUILD_BUILD_USER: 'integrity-harness',
+    KBUILD_BUILD_HOST: 'integrity-harness',
+    CCACHE_DIR: process.env.CCACHE_DIR ?? path.join(cacheDir, 'ccache'),
+  };
+}
+
+// tinyconfig, then our fragments merged on top, then olddefconfig resolves dependencies. Skipped
+// when the build dir was configured from the same inputs: rewriting .config costs a syncconfig.
+async function configure(
+  srcDir: string,
+  outDir: string,
+  fragments: readonly Fragment[],
+  makeArgs: readonly string[],
+  configStamp: string,
+  log: BuildLog,
+  cacheDir: string,
+): Promise<void> {
+  const stampFile = path.join(outDir, '.ih-config');
+  if ((await readStamp(stampFile)) === configStamp && (await pathExists(path.join(outDir, '.config')))) {
+    log.line('# configuration unchanged, reusing .config');
+    return;
+  }
+  await fs.mkdir(outDir, { recursive: true });
+  const common = ['make', '-C', srcDir, `O=${outDir}`, `ARCH=${ARCH}`, ...makeArgs];
+  const env = makeEnv(cacheDir);
+  const steps: string[][] = [
+    [...common, 'tinyconfig'],
+    ['sh', path.join(srcDir, 'scripts/kconfig/merge_config.sh'), '-m', '-O', outDir, path.join(outDir, '.config'), ...fragments.map((f) => f.name)],
+    [...common, 'olddefconfig'],
+  ];
+  for (const argv of steps) {
+    const { exitCode } = await runStep(log, argv, { cwd: srcDir, env });
+    if (exitCode !== 0) throw buildFailure(`configuring (${argv.slice(0, 2).join(' ')}... exited ${exitCode})`, log);
+  }
+  await writeStamp(stampFile, configStamp);
+}
+
+async function make(
+  srcDir: string,
+  outDir: string,
+  makeArgs: readonly string[],
+  targets: readonly string[],
+  jobs: number,
+  log: BuildLog,
+  cacheDir: string,
+): Promise<void> {
+  const argv = ['make', '-C', srcDir, `O=${outDir}`, `ARCH=${ARCH}`, `-j${jobs}`, ...makeArgs, ...targets];
+  const { exitCode } = await runStep(log, argv, { cwd: srcDir, env: makeEnv(cacheDir) });
+  if (exitCode !== 0) throw buildFailure(`make ${targets.join(' ')} exited ${exitCode}`, log);
+}
+
+function buildFailure(what: string, log: BuildLog): KernelBuildError {
+  const tail = log.lastLines();
+  const hint = looksLikeCompilerMismatch(tail) ? `\n${COMPILER_MISMATCH_HINT}` : '';
+  return new KernelBuildError(
+    `kernel build failed: ${what}; log: ${log.file}\n--- last ${tail.length} lines ---\n${tail.join('\n')}${hint}`,
+    { logTail: tail, logFile: log.file },
+  );
+}
+
+function kernelFiles(kernelDir: string): { bzImage: string; configPath: string } {
+  return { bzImage: path.join(kernelDir, 'bzImage'), configPath: path.join(kernelDir, 'config') };
+}
+
+// Copies the result out of the build dir, so a later rebuild there never changes a kernel a guest
+// is booting.
+async function publishKernel(outDir: string, kernelDir: string, meta: KernelMeta, replace: boolean): Promise<void> {
+  if (replace) await fs.rm(kernelDir, { recursive: true, force: true });
+  await createDirAtomically(kernelDir, async (tmp) => {
+    await fs.mkdir(tmp, { recursive: true });
+    await fs.copyFile(path.join(outDir, 'arch/x86/boot/bzImage'), path.join(tmp, 'bzImage'));
+    await fs.copyFile(path.join(outDir, '.config'), path.join(tmp, 'config'));
+    await fs.copyFile(path.join(outDir, 'System.map'), path.join(tmp, 'System.map')).catch(() => undefined);
+    await fs.writeFile(path.join(tmp, 'meta.json'), `${JSON.stringify(meta, null, 2)}\n`);
+  });
+}
+
+async function readCachedKernel(kernelDir: string): Promise<KernelMeta | undefined> {
+  try {
+    const meta = JSON.parse(await fs.readFile(path.join(kernelDir, 'meta.json'), 'utf8')) as KernelMeta;
+    if (!(await pathExists(path.join(kernelDir, 'bzImage')))) return undefined;
+    return meta;
+  } catch {
+    return undefined;
+  }
+}
