@@ -1,0 +1,81 @@
+import { availableParallelism, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { repoRoot } from '../vm/cache.ts';
+import { parseKernelSpec, type KernelSpec } from '../vm/kernel/spec.ts';
+import { UsageError } from './errors.ts';
+
+/** Everything a matrix run needs, resolved from CLI over environment over defaults, then frozen. */
+export interface MatrixConfig {
+  kernels: KernelSpec[];
+  modules?: string;
+  scenarioGlobs: string[];
+  scenariosDir: string;
+  resultsDir: string;
+  jobs: number;
+  bootTimeoutMs: number;
+  memoryMb: number;
+  cpus: number;
+  keepDisks: boolean;
+  accel?: string;
+}
+
+/** The default kernel: the newest Debian 6.1 package. */
+export const DEFAULT_KERNEL = '6.1';
+
+function positiveInt(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`${name} expects a positive integer, got '${v}'`);
+    return n;
+  };
+}
+
+const collect = (v: string, prev: string[]) => [...prev, v];
+
+/** Each guest takes ~1 core under TCG and memoryMb of RAM; leave the host some of both. */
+export function defaultJobs(memoryMb: number): number {
+  const byCpu = Math.max(1, availableParallelism());
+  const byMem = Math.max(1, Math.floor((totalmem() / 1024 / 1024 - 2048) / (memoryMb + 256)));
+  return Math.min(byCpu, byMem);
+}
+
+export function parseMatrixArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): Readonly<MatrixConfig> {
+  const cmd = new Command('matrix')
+    .description('Run every scenario on every kernel in QEMU and judge each cell against the reference model.')
+    .option('-k, --kernel <spec>', 'kernel: 6.1, 6.12, deb:<package>, /path/to/bzImage (repeatable)', collect, [])
+    .option('--modules <dir>', 'module tree for a bzImage kernel (lib/modules/<release> or a root containing it)')
+    .option('-s, --scenario <glob>', 'only scenarios whose id matches (e.g. "integrity/*"; repeatable)', collect, [])
+    .option('--results <dir>', 'results root', join(repoRoot(), 'results'))
+    .option('-j, --jobs <n>', 'cells run in parallel (default: from cores and memory)', positiveInt('--jobs'))
+    .option('--boot-timeout <seconds>', 'seconds until a guest that has not reached its agent is a hang', positiveInt('--boot-timeout'), 90)
+    .option('--memory <mb>', 'guest memory in MiB', positiveInt('--memory'), 768)
+    .option('--cpus <n>', 'guest CPUs', positiveInt('--cpus'), 1)
+    .option('--keep-disks', 'keep disk images of passing cells', false)
+    .exitOverride()
+    .configureOutput({ writeErr: () => undefined, writeOut: (s) => process.stdout.write(s) })
+    .allowExcessArguments(false);
+  try {
+    cmd.parse(argv, { from: 'user' });
+  } catch (e) {
+    if (e instanceof CommanderError && (e.code === 'commander.helpDisplayed' || e.code === 'commander.version')) throw e;
+    throw new UsageError((e as Error).message.replace(/^error: /, ''), { cause: e });
+  }
+  const o = cmd.opts<{ kernel: string[]; modules?: string; scenario: string[]; results: string; jobs?: number; bootTimeout: number; memory: number; cpus: number; keepDisks: boolean }>();
+  const kernels = (o.kernel.length > 0 ? o.kernel : [DEFAULT_KERNEL]).map(parseKernelSpec);
+  const cfg: MatrixConfig = {
+    kernels,
+    scenarioGlobs: o.scenario,
+    scenariosDir: join(repoRoot(), 'scenarios'),
+    resultsDir: resolve(o.results),
+    jobs: o.jobs ?? defaultJobs(o.memory),
+    bootTimeoutMs: o.bootTimeout * 1000,
+    memoryMb: o.memory,
+    cpus: o.cpus,
+    keepDisks: o.keepDisks,
+    ...(o.modules !== undefined ? { modules: o.modules } : {}),
+    ...(env.IH_ACCEL !== undefined ? { accel: env.IH_ACCEL } : {}),
+  };
+  if (cfg.accel !== undefined && cfg.accel !== 'tcg' && cfg.accel !== 'kvm') throw new UsageError(`IH_ACCEL=${cfg.accel}: expected tcg or kvm`);
+  return Object.freeze(cfg);
+}

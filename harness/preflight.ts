@@ -1,0 +1,64 @@
+import { execa } from 'execa';
+import { UsageError, InfraError, tail } from './errors.ts';
+
+/** A host tool the harness needs, and the Debian package that provides it. */
+export interface Requirement {
+  what: string;
+  /** Resolves true when present and usable. */
+  check: () => Promise<boolean>;
+  pkg: string;
+}
+
+async function onPath(cmd: string): Promise<boolean> {
+  const r = await execa('sh', ['-c', 'command -v "$1"', 'sh', cmd], { reject: false });
+  return r.exitCode === 0;
+}
+
+/** busybox must be the static build: the guest has no libc of busybox's own. */
+async function staticBusybox(): Promise<boolean> {
+  const r = await execa('ldd', ['/bin/busybox'], { reject: false });
+  return /not a dynamic executable|statically linked/.test(`${r.stdout}${r.stderr}`);
+}
+
+export const REQUIREMENTS: Requirement[] = [
+  { what: 'qemu-system-x86_64', check: () => onPath('qemu-system-x86_64'), pkg: 'qemu-system-x86' },
+  { what: 'integritysetup', check: () => onPath('integritysetup'), pkg: 'cryptsetup-bin' },
+  { what: 'cryptsetup', check: () => onPath('cryptsetup'), pkg: 'cryptsetup-bin' },
+  { what: 'dmsetup', check: () => onPath('dmsetup'), pkg: 'dmsetup' },
+  { what: 'static busybox (/bin/busybox)', check: staticBusybox, pkg: 'busybox-static' },
+  { what: 'cpio', check: () => onPath('cpio'), pkg: 'cpio' },
+  { what: 'kmod (modprobe, depmod)', check: () => onPath('depmod'), pkg: 'kmod' },
+  { what: 'gcc (builds the guest agent)', check: () => onPath('gcc'), pkg: 'gcc' },
+  { what: 'static libc (libc.a)', check: async () => (await execa('test', ['-f', '/usr/lib/x86_64-linux-gnu/libc.a'], { reject: false })).exitCode === 0, pkg: 'libc6-dev' },
+  { what: 'apt-get download / dpkg-deb', check: () => onPath('dpkg-deb'), pkg: 'dpkg' },
+];
+
+export interface PreflightResult {
+  installed: string[];
+}
+
+/**
+ * Checks the host tools; as root, installs missing ones with apt-get (saying so on stderr), otherwise
+ * stops with the exact command to run.
+ */
+export async function preflight(opts: { log?: (line: string) => void; requirements?: Requirement[] } = {}): Promise<PreflightResult> {
+  const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
+  const reqs = opts.requirements ?? REQUIREMENTS;
+  const missing: Requirement[] = [];
+  for (const r of reqs) if (!(await r.check())) missing.push(r);
+  if (missing.length === 0) return { installed: [] };
+  const pkgs = [...new Set(missing.map((m) => m.pkg))];
+  const line = `apt-get install -y ${pkgs.join(' ')}`;
+  if (process.getuid?.() !== 0) {
+    throw new UsageError(`missing on this host: ${missing.map((m) => m.what).join(', ')}. Run as root: apt-get update && ${line}`);
+  }
+  log(`preflight: installing ${pkgs.join(' ')} (missing: ${missing.map((m) => m.what).join(', ')})`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  await execa('apt-get', ['update', '-q'], { reject: false, env });
+  const r = await execa('apt-get', ['install', '-y', '-q', ...pkgs], { reject: false, env });
+  if (r.exitCode !== 0) throw new InfraError(`'${line}' failed (exit ${r.exitCode}): ${tail(r.stderr || r.stdout)}`);
+  const still = [];
+  for (const m of missing) if (!(await m.check())) still.push(m.what);
+  if (still.length > 0) throw new InfraError(`after '${line}' still missing: ${still.join(', ')}`);
+  return { installed: pkgs };
+}

@@ -1,0 +1,181 @@
+import { mkdir, readFile, rm, writeFile, appendFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { AgentClosedError, AgentTimeoutError, parseIoReport, type ExecResult } from '../../vm/agent/client.ts';
+import type { Accel } from '../../vm/qemu/args.ts';
+import { Guest } from '../../vm/qemu/guest.ts';
+import type { GuestImage } from '../../vm/image/initramfs.ts';
+import type { ResolvedKernel } from '../../vm/kernel/types.ts';
+import { scanConsole } from '../console.ts';
+import { InfraError, tail } from '../errors.ts';
+import type { Scenario } from '../scenario/load.ts';
+import type { CellResult, Disagreement, StepRecord } from './observations.ts';
+import { createImage, planTransfers } from './disks.ts';
+import { IntegrityCell } from './integrity-cell.ts';
+
+export interface CellSpec {
+  /** "<kernel label>/<scenario id>" */
+  id: string;
+  dir: string;
+  scenario: Scenario;
+  kernel: ResolvedKernel;
+  image: GuestImage;
+  accel: Accel;
+  bootTimeoutMs: number;
+  memoryMb: number;
+  cpus: number;
+  keepDisks: boolean;
+}
+
+/** The kernel did something the scenario cannot go on from (a tool failed): the cell is `fail`. */
+export class KernelFailure extends Error {
+  override name = 'KernelFailure';
+}
+
+/** A requirement the kernel does not meet: the cell is `skip`. */
+export class SkipCell extends Error {
+  override name = 'SkipCell';
+}
+
+/** The agent did not answer a step in time: the cell is `hang`. */
+export class StepHang extends Error {
+  override name = 'StepHang';
+}
+
+/**
+ * What a cell's steps may ask of the guest. It records every command so the report can show them, and
+ * turns the agent's failure modes into the cell's: a host deadline is a hang, a dead QEMU is looked up
+ * in the console (crash) or blamed on the harness (error).
+ */
+export class GuestSession {
+  readonly steps: StepRecord[] = [];
+  readonly disagreements: Disagreement[] = [];
+  private current: StepRecord | undefined;
+
+  constructor(readonly guest: Guest, readonly stepTimeoutMs: number, private readonly stepLog: string) {}
+
+  async begin(index: number, kind: string): Promise<void> {
+    await this.end();
+    this.current = { index, kind, commands: [], durationMs: 0 };
+    await this.guest.mark(`ih: step ${index} ${kind}`).catch((e: unknown) => this.rethrow(e, ['kmsg']));
+  }
+
+  async end(): Promise<void> {
+    if (this.current === undefined) return;
+    this.steps.push(this.current);
+    await appendFile(this.stepLog, JSON.stringify(this.current) + '\n');
+    this.current = undefined;
+  }
+
+  note(text: string): void {
+    if (this.current) this.current.note = this.current.note ? `${this.current.note}; ${text}` : text;
+  }
+
+  /** Runs argv in the guest; never throws for a non-zero exit (callers decide what it means). */
+  async run(argv: string[], opts: { stdin?: Buffer; timeoutMs?: number } = {}): Promise<ExecResult> {
+    const started = Date.now();
+    let r: ExecResult;
+    try {
+      r = await this.guest.exec(argv, { timeoutMs: opts.timeoutMs ?? this.stepTimeoutMs, ...(opts.stdin ? { stdin: opts.stdin } : {}) });
+    } catch (e) {
+      this.current?.commands.push({ argv, exitCode: null, durationMs: Date.now() - started, stderrTail: String(e) });
+      return this.rethrow(e, argv);
+    }
+    const rec = { argv, exitCode: r.exitCode, durationMs: r.durationMs, ...(r.exitCode !== 0 ? { stderrTail: tail(r.stderr, 8) } : {}) };
+    this.current?.commands.push(rec);
+    if (this.current) this.current.durationMs += r.durationMs;
+    if (r.exitCode === 127) throw new InfraError(`guest has no program ${argv[0]} (exit 127): ${tail(r.stderr, 3)}`);
+    return r;
+  }
+
+  /** Runs argv and requires exit 0: otherwise the kernel (or the stack on it) failed this step. */
+  async must(argv: string[], opts: { stdin?: Buffer } = {}): Promise<ExecResult> {
+    const r = await this.run(argv, opts);
+    if (r.exitCode !== 0) {
+      throw new KernelFailure(`'${argv.join(' ')}' exited ${r.exitCode ?? r.signal}: ${tail(r.stderr.toString() || r.stdout.toString(), 5)}`);
+    }
+    return r;
+  }
+
+  disagree(d: Disagreement): void {
+    this.disagreements.push(d);
+  }
+
+  private rethrow(e: unknown, argv: string[]): never {
+    if (e instanceof AgentTimeoutError) throw new StepHang(`'${argv.join(' ')}' did not answer within ${this.stepTimeoutMs / 1000}s`, { cause: e });
+    if (e instanceof AgentClosedError) throw e;
+    throw new InfraError(`agent failed running '${argv.join(' ')}': ${(e as Error).message}`, { cause: e });
+  }
+}
+
+/** Boots the guest, runs the scenario's stack and steps, powers off, and decides the verdict. */
+export async function runCell(spec: CellSpec): Promise<CellResult> {
+  const started = Date.now();
+  await mkdir(join(spec.dir, 'disks'), { recursive: true });
+  const consoleLog = join(spec.dir, 'console.log');
+  const stepLog = join(spec.dir, 'steps.jsonl');
+  await writeFile(stepLog, '');
+  const plan = planTransfers(spec.scenario);
+  const disks = [];
+  for (const d of spec.scenario.disks) disks.push({ role: d.name, path: await createImage(join(spec.dir, 'disks'), d.name, d.size) });
+  disks.push({ role: 'payload', path: await createImage(join(spec.dir, 'disks'), 'payload', plan.payloadSize) });
+  disks.push({ role: 'out', path: await createImage(join(spec.dir, 'disks'), 'out', plan.outSize) });
+
+  const guest = Guest.start({
+    kernel: spec.kernel.bzImage, initrd: spec.image.path, accel: spec.accel, memoryMb: spec.memoryMb, cpus: spec.cpus,
+    consoleLog, disks: disks.map((d) => ({ path: d.path, serial: `ih-${d.role}` })),
+  });
+  const session = new GuestSession(guest, spec.scenario.stepTimeout * 1000, stepLog);
+  const result: CellResult = { verdict: 'pass', reason: '', durationMs: 0, steps: session.steps, disagreements: session.disagreements };
+  let outcome: { verdict: CellResult['verdict']; reason: string } | undefined;
+  try {
+    const bootStart = Date.now();
+    try {
+      result.kernelRelease = (await guest.waitReady(spec.bootTimeoutMs)).kernelRelease;
+    } catch (e) {
+      if (e instanceof AgentTimeoutError) throw new StepHang(`guest did not reach its agent within ${spec.bootTimeoutMs / 1000}s of boot`, { cause: e });
+      throw e;
+    }
+    result.bootMs = Date.now() - bootStart;
+    const cell = new IntegrityCell(spec, session, new Map(disks.map((d) => [d.role, d.path])), plan);
+    await cell.run();
+    await session.end();
+    await guest.powerOff(15_000);
+  } catch (e) {
+    await session.end().catch(() => undefined);
+    outcome = classifyError(e);
+    await guest.kill();
+  }
+  const exit = await guest.exited;
+  const consoleText = await readFile(consoleLog, 'utf8').catch(() => '');
+  const finding = scanConsole(consoleText);
+  if (finding?.kind === 'crash') {
+    outcome = { verdict: 'crash', reason: finding.line };
+    result.signature = finding.signature;
+  } else if (outcome === undefined && session.disagreements.length > 0) {
+    const d = session.disagreements[0]!;
+    outcome = { verdict: 'fail', reason: `${session.disagreements.length} disagreement(s) with the model; first: step ${d.step} ${d.kind}${d.block !== undefined ? ` block ${d.block}` : ''}: expected ${d.expected}, found ${d.found}` };
+    result.signature = `${spec.scenario.id}: ${d.kind}`;
+  } else if (outcome?.verdict === 'error' && finding?.kind === 'infra') {
+    outcome = { verdict: 'error', reason: `${outcome.reason} (console: ${finding.line})` };
+  } else if (outcome?.verdict === 'error' && exit.stderr.trim() !== '') {
+    outcome = { verdict: 'error', reason: `${outcome.reason}; qemu: ${tail(exit.stderr, 3)}` };
+  }
+  if (outcome?.verdict === 'fail') result.signature ??= `${spec.scenario.id}: ${outcome.reason.split(':')[0]}`;
+  result.verdict = outcome?.verdict ?? 'pass';
+  result.reason = outcome?.reason ?? `${session.steps.length} steps agree with the model`;
+  result.durationMs = Date.now() - started;
+  await writeFile(join(spec.dir, 'result.json'), JSON.stringify(result, null, 2) + '\n');
+  if (session.disagreements.length > 0) {
+    await writeFile(join(spec.dir, 'disagreements.json'), JSON.stringify(session.disagreements, null, 2) + '\n');
+  }
+  if (result.verdict === 'pass' && !spec.keepDisks) await rm(join(spec.dir, 'disks'), { recursive: true, force: true });
+  return result;
+}
+
+function classifyError(e: unknown): { verdict: CellResult['verdict']; reason: string } {
+  if (e instanceof StepHang) return { verdict: 'hang', reason: e.message };
+  if (e instanceof SkipCell) return { verdict: 'skip', reason: e.message };
+  if (e instanceof KernelFailure) return { verdict: 'fail', reason: e.message };
+  if (e instanceof AgentClosedError) return { verdict: 'error', reason: 'QEMU exited while the harness was talking to the guest' };
+  return { verdict: 'error', reason: (e as Error).message ?? String(e) };
+}

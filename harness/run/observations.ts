@@ -1,0 +1,35 @@
+/** What the harness saw, and where it disagrees with the model. Shared by the runner and reporters. */
+export type Verdict = 'pass' | 'fail' | 'crash' | 'hang' | 'error' | 'skip';
+
+export interface Disagreement {
+  step: number;
+  /** silent-acceptance | false-alarm | data-mismatch | wrong-errno | wrong-failing-blocks | mismatch-counter | log */
+  kind: string;
+  /** Block index on the top device, when the disagreement is about one block. */
+  block?: number;
+  /** Logical 512-byte sector where that block starts. */
+  sector?: number;
+  expected: string;
+  found: string;
+}
+
+export interface StepRecord {
+  index: number;
+  /** "write", "read", "corrupt", "open", "close", "status", "setup", "teardown". */
+  kind: string;
+  commands: Array<{ argv: string[]; exitCode: number | null; durationMs: number; stderrTail?: string }>;
+  durationMs: number;
+  note?: string;
+}
+
+export interface CellResult {
+  verdict: Verdict;
+  reason: string;
+  durationMs: number;
+  bootMs?: number;
+  kernelRelease?: string;
+  /** Normalised failure signature (crash: oops type + function; fail: scenario + first disagreement kind). */
+  signature?: string;
+  steps: StepRecord[];
+  disagreements: Disagreement[];
+}
