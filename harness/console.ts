@@ -43,6 +43,21 @@ export function excerptAround(text: string, index: number, before = 5, after = 4
   return all.slice(start, lines.length + after).join('\n');
 }
 
+/** The crash line without what varies between runs: addresses, offsets, PIDs, oops counters, file:line. */
+export function normaliseHead(line: string): string {
+  return line
+    .replace(/ at [^\n]*$/, '')
+    .replace(/\s*\[#\d+\].*$/, '')
+    .replace(/,? address: \S+/, '')
+    .replace(/\b(0x)?[0-9a-f]{8,}\b/gi, '')
+    .replace(/0x[0-9a-f]+/gi, '')
+    .replace(/\b(CPU|PID): \d+/g, '$1')
+    .replace(/[\s,:]+$/, '')
+    .replace(/\s+/g, ' ')
+    .replace(/ :/g, ':')
+    .trim();
+}
+
 /** Finds the first crash (or harness-caused panic) in a console log, if any. */
 export function scanConsole(text: string): ConsoleFinding | undefined {
   let first: { index: number; line: string } | undefined;
@@ -57,6 +72,6 @@ export function scanConsole(text: string): ConsoleFinding | undefined {
     return { kind: 'infra', line: infra[0].trim(), signature: infra[0].trim(), excerpt: excerptAround(text, infra.index) };
   }
   const fn = faultingFunction(text.slice(first.index));
-  const head = first.line.replace(/ at [^\n]*$/, '').replace(/\s*\[#\d+\].*$/, '').replace(/0x[0-9a-f]+/gi, '').trim();
+  const head = normaliseHead(first.line);
   return { kind: 'crash', line: first.line, signature: fn ? `${head} @ ${fn}` : head, excerpt: excerptAround(text, first.index) };
 }
