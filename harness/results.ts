@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hostname, cpus, totalmem } from 'node:os';
+import { renameSync, writeFileSync } from 'node:fs';
 import { mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AccelChoice } from '../vm/qemu/accel.ts';
@@ -108,6 +109,16 @@ export class RunResults {
     this.summary.endedAt = new Date().toISOString();
     this.summary.exitCode = exitCode;
     await this.flush();
+  }
+
+  /** For a forced exit (second Ctrl-C): no await left, so mark the summary and write it synchronously. */
+  finishSync(status: 'interrupted', exitCode: number): void {
+    this.summary.status = status;
+    this.summary.endedAt = new Date().toISOString();
+    this.summary.exitCode = exitCode;
+    const tmp = join(this.dir, `.summary.json.${process.pid}.sync`);
+    writeFileSync(tmp, JSON.stringify(this.summary, null, 2) + '\n');
+    renameSync(tmp, join(this.dir, 'summary.json'));
   }
 
   private writing: Promise<void> = Promise.resolve();

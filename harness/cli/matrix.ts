@@ -25,10 +25,17 @@ async function main(argv: string[]): Promise<number> {
   await preflight({ log });
   const scenarios = await discoverScenarios(cfg.scenariosDir, cfg.scenarioGlobs);
   const results = await RunResults.create(cfg.resultsDir, ['matrix', ...argv]);
-  let interrupted = false;
+  let interruptedAt = 0;
   const onSignal = (sig: NodeJS.Signals) => {
-    if (interrupted) process.exit(130); // a second Ctrl-C forces it
-    interrupted = true;
+    // A terminal's Ctrl-C reaches npm, tsx and this process, and tsx relays it again: a repeat within a
+    // second is the same Ctrl-C. A later one forces the exit.
+    if (interruptedAt !== 0) {
+      if (Date.now() - interruptedAt < 1000) return;
+      for (const g of liveGuests()) if (g.pid !== undefined) process.kill(g.pid, 'SIGKILL');
+      results.finishSync('interrupted', 130);
+      process.exit(130);
+    }
+    interruptedAt = Date.now();
     log(`\n${sig}: stopping ${liveGuests().length} guest(s); summary stays in ${results.dir}`);
     void Promise.all(liveGuests().map((g) => g.kill(1000))).then(async () => {
       await results.finish('interrupted', 130);

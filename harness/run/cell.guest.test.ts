@@ -2,11 +2,11 @@
  * Real guests: the walking skeleton's cell on a Debian kernel, and the ways a guest can go wrong
  * (hung at boot, hung in a step, QEMU killed) each ending in the right verdict, with the console kept.
  */
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Guest, liveGuests } from '../../vm/qemu/guest.ts';
 import { prepareGuestKernel, scenarioFile, type GuestKernel } from '../test/guest-fixture.ts';
 import type { Scenario } from '../scenario/load.ts';
@@ -20,6 +20,7 @@ beforeAll(async () => {
   gk = await prepareGuestKernel();
   scenario = await scenarioFile('integrity/001-crc32c-journal-corrupt');
 });
+afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 function cellSpec(name: string, over: Partial<CellSpec> = {}): CellSpec {
   return {

@@ -1,5 +1,5 @@
 import { execa } from 'execa';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,6 +22,7 @@ describe('ih-agent over stdio', () => {
   afterAll(async () => {
     proc.kill('SIGKILL');
     await proc;
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('returns exit status, stdout and stderr exactly, binary-safe', async () => {

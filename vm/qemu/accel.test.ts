@@ -1,12 +1,13 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { chooseAccel } from './accel.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ih-accel-'));
 const devKvm = join(dir, 'kvm');
 writeFileSync(devKvm, '');
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const VMX = 'processor : 0\nflags : fpu vme vmx sse\n';
 const NOVMX = 'processor : 0\nflags : fpu vme sse\n';
 

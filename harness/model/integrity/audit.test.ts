@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -40,11 +40,16 @@ describe('auditIntegrityImage', () => {
     const m = history(provided());
     const { image } = buildIntegrityImage({ format, hash: 'crc32c', model: m });
     expect(auditIntegrityImage(image, { hash: 'crc32c', expected: m }).disagreementCount).toBe(0);
-    const path = join(mkdtempSync(join(tmpdir(), 'ih-audit-')), 'disk.img');
+    const dir = mkdtempSync(join(tmpdir(), 'ih-audit-'));
+    const path = join(dir, 'disk.img');
     writeFileSync(path, image);
-    const byPath = auditIntegrityImage(path, { hash: 'crc32c', expected: m });
-    expect(byPath.disagreementCount).toBe(0);
-    expect(byPath.image).toBe(path);
+    try {
+      const byPath = auditIntegrityImage(path, { hash: 'crc32c', expected: m });
+      expect(byPath.disagreementCount).toBe(0);
+      expect(byPath.image).toBe(path);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('reports a data mismatch when the disk holds other bytes under a valid tag', () => {
