@@ -1,0 +1,32 @@
+/**
+ * The default library's throughput on one kernel: `npm run matrix` as a child process with --jobs 1 and
+ * --jobs 2, wall time and cells per minute from what it really ran.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { repoRoot } from '../../vm/cache.ts';
+import type { Summary } from '../results.ts';
+
+export interface CellsBench {
+  jobs: number;
+  cells: number;
+  wallMs: number;
+  cellsPerMinute: number;
+  verdicts: Record<string, number>;
+  meanCellMs: number;
+}
+
+export async function benchCells(kernel: string, jobs: number, resultsRoot: string, scenario?: string): Promise<CellsBench> {
+  const results = join(resultsRoot, `jobs${jobs}`);
+  const args = ['--import', 'tsx', join(repoRoot(), 'harness/cli/matrix.ts'), '--kernel', kernel, '--jobs', String(jobs), '--results', results];
+  if (scenario !== undefined) args.push('--scenario', scenario);
+  const t = Date.now();
+  await execa('node', args, { cwd: repoRoot(), reject: false, stdio: ['ignore', 'ignore', 'inherit'] });
+  const wallMs = Date.now() - t;
+  const s = JSON.parse(readFileSync(join(results, 'latest', 'summary.json'), 'utf8')) as Summary;
+  const verdicts: Record<string, number> = {};
+  for (const c of s.cells) verdicts[c.verdict] = (verdicts[c.verdict] ?? 0) + 1;
+  const meanCellMs = s.cells.reduce((a, c) => a + c.durationMs, 0) / Math.max(1, s.cells.length);
+  return { jobs, cells: s.cells.length, wallMs, cellsPerMinute: (s.cells.length / wallMs) * 60_000, verdicts, meanCellMs };
+}
