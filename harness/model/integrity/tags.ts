@@ -66,7 +66,11 @@ export function tagWriter(p: TagParams): TagWriter {
   const saltLen = p.salt ? 16 : 0;
   const prefix = Buffer.alloc(saltLen + 8);
   if (p.salt) p.salt.copy(prefix, 0);
-  const setSector = (ls: number) => prefix.writeBigUInt64LE(BigInt(ls), saltLen);
+  // two 32-bit halves: a BigInt per block costs more than the CRC of the block
+  const setSector = (ls: number) => {
+    prefix.writeUInt32LE(ls >>> 0, saltLen);
+    prefix.writeUInt32LE(Math.floor(ls / 0x100000000), saltLen + 4);
+  };
 
   const writeCrc = (crc: number, out: Buffer, at: number) => {
     if (tagSize >= 4) {
