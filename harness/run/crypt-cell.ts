@@ -151,8 +151,9 @@ export class CryptCell {
     if (!/^dm-\d+$/.test(blk)) throw new InfraError(`dmsetup info gave no dm-N name for ${INTEGRITY_NAME}: '${blk}'`);
     const r = await this.s.run(['cat', `/sys/block/${blk}/integrity/format`]);
     if (r.exitCode !== 0) throw new SkipCell(`kernel has no block integrity support (no /sys/block/${blk}/integrity: CONFIG_BLK_DEV_INTEGRITY off)`);
-    const format = r.stdout.toString().trim();
-    if (format !== 'DM-DIF-EXT-TAG') throw new KernelFailure(`${INTEGRITY_NAME} (${blk}) has integrity profile '${format}', expected DM-DIF-EXT-TAG`);
+    // the profile's name changed (DM-DIF-EXT-TAG up to 6.10, nop since): dm-crypt's constructor judges it
+    const tag = (await this.s.run(['cat', `/sys/block/${blk}/integrity/tag_size`])).stdout.toString().trim();
+    this.s.note(`${blk} integrity profile ${r.stdout.toString().trim()}, tag_size ${tag}`);
   }
 
   private async close(): Promise<void> {

@@ -47,14 +47,17 @@ export function cryptAeadVerifier(p: CryptAeadParams): (sb: IntegritySuperblock,
   return (sb, geom) => {
     const offset = checkParams(p, sb, geom);
     const { authTag, iv, padding } = tupleLayout(p.cipher);
-    // verify() and plaintext() come in pairs for one block: decrypt once
-    let last: { ls: number; data: Buffer; tag: Buffer; plain: Buffer | undefined } | undefined;
+    const zeroTuple = Buffer.alloc(padding);
+    // the audit asks plaintext() right after verify() succeeded for the same block: decrypt once
+    let last: { ls: number; data: Buffer; tag: Buffer; plain: Buffer } | undefined;
     const open = (ls: number, data: Buffer, tag: Buffer): Buffer | undefined => {
       if (last && last.ls === ls && last.data.equals(data) && last.tag.equals(tag)) return last.plain;
-      const plain = ls < offset
-        ? undefined // below the crypt target: not a crypt sector at all
-        : openSector(p.cipher, p.key, ls - offset, Buffer.from(tag.subarray(iv, padding)), data, Buffer.from(tag.subarray(authTag, iv)));
-      last = { ls, data: Buffer.from(data), tag: Buffer.from(tag), plain };
+      // below the crypt target: not a crypt sector at all
+      if (ls < offset) return undefined;
+      // a never-written sector: an all-zero tag authenticates with probability 2^-128, so skip the cipher
+      if (tag.subarray(0, padding).equals(zeroTuple)) return undefined;
+      const plain = openSector(p.cipher, p.key, ls - offset, Buffer.from(tag.subarray(iv, padding)), data, Buffer.from(tag.subarray(authTag, iv)));
+      if (plain !== undefined) last = { ls, data: Buffer.from(data), tag: Buffer.from(tag), plain };
       return plain;
     };
     return {
