@@ -10,6 +10,7 @@ import { InfraError, tail } from '../errors.ts';
 import type { Scenario } from '../scenario/load.ts';
 import type { CellResult, Disagreement, StepRecord } from './observations.ts';
 import { createImage, planTransfers } from './disks.ts';
+import { CryptCell } from './crypt-cell.ts';
 import { IntegrityCell } from './integrity-cell.ts';
 
 export interface CellSpec {
@@ -136,7 +137,8 @@ export async function runCell(spec: CellSpec): Promise<CellResult> {
       throw e;
     }
     result.bootMs = Date.now() - bootStart;
-    const cell = new IntegrityCell(spec, session, new Map(disks.map((d) => [d.role, d.path])), plan);
+    const hostDisks = new Map(disks.map((d) => [d.role, d.path]));
+    const cell = spec.scenario.stack.type === 'crypt-aead' ? new CryptCell(spec, session, hostDisks, plan) : new IntegrityCell(spec, session, hostDisks, plan);
     await cell.run();
     await session.end();
     await guest.powerOff(15_000);

@@ -198,7 +198,8 @@ export class IntegrityCell {
     }
   }
 
-  private async corrupt(blocks: number[], where: 'data' | 'tag'): Promise<void> {
+  private async corrupt(blocks: number[], where: 'data' | 'tag' | 'iv'): Promise<void> {
+    if (where === 'iv') throw new InfraError("corrupt.where 'iv' reached an integrity stack (the loader refuses it)");
     const model = this.modelOrThrow();
     const image = this.host(this.stack.disk);
     const sb = parseIntegritySuperblock(await readAt(image, 0, SB_BYTES), `${this.stack.disk} superblock`);

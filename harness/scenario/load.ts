@@ -3,6 +3,7 @@ import { relative } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
 import { UsageError } from '../errors.ts';
+import { checkCryptAeadScenario } from './crypt-check.ts';
 import { scenarioSchema, type IoRange, type ScenarioBody } from './schema.ts';
 
 export interface Scenario extends ScenarioBody {
@@ -37,7 +38,8 @@ export function checkSemantics(file: string, s: ScenarioBody): string[] {
   });
   const disk = disks.get(s.stack.disk);
   if (disk === undefined) errs.push(`stack.disk: '${s.stack.disk}' is not one of the declared disks (${[...disks.keys()].join(', ')})`);
-  if (s.stack.hash === 'hmac-sha256' && s.stack.key === undefined) errs.push('stack.key: hmac-sha256 needs a hex key');
+  if (s.stack.type === 'integrity' && s.stack.hash === 'hmac-sha256' && s.stack.key === undefined) errs.push('stack.key: hmac-sha256 needs a hex key');
+  if (s.stack.type === 'crypt-aead') errs.push(...checkCryptAeadScenario(s.stack, s.steps, disk));
   const unit = s.stack.sectorSize;
   let open = true;
   s.steps.forEach((step, i) => {
@@ -55,6 +57,7 @@ export function checkSemantics(file: string, s: ScenarioBody): string[] {
       needOpen('status');
     } else if ('corrupt' in step) {
       if (open) errs.push(`${at}.corrupt: the host can only corrupt a closed stack (add a 'close' step before it)`);
+      if (step.corrupt.where === 'iv' && s.stack.type !== 'crypt-aead') errs.push(`${at}.corrupt.where: 'iv' exists only in crypt-aead stacks (the IV in the dm-crypt tuple); use data or tag`);
     } else {
       const [kind, r] = 'write' in step ? ['write', step.write] as const : ['read', step.read] as const;
       needOpen(kind);

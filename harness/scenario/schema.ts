@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseSize } from './size.ts';
+import { cryptAeadStackSchema } from './crypt-schema.ts';
 
 /** A byte count: a number or a string like "64MiB", "4k". */
 const size = z.union([z.number(), z.string()]).transform((v, ctx) => {
@@ -26,7 +27,7 @@ export const integrityStackSchema = z.strictObject({
   allowDiscards: z.boolean().default(false),
 });
 
-export const stackSchema = z.discriminatedUnion('type', [integrityStackSchema]);
+export const stackSchema = z.discriminatedUnion('type', [integrityStackSchema, cryptAeadStackSchema]);
 
 /** An I/O range on the top device of the stack. `bs: block` means one I/O per integrity block. */
 const ioRange = z.strictObject({
@@ -38,7 +39,8 @@ const ioRange = z.strictObject({
 const corrupt = z.strictObject({
   /** Block indices on the top device (in units of the stack's sector size). */
   blocks: z.array(z.number().int().nonnegative()).min(1),
-  where: z.enum(['data', 'tag']).default('data'),
+  /** `iv`: the IV in a dm-crypt AEAD tuple (crypt-aead stacks only); `tag` there is the auth tag. */
+  where: z.enum(['data', 'tag', 'iv']).default('data'),
 });
 
 export const stepSchema = z.union([

@@ -1,0 +1,91 @@
+/**
+ * dm-crypt AEAD over dm-integrity as the audit sees it: each dm-integrity block is one crypt sector, its tag
+ * slot holds the tuple [auth tag | IV | zero padding] (tag_from_dmreq(), iv_tag_from_dmreq()), and the block
+ * verifies when the sector decrypts and authenticates. dm-crypt's sector_size must equal dm-integrity's
+ * block size (crypt_integrity_ctr(): "Integrity profile sector size mismatch").
+ */
+import { randomBytes } from 'node:crypto';
+import { ModelInputError } from '../errors.ts';
+import type { IntegrityGeometry } from '../integrity/geometry.ts';
+import type { IntegritySuperblock } from '../integrity/superblock.ts';
+import type { BlockSealer } from '../integrity/synthetic.ts';
+import type { BlockVerifier } from '../integrity/verifier.ts';
+import { openSector, sealSector } from './aead.ts';
+import { cryptKeyProblems, type CryptAeadCipher } from './cipher.ts';
+
+export interface CryptAeadParams {
+  cipher: CryptAeadCipher;
+  key: Buffer;
+  /** the crypt table's <offset> on the dm-integrity device, in 512-byte sectors (0 for LUKS2 and the harness) */
+  offsetSectors?: number;
+  /** the crypt table's sector_size; must equal the dm-integrity block size when given */
+  sectorSize?: number;
+}
+
+/** Where the auth tag and the IV sit in a block's tag slot. */
+export function tupleLayout(c: CryptAeadCipher): { authTag: number; iv: number; padding: number } {
+  return { authTag: 0, iv: c.authTagSize, padding: c.authTagSize + c.ivSize };
+}
+
+function checkParams(p: CryptAeadParams, sb: IntegritySuperblock, geom: IntegrityGeometry): number {
+  const problems = cryptKeyProblems(p.cipher, p.key);
+  if (problems.length) throw new ModelInputError(`key: ${problems.join('; ')}`);
+  if (sb.tagSize !== p.cipher.tupleSize) {
+    throw new ModelInputError(`superblock tag size is ${sb.tagSize} bytes, ${p.cipher.spec} stores ${p.cipher.tupleSize} (integrity:${p.cipher.tupleSize}:aead)`);
+  }
+  if (p.sectorSize !== undefined && p.sectorSize !== geom.blockSize) {
+    throw new ModelInputError(`crypt sector size ${p.sectorSize} differs from the dm-integrity block size ${geom.blockSize}; the kernel refuses that table`);
+  }
+  const offset = p.offsetSectors ?? 0;
+  if (!Number.isSafeInteger(offset) || offset < 0 || offset % geom.sectorsPerBlock) {
+    throw new ModelInputError(`crypt offset ${offset} must be a non-negative multiple of ${geom.sectorsPerBlock} sectors`);
+  }
+  return offset;
+}
+
+export function cryptAeadVerifier(p: CryptAeadParams): (sb: IntegritySuperblock, geom: IntegrityGeometry) => BlockVerifier {
+  return (sb, geom) => {
+    const offset = checkParams(p, sb, geom);
+    const { authTag, iv, padding } = tupleLayout(p.cipher);
+    const zeroTuple = Buffer.alloc(padding);
+    // the audit asks plaintext() right after verify() succeeded for the same block: decrypt once
+    let last: { ls: number; data: Buffer; tag: Buffer; plain: Buffer } | undefined;
+    const open = (ls: number, data: Buffer, tag: Buffer): Buffer | undefined => {
+      if (last && last.ls === ls && last.data.equals(data) && last.tag.equals(tag)) return last.plain;
+      // below the crypt target: not a crypt sector at all
+      if (ls < offset) return undefined;
+      // a never-written sector: an all-zero tag authenticates with probability 2^-128, so skip the cipher
+      if (tag.subarray(0, padding).equals(zeroTuple)) return undefined;
+      const plain = openSector(p.cipher, p.key, ls - offset, Buffer.from(tag.subarray(iv, padding)), data, Buffer.from(tag.subarray(authTag, iv)));
+      if (plain !== undefined) last = { ls, data: Buffer.from(data), tag: Buffer.from(tag), plain };
+      return plain;
+    };
+    return {
+      verify: (ls, data, tag) => open(ls, data, tag) !== undefined,
+      plaintext(ls, data, tag) {
+        const plain = open(ls, data, tag);
+        if (plain === undefined) throw new ModelInputError(`sector ${ls} does not authenticate; plaintext() is only for verified blocks`);
+        return plain;
+      },
+      // a random IV per write: the tuple is not a function of the data
+      expectedTag: () => undefined,
+    };
+  };
+}
+
+/** How a synthetic image stores a block the way dm-crypt would: fresh IV, encrypt, tuple in the tag slot. */
+export function cryptAeadSealer(p: CryptAeadParams, newIv: (ls: number) => Buffer = () => randomBytes(p.cipher.ivSize)): (sb: IntegritySuperblock) => BlockSealer {
+  return (sb) => {
+    if (sb.tagSize !== p.cipher.tupleSize) throw new ModelInputError(`superblock tag size ${sb.tagSize} does not fit ${p.cipher.spec} (${p.cipher.tupleSize})`);
+    const offset = p.offsetSectors ?? 0;
+    const { authTag, iv: ivAt, padding } = tupleLayout(p.cipher);
+    return (ls, plaintext, dataOut, tagOut) => {
+      const iv = newIv(ls);
+      const s = sealSector(p.cipher, p.key, ls - offset, iv, plaintext);
+      s.ciphertext.copy(dataOut);
+      s.authTag.copy(tagOut, authTag);
+      iv.copy(tagOut, ivAt);
+      tagOut.fill(0, padding);
+    };
+  };
+}

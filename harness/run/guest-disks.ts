@@ -1,0 +1,46 @@
+/**
+ * Steps every stack's runner shares with the guest: finding disks by serial, checking device-mapper
+ * targets, and putting the host-generated write payload on its disk.
+ */
+import { InfraError } from '../errors.ts';
+import type { Scenario } from '../scenario/load.ts';
+import type { IoRange } from '../scenario/schema.ts';
+import { SkipCell, type GuestSession } from './cell.ts';
+import { writeAt, type TransferPlan } from './disks.ts';
+import { pattern } from './pattern.ts';
+
+/** role -> /dev/vdX, by virtio serial (ih-<role>), so PCI enumeration order cannot swap disks. */
+export async function mapGuestDisks(s: GuestSession, roles: Iterable<string>): Promise<Map<string, string>> {
+  const found = new Map<string, string>();
+  const ls = await s.must(['ls', '/sys/block']);
+  for (const name of ls.stdout.toString().split(/\s+/).filter((n) => /^vd[a-z]+$/.test(n))) {
+    const r = await s.run(['cat', `/sys/block/${name}/serial`]);
+    const serial = r.stdout.toString().trim();
+    if (serial.startsWith('ih-')) found.set(serial.slice(3), `/dev/${name}`);
+  }
+  for (const role of roles) {
+    if (!found.has(role)) throw new InfraError(`guest has no virtio disk with serial ih-${role} (found: ${[...found.keys()].join(', ') || 'none'})`);
+  }
+  return found;
+}
+
+/** Device-mapper targets the scenario needs: missing ones make the cell `skip`, not `fail`. */
+export async function requireTargets(s: GuestSession, targets: string[]): Promise<void> {
+  const r = await s.must(['dmsetup', 'targets']);
+  const have = new Set(r.stdout.toString().split('\n').map((l) => l.split(/\s+/)[0]));
+  const missing = [...new Set(targets)].filter((t) => !have.has(t));
+  if (missing.length > 0) throw new SkipCell(`kernel lacks device-mapper target(s): ${missing.join(', ')}`);
+}
+
+/** The bytes a write step writes: a keystream seeded by scenario id and step index. */
+export function writePattern(scenario: Scenario, step: number, r: IoRange): Buffer {
+  return pattern(`${scenario.id}#${step}`, 0, r.length);
+}
+
+/** The host generates every byte the guest will write, onto the payload disk, before any step runs. */
+export async function writePayload(scenario: Scenario, plan: TransferPlan, payloadImage: string): Promise<void> {
+  for (const [i, step] of scenario.steps.entries()) {
+    if (typeof step === 'string' || !('write' in step)) continue;
+    await writeAt(payloadImage, plan.offsets.get(i)!, writePattern(scenario, i, step.write));
+  }
+}
