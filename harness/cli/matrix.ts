@@ -1,11 +1,16 @@
 import { CommanderError } from 'commander';
 import tmp from 'tmp';
 import { liveGuests } from '../../vm/qemu/guest.ts';
+import { loadRun } from '../baseline.ts';
 import { parseMatrixArgs } from '../config.ts';
 import { InfraError, UsageError } from '../errors.ts';
 import { EXIT_USAGE } from '../exit-code.ts';
+import { finishRun } from '../finish.ts';
+import { planMatrix, planRecord } from '../plan.ts';
 import { preflight } from '../preflight.ts';
+import { fileReporters } from '../reporters/files.ts';
 import { LineReporter } from '../reporters/line.ts';
+import { LiveReporter } from '../reporters/live.ts';
 import { Reporters } from '../reporters/reporter.ts';
 import { RunResults } from '../results.ts';
 import { runMatrix } from '../run/matrix.ts';
@@ -22,24 +27,29 @@ async function main(argv: string[]): Promise<number> {
     if (e instanceof CommanderError) return 0; // --help
     throw e;
   }
-  await preflight({ log });
+  const baseline = cfg.baseline !== undefined ? await loadRun(cfg.baseline) : undefined;
   const scenarios = await discoverScenarios(cfg.scenariosDir, cfg.scenarioGlobs);
-  const results = await RunResults.create(cfg.resultsDir, ['matrix', ...argv]);
+  const plan = planMatrix(cfg.kernels, scenarios, { repeat: cfg.repeat, retries: cfg.retries, ...(cfg.shard ? { shard: cfg.shard } : {}) });
+  await preflight({ log });
+  const results = await RunResults.create(cfg.resultsDir, ['matrix', ...argv], { plan: planRecord(plan) });
+  if (plan.shard !== undefined) log(`shard ${plan.shard.index}/${plan.shard.total}: ${plan.cells.length} of ${plan.totalCells} cells`);
+  const reporters = new Reporters([process.stdout.isTTY ? new LiveReporter() : new LineReporter(), ...fileReporters()]);
   let interrupted = false;
   const onSignal = (sig: NodeJS.Signals) => {
     if (interrupted) process.exit(130); // a second Ctrl-C forces it
     interrupted = true;
     log(`\n${sig}: stopping ${liveGuests().length} guest(s); summary stays in ${results.dir}`);
+    const code = sig === 'SIGINT' ? 130 : 143;
     void Promise.all(liveGuests().map((g) => g.kill(1000))).then(async () => {
-      await results.finish('interrupted', 130);
-      process.exit(sig === 'SIGINT' ? 130 : 143);
+      await finishRun(results, 'interrupted', baseline, code);
+      await reporters.emit('onEnd', results.summary, results.dir);
+      process.exit(code);
     });
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  const reporters = new Reporters([new LineReporter()]);
-  const code = await runMatrix(cfg, scenarios, results, reporters, log);
-  await results.finish('complete', code);
+  await runMatrix(cfg, plan, results, reporters, log);
+  const code = await finishRun(results, 'complete', baseline);
   await reporters.emit('onEnd', results.summary, results.dir);
   return code;
 }

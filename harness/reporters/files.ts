@@ -1,0 +1,6 @@
+import type { Reporter } from './reporter.ts';
+
+/** Reporters that write report files into the run directory at the end (matrix and merge alike). */
+export function fileReporters(): Reporter[] {
+  return [];
+}
