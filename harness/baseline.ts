@@ -1,5 +1,5 @@
 import { readFile, stat } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { UsageError } from './errors.ts';
 import type { BaselineChange, CellRecord, Summary } from './results.ts';
 import type { Verdict } from './run/observations.ts';
@@ -23,7 +23,7 @@ export async function loadRun(path: string, what = '--baseline'): Promise<Loaded
   }
   const errs = validate(loadSchema('summary'), json);
   if (errs.length > 0) throw new UsageError(`${what} ${path}: ${file} is not a run summary:\n  ${errs.slice(0, 5).join('\n  ')}`);
-  return { dir: isDir ? path : dirname(path), summary: json as Summary };
+  return { dir: resolve(isDir ? path : dirname(path)), summary: json as Summary };
 }
 
 const BAD: Verdict[] = ['fail', 'crash', 'hang'];
