@@ -5,12 +5,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumAvailable } from '../reports/chromium.ts';
 import { loadAllDetails } from '../reports/details.ts';
 import { OOPS_LINE, writeFakeRun } from '../reports/fake-run.ts';
-import { gridCells, inspectReport } from '../reports/report-check.ts';
+import { CELL_PIXELS, gridCells, inspectReport } from '../reports/report-check.ts';
 import type { RunResults } from '../results.ts';
 import { buildHtml, HtmlReporter } from './html.ts';
 
-/** A grid cell fills at least this many pixels of its colour at 1280x900; a count badge alone stays far below. */
-export const CELL_PIXELS = 3000;
 
 describe('report.html', () => {
   let dir: string, run: RunResults, html: string;

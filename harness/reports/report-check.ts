@@ -9,6 +9,9 @@ import type { Summary } from '../results.ts';
 import { renderDom, screenshot } from './chromium.ts';
 import { countColour, decodePng } from './png.ts';
 
+/** A grid cell fills at least this many pixels of its colour at 1280x900; a count badge alone stays far below. */
+export const CELL_PIXELS = 3000;
+
 export interface GridCell {
   cell: string;
   verdict: string;
