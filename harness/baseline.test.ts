@@ -69,7 +69,7 @@ describe('baseline exit codes', () => {
     expect(exitCodeForSummary(s)).toBe(125);
   });
   it('exits 0 for a shard that was dealt no cells, 125 for an unsharded empty run', () => {
-    expect(exitCodeForSummary({ cells: [], plan: { totalCells: 1, cells: 0, repeat: 1, retries: 0, shard: { index: 2, total: 2 } } })).toBe(0);
+    expect(exitCodeForSummary({ cells: [], plan: { kernels: ['6.1'], totalCells: 1, cells: 0, repeat: 1, retries: 0, shard: { index: 2, total: 2 } } })).toBe(0);
     expect(exitCodeForSummary({ cells: [] })).toBe(125);
   });
 });

@@ -33,7 +33,7 @@ describe('mergeRuns', () => {
     expect(s.cells.map((c: { id: string }) => c.id).sort()).toEqual(['4.13/integrity/001-pass', ...[...SHARD1, ...SHARD2].map((x) => `6.1.0-56-amd64/${x}`)].sort());
     expect(s.counts).toEqual({ pass: 1, fail: 1, crash: 2, hang: 1, error: 1, skip: 1 });
     expect(s.mergedFrom.map((m: { runId: string }) => m.runId)).toEqual(['s1', 's2']);
-    expect(s.plan).toEqual({ totalCells: 7, cells: 7, repeat: 2, retries: 0 });
+    expect(s.plan).toEqual({ kernels: ['6.1', '4.13'], totalCells: 7, cells: 7, repeat: 2, retries: 0 });
     expect(code).toBe(1);
     const crash = s.cells.find((c: { scenario: string }) => c.scenario === 'integrity/003-crash');
     expect(existsSync(join(out.dir, crash.dir, 'console.log'))).toBe(true);

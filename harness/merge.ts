@@ -75,7 +75,10 @@ export async function mergeRuns(runs: LoadedRun[], resultsRoot: string, command:
     }
   }
   const plans = runs.map((r) => r.summary.plan).filter((p): p is PlanRecord => p !== undefined);
+  // Kernels in the order the matrix gave them (a shard resolves only its own), then any the plans do not name.
+  const kernelOrder = [...new Set([...plans.flatMap((p) => p.kernels ?? []), ...runs.flatMap((r) => r.summary.kernels.map((k) => k.spec))])];
   const plan: PlanRecord = {
+    kernels: kernelOrder,
     totalCells: Math.max(groups.size, ...plans.map((p) => p.totalCells)), cells: groups.size,
     repeat: Math.max(1, ...plans.map((p) => p.repeat)), retries: Math.max(0, ...plans.map((p) => p.retries)),
   };
@@ -87,7 +90,7 @@ export async function mergeRuns(runs: LoadedRun[], resultsRoot: string, command:
   if (accel !== undefined) s.accelerator = accel;
   const kernels = new Map<string, KernelRecord>();
   for (const r of runs) for (const k of r.summary.kernels) if (kernels.get(k.spec)?.status !== 'ok') kernels.set(k.spec, k);
-  s.kernels = [...kernels.values()];
+  s.kernels = kernelOrder.map((spec) => kernels.get(spec)).filter((k): k is KernelRecord => k !== undefined);
 
   const taken = new Set<string>();
   const cells: CellRecord[] = [];

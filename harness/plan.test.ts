@@ -60,7 +60,7 @@ describe('shardCells', () => {
 describe('planMatrix', () => {
   it('records the whole matrix, the shard and the repetition policy', () => {
     const plan = planMatrix([k('6.1'), k('4.13')], [s('a'), s('b'), s('c')], { repeat: 3, retries: 1, shard: { index: 2, total: 2 } });
-    expect(planRecord(plan)).toEqual({ totalCells: 6, cells: 3, repeat: 3, retries: 1, shard: { index: 2, total: 2 } });
+    expect(planRecord(plan)).toEqual({ kernels: ['6.1', '4.13'], totalCells: 6, cells: 3, repeat: 3, retries: 1, shard: { index: 2, total: 2 } });
     expect(plannedKernels(plan).map((x) => x.text).sort()).toEqual(['4.13', '6.1']);
   });
   it('resolves only the kernels a shard has cells for', () => {

@@ -15,6 +15,8 @@ export interface PlannedCell<K extends { text: string } = { text: string }, S ex
 
 export interface Plan<K extends { text: string } = { text: string }, S extends { id: string } = { id: string }> {
   cells: PlannedCell<K, S>[];
+  /** Every --kernel of the matrix, in the order given (a shard may have cells on only some). */
+  kernels: string[];
   totalCells: number;
   repeat: number;
   retries: number;
@@ -58,14 +60,14 @@ export function planMatrix<K extends { text: string }, S extends { id: string }>
   const all = planCells(kernels, scenarios);
   const cells = opts.shard !== undefined ? shardCells(all, opts.shard) : all;
   return {
-    cells, totalCells: all.length, repeat: opts.repeat ?? 1, retries: opts.retries ?? 0,
+    cells, kernels: kernels.map((k) => k.text), totalCells: all.length, repeat: opts.repeat ?? 1, retries: opts.retries ?? 0,
     ...(opts.shard !== undefined ? { shard: opts.shard } : {}),
   };
 }
 
 export function planRecord(plan: Plan): PlanRecord {
   return {
-    totalCells: plan.totalCells, cells: plan.cells.length, repeat: plan.repeat, retries: plan.retries,
+    kernels: plan.kernels, totalCells: plan.totalCells, cells: plan.cells.length, repeat: plan.repeat, retries: plan.retries,
     ...(plan.shard !== undefined ? { shard: plan.shard } : {}),
   };
 }

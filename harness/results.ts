@@ -66,6 +66,8 @@ export interface ShardSpec {
 
 /** What was planned, before any kernel was resolved. */
 export interface PlanRecord {
+  /** Every --kernel of the matrix, in the order given (merge orders kernels by it). */
+  kernels?: string[];
   /** Cells in the whole matrix (kernels x scenarios). */
   totalCells: number;
   /** Cells in this run (its shard). */

@@ -4,10 +4,12 @@ import type { Reporter, RunBeginInfo } from './reporter.ts';
 
 const LABEL: Record<string, string> = { pass: 'PASS ', fail: 'FAIL ', crash: 'CRASH', hang: 'HANG ', error: 'ERROR', skip: 'SKIP ' };
 
+const oneLine = (s: string) => s.replace(/\s*\n\s*/g, ' ');
+
 export function formatCellLine(c: CellRecord): string {
   const secs = (c.durationMs / 1000).toFixed(1).padStart(6);
   const flaky = c.flaky ? ' (flaky)' : '';
-  return `${LABEL[c.verdict] ?? c.verdict} ${secs}s  ${c.id}${flaky}${c.verdict === 'pass' && !c.flaky ? '' : `  -- ${c.reason}`}`;
+  return `${LABEL[c.verdict] ?? c.verdict} ${secs}s  ${c.id}${flaky}${c.verdict === 'pass' && !c.flaky ? '' : `  -- ${oneLine(c.reason)}`}`;
 }
 
 export function formatBegin(info: RunBeginInfo): string {

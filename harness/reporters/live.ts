@@ -55,7 +55,8 @@ export class LiveReporter implements Reporter {
 
   constructor(
     private readonly out: (s: string) => void = (s) => process.stdout.write(s),
-    private readonly width: () => number = () => process.stdout.columns ?? 100,
+    // A pseudo-terminal without a size (script, some CI runners) reports 0 columns.
+    private readonly width: () => number = () => (process.stdout.columns > 0 ? process.stdout.columns : 100),
     private readonly now: () => number = Date.now,
   ) {}
 

@@ -59,7 +59,7 @@ function cell(kernel: KernelRecord, scenario: string, rest: Partial<CellRecord> 
 export async function writeFakeRun(root: string, opts: { runId?: string; only?: string[]; shard?: { index: number; total: number } } = {}): Promise<RunResults> {
   const r = await RunResults.create(root, ['matrix', '--kernel', '6.1', '--kernel', '4.13', '--repeat', '2'], {
     ...(opts.runId ? { runId: opts.runId } : {}),
-    plan: { totalCells: 7, cells: 7, repeat: 2, retries: 0, ...(opts.shard ? { shard: opts.shard } : {}) },
+    plan: { kernels: ['6.1', '4.13'], totalCells: 7, cells: 7, repeat: 2, retries: 0, ...(opts.shard ? { shard: opts.shard } : {}) },
   });
   r.summary.kernels = KERNELS;
   r.summary.accelerator = { accel: 'tcg', reason: '/dev/kvm missing' };

@@ -61,7 +61,7 @@ export async function runMatrix(cfg: MatrixConfig, plan: Plan<KernelSpec, Scenar
       p.runs.push(run);
       if (kernelRelease !== undefined) p.kernelRelease = kernelRelease;
       if (run.verdict !== 'error' || attempt > plan.retries) break;
-      log(`${k.kernel.label}/${cell.scenario.id}: infrastructure error, retrying (${attempt}/${plan.retries}): ${run.reason}`);
+      log(`${k.kernel.label}/${cell.scenario.id}: infrastructure error, retrying (${attempt}/${plan.retries}): ${run.reason.replace(/\s*\n\s*/g, ' ')}`);
     }
     if (--p.left === 0) await reporters.emit('onCellEnd', await results.addCell(cellRecord(cell, k, p)));
   })));

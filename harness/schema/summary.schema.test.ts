@@ -22,7 +22,7 @@ const fullCell: Required<CellRecord> = {
 };
 
 describe('summary.schema.json', () => {
-  it('accepts a real summary.json written by a matrix run (6.1 pass, 4.13 skip)', async () => {
+  it('accepts a real summary.json written by a matrix run (6.1 pass, 4.13 skip, compared with a baseline run)', async () => {
     const real = JSON.parse(await readFile(new URL('./fixtures/summary-6.1-4.13.json', import.meta.url), 'utf8')) as Summary;
     expect(real.cells.map((c) => c.verdict).sort()).toEqual(['pass', 'skip']);
     expect(validate(schema, real)).toEqual([]);
@@ -31,7 +31,7 @@ describe('summary.schema.json', () => {
   it('accepts what RunResults writes, with every optional field of a cell set', async () => {
     const root = join(tmpdir(), `ih-schema-${process.pid}`);
     try {
-      const r = await RunResults.create(root, ['matrix', '--repeat', '2'], { plan: { totalCells: 4, cells: 2, repeat: 2, retries: 1, shard: { index: 1, total: 2 } } });
+      const r = await RunResults.create(root, ['matrix', '--repeat', '2'], { plan: { kernels: ['6.1', '6.12'], totalCells: 4, cells: 2, repeat: 2, retries: 1, shard: { index: 1, total: 2 } } });
       await r.addCell(fullCell);
       r.summary.baseline = { runId: 'base', dir: '/tmp/base', regressions: 1, unjudged: 0, fixed: 0 };
       r.summary.mergedFrom = [{ runId: 'a', dir: '/tmp/a', shard: { index: 1, total: 2 } }];
