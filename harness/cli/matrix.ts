@@ -15,11 +15,13 @@ import { Reporters } from '../reporters/reporter.ts';
 import { RunResults } from '../results.ts';
 import { runMatrix } from '../run/matrix.ts';
 import { discoverScenarios } from '../scenario/discover.ts';
+import { survivePipeClose } from './stdout.ts';
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
 async function main(argv: string[]): Promise<number> {
   tmp.setGracefulCleanup();
+  survivePipeClose();
   let cfg;
   try {
     cfg = parseMatrixArgs(argv);

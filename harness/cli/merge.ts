@@ -16,10 +16,12 @@ import { reportOrder } from '../reports/order.ts';
 import { fileReporters } from '../reporters/files.ts';
 import { formatCellLine, formatEnd } from '../reporters/line.ts';
 import { Reporters } from '../reporters/reporter.ts';
+import { survivePipeClose } from './stdout.ts';
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
 async function main(argv: string[]): Promise<number> {
+  survivePipeClose();
   const cmd = new Command('merge')
     .description('Merge run directories (e.g. the shards of one matrix) into one run with its summary and reports.')
     .argument('<run-dir...>', 'run directories (results/<run-id>) to merge')
@@ -40,9 +42,9 @@ async function main(argv: string[]): Promise<number> {
   for (const w of mergeWarnings(runs)) log(`merge: warning: ${w}`);
   const merged = await mergeRuns(runs, resolve(o.results), ['merge', ...argv]);
   const code = await finishRun(merged, merged.summary.status === 'complete' ? 'complete' : 'interrupted', baseline);
+  await new Reporters(fileReporters()).emit('onEnd', merged.summary, merged.dir);
   process.stdout.write(`merged ${runs.length} run(s), ${merged.summary.cells.length} cell(s) -> ${merged.dir}\n`);
   for (const c of reportOrder(merged.summary)) process.stdout.write(`${formatCellLine(c)}\n`);
-  await new Reporters(fileReporters()).emit('onEnd', merged.summary, merged.dir);
   process.stdout.write(formatEnd(merged.summary, merged.dir));
   return code;
 }

@@ -30,7 +30,7 @@ th { background: #eeeeee; }
 .grid th.scenario { font-family: ui-monospace, monospace; font-weight: 400; }
 .grid th small { display: block; font-weight: 400; color: #616161; }
 .list li { margin: .15rem 0; }
-.detail { display: none; position: fixed; top: 0; right: 0; bottom: 0; width: min(62rem, 64vw); overflow: auto;
+.detail { display: none; position: fixed; top: 0; right: 0; bottom: 0; width: min(56rem, 64vw); overflow: auto;
   background: #ffffff; box-shadow: -4px 0 16px rgba(0,0,0,.25); padding: 1rem 1.5rem; box-sizing: border-box; }
 .detail:target { display: block; }
 .detail .close { float: right; font-size: 1.4rem; text-decoration: none; color: #424242; }

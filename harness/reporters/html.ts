@@ -18,7 +18,9 @@ function verdictCss(): string {
 }
 
 function header(s: Summary): string {
-  const took = s.endedAt !== undefined ? ` in ${secs(Date.parse(s.endedAt) - Date.parse(s.startedAt))}` : '';
+  // A merged run's wall time would span the gaps between its shards: show the cells' own time instead.
+  const took = s.mergedFrom !== undefined ? `, cells ran ${secs(s.cells.reduce((t, c) => t + c.durationMs, 0))} in total`
+    : s.endedAt !== undefined ? ` in ${secs(Date.parse(s.endedAt) - Date.parse(s.startedAt))}` : '';
   const counts = Object.entries(s.counts).filter(([, n]) => n > 0).map(([v, n]) => `<span class="v-${v}">${n} ${v}</span>`).join('');
   const flaky = s.cells.filter((c) => c.flaky).length;
   const shard = s.plan?.shard !== undefined ? `, shard ${s.plan.shard.index}/${s.plan.shard.total}` : '';
