@@ -36,21 +36,25 @@ async function main(argv: string[]): Promise<number> {
   const results = await RunResults.create(cfg.resultsDir, ['matrix', ...argv], { plan: planRecord(plan) });
   if (plan.shard !== undefined) log(`shard ${plan.shard.index}/${plan.shard.total}: ${plan.cells.length} of ${plan.totalCells} cells`);
   const reporters = new Reporters([process.stdout.isTTY ? new LiveReporter() : new LineReporter(), ...fileReporters()]);
-  let interrupted = false;
+  const stop = new AbortController();
+  let stopping: Promise<number> | undefined;
   const onSignal = (sig: NodeJS.Signals) => {
-    if (interrupted) process.exit(130); // a second Ctrl-C forces it
-    interrupted = true;
-    log(`\n${sig}: stopping ${liveGuests().length} guest(s); summary stays in ${results.dir}`);
+    if (stopping !== undefined) process.exit(130); // a second Ctrl-C forces it
+    stop.abort();
+    log(`\n${sig}: stopping ${liveGuests().length} guest(s); the cells finished so far stay in ${results.dir}`);
     const code = sig === 'SIGINT' ? 130 : 143;
-    void Promise.all(liveGuests().map((g) => g.kill(1000))).then(async () => {
+    stopping = (async () => {
+      await Promise.all(liveGuests().map((g) => g.kill(1000)));
       await finishRun(results, 'interrupted', baseline, code);
       await reporters.emit('onEnd', results.summary, results.dir);
-      process.exit(code);
-    });
+      return code;
+    })();
+    void stopping.then((c) => process.exit(c));
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  await runMatrix(cfg, plan, results, reporters, log);
+  await runMatrix(cfg, plan, results, reporters, log, stop.signal);
+  if (stopping !== undefined) return stopping;
   const code = await finishRun(results, 'complete', baseline);
   await reporters.emit('onEnd', results.summary, results.dir);
   return code;

@@ -36,7 +36,9 @@ interface CellProgress {
  * infrastructure `error` retried up to --retries times, and each cell recorded and reported once all its
  * repetitions are in. Kernels are resolved first; cells on an unavailable kernel are recorded without running.
  */
-export async function runMatrix(cfg: MatrixConfig, plan: Plan<KernelSpec, Scenario>, results: RunResults, reporters: Reporters, log: (s: string) => void): Promise<void> {
+export async function runMatrix(
+  cfg: MatrixConfig, plan: Plan<KernelSpec, Scenario>, results: RunResults, reporters: Reporters, log: (s: string) => void, stop?: AbortSignal,
+): Promise<void> {
   const kernels = await prepareKernels(plannedKernels(plan), cfg, results, log);
   const accel = await chooseAccelFor(cfg, kernels);
   results.summary.accelerator = accel;
@@ -54,16 +56,18 @@ export async function runMatrix(cfg: MatrixConfig, plan: Plan<KernelSpec, Scenar
   const progress = new Map<Cell, CellProgress>(runnable.map((c) => [c, { runs: [], left: plan.repeat }]));
   const limit = pLimit(cfg.jobs);
   await Promise.all(executions(runnable, plan.repeat).map(({ cell, repeat }) => limit(async () => {
+    // After Ctrl-C nothing new boots; cells that never ran stay out of the summary.
+    if (stop?.aborted) return;
     const k = kernels.get(cell.kernel.text) as ReadyKernel;
     const p = progress.get(cell)!;
     for (let attempt = 1; ; attempt++) {
       const { run, kernelRelease } = await runExecution(cfg, plan, results, reporters, { cell, k, accel: accel.accel, repeat, attempt });
       p.runs.push(run);
       if (kernelRelease !== undefined) p.kernelRelease = kernelRelease;
-      if (run.verdict !== 'error' || attempt > plan.retries) break;
+      if (run.verdict !== 'error' || attempt > plan.retries || stop?.aborted) break;
       log(`${k.kernel.label}/${cell.scenario.id}: infrastructure error, retrying (${attempt}/${plan.retries}): ${run.reason.replace(/\s*\n\s*/g, ' ')}`);
     }
-    if (--p.left === 0) await reporters.emit('onCellEnd', await results.addCell(cellRecord(cell, k, p)));
+    if (--p.left === 0 && !stop?.aborted) await reporters.emit('onCellEnd', await results.addCell(cellRecord(cell, k, p)));
   })));
 }
 
