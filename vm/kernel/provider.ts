@@ -1,4 +1,5 @@
 import { UsageError } from '../../harness/errors.ts';
+import { loadCatalog, tarballUnavailableMessage } from './catalog.ts';
 import { fetchDebianKernel, resolveDebianAlias } from './debian.ts';
 import { resolveImageKernel } from './image.ts';
 import type { KernelSpec } from './spec.ts';
@@ -17,7 +18,9 @@ export class KernelUnavailableError extends Error {
 export async function provideKernel(spec: KernelSpec, opts: ProvideOptions = {}): Promise<ResolvedKernel> {
   switch (spec.kind) {
     case 'alias': {
-      const pkg = await resolveDebianAlias(spec.version);
+      const src = loadCatalog().get(spec.version);
+      if (src?.kind === 'tarball') throw new KernelUnavailableError(tarballUnavailableMessage(src));
+      const pkg = await resolveDebianAlias(spec.version, src?.pattern);
       if (pkg === undefined) {
         throw new KernelUnavailableError(
           `--kernel ${spec.text}: no Debian package linux-image-${spec.version}.*-amd64-unsigned is known to apt. ` +
