@@ -47,7 +47,7 @@ describe('requirements', () => {
   });
 
   it('tell the upstream version of Debian and other kernels', () => {
-    expect(kernelVersionOf('Linux version 6.1.0-56-amd64 (debian-kernel@lists.debian.org) #1 SMP PREEMPT_DYNAMIC Debian 6.1.192-2 (2026-01-01)')).toEqual([6, 1, 192]);
+    expect(kernelVersionOf('Linux version 6.1.0-56-amd64 (debian-kernel@lists.debian.org) (gcc-12 (Debian 12.2.0-14+deb12u1) 12.2.0, GNU ld (GNU Binutils for Debian) 2.40) #1 SMP PREEMPT_DYNAMIC Debian 6.1.192-2 (2026-01-01)')).toEqual([6, 1, 192]);
     expect(kernelVersionOf('Linux version 6.13.0-rc1+ (me@host) #3')).toEqual([6, 13, 0]);
     expect(kernelVersionOf('garbage')).toBeUndefined();
     expect(compareVersions([6, 1], [6, 1, 0])).toBe(0);

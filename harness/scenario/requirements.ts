@@ -86,7 +86,8 @@ export function parseProcCrypto(text: string): Set<string> {
  * package version in /proc/version ("Debian 6.1.192-2") wins over the release.
  */
 export function kernelVersionOf(procVersion: string): number[] | undefined {
-  const debian = procVersion.match(/Debian (\d+\.\d+(?:\.\d+)?)/);
+  // the compiler's banner may say "Debian 12.2.0" too: the kernel's own comes after the build number "#1"
+  const debian = procVersion.split(' #').slice(1).join(' #').match(/Debian (\d+\.\d+(?:\.\d+)?)/);
   if (debian) return parseVersion(debian[1]!);
   const release = procVersion.match(/Linux version (\d+\.\d+(?:\.\d+)?)/);
   return release ? parseVersion(release[1]!) : undefined;

@@ -123,6 +123,11 @@ export class IntegrityDeviceModel {
     this.failedWith = this.journalBroken ? EIO : 0;
   }
 
+  /** A flush (REQ_PREFLUSH): completes through do_endio(), which hands out a failed device's error. */
+  expectFlush(): { ok: boolean; errno: number } {
+    return this.failedWith ? { ok: false, errno: this.failedWith } : { ok: true, errno: 0 };
+  }
+
   /** The target was removed: nothing is active until the next activate(). */
   deactivate(): void {
     this.failedWith = 0;
