@@ -13,7 +13,7 @@ const MODE_FLAG: Record<IntegrityStack['mode'], string[]> = {
 export const KEY_FILE = '/tmp/ih-integrity.key';
 
 function hashArgs(s: IntegrityStack): string[] {
-  if (s.hash === 'hmac-sha256') return ['--integrity', 'hmac(sha256)', '--integrity-key-file', KEY_FILE, '--integrity-key-size', String(s.key!.length / 2)];
+  if (s.hash === 'hmac-sha256') return ['--integrity', 'hmac-sha256', '--integrity-key-file', KEY_FILE, '--integrity-key-size', String(s.key!.length / 2)];
   return ['--integrity', s.hash];
 }
 
