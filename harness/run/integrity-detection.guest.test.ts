@@ -54,9 +54,11 @@ describe(`${SCENARIO} on Debian 6.1`, () => {
     expect(r.kernelRelease, 'the guest never booted').toMatch(/^6\.1\./);
     expect(r.verdict, r.reason).toBe('fail');
     const kinds = (k: string) => new Set(r.disagreements.filter((d) => d.kind === k).map((d) => d.block));
+    const readBlocks = 2048 * 1024 / 512; // the scenario reads the first 2 MiB of 512-byte blocks
     for (const b of CORRUPTED) {
       expect(kinds('silent-acceptance'), `block ${b}`).toContain(b);
-      expect(kinds('false-alarm'), `block ${b + 1}`).toContain(b + 1);
+      // the block really corrupted fails its read, unless it lies beyond what the scenario reads: then only the audit sees it
+      if (b + 1 < readBlocks) expect(kinds('false-alarm'), `block ${b + 1}`).toContain(b + 1);
       expect(kinds('audit-unexpected-valid'), `audit of block ${b}`).toContain(b);
       expect(kinds('audit-tag-mismatch'), `audit of block ${b + 1}`).toContain(b + 1);
     }
