@@ -5,12 +5,12 @@ import { JOURNAL_COMMIT_ID_ERROR } from '../model/integrity/log.ts';
 import { parseIntegritySuperblock, SB_BYTES } from '../model/integrity/superblock.ts';
 import { InfraError } from '../errors.ts';
 import type { GuestFacts } from '../scenario/requirements.ts';
-import type { IntegrityStack, IoRange } from '../scenario/schema.ts';
+import type { HostFault, IntegrityStack, IoRange } from '../scenario/schema.ts';
 import type { CellSpec, GuestSession } from './cell.ts';
 import { KernelFailure } from './cell.ts';
 import { readAt, writeAt, type TransferPlan } from './disks.ts';
 import { auditStack, judgeKernelLog } from './integrity-checks.ts';
-import { applyCorruption, dataSectorRanges, type FlippedByte } from './integrity-faults.ts';
+import { applyFault, dataSectorRanges, type FlippedByte } from './integrity-faults.ts';
 import { ChecksumTally, discardStep, flushStep, readStep, writeStep, type IoContext } from './integrity-io.ts';
 import {
   integrityCloseArgv, integrityFormatArgv, integrityOpenArgv, KEY_FILE, lowerTable, mergeRanges, parseIntegrityStatus,
@@ -83,8 +83,8 @@ export class IntegrityCell {
       else if ('write' in step) { this.noteAreas(step.write); await writeStep(io, i, step.write); }
       else if ('read' in step) { this.noteAreas(step.read); await readStep(io, i, step.read); }
       else if ('discard' in step) await discardStep(io, i, step.discard);
-      else if ('corrupt' in step) await this.corrupt(step.corrupt);
       else if ('ioError' in step) await this.ioError(step.ioError.blocks);
+      else await this.fault(step);
     }
     const end = this.spec.scenario.steps.length;
     await this.s.begin(end, 'teardown');
@@ -250,12 +250,12 @@ export class IntegrityCell {
     return this.model;
   }
 
-  private async corrupt(c: Parameters<typeof applyCorruption>[1]): Promise<void> {
-    const { flipped, note } = await applyCorruption({
+  private async fault(f: HostFault): Promise<void> {
+    const { flipped, note } = await applyFault({
       geom: this.geom!, model: this.modelOrThrow(), images: this.images(),
       ...(this.spec.hooks?.corruptionTarget ? { targetOf: this.spec.hooks.corruptionTarget } : {}),
-    }, c);
-    if ('superblock' in c) this.superblockFlips.push(...flipped);
+    }, f);
+    if ('corruptSuperblock' in f) this.superblockFlips.push(...flipped);
     this.s.note(note);
   }
 

@@ -7,7 +7,7 @@ import {
 } from '../model/integrity/corrupt.ts';
 import type { IntegrityDeviceModel } from '../model/integrity/device.ts';
 import type { IntegrityGeometry } from '../model/integrity/geometry.ts';
-import type { Corruption } from '../scenario/schema.ts';
+import type { HostFault } from '../scenario/schema.ts';
 import { readAt, writeAt } from './disks.ts';
 
 export type CorruptionTargetFn = typeof corruptionTarget;
@@ -40,10 +40,11 @@ async function flip(ctx: FaultContext, image: 'data' | 'meta', offset: number): 
   return { image, offset, original: original! };
 }
 
-/** Applies one corruption step to the images and tells the model; returns the bytes changed and a note. */
-export async function applyCorruption(ctx: FaultContext, c: Corruption): Promise<{ flipped: FlippedByte[]; note: string }> {
+/** Applies one fault step to the images and tells the model; returns the bytes changed and a note. */
+export async function applyFault(ctx: FaultContext, f: HostFault): Promise<{ flipped: FlippedByte[]; note: string }> {
   const targetOf = ctx.targetOf ?? corruptionTarget;
-  if ('blocks' in c) {
+  if ('corrupt' in f) {
+    const c = f.corrupt;
     const flipped: FlippedByte[] = [];
     for (const block of c.blocks) {
       const t = targetOf(ctx.geom, block, c.where);
@@ -52,8 +53,8 @@ export async function applyCorruption(ctx: FaultContext, c: Corruption): Promise
     }
     return { flipped, note: `flipped one ${c.where} byte in blocks ${c.blocks.join(', ')}` };
   }
-  if ('swap' in c) {
-    const [a, b] = c.swap;
+  if ('swap' in f) {
+    const [a, b] = f.swap.blocks;
     for (const where of ['data', 'tag'] as const) {
       const ta = targetOf(ctx.geom, a, where);
       const tb = targetOf(ctx.geom, b, where);
@@ -66,14 +67,16 @@ export async function applyCorruption(ctx: FaultContext, c: Corruption): Promise
     ctx.model.swap(a, b);
     return { flipped: [], note: `swapped blocks ${a} and ${b} with their tags` };
   }
-  if ('superblock' in c) {
-    const t = superblockCorruptionTarget(ctx.geom, c.superblock as SuperblockField);
-    return { flipped: [await flip(ctx, t.image, t.offset)], note: `flipped the superblock's ${c.superblock} byte at ${t.image}:${t.offset}` };
+  if ('corruptSuperblock' in f) {
+    const field: SuperblockField = f.corruptSuperblock.field;
+    const t = superblockCorruptionTarget(ctx.geom, field);
+    return { flipped: [await flip(ctx, t.image, t.offset)], note: `flipped the superblock's ${field} byte at ${t.image}:${t.offset}` };
   }
-  const t = journalCorruptionTarget(ctx.geom, c.journal);
+  const where = f.corruptJournal.where;
+  const t = journalCorruptionTarget(ctx.geom, where);
   const flipped = [await flip(ctx, t.image, t.offset)];
-  ctx.model.corruptJournal(c.journal);
-  return { flipped, note: `flipped a journal ${c.journal} byte at ${t.image}:${t.offset}` };
+  ctx.model.corruptJournal(where);
+  return { flipped, note: `flipped a journal ${where} byte at ${t.image}:${t.offset}` };
 }
 
 /** Data-device sector ranges holding the given blocks' data (where dm-error goes for an ioError step). */

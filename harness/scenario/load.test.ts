@@ -39,7 +39,7 @@ describe('loadScenario accepts', () => {
     const dir = scenarioDir({
       'g/ok.yaml': `${HEAD}requires: { kernel: "6.1", targetVersions: { integrity: "1.10.0" }, crypto: ["hmac(sha256)"], toolOptions: { integritysetup: ["--allow-discards"] } }
 stack: { type: integrity, disk: data, hash: hmac-sha256, key: "00112233", mode: bitmap, sectorSize: 4096, allowDiscards: true }
-${steps('write: { offset: 0, length: 1MiB, bs: 64KiB, procs: 4, fua: true }', 'read: { offset: 512, length: 100, unaligned: true }', 'discard: { offset: 0, length: 8KiB }', 'flush', 'close', 'corrupt: { swap: [1, 2] }', 'corrupt: { blocks: [3], where: tag }', 'open', 'read: { offset: 0, length: 1MiB }')}`,
+${steps('write: { offset: 0, length: 1MiB, bs: 64KiB, procs: 4, fua: true }', 'read: { offset: 512, length: 100, unaligned: true }', 'discard: { offset: 0, length: 8KiB }', 'flush', 'close', 'swap: { blocks: [1, 2] }', 'corrupt: { blocks: [3], where: tag }', 'open', 'read: { offset: 0, length: 1MiB }')}`,
     });
     const s = await loadScenario(join(dir, 'g/ok.yaml'), dir);
     expect(s.id).toBe('g/ok');
@@ -71,15 +71,15 @@ describe('loadScenario rejects, naming the file and the field', () => {
 
   it('a step that is no step, listing what a step can be', async () => {
     const m = await loadError(`${HEAD}${STACK}${steps('opne', 'wrte: { offset: 0, length: 4096 }')}`);
-    expect(m).toMatch(/steps\[0\]: expected one of "close", "open", "status", "flush" or an object with one key of write, read, discard, corrupt, ioError; got "opne"/);
+    expect(m).toMatch(/steps\[0\]: expected one of "close", "open", "status", "flush" or an object with one key of write, read, discard, corrupt, swap, corruptSuperblock, corruptJournal, ioError; got "opne"/);
     expect(m).toMatch(/steps\[1\]: expected .*; got \{"wrte"/);
   });
 
-  it('a bad field inside a corrupt variant, not "Invalid input"', async () => {
-    const m = await loadError(`${HEAD}${STACK}${steps('close', 'corrupt: { blocks: [1], where: tga }', 'corrupt: { superblock: magc }', 'corrupt: { swap: [1] }')}`);
+  it('a bad field inside a fault step, not "Invalid input"', async () => {
+    const m = await loadError(`${HEAD}${STACK}${steps('close', 'corrupt: { blocks: [1], where: tga }', 'corruptSuperblock: { field: magc }', 'swap: { blocks: [1] }')}`);
     expect(m).toMatch(/steps\[1\]\.corrupt\.where: .*expected one of "data"\|"tag"/);
-    expect(m).toMatch(/steps\[2\]\.corrupt\.superblock: .*"magic"/);
-    expect(m).toMatch(/steps\[3\]\.corrupt\.swap: /);
+    expect(m).toMatch(/steps\[2\]\.corruptSuperblock\.field: .*"magic"/);
+    expect(m).toMatch(/steps\[3\]\.swap\.blocks: /);
     expect(m).not.toMatch(/Invalid input$/m);
   });
 
@@ -111,14 +111,14 @@ describe('loadScenario rejects, naming the file and the field', () => {
   });
 
   it('I/O after a superblock corruption, since no open can succeed', async () => {
-    expect(await loadError(`${HEAD}${STACK}${steps('close', 'corrupt: { superblock: magic }', 'open', 'read: { offset: 0, length: 4096 }')}`))
+    expect(await loadError(`${HEAD}${STACK}${steps('close', 'corruptSuperblock: { field: magic }', 'open', 'read: { offset: 0, length: 4096 }')}`))
       .toMatch(/steps\[3\]: 'read' needs the stack open, but steps\[1\] corrupted the superblock/);
   });
 
   it('a journal corruption without a journal, and a swap of a block with itself', async () => {
-    const m = await loadError(`${HEAD}stack: { type: integrity, disk: data, mode: direct }\n${steps('close', 'corrupt: { journal: data }', 'corrupt: { swap: [5, 5] }')}`);
-    expect(m).toMatch(/steps\[1\]\.corrupt\.journal: the stack's mode is direct/);
-    expect(m).toMatch(/steps\[2\]\.corrupt\.swap: swapping block 5 with itself/);
+    const m = await loadError(`${HEAD}stack: { type: integrity, disk: data, mode: direct }\n${steps('close', 'corruptJournal: { where: data }', 'swap: { blocks: [5, 5] }')}`);
+    expect(m).toMatch(/steps\[1\]\.corruptJournal: the stack's mode is direct/);
+    expect(m).toMatch(/steps\[2\]\.swap\.blocks: swapping block 5 with itself/);
   });
 
   it('an ioError without a dm-linear lower device, and writes over an erroring block', async () => {

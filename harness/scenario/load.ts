@@ -115,15 +115,18 @@ export function checkSemantics(file: string, s: ScenarioBody): string[] {
       needOpen(step);
     } else if ('corrupt' in step) {
       needClosed('corrupt');
-      const c = step.corrupt;
-      if ('blocks' in c) errs.push(...checkBlocks(`${at}.corrupt.blocks`, c.blocks, unit, disk?.size));
-      else if ('swap' in c) {
-        errs.push(...checkBlocks(`${at}.corrupt.swap`, c.swap, unit, disk?.size));
-        if (c.swap[0] === c.swap[1]) errs.push(`${at}.corrupt.swap: swapping block ${c.swap[0]} with itself changes nothing; name two different blocks`);
-      } else if ('superblock' in c) brokenAt = i;
-      else if ('journal' in c && stack.mode !== 'journal') {
-        errs.push(`${at}.corrupt.journal: the stack's mode is ${stack.mode}; only journal mode keeps a journal`);
-      }
+      errs.push(...checkBlocks(`${at}.corrupt.blocks`, step.corrupt.blocks, unit, disk?.size));
+    } else if ('swap' in step) {
+      needClosed('swap');
+      const [a, b] = step.swap.blocks;
+      errs.push(...checkBlocks(`${at}.swap.blocks`, [a, b], unit, disk?.size));
+      if (a === b) errs.push(`${at}.swap.blocks: swapping block ${a} with itself changes nothing; name two different blocks`);
+    } else if ('corruptSuperblock' in step) {
+      needClosed('corruptSuperblock');
+      brokenAt = i;
+    } else if ('corruptJournal' in step) {
+      needClosed('corruptJournal');
+      if (stack.mode !== 'journal') errs.push(`${at}.corruptJournal: the stack's mode is ${stack.mode}; only journal mode keeps a journal`);
     } else if ('ioError' in step) {
       needClosed('ioError');
       if (stack.lower !== 'linear') errs.push(`${at}.ioError: needs stack.lower: linear (dm-error is mapped into the dm-linear device under dm-integrity)`);

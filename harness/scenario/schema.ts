@@ -48,27 +48,31 @@ const ioRange = z.strictObject({
   fua: z.boolean().default(false),
 });
 
-const blockList = z.array(z.number().int().nonnegative()).min(1);
+const corrupt = z.strictObject({
+  /** Block indices on the top device (in units of the stack's sector size). */
+  blocks: z.array(z.number().int().nonnegative()).min(1),
+  where: z.enum(['data', 'tag']).default('data'),
+});
 
-/** Host-side faults on the raw image of a closed stack; offsets come from the model. */
-const corrupt = z.union([
-  /** Flip one byte of each block's data or tag. Block indices are on the top device, in stack sectors. */
-  z.strictObject({ blocks: blockList, where: z.enum(['data', 'tag']).default('data') }),
-  /** Exchange two blocks' data and their tags: each is intact but in the wrong place. */
-  z.strictObject({ swap: z.tuple([z.number().int().nonnegative(), z.number().int().nonnegative()]) }),
-  /** Flip one byte of a superblock field. */
-  z.strictObject({ superblock: z.enum(['magic', 'version', 'interleave', 'tag-size']) }),
-  /** Flip one byte of the journal: in a data sector, or in a sector's commit id. */
-  z.strictObject({ journal: z.enum(['data', 'commit-id']) }),
-]);
+/* Host-side faults beyond `corrupt`, on the raw images of a closed stack; offsets come from the model. */
+const blockIndex = z.number().int().nonnegative();
+/** Exchange two blocks' data and their tags: each is intact but in the wrong place. */
+const swap = z.strictObject({ blocks: z.tuple([blockIndex, blockIndex]) });
+/** Flip one byte of a superblock field. */
+const corruptSuperblock = z.strictObject({ field: z.enum(['magic', 'version', 'interleave', 'tag-size']) });
+/** Flip one byte of the journal: in a data sector, or in a sector's commit id. */
+const corruptJournal = z.strictObject({ where: z.enum(['data', 'commit-id']) });
 
 export const stepSchema = z.union([
   z.strictObject({ write: ioRange }),
   z.strictObject({ read: ioRange }),
   z.strictObject({ discard: z.strictObject({ offset: size, length: size }) }),
   z.strictObject({ corrupt }),
+  z.strictObject({ swap }),
+  z.strictObject({ corruptSuperblock }),
+  z.strictObject({ corruptJournal }),
   /** From now on the lower device fails these blocks' data sectors with EIO (dm-error in the dm-linear device). */
-  z.strictObject({ ioError: z.strictObject({ blocks: blockList }) }),
+  z.strictObject({ ioError: z.strictObject({ blocks: z.array(blockIndex).min(1) }) }),
   z.literal('close'),
   z.literal('open'),
   z.literal('status'),
@@ -105,4 +109,10 @@ export type Step = z.infer<typeof stepSchema>;
 export type IntegrityStack = z.infer<typeof integrityStackSchema>;
 export type IoRange = z.infer<typeof ioRange>;
 export type Corruption = z.infer<typeof corrupt>;
+/** Every host-side fault step's body, keyed by its step name. */
+export type HostFault =
+  | { corrupt: Corruption }
+  | { swap: z.infer<typeof swap> }
+  | { corruptSuperblock: z.infer<typeof corruptSuperblock> }
+  | { corruptJournal: z.infer<typeof corruptJournal> };
 export type Requirements = z.infer<typeof requiresSchema>;
