@@ -2,6 +2,7 @@
  * The checks an integrity cell makes once its steps are done, with the stack closed: the kernel log against
  * what the model predicted per step, and the whole raw image against the model (audit.ts).
  */
+import { readFile } from 'node:fs/promises';
 import { auditIntegrityImage } from '../model/integrity/audit.ts';
 import type { IntegrityDeviceModel } from '../model/integrity/device.ts';
 import { ModelInputError } from '../model/errors.ts';
@@ -12,7 +13,6 @@ import { readAt } from './disks.ts';
 import type { FlippedByte } from './integrity-faults.ts';
 import type { ChecksumTally } from './integrity-io.ts';
 import { splitByStep } from './kernel-log.ts';
-import { readFile } from 'node:fs/promises';
 
 /**
  * Every "Checksum failed" line must name a sector the model expected a failure at in that step; their number

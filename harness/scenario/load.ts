@@ -72,8 +72,7 @@ function formatIssues(file: string, issues: Issue[]): string {
 }
 
 /** Checks what the schema cannot: references, units, and that each step fits the stack's state. */
-export function checkSemantics(file: string, s: ScenarioBody): string[] {
-  void file;
+export function checkSemantics(_file: string, s: ScenarioBody): string[] {
   const errs: string[] = [];
   const disks = new Map(s.disks.map((d) => [d.name, d]));
   s.disks.forEach((d, i) => {
