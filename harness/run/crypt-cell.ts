@@ -62,6 +62,9 @@ export class CryptCell {
       if (step === 'open') { await this.s.begin(i, 'open'); await this.open(false); }
       else if (step === 'close') { await this.s.begin(i, 'close'); await this.close(); }
       else if (step === 'status') { await this.s.begin(i, 'status'); await this.status(i); }
+      else if (typeof step === 'string' || !('write' in step || 'read' in step || 'corrupt' in step)) {
+        throw new InfraError(`steps[${i}]: ${JSON.stringify(step)} reached a crypt-aead cell (the loader refuses it)`);
+      }
       else if ('write' in step) { await this.s.begin(i, 'write'); await this.write(i, step.write); }
       else if ('read' in step) { await this.s.begin(i, 'read'); await this.read(i, step.read); }
       else if ('corrupt' in step) { await this.s.begin(i, 'corrupt'); await this.corrupt(step.corrupt.blocks, step.corrupt.where); }

@@ -34,7 +34,9 @@ export function planTransfers(s: Scenario): TransferPlan {
   return { offsets, payloadSize: Math.max(payload, ALIGN), outSize: Math.max(out, ALIGN) };
 }
 
+/** Bytes per I/O: one block for `bs: block`; an unaligned range is one I/O of its whole length. */
 export function ioSize(r: IoRange, blockSize: number): number {
+  if (r.unaligned) return r.length;
   return r.bs === 'block' ? blockSize : r.bs;
 }
 

@@ -34,7 +34,12 @@ export function checkCryptAeadScenario(stack: CryptAeadStack, steps: Step[], dis
   const blocks = capacity / stack.sectorSize;
   const room = `the ${capacity} bytes (${blocks} blocks of ${stack.sectorSize}) the stack provides on the ${disk.size}-byte disk '${disk.name}'`;
   steps.forEach((step, i) => {
+    if (step === 'flush') errs.push(`steps[${i}]: 'flush' is not supported on crypt-aead stacks yet`);
     if (typeof step === 'string') return;
+    if ('discard' in step || 'swap' in step || 'corruptSuperblock' in step || 'corruptJournal' in step || 'ioError' in step) {
+      errs.push(`steps[${i}].${Object.keys(step)[0]}: not supported on crypt-aead stacks (integrity stacks only)`);
+      return;
+    }
     if ('corrupt' in step) {
       step.corrupt.blocks.forEach((b, j) => {
         if (b >= blocks) errs.push(`steps[${i}].corrupt.blocks[${j}]: block ${b} is beyond ${room}`);

@@ -52,7 +52,7 @@ describe('crypt-aead stack in scenario files', () => {
   });
 
   it('refuses a sector size other than 512 or 4096', async () => {
-    expect(await errorOf(scenario({ sectorSize: 1024 }))).toMatch(/case\.yaml: stack\.sectorSize: expected 512 or 4096/);
+    expect(await errorOf(scenario({ sectorSize: 1024 }))).toMatch(/case\.yaml: stack\.sectorSize: expected one of 512, 4096; got 1024/);
   });
 
   it('refuses a key that is not hex, of the wrong length, or an XTS key with equal halves', async () => {
