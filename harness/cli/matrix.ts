@@ -4,7 +4,8 @@ import { liveGuests } from '../../vm/qemu/guest.ts';
 import { parseMatrixArgs } from '../config.ts';
 import { InfraError, UsageError } from '../errors.ts';
 import { EXIT_USAGE } from '../exit-code.ts';
-import { preflight } from '../preflight.ts';
+import { isSourceSpec } from '../../vm/kernel/spec.ts';
+import { BUILD_REQUIREMENTS, preflight, REQUIREMENTS } from '../preflight.ts';
 import { LineReporter } from '../reporters/line.ts';
 import { Reporters } from '../reporters/reporter.ts';
 import { RunResults } from '../results.ts';
@@ -22,7 +23,8 @@ async function main(argv: string[]): Promise<number> {
     if (e instanceof CommanderError) return 0; // --help
     throw e;
   }
-  await preflight({ log });
+  const builds = cfg.kernels.some(isSourceSpec);
+  await preflight({ log, requirements: builds ? [...REQUIREMENTS, ...BUILD_REQUIREMENTS] : REQUIREMENTS });
   const scenarios = await discoverScenarios(cfg.scenariosDir, cfg.scenarioGlobs);
   const results = await RunResults.create(cfg.resultsDir, ['matrix', ...argv]);
   let interrupted = false;
