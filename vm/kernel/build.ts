@@ -17,6 +17,7 @@ import {
 import { loadFragments, verifyConfig, type Fragment } from './build-config.ts';
 import { COMPILER_MISMATCH_HINT, KernelBuildError, KernelSpecError, looksLikeCompilerMismatch } from './build-errors.ts';
 import { parseHunks } from './build-patch.ts';
+import { relocateToolCommands } from './build-relocate.ts';
 import { BuildLog, runStep } from './build-run.ts';
 import {
   loadPatches,
@@ -92,6 +93,7 @@ export async function buildKernel(req: BuildRequest): Promise<BuiltKernel> {
 
   const base = await resolveSource(req.source, ctx);
   const src = patches.length > 0 ? await patchedSource(base, patches, ctx) : base;
+  const preparedMs = Date.now() - started;
   const cacheKey = src.key === null ? `uncached-${hashParts([src.dir, cfgKey])}` : buildCacheKey(src.key, cfgKey);
   const kernelDir = path.join(cacheDir, 'kernels', cacheKey);
   const logFile = req.logFile ?? path.join(cacheDir, 'logs', `${cacheKey}.log`);
@@ -110,6 +112,7 @@ export async function buildKernel(req: BuildRequest): Promise<BuiltKernel> {
   const log = new BuildLog(logFile, req.onLog);
   try {
     log.line(`# integrity-harness kernel build ${cacheKey}: ${src.description}`);
+    log.line(`# source ready after ${(preparedMs / 1000).toFixed(1)} s`);
     req.onStatus?.(`building ${src.description} (log: ${logFile})`);
     const meta = await withLock(`${outDir}.lock`, async () => {
       if (patches.length > 0 && src.key !== null) await seedFromBase(base, outDir, cfgKey, log);
@@ -192,6 +195,8 @@ async function seedFromBase(base: ResolvedSource, outDir: string, cfgKey: string
   await createDirAtomically(outDir, async (tmp) => {
     await execa('cp', ['-a', '--reflink=auto', baseOut, tmp]);
     await fs.rm(path.join(tmp, '.ih-built'), { force: true });
+    const rewritten = await relocateToolCommands(tmp, `${base.dir}/`, `${path.dirname(outDir)}/`);
+    log.line(`# rewrote the source path in ${rewritten} tools/ command file(s)`);
   });
 }
 
