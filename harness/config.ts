@@ -2,10 +2,11 @@ import { availableParallelism, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { repoRoot } from '../vm/cache.ts';
-import { parseKernelSpec, type KernelSpec } from '../vm/kernel/spec.ts';
+import type { KernelSpec } from '../vm/kernel/spec.ts';
 import { UsageError } from './errors.ts';
 import { parseShard } from './plan.ts';
 import type { ShardSpec } from './results.ts';
+import { KernelOptionRecorder } from './kernel-options.ts';
 
 /** Everything a matrix run needs, resolved from CLI over environment over defaults, then frozen. */
 export interface MatrixConfig {
@@ -58,9 +59,10 @@ export function defaultJobs(memoryMb: number): number {
 }
 
 export function parseMatrixArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): Readonly<MatrixConfig> {
+  const kernelOptions = new KernelOptionRecorder();
   const cmd = new Command('matrix')
-    .description('Run every scenario on every kernel in QEMU and judge each cell against the reference model.')
-    .option('-k, --kernel <spec>', 'kernel: 6.1, 6.12, deb:<package>, /path/to/bzImage (repeatable)', collect, [])
+    .description('Run every scenario on every kernel in QEMU and judge each cell against the reference model.');
+  kernelOptions.addTo(cmd, DEFAULT_KERNEL)
     .option('--modules <dir>', 'module tree for a bzImage kernel (lib/modules/<release> or a root containing it)')
     .option('-s, --scenario <glob>', 'only scenarios whose id matches (e.g. "integrity/*"; repeatable)', collect, [])
     .option('--results <dir>', 'results root', join(repoRoot(), 'results'))
@@ -83,10 +85,10 @@ export function parseMatrixArgs(argv: string[], env: NodeJS.ProcessEnv = process
     throw new UsageError((e as Error).message.replace(/^error: /, ''), { cause: e });
   }
   const o = cmd.opts<{
-    kernel: string[]; modules?: string; scenario: string[]; results: string; jobs?: number; bootTimeout: number; memory: number; cpus: number; keepDisks: boolean;
+    modules?: string; scenario: string[]; results: string; jobs?: number; bootTimeout: number; memory: number; cpus: number; keepDisks: boolean;
     repeat: number; retries: number; shard?: string; baseline?: string;
   }>();
-  const kernels = (o.kernel.length > 0 ? o.kernel : [DEFAULT_KERNEL]).map(parseKernelSpec);
+  const kernels = kernelOptions.kernels(DEFAULT_KERNEL);
   const cfg: MatrixConfig = {
     kernels,
     scenarioGlobs: o.scenario,

@@ -15,8 +15,12 @@ export interface KernelRecord {
   source?: string;
   version?: string;
   /** ok, or why its cells were skipped/errored before booting. */
-  status: 'ok' | 'unavailable' | 'error';
+  status: 'ok' | 'unavailable' | 'build-failed' | 'error';
   message?: string;
+  /** Kernels built here: the build log, relative to the run directory. */
+  buildLog?: string;
+  /** Kernels built here: =y options of the Kconfig fragments that the final .config lacks. */
+  missingOptions?: string[];
   image?: { path: string; hash: string; fromCache: boolean; modules: string[] };
 }
 

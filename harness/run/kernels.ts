@@ -3,6 +3,7 @@ import tmp from 'tmp';
 import { buildGuestTools } from '../../vm/agent/build.ts';
 import { cacheDir } from '../../vm/cache.ts';
 import { buildGuestImage, type GuestImage } from '../../vm/image/initramfs.ts';
+import { KernelBuildError } from '../../vm/kernel/build-errors.ts';
 import { KernelUnavailableError, provideKernel } from '../../vm/kernel/provider.ts';
 import type { KernelSpec } from '../../vm/kernel/spec.ts';
 import type { ResolvedKernel } from '../../vm/kernel/types.ts';
@@ -11,6 +12,7 @@ import { Guest } from '../../vm/qemu/guest.ts';
 import type { MatrixConfig } from '../config.ts';
 import { UsageError } from '../errors.ts';
 import type { KernelRecord, RunResults } from '../results.ts';
+import { buildFailureReason, keepBuildLog } from './kernel-build.ts';
 
 export interface ReadyKernel {
   kernel: ResolvedKernel;
@@ -40,19 +42,39 @@ export async function prepareKernels(specs: KernelSpec[], cfg: MatrixConfig, res
   const out = new Map<string, ReadyKernel | KernelRecord>();
   for (const spec of specs) {
     try {
-      const kernel = await provideKernel(spec, cfg.modules !== undefined ? { modules: cfg.modules } : {});
+      const kernel = await provideKernel(spec, {
+        ...(cfg.modules !== undefined ? { modules: cfg.modules } : {}),
+        log: (line) => log(`kernel ${spec.text}: ${line}`),
+      });
       tools ??= await buildGuestTools(cacheDir('guest-tools'));
       const image = await buildGuestImage(kernel, { agent: tools.agent, io: tools.io });
       log(`kernel ${spec.text}: ${kernel.source}; initramfs ${image.fromCache ? 'cached' : 'built'} (${image.hash})`);
+      const buildLog = await keepBuildLog(results.dir, kernel.label, kernel.buildLog);
+      if (kernel.missingOptions !== undefined && kernel.missingOptions.length > 0) {
+        log(`kernel ${spec.text}: Kconfig options the final .config lacks: ${kernel.missingOptions.join(' ')}`);
+      }
       results.summary.kernels.push({
         spec: spec.text, label: kernel.label, source: kernel.source, status: 'ok',
         ...(kernel.release !== undefined ? { release: kernel.release } : {}),
         ...(kernel.version !== undefined ? { version: kernel.version } : {}),
+        ...(buildLog !== undefined ? { buildLog } : {}),
+        ...(kernel.missingOptions !== undefined ? { missingOptions: kernel.missingOptions } : {}),
         image: { path: image.path, hash: image.hash, fromCache: image.fromCache, modules: image.modules },
       });
       out.set(spec.text, { kernel, image });
     } catch (e) {
       if (e instanceof UsageError) throw e;
+      if (e instanceof KernelBuildError) {
+        const buildLog = await keepBuildLog(results.dir, spec.text, e.logFile);
+        const rec: KernelRecord = {
+          spec: spec.text, label: spec.text, status: 'build-failed', message: buildFailureReason(e, buildLog),
+          ...(buildLog !== undefined ? { buildLog } : {}),
+        };
+        results.summary.kernels.push(rec);
+        log(`kernel ${spec.text}: build failed: ${e.message}`);
+        out.set(spec.text, rec);
+        continue;
+      }
       const status = e instanceof KernelUnavailableError ? 'unavailable' : 'error';
       const rec: KernelRecord = { spec: spec.text, label: spec.text, status, message: (e as Error).message };
       results.summary.kernels.push(rec);

@@ -1,12 +1,15 @@
 import { UsageError } from '../../harness/errors.ts';
 import { loadCatalog, tarballUnavailableMessage } from './catalog.ts';
 import { fetchDebianKernel, resolveDebianAlias } from './debian.ts';
+import { provideSourceKernel } from './from-source.ts';
 import { resolveImageKernel } from './image.ts';
 import type { KernelSpec } from './spec.ts';
 import type { ResolvedKernel } from './types.ts';
 
 export interface ProvideOptions {
   modules?: string;
+  /** Progress of slow steps (kernel builds). */
+  log?: (line: string) => void;
 }
 
 /** Thrown when a kernel cannot be had here (e.g. no network for kernel.org): its cells become `skip`. */
@@ -14,7 +17,10 @@ export class KernelUnavailableError extends Error {
   override name = 'KernelUnavailableError';
 }
 
-/** Turns a parsed --kernel spec into a bootable kernel on disk, downloading or unpacking as needed. */
+/**
+ * Turns a parsed --kernel spec into a bootable kernel on disk, downloading, unpacking or building as needed.
+ * A kernel that fails to build throws KernelBuildError (its cells skip); a bad spec throws UsageError.
+ */
 export async function provideKernel(spec: KernelSpec, opts: ProvideOptions = {}): Promise<ResolvedKernel> {
   switch (spec.kind) {
     case 'alias': {
@@ -35,6 +41,6 @@ export async function provideKernel(spec: KernelSpec, opts: ProvideOptions = {})
       return resolveImageKernel(spec.path, spec.text, opts.modules);
     case 'tree':
     case 'src':
-      throw new UsageError(`--kernel ${spec.text}: building kernels from source is not wired into this command yet`);
+      return provideSourceKernel(spec, opts.log !== undefined ? { log: opts.log } : {});
   }
 }
