@@ -12,6 +12,8 @@ import {
   integrityCloseArgv, integrityFormatArgv, integrityOpenArgv, parseIntegrityStatus,
 } from './integrity-stack.ts';
 import { pattern } from './pattern.ts';
+import type { CrashContext } from './crash-record.ts';
+import { runCrashStep } from './crash-step.ts';
 
 const NAME = 'ih-int';
 const TOP = `/dev/mapper/${NAME}`;
@@ -61,10 +63,24 @@ export class IntegrityCell {
       else if ('write' in step) { await this.s.begin(i, 'write'); await this.write(i, step.write); }
       else if ('read' in step) { await this.s.begin(i, 'read'); await this.read(i, step.read); }
       else if ('corrupt' in step) { await this.s.begin(i, 'corrupt'); await this.corrupt(step.corrupt.blocks, step.corrupt.where); }
+      else if ('crash' in step) { await this.s.begin(i, 'crash'); await runCrashStep(this.crashContext(i, step.crash.log), step.crash); }
     }
     await this.s.begin(this.spec.scenario.steps.length, 'teardown');
     const last = this.spec.scenario.steps.at(-1);
     if (last !== 'close') await this.s.must(integrityCloseArgv(NAME));
+  }
+
+  private crashContext(i: number, log: string): CrashContext {
+    const model = this.modelOrThrow();
+    const old = Buffer.alloc(model.blocks * model.blockSize);
+    for (let b = 0; b < model.blocks; b++) model.expectBlockRead(b).data?.copy(old, b * model.blockSize);
+    const disk = (role: string) => ({ guest: this.dev(role), host: this.host(role) });
+    return {
+      session: this.s, stack: this.stack, name: NAME, at: `steps[${i}].crash`, stepIndex: i, seed: `${this.spec.scenario.id}#${i}`,
+      data: { ...disk(this.stack.disk), size: this.spec.scenario.disks.find((d) => d.name === this.stack.disk)!.size },
+      log: disk(log), payload: { ...disk('payload'), offset: this.plan.offsets.get(i)! }, out: disk('out'),
+      blockSize: model.blockSize, old, dir: this.spec.dir,
+    };
   }
 
   private host(role: string): string {

@@ -16,7 +16,9 @@ function hashArgs(s: IntegrityStack): string[] {
 }
 
 export function integrityFormatArgv(s: IntegrityStack, device: string): string[] {
-  return ['integritysetup', 'format', '--batch-mode', device, ...hashArgs(s), '--sector-size', String(s.sectorSize)];
+  const argv = ['integritysetup', 'format', '--batch-mode', device, ...hashArgs(s), '--sector-size', String(s.sectorSize)];
+  if (s.interleaveSectors !== undefined) argv.push('--interleave-sectors', String(s.interleaveSectors));
+  return argv;
 }
 
 export function integrityOpenArgv(s: IntegrityStack, device: string, name: string): string[] {

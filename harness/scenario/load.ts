@@ -3,6 +3,7 @@ import { relative } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
 import { UsageError } from '../errors.ts';
+import { checkCrashStep } from './crash-semantics.ts';
 import { scenarioSchema, type IoRange, type ScenarioBody } from './schema.ts';
 
 export interface Scenario extends ScenarioBody {
@@ -55,6 +56,9 @@ export function checkSemantics(file: string, s: ScenarioBody): string[] {
       needOpen('status');
     } else if ('corrupt' in step) {
       if (open) errs.push(`${at}.corrupt: the host can only corrupt a closed stack (add a 'close' step before it)`);
+    } else if ('crash' in step) {
+      needOpen('crash');
+      errs.push(...checkCrashStep(`${at}.crash`, step.crash, s, i));
     } else {
       const [kind, r] = 'write' in step ? ['write', step.write] as const : ['read', step.read] as const;
       needOpen(kind);

@@ -24,6 +24,8 @@ export const integrityStackSchema = z.strictObject({
   mode: z.enum(['journal', 'bitmap', 'direct']).default('journal'),
   sectorSize: z.union([z.literal(512), z.literal(1024), z.literal(2048), z.literal(4096)]).default(512),
   allowDiscards: z.boolean().default(false),
+  /** Format-time interleave area size in 512-byte sectors (a power of two); small areas put area edges within reach. */
+  interleaveSectors: z.number().int().min(8).max(2 ** 30).refine((n) => (n & (n - 1)) === 0, 'expected a power of two').optional(),
 });
 
 export const stackSchema = z.discriminatedUnion('type', [integrityStackSchema]);
@@ -41,10 +43,33 @@ const corrupt = z.strictObject({
   where: z.enum(['data', 'tag']).default('data'),
 });
 
+/** One operation of a crash workload on the top device; the runner marks the log after each. */
+const crashWrite = z.strictObject({
+  offset: size,
+  length: size,
+  bs: z.union([z.literal('block'), size]).default('block'),
+  /** Each I/O is a FUA write (O_DSYNC). */
+  fua: z.boolean().default(false),
+  /** Concurrent I/Os, chunks handed out in offset order. */
+  jobs: z.number().int().min(1).max(64).default(1),
+});
+
+export const crashOpSchema = z.union([z.strictObject({ write: crashWrite }), z.literal('flush')]);
+
+/** Records the workload with dm-log-writes beneath the stack, then checks the stack at crash points. */
+const crash = z.strictObject({
+  /** The disk that holds the dm-log-writes log. */
+  log: name,
+  workload: z.array(crashOpSchema).min(1),
+  /** Torn crash points (a prefix of the writes since the last flush/FUA) sampled besides every flush/FUA point. */
+  torn: z.number().int().nonnegative().default(16),
+});
+
 export const stepSchema = z.union([
   z.strictObject({ write: ioRange }),
   z.strictObject({ read: ioRange }),
   z.strictObject({ corrupt }),
+  z.strictObject({ crash }),
   z.literal('close'),
   z.literal('open'),
   z.literal('status'),
@@ -71,3 +96,5 @@ export type ScenarioBody = z.infer<typeof scenarioSchema>;
 export type Step = z.infer<typeof stepSchema>;
 export type IntegrityStack = z.infer<typeof integrityStackSchema>;
 export type IoRange = z.infer<typeof ioRange>;
+export type CrashStep = z.infer<typeof crash>;
+export type CrashOp = z.infer<typeof crashOpSchema>;
