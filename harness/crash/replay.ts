@@ -69,7 +69,7 @@ export function selectCrashPoints(log: WriteLog, opts: { torn: number; seed: str
   const byEnd = new Map<number, CrashPoint>();
   for (const p of [...barriers, ...torn]) {
     const end = pastMarks(entries, p.end);
-    if (!byEnd.has(end) || p.kind !== 'torn') byEnd.set(end, { ...p, end });
+    if (!byEnd.has(end)) byEnd.set(end, { ...p, end });
   }
   return [...byEnd.values()].sort((a, b) => a.end - b.end);
 }

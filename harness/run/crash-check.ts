@@ -11,7 +11,8 @@ import { parseIoReport } from '../../vm/agent/client.ts';
 import { progressAt } from '../crash/progress.ts';
 import { differingRanges, Replayer, type BrokenReplay, type CrashPoint } from '../crash/replay.ts';
 import { InfraError } from '../errors.ts';
-import { CrashConsistencyModel } from '../model/crash/consistency.ts';
+import { CrashConsistencyModel, MODE_PROMISES } from '../model/crash/consistency.ts';
+import { auditIntegrityImage } from '../model/integrity/audit.ts';
 import { KernelFailure } from './cell.ts';
 import type { CrashContext, Recording } from './crash-record.ts';
 import { readAt, writeAt } from './disks.ts';
@@ -26,6 +27,8 @@ export interface CheckSummary {
   byKind: Record<CrashPoint['kind'], number>;
   failingPoints: number;
   findings: number;
+  /** reads that failed where the mode allows it (direct mode, blocks with unflushed writes) */
+  excusedErrors: number;
 }
 
 export async function checkCrashPoints(ctx: CrashContext, rec: Recording, points: CrashPoint[], opts: { broken?: BrokenReplay } = {}): Promise<CheckSummary> {
@@ -34,7 +37,7 @@ export async function checkCrashPoints(ctx: CrashContext, rec: Recording, points
   const replayer = new Replayer(rec.logSource, rec.log, rec.base, opts.broken);
   const top = `/dev/mapper/${ctx.name}`;
   const extents = readExtents(model.touched(), ctx.blockSize, ctx.old.length);
-  const summary: CheckSummary = { points: 0, byKind: { flush: 0, fua: 0, torn: 0, end: 0 }, failingPoints: 0, findings: 0 };
+  const summary: CheckSummary = { points: 0, byKind: { flush: 0, fua: 0, torn: 0, end: 0 }, failingPoints: 0, findings: 0, excusedErrors: 0 };
   let open = false;
   for (const [n, point] of points.entries()) {
     const last = n === points.length - 1;
@@ -67,22 +70,29 @@ export async function checkCrashPoints(ctx: CrashContext, rec: Recording, points
       const got = await readAt(ctx.out.host, off, len);
       for (let b = off / ctx.blockSize; b < (off + len) / ctx.blockSize; b++) {
         const at = b * ctx.blockSize - off;
-        const f = model.judge(b, progress, failing.get(b) ?? 0, got.subarray(at, at + ctx.blockSize));
+        const errno = failing.get(b) ?? 0;
+        const f = model.judge(b, progress, errno, got.subarray(at, at + ctx.blockSize));
+        if (f === undefined && errno !== 0) summary.excusedErrors++;
         if (f === undefined) continue;
         if (found++ < FINDINGS_PER_POINT) {
           s.disagree({ step: ctx.stepIndex, kind: f.kind, block: b, sector: (b * ctx.blockSize) / 512, expected: `${f.expected} at ${where}`, found: f.found });
         }
       }
     }
-    if (found > 0) {
-      summary.failingPoints++;
-      summary.findings += found;
-      s.note(`${where}: ${found} block(s) break the promise`);
-      await keepImage(ctx, summary, n, replayer.image);
-    }
     if (!last) {
       await s.must(integrityCloseArgv(ctx.name));
       open = false;
+      const bad = MODE_PROMISES[ctx.stack.mode].tagsConsistentAfterClose ? auditTags(ctx) : undefined;
+      if (bad !== undefined) {
+        found++;
+        s.disagree({ step: ctx.stepIndex, kind: 'raw-tag-mismatch', ...bad, expected: `every tag on the raw disk matches its block after close at ${where}` });
+      }
+    }
+    if (found > 0) {
+      summary.failingPoints++;
+      summary.findings += found;
+      s.note(`${where}: ${found} finding(s)`);
+      await keepImage(ctx, summary, n, replayer.image);
     }
   }
   // The step leaves the stack open, as it found it; a point that failed to open leaves it closed.
@@ -116,6 +126,16 @@ function failingBlocks(report: ReturnType<typeof parseIoReport>, blockSize: numb
   }
   for (const l of report.blocks) if (!l.ok) out.set(l.off / blockSize, l.errno === 0 ? -1 : l.errno);
   return out;
+}
+
+/** The raw disk after close, audited alone: the first block whose tag does not verify, if any. */
+function auditTags(ctx: CrashContext): { block?: number; sector?: number; found: string } | undefined {
+  const r = auditIntegrityImage(ctx.data.host, {
+    hash: ctx.stack.hash, ...(ctx.stack.key !== undefined ? { key: Buffer.from(ctx.stack.key, 'hex') } : {}), wiped: true, maxDisagreements: 1,
+  });
+  const d = r.disagreements[0];
+  if (d === undefined) return undefined;
+  return { ...(d.block !== null ? { block: d.block } : {}), ...(d.sector !== null ? { sector: d.sector } : {}), found: `${r.disagreementCount} audit finding(s); first ${d.kind}: ${d.found}` };
 }
 
 /** A sparse copy of a failing crash point's image, to reproduce it by hand. */
