@@ -91,6 +91,7 @@ describe('crash points of a real dm-log-writes recording', () => {
       // Without the journal, a torn point can leave a block's data on disk without its tag (EILSEQ), and a
       // FUA-acknowledged write whose data was not yet copied home is simply gone (lost-write).
       const kinds = new Set(s.disagreements.map((d) => d.kind));
+      process.stderr.write(`crash guest test: broken replay finding kinds ${[...kinds].join(', ')}\n`);
       expect([...kinds].filter((k) => k === 'integrity-error' || k === 'lost-write').length, [...kinds].join(', ')).toBeGreaterThan(0);
       expect(s.disagreements.every((d) => d.expected.includes('at crash point'))).toBe(true);
       rec.logSource.close();
