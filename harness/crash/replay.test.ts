@@ -42,6 +42,17 @@ describe('selectCrashPoints', () => {
     expect(some.filter((p) => p.kind === 'torn')).toHaveLength(2);
     expect(selectCrashPoints(log, { torn: 2, seed: 'x' })).toEqual(some);
   });
+
+  it('samples reordered points: subsets of a window that are not prefixes, placed where the replay reaches them', () => {
+    const pts = selectCrashPoints(log, { torn: 0, reordered: 50, seed: 's' });
+    const re = pts.filter((p) => p.kind === 'reordered');
+    // window 1 (writes 1, 2): only {2}; window 3 (writes 7, 8, 9): {8} {9} {7,9} {8,9}
+    expect(re.map((p) => p.apply).sort()).toEqual([[2], [7, 9], [8], [8, 9], [9]]);
+    expect(re.every((p) => p.windowStart === (p.apply![0]! < 5 ? 0 : 6))).toBe(true);
+    // the replay never has to go backwards
+    const positions = pts.map((p) => (p.apply ? p.windowStart : p.end));
+    expect(positions).toEqual([...positions].sort((a, b) => a - b));
+  });
 });
 
 describe('Replayer', () => {
@@ -54,6 +65,17 @@ describe('Replayer', () => {
     r.advanceTo(9);
     expect([0, 1, 2, 3, 4].map((b) => r.image[b * S])).toEqual([4, 2, 3, 5, 0]);
     expect(() => r.advanceTo(3)).toThrow(/cannot go from entry 9 to 3/);
+  });
+
+  it('gives a reordered image without moving the replay', () => {
+    const src = openImage(sampleLog(), 'sample');
+    const r = new Replayer(src, parseWriteLog(src), Buffer.alloc(8 * S));
+    r.advanceTo(7);
+    const img = r.imageWith([7, 9]);
+    expect([0, 1, 2, 3, 4].map((b) => img[b * S])).toEqual([4, 2, 3, 0, 6]);
+    expect(r.position).toBe(7);
+    expect(r.image[0]).toBe(1);
+    expect(() => r.imageWith([3])).toThrow(/entry 3 is not ahead of the replay/);
   });
 
   it('a broken replay drops every write into its range', () => {

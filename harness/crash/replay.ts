@@ -4,7 +4,9 @@
  * worst case a volatile write cache allows (plain writes only at the flush after their completion), so a
  * prefix of the log is a state a power cut can leave:
  * - flush/FUA points: right after each flush or FUA entry, and the end of the log;
- * - torn points: a prefix of the writes since the last flush/FUA point, sampled.
+ * - torn points: a prefix of the writes since the last flush/FUA point, sampled;
+ * - reordered points: any other subset of those writes (a volatile cache may persist them in any order),
+ *   sampled.
  * A point is moved past marks that follow it: the image is the same and the marks tell the model more.
  */
 import type { ImageSource } from '../model/image-source.ts';
@@ -12,12 +14,17 @@ import { ModelInputError } from '../model/errors.ts';
 import { entryData, isDiscard, isFlush, isFua, isMark, writesData, type LogEntry, type WriteLog } from './log-writes.ts';
 
 export interface CrashPoint {
-  /** entries [0, end) are on the disk */
+  /** entries [0, end) are on the disk (reordered points: [0, windowStart) and `apply`) */
   end: number;
-  kind: 'flush' | 'fua' | 'torn' | 'end';
-  /** for torn points: where the window of writes since the last flush/FUA point starts */
+  kind: 'flush' | 'fua' | 'torn' | 'reordered' | 'end';
+  /** where the window of writes since the last flush/FUA point starts */
   windowStart: number;
+  /** reordered points: the window's entries that reached the disk, in log order */
+  apply?: number[];
 }
+
+/** Where the replay must stand before a point's image is taken. */
+export const replayPosition = (p: CrashPoint) => (p.apply !== undefined ? p.windowStart : p.end);
 
 /** Deterministic PRNG (mulberry32) so a scenario samples the same torn points on every run. */
 export function seededRandom(seed: string): () => number {
@@ -38,8 +45,11 @@ function pastMarks(entries: LogEntry[], end: number): number {
   return end;
 }
 
-/** Every flush/FUA point, the end of the log, and `torn` sampled torn points, in log order. */
-export function selectCrashPoints(log: WriteLog, opts: { torn: number; seed: string }): CrashPoint[] {
+/**
+ * Every flush/FUA point, the end of the log, `torn` sampled torn points and `reordered` sampled reordered
+ * points, in the order a forward replay reaches them.
+ */
+export function selectCrashPoints(log: WriteLog, opts: { torn: number; reordered?: number; seed: string }): CrashPoint[] {
   const { entries } = log;
   const barriers: CrashPoint[] = [];
   const torn: CrashPoint[] = [];
@@ -71,7 +81,30 @@ export function selectCrashPoints(log: WriteLog, opts: { torn: number; seed: str
     const end = pastMarks(entries, p.end);
     if (!byEnd.has(end)) byEnd.set(end, { ...p, end });
   }
-  return [...byEnd.values()].sort((a, b) => a.end - b.end);
+  const reordered = sampleReordered(entries, barriers, opts.reordered ?? 0, seededRandom(`${opts.seed}#reordered`));
+  return [...byEnd.values(), ...reordered].sort((a, b) => replayPosition(a) - replayPosition(b) || Number(a.apply !== undefined) - Number(b.apply !== undefined));
+}
+
+/** Subsets of a window's writes that are neither empty, nor all, nor a prefix (those are other points). */
+function sampleReordered(entries: LogEntry[], barriers: CrashPoint[], count: number, rand: () => number): CrashPoint[] {
+  const windows = barriers.map((b) => {
+    const last = b.kind === 'end' ? b.end : b.end - 1;
+    const writes: number[] = [];
+    for (let i = b.windowStart; i < last; i++) if (writesData(entries[i]!)) writes.push(i);
+    return { start: b.windowStart, writes };
+  }).filter((w) => w.writes.length >= 2);
+  const out: CrashPoint[] = [];
+  const seen = new Set<string>();
+  for (let tries = 0; out.length < count && windows.length > 0 && tries < count * 20; tries++) {
+    const w = windows[Math.floor(rand() * windows.length)]!;
+    const apply = w.writes.filter(() => rand() < 0.5);
+    const isPrefix = apply.every((e, k) => e === w.writes[k]);
+    const key = `${w.start}:${apply.join(',')}`;
+    if (isPrefix || apply.length === w.writes.length || seen.has(key)) continue;
+    seen.add(key);
+    out.push({ end: apply.at(-1)! + 1, kind: 'reordered', windowStart: w.start, apply });
+  }
+  return out;
 }
 
 function hasWriteIn(entries: LogEntry[], from: number, to: number): boolean {
@@ -105,6 +138,17 @@ export class Replayer {
     return this.next;
   }
 
+  /** A copy of the image with some of the entries ahead of the replay applied too (a reordered point). */
+  imageWith(indices: number[]): Buffer {
+    const img = Buffer.from(this.image);
+    for (const i of indices) {
+      const e = this.parsed.entries[i];
+      if (e === undefined || i < this.next) throw new ModelInputError(`entry ${i} is not ahead of the replay (at ${this.next})`, { source: this.log.name });
+      this.apply(img, e);
+    }
+    return img;
+  }
+
   advanceTo(end: number): Array<[number, number]> {
     if (end < this.next || end > this.parsed.entries.length) {
       throw new ModelInputError(`replay cannot go from entry ${this.next} to ${end} (log has ${this.parsed.entries.length})`, { source: this.log.name });
@@ -112,17 +156,22 @@ export class Replayer {
     const changed: Array<[number, number]> = [];
     for (; this.next < end; this.next++) {
       const e = this.parsed.entries[this.next]!;
-      if (!writesData(e) || this.dropped(e)) continue;
-      if (e.offset + e.length > this.image.length) {
-        throw new ModelInputError(`entry ${e.index} writes bytes ${e.offset}..${e.offset + e.length - 1}, beyond the ${this.image.length}-byte device`, { source: this.log.name });
-      }
-      // A discard leaves the blocks' content unspecified; dm-integrity below never sees one here, but
-      // zeroes are what the virtio disk returns for a discarded range of a sparse image.
-      if (isDiscard(e)) this.image.fill(0, e.offset, e.offset + e.length);
-      else entryData(this.log, e).copy(this.image, e.offset);
-      changed.push([e.offset, e.length]);
+      if (this.apply(this.image, e)) changed.push([e.offset, e.length]);
     }
     return changed;
+  }
+
+  /** Puts one entry's bytes on `img`; false when the entry writes nothing (or the broken replay drops it). */
+  private apply(img: Buffer, e: LogEntry): boolean {
+    if (!writesData(e) || this.dropped(e)) return false;
+    if (e.offset + e.length > img.length) {
+      throw new ModelInputError(`entry ${e.index} writes bytes ${e.offset}..${e.offset + e.length - 1}, beyond the ${img.length}-byte device`, { source: this.log.name });
+    }
+    // A discard leaves the blocks' content unspecified; dm-integrity below never sends one here, but
+    // zeroes are what the virtio disk returns for a discarded range of a sparse image.
+    if (isDiscard(e)) img.fill(0, e.offset, e.offset + e.length);
+    else entryData(this.log, e).copy(img, e.offset);
+    return true;
   }
 
   private dropped(e: LogEntry): boolean {

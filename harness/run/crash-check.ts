@@ -9,7 +9,7 @@ import { writeFile, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseIoReport } from '../../vm/agent/client.ts';
 import { progressAt } from '../crash/progress.ts';
-import { differingRanges, Replayer, type BrokenReplay, type CrashPoint } from '../crash/replay.ts';
+import { differingRanges, Replayer, replayPosition, type BrokenReplay, type CrashPoint } from '../crash/replay.ts';
 import { InfraError } from '../errors.ts';
 import { CrashConsistencyModel, MODE_PROMISES } from '../model/crash/consistency.ts';
 import { auditIntegrityImage } from '../model/integrity/audit.ts';
@@ -37,15 +37,16 @@ export async function checkCrashPoints(ctx: CrashContext, rec: Recording, points
   const replayer = new Replayer(rec.logSource, rec.log, rec.base, opts.broken);
   const top = `/dev/mapper/${ctx.name}`;
   const extents = readExtents(model.touched(), ctx.blockSize, ctx.old.length);
-  const summary: CheckSummary = { points: 0, byKind: { flush: 0, fua: 0, torn: 0, end: 0 }, failingPoints: 0, findings: 0, excusedErrors: 0 };
+  const summary: CheckSummary = { points: 0, byKind: { flush: 0, fua: 0, torn: 0, reordered: 0, end: 0 }, failingPoints: 0, findings: 0, excusedErrors: 0 };
   let open = false;
   for (const [n, point] of points.entries()) {
     const last = n === points.length - 1;
-    replayer.advanceTo(point.end);
+    replayer.advanceTo(replayPosition(point));
+    const image = point.apply !== undefined ? replayer.imageWith(point.apply) : replayer.image;
     const onDisk = await readAt(ctx.data.host, 0, ctx.data.size);
-    for (const [off, len] of differingRanges(onDisk, replayer.image)) await writeAt(ctx.data.host, off, replayer.image.subarray(off, off + len));
+    for (const [off, len] of differingRanges(onDisk, image)) await writeAt(ctx.data.host, off, image.subarray(off, off + len));
     const progress = progressAt(rec.log.entries, point.end, rec.ops.length);
-    const where = `crash point ${n} (${point.kind}, log entries 0..${point.end - 1}, ops done ${progress.completed}/${rec.ops.length})`;
+    const where = `crash point ${n} (${point.kind}, log entries ${describeEntries(point)}, ops done ${progress.completed}/${rec.ops.length})`;
     summary.points++;
     summary.byKind[point.kind]++;
 
@@ -55,7 +56,7 @@ export async function checkCrashPoints(ctx: CrashContext, rec: Recording, points
     if (!open) {
       s.disagree({ step: ctx.stepIndex, kind: 'open-failed', expected: `the stack opens at ${where}`, found: `exit ${opened.exitCode}: ${opened.stderr.toString().trim().slice(-200)}` });
       summary.failingPoints++;
-      await keepImage(ctx, summary, n, replayer.image);
+      await keepImage(ctx, summary, n, image);
       continue;
     }
     const failing = new Map<number, number>();
@@ -92,7 +93,7 @@ export async function checkCrashPoints(ctx: CrashContext, rec: Recording, points
       summary.failingPoints++;
       summary.findings += found;
       s.note(`${where}: ${found} finding(s)`);
-      await keepImage(ctx, summary, n, replayer.image);
+      await keepImage(ctx, summary, n, image);
     }
   }
   // The step leaves the stack open, as it found it; a point that failed to open leaves it closed.
@@ -113,6 +114,11 @@ export function readExtents(touched: number[], blockSize: number, deviceBytes: n
     else out.push([off, blockSize]);
   }
   return out;
+}
+
+function describeEntries(p: CrashPoint): string {
+  if (p.apply === undefined) return `0..${p.end - 1}`;
+  return `0..${p.windowStart - 1} and ${p.apply.join(',').slice(0, 80)}`;
 }
 
 /** Block index -> errno for every block that failed, from ih-io's per-block re-reads. */

@@ -33,6 +33,7 @@ const stack = integrityStackSchema.parse({ type: 'integrity', disk: 'data', mode
 const step: CrashStep = {
   log: 'log',
   torn: 4,
+  reordered: 4,
   workload: [
     { write: { offset: 0, length: 8192, bs: 512, fua: true, jobs: 2 } },
     { write: { offset: 4096, length: 16384, bs: 4096, fua: false, jobs: 1 } },
@@ -77,7 +78,7 @@ describe('crash points of a real dm-log-writes recording', () => {
       expect(entries.some((e) => isFua(e) && writesData(e) && inJournal(e))).toBe(true);
       expect(entries.some(isFlush)).toBe(true);
 
-      const points = selectCrashPoints(rec.log, { torn: step.torn, seed: ctx.seed });
+      const points = selectCrashPoints(rec.log, { torn: step.torn, reordered: step.reordered, seed: ctx.seed });
       expect(points.length).toBeGreaterThan(10);
       const good = await checkCrashPoints(ctx, rec, points);
       process.stderr.write(`crash guest test: ${rec.log.entries.length} log entries, true replay ${JSON.stringify(good)}\n`);

@@ -23,8 +23,9 @@ function load(body: string) {
 describe('crash steps in scenario files', () => {
   it('loads a crash step with defaults filled in', async () => {
     const s = await load('steps:\n  - crash: { log: log, workload: [{ write: { offset: 0, length: 8KiB, fua: true } }, flush] }\n');
-    const step = s.steps[0] as { crash: { torn: number; workload: unknown[] } };
+    const step = s.steps[0] as { crash: { torn: number; reordered: number; workload: unknown[] } };
     expect(step.crash.torn).toBe(16);
+    expect(step.crash.reordered).toBe(0);
     expect(step.crash.workload).toEqual([{ write: { offset: 0, length: 8192, bs: 'block', fua: true, jobs: 1 } }, 'flush']);
     expect(s.stack.interleaveSectors).toBe(2048);
   });

@@ -63,6 +63,8 @@ const crash = z.strictObject({
   workload: z.array(crashOpSchema).min(1),
   /** Torn crash points (a prefix of the writes since the last flush/FUA) sampled besides every flush/FUA point. */
   torn: z.number().int().nonnegative().default(16),
+  /** Reordered crash points (another subset of those writes: a volatile cache persists them in any order) sampled too. */
+  reordered: z.number().int().nonnegative().default(0),
 });
 
 export const stepSchema = z.union([
