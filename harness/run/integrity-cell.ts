@@ -5,7 +5,7 @@ import { JOURNAL_COMMIT_ID_ERROR } from '../model/integrity/log.ts';
 import { parseIntegritySuperblock, SB_BYTES } from '../model/integrity/superblock.ts';
 import { InfraError } from '../errors.ts';
 import type { GuestFacts } from '../scenario/requirements.ts';
-import type { HostFault, IntegrityStack, IoRange } from '../scenario/schema.ts';
+import type { CrashStep, HostFault, IntegrityStack, IoRange } from '../scenario/schema.ts';
 import type { CellSpec, GuestSession } from './cell.ts';
 import { KernelFailure } from './cell.ts';
 import { readAt, writeAt, type TransferPlan } from './disks.ts';
@@ -18,6 +18,8 @@ import {
 } from './integrity-stack.ts';
 import { pattern } from './pattern.ts';
 import { checkRequirements } from './requirements.ts';
+import type { CrashContext } from './crash-record.ts';
+import { runCrashStep } from './crash-step.ts';
 
 const NAME = 'ih-int';
 const LOWER = 'ih-low';
@@ -42,6 +44,7 @@ export class IntegrityCell {
   private errorRanges: Array<{ start: number; length: number }> = [];
   private superblockFlips: FlippedByte[] = [];
   private isOpen = false;
+  private crashed = false;
 
   constructor(
     private readonly spec: CellSpec,
@@ -84,15 +87,40 @@ export class IntegrityCell {
       else if ('read' in step) { this.noteAreas(step.read); await readStep(io, i, step.read); }
       else if ('discard' in step) await discardStep(io, i, step.discard);
       else if ('ioError' in step) await this.ioError(step.ioError.blocks);
+      else if ('crash' in step) await this.crash(i, step.crash);
       else await this.fault(step);
     }
     const end = this.spec.scenario.steps.length;
     await this.s.begin(end, 'teardown');
     if (this.isOpen) await this.close();
     if (this.stack.lower === 'linear') await this.s.must(['dmsetup', 'remove', LOWER]);
+    if (this.crashed) return;
     const dmesg = await this.s.must(['dmesg']);
     judgeKernelLog(this.s, end, dmesg.stdout.toString(), this.tally, this.requiredLog);
     await auditStack(this.s, end, this.stack, this.modelOrThrow(), this.images(), this.superblockFlips);
+  }
+
+  /**
+   * The crash step leaves the data disk at its last checked crash point, which the device model does not
+   * describe: it judges the stack itself (reads at every point, tags in journal mode), so the teardown's
+   * kernel-log and whole-image checks against the model are not made after it.
+   */
+  private async crash(i: number, c: CrashStep): Promise<void> {
+    await runCrashStep(this.crashContext(i, c.log), c); // leaves the stack open, as it found it
+    this.crashed = true;
+  }
+
+  private crashContext(i: number, log: string): CrashContext {
+    const model = this.modelOrThrow();
+    const old = Buffer.alloc(model.blocks * model.blockSize);
+    for (let b = 0; b < model.blocks; b++) model.expectBlockRead(b).data?.copy(old, b * model.blockSize);
+    const disk = (role: string) => ({ guest: this.guestDev(role), host: this.host(role) });
+    return {
+      session: this.s, stack: this.stack, name: NAME, at: `steps[${i}].crash`, stepIndex: i, seed: `${this.spec.scenario.id}#${i}`,
+      data: { ...disk(this.stack.disk), size: this.spec.scenario.disks.find((d) => d.name === this.stack.disk)!.size },
+      log: disk(log), payload: { ...disk('payload'), offset: this.plan.offsets.get(i)! }, out: disk('out'),
+      blockSize: model.blockSize, old, dir: this.spec.dir,
+    };
   }
 
   private host(role: string): string {

@@ -29,7 +29,9 @@ function deviceArgs(d: IntegrityDevices): { device: string; extra: string[] } {
 
 export function integrityFormatArgv(s: IntegrityStack, d: IntegrityDevices): string[] {
   const { device, extra } = deviceArgs(d);
-  return ['integritysetup', 'format', '--batch-mode', device, ...extra, ...hashArgs(s), '--sector-size', String(s.sectorSize)];
+  const argv = ['integritysetup', 'format', '--batch-mode', device, ...extra, ...hashArgs(s), '--sector-size', String(s.sectorSize)];
+  if (s.interleaveSectors !== undefined) argv.push('--interleave-sectors', String(s.interleaveSectors));
+  return argv;
 }
 
 export function integrityOpenArgv(s: IntegrityStack, d: IntegrityDevices, name: string): string[] {

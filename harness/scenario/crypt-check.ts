@@ -36,7 +36,7 @@ export function checkCryptAeadScenario(stack: CryptAeadStack, steps: Step[], dis
   steps.forEach((step, i) => {
     if (step === 'flush') errs.push(`steps[${i}]: 'flush' is not supported on crypt-aead stacks yet`);
     if (typeof step === 'string') return;
-    if ('discard' in step || 'swap' in step || 'corruptSuperblock' in step || 'corruptJournal' in step || 'ioError' in step) {
+    if ('discard' in step || 'crash' in step || 'swap' in step || 'corruptSuperblock' in step || 'corruptJournal' in step || 'ioError' in step) {
       errs.push(`steps[${i}].${Object.keys(step)[0]}: not supported on crypt-aead stacks (integrity stacks only)`);
       return;
     }

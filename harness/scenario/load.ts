@@ -3,6 +3,7 @@ import { relative } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
 import { UsageError } from '../errors.ts';
+import { checkCrashStep } from './crash-semantics.ts';
 import { checkCryptAeadScenario } from './crypt-check.ts';
 import { scenarioSchema, stepSchema, type IoRange, type ScenarioBody } from './schema.ts';
 
@@ -141,6 +142,9 @@ export function checkSemantics(_file: string, s: ScenarioBody): string[] {
       const r = step.discard;
       errs.push(...checkAligned(`${at}.discard`, r.offset, r.length, unit, disk?.size));
       errs.push(...checkNotErroring(`${at}.discard`, r.offset, r.length, unit, erroring));
+    } else if ('crash' in step) {
+      needOpen('crash');
+      errs.push(...checkCrashStep(`${at}.crash`, step.crash, s, i));
     } else {
       const [kind, r] = 'write' in step ? ['write', step.write] as const : ['read', step.read] as const;
       needOpen(kind);

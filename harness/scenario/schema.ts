@@ -32,6 +32,8 @@ export const integrityStackSchema = z.strictObject({
   mode: z.enum(['journal', 'bitmap', 'direct']).default('journal'),
   sectorSize: z.union([z.literal(512), z.literal(1024), z.literal(2048), z.literal(4096)]).default(512),
   allowDiscards: z.boolean().default(false),
+  /** Format-time interleave area size in 512-byte sectors (a power of two); small areas put area edges within reach. */
+  interleaveSectors: z.number().int().min(8).max(2 ** 30).refine((n) => (n & (n - 1)) === 0, 'expected a power of two').optional(),
 });
 
 export const stackSchema = z.discriminatedUnion('type', [integrityStackSchema, cryptAeadStackSchema]);
@@ -64,6 +66,29 @@ const swap = z.strictObject({ blocks: z.tuple([blockIndex, blockIndex]) });
 const corruptSuperblock = z.strictObject({ field: z.enum(['magic', 'version', 'interleave', 'tag-size']) });
 /** Flip one byte of the journal: in a data sector, or in a sector's commit id. */
 const corruptJournal = z.strictObject({ where: z.enum(['data', 'commit-id']) });
+/** One operation of a crash workload on the top device; the runner marks the log after each. */
+const crashWrite = z.strictObject({
+  offset: size,
+  length: size,
+  bs: z.union([z.literal('block'), size]).default('block'),
+  /** Each I/O is a FUA write (O_DSYNC). */
+  fua: z.boolean().default(false),
+  /** Concurrent I/Os, chunks handed out in offset order. */
+  jobs: z.number().int().min(1).max(64).default(1),
+});
+
+export const crashOpSchema = z.union([z.strictObject({ write: crashWrite }), z.literal('flush')]);
+
+/** Records the workload with dm-log-writes beneath the stack, then checks the stack at crash points. */
+const crash = z.strictObject({
+  /** The disk that holds the dm-log-writes log. */
+  log: name,
+  workload: z.array(crashOpSchema).min(1),
+  /** Torn crash points (a prefix of the writes since the last flush/FUA) sampled besides every flush/FUA point. */
+  torn: z.number().int().nonnegative().default(16),
+  /** Reordered crash points (another subset of those writes: a volatile cache persists them in any order) sampled too. */
+  reordered: z.number().int().nonnegative().default(0),
+});
 
 export const stepSchema = z.union([
   z.strictObject({ write: ioRange }),
@@ -75,6 +100,7 @@ export const stepSchema = z.union([
   z.strictObject({ corruptJournal }),
   /** From now on the lower device fails these blocks' data sectors with EIO (dm-error in the dm-linear device). */
   z.strictObject({ ioError: z.strictObject({ blocks: z.array(blockIndex).min(1) }) }),
+  z.strictObject({ crash }),
   z.literal('close'),
   z.literal('open'),
   z.literal('status'),
@@ -118,3 +144,5 @@ export type HostFault =
   | { corruptSuperblock: z.infer<typeof corruptSuperblock> }
   | { corruptJournal: z.infer<typeof corruptJournal> };
 export type Requirements = z.infer<typeof requiresSchema>;
+export type CrashStep = z.infer<typeof crash>;
+export type CrashOp = z.infer<typeof crashOpSchema>;
