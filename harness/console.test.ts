@@ -40,6 +40,24 @@ describe('scanConsole', () => {
   });
 });
 
+describe('a call through a NULL function pointer', () => {
+  it('is signed with the calling function from the call trace', () => {
+    const text = `[5.16] BUG: kernel NULL pointer dereference, address: 0000000000000000
+[5.16] Workqueue: kintegrityd bio_integrity_verify_fn
+[5.16] RIP: 0010:0x0
+[5.16] Call Trace:
+[5.16]  <TASK>
+[5.16]  ? __die+0x1/0x2
+[5.16]  bio_integrity_process+0x135/0x18f
+[5.16]  bio_integrity_verify_fn+0x3c/0x50
+[5.16]  </TASK>
+`;
+    expect(scanConsole(text)!.signature).toBe('BUG: kernel NULL pointer dereference @ bio_integrity_process');
+    // as QEMU's serial console writes it
+    expect(scanConsole(text.replaceAll('\n', '\r\n'))!.signature).toBe('BUG: kernel NULL pointer dereference @ bio_integrity_process');
+  });
+});
+
 describe('normaliseHead', () => {
   it('keeps the oops type and drops what varies', () => {
     expect(normaliseHead('WARNING: CPU: 1 PID: 233 at block/bio-integrity.c:120 bio_integrity_free+0x90/0xa0')).toBe('WARNING: CPU PID');

@@ -33,7 +33,12 @@ export interface ConsoleFinding {
 /** Function named in "RIP: 0010:func+0x12/0x40" (without the offset). */
 function faultingFunction(text: string): string | undefined {
   const m = text.match(/RIP: \d{4}:([A-Za-z0-9_.]+)\+0x/);
-  return m?.[1];
+  if (m?.[1]) return m[1];
+  // A call through a NULL function pointer faults at "RIP: 0010:0x0": the caller is the first frame of
+  // the call trace that the unwinder is sure of (lines without '?').
+  const trace = text.match(/Call Trace:\r?\n([\s\S]*?)(?:<\/TASK>|---\[ end trace|$)/);
+  const frame = trace?.[1]?.match(/^(?:\[[^\]]*\]\s*)?([A-Za-z_][A-Za-z0-9_.]*)\+0x/m);
+  return frame?.[1];
 }
 
 export function excerptAround(text: string, index: number, before = 5, after = 40): string {
