@@ -4,6 +4,7 @@ import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
 import { UsageError } from '../errors.ts';
 import { checkCryptAeadScenario } from './crypt-check.ts';
+import { checkLuks2Scenario } from './luks-check.ts';
 import { scenarioSchema, type IoRange, type ScenarioBody } from './schema.ts';
 
 export interface Scenario extends ScenarioBody {
@@ -40,6 +41,7 @@ export function checkSemantics(file: string, s: ScenarioBody): string[] {
   if (disk === undefined) errs.push(`stack.disk: '${s.stack.disk}' is not one of the declared disks (${[...disks.keys()].join(', ')})`);
   if (s.stack.type === 'integrity' && s.stack.hash === 'hmac-sha256' && s.stack.key === undefined) errs.push('stack.key: hmac-sha256 needs a hex key');
   if (s.stack.type === 'crypt-aead') errs.push(...checkCryptAeadScenario(s.stack, s.steps, disk));
+  if (s.stack.type === 'luks2') errs.push(...checkLuks2Scenario(s.stack, s.steps, disk));
   const unit = s.stack.sectorSize;
   let open = true;
   s.steps.forEach((step, i) => {
@@ -57,7 +59,13 @@ export function checkSemantics(file: string, s: ScenarioBody): string[] {
       needOpen('status');
     } else if ('corrupt' in step) {
       if (open) errs.push(`${at}.corrupt: the host can only corrupt a closed stack (add a 'close' step before it)`);
-      if (step.corrupt.where === 'iv' && s.stack.type !== 'crypt-aead') errs.push(`${at}.corrupt.where: 'iv' exists only in crypt-aead stacks (the IV in the dm-crypt tuple); use data or tag`);
+      if (step.corrupt.where === 'iv' && s.stack.type === 'integrity') errs.push(`${at}.corrupt.where: 'iv' exists only in crypt-aead and luks2 stacks (the IV in the dm-crypt tuple); use data or tag`);
+    } else if ('discard' in step) {
+      needOpen('discard');
+      if (s.stack.type === 'integrity') errs.push(`${at}.discard: discard steps run on crypt-aead and luks2 stacks here`);
+      const d = step.discard;
+      if (d.offset % unit !== 0 || d.length === 0 || d.length % unit !== 0) errs.push(`${at}.discard: offset ${d.offset} and length ${d.length} must be multiples of the stack's sector size ${unit}, length > 0`);
+      if (disk !== undefined && d.offset + d.length > disk.size) errs.push(`${at}.discard: ends at ${d.offset + d.length}, beyond the ${disk.size}-byte disk`);
     } else {
       const [kind, r] = 'write' in step ? ['write', step.write] as const : ['read', step.read] as const;
       needOpen(kind);

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseSize } from './size.ts';
 import { cryptAeadStackSchema } from './crypt-schema.ts';
+import { luks2StackSchema } from './luks-schema.ts';
 
 /** A byte count: a number or a string like "64MiB", "4k". */
 const size = z.union([z.number(), z.string()]).transform((v, ctx) => {
@@ -27,7 +28,7 @@ export const integrityStackSchema = z.strictObject({
   allowDiscards: z.boolean().default(false),
 });
 
-export const stackSchema = z.discriminatedUnion('type', [integrityStackSchema, cryptAeadStackSchema]);
+export const stackSchema = z.discriminatedUnion('type', [integrityStackSchema, cryptAeadStackSchema, luks2StackSchema]);
 
 /** An I/O range on the top device of the stack. `bs: block` means one I/O per integrity block. */
 const ioRange = z.strictObject({
@@ -39,13 +40,14 @@ const ioRange = z.strictObject({
 const corrupt = z.strictObject({
   /** Block indices on the top device (in units of the stack's sector size). */
   blocks: z.array(z.number().int().nonnegative()).min(1),
-  /** `iv`: the IV in a dm-crypt AEAD tuple (crypt-aead stacks only); `tag` there is the auth tag. */
+  /** `iv`: the IV in a dm-crypt AEAD tuple (crypt-aead and luks2 stacks only); `tag` there is the auth tag. */
   where: z.enum(['data', 'tag', 'iv']).default('data'),
 });
 
 export const stepSchema = z.union([
   z.strictObject({ write: ioRange }),
   z.strictObject({ read: ioRange }),
+  z.strictObject({ discard: z.strictObject({ offset: size, length: size }) }),
   z.strictObject({ corrupt }),
   z.literal('close'),
   z.literal('open'),
