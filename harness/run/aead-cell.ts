@@ -76,6 +76,7 @@ export abstract class AeadCell {
     await this.prepare();
     await this.format();
     await this.open(true);
+    await this.checkDiscardLimit();
     const steps = this.spec.scenario.steps;
     for (const [i, step] of steps.entries()) {
       if (step === 'open') { await this.s.begin(i, 'open'); await this.open(false); }
@@ -152,6 +153,19 @@ export abstract class AeadCell {
       this.s.disagree({ step: i, kind: 'discard', sector: d.offset / 512, expected: `errno ${exp.errno} (${exp.why})`, found: line.ok ? 'discard succeeded' : `errno ${line.errno} (${line.error ?? '?'})` });
     }
     this.s.note(`discard: errno ${line.errno}${line.error ? ` (${line.error})` : ''}; model: errno ${exp.errno}, ${exp.why}`);
+  }
+
+  /** The crypt device's queue must say what the model says about discards before any is issued. */
+  private async checkDiscardLimit(): Promise<void> {
+    const exp = expectCryptDiscard({ cryptAllowDiscards: this.cryptDiscards });
+    const info = await this.s.must(['dmsetup', 'info', '-c', '--noheadings', '-o', 'blkdevname', this.names.crypt]);
+    const blk = info.stdout.toString().trim();
+    if (!/^dm-\d+$/.test(blk)) throw new InfraError(`dmsetup info gave no dm-N name for ${this.names.crypt}: '${blk}'`);
+    const got = (await this.s.must(['cat', `/sys/block/${blk}/queue/discard_max_bytes`])).stdout.toString().trim();
+    if (got !== String(exp.maxDiscardBytes)) {
+      this.s.disagree({ step: -1, kind: 'discard-limit', expected: `${blk} discard_max_bytes ${exp.maxDiscardBytes} (${exp.why})`, found: got });
+    }
+    this.s.note(`${this.names.crypt} (${blk}) discard_max_bytes ${got}`);
   }
 
   private async corrupt(blocks: number[], where: CryptCorruption): Promise<void> {

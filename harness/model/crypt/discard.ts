@@ -31,9 +31,10 @@ export function integrityTakesAllowDiscards(p: { internalHash: boolean }): { ok:
  * the runner builds it without after checking the refusal), so whatever dm-crypt's table says, the
  * request fails and no block changes.
  */
-export function expectCryptDiscard(p: { cryptAllowDiscards: boolean }): { ok: false; errno: number; why: string } {
+export function expectCryptDiscard(p: { cryptAllowDiscards: boolean }): { ok: false; errno: number; maxDiscardBytes: 0; why: string } {
   return {
-    ok: false, errno: EOPNOTSUPP,
+    // max_discard_sectors 0 (refusal 2) shows as /sys/block/dm-N/queue/discard_max_bytes 0
+    ok: false, errno: EOPNOTSUPP, maxDiscardBytes: 0,
     why: p.cryptAllowDiscards ? 'dm-integrity under dm-crypt takes no discards (no internal hash)' : 'dm-crypt table without allow_discards',
   };
 }
