@@ -90,7 +90,10 @@ function tryCopy(image: Buffer, at: number, which: 'primary' | 'secondary', prob
   zeroed.fill(0, CSUM_AT, CSUM_AT + CSUM_BYTES);
   const want = createHash('sha256').update(zeroed).digest();
   copy.checksumOk = want.equals(hdr.subarray(CSUM_AT, CSUM_AT + want.length));
-  if (!copy.checksumOk) say('checksum does not match');
+  if (!copy.checksumOk) {
+    say('checksum does not match');
+    return copy;
+  }
   const area = hdr.subarray(LUKS2_BINARY_HEADER_BYTES);
   const end = area.indexOf(0);
   try {
