@@ -24,3 +24,21 @@ describe('parseMatrixArgs', () => {
     expect(() => parseMatrixArgs([], { IH_ACCEL: 'hvf' })).toThrow(/IH_ACCEL=hvf: expected tcg or kvm/);
   });
 });
+
+describe('parseMatrixArgs: repetition, sharding and baseline options', () => {
+  it('defaults to one execution per cell, no retries, no shard, no baseline', () => {
+    const cfg = parseMatrixArgs([], {});
+    expect(cfg).toMatchObject({ repeat: 1, retries: 0 });
+    expect(cfg.shard).toBeUndefined();
+    expect(cfg.baseline).toBeUndefined();
+  });
+  it('reads --repeat, --retries, --shard and --baseline', () => {
+    const cfg = parseMatrixArgs(['--repeat', '3', '--retries', '2', '--shard', '2/5', '--baseline', '/tmp/run'], {});
+    expect(cfg).toMatchObject({ repeat: 3, retries: 2, shard: { index: 2, total: 5 }, baseline: '/tmp/run' });
+  });
+  it('rejects bad values naming the option', () => {
+    expect(() => parseMatrixArgs(['--repeat', '0'], {})).toThrow("--repeat expects a positive integer, got '0'");
+    expect(() => parseMatrixArgs(['--retries', '-1'], {})).toThrow("--retries expects a non-negative integer, got '-1'");
+    expect(() => parseMatrixArgs(['--shard', '3/2'], {})).toThrow("--shard expects i/n with 1 <= i <= n (e.g. 1/4), got '3/2'");
+  });
+});

@@ -2,8 +2,11 @@ import { availableParallelism, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { repoRoot } from '../vm/cache.ts';
-import { parseKernelSpec, type KernelSpec } from '../vm/kernel/spec.ts';
+import type { KernelSpec } from '../vm/kernel/spec.ts';
 import { UsageError } from './errors.ts';
+import { parseShard } from './plan.ts';
+import type { ShardSpec } from './results.ts';
+import { KernelOptionRecorder } from './kernel-options.ts';
 
 /** Everything a matrix run needs, resolved from CLI over environment over defaults, then frozen. */
 export interface MatrixConfig {
@@ -18,10 +21,25 @@ export interface MatrixConfig {
   cpus: number;
   keepDisks: boolean;
   accel?: string;
+  /** Executions per cell (--repeat); mixed verdicts make a cell flaky. */
+  repeat: number;
+  /** Extra attempts for an execution whose verdict is `error` (--retries). */
+  retries: number;
+  shard?: ShardSpec;
+  /** Run directory (or its summary.json) to compare against (--baseline). */
+  baseline?: string;
 }
 
 /** The default kernel: the newest Debian 6.1 package. */
 export const DEFAULT_KERNEL = '6.1';
+
+function nonNegativeInt(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!/^\d+$/.test(v) || !Number.isSafeInteger(n)) throw new InvalidArgumentError(`${name} expects a non-negative integer, got '${v}'`);
+    return n;
+  };
+}
 
 function positiveInt(name: string) {
   return (v: string): number => {
@@ -41,9 +59,10 @@ export function defaultJobs(memoryMb: number): number {
 }
 
 export function parseMatrixArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): Readonly<MatrixConfig> {
+  const kernelOptions = new KernelOptionRecorder();
   const cmd = new Command('matrix')
-    .description('Run every scenario on every kernel in QEMU and judge each cell against the reference model.')
-    .option('-k, --kernel <spec>', 'kernel: 6.1, 6.12, deb:<package>, /path/to/bzImage (repeatable)', collect, [])
+    .description('Run every scenario on every kernel in QEMU and judge each cell against the reference model.');
+  kernelOptions.addTo(cmd, DEFAULT_KERNEL)
     .option('--modules <dir>', 'module tree for a bzImage kernel (lib/modules/<release> or a root containing it)')
     .option('-s, --scenario <glob>', 'only scenarios whose id matches (e.g. "integrity/*"; repeatable)', collect, [])
     .option('--results <dir>', 'results root', join(repoRoot(), 'results'))
@@ -52,6 +71,10 @@ export function parseMatrixArgs(argv: string[], env: NodeJS.ProcessEnv = process
     .option('--memory <mb>', 'guest memory in MiB', positiveInt('--memory'), 768)
     .option('--cpus <n>', 'guest CPUs', positiveInt('--cpus'), 1)
     .option('--keep-disks', 'keep disk images of passing cells', false)
+    .option('--repeat <n>', 'run each cell n times; cells with mixed verdicts are reported as flaky', positiveInt('--repeat'), 1)
+    .option('--retries <n>', 'run an execution again up to n times when its verdict is error (infrastructure only)', nonNegativeInt('--retries'), 0)
+    .option('--shard <i/n>', 'run only the i-th of n deterministic slices of the cells (merge them with npm run merge)')
+    .option('--baseline <run-dir>', 'compare with an earlier run: cells that passed there and not now are regressions, and decide the exit code')
     .exitOverride()
     .configureOutput({ writeErr: () => undefined, writeOut: (s) => process.stdout.write(s) })
     .allowExcessArguments(false);
@@ -61,8 +84,11 @@ export function parseMatrixArgs(argv: string[], env: NodeJS.ProcessEnv = process
     if (e instanceof CommanderError && (e.code === 'commander.helpDisplayed' || e.code === 'commander.version')) throw e;
     throw new UsageError((e as Error).message.replace(/^error: /, ''), { cause: e });
   }
-  const o = cmd.opts<{ kernel: string[]; modules?: string; scenario: string[]; results: string; jobs?: number; bootTimeout: number; memory: number; cpus: number; keepDisks: boolean }>();
-  const kernels = (o.kernel.length > 0 ? o.kernel : [DEFAULT_KERNEL]).map(parseKernelSpec);
+  const o = cmd.opts<{
+    modules?: string; scenario: string[]; results: string; jobs?: number; bootTimeout: number; memory: number; cpus: number; keepDisks: boolean;
+    repeat: number; retries: number; shard?: string; baseline?: string;
+  }>();
+  const kernels = kernelOptions.kernels(DEFAULT_KERNEL);
   const cfg: MatrixConfig = {
     kernels,
     scenarioGlobs: o.scenario,
@@ -73,6 +99,10 @@ export function parseMatrixArgs(argv: string[], env: NodeJS.ProcessEnv = process
     memoryMb: o.memory,
     cpus: o.cpus,
     keepDisks: o.keepDisks,
+    repeat: o.repeat,
+    retries: o.retries,
+    ...(o.shard !== undefined ? { shard: parseShard(o.shard) } : {}),
+    ...(o.baseline !== undefined ? { baseline: resolve(o.baseline) } : {}),
     ...(o.modules !== undefined ? { modules: o.modules } : {}),
     ...(env.IH_ACCEL !== undefined ? { accel: env.IH_ACCEL } : {}),
   };

@@ -1,3 +1,4 @@
+import type { BaselineChange, Summary } from './results.ts';
 import type { Verdict } from './run/observations.ts';
 
 /**
@@ -11,4 +12,23 @@ export function exitCodeFor(verdicts: Verdict[]): number {
   if (verdicts.some((v) => v === 'fail' || v === 'crash' || v === 'hang')) return 1;
   if (verdicts.length === 0 || verdicts.some((v) => v === 'error') || verdicts.every((v) => v === 'skip')) return 125;
   return 0;
+}
+
+/**
+ * With --baseline only the comparison decides: 1 if any cell regressed (passed there, fails, crashes or
+ * hangs now); else 125 if a cell that passed there could not be judged now (error, skip) or no cell could be
+ * compared at all; else 0, whatever else fails (it failed in the baseline too, or is new).
+ */
+export function exitCodeWithBaseline(changes: BaselineChange[]): number {
+  if (changes.includes('regression')) return 1;
+  if (changes.includes('unjudged') || changes.every((c) => c === 'new')) return 125;
+  return 0;
+}
+
+/** The exit code of a finished run: by its baseline comparison when it has one, else by its verdicts. */
+export function exitCodeForSummary(s: Pick<Summary, 'cells' | 'baseline' | 'plan'>): number {
+  // A shard can be dealt no cells at all (more shards than cells): nothing was asked of it.
+  if (s.cells.length === 0 && s.plan?.shard !== undefined && s.plan.cells === 0) return 0;
+  if (s.baseline !== undefined) return exitCodeWithBaseline(s.cells.map((c) => c.baseline?.change ?? 'new'));
+  return exitCodeFor(s.cells.map((c) => c.verdict));
 }

@@ -33,6 +33,23 @@ export const REQUIREMENTS: Requirement[] = [
   { what: 'apt-get download / dpkg-deb', check: () => onPath('dpkg-deb'), pkg: 'dpkg' },
 ];
 
+async function fileExists(path: string): Promise<boolean> {
+  return (await execa('test', ['-f', path], { reject: false })).exitCode === 0;
+}
+
+/** What building a kernel from source (--kernel src:/tree:) needs besides the above. */
+export const BUILD_REQUIREMENTS: Requirement[] = [
+  { what: 'make', check: () => onPath('make'), pkg: 'build-essential' },
+  { what: 'bc', check: () => onPath('bc'), pkg: 'bc' },
+  { what: 'flex', check: () => onPath('flex'), pkg: 'flex' },
+  { what: 'bison', check: () => onPath('bison'), pkg: 'bison' },
+  { what: 'libelf headers (objtool)', check: () => fileExists('/usr/include/gelf.h'), pkg: 'libelf-dev' },
+  { what: 'OpenSSL headers (sign-file, certs)', check: () => fileExists('/usr/include/openssl/opensslv.h'), pkg: 'libssl-dev' },
+  { what: 'GNU patch (--patch)', check: () => onPath('patch'), pkg: 'patch' },
+  { what: 'xz (linux-source tarballs)', check: () => onPath('xz'), pkg: 'xz-utils' },
+  { what: 'git (tree: kernels)', check: () => onPath('git'), pkg: 'git' },
+];
+
 export interface PreflightResult {
   installed: string[];
 }

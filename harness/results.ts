@@ -4,7 +4,7 @@ import { renameSync, writeFileSync } from 'node:fs';
 import { mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AccelChoice } from '../vm/qemu/accel.ts';
-import type { CellResult, Verdict } from './run/observations.ts';
+import type { Verdict } from './run/observations.ts';
 
 export const SUMMARY_SCHEMA_VERSION = 1;
 
@@ -15,23 +15,71 @@ export interface KernelRecord {
   source?: string;
   version?: string;
   /** ok, or why its cells were skipped/errored before booting. */
-  status: 'ok' | 'unavailable' | 'error';
+  status: 'ok' | 'unavailable' | 'build-failed' | 'error';
   message?: string;
+  /** Kernels built here: the build log, relative to the run directory. */
+  buildLog?: string;
+  /** Kernels built here: =y options of the Kconfig fragments that the final .config lacks. */
+  missingOptions?: string[];
   image?: { path: string; hash: string; fromCache: boolean; modules: string[] };
 }
 
+/** One execution of a cell: repetition `repeat` (--repeat), attempt `attempt` (--retries, after an `error`). */
+export interface RunRecord {
+  repeat: number;
+  attempt: number;
+  verdict: Verdict;
+  reason: string;
+  durationMs: number;
+  bootMs?: number;
+  signature?: string;
+  /** Directory of this execution, relative to the run directory ('' when nothing ran). */
+  dir: string;
+}
+
+/** How a cell compares with the same cell in a --baseline run. */
+export type BaselineChange = 'regression' | 'unjudged' | 'fixed' | 'same' | 'new';
+
 export interface CellRecord {
+  /** "<kernel>/<scenario>" */
   id: string;
+  /** Kernel label (uname -r when known; else the --kernel text). */
   kernel: string;
+  /** The --kernel text that planned this cell (shards and baselines match on it). */
+  kernelSpec: string;
   scenario: string;
+  /** The worst verdict over all repetitions (crash > hang > fail > error > pass > skip). */
   verdict: Verdict;
   reason: string;
   durationMs: number;
   bootMs?: number;
   kernelRelease?: string;
   signature?: string;
-  /** Cell directory relative to the run directory. */
+  /** Directory of the execution the verdict comes from, relative to the run directory ('' when nothing ran). */
   dir: string;
+  /** Repetitions judged the kernel differently (e.g. pass and crash): reported apart from steady failures. */
+  flaky?: boolean;
+  /** Every execution, when there was more than one (--repeat, --retries). */
+  runs?: RunRecord[];
+  baseline?: { verdict: Verdict | null; change: BaselineChange };
+}
+
+export interface ShardSpec {
+  index: number;
+  total: number;
+}
+
+/** What was planned, before any kernel was resolved. */
+export interface PlanRecord {
+  /** Every --kernel of the matrix, in the order given (merge orders kernels by it). */
+  kernels?: string[];
+  /** Cells in the whole matrix (kernels x scenarios). */
+  totalCells: number;
+  /** Cells in this run (its shard). */
+  cells: number;
+  repeat: number;
+  retries: number;
+  shard?: ShardSpec;
 }
 
 export interface Summary {
@@ -47,6 +95,14 @@ export interface Summary {
   cells: CellRecord[];
   counts: Record<Verdict, number>;
   exitCode?: number;
+  plan?: PlanRecord;
+  /** Set by `npm run merge`: the runs this one was made from. */
+  mergedFrom?: Array<{ runId: string; dir: string; shard?: ShardSpec }>;
+  baseline?: { runId: string; dir: string; regressions: number; unjudged: number; fixed: number };
+}
+
+export function emptyCounts(): Record<Verdict, number> {
+  return { pass: 0, fail: 0, crash: 0, hang: 0, error: 0, skip: 0 };
 }
 
 export function newRunId(now = new Date()): string {
@@ -70,13 +126,14 @@ export class RunResults {
     this.summary = summary;
   }
 
-  static async create(resultsRoot: string, command: string[], runId = newRunId()): Promise<RunResults> {
+  static async create(resultsRoot: string, command: string[], opts: { runId?: string; plan?: PlanRecord } = {}): Promise<RunResults> {
+    const runId = opts.runId ?? newRunId();
     const dir = join(resultsRoot, runId);
     await mkdir(dir, { recursive: true });
     const summary: Summary = {
       schemaVersion: SUMMARY_SCHEMA_VERSION, runId, status: 'running', startedAt: new Date().toISOString(), command,
       host: { hostname: hostname(), cpus: cpus().length, memoryBytes: totalmem() }, kernels: [], cells: [],
-      counts: { pass: 0, fail: 0, crash: 0, hang: 0, error: 0, skip: 0 },
+      counts: emptyCounts(), ...(opts.plan !== undefined ? { plan: opts.plan } : {}),
     };
     const r = new RunResults(dir, summary);
     await r.flush();
@@ -90,14 +147,12 @@ export class RunResults {
     return join(this.dir, 'cells', cellDirName(kernelLabel, scenarioId));
   }
 
-  async addCell(kernel: string, scenario: string, dir: string, r: Pick<CellResult, 'verdict' | 'reason' | 'durationMs' | 'bootMs' | 'kernelRelease' | 'signature'>): Promise<CellRecord> {
-    const rec: CellRecord = {
-      id: `${kernel}/${scenario}`, kernel, scenario, verdict: r.verdict, reason: r.reason, durationMs: r.durationMs,
-      dir: dir.startsWith(this.dir) ? dir.slice(this.dir.length + 1) : dir,
-      ...(r.bootMs !== undefined ? { bootMs: r.bootMs } : {}),
-      ...(r.kernelRelease !== undefined ? { kernelRelease: r.kernelRelease } : {}),
-      ...(r.signature !== undefined ? { signature: r.signature } : {}),
-    };
+  /** A path inside the run directory, as recorded in summary.json (relative; '' stays ''). */
+  relative(path: string): string {
+    return path.startsWith(this.dir + '/') ? path.slice(this.dir.length + 1) : path;
+  }
+
+  async addCell(rec: CellRecord): Promise<CellRecord> {
     this.summary.cells.push(rec);
     this.summary.counts[rec.verdict] += 1;
     await this.flush();

@@ -1,20 +1,28 @@
 import { CommanderError } from 'commander';
 import tmp from 'tmp';
 import { liveGuests } from '../../vm/qemu/guest.ts';
+import { loadRun } from '../baseline.ts';
 import { parseMatrixArgs } from '../config.ts';
 import { InfraError, UsageError } from '../errors.ts';
 import { EXIT_USAGE } from '../exit-code.ts';
-import { preflight } from '../preflight.ts';
+import { finishRun } from '../finish.ts';
+import { planMatrix, planRecord } from '../plan.ts';
+import { isSourceSpec } from '../../vm/kernel/spec.ts';
+import { BUILD_REQUIREMENTS, preflight, REQUIREMENTS } from '../preflight.ts';
+import { fileReporters } from '../reporters/files.ts';
 import { LineReporter } from '../reporters/line.ts';
+import { LiveReporter } from '../reporters/live.ts';
 import { Reporters } from '../reporters/reporter.ts';
 import { RunResults } from '../results.ts';
 import { runMatrix } from '../run/matrix.ts';
 import { discoverScenarios } from '../scenario/discover.ts';
+import { survivePipeClose } from './stdout.ts';
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
 async function main(argv: string[]): Promise<number> {
   tmp.setGracefulCleanup();
+  survivePipeClose();
   let cfg;
   try {
     cfg = parseMatrixArgs(argv);
@@ -22,31 +30,43 @@ async function main(argv: string[]): Promise<number> {
     if (e instanceof CommanderError) return 0; // --help
     throw e;
   }
-  await preflight({ log });
+  const baseline = cfg.baseline !== undefined ? await loadRun(cfg.baseline) : undefined;
   const scenarios = await discoverScenarios(cfg.scenariosDir, cfg.scenarioGlobs);
-  const results = await RunResults.create(cfg.resultsDir, ['matrix', ...argv]);
-  let interruptedAt = 0;
+  const plan = planMatrix(cfg.kernels, scenarios, { repeat: cfg.repeat, retries: cfg.retries, ...(cfg.shard ? { shard: cfg.shard } : {}) });
+  const builds = cfg.kernels.some(isSourceSpec);
+  await preflight({ log, requirements: builds ? [...REQUIREMENTS, ...BUILD_REQUIREMENTS] : REQUIREMENTS });
+  const results = await RunResults.create(cfg.resultsDir, ['matrix', ...argv], { plan: planRecord(plan) });
+  if (plan.shard !== undefined) log(`shard ${plan.shard.index}/${plan.shard.total}: ${plan.cells.length} of ${plan.totalCells} cells`);
+  const reporters = new Reporters([process.stdout.isTTY ? new LiveReporter() : new LineReporter(), ...fileReporters()]);
+  const stop = new AbortController();
+  let stopping: Promise<number> | undefined;
+  let stoppingAt = 0;
   const onSignal = (sig: NodeJS.Signals) => {
-    // A terminal's Ctrl-C reaches npm, tsx and this process, and tsx relays it again: a repeat within a
-    // second is the same Ctrl-C. A later one forces the exit.
-    if (interruptedAt !== 0) {
-      if (Date.now() - interruptedAt < 1000) return;
+    if (stopping !== undefined) {
+      // A terminal's Ctrl-C reaches npm and this process, and npm relays it again: a repeat within a
+      // second is the same Ctrl-C. A later one forces the exit, still leaving no QEMU and a summary.
+      if (Date.now() - stoppingAt < 1000) return;
       for (const g of liveGuests()) if (g.pid !== undefined) process.kill(g.pid, 'SIGKILL');
       results.finishSync('interrupted', 130);
       process.exit(130);
     }
-    interruptedAt = Date.now();
-    log(`\n${sig}: stopping ${liveGuests().length} guest(s); summary stays in ${results.dir}`);
-    void Promise.all(liveGuests().map((g) => g.kill(1000))).then(async () => {
-      await results.finish('interrupted', 130);
-      process.exit(sig === 'SIGINT' ? 130 : 143);
-    });
+    stoppingAt = Date.now();
+    stop.abort();
+    log(`\n${sig}: stopping ${liveGuests().length} guest(s); the cells finished so far stay in ${results.dir}`);
+    const code = sig === 'SIGINT' ? 130 : 143;
+    stopping = (async () => {
+      await Promise.all(liveGuests().map((g) => g.kill(1000)));
+      await finishRun(results, 'interrupted', baseline, code);
+      await reporters.emit('onEnd', results.summary, results.dir);
+      return code;
+    })();
+    void stopping.then((c) => process.exit(c));
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  const reporters = new Reporters([new LineReporter()]);
-  const code = await runMatrix(cfg, scenarios, results, reporters, log);
-  await results.finish('complete', code);
+  await runMatrix(cfg, plan, results, reporters, log, stop.signal);
+  if (stopping !== undefined) return stopping;
+  const code = await finishRun(results, 'complete', baseline);
   await reporters.emit('onEnd', results.summary, results.dir);
   return code;
 }

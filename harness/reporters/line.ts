@@ -1,19 +1,54 @@
+import { reportOrder } from '../reports/order.ts';
 import type { CellRecord, Summary } from '../results.ts';
-import type { Reporter } from './reporter.ts';
+import type { Reporter, RunBeginInfo } from './reporter.ts';
 
 const LABEL: Record<string, string> = { pass: 'PASS ', fail: 'FAIL ', crash: 'CRASH', hang: 'HANG ', error: 'ERROR', skip: 'SKIP ' };
 
+const oneLine = (s: string) => s.replace(/\s*\n\s*/g, ' ');
+
 export function formatCellLine(c: CellRecord): string {
   const secs = (c.durationMs / 1000).toFixed(1).padStart(6);
-  return `${LABEL[c.verdict] ?? c.verdict} ${secs}s  ${c.id}${c.verdict === 'pass' ? '' : `  -- ${c.reason}`}`;
+  const flaky = c.flaky ? ' (flaky)' : '';
+  return `${LABEL[c.verdict] ?? c.verdict} ${secs}s  ${c.id}${flaky}${c.verdict === 'pass' && !c.flaky ? '' : `  -- ${oneLine(c.reason)}`}`;
 }
 
-/** One plain line per finished cell (works on TTYs and in CI logs alike), and a closing count. */
+export function formatBegin(info: RunBeginInfo): string {
+  const reps = info.executions !== info.cells ? ` (${info.executions} executions)` : '';
+  return `integrity-harness: ${info.cells} cell(s)${reps} on ${info.kernels.join(', ') || 'no kernel'}, ${info.jobs} at a time -> ${info.runDir}\n`;
+}
+
+/**
+ * The closing block: regressions first (with a baseline they decide the exit code), then flaky cells apart
+ * from the steadily failing ones, then the counts.
+ */
+export function formatEnd(s: Summary, runDir: string): string {
+  const cells = reportOrder(s);
+  const out: string[] = [''];
+  const section = (title: string, list: CellRecord[]) => {
+    if (list.length === 0) return;
+    out.push(`${title} (${list.length}):`, ...list.map((c) => `  ${formatCellLine(c)}`));
+  };
+  if (s.baseline !== undefined) {
+    section(`Regressions against ${s.baseline.runId}`, cells.filter((c) => c.baseline?.change === 'regression'));
+    section(`Passed in ${s.baseline.runId}, not judged now`, cells.filter((c) => c.baseline?.change === 'unjudged'));
+  }
+  section('Flaky (repetitions disagree)', cells.filter((c) => c.flaky));
+  section(s.baseline !== undefined ? 'Failing, as in the baseline or new' : 'Failing',
+    cells.filter((c) => !c.flaky && ['fail', 'crash', 'hang'].includes(c.verdict) && c.baseline?.change !== 'regression'));
+  const parts = Object.entries(s.counts).filter(([, n]) => n > 0).map(([v, n]) => `${n} ${v}`);
+  const flaky = s.cells.filter((c) => c.flaky).length;
+  if (flaky > 0) parts.push(`${flaky} flaky`);
+  if (s.baseline !== undefined) parts.push(`${s.baseline.regressions} regression(s), ${s.baseline.fixed} fixed against ${s.baseline.runId}`);
+  out.push(`${parts.join(', ') || 'no cells'} (accelerator: ${s.accelerator?.accel ?? 'n/a'}); results: ${runDir}/summary.json, report.html, junit.xml, ktap.txt`);
+  return `${out.join('\n')}\n`;
+}
+
+/** One plain line per finished cell (CI logs, pipes), and a closing block. */
 export class LineReporter implements Reporter {
   constructor(private readonly out: (s: string) => void = (s) => process.stdout.write(s)) {}
 
-  onBegin(info: { runDir: string; cells: number; kernels: string[] }): void {
-    this.out(`integrity-harness: ${info.cells} cell(s) on ${info.kernels.join(', ') || 'no kernel'} -> ${info.runDir}\n`);
+  onBegin(info: RunBeginInfo): void {
+    this.out(formatBegin(info));
   }
 
   onCellEnd(c: CellRecord): void {
@@ -21,7 +56,6 @@ export class LineReporter implements Reporter {
   }
 
   onEnd(s: Summary, runDir: string): void {
-    const parts = Object.entries(s.counts).filter(([, n]) => n > 0).map(([v, n]) => `${n} ${v}`);
-    this.out(`\n${parts.join(', ') || 'no cells'} (accelerator: ${s.accelerator?.accel ?? 'n/a'}); results: ${runDir}/summary.json\n`);
+    this.out(formatEnd(s, runDir));
   }
 }

@@ -1,19 +1,47 @@
 import type { CellRecord, Summary } from '../results.ts';
+import type { Verdict } from '../run/observations.ts';
+
+export interface RunBeginInfo {
+  runDir: string;
+  /** Cells planned for this run (its shard). */
+  cells: number;
+  /** Cell executions planned (cells x --repeat; retries come on top). */
+  executions: number;
+  jobs: number;
+  kernels: string[];
+}
+
+/** One execution of a cell: repetition `repeat` of `repeats`, attempt `attempt` (above 1 after a retried error). */
+export interface ExecutionInfo {
+  id: string;
+  repeat: number;
+  repeats: number;
+  attempt: number;
+}
+
+export interface ExecutionEnd extends ExecutionInfo {
+  verdict: Verdict;
+  reason: string;
+  durationMs: number;
+}
 
 /**
- * A reporter sees the run through these hooks, called in this order: onBegin, then per cell onCellBegin
- * and onCellEnd (cells interleave when run in parallel), then onEnd. Every hook is optional; a throwing
+ * A reporter sees the run through these hooks, called in this order: onBegin; then for each execution of a
+ * cell onExecutionBegin and onExecutionEnd, and once all of a cell's executions are done onCellEnd with the
+ * combined record (cells interleave when run in parallel; cells that never run, e.g. on an unavailable
+ * kernel, get only onCellEnd); then onEnd with the final summary. Every hook is optional; a throwing
  * reporter is reported on stderr and never ends the run (Playwright's rule).
  */
 export interface Reporter {
-  onBegin?(info: { runDir: string; cells: number; kernels: string[] }): void | Promise<void>;
-  onCellBegin?(cell: { id: string }): void | Promise<void>;
+  onBegin?(info: RunBeginInfo): void | Promise<void>;
+  onExecutionBegin?(e: ExecutionInfo): void | Promise<void>;
+  onExecutionEnd?(e: ExecutionEnd): void | Promise<void>;
   onCellEnd?(cell: CellRecord): void | Promise<void>;
   onEnd?(summary: Summary, runDir: string): void | Promise<void>;
 }
 
 export class Reporters {
-  constructor(private readonly list: Reporter[]) {}
+  constructor(private readonly list: Reporter[], private readonly warn: (s: string) => void = (s) => process.stderr.write(s)) {}
 
   async emit<K extends keyof Reporter>(hook: K, ...args: Parameters<NonNullable<Reporter[K]>>): Promise<void> {
     for (const r of this.list) {
@@ -22,7 +50,7 @@ export class Reporters {
       try {
         await fn.apply(r, args);
       } catch (err) {
-        process.stderr.write(`reporter ${r.constructor.name}.${hook} failed: ${(err as Error).message}\n`);
+        this.warn(`reporter ${r.constructor.name}.${hook} failed: ${(err as Error).message}\n`);
       }
     }
   }

@@ -20,9 +20,10 @@ import type { IoRange } from '../scenario/schema.ts';
 import { KernelFailure, type CellSpec, type GuestSession } from './cell.ts';
 import { aeadErrorSectors } from './crypt-stack.ts';
 import { ioSize, readAt, writeAt, type TransferPlan } from './disks.ts';
-import { mapGuestDisks, requireTargets, writePattern, writePayload } from './guest-disks.ts';
+import { mapGuestDisks, writePattern, writePayload } from './guest-disks.ts';
 import { parseIntegrityStatus } from './integrity-stack.ts';
 import { blockList, judgeRead } from './read-judge.ts';
+import { checkRequirements } from './requirements.ts';
 
 export interface AeadState {
   model: IntegrityDeviceModel;
@@ -71,7 +72,7 @@ export abstract class AeadCell {
   async run(): Promise<void> {
     await this.s.begin(-1, 'setup');
     this.guestDisk = await mapGuestDisks(this.s, this.hostDisk.keys());
-    await requireTargets(this.s, ['integrity', 'crypt', ...this.spec.scenario.requires.targets]);
+    await checkRequirements(this.s, this.spec.scenario);
     await writePayload(this.spec.scenario, this.plan, this.host('payload'));
     await this.prepare();
     await this.format();
@@ -82,6 +83,9 @@ export abstract class AeadCell {
       if (step === 'open') { await this.s.begin(i, 'open'); await this.open(false); }
       else if (step === 'close') { await this.s.begin(i, 'close'); await this.close(); }
       else if (step === 'status') { await this.s.begin(i, 'status'); await this.status(i); }
+      else if (typeof step === 'string' || !('write' in step || 'read' in step || 'discard' in step || 'corrupt' in step)) {
+        throw new InfraError(`steps[${i}]: ${JSON.stringify(step)} reached a ${this.spec.scenario.stack.type} cell (the loader refuses it)`);
+      }
       else if ('write' in step) { await this.s.begin(i, 'write'); await this.write(i, step.write); }
       else if ('read' in step) { await this.s.begin(i, 'read'); await this.read(i, step.read); }
       else if ('discard' in step) { await this.s.begin(i, 'discard'); await this.discard(i, step.discard); }

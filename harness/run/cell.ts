@@ -12,6 +12,7 @@ import type { CellResult, Disagreement, StepRecord } from './observations.ts';
 import { createImage, planTransfers } from './disks.ts';
 import { CryptCell } from './crypt-cell.ts';
 import { IntegrityCell } from './integrity-cell.ts';
+import type { CorruptionTargetFn } from './integrity-faults.ts';
 import { LuksCell } from './luks-cell.ts';
 
 export interface CellSpec {
@@ -26,6 +27,13 @@ export interface CellSpec {
   memoryMb: number;
   cpus: number;
   keepDisks: boolean;
+  /** Test seams: replace parts of the model to prove the cell notices when they are wrong. */
+  hooks?: CellHooks;
+}
+
+export interface CellHooks {
+  /** Where host corruptions go (default: the model's corruptionTarget). */
+  corruptionTarget?: CorruptionTargetFn;
 }
 
 /** The kernel did something the scenario cannot go on from (a tool failed): the cell is `fail`. */
@@ -96,6 +104,12 @@ export class GuestSession {
       throw new KernelFailure(`'${argv.join(' ')}' exited ${r.exitCode ?? r.signal}: ${tail(r.stderr.toString() || r.stdout.toString(), 5)}`);
     }
     return r;
+  }
+
+  /** Records what the kernel did to one block (for reports and tests that check the guest really failed it). */
+  observeFailed(block: number, errno: number): void {
+    if (this.current === undefined) return;
+    (this.current.failedBlocks ??= []).push({ block, errno });
   }
 
   disagree(d: Disagreement): void {

@@ -29,12 +29,20 @@ export function planTransfers(s: Scenario): TransferPlan {
     } else if ('read' in step) {
       offsets.set(i, out);
       out += roundUp(step.read.length, ALIGN);
+    } else if ('crash' in step) {
+      // Every workload write's bytes, back to back; crash-point reads land on `out` at their device offsets.
+      offsets.set(i, payload);
+      payload += roundUp(step.crash.workload.reduce((n, op) => n + (op === 'flush' ? 0 : op.write.length), 0), ALIGN);
+      const disk = s.disks.find((d) => d.name === s.stack.disk);
+      out = Math.max(out, roundUp(disk?.size ?? 0, ALIGN));
     }
   });
   return { offsets, payloadSize: Math.max(payload, ALIGN), outSize: Math.max(out, ALIGN) };
 }
 
+/** Bytes per I/O: one block for `bs: block`; an unaligned range is one I/O of its whole length. */
 export function ioSize(r: IoRange, blockSize: number): number {
+  if (r.unaligned) return r.length;
   return r.bs === 'block' ? blockSize : r.bs;
 }
 

@@ -1,36 +1,50 @@
-import { parseIoReport } from '../../vm/agent/client.ts';
-import { corruptionOffset } from '../model/integrity/corrupt.ts';
-import { IntegrityDeviceModel, type ExpectedRead } from '../model/integrity/device.ts';
-import { integrityGeometry } from '../model/integrity/geometry.ts';
+import { expectActivation, maxSuperblockVersion, parseIntegrityTable, type IntegrityTable } from '../model/integrity/activation.ts';
+import { IntegrityDeviceModel } from '../model/integrity/device.ts';
+import { integrityGeometry, type IntegrityGeometry } from '../model/integrity/geometry.ts';
+import { JOURNAL_COMMIT_ID_ERROR } from '../model/integrity/log.ts';
 import { parseIntegritySuperblock, SB_BYTES } from '../model/integrity/superblock.ts';
 import { InfraError } from '../errors.ts';
-import type { IntegrityStack, IoRange } from '../scenario/schema.ts';
+import type { GuestFacts } from '../scenario/requirements.ts';
+import type { CrashStep, HostFault, IntegrityStack, IoRange } from '../scenario/schema.ts';
 import type { CellSpec, GuestSession } from './cell.ts';
-import { KernelFailure, SkipCell } from './cell.ts';
-import { ioSize, readAt, writeAt, type TransferPlan } from './disks.ts';
+import { KernelFailure } from './cell.ts';
+import { readAt, writeAt, type TransferPlan } from './disks.ts';
+import { auditStack, judgeKernelLog } from './integrity-checks.ts';
+import { applyFault, dataSectorRanges, type FlippedByte } from './integrity-faults.ts';
+import { ChecksumTally, discardStep, flushStep, readStep, writeStep, type IoContext } from './integrity-io.ts';
 import {
-  integrityCloseArgv, integrityFormatArgv, integrityOpenArgv, parseIntegrityStatus,
+  integrityCloseArgv, integrityFormatArgv, integrityOpenArgv, KEY_FILE, lowerTable, mergeRanges, parseIntegrityStatus,
+  type IntegrityDevices,
 } from './integrity-stack.ts';
 import { pattern } from './pattern.ts';
+import { checkRequirements } from './requirements.ts';
+import type { CrashContext } from './crash-record.ts';
+import { runCrashStep } from './crash-step.ts';
 
 const NAME = 'ih-int';
+const LOWER = 'ih-low';
 const TOP = `/dev/mapper/${NAME}`;
 
 /**
- * Mismatch-counter bookkeeping since the last open. A failing single-block read increments the counter
- * exactly once; a failing multi-block I/O at least once (bios may be split), so the count may be a range.
+ * Runs an integrity scenario: builds the stack with integritysetup (over a dm-linear device when asked),
+ * moves bytes, applies faults, and judges everything with the model. With the stack closed at the end it
+ * checks the kernel log and audits the raw images.
  */
-interface MismatchWindow {
-  min: number;
-  max: number;
-}
-
-/** Runs an integrity scenario: builds the stack with integritysetup, moves bytes, judges with the model. */
 export class IntegrityCell {
   private readonly stack: IntegrityStack;
   private model: IntegrityDeviceModel | undefined;
-  private guestDisk = new Map<string, string>();
-  private mismatches: MismatchWindow = { min: 0, max: 0 };
+  private geom: IntegrityGeometry | undefined;
+  private facts: GuestFacts | undefined;
+  /** the live table of the first activation: a refused open is retried with it through dmsetup */
+  private table: { text: string; params: Omit<IntegrityTable, 'maxVersion'> } | undefined;
+  private readonly guestDisk = new Map<string, string>();
+  private readonly tally = new ChecksumTally();
+  /** step -> kernel lines the model requires in that step */
+  private readonly requiredLog = new Map<number, string[]>();
+  private errorRanges: Array<{ start: number; length: number }> = [];
+  private superblockFlips: FlippedByte[] = [];
+  private isOpen = false;
+  private crashed = false;
 
   constructor(
     private readonly spec: CellSpec,
@@ -45,26 +59,68 @@ export class IntegrityCell {
   async run(): Promise<void> {
     await this.s.begin(-1, 'setup');
     await this.mapDisks();
-    await this.checkRequirements();
+    this.facts = await checkRequirements(this.s, this.spec.scenario);
     await this.writePayload();
-    if (this.stack.key) await this.s.must(['cp', '/dev/stdin', '/tmp/ih-integrity.key'], { stdin: Buffer.from(this.stack.key, 'hex') });
-    await this.s.must(integrityFormatArgv(this.stack, this.dev('data')));
-    await this.open();
-    const sb = parseIntegritySuperblock(await readAt(this.host(this.stack.disk), 0, SB_BYTES), `${this.stack.disk} superblock`);
+    if (this.stack.key) await this.s.must(['tee', KEY_FILE], { stdin: Buffer.from(this.stack.key, 'hex') }); // the guest has no /dev/stdin
+    if (this.stack.lower === 'linear') {
+      await this.s.must(['dmsetup', 'create', LOWER], { stdin: Buffer.from(lowerTable(this.guestDev(this.stack.disk), this.diskSectors())) });
+      await this.s.must(['dmsetup', 'mknodes', LOWER]);
+    }
+    await this.s.must(integrityFormatArgv(this.stack, this.devices()));
+    await this.activate();
+    await this.recordTable();
+    const sb = parseIntegritySuperblock(await readAt(this.sbImage(), 0, SB_BYTES), `${this.stack.metaDisk ?? this.stack.disk} superblock`);
+    this.geom = integrityGeometry(sb, { separateMetadata: this.stack.metaDisk !== undefined });
     this.model = new IntegrityDeviceModel({
       sectorsPerBlock: 1 << sb.log2SectorsPerBlock, providedDataSectors: sb.providedDataSectors, allowDiscards: this.stack.allowDiscards,
     });
+    this.model.activate();
+    const io = this.ioContext();
     for (const [i, step] of this.spec.scenario.steps.entries()) {
-      if (step === 'open') { await this.s.begin(i, 'open'); await this.open(); }
-      else if (step === 'close') { await this.s.begin(i, 'close'); await this.s.must(integrityCloseArgv(NAME)); }
-      else if (step === 'status') { await this.s.begin(i, 'status'); await this.status(i); }
-      else if ('write' in step) { await this.s.begin(i, 'write'); await this.write(i, step.write); }
-      else if ('read' in step) { await this.s.begin(i, 'read'); await this.read(i, step.read); }
-      else if ('corrupt' in step) { await this.s.begin(i, 'corrupt'); await this.corrupt(step.corrupt.blocks, step.corrupt.where); }
+      const kind = typeof step === 'string' ? step : Object.keys(step)[0]!;
+      await this.s.begin(i, kind);
+      if (step === 'open') await this.openStep(i);
+      else if (step === 'close') await this.close();
+      else if (step === 'status') await this.status(i);
+      else if (step === 'flush') await flushStep(io, i);
+      else if ('write' in step) { this.noteAreas(step.write); await writeStep(io, i, step.write); }
+      else if ('read' in step) { this.noteAreas(step.read); await readStep(io, i, step.read); }
+      else if ('discard' in step) await discardStep(io, i, step.discard);
+      else if ('ioError' in step) await this.ioError(step.ioError.blocks);
+      else if ('crash' in step) await this.crash(i, step.crash);
+      else await this.fault(step);
     }
-    await this.s.begin(this.spec.scenario.steps.length, 'teardown');
-    const last = this.spec.scenario.steps.at(-1);
-    if (last !== 'close') await this.s.must(integrityCloseArgv(NAME));
+    const end = this.spec.scenario.steps.length;
+    await this.s.begin(end, 'teardown');
+    if (this.isOpen) await this.close();
+    if (this.stack.lower === 'linear') await this.s.must(['dmsetup', 'remove', LOWER]);
+    if (this.crashed) return;
+    const dmesg = await this.s.must(['dmesg']);
+    judgeKernelLog(this.s, end, dmesg.stdout.toString(), this.tally, this.requiredLog);
+    await auditStack(this.s, end, this.stack, this.modelOrThrow(), this.images(), this.superblockFlips);
+  }
+
+  /**
+   * The crash step leaves the data disk at its last checked crash point, which the device model does not
+   * describe: it judges the stack itself (reads at every point, tags in journal mode), so the teardown's
+   * kernel-log and whole-image checks against the model are not made after it.
+   */
+  private async crash(i: number, c: CrashStep): Promise<void> {
+    await runCrashStep(this.crashContext(i, c.log), c); // leaves the stack open, as it found it
+    this.crashed = true;
+  }
+
+  private crashContext(i: number, log: string): CrashContext {
+    const model = this.modelOrThrow();
+    const old = Buffer.alloc(model.blocks * model.blockSize);
+    for (let b = 0; b < model.blocks; b++) model.expectBlockRead(b).data?.copy(old, b * model.blockSize);
+    const disk = (role: string) => ({ guest: this.guestDev(role), host: this.host(role) });
+    return {
+      session: this.s, stack: this.stack, name: NAME, at: `steps[${i}].crash`, stepIndex: i, seed: `${this.spec.scenario.id}#${i}`,
+      data: { ...disk(this.stack.disk), size: this.spec.scenario.disks.find((d) => d.name === this.stack.disk)!.size },
+      log: disk(log), payload: { ...disk('payload'), offset: this.plan.offsets.get(i)! }, out: disk('out'),
+      blockSize: model.blockSize, old, dir: this.spec.dir,
+    };
   }
 
   private host(role: string): string {
@@ -73,10 +129,44 @@ export class IntegrityCell {
     return p;
   }
 
-  private dev(role: string): string {
-    const d = this.guestDisk.get(role === 'data' ? this.stack.disk : role);
+  private guestDev(role: string): string {
+    const d = this.guestDisk.get(role);
     if (d === undefined) throw new InfraError(`guest has no disk with serial ih-${role}`);
     return d;
+  }
+
+  private devices(): IntegrityDevices {
+    const data = this.stack.lower === 'linear' ? `/dev/mapper/${LOWER}` : this.guestDev(this.stack.disk);
+    return this.stack.metaDisk !== undefined ? { data, meta: this.guestDev(this.stack.metaDisk) } : { data };
+  }
+
+  private images(): { data: string; meta?: string } {
+    const data = this.host(this.stack.disk);
+    return this.stack.metaDisk !== undefined ? { data, meta: this.host(this.stack.metaDisk) } : { data };
+  }
+
+  /** The image holding the superblock: the metadata disk when there is one. */
+  private sbImage(): string {
+    return this.host(this.stack.metaDisk ?? this.stack.disk);
+  }
+
+  private diskSectors(): number {
+    const d = this.spec.scenario.disks.find((x) => x.name === this.stack.disk);
+    if (d === undefined) throw new InfraError(`stack disk '${this.stack.disk}' is not declared`);
+    return d.size / 512;
+  }
+
+  private ioContext(): IoContext {
+    return {
+      s: this.s, model: this.modelOrThrow(), tally: this.tally, top: TOP,
+      payloadDev: this.guestDev('payload'), outDev: this.guestDev('out'), outImage: this.host('out'),
+      patternFor: (step: number, r: IoRange) => this.patternFor(step, r),
+      transferOffset: (step: number) => {
+        const o = this.plan.offsets.get(step);
+        if (o === undefined) throw new InfraError(`no transfer offset planned for step ${step}`);
+        return o;
+      },
+    };
   }
 
   /** Finds each disk by its virtio serial, so a change in PCI enumeration order cannot swap them. */
@@ -92,15 +182,6 @@ export class IntegrityCell {
     }
   }
 
-  /** Device-mapper targets the scenario needs: missing ones make the cell `skip`, not `fail`. */
-  private async checkRequirements(): Promise<void> {
-    const r = await this.s.must(['dmsetup', 'targets']);
-    const have = new Set(r.stdout.toString().split('\n').map((l) => l.split(/\s+/)[0]));
-    const need = [...new Set(['integrity', ...this.spec.scenario.requires.targets])];
-    const missing = need.filter((t) => !have.has(t));
-    if (missing.length > 0) throw new SkipCell(`kernel lacks device-mapper target(s): ${missing.join(', ')}`);
-  }
-
   /** The host generates every byte the guest will write, onto the payload disk, before any step runs. */
   private async writePayload(): Promise<void> {
     for (const [i, step] of this.spec.scenario.steps.entries()) {
@@ -113,11 +194,83 @@ export class IntegrityCell {
     return pattern(`${this.spec.scenario.id}#${step}`, 0, r.length);
   }
 
-  private async open(): Promise<void> {
-    await this.s.must(['blockdev', '--flushbufs', this.dev('data')]);
-    await this.s.must(integrityOpenArgv(this.stack, this.dev('data'), NAME));
+  /** Says in the report when a range crosses interleave areas (and the metadata run between them). */
+  private noteAreas(r: IoRange): void {
+    const g = this.geom!;
+    if (g.separateMetadata) return;
+    const first = Math.floor(r.offset / 512 / g.interleaveSectors);
+    const last = Math.floor((r.offset + r.length - 1) / 512 / g.interleaveSectors);
+    if (last > first) this.s.note(`range crosses interleave areas ${first}..${last} (${g.interleaveSectors} sectors each)`);
+  }
+
+  private async flushGuestCaches(): Promise<void> {
+    await this.s.must(['blockdev', '--flushbufs', this.guestDev(this.stack.disk)]);
+    if (this.stack.metaDisk !== undefined) await this.s.must(['blockdev', '--flushbufs', this.guestDev(this.stack.metaDisk)]);
+  }
+
+  private async activate(): Promise<void> {
+    await this.flushGuestCaches();
+    await this.s.must(integrityOpenArgv(this.stack, this.devices(), NAME));
     await this.s.must(['dmsetup', 'mknodes', NAME]);
-    this.mismatches = { min: 0, max: 0 };
+    this.isOpen = true;
+    this.tally.resetWindow();
+  }
+
+  private async recordTable(): Promise<void> {
+    const text = (await this.s.must(['dmsetup', 'table', '--showkeys', NAME])).stdout.toString().trim();
+    const params = parseIntegrityTable(text);
+    if (params === undefined) throw new KernelFailure(`dmsetup table ${NAME}: not an integrity table: '${text}'`);
+    this.table = { text, params };
+  }
+
+  /** The model decides from the superblock on disk whether the kernel must accept this activation. */
+  private async openStep(i: number): Promise<void> {
+    const model = this.modelOrThrow();
+    const table = this.table!;
+    const sbBefore = await readAt(this.sbImage(), 0, SB_BYTES);
+    const act = expectActivation(sbBefore, { ...table.params, maxVersion: maxSuperblockVersion(this.facts?.kernelVersion ?? [0]) });
+    if (!act.ok) {
+      await this.refusedOpen(i, act.error, sbBefore);
+      return;
+    }
+    await this.activate();
+    model.activate();
+    if (model.failedErrno) {
+      this.require(i, JOURNAL_COMMIT_ID_ERROR);
+      this.s.note(`the model expects the device to fail every I/O with errno ${model.failedErrno}`);
+    }
+  }
+
+  /**
+   * Both integritysetup and the kernel must refuse the activation (integritysetup may refuse before the
+   * kernel sees it, so the recorded table is loaded with dmsetup too), and nothing may write the superblock.
+   */
+  private async refusedOpen(i: number, error: string, sbBefore: Buffer): Promise<void> {
+    await this.flushGuestCaches();
+    const viaTool = await this.s.run(integrityOpenArgv(this.stack, this.devices(), NAME));
+    if (viaTool.exitCode === 0) {
+      this.s.disagree({ step: i, kind: 'open-accepted', expected: `refused: ${error}`, found: 'integritysetup open succeeded' });
+      await this.s.must(integrityCloseArgv(NAME));
+    }
+    const viaTable = await this.s.run(['dmsetup', 'create', NAME, '--table', this.table!.text]);
+    if (viaTable.exitCode === 0) {
+      this.s.disagree({ step: i, kind: 'open-accepted', expected: `refused: ${error}`, found: 'the kernel accepted the table' });
+      await this.s.must(['dmsetup', 'remove', NAME]);
+    }
+    this.require(i, `integrity: ${error}`);
+    const sbAfter = await readAt(this.sbImage(), 0, SB_BYTES);
+    if (!sbAfter.equals(sbBefore)) this.s.disagree({ step: i, kind: 'superblock-rewritten', expected: 'the refused superblock left as it was', found: 'the superblock area changed' });
+    this.s.note(`open refused as the model says: ${error}`);
+  }
+
+  private require(step: number, line: string): void {
+    this.requiredLog.set(step, [...(this.requiredLog.get(step) ?? []), line]);
+  }
+
+  private async close(): Promise<void> {
+    await this.s.must(integrityCloseArgv(NAME));
+    this.isOpen = false;
+    this.model?.deactivate();
   }
 
   private modelOrThrow(): IntegrityDeviceModel {
@@ -125,93 +278,24 @@ export class IntegrityCell {
     return this.model;
   }
 
-  private async write(i: number, r: IoRange): Promise<void> {
-    const model = this.modelOrThrow();
-    const bs = ioSize(r, model.blockSize);
-    const res = await this.s.run(['ih-io', 'copy', '--src', this.dev('payload'), '--src-offset', String(this.plan.offsets.get(i)),
-      '--dst', TOP, '--dst-offset', String(r.offset), '--length', String(r.length), '--bs', String(bs), '--block', String(model.blockSize)]);
-    if (res.exitCode === 2 || res.exitCode === 3) throw new InfraError(`ih-io copy exited ${res.exitCode}: ${res.stderr.toString().trim()}`);
-    const failed = parseIoReport(res.stdout).ios.filter((l) => l.op === 'write' && !l.ok);
-    for (const f of failed) {
-      this.s.disagree({ step: i, kind: 'write-failed', sector: f.off / 512, expected: 'write succeeds', found: `errno ${f.errno} (${f.error ?? '?'})` });
-    }
-    if (res.exitCode !== 0 && failed.length === 0) throw new KernelFailure(`ih-io copy exited ${res.exitCode}: ${res.stderr.toString().trim()}`);
-    model.write(r.offset / 512, this.patternFor(i, r));
+  private async fault(f: HostFault): Promise<void> {
+    const { flipped, note } = await applyFault({
+      geom: this.geom!, model: this.modelOrThrow(), images: this.images(),
+      ...(this.spec.hooks?.corruptionTarget ? { targetOf: this.spec.hooks.corruptionTarget } : {}),
+    }, f);
+    if ('corruptSuperblock' in f) this.superblockFlips.push(...flipped);
+    this.s.note(note);
   }
 
-  private async read(i: number, r: IoRange): Promise<void> {
+  /** Maps dm-error over the blocks' data sectors in the dm-linear device under dm-integrity. */
+  private async ioError(blocks: number[]): Promise<void> {
     const model = this.modelOrThrow();
-    const bs = ioSize(r, model.blockSize);
-    const outOff = this.plan.offsets.get(i)!;
-    const res = await this.s.run(['ih-io', 'read', '--dev', TOP, '--offset', String(r.offset), '--length', String(r.length),
-      '--bs', String(bs), '--block', String(model.blockSize), '--out', this.dev('out'), '--out-offset', String(outOff), '--log-ok']);
-    if (res.exitCode === 2 || res.exitCode === 3) throw new InfraError(`ih-io read exited ${res.exitCode}: ${res.stderr.toString().trim()}`);
-    const report = parseIoReport(res.stdout);
-    const ios = new Map(report.ios.filter((l) => l.op === 'read').map((l) => [l.off, l]));
-    const blocks = new Map(report.blocks.map((l) => [l.off, l]));
-    const got = await readAt(this.host('out'), outOff, r.length);
-    for (let off = r.offset; off < r.offset + r.length; off += bs) {
-      const exp = model.expectRead(off / 512, bs);
-      const io = ios.get(off);
-      if (io === undefined) throw new InfraError(`ih-io read reported nothing for offset ${off}`);
-      if (!io.ok && io.errno === 0) throw new KernelFailure(`short read at offset ${off} of ${TOP} (${io.error ?? 'EOF'})`);
-      this.judgeIo(i, off, bs, exp, io.errno, blocks, got.subarray(off - r.offset, off - r.offset + bs));
-    }
-  }
-
-  private judgeIo(i: number, off: number, bs: number, exp: ExpectedRead, errno: number, blocks: Map<number, { errno: number }>, got: Buffer): void {
-    const model = this.modelOrThrow();
-    const bsz = model.blockSize;
-    const firstBlock = off / bsz;
-    const failing = new Set(exp.failingBlocks);
-    if (exp.ok && errno !== 0) {
-      this.s.disagree({ step: i, kind: 'false-alarm', block: firstBlock, sector: off / 512, expected: `${bs} bytes read`, found: `errno ${errno}` });
-    } else if (!exp.ok && errno === 0) {
-      this.s.disagree({ step: i, kind: 'silent-acceptance', block: exp.failingBlocks[0], sector: exp.failingBlocks[0]! * (bsz / 512), expected: `errno ${exp.errno} (blocks ${exp.failingBlocks.join(', ')})`, found: 'read succeeded' });
-    } else if (!exp.ok && errno !== exp.errno) {
-      this.s.disagree({ step: i, kind: 'wrong-errno', block: firstBlock, sector: off / 512, expected: `errno ${exp.errno}`, found: `errno ${errno}` });
-    }
-    if (!exp.ok && errno !== 0) {
-      // Count what the kernel saw: one event per failing single-block read, 1..k for a multi-block one.
-      const nBlocks = bs / bsz;
-      if (nBlocks === 1) { this.mismatches.min += 1; this.mismatches.max += 1; }
-      else { this.mismatches.min += 1; this.mismatches.max += failing.size; }
-    }
-    for (let b = 0; b < bs / bsz; b++) {
-      const block = firstBlock + b;
-      const bOff = off + b * bsz;
-      const perBlock = errno === 0 || bs === bsz ? errno : blocks.get(bOff)?.errno ?? 0;
-      if (errno !== 0 && bs !== bsz && perBlock !== 0) { this.mismatches.min += 1; this.mismatches.max += 1; }
-      const mustFail = failing.has(block);
-      if (errno !== 0 && bs !== bsz && mustFail !== (perBlock !== 0)) {
-        this.s.disagree({ step: i, kind: mustFail ? 'silent-acceptance' : 'false-alarm', block, sector: bOff / 512,
-          expected: mustFail ? `errno ${exp.errno}` : 'block reads', found: perBlock !== 0 ? `errno ${perBlock}` : 'block read' });
-      }
-      if (perBlock !== 0 || mustFail || exp.indeterminateBlocks.includes(block)) continue;
-      const want = model.expectBlockRead(block).data!;
-      const seen = got.subarray(b * bsz, (b + 1) * bsz);
-      if (!seen.equals(want)) {
-        const at = firstDiff(seen, want);
-        this.s.disagree({ step: i, kind: 'data-mismatch', block, sector: bOff / 512,
-          expected: `byte ${at} = 0x${hex(want[at])}`, found: `0x${hex(seen[at])}` });
-      }
-    }
-  }
-
-  private async corrupt(blocks: number[], where: 'data' | 'tag' | 'iv'): Promise<void> {
-    if (where === 'iv') throw new InfraError("corrupt.where 'iv' reached an integrity stack (the loader refuses it)");
-    const model = this.modelOrThrow();
-    const image = this.host(this.stack.disk);
-    const sb = parseIntegritySuperblock(await readAt(image, 0, SB_BYTES), `${this.stack.disk} superblock`);
-    const geom = integrityGeometry(sb);
-    for (const block of blocks) {
-      if (block >= model.blocks) throw new KernelFailure(`corrupt: block ${block} is beyond the device's ${model.blocks} blocks`);
-      const at = corruptionOffset(geom, block, where);
-      const byte = await readAt(image, at, 1);
-      await writeAt(image, at, Buffer.from([byte[0]! ^ 0xff]));
-      model.corrupt(block, where);
-    }
-    this.s.note(`flipped one ${where} byte in blocks ${blocks.join(', ')}`);
+    this.errorRanges = mergeRanges([...this.errorRanges, ...dataSectorRanges(this.geom!, blocks)]);
+    const table = lowerTable(this.guestDev(this.stack.disk), this.diskSectors(), this.errorRanges);
+    await this.s.must(['dmsetup', 'load', LOWER], { stdin: Buffer.from(table) });
+    await this.s.must(['dmsetup', 'resume', LOWER]);
+    blocks.forEach((b) => model.ioError(b));
+    this.s.note(`dm-error over data sectors ${this.errorRanges.map((r) => `${r.start}+${r.length}`).join(', ')}`);
   }
 
   private async status(i: number): Promise<void> {
@@ -222,17 +306,10 @@ export class IntegrityCell {
     if (st.providedDataSectors !== model.providedDataSectors) {
       this.s.disagree({ step: i, kind: 'status-size', expected: `${model.providedDataSectors} provided data sectors (superblock)`, found: String(st.providedDataSectors) });
     }
-    const { min, max } = this.mismatches;
+    const { min, max } = this.tally.window;
     if (st.mismatches < min || st.mismatches > max) {
       this.s.disagree({ step: i, kind: 'mismatch-counter', expected: min === max ? String(min) : `${min}..${max}`, found: String(st.mismatches) });
     }
     this.s.note(`mismatches ${st.mismatches} (model ${min === max ? min : `${min}..${max}`})`);
   }
 }
-
-function firstDiff(a: Buffer, b: Buffer): number {
-  for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return i;
-  return Math.min(a.length, b.length);
-}
-
-const hex = (n: number | undefined) => (n ?? 0).toString(16).padStart(2, '0');

@@ -10,23 +10,68 @@ const MODE_FLAG: Record<IntegrityStack['mode'], string[]> = {
   direct: ['--integrity-no-journal'],
 };
 
+export const KEY_FILE = '/tmp/ih-integrity.key';
+
 function hashArgs(s: IntegrityStack): string[] {
-  if (s.hash === 'hmac-sha256') return ['--integrity', 'hmac(sha256)', '--integrity-key-file', '/tmp/ih-integrity.key', '--integrity-key-size', String(s.key!.length / 2)];
+  if (s.hash === 'hmac-sha256') return ['--integrity', 'hmac-sha256', '--integrity-key-file', KEY_FILE, '--integrity-key-size', String(s.key!.length / 2)];
   return ['--integrity', s.hash];
 }
 
-export function integrityFormatArgv(s: IntegrityStack, device: string): string[] {
-  return ['integritysetup', 'format', '--batch-mode', device, ...hashArgs(s), '--sector-size', String(s.sectorSize)];
+/** Where the stack's devices are in the guest: with a metadata device, integritysetup's device is that one. */
+export interface IntegrityDevices {
+  data: string;
+  meta?: string;
 }
 
-export function integrityOpenArgv(s: IntegrityStack, device: string, name: string): string[] {
-  const argv = ['integritysetup', 'open', device, name, ...hashArgs(s), ...MODE_FLAG[s.mode]];
+function deviceArgs(d: IntegrityDevices): { device: string; extra: string[] } {
+  return d.meta !== undefined ? { device: d.meta, extra: ['--data-device', d.data] } : { device: d.data, extra: [] };
+}
+
+export function integrityFormatArgv(s: IntegrityStack, d: IntegrityDevices): string[] {
+  const { device, extra } = deviceArgs(d);
+  const argv = ['integritysetup', 'format', '--batch-mode', device, ...extra, ...hashArgs(s), '--sector-size', String(s.sectorSize)];
+  if (s.interleaveSectors !== undefined) argv.push('--interleave-sectors', String(s.interleaveSectors));
+  return argv;
+}
+
+export function integrityOpenArgv(s: IntegrityStack, d: IntegrityDevices, name: string): string[] {
+  const { device, extra } = deviceArgs(d);
+  const argv = ['integritysetup', 'open', device, name, ...extra, ...hashArgs(s), ...MODE_FLAG[s.mode]];
   if (s.allowDiscards) argv.push('--allow-discards');
   return argv;
 }
 
 export function integrityCloseArgv(name: string): string[] {
   return ['integritysetup', 'close', name];
+}
+
+/**
+ * A dm table (stdin of `dmsetup create|load NAME`) mapping `sectors` of `device` linearly, except the
+ * given sector ranges, which the `error` target fails with EIO.
+ */
+export function lowerTable(device: string, sectors: number, errorRanges: Array<{ start: number; length: number }> = []): string {
+  const ranges = [...errorRanges].sort((a, b) => a.start - b.start);
+  const lines: string[] = [];
+  let at = 0;
+  for (const r of ranges) {
+    if (r.start < at || r.start + r.length > sectors || r.length <= 0) throw new Error(`error range ${r.start}+${r.length} overlaps or leaves the ${sectors}-sector device`);
+    if (r.start > at) lines.push(`${at} ${r.start - at} linear ${device} ${at}`);
+    lines.push(`${r.start} ${r.length} error`);
+    at = r.start + r.length;
+  }
+  if (at < sectors) lines.push(`${at} ${sectors - at} linear ${device} ${at}`);
+  return lines.join('\n') + '\n';
+}
+
+/** Merges sorted, possibly adjacent sector ranges. */
+export function mergeRanges(ranges: Array<{ start: number; length: number }>): Array<{ start: number; length: number }> {
+  const out: Array<{ start: number; length: number }> = [];
+  for (const r of [...ranges].sort((a, b) => a.start - b.start)) {
+    const last = out.at(-1);
+    if (last && last.start + last.length >= r.start) last.length = Math.max(last.length, r.start + r.length - last.start);
+    else out.push({ ...r });
+  }
+  return out;
 }
 
 export interface IntegrityStatus {

@@ -1,117 +1,116 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import pLimit from 'p-limit';
-import tmp from 'tmp';
-import { buildGuestTools } from '../../vm/agent/build.ts';
-import { cacheDir } from '../../vm/cache.ts';
-import { buildGuestImage, type GuestImage } from '../../vm/image/initramfs.ts';
-import { KernelUnavailableError, provideKernel } from '../../vm/kernel/provider.ts';
-import type { ResolvedKernel } from '../../vm/kernel/types.ts';
-import { chooseAccel, type AccelChoice } from '../../vm/qemu/accel.ts';
-import { Guest } from '../../vm/qemu/guest.ts';
+import type { KernelSpec } from '../../vm/kernel/spec.ts';
+import type { Accel } from '../../vm/qemu/args.ts';
 import type { MatrixConfig } from '../config.ts';
-import { UsageError } from '../errors.ts';
-import { exitCodeFor } from '../exit-code.ts';
-import { Reporters } from '../reporters/reporter.ts';
-import { RunResults, type KernelRecord } from '../results.ts';
+import { executions, perExecutionDirs, plannedKernels, type Plan, type PlannedCell } from '../plan.ts';
+import { combineRuns } from '../repeat.ts';
+import type { Reporters } from '../reporters/reporter.ts';
+import type { CellRecord, KernelRecord, RunRecord, RunResults } from '../results.ts';
 import type { Scenario } from '../scenario/load.ts';
 import { runCell } from './cell.ts';
+import { chooseAccelFor, isReady, prepareKernels, type ReadyKernel } from './kernels.ts';
+import type { CellResult } from './observations.ts';
 
-interface ReadyKernel {
-  kernel: ResolvedKernel;
-  image: GuestImage;
+type Cell = PlannedCell<KernelSpec, Scenario>;
+
+/** The record of a cell that never ran: its kernel could not be had (skip) or prepared (error). */
+function unrunCell(cell: Cell, k: KernelRecord): CellRecord {
+  const kernel = k.label ?? k.spec;
+  return {
+    id: `${kernel}/${cell.scenario.id}`, kernel, kernelSpec: cell.kernel.text, scenario: cell.scenario.id,
+    verdict: k.status === 'unavailable' || k.status === 'build-failed' ? 'skip' : 'error', reason: k.message ?? k.status, durationMs: 0, dir: '',
+  };
 }
 
-/** Boots the kernel with KVM and waits briefly for the agent: KVM is used only when this works. */
-async function kvmProbe(k: ReadyKernel, dir: string): Promise<boolean> {
-  const guest = Guest.start({
-    kernel: k.kernel.bzImage, initrd: k.image.path, accel: 'kvm', memoryMb: 256, cpus: 1,
-    consoleLog: join(dir, 'kvm-probe-console.log'), disks: [],
-  });
-  try {
-    await guest.waitReady(20_000);
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await guest.kill(1000);
-  }
+/** A cell's executions, until all its repetitions are in. */
+interface CellProgress {
+  runs: RunRecord[];
+  kernelRelease?: string;
+  left: number;
 }
 
-/** Resolves kernels (an unavailable one is recorded, its cells skipped) and builds their guest images. */
-async function prepareKernels(cfg: MatrixConfig, results: RunResults, log: (s: string) => void): Promise<Map<string, ReadyKernel | KernelRecord>> {
-  const tools = await buildGuestTools(cacheDir('guest-tools'));
-  const out = new Map<string, ReadyKernel | KernelRecord>();
-  for (const spec of cfg.kernels) {
-    try {
-      const kernel = await provideKernel(spec, cfg.modules !== undefined ? { modules: cfg.modules } : {});
-      const image = await buildGuestImage(kernel, { agent: tools.agent, io: tools.io });
-      log(`kernel ${spec.text}: ${kernel.source}; initramfs ${image.fromCache ? 'cached' : 'built'} (${image.hash})`);
-      results.summary.kernels.push({
-        spec: spec.text, label: kernel.label, source: kernel.source, status: 'ok',
-        ...(kernel.release !== undefined ? { release: kernel.release } : {}),
-        ...(kernel.version !== undefined ? { version: kernel.version } : {}),
-        image: { path: image.path, hash: image.hash, fromCache: image.fromCache, modules: image.modules },
-      });
-      out.set(spec.text, { kernel, image });
-    } catch (e) {
-      if (e instanceof UsageError) throw e;
-      const status = e instanceof KernelUnavailableError ? 'unavailable' : 'error';
-      const rec: KernelRecord = { spec: spec.text, label: spec.text, status, message: (e as Error).message };
-      results.summary.kernels.push(rec);
-      log(`kernel ${spec.text}: ${status}: ${(e as Error).message}`);
-      out.set(spec.text, rec);
-    }
-  }
-  await results.flush();
-  return out;
-}
-
-function isReady(k: ReadyKernel | KernelRecord): k is ReadyKernel {
-  return 'image' in k && 'kernel' in k;
-}
-
-/** Plans kernel x scenario cells, runs them bounded by --jobs, and reports each as it finishes. */
-export async function runMatrix(cfg: MatrixConfig, scenarios: Scenario[], results: RunResults, reporters: Reporters, log: (s: string) => void): Promise<number> {
-  const kernels = await prepareKernels(cfg, results, log);
-  const first = [...kernels.values()].find(isReady);
-  let accel: AccelChoice = { accel: 'tcg', reason: 'no kernel to probe with' };
-  if (first !== undefined) {
-    const scratch = tmp.dirSync({ prefix: 'ih-probe-', unsafeCleanup: true });
-    try {
-      accel = await chooseAccel({ ...(cfg.accel !== undefined ? { forced: cfg.accel } : {}), probe: () => kvmProbe(first, scratch.name) });
-    } finally {
-      scratch.removeCallback();
-    }
-  }
+/**
+ * Dispatches a plan: every execution (cell x repetition) bounded by --jobs, an execution that ends in an
+ * infrastructure `error` retried up to --retries times, and each cell recorded and reported once all its
+ * repetitions are in. Kernels are resolved first; cells on an unavailable kernel are recorded without running.
+ */
+export async function runMatrix(
+  cfg: MatrixConfig, plan: Plan<KernelSpec, Scenario>, results: RunResults, reporters: Reporters, log: (s: string) => void, stop?: AbortSignal,
+): Promise<void> {
+  const kernels = await prepareKernels(plannedKernels(plan), cfg, results, log);
+  const accel = await chooseAccelFor(cfg, kernels);
   results.summary.accelerator = accel;
   log(`accelerator: ${accel.accel} (${accel.reason})`);
-  await reporters.emit('onBegin', { runDir: results.dir, cells: kernels.size * scenarios.length, kernels: cfg.kernels.map((k) => k.text) });
-
-  const limit = pLimit(cfg.jobs);
-  const tasks: Promise<void>[] = [];
-  for (const spec of cfg.kernels) {
-    const k = kernels.get(spec.text)!;
-    for (const scenario of scenarios) {
-      tasks.push(limit(async () => {
-        if (!isReady(k)) {
-          const verdict = k.status === 'unavailable' ? 'skip' : 'error';
-          const rec = await results.addCell(k.label ?? k.spec, scenario.id, '', { verdict, reason: k.message ?? k.status, durationMs: 0 });
-          await reporters.emit('onCellEnd', rec);
-          return;
-        }
-        const dir = results.cellDir(k.kernel.label, scenario.id);
-        await mkdir(dir, { recursive: true });
-        await reporters.emit('onCellBegin', { id: `${k.kernel.label}/${scenario.id}` });
-        const r = await runCell({
-          id: `${k.kernel.label}/${scenario.id}`, dir, scenario, kernel: k.kernel, image: k.image, accel: accel.accel,
-          bootTimeoutMs: cfg.bootTimeoutMs, memoryMb: cfg.memoryMb, cpus: cfg.cpus, keepDisks: cfg.keepDisks,
-        });
-        const rec = await results.addCell(k.kernel.label, scenario.id, dir, r);
-        await reporters.emit('onCellEnd', rec);
-      }));
-    }
+  const runnable = plan.cells.filter((c) => isReady(kernels.get(c.kernel.text)!));
+  await reporters.emit('onBegin', {
+    runDir: results.dir, cells: plan.cells.length, executions: runnable.length * plan.repeat, jobs: cfg.jobs,
+    kernels: plannedKernels(plan).map((k) => k.text),
+  });
+  for (const cell of plan.cells) {
+    const k = kernels.get(cell.kernel.text)!;
+    if (!isReady(k)) await reporters.emit('onCellEnd', await results.addCell(unrunCell(cell, k)));
   }
-  await Promise.all(tasks);
-  return exitCodeFor(results.summary.cells.map((c) => c.verdict));
+
+  const progress = new Map<Cell, CellProgress>(runnable.map((c) => [c, { runs: [], left: plan.repeat }]));
+  const limit = pLimit(cfg.jobs);
+  await Promise.all(executions(runnable, plan.repeat).map(({ cell, repeat }) => limit(async () => {
+    // After Ctrl-C nothing new boots; cells that never ran stay out of the summary.
+    if (stop?.aborted) return;
+    const k = kernels.get(cell.kernel.text) as ReadyKernel;
+    const p = progress.get(cell)!;
+    for (let attempt = 1; ; attempt++) {
+      const { run, kernelRelease } = await runExecution(cfg, plan, results, reporters, { cell, k, accel: accel.accel, repeat, attempt });
+      p.runs.push(run);
+      if (kernelRelease !== undefined) p.kernelRelease = kernelRelease;
+      if (run.verdict !== 'error' || attempt > plan.retries || stop?.aborted) break;
+      log(`${k.kernel.label}/${cell.scenario.id}: infrastructure error, retrying (${attempt}/${plan.retries}): ${run.reason.replace(/\s*\n\s*/g, ' ')}`);
+    }
+    if (--p.left === 0 && !stop?.aborted) await reporters.emit('onCellEnd', await results.addCell(cellRecord(cell, k, p)));
+  })));
+}
+
+function cellRecord(cell: Cell, k: ReadyKernel, p: CellProgress): CellRecord {
+  const runs = [...p.runs].sort((a, b) => a.repeat - b.repeat || a.attempt - b.attempt);
+  const c = combineRuns(runs);
+  return {
+    id: `${k.kernel.label}/${cell.scenario.id}`, kernel: k.kernel.label, kernelSpec: cell.kernel.text, scenario: cell.scenario.id,
+    verdict: c.verdict, reason: c.reason, durationMs: runs.reduce((t, r) => t + r.durationMs, 0), dir: c.from.dir,
+    ...(c.from.bootMs !== undefined ? { bootMs: c.from.bootMs } : {}),
+    ...(p.kernelRelease !== undefined ? { kernelRelease: p.kernelRelease } : {}),
+    ...(c.from.signature !== undefined ? { signature: c.from.signature } : {}),
+    ...(c.flaky ? { flaky: true } : {}),
+    ...(runs.length > 1 ? { runs } : {}),
+  };
+}
+
+/** One boot of one cell; whatever goes wrong in the harness around it is that execution's `error`. */
+async function runExecution(
+  cfg: MatrixConfig, plan: Plan, results: RunResults, reporters: Reporters,
+  x: { cell: Cell; k: ReadyKernel; accel: Accel; repeat: number; attempt: number },
+): Promise<{ run: RunRecord; kernelRelease?: string }> {
+  const id = `${x.k.kernel.label}/${x.cell.scenario.id}`;
+  const cellDir = results.cellDir(x.k.kernel.label, x.cell.scenario.id);
+  const dir = perExecutionDirs(plan) ? join(cellDir, `rep${x.repeat}-try${x.attempt}`) : cellDir;
+  const info = { id, repeat: x.repeat, repeats: plan.repeat, attempt: x.attempt };
+  await reporters.emit('onExecutionBegin', info);
+  const started = Date.now();
+  let r: Pick<CellResult, 'verdict' | 'reason' | 'durationMs' | 'bootMs' | 'signature' | 'kernelRelease'>;
+  try {
+    await mkdir(dir, { recursive: true });
+    r = await runCell({
+      id, dir, scenario: x.cell.scenario, kernel: x.k.kernel, image: x.k.image, accel: x.accel,
+      bootTimeoutMs: cfg.bootTimeoutMs, memoryMb: cfg.memoryMb, cpus: cfg.cpus, keepDisks: cfg.keepDisks,
+    });
+  } catch (e) {
+    r = { verdict: 'error', reason: `harness failed around the guest: ${(e as Error).message}`, durationMs: Date.now() - started };
+  }
+  const run: RunRecord = {
+    repeat: x.repeat, attempt: x.attempt, verdict: r.verdict, reason: r.reason, durationMs: r.durationMs, dir: results.relative(dir),
+    ...(r.bootMs !== undefined ? { bootMs: r.bootMs } : {}),
+    ...(r.signature !== undefined ? { signature: r.signature } : {}),
+  };
+  await reporters.emit('onExecutionEnd', { ...info, verdict: run.verdict, reason: run.reason, durationMs: run.durationMs });
+  return { run, ...(r.kernelRelease !== undefined ? { kernelRelease: r.kernelRelease } : {}) };
 }

@@ -20,6 +20,8 @@ export interface StepRecord {
   commands: Array<{ argv: string[]; exitCode: number | null; durationMs: number; stderrTail?: string }>;
   durationMs: number;
   note?: string;
+  /** Blocks (top-device indices) whose reads the kernel failed in this step, with the errno it gave. */
+  failedBlocks?: Array<{ block: number; errno: number }>;
 }
 
 export interface CellResult {

@@ -33,7 +33,7 @@ export function checkCryptAeadScenario(stack: CryptAeadStack, steps: Step[], dis
     if (!(e instanceof ModelInputError)) throw e;
     return [...errs, `stack.disk: disk '${disk.name}' (${disk.size} bytes) is too small for dm-integrity with ${c.tupleSize}-byte tags`];
   }
-  return [...errs, ...checkAeadSteps(steps, { capacity, blockSize: stack.sectorSize, disk, keeps: 'journal and tags' })];
+  return [...errs, ...checkAeadSteps(steps, { stack: 'crypt-aead', capacity, blockSize: stack.sectorSize, disk, keeps: 'journal and tags' })];
 }
 
 /** corrupt.where 'iv' needs an IV in the tuple: plain64 IVs come from the sector number. */
@@ -47,13 +47,21 @@ export function checkStoredIv(c: CryptAeadCipher, steps: Step[]): string[] {
   return errs;
 }
 
-/** Every block, I/O and discard inside the `capacity` bytes the stack provides on `disk`. */
-export function checkAeadSteps(steps: Step[], p: { capacity: number; blockSize: number; disk: { name: string; size: number }; keeps: string }): string[] {
+/**
+ * Only the steps the AEAD cells run (aead-cell.ts), and every block, I/O and discard inside the `capacity`
+ * bytes the stack provides on `disk`.
+ */
+export function checkAeadSteps(steps: Step[], p: { stack: 'crypt-aead' | 'luks2'; capacity: number; blockSize: number; disk: { name: string; size: number }; keeps: string }): string[] {
   const errs: string[] = [];
   const blocks = p.capacity / p.blockSize;
   const room = `the ${p.capacity} bytes (${blocks} blocks of ${p.blockSize}) the stack provides on the ${p.disk.size}-byte disk '${p.disk.name}'`;
   steps.forEach((step, i) => {
+    if (step === 'flush') errs.push(`steps[${i}]: 'flush' is not supported on ${p.stack} stacks yet`);
     if (typeof step === 'string') return;
+    if ('crash' in step || 'swap' in step || 'corruptSuperblock' in step || 'corruptJournal' in step || 'ioError' in step) {
+      errs.push(`steps[${i}].${Object.keys(step)[0]}: not supported on ${p.stack} stacks (integrity stacks only)`);
+      return;
+    }
     if ('corrupt' in step) {
       step.corrupt.blocks.forEach((b, j) => {
         if (b >= blocks) errs.push(`steps[${i}].corrupt.blocks[${j}]: block ${b} is beyond ${room}`);
@@ -61,6 +69,12 @@ export function checkAeadSteps(steps: Step[], p: { capacity: number; blockSize: 
       return;
     }
     const [kind, r] = 'write' in step ? ['write', step.write] as const : 'read' in step ? ['read', step.read] as const : ['discard', step.discard] as const;
+    if ('unaligned' in r) {
+      // the AEAD cells issue block-aligned I/O from one process
+      for (const f of ['unaligned', 'procs', 'fua'] as const) {
+        if (r[f]) errs.push(`steps[${i}].${kind}.${f}: not supported on ${p.stack} stacks yet`);
+      }
+    }
     // beyond the disk itself is the generic loader's message
     if (r.offset + r.length > p.capacity && r.offset + r.length <= p.disk.size) {
       errs.push(`steps[${i}].${kind}: ends at ${r.offset + r.length}, beyond ${room} (the rest holds ${p.keeps})`);

@@ -52,7 +52,7 @@ describe('crypt-aead stack in scenario files', () => {
   });
 
   it('refuses a sector size other than 512 or 4096', async () => {
-    expect(await errorOf(scenario({ sectorSize: 1024 }))).toMatch(/case\.yaml: stack\.sectorSize: expected 512 or 4096/);
+    expect(await errorOf(scenario({ sectorSize: 1024 }))).toMatch(/case\.yaml: stack\.sectorSize: expected one of 512, 4096; got 1024/);
   });
 
   it('refuses a key that is not hex, of the wrong length, or an XTS key with equal halves', async () => {
@@ -90,15 +90,17 @@ describe('crypt-aead stack in scenario files', () => {
       .toMatch(/case\.yaml: steps\[2\]\.corrupt\.where: capi:authenc\(hmac\(sha256\),xts\(aes\)\)-plain64 stores no IV \(plain64 IVs come from the sector number\); use data or tag/);
   });
 
-  it('accepts discard steps on an open stack, inside the device, in whole sectors', async () => {
+  it('accepts discard steps on an open stack, inside the device, in whole sectors; refuses steps only integrity cells run', async () => {
     const ok = await load(scenario({ allowDiscards: true }, [{ discard: { offset: '4KiB', length: '64KiB' } }, { read: { offset: 0, length: 4096 } }]));
     expect(ok.steps[0]).toEqual({ discard: { offset: 4096, length: 65536 } });
     const msg = await errorOf(scenario({}, ['close', { discard: { offset: 100, length: 512 } }, 'open', { discard: { offset: '63MiB', length: '1MiB' } }]));
     expect(msg).toMatch(/steps\[1\]: 'discard' needs the stack open/);
-    expect(msg).toMatch(/steps\[1\]\.discard: offset 100 and length 512 must be multiples of the stack's sector size 512/);
+    expect(msg).toMatch(/steps\[1\]\.discard\.offset: 100 is not a multiple of the stack's sector size 512/);
     expect(msg).toMatch(/steps\[3\]\.discard: ends at 67108864, beyond the 62939136 bytes/);
-    const integrity = { ...scenario({}, [{ discard: { offset: 0, length: 4096 } }]), stack: { type: 'integrity', disk: 'data' } };
-    expect(await errorOf(integrity)).toMatch(/steps\[0\]\.discard: discard steps run on crypt-aead and luks2 stacks here/);
+    const other = await errorOf(scenario({}, ['flush', { write: { offset: 0, length: 4096, fua: true } }, 'close', { swap: { blocks: [1, 2] } }, 'open']));
+    expect(other).toMatch(/steps\[0\]: 'flush' is not supported on crypt-aead stacks yet/);
+    expect(other).toMatch(/steps\[1\]\.write\.fua: not supported on crypt-aead stacks yet/);
+    expect(other).toMatch(/steps\[3\]\.swap: not supported on crypt-aead stacks \(integrity stacks only\)/);
   });
 
   it('refuses an unknown stack type, naming the field', async () => {

@@ -3,9 +3,10 @@ import { relative } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
 import { UsageError } from '../errors.ts';
+import { checkCrashStep } from './crash-semantics.ts';
 import { checkCryptAeadScenario } from './crypt-check.ts';
 import { checkLuks2Scenario } from './luks-check.ts';
-import { scenarioSchema, type IoRange, type ScenarioBody } from './schema.ts';
+import { scenarioSchema, stepSchema, type IoRange, type ScenarioBody } from './schema.ts';
 
 export interface Scenario extends ScenarioBody {
   /** Path relative to the scenarios directory, without extension: "integrity/001-crc32c-journal". */
@@ -20,16 +21,61 @@ export class ScenarioError extends UsageError {
   override name = 'ScenarioError';
 }
 
-function fieldPath(path: PropertyKey[]): string {
+function fieldPath(path: readonly PropertyKey[]): string {
   return path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '') || '(top level)';
 }
 
-function formatIssues(file: string, issues: z.core.$ZodIssue[]): string {
-  return issues.map((i) => `${file}: ${fieldPath(i.path)}: ${i.message}`).join('\n');
+type Issue = z.core.$ZodIssue;
+
+/** A branch "fails at its root" when the input is not even its shape: a different literal or a different key. */
+function failsAtRoot(branch: Issue[]): boolean {
+  return branch.every((i) => i.path.length === 0 || (i.path.length === 1 && (i as { input?: unknown }).input === undefined));
+}
+
+/** The keys of the object branches of a union of single-key objects (the step forms). */
+const UNION_KEYS = new Map<string, string[]>([['steps', stepSchema.options.flatMap((o) => ('shape' in o ? Object.keys(o.shape) : []))]]);
+
+function shown(v: unknown): string {
+  const s = JSON.stringify(v);
+  return s === undefined ? String(v) : s.length > 60 ? `${s.slice(0, 57)}...` : s;
+}
+
+/**
+ * A union error says only "Invalid input". When the input matched one branch's shape (the right key), report
+ * that branch's own problems; when it matched none, list what each branch accepts.
+ */
+function explainUnion(issue: Issue & { code: 'invalid_union' }): Issue[] {
+  const branches = issue.errors;
+  const deep = branches.filter((b) => !failsAtRoot(b));
+  if (deep.length > 0) {
+    const best = deep.reduce((a, b) => (Math.max(...b.map((i) => i.path.length)) > Math.max(...a.map((i) => i.path.length)) ? b : a));
+    return best.flatMap((i) => expand({ ...i, path: [...issue.path, ...i.path] } as Issue));
+  }
+  const words: string[] = [];
+  const keys: string[] = [...(UNION_KEYS.get(String(issue.path[0])) ?? [])];
+  for (const b of branches) {
+    for (const i of b) {
+      if (i.code === 'invalid_value') words.push(...i.values.map((v) => JSON.stringify(v)));
+      else if (i.path.length === 1 && !keys.includes(String(i.path[0]))) keys.push(String(i.path[0]));
+    }
+  }
+  const input = (issue as { input?: unknown }).input;
+  const parts = [words.length ? `one of ${words.join(', ')}` : '', keys.length ? `an object with one key of ${keys.join(', ')}` : ''].filter(Boolean);
+  const message = parts.length ? `expected ${parts.join(' or ')}; got ${shown(input)}` : `matches no accepted form; got ${shown(input)}`;
+  return [{ ...issue, message } as Issue];
+}
+
+function expand(i: Issue): Issue[] {
+  return i.code === 'invalid_union' && i.errors.length > 0 ? explainUnion(i) : [i];
+}
+
+function formatIssues(file: string, issues: Issue[]): string {
+  const lines = issues.flatMap(expand).map((i) => `${file}: ${fieldPath(i.path)}: ${i.message}`);
+  return [...new Set(lines)].join('\n');
 }
 
 /** Checks what the schema cannot: references, units, and that each step fits the stack's state. */
-export function checkSemantics(file: string, s: ScenarioBody): string[] {
+export function checkSemantics(_file: string, s: ScenarioBody): string[] {
   const errs: string[] = [];
   const disks = new Map(s.disks.map((d) => [d.name, d]));
   s.disks.forEach((d, i) => {
@@ -37,69 +83,130 @@ export function checkSemantics(file: string, s: ScenarioBody): string[] {
     if (s.disks.findIndex((e) => e.name === d.name) !== i) errs.push(`disks[${i}].name: '${d.name}' is declared twice`);
     if (d.size % 4096 !== 0 || d.size === 0) errs.push(`disks[${i}].size: ${d.size} is not a positive multiple of 4096`);
   });
-  const disk = disks.get(s.stack.disk);
-  if (disk === undefined) errs.push(`stack.disk: '${s.stack.disk}' is not one of the declared disks (${[...disks.keys()].join(', ')})`);
-  if (s.stack.type === 'integrity' && s.stack.hash === 'hmac-sha256' && s.stack.key === undefined) errs.push('stack.key: hmac-sha256 needs a hex key');
-  if (s.stack.type === 'crypt-aead') errs.push(...checkCryptAeadScenario(s.stack, s.steps, disk));
-  if (s.stack.type === 'luks2') errs.push(...checkLuks2Scenario(s.stack, s.steps, disk));
-  const unit = s.stack.sectorSize;
+  const stack = s.stack;
+  const disk = disks.get(stack.disk);
+  if (disk === undefined) errs.push(`stack.disk: '${stack.disk}' is not one of the declared disks (${[...disks.keys()].join(', ')})`);
+  if (stack.type === 'integrity') {
+    if (stack.metaDisk !== undefined) {
+      if (!disks.has(stack.metaDisk)) errs.push(`stack.metaDisk: '${stack.metaDisk}' is not one of the declared disks (${[...disks.keys()].join(', ')})`);
+      else if (stack.metaDisk === stack.disk) errs.push(`stack.metaDisk: '${stack.metaDisk}' is also stack.disk; a separate metadata disk must be another disk`);
+    }
+    if (stack.hash === 'hmac-sha256' && stack.key === undefined) errs.push('stack.key: hmac-sha256 needs a hex key');
+    if (stack.hash !== 'hmac-sha256' && stack.key !== undefined) errs.push(`stack.key: only hmac-sha256 takes a key, the hash is ${stack.hash}`);
+  }
+  if (stack.type === 'crypt-aead') errs.push(...checkCryptAeadScenario(stack, s.steps, disk));
+  if (stack.type === 'luks2') errs.push(...checkLuks2Scenario(stack, s.steps, disk));
+  const unit = stack.sectorSize;
   let open = true;
+  let brokenAt: number | undefined;
+  const erroring = new Set<number>();
   s.steps.forEach((step, i) => {
     const at = `steps[${i}]`;
     const needOpen = (what: string) => {
-      if (!open) errs.push(`${at}: '${what}' needs the stack open (add an 'open' step before it)`);
+      if (open) return;
+      errs.push(brokenAt !== undefined
+        ? `${at}: '${what}' needs the stack open, but steps[${brokenAt}] corrupted the superblock: no open can succeed after it`
+        : `${at}: '${what}' needs the stack open (add an 'open' step before it)`);
+    };
+    const needClosed = (what: string) => {
+      if (open) errs.push(`${at}.${what}: the host can only change a closed stack (add a 'close' step before it)`);
     };
     if (step === 'open') {
       if (open) errs.push(`${at}: 'open' but the stack is already open`);
-      open = true;
+      open = brokenAt === undefined;
     } else if (step === 'close') {
       if (!open) errs.push(`${at}: 'close' but the stack is already closed`);
       open = false;
-    } else if (step === 'status') {
-      needOpen('status');
+    } else if (step === 'status' || step === 'flush') {
+      needOpen(step);
     } else if ('corrupt' in step) {
-      if (open) errs.push(`${at}.corrupt: the host can only corrupt a closed stack (add a 'close' step before it)`);
-      if (step.corrupt.where === 'iv' && s.stack.type === 'integrity') errs.push(`${at}.corrupt.where: 'iv' exists only in crypt-aead and luks2 stacks (the IV in the dm-crypt tuple); use data or tag`);
+      needClosed('corrupt');
+      if (step.corrupt.where === 'iv' && stack.type === 'integrity') errs.push(`${at}.corrupt.where: 'iv' exists only in crypt-aead and luks2 stacks (the IV in the dm-crypt tuple); use data or tag`);
+      errs.push(...checkBlocks(`${at}.corrupt.blocks`, step.corrupt.blocks, unit, disk?.size));
+    } else if ('swap' in step) {
+      needClosed('swap');
+      const [a, b] = step.swap.blocks;
+      errs.push(...checkBlocks(`${at}.swap.blocks`, [a, b], unit, disk?.size));
+      if (a === b) errs.push(`${at}.swap.blocks: swapping block ${a} with itself changes nothing; name two different blocks`);
+    } else if ('corruptSuperblock' in step) {
+      needClosed('corruptSuperblock');
+      brokenAt = i;
+    } else if ('corruptJournal' in step) {
+      needClosed('corruptJournal');
+      if ('mode' in stack && stack.mode !== 'journal') errs.push(`${at}.corruptJournal: the stack's mode is ${stack.mode}; only journal mode keeps a journal`);
+    } else if ('ioError' in step) {
+      needClosed('ioError');
+      if (stack.type !== 'integrity' || stack.lower !== 'linear') errs.push(`${at}.ioError: needs stack.lower: linear (dm-error is mapped into the dm-linear device under dm-integrity)`);
+      errs.push(...checkBlocks(`${at}.ioError.blocks`, step.ioError.blocks, unit, disk?.size));
+      step.ioError.blocks.forEach((b) => erroring.add(b));
     } else if ('discard' in step) {
       needOpen('discard');
-      if (s.stack.type === 'integrity') errs.push(`${at}.discard: discard steps run on crypt-aead and luks2 stacks here`);
-      const d = step.discard;
-      if (d.offset % unit !== 0 || d.length === 0 || d.length % unit !== 0) errs.push(`${at}.discard: offset ${d.offset} and length ${d.length} must be multiples of the stack's sector size ${unit}, length > 0`);
-      if (disk !== undefined && d.offset + d.length > disk.size) errs.push(`${at}.discard: ends at ${d.offset + d.length}, beyond the ${disk.size}-byte disk`);
+      const r = step.discard;
+      errs.push(...checkAligned(`${at}.discard`, r.offset, r.length, unit, disk?.size));
+      errs.push(...checkNotErroring(`${at}.discard`, r.offset, r.length, unit, erroring));
+    } else if ('crash' in step) {
+      needOpen('crash');
+      errs.push(...checkCrashStep(`${at}.crash`, step.crash, s, i));
     } else {
       const [kind, r] = 'write' in step ? ['write', step.write] as const : ['read', step.read] as const;
       needOpen(kind);
       errs.push(...checkRange(`${at}.${kind}`, r, unit, disk?.size));
+      if (kind === 'write') errs.push(...checkNotErroring(`${at}.write`, r.offset, r.length, unit, erroring));
+      if (kind === 'read' && r.fua) errs.push(`${at}.read.fua: FUA applies to writes only`);
     }
   });
   return errs;
 }
 
-function checkRange(at: string, r: IoRange, unit: number, diskSize: number | undefined): string[] {
+function checkBlocks(at: string, blocks: number[], unit: number, diskSize: number | undefined): string[] {
+  if (diskSize === undefined) return [];
+  return blocks.filter((b) => (b + 1) * unit > diskSize).map((b) => `${at}: block ${b} is beyond the ${diskSize}-byte disk (${unit}-byte blocks)`);
+}
+
+function checkNotErroring(at: string, offset: number, length: number, unit: number, erroring: Set<number>): string[] {
+  const hit = [...erroring].filter((b) => b * unit < offset + length && offset < (b + 1) * unit);
+  return hit.length ? [`${at}: covers block(s) ${hit.join(', ')} under an ioError; what the lower device does to writes and discards there is not modelled`] : [];
+}
+
+function checkAligned(at: string, offset: number, length: number, unit: number, diskSize: number | undefined): string[] {
   const errs: string[] = [];
+  if (offset % unit !== 0) errs.push(`${at}.offset: ${offset} is not a multiple of the stack's sector size ${unit}`);
+  if (length === 0 || length % unit !== 0) errs.push(`${at}.length: ${length} is not a positive multiple of ${unit}`);
+  if (diskSize !== undefined && offset + length > diskSize) errs.push(`${at}: ends at ${offset + length}, beyond the ${diskSize}-byte disk`);
+  return errs;
+}
+
+function checkRange(at: string, r: IoRange, unit: number, diskSize: number | undefined): string[] {
+  if (r.unaligned) {
+    const errs: string[] = [];
+    if (r.offset % unit === 0 && r.length % unit === 0) errs.push(`${at}.unaligned: offset ${r.offset} and length ${r.length} are both multiples of the sector size ${unit}; drop 'unaligned' or misalign the range`);
+    if (r.length === 0) errs.push(`${at}.length: must be positive`);
+    if (r.bs !== 'block') errs.push(`${at}.bs: an unaligned range is issued as one I/O; leave bs out`);
+    if (r.procs !== undefined) errs.push(`${at}.procs: an unaligned range is issued as one I/O by one process`);
+    if (diskSize !== undefined && r.offset + r.length > diskSize) errs.push(`${at}: ends at ${r.offset + r.length}, beyond the ${diskSize}-byte disk`);
+    return errs;
+  }
+  const errs = checkAligned(at, r.offset, r.length, unit, diskSize);
   const bs = r.bs === 'block' ? unit : r.bs;
-  if (r.offset % unit !== 0) errs.push(`${at}.offset: ${r.offset} is not a multiple of the stack's sector size ${unit}`);
-  if (r.length === 0 || r.length % unit !== 0) errs.push(`${at}.length: ${r.length} is not a positive multiple of ${unit}`);
   if (bs % unit !== 0 || bs === 0) errs.push(`${at}.bs: ${bs} is not a positive multiple of ${unit}`);
   else if (r.length % bs !== 0) errs.push(`${at}.length: ${r.length} is not a multiple of bs ${bs}`);
-  if (diskSize !== undefined && r.offset + r.length > diskSize) errs.push(`${at}: ends at ${r.offset + r.length}, beyond the ${diskSize}-byte disk`);
   return errs;
 }
 
 /** Reads, parses and validates one scenario file; every problem is reported with the file and field. */
 export async function loadScenario(file: string, scenariosDir: string): Promise<Scenario> {
-  const shown = relative(process.cwd(), file) || file;
+  const shownFile = relative(process.cwd(), file) || file;
   let raw: unknown;
   try {
     raw = parseYaml(await readFile(file, 'utf8'));
   } catch (err) {
-    if (err instanceof YAMLParseError) throw new ScenarioError(`${shown}: not valid YAML: ${err.message}`, { cause: err });
-    throw new ScenarioError(`${shown}: cannot read: ${(err as Error).message}`, { cause: err });
+    if (err instanceof YAMLParseError) throw new ScenarioError(`${shownFile}: not valid YAML: ${err.message}`, { cause: err });
+    throw new ScenarioError(`${shownFile}: cannot read: ${(err as Error).message}`, { cause: err });
   }
-  const parsed = scenarioSchema.safeParse(raw);
-  if (!parsed.success) throw new ScenarioError(formatIssues(shown, parsed.error.issues));
-  const errs = checkSemantics(shown, parsed.data);
-  if (errs.length > 0) throw new ScenarioError(errs.map((e) => `${shown}: ${e}`).join('\n'));
+  const parsed = scenarioSchema.safeParse(raw, { reportInput: true });
+  if (!parsed.success) throw new ScenarioError(formatIssues(shownFile, parsed.error.issues));
+  const errs = checkSemantics(shownFile, parsed.data);
+  if (errs.length > 0) throw new ScenarioError(errs.map((e) => `${shownFile}: ${e}`).join('\n'));
   const id = relative(scenariosDir, file).replace(/\.ya?ml$/, '');
   return { ...parsed.data, id, file };
 }

@@ -30,5 +30,5 @@ export function checkLuks2Scenario(stack: Luks2Stack, steps: Step[], disk: { nam
     if (!(e instanceof ModelInputError)) throw e;
     return [...errs, `stack.disk: disk '${disk.name}' (${disk.size} bytes) is too small for the ${LUKS2_DEFAULT_DATA_OFFSET}-byte LUKS2 header area and dm-integrity with ${c.tupleSize}-byte tags`];
   }
-  return [...errs, ...checkAeadSteps(steps, { capacity, blockSize: stack.sectorSize, disk, keeps: 'the LUKS2 header, journal and tags' })];
+  return [...errs, ...checkAeadSteps(steps, { stack: 'luks2', capacity, blockSize: stack.sectorSize, disk, keeps: 'the LUKS2 header, journal and tags' })];
 }

@@ -15,17 +15,26 @@ const size = z.union([z.number(), z.string()]).transform((v, ctx) => {
 
 const name = z.string().regex(/^[a-z][a-z0-9-]*$/, 'expected a lower-case name like "data"');
 
+/** "6.1", "6.1.90", "1.10.0": dotted numbers, compared numerically. */
+const version = z.string().regex(/^\d+(\.\d+){0,2}$/, 'expected a version like "6.1" or "1.10.0"');
+
 export const diskSchema = z.strictObject({ name, size });
 
 export const integrityStackSchema = z.strictObject({
   type: z.literal('integrity'),
   disk: name,
+  /** A separate metadata disk (integritysetup --data-device): superblock, journal and tags live on it. */
+  metaDisk: name.optional(),
+  /** `linear`: a dm-linear device between the data disk and dm-integrity, so an ioError step can map dm-error in. */
+  lower: z.enum(['disk', 'linear']).default('disk'),
   hash: z.enum(['crc32c', 'crc32', 'sha1', 'sha256', 'hmac-sha256']).default('crc32c'),
   /** Hex key for hmac-sha256. */
   key: z.string().regex(/^([0-9a-f]{2})+$/, 'expected a hex string').optional(),
   mode: z.enum(['journal', 'bitmap', 'direct']).default('journal'),
   sectorSize: z.union([z.literal(512), z.literal(1024), z.literal(2048), z.literal(4096)]).default(512),
   allowDiscards: z.boolean().default(false),
+  /** Format-time interleave area size in 512-byte sectors (a power of two); small areas put area edges within reach. */
+  interleaveSectors: z.number().int().min(8).max(2 ** 30).refine((n) => (n & (n - 1)) === 0, 'expected a power of two').optional(),
 });
 
 export const stackSchema = z.discriminatedUnion('type', [integrityStackSchema, cryptAeadStackSchema, luks2StackSchema]);
@@ -35,6 +44,12 @@ const ioRange = z.strictObject({
   offset: size,
   length: size,
   bs: z.union([z.literal('block'), size]).default('block'),
+  /** The range is deliberately not aligned to the stack's sector size: issued as one O_DIRECT I/O. */
+  unaligned: z.boolean().default(false),
+  /** Chunks are issued concurrently by this many processes (ih-io --procs). */
+  procs: z.number().int().min(2).max(64).optional(),
+  /** Writes use O_DSYNC, so each is a FUA write (or write + flush). */
+  fua: z.boolean().default(false),
 });
 
 const corrupt = z.strictObject({
@@ -44,22 +59,69 @@ const corrupt = z.strictObject({
   where: z.enum(['data', 'tag', 'iv']).default('data'),
 });
 
+/* Host-side faults beyond `corrupt`, on the raw images of a closed stack; offsets come from the model. */
+const blockIndex = z.number().int().nonnegative();
+/** Exchange two blocks' data and their tags: each is intact but in the wrong place. */
+const swap = z.strictObject({ blocks: z.tuple([blockIndex, blockIndex]) });
+/** Flip one byte of a superblock field. */
+const corruptSuperblock = z.strictObject({ field: z.enum(['magic', 'version', 'interleave', 'tag-size']) });
+/** Flip one byte of the journal: in a data sector, or in a sector's commit id. */
+const corruptJournal = z.strictObject({ where: z.enum(['data', 'commit-id']) });
+/** One operation of a crash workload on the top device; the runner marks the log after each. */
+const crashWrite = z.strictObject({
+  offset: size,
+  length: size,
+  bs: z.union([z.literal('block'), size]).default('block'),
+  /** Each I/O is a FUA write (O_DSYNC). */
+  fua: z.boolean().default(false),
+  /** Concurrent I/Os, chunks handed out in offset order. */
+  jobs: z.number().int().min(1).max(64).default(1),
+});
+
+export const crashOpSchema = z.union([z.strictObject({ write: crashWrite }), z.literal('flush')]);
+
+/** Records the workload with dm-log-writes beneath the stack, then checks the stack at crash points. */
+const crash = z.strictObject({
+  /** The disk that holds the dm-log-writes log. */
+  log: name,
+  workload: z.array(crashOpSchema).min(1),
+  /** Torn crash points (a prefix of the writes since the last flush/FUA) sampled besides every flush/FUA point. */
+  torn: z.number().int().nonnegative().default(16),
+  /** Reordered crash points (another subset of those writes: a volatile cache persists them in any order) sampled too. */
+  reordered: z.number().int().nonnegative().default(0),
+});
+
 export const stepSchema = z.union([
   z.strictObject({ write: ioRange }),
   z.strictObject({ read: ioRange }),
   z.strictObject({ discard: z.strictObject({ offset: size, length: size }) }),
   z.strictObject({ corrupt }),
+  z.strictObject({ swap }),
+  z.strictObject({ corruptSuperblock }),
+  z.strictObject({ corruptJournal }),
+  /** From now on the lower device fails these blocks' data sectors with EIO (dm-error in the dm-linear device). */
+  z.strictObject({ ioError: z.strictObject({ blocks: z.array(blockIndex).min(1) }) }),
+  z.strictObject({ crash }),
   z.literal('close'),
   z.literal('open'),
   z.literal('status'),
+  z.literal('flush'),
 ]);
 
 export const requiresSchema = z
   .strictObject({
     /** Device-mapper targets that must be listed by `dmsetup targets` (e.g. integrity, crypt). */
     targets: z.array(z.string()).default([]),
+    /** Minimum kernel version (the upstream version: Debian's package version, else `uname -r`). */
+    kernel: version.optional(),
+    /** Minimum target versions as `dmsetup targets` prints them, e.g. { integrity: "1.10.0" }. */
+    targetVersions: z.record(z.string(), version).default({}),
+    /** Algorithms that must be in /proc/crypto once instantiated, e.g. "hmac(sha256)". */
+    crypto: z.array(z.string().min(1)).default([]),
+    /** Options a program's --help must list, e.g. { integritysetup: ["--integrity-bitmap-mode"] }. */
+    toolOptions: z.record(z.string(), z.array(z.string().regex(/^--?[a-z0-9-]+$/, 'expected an option like "--allow-discards"'))).default({}),
   })
-  .default({ targets: [] });
+  .default({ targets: [], targetVersions: {}, crypto: [], toolOptions: {} });
 
 export const scenarioSchema = z.strictObject({
   description: z.string().min(10, 'one sentence saying what the scenario does'),
@@ -75,3 +137,13 @@ export type ScenarioBody = z.infer<typeof scenarioSchema>;
 export type Step = z.infer<typeof stepSchema>;
 export type IntegrityStack = z.infer<typeof integrityStackSchema>;
 export type IoRange = z.infer<typeof ioRange>;
+export type Corruption = z.infer<typeof corrupt>;
+/** Every host-side fault step's body, keyed by its step name. */
+export type HostFault =
+  | { corrupt: Corruption }
+  | { swap: z.infer<typeof swap> }
+  | { corruptSuperblock: z.infer<typeof corruptSuperblock> }
+  | { corruptJournal: z.infer<typeof corruptJournal> };
+export type Requirements = z.infer<typeof requiresSchema>;
+export type CrashStep = z.infer<typeof crash>;
+export type CrashOp = z.infer<typeof crashOpSchema>;

@@ -19,7 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <linux/if_alg.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -40,7 +42,7 @@ static struct {
 	enum cmd cmd;
 	const char *src, *dst;
 	uint64_t src_off, dst_off, length, bs, block;
-	int have_length, src_direct, dst_direct, fua, fsync, jobs, procs, log_ok;
+	int have_length, src_direct, dst_direct, fua, fsync, jobs, procs, log_ok, unaligned;
 	struct fail_range fail[MAX_FAIL_RANGES];
 	int nfail;
 } o = {.src_direct = 1, .dst_direct = 1, .jobs = 1};
@@ -399,8 +401,10 @@ static void help(void)
 	      "  ih-io discard --dev DEV [--offset N] [--length N]\n"
 	      "  ih-io flush   --dev DEV\n"
 	      "  ih-io info    --dev DEV\n"
+	      "  ih-io alg     NAME  (instantiate a kernel crypto algorithm through AF_ALG)\n"
 	      "transfer options: --bs N (1M) --block N (logical block size or 4096) --jobs N | --procs N\n"
 	      "  --fua --fsync --no-direct --src-buffered --dst-buffered --log-ok\n"
+	      "  --unaligned (skip the O_DIRECT alignment refusal: the kernel answers, usually EINVAL)\n"
 	      "  --fail-range OFF:LEN:ERRNO (test only: pretend reads overlapping the range fail)\n"
 	      "sizes: bytes, or with suffix K M G (binary) or s (512-byte sectors)\n",
 	      stdout);
@@ -437,6 +441,8 @@ static void parse_args(int argc, char **argv)
 			o.dst_direct = 0;
 		else if (FLAG("--log-ok"))
 			o.log_ok = 1;
+		else if (FLAG("--unaligned"))
+			o.unaligned = 1;
 		else if (!is_copy && VALUE("--dev"))
 			o.src = v;
 		else if (!is_copy && VALUE("--offset"))
@@ -578,6 +584,8 @@ static int cmd_transfer(void)
 	if (writes && o.dst_direct && di.is_blk && (uint64_t)di.lbs > unit)
 		unit = (uint64_t)di.lbs;
 	const char *why = "O_DIRECT needs I/O aligned to the logical block size";
+	if (o.unaligned)
+		unit = 0; /* need_multiple() ignores unit 0: the kernel's own answer is the point */
 	need_multiple("--length", o.length, unit, why);
 	if (!o.block)
 		o.block = si.is_blk && si.lbs ? (uint64_t)si.lbs : 4096;
@@ -585,12 +593,14 @@ static int cmd_transfer(void)
 		o.bs = 1 << 20;
 	if (o.bs > o.length)
 		o.bs = o.length;
-	need_multiple("--block", o.block, unit, why);
+	if (!o.unaligned)
+		need_multiple("--block", o.block, unit, why);
 	need_multiple("--bs", o.bs, o.block, "an I/O is split into whole blocks when it fails");
 	need_multiple("--length", o.length, o.block, "an I/O is split into whole blocks when it fails");
 	need_multiple(o.cmd == CMD_COPY ? "--src-offset" : "--offset", o.src_off, unit, why);
-	need_multiple(o.cmd == CMD_COPY ? "--src-offset" : "--offset", o.src_off, o.block,
-		      "failing blocks are reported in whole --block units");
+	if (!o.unaligned)
+		need_multiple(o.cmd == CMD_COPY ? "--src-offset" : "--offset", o.src_off, o.block,
+			      "failing blocks are reported in whole --block units");
 	need_multiple(o.cmd == CMD_COPY ? "--dst-offset" : "--out-offset", o.dst_off, unit, why);
 	if (o.bs > (1u << 30))
 		usage_error("--bs %llu is larger than 1G", (unsigned long long)o.bs);
@@ -647,8 +657,47 @@ static int cmd_transfer(void)
 	return ok ? 0 : 1;
 }
 
+/* Binding an AF_ALG socket makes the kernel instantiate NAME (templates like hmac(sha256) included), so
+ * /proc/crypto lists it afterwards. Tries each socket type; exit 0 when one binds, 1 when none does. */
+static int cmd_alg(const char *name)
+{
+	static const char *types[] = {"hash", "skcipher", "aead"};
+	int last = 0;
+	if (strlen(name) >= sizeof(((struct sockaddr_alg *)0)->salg_name))
+		usage_error("alg: name '%s' is too long", name);
+	for (unsigned i = 0; i < sizeof types / sizeof *types; i++) {
+		struct sockaddr_alg sa = {.salg_family = AF_ALG};
+		strcpy((char *)sa.salg_type, types[i]);
+		strcpy((char *)sa.salg_name, name);
+		int fd = socket(AF_ALG, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+		if (fd < 0) {
+			last = errno;
+			break;
+		}
+		int r = bind(fd, (struct sockaddr *)&sa, sizeof sa);
+		last = r < 0 ? errno : 0;
+		close(fd);
+		if (!r) {
+			struct sbuf b = {0};
+			sb_printf(&b, "{\"op\":\"alg\",\"name\":");
+			json_str(&b, name);
+			sb_printf(&b, ",\"type\":\"%s\",\"ok\":true,\"errno\":0}\n", types[i]);
+			fwrite(b.p, 1, b.len, stdout);
+			return 0;
+		}
+	}
+	struct sbuf b = {0};
+	sb_printf(&b, "{\"op\":\"alg\",\"name\":");
+	json_str(&b, name);
+	sb_printf(&b, ",\"ok\":false,\"errno\":%d,\"error\":\"%s\"}\n", last, errname(last));
+	fwrite(b.p, 1, b.len, stdout);
+	return 1;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 3 && !strcmp(argv[1], "alg"))
+		return cmd_alg(argv[2]);
 	parse_args(argc, argv);
 	sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (sh == MAP_FAILED)

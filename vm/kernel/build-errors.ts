@@ -1,7 +1,8 @@
 // Errors of the kernel builder: a usage problem (KernelSpecError) is the caller's to fix and aborts;
 // a build problem (KernelBuildError) means "this kernel cannot be tested" (cells skip, bisect exit 125).
+import { UsageError } from '../../harness/errors.ts';
 
-export class KernelSpecError extends Error {
+export class KernelSpecError extends UsageError {
   override name = 'KernelSpecError';
 }
 

@@ -67,8 +67,10 @@ export async function runStep(
           rl.on('close', resolve);
         })
       : Promise.resolve();
+  const started = Date.now();
   const [result] = await Promise.all([child, pump(child.stdout), pump(child.stderr)]);
   const exitCode = result.exitCode ?? (result.failed ? 1 : 0);
   if (result.failed && result.exitCode === undefined) log.line(`(${result.shortMessage})`);
+  log.line(`# exit ${exitCode} after ${((Date.now() - started) / 1000).toFixed(1)} s`);
   return { exitCode, output };
 }

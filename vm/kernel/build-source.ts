@@ -8,7 +8,8 @@ import { KernelPatchError, KernelSpecError } from './build-errors.ts';
 import { patchFailureDetail } from './build-patch.ts';
 
 export type KernelSource =
-  | { kind: 'debian-src'; version: '6.1' | '6.12' }
+  // Debian's linux-source-<version> package (bookworm has 6.1, backports 6.12).
+  | { kind: 'debian-src'; version: string }
   | { kind: 'tree'; path: string; ref?: string };
 
 export interface ResolvedSource {
@@ -16,6 +17,8 @@ export interface ResolvedSource {
   // null: the tree cannot be identified (not git), so nothing built from it is cached.
   key: string | null;
   description: string;
+  // Short revision for labels ("g1a2b3c4d5e6", "-dirty" when the tree has uncommitted changes); none for tarballs.
+  revision?: string;
   // The cache owns dir: build dirs can live inside it (relative srctree) and it can be hard-linked.
   cacheOwned: boolean;
 }
@@ -32,7 +35,7 @@ export async function resolveSource(source: KernelSource, ctx: SourceContext): P
   return resolveTreeAsIs(source.path, ctx);
 }
 
-async function resolveDebianSource(version: '6.1' | '6.12', ctx: SourceContext): Promise<ResolvedSource> {
+async function resolveDebianSource(version: string, ctx: SourceContext): Promise<ResolvedSource> {
   const pkg = `linux-source-${version}`;
   const tarball = `/usr/src/${pkg}.tar.xz`;
   if (!(await pathExists(tarball))) await installDebianSource(pkg, ctx);
@@ -109,7 +112,7 @@ async function resolveTreeAtRef(treePath: string, ref: string, ctx: SourceContex
     await execa('git', ['-C', top, 'worktree', 'add', '--detach', dir, commit]);
     await fs.writeFile(ready, `${commit}\n`);
   }
-  return { dir, key, description: `git tree ${top} at ${ref} (${commit})`, cacheOwned: true };
+  return { dir, key, description: `git tree ${top} at ${ref} (${commit})`, revision: `g${commit.slice(0, 12)}`, cacheOwned: true };
 }
 
 async function resolveTreeAsIs(treePath: string, ctx: SourceContext): Promise<ResolvedSource> {
@@ -126,6 +129,7 @@ async function resolveTreeAsIs(treePath: string, ctx: SourceContext): Promise<Re
     dir: abs,
     key: hashParts(['git-worktree-state-v1', head, Buffer.from(diff)]),
     description: `tree ${abs} at HEAD ${head}${dirty ? ' + uncommitted changes' : ''}`,
+    revision: `g${head.slice(0, 12)}${dirty ? '-dirty' : ''}`,
     cacheOwned: false,
   };
 }
@@ -183,7 +187,13 @@ export async function patchedSource(
     for (const patch of patches) await applyPatch(tmp, patch, ctx);
   });
   const names = patches.map((p) => path.basename(p.file)).join(', ');
-  return { dir, key, description: `${base.description} + patches ${names}`, cacheOwned: true };
+  return {
+    dir,
+    key,
+    description: `${base.description} + patches ${names}`,
+    ...(base.revision !== undefined ? { revision: base.revision } : {}),
+    cacheOwned: true,
+  };
 }
 
 async function applyPatch(dir: string, patch: PatchFile, ctx: SourceContext): Promise<void> {

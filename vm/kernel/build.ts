@@ -17,6 +17,7 @@ import {
 import { loadFragments, verifyConfig, type Fragment } from './build-config.ts';
 import { COMPILER_MISMATCH_HINT, KernelBuildError, KernelSpecError, looksLikeCompilerMismatch } from './build-errors.ts';
 import { parseHunks } from './build-patch.ts';
+import { relocateToolCommands } from './build-relocate.ts';
 import { BuildLog, runStep } from './build-run.ts';
 import {
   loadPatches,
@@ -41,7 +42,10 @@ export interface BuildRequest {
   /** Where the build log goes; default <cacheDir>/logs/<cacheKey>.log. */
   logFile?: string;
   jobs?: number;
+  /** Every line of the build log (make output included). */
   onLog?: (line: string) => void;
+  /** What a person watching wants: unpacking, patching, configuring, building, warnings, done. */
+  onStatus?: (line: string) => void;
 }
 
 export interface BuiltKernel {
@@ -53,6 +57,8 @@ export interface BuiltKernel {
   cacheKey: string;
   fromCache: boolean;
   sourceDescription: string;
+  /** Short git revision of the source ("g1a2b3c4d5e6[-dirty]"), when it is a git tree. */
+  revision?: string;
   /** =y options of the fragments that olddefconfig dropped (missing symbols or unmet dependencies). */
   missingOptions: string[];
   /** Wall time of this call. */
@@ -73,8 +79,12 @@ export async function buildKernel(req: BuildRequest): Promise<BuiltKernel> {
   validateRequest(req);
   await fs.mkdir(req.cacheDir, { recursive: true });
   const cacheDir = await fs.realpath(req.cacheDir);
-  const warn = (message: string) => req.onLog?.(`warning: ${message}`);
-  const ctx = { cacheDir, warn, log: (line: string) => req.onLog?.(line) };
+  const status = (line: string) => {
+    req.onStatus?.(line);
+    req.onLog?.(line);
+  };
+  const warn = (message: string) => status(`warning: ${message}`);
+  const ctx = { cacheDir, warn, log: status };
 
   const fragments = await loadFragments(req.kconfig ?? []);
   const patches = await loadPatches(req.patches ?? []);
@@ -83,14 +93,16 @@ export async function buildKernel(req: BuildRequest): Promise<BuiltKernel> {
 
   const base = await resolveSource(req.source, ctx);
   const src = patches.length > 0 ? await patchedSource(base, patches, ctx) : base;
+  const preparedMs = Date.now() - started;
   const cacheKey = src.key === null ? `uncached-${hashParts([src.dir, cfgKey])}` : buildCacheKey(src.key, cfgKey);
   const kernelDir = path.join(cacheDir, 'kernels', cacheKey);
   const logFile = req.logFile ?? path.join(cacheDir, 'logs', `${cacheKey}.log`);
+  const revision = src.revision !== undefined ? { revision: src.revision } : {};
 
   if (src.key !== null) {
     const cached = await readCachedKernel(kernelDir);
     if (cached) {
-      return { ...kernelFiles(kernelDir), ...cached, buildLog: logFile, cacheKey, fromCache: true, durationMs: Date.now() - started };
+      return { ...kernelFiles(kernelDir), ...cached, ...revision, buildLog: logFile, cacheKey, fromCache: true, durationMs: Date.now() - started };
     }
   }
 
@@ -100,6 +112,8 @@ export async function buildKernel(req: BuildRequest): Promise<BuiltKernel> {
   const log = new BuildLog(logFile, req.onLog);
   try {
     log.line(`# integrity-harness kernel build ${cacheKey}: ${src.description}`);
+    log.line(`# source ready after ${(preparedMs / 1000).toFixed(1)} s`);
+    req.onStatus?.(`building ${src.description} (log: ${logFile})`);
     const meta = await withLock(`${outDir}.lock`, async () => {
       if (patches.length > 0 && src.key !== null) await seedFromBase(base, outDir, cfgKey, log);
       const configStamp = hashParts([cfgKey, ...kconfigTouchingPatches(patches)]);
@@ -125,8 +139,10 @@ export async function buildKernel(req: BuildRequest): Promise<BuiltKernel> {
       await writeStamp(path.join(outDir, '.ih-built'), cacheKey);
       return meta;
     });
-    log.line(`# built ${meta.release} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    return { ...kernelFiles(kernelDir), ...meta, buildLog: logFile, cacheKey, fromCache: false, durationMs: Date.now() - started };
+    const done = `built ${meta.release} in ${((Date.now() - started) / 1000).toFixed(1)} s`;
+    log.line(`# ${done}`);
+    req.onStatus?.(done);
+    return { ...kernelFiles(kernelDir), ...meta, ...revision, buildLog: logFile, cacheKey, fromCache: false, durationMs: Date.now() - started };
   } finally {
     await log.close();
   }
@@ -134,8 +150,8 @@ export async function buildKernel(req: BuildRequest): Promise<BuiltKernel> {
 
 function validateRequest(req: BuildRequest): void {
   const { source } = req;
-  if (source.kind === 'debian-src' && source.version !== '6.1' && source.version !== '6.12') {
-    throw new KernelSpecError(`debian-src version must be '6.1' or '6.12', got '${String(source.version)}'`);
+  if (source.kind === 'debian-src' && !/^\d+\.\d+$/.test(source.version)) {
+    throw new KernelSpecError(`debian-src version must look like 6.1, got '${String(source.version)}'`);
   }
   if (source.kind === 'tree' && (typeof source.path !== 'string' || source.path === '')) {
     throw new KernelSpecError('tree source needs a path');
@@ -179,6 +195,8 @@ async function seedFromBase(base: ResolvedSource, outDir: string, cfgKey: string
   await createDirAtomically(outDir, async (tmp) => {
     await execa('cp', ['-a', '--reflink=auto', baseOut, tmp]);
     await fs.rm(path.join(tmp, '.ih-built'), { force: true });
+    const rewritten = await relocateToolCommands(tmp, `${base.dir}/`, `${path.dirname(outDir)}/`);
+    log.line(`# rewrote the source path in ${rewritten} tools/ command file(s)`);
   });
 }
 

@@ -32,9 +32,8 @@ async function aptCacheNames(regex: string): Promise<string[]> {
   return r.stdout.split('\n').map((l) => l.split(' ')[0] ?? '').filter((n) => n !== '');
 }
 
-/** Resolves a version alias like 6.1 to the newest Debian kernel image package that apt knows. */
-export async function resolveDebianAlias(version: string): Promise<string | undefined> {
-  const pattern = debianPackagePattern(version);
+/** Resolves a version alias like 6.1 to the newest Debian kernel image package that apt knows (by the catalog's pattern, if given). */
+export async function resolveDebianAlias(version: string, pattern = debianPackagePattern(version)): Promise<string | undefined> {
   let names = (await aptCacheNames(pattern.source)).filter((n) => pattern.test(n));
   if (names.length === 0 && process.getuid?.() === 0) {
     // A fresh machine has no package lists yet.

@@ -1,11 +1,15 @@
 import { UsageError } from '../../harness/errors.ts';
+import { loadCatalog, tarballUnavailableMessage } from './catalog.ts';
 import { fetchDebianKernel, resolveDebianAlias } from './debian.ts';
+import { provideSourceKernel } from './from-source.ts';
 import { resolveImageKernel } from './image.ts';
 import type { KernelSpec } from './spec.ts';
 import type { ResolvedKernel } from './types.ts';
 
 export interface ProvideOptions {
   modules?: string;
+  /** Progress of slow steps (kernel builds). */
+  log?: (line: string) => void;
 }
 
 /** Thrown when a kernel cannot be had here (e.g. no network for kernel.org): its cells become `skip`. */
@@ -13,11 +17,16 @@ export class KernelUnavailableError extends Error {
   override name = 'KernelUnavailableError';
 }
 
-/** Turns a parsed --kernel spec into a bootable kernel on disk, downloading or unpacking as needed. */
+/**
+ * Turns a parsed --kernel spec into a bootable kernel on disk, downloading, unpacking or building as needed.
+ * A kernel that fails to build throws KernelBuildError (its cells skip); a bad spec throws UsageError.
+ */
 export async function provideKernel(spec: KernelSpec, opts: ProvideOptions = {}): Promise<ResolvedKernel> {
   switch (spec.kind) {
     case 'alias': {
-      const pkg = await resolveDebianAlias(spec.version);
+      const src = loadCatalog().get(spec.version);
+      if (src?.kind === 'tarball') throw new KernelUnavailableError(tarballUnavailableMessage(src));
+      const pkg = await resolveDebianAlias(spec.version, src?.pattern);
       if (pkg === undefined) {
         throw new KernelUnavailableError(
           `--kernel ${spec.text}: no Debian package linux-image-${spec.version}.*-amd64-unsigned is known to apt. ` +
@@ -32,6 +41,6 @@ export async function provideKernel(spec: KernelSpec, opts: ProvideOptions = {})
       return resolveImageKernel(spec.path, spec.text, opts.modules);
     case 'tree':
     case 'src':
-      throw new UsageError(`--kernel ${spec.text}: building kernels from source is not wired into this command yet`);
+      return provideSourceKernel(spec, opts.log !== undefined ? { log: opts.log } : {});
   }
 }

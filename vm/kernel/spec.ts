@@ -1,12 +1,43 @@
 import { UsageError } from '../../harness/errors.ts';
 
-/** What the user wrote after --kernel, parsed but not yet resolved to files. */
+/** What goes into a kernel built from source besides the source: --patch, --kconfig, --make-arg, in order. */
+export interface KernelBuildOptions {
+  patches: string[];
+  kconfig: string[];
+  makeArgs: string[];
+}
+
+/** What the user wrote after --kernel (and the build options given with it), parsed but not yet resolved to files. */
 export type KernelSpec =
   | { kind: 'alias'; text: string; version: string }
   | { kind: 'deb'; text: string; pkg: string }
   | { kind: 'image'; text: string; path: string }
-  | { kind: 'tree'; text: string; path: string; ref?: string }
-  | { kind: 'src'; text: string; version: string };
+  | { kind: 'tree'; text: string; path: string; ref?: string; build: KernelBuildOptions }
+  | { kind: 'src'; text: string; version: string; build: KernelBuildOptions };
+
+export type SourceKernelSpec = Extract<KernelSpec, { kind: 'tree' | 'src' }>;
+
+export function isSourceSpec(spec: KernelSpec): spec is SourceKernelSpec {
+  return spec.kind === 'tree' || spec.kind === 'src';
+}
+
+export function noBuildOptions(): KernelBuildOptions {
+  return { patches: [], kconfig: [], makeArgs: [] };
+}
+
+/**
+ * A freshly parsed spec with its build options attached; `text` becomes the full request ("src:6.1 --patch x.patch") so two
+ * builds of one source differ in every table and map that is keyed by it.
+ */
+export function withBuildOptions(spec: SourceKernelSpec, build: KernelBuildOptions): SourceKernelSpec {
+  const words = [
+    spec.text,
+    ...build.patches.map((p) => `--patch ${p}`),
+    ...build.kconfig.map((k) => `--kconfig ${k}`),
+    ...build.makeArgs.map((m) => `--make-arg ${m}`),
+  ];
+  return { ...spec, text: words.join(' '), build };
+}
 
 const VERSION = /^\d+\.\d+$/;
 const DEB_NAME = /^[a-z0-9][a-z0-9+.-]+$/;
@@ -23,7 +54,7 @@ export function parseKernelSpec(text: string): KernelSpec {
   if (s.startsWith('src:')) {
     const version = s.slice(4);
     if (!VERSION.test(version)) throw new UsageError(`--kernel ${s}: expected src:<major.minor>, e.g. src:6.1`);
-    return { kind: 'src', text: s, version };
+    return { kind: 'src', text: s, version, build: noBuildOptions() };
   }
   if (s.startsWith('tree:')) {
     const rest = s.slice(5);
@@ -31,7 +62,8 @@ export function parseKernelSpec(text: string): KernelSpec {
     const path = at > 0 ? rest.slice(0, at) : rest;
     const ref = at > 0 ? rest.slice(at + 1) : undefined;
     if (path === '' || ref === '') throw new UsageError(`--kernel ${s}: expected tree:<path>[@<ref>]`);
-    return ref === undefined ? { kind: 'tree', text: s, path } : { kind: 'tree', text: s, path, ref };
+    const build = noBuildOptions();
+    return ref === undefined ? { kind: 'tree', text: s, path, build } : { kind: 'tree', text: s, path, ref, build };
   }
   if (s.includes('/') || s.startsWith('.')) return { kind: 'image', text: s, path: s };
   throw new UsageError(

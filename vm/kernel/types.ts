@@ -13,4 +13,8 @@ export interface ResolvedKernel {
   source: string;
   /** Debian package version, git commit, ... */
   version?: string;
+  /** Kernels built here: the build log (kept in the cache; the run copies it into its results). */
+  buildLog?: string;
+  /** Kernels built here: =y options of the Kconfig fragments that the final .config lacks. */
+  missingOptions?: string[];
 }

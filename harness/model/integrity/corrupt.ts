@@ -30,3 +30,24 @@ export function corruptionTarget(
   }
   return { image: geom.separateMetadata ? 'meta' : 'data', offset: geom.tagByteOffset(ls) + byteInBlock };
 }
+
+/** Superblock fields a scenario may corrupt, and their byte offsets in `struct superblock`. */
+export const SUPERBLOCK_FIELDS = { magic: 0, version: 8, interleave: 9, 'tag-size': 10 } as const;
+export type SuperblockField = keyof typeof SUPERBLOCK_FIELDS;
+
+/** The byte to flip for a superblock field: on the metadata image when there is one. */
+export function superblockCorruptionTarget(geom: IntegrityGeometry, field: SuperblockField): { image: 'data' | 'meta'; offset: number } {
+  return { image: geom.separateMetadata ? 'meta' : 'data', offset: geom.startSector * 512 + SUPERBLOCK_FIELDS[field] };
+}
+
+/**
+ * The byte to flip in the journal (struct journal_sector: 504 bytes, then an 8-byte commit id). A section is
+ * JOURNAL_BLOCK_SECTORS (8) sectors of entries followed by its data sectors: 'data' is the first byte of
+ * section 0's first data sector, 'commit-id' the first commit id byte of section 0's first sector.
+ */
+export function journalCorruptionTarget(geom: IntegrityGeometry, where: 'data' | 'commit-id'): { image: 'data' | 'meta'; offset: number } {
+  if (geom.inline || geom.journalSectionSectors <= 8) throw new ModelInputError('this device has no journal data sectors');
+  const journalStart = (geom.startSector + 8) * 512;
+  const offset = where === 'data' ? journalStart + 8 * 512 : journalStart + 504;
+  return { image: geom.separateMetadata ? 'meta' : 'data', offset };
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { countMismatches, EILSEQ, EOPNOTSUPP, IntegrityDeviceModel } from './device.ts';
+import { countMismatches, EILSEQ, EINVAL, EIO, EOPNOTSUPP, IntegrityDeviceModel } from './device.ts';
 
 const block = (fill: number, size = 4096) => Buffer.alloc(size, fill);
 
@@ -68,5 +68,63 @@ describe('IntegrityDeviceModel', () => {
   it('counts one mismatch per failed single-block read', () => {
     expect(countMismatches(3)).toBe(3);
     expect(() => countMismatches(-1)).toThrow();
+  });
+});
+
+describe('IntegrityDeviceModel faults', () => {
+  it('refuses misaligned O_DIRECT with EINVAL and leaves the device alone', () => {
+    const m = new IntegrityDeviceModel({ sectorsPerBlock: 8, providedDataSectors: 800 });
+    expect(m.directIoProblem(512, 4096)).toEqual({ errno: EINVAL });
+    expect(m.directIoProblem(4096, 100)).toEqual({ errno: EINVAL });
+    expect(m.directIoProblem(8192, 4096)).toBeUndefined();
+    expect(m.expectWrite(512, 4096)).toEqual({ ok: false, errno: EINVAL });
+    expect(m.expectWrite(4096, 8192)).toEqual({ ok: true, errno: 0 });
+  });
+
+  it('fails blocks under a lower-device I/O error with EIO, never EILSEQ', () => {
+    const m = new IntegrityDeviceModel({ sectorsPerBlock: 1, providedDataSectors: 64 });
+    m.write(0, block(1, 512 * 8));
+    m.ioError(3);
+    expect(m.expectBlockRead(3)).toMatchObject({ ok: false, errno: EIO, errnos: [EIO], failingBlocks: [3] });
+    expect(m.expectRead(0, 8 * 512)).toMatchObject({ ok: false, errno: EIO, failingBlocks: [3] });
+    expect(m.blockExpectation(3)).toMatchObject({ corrupted: false, mustFail: true, errno: EIO });
+    expect(m.expectedMismatches()).toBe(0);
+    m.corrupt(5);
+    // one request over both: either part may end it
+    expect(m.expectRead(0, 8 * 512)).toMatchObject({ ok: false, errnos: [EIO, EILSEQ], failingBlocks: [3, 5] });
+    expect(() => m.expectWrite(3 * 512, 512)).toThrow(/not modelled/);
+  });
+
+  it('a broken journal commit id fails every activation with EIO; a data byte in the journal changes nothing', () => {
+    const m = new IntegrityDeviceModel({ sectorsPerBlock: 1, providedDataSectors: 64 });
+    m.write(0, block(1, 512 * 2));
+    m.corruptJournal('data');
+    m.activate();
+    expect(m.expectBlockRead(1)).toMatchObject({ ok: true });
+    m.deactivate();
+    m.corruptJournal('commit-id');
+    m.activate();
+    expect(m.expectRead(0, 2 * 512)).toMatchObject({ ok: false, errno: EIO, failingBlocks: [0, 1] });
+    expect(m.expectWrite(0, 512)).toEqual({ ok: false, errno: EIO });
+    m.write(0, block(9, 512)); // the kernel drops it
+    m.deactivate();
+    m.activate();
+    expect(m.failedErrno).toBe(EIO);
+    m.deactivate();
+    expect(m.blockExpectation(0).state).toEqual({ kind: 'written', data: block(1, 512) });
+  });
+
+  it('a swap makes both blocks fail, unless the tag that moved in is a discard filler', () => {
+    const m = new IntegrityDeviceModel({ sectorsPerBlock: 1, providedDataSectors: 64, allowDiscards: true });
+    m.write(0, block(1, 512 * 8));
+    m.swap(1, 2);
+    expect(m.expectBlockRead(1)).toMatchObject({ ok: false, errno: EILSEQ });
+    expect(m.expectBlockRead(2)).toMatchObject({ ok: false, errno: EILSEQ });
+    expect(m.corruptedBlocks()).toEqual([1, 2]);
+    m.discard(4, 1);
+    m.swap(4, 5);
+    expect(m.expectBlockRead(5)).toMatchObject({ ok: true, indeterminateBlocks: [5] });
+    expect(m.expectBlockRead(4)).toMatchObject({ ok: false, errno: EILSEQ });
+    expect(() => m.swap(6, 6)).toThrow(/itself/);
   });
 });

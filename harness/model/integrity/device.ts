@@ -17,17 +17,33 @@
  *   the dm core splits bios at interleave boundaries (max_io_len), and the block layer may split large
  *   requests, so only single-block reads give an exact count. The harness reads each corrupted block on
  *   its own: the counter then equals the number of failed single-block reads (countMismatches).
+ * - O_DIRECT on the device needs offset and length aligned to its logical block size, which dm-integrity
+ *   sets to its block size (dm_integrity_io_hints()); blkdev_direct_IO() refuses anything else with EINVAL
+ *   before a bio exists, so nothing changes and no counter moves.
+ * - An I/O error from the device under the data (dm-error there): dm_integrity_map_continue() skips the tag
+ *   check when the data read failed ("if (likely(!bio->bi_status)) integrity_metadata()"), so a read of such
+ *   a block fails with EIO, never EILSEQ, and the mismatch counter does not move.
+ * - A failed device (dm_integrity_io_error(), e.g. "journal commit id" when replay_journal() meets a commit
+ *   id that is none of the four): every later read and write ends with the stored error, EIO, in
+ *   dm_integrity_map_continue()/do_endio(); rw_journal() no longer writes, so the bad journal stays and the
+ *   next activation fails the same way.
  */
 import { ModelInputError } from '../errors.ts';
 
 export const EILSEQ = 84;
 export const EIO = 5;
 export const EOPNOTSUPP = 95;
+export const EINVAL = 22;
 
 export interface ExpectedRead {
   ok: boolean;
-  /** 0 | 84 EILSEQ | 5 EIO */
+  /** 0 | 84 EILSEQ | 5 EIO | 22 EINVAL */
   errno: number;
+  /**
+   * Every errno the request may end with. More than one only when it holds blocks that fail in different
+   * ways (an I/O error and a bad tag): the bio may be split, and whichever part fails first decides.
+   */
+  errnos: number[];
   /** when ok: the bytes the read must return; blocks listed in `indeterminateBlocks` are zero-filled here */
   data?: Buffer;
   /** block indices (sector / sectorsPerBlock) that must fail */
@@ -49,6 +65,8 @@ export interface BlockExpectation {
   corruptedWhere?: 'data' | 'tag';
   /** a read of this block alone must fail */
   mustFail: boolean;
+  /** when mustFail: the errno a read of this block alone must end with */
+  errno: number;
 }
 
 export class IntegrityDeviceModel {
@@ -61,6 +79,11 @@ export class IntegrityDeviceModel {
   readonly blocks: number;
   private readonly state = new Map<number, BlockState>();
   private readonly corruption = new Map<number, 'data' | 'tag'>();
+  private readonly ioErrors = new Set<number>();
+  /** a journal commit id no longer matches: every activation fails the device */
+  private journalBroken = false;
+  /** errno the active device fails every I/O with (0: not failed) */
+  private failedWith = 0;
 
   constructor(p: { sectorsPerBlock: number; providedDataSectors: number; allowDiscards?: boolean; wiped?: boolean }) {
     if (![1, 2, 4, 8].includes(p.sectorsPerBlock)) throw new ModelInputError(`sectorsPerBlock must be 1, 2, 4 or 8, got ${p.sectorsPerBlock}`);
@@ -75,8 +98,85 @@ export class IntegrityDeviceModel {
     this.blocks = p.providedDataSectors / p.sectorsPerBlock;
   }
 
+  /** O_DIRECT alignment: byte offset and length must be multiples of the block (the logical block size). */
+  directIoProblem(byteOffset: number, length: number): { errno: number } | undefined {
+    if (!Number.isSafeInteger(byteOffset) || byteOffset < 0 || !Number.isSafeInteger(length) || length <= 0) {
+      throw new ModelInputError(`direct I/O at ${byteOffset} of ${length} bytes is not a request`);
+    }
+    return byteOffset % this.blockSize || length % this.blockSize ? { errno: EINVAL } : undefined;
+  }
+
+  /** What an O_DIRECT write of `length` bytes at `byteOffset` must return. */
+  expectWrite(byteOffset: number, length: number): { ok: boolean; errno: number } {
+    const bad = this.directIoProblem(byteOffset, length);
+    if (bad) return { ok: false, errno: bad.errno };
+    const first = this.blockRange(byteOffset / 512, length, 'write');
+    if (this.failedWith) return { ok: false, errno: this.failedWith };
+    for (let b = first; b < first + length / this.blockSize; b++) {
+      if (this.ioErrors.has(b)) throw new ModelInputError(`write over block ${b}: writes to a block under an I/O error are not modelled`);
+    }
+    return { ok: true, errno: 0 };
+  }
+
+  /** A new activation of the target (integritysetup open): journal replay decides whether it fails. */
+  activate(): void {
+    this.failedWith = this.journalBroken ? EIO : 0;
+  }
+
+  /** A flush (REQ_PREFLUSH): completes through do_endio(), which hands out a failed device's error. */
+  expectFlush(): { ok: boolean; errno: number } {
+    return this.failedWith ? { ok: false, errno: this.failedWith } : { ok: true, errno: 0 };
+  }
+
+  /** The target was removed: nothing is active until the next activate(). */
+  deactivate(): void {
+    this.failedWith = 0;
+  }
+
+  /** The errno every I/O of the active device ends with, 0 when it works. */
+  get failedErrno(): number {
+    return this.failedWith;
+  }
+
+  /**
+   * A host corruption of the (cleanly closed) journal. After a clean close postsuspend re-initialised every
+   * section (init_journal): entries unused, data zero, commit ids of the current sequence. A data byte is
+   * then never replayed (journal_empty stays true in replay_journal()); a commit id byte matches none of
+   * the four ids, so find_commit_seq() fails the device at the next activation.
+   */
+  corruptJournal(where: 'data' | 'commit-id'): void {
+    if (where === 'commit-id') this.journalBroken = true;
+  }
+
+  /** From now on the device under the data fails this block's data sectors with EIO. */
+  ioError(block: number): void {
+    this.checkBlock(block);
+    this.ioErrors.add(block);
+  }
+
+  /**
+   * The host exchanged two blocks' data and tags. A slot now holds the other block's tag, computed for the
+   * other sector, so it fails, unless that tag was a discard filler, which passes for any data.
+   */
+  swap(a: number, b: number): void {
+    this.checkBlock(a);
+    this.checkBlock(b);
+    if (a === b) throw new ModelInputError(`swap of block ${a} with itself`);
+    const filler = (x: number) => this.state.get(x)?.kind === 'discarded' && this.corruption.get(x) !== 'tag';
+    const [fa, fb] = [filler(a), filler(b)];
+    for (const [x, partnerFiller] of [[a, fb], [b, fa]] as const) {
+      if (partnerFiller) {
+        this.state.set(x, { kind: 'discarded' });
+        this.corruption.delete(x);
+      } else {
+        this.corruption.set(x, 'tag');
+      }
+    }
+  }
+
   write(sector: number, data: Buffer): void {
     const first = this.blockRange(sector, data.length, 'write');
+    if (this.failedWith) return;
     for (let i = 0; i * this.blockSize < data.length; i++) {
       const b = first + i;
       this.state.set(b, { kind: 'written', data: Buffer.from(data.subarray(i * this.blockSize, (i + 1) * this.blockSize)) });
@@ -87,13 +187,14 @@ export class IntegrityDeviceModel {
   /** What a discard request must return. */
   expectDiscard(sector: number, sectors: number): { ok: boolean; errno: number } {
     this.blockRange(sector, sectors * 512, 'discard');
-    return this.allowDiscards ? { ok: true, errno: 0 } : { ok: false, errno: EOPNOTSUPP };
+    if (!this.allowDiscards) return { ok: false, errno: EOPNOTSUPP };
+    return this.failedWith ? { ok: false, errno: this.failedWith } : { ok: true, errno: 0 };
   }
 
   /** Applies a discard; a no-op when the device has no allow_discards (the request fails, see expectDiscard). */
   discard(sector: number, sectors: number): void {
     const first = this.blockRange(sector, sectors * 512, 'discard');
-    if (!this.allowDiscards) return;
+    if (!this.allowDiscards || this.failedWith) return;
     for (let b = first; b < first + sectors / this.sectorsPerBlock; b++) {
       this.state.set(b, { kind: 'discarded' });
       this.corruption.delete(b);
@@ -115,7 +216,8 @@ export class IntegrityDeviceModel {
     // a corrupted data block under a filler tag still passes: the filler accepts any data
     const corrupted = where !== undefined && !(state.kind === 'discarded' && where === 'data');
     const unwrittenFails = state.kind === 'unwritten' && !this.wiped;
-    return { state, corrupted, corruptedWhere: where, mustFail: corrupted || unwrittenFails };
+    const errno = this.failedWith || (this.ioErrors.has(block) ? EIO : corrupted || unwrittenFails ? EILSEQ : 0);
+    return { state, corrupted, corruptedWhere: where, mustFail: errno !== 0, errno };
   }
 
   /** O_DIRECT read of `lengthBytes` bytes at 512-byte `sector`: any failing block fails the whole request. */
@@ -124,15 +226,21 @@ export class IntegrityDeviceModel {
     const n = lengthBytes / this.blockSize;
     const failingBlocks: number[] = [];
     const indeterminateBlocks: number[] = [];
+    const errnos = new Set<number>();
     const data = Buffer.alloc(lengthBytes);
     for (let i = 0; i < n; i++) {
       const e = this.blockExpectation(first + i);
-      if (e.mustFail) failingBlocks.push(first + i);
-      else if (e.state.kind === 'written') e.state.data.copy(data, i * this.blockSize);
+      if (e.mustFail) {
+        failingBlocks.push(first + i);
+        errnos.add(e.errno);
+      } else if (e.state.kind === 'written') e.state.data.copy(data, i * this.blockSize);
       else if (e.state.kind === 'discarded') indeterminateBlocks.push(first + i);
     }
-    if (failingBlocks.length) return { ok: false, errno: EILSEQ, failingBlocks, indeterminateBlocks: [] };
-    return { ok: true, errno: 0, data, failingBlocks, indeterminateBlocks };
+    if (failingBlocks.length) {
+      const all = [...errnos].sort((x, y) => x - y);
+      return { ok: false, errno: errnos.has(EIO) ? EIO : all[0]!, errnos: all, failingBlocks, indeterminateBlocks: [] };
+    }
+    return { ok: true, errno: 0, errnos: [0], data, failingBlocks, indeterminateBlocks };
   }
 
   expectBlockRead(block: number): ExpectedRead {

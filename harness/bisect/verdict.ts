@@ -1,0 +1,73 @@
+import type { Verdict } from '../run/observations.ts';
+
+/**
+ * `git bisect run` reads the script's exit code: 0 good, 1-127 except 125 bad, 125 skip (cannot test this
+ * commit), anything above 127 aborts the bisection. We use 0, 1, 125 and 255 (abort: a usage error).
+ */
+export const BISECT_GOOD = 0;
+export const BISECT_BAD = 1;
+export const BISECT_SKIP = 125;
+export const BISECT_ABORT = 255;
+
+export type BisectExit = typeof BISECT_GOOD | typeof BISECT_BAD | typeof BISECT_SKIP | typeof BISECT_ABORT;
+
+/** What bisect needs of one finished cell. */
+export interface BisectCell {
+  id: string;
+  verdict: Verdict;
+  /** The guest reached its agent: a failure before that is the kernel not booting, not the scenario failing. */
+  booted: boolean;
+  signature?: string;
+}
+
+/** How one bisect step ended before any verdict: the tree did not build, or the harness itself failed. */
+export type BisectStep =
+  | { kind: 'usage'; message: string }
+  | { kind: 'build-failed'; message: string }
+  | { kind: 'infra'; message: string }
+  | { kind: 'cells'; cells: BisectCell[] };
+
+export interface BisectDecision {
+  code: BisectExit;
+  reason: string;
+}
+
+const FAILED: ReadonlySet<Verdict> = new Set(['fail', 'crash', 'hang']);
+
+/**
+ * The exit code of one step. Bad only for a failure the bisection is about: with `signatures`, a cell whose
+ * failure signature is one of them (even if it kept the kernel from booting); without, a cell that booted and
+ * then failed. A kernel that did not boot, or failed differently, or a step that built nothing or errored,
+ * cannot say good or bad: 125.
+ */
+export function decideBisectExit(step: BisectStep, signatures: readonly string[] = []): BisectDecision {
+  if (step.kind === 'usage') return { code: BISECT_ABORT, reason: `usage error: ${step.message}` };
+  if (step.kind === 'build-failed') return { code: BISECT_SKIP, reason: `cannot test this commit, the kernel did not build: ${step.message}` };
+  if (step.kind === 'infra') return { code: BISECT_SKIP, reason: `cannot test this commit, infrastructure error: ${step.message}` };
+  const { cells } = step;
+  if (cells.length === 0) return { code: BISECT_SKIP, reason: 'no cell ran' };
+  const failed = cells.filter((c) => FAILED.has(c.verdict));
+  const sought = failed.filter((c) => (signatures.length === 0 ? c.booted : c.signature !== undefined && signatures.includes(c.signature)));
+  if (sought.length > 0) {
+    return { code: BISECT_BAD, reason: `bad: ${sought.map((c) => `${c.id} ${c.verdict}${c.signature !== undefined ? ` (${c.signature})` : ''}`).join('; ')}` };
+  }
+  const unbooted = failed.filter((c) => !c.booted);
+  if (unbooted.length > 0) {
+    return { code: BISECT_SKIP, reason: `cannot test this commit, the kernel did not boot: ${unbooted.map((c) => `${c.id} ${c.verdict}`).join('; ')}` };
+  }
+  if (failed.length > 0) {
+    return {
+      code: BISECT_SKIP,
+      reason: `cannot test this commit, it fails differently: ${failed.map((c) => `${c.id} ${c.signature ?? c.verdict}`).join('; ')} (looking for ${signatures.join(' | ')})`,
+    };
+  }
+  // As for the matrix's exit code: an errored cell leaves the commit unjudged; skipped ones (a scenario this
+  // kernel cannot run) do not, as long as some cell passed.
+  const errored = cells.filter((c) => c.verdict === 'error');
+  if (errored.length > 0) {
+    return { code: BISECT_SKIP, reason: `cannot test this commit: ${errored.map((c) => `${c.id} error`).join('; ')}` };
+  }
+  const passed = cells.filter((c) => c.verdict === 'pass');
+  if (passed.length === 0) return { code: BISECT_SKIP, reason: `cannot test this commit: all ${cells.length} cell(s) skipped` };
+  return { code: BISECT_GOOD, reason: `good: ${passed.length} cell(s) pass${passed.length < cells.length ? `, ${cells.length - passed.length} skipped` : ''}` };
+}

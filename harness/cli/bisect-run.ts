@@ -1,0 +1,69 @@
+// `git bisect run` step: build the checked-out tree, run the scenarios, exit 0 good / 1 bad / 125 skip / 255 abort.
+import tmp from 'tmp';
+import { provideKernel } from '../../vm/kernel/provider.ts';
+import { liveGuests } from '../../vm/qemu/guest.ts';
+import { BISECT_ABORT, type BisectCell } from '../bisect/verdict.ts';
+import { BISECT_RUN_USAGE, bisectStep, type BisectDeps } from '../bisect/step.ts';
+import { BUILD_REQUIREMENTS, preflight, REQUIREMENTS } from '../preflight.ts';
+import { LineReporter } from '../reporters/line.ts';
+import { Reporters } from '../reporters/reporter.ts';
+import { finishRun } from '../finish.ts';
+import { planMatrix, planRecord } from '../plan.ts';
+import { RunResults } from '../results.ts';
+import { runMatrix } from '../run/matrix.ts';
+import { discoverScenarios } from '../scenario/discover.ts';
+
+const log = (s: string) => process.stderr.write(`${s}\n`);
+
+const deps: BisectDeps = {
+  async preflight() {
+    await preflight({ log, requirements: [...REQUIREMENTS, ...BUILD_REQUIREMENTS] });
+  },
+  async build(spec) {
+    await provideKernel(spec, { log: (line) => log(`bisect-run: ${line}`) });
+  },
+  async run(cfg) {
+    const scenarios = await discoverScenarios(cfg.scenariosDir, cfg.scenarioGlobs);
+    const plan = planMatrix(cfg.kernels, scenarios, { repeat: cfg.repeat, retries: cfg.retries });
+    const results = await RunResults.create(cfg.resultsDir, ['bisect-run', ...process.argv.slice(2)], { plan: planRecord(plan) });
+    const reporters = new Reporters([new LineReporter((s) => process.stderr.write(s))]);
+    await runMatrix(cfg, plan, results, reporters, log);
+    await finishRun(results, 'complete');
+    await reporters.emit('onEnd', results.summary, results.dir);
+    return results.summary.cells.map((c): BisectCell => ({
+      id: c.id,
+      verdict: c.verdict,
+      booted: c.bootMs !== undefined,
+      ...(c.signature !== undefined ? { signature: c.signature } : {}),
+    }));
+  },
+};
+
+// Ctrl-C ends the bisection, not just this step: 255 makes `git bisect run` stop.
+function onSignal(sig: NodeJS.Signals): void {
+  log(`bisect-run: ${sig}: stopping ${liveGuests().length} guest(s)`);
+  void Promise.all(liveGuests().map((g) => g.kill(1000))).finally(() => process.exit(BISECT_ABORT));
+}
+
+async function main(): Promise<number> {
+  tmp.setGracefulCleanup();
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  // npm runs scripts in the package directory; INIT_CWD is where the user (or git bisect) started it.
+  const cwd = process.env.INIT_CWD ?? process.cwd();
+  const decision = await bisectStep(process.argv.slice(2), cwd, deps);
+  if (decision === 'help') {
+    process.stdout.write(BISECT_RUN_USAGE);
+    return 0;
+  }
+  log(`bisect-run: exit ${decision.code}: ${decision.reason}`);
+  return decision.code;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    log(`bisect-run: ${(e as Error).stack ?? String(e)}`);
+    process.exit(125);
+  },
+);

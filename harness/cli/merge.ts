@@ -1,0 +1,62 @@
+/**
+ * npm run merge -- [--results DIR] [--baseline RUN] <run-dir>...
+ *
+ * Merges runs (the shards of a matrix, or repeated runs) into one new run directory with its own summary.json
+ * and reports, and exits like `npm run matrix` would have for the whole matrix.
+ */
+import { join, resolve } from 'node:path';
+import { Command, CommanderError } from 'commander';
+import { repoRoot } from '../../vm/cache.ts';
+import { loadRun } from '../baseline.ts';
+import { UsageError } from '../errors.ts';
+import { EXIT_USAGE } from '../exit-code.ts';
+import { finishRun } from '../finish.ts';
+import { mergeRuns, mergeWarnings } from '../merge.ts';
+import { reportOrder } from '../reports/order.ts';
+import { fileReporters } from '../reporters/files.ts';
+import { formatCellLine, formatEnd } from '../reporters/line.ts';
+import { Reporters } from '../reporters/reporter.ts';
+import { survivePipeClose } from './stdout.ts';
+
+const log = (s: string) => process.stderr.write(`${s}\n`);
+
+async function main(argv: string[]): Promise<number> {
+  survivePipeClose();
+  const cmd = new Command('merge')
+    .description('Merge run directories (e.g. the shards of one matrix) into one run with its summary and reports.')
+    .argument('<run-dir...>', 'run directories (results/<run-id>) to merge')
+    .option('--results <dir>', 'results root for the merged run', join(repoRoot(), 'results'))
+    .option('--baseline <run-dir>', 'compare the merged run with an earlier run; regressions decide the exit code')
+    .exitOverride()
+    .configureOutput({ writeErr: () => undefined, writeOut: (s) => process.stdout.write(s) });
+  try {
+    cmd.parse(argv, { from: 'user' });
+  } catch (e) {
+    if (e instanceof CommanderError && e.code === 'commander.helpDisplayed') return 0;
+    throw new UsageError((e as Error).message.replace(/^error: /, ''), { cause: e });
+  }
+  const o = cmd.opts<{ results: string; baseline?: string }>();
+  const runs = [];
+  for (const dir of cmd.args) runs.push(await loadRun(dir, 'merge'));
+  const baseline = o.baseline !== undefined ? await loadRun(o.baseline) : undefined;
+  for (const w of mergeWarnings(runs)) log(`merge: warning: ${w}`);
+  const merged = await mergeRuns(runs, resolve(o.results), ['merge', ...argv]);
+  const code = await finishRun(merged, merged.summary.status === 'complete' ? 'complete' : 'interrupted', baseline);
+  await new Reporters(fileReporters()).emit('onEnd', merged.summary, merged.dir);
+  process.stdout.write(`merged ${runs.length} run(s), ${merged.summary.cells.length} cell(s) -> ${merged.dir}\n`);
+  for (const c of reportOrder(merged.summary)) process.stdout.write(`${formatCellLine(c)}\n`);
+  process.stdout.write(formatEnd(merged.summary, merged.dir));
+  return code;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    if (e instanceof UsageError) {
+      process.stderr.write(`integrity-harness merge: ${e.message}\n`);
+      process.exit(EXIT_USAGE);
+    }
+    process.stderr.write(`integrity-harness merge: ${(e as Error).stack ?? String(e)}\n`);
+    process.exit(125);
+  },
+);

@@ -1,0 +1,145 @@
+import { existsSync, statSync } from 'node:fs';
+import type { Command } from 'commander';
+import {
+  isSourceSpec,
+  noBuildOptions,
+  parseKernelSpec,
+  withBuildOptions,
+  type KernelBuildOptions,
+  type KernelSpec,
+} from '../vm/kernel/spec.ts';
+import { UsageError } from './errors.ts';
+
+/** The rule, as --help states it: build options bind to the --kernel before them, or to every source kernel. */
+export const KERNEL_OPTIONS_RULE =
+  '--patch, --kconfig and --make-arg apply to the --kernel given just before them; given before any --kernel they ' +
+  'apply to every kernel built from source (src:, tree:). Patches apply in the order given, run-wide ones first.';
+
+type KernelOption = 'kernel' | 'patch' | 'kconfig' | 'make-arg';
+
+export interface KernelOptionEvent {
+  option: KernelOption;
+  value: string;
+}
+
+/**
+ * Records --kernel, --patch, --kconfig and --make-arg in command-line order: commander keeps each option's
+ * values apart, but which kernel a patch belongs to depends on where it stands relative to the --kernel options.
+ */
+export class KernelOptionRecorder {
+  readonly events: KernelOptionEvent[] = [];
+
+  private collect(option: KernelOption) {
+    return (value: string, previous: string[] = []): string[] => {
+      this.events.push({ option, value });
+      return [...previous, value];
+    };
+  }
+
+  /** Adds the kernel options to a command; `defaultKernel` is what runs when no --kernel is given. */
+  addTo(cmd: Command, defaultKernel: string): Command {
+    return cmd
+      .addHelpText(
+        'after',
+        `\nKernels built from source (src:, tree:):\n${wrap(KERNEL_OPTIONS_RULE, 100, '  ')}\n` +
+          '  A patch that does not apply, or a kernel that does not build, skips that kernel\'s cells (see its build log).\n' +
+          'Examples:\n' +
+          '  --kernel src:6.1 --kernel src:6.1 --patch fix.patch     the same source without and with fix.patch\n' +
+          '  --patch kasan-off.patch --kernel tree:/src/linux@v6.1 --kernel tree:/src/linux@v6.2   one patch on both trees\n' +
+          '  --kernel tree:/src/linux --kconfig kasan.config --make-arg CC=gcc-12\n',
+      )
+      .option(
+        '-k, --kernel <spec>',
+        `kernel (repeatable): 6.1, 6.12, deb:<package>, /path/to/bzImage, src:<version> (builds Debian's ` +
+          `linux-source-<version>), tree:<path>[@<ref>] (builds that git tree, at <ref> in a separate worktree). ` +
+          `Default: ${defaultKernel}`,
+        this.collect('kernel'),
+      )
+      .option('--patch <file>', 'patch (-p1) applied before building a src:/tree: kernel (repeatable; see below)', this.collect('patch'))
+      .option('--kconfig <fragment>', 'Kconfig fragment merged after the harness\'s own, e.g. KASAN (repeatable)', this.collect('kconfig'))
+      .option('--make-arg <arg>', 'argument passed to every make of the build, e.g. CC=gcc-10 (repeatable)', this.collect('make-arg'));
+  }
+
+  /** The kernels of the run, with their build options bound by KERNEL_OPTIONS_RULE. */
+  kernels(defaultKernel: string): KernelSpec[] {
+    return bindKernelOptions(this.events, defaultKernel);
+  }
+}
+
+function wrap(text: string, width: number, indent: string): string {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line !== '' && indent.length + line.length + 1 + word.length > width) {
+      lines.push(indent + line);
+      line = word;
+    } else {
+      line = line === '' ? word : `${line} ${word}`;
+    }
+  }
+  if (line !== '') lines.push(indent + line);
+  return lines.join('\n');
+}
+
+const FLAG: Record<Exclude<KernelOption, 'kernel'>, keyof KernelBuildOptions> = {
+  patch: 'patches',
+  kconfig: 'kconfig',
+  'make-arg': 'makeArgs',
+};
+
+/** A missing patch or fragment is the user's to fix before anything is built. */
+function assertReadable(option: KernelOption, value: string): void {
+  if (option === 'make-arg') return;
+  if (!existsSync(value) || !statSync(value).isFile()) throw new UsageError(`--${option} ${value}: no such file`);
+}
+
+/** Pure core of KernelOptionRecorder.kernels, for tests. */
+export function bindKernelOptions(events: readonly KernelOptionEvent[], defaultKernel: string): KernelSpec[] {
+  const runWide = noBuildOptions();
+  const groups: Array<{ spec: KernelSpec; own: KernelBuildOptions }> = [];
+  for (const { option, value } of events) {
+    if (option === 'kernel') {
+      groups.push({ spec: parseKernelSpec(value), own: noBuildOptions() });
+      continue;
+    }
+    if (value.trim() === '') throw new UsageError(`--${option}: empty value`);
+    const target = groups.at(-1);
+    if (target !== undefined && !isSourceSpec(target.spec)) {
+      throw new UsageError(
+        `--${option} ${value} follows --kernel ${target.spec.text}, which is not built here; ` +
+          'build options apply to src:<version> and tree:<path> kernels',
+      );
+    }
+    assertReadable(option, value);
+    (target?.own ?? runWide)[FLAG[option]].push(value);
+  }
+  const hasRunWide = runWide.patches.length + runWide.kconfig.length + runWide.makeArgs.length > 0;
+  if (groups.length === 0) {
+    const spec = parseKernelSpec(defaultKernel);
+    if (hasRunWide && !isSourceSpec(spec)) {
+      throw new UsageError(
+        `--patch, --kconfig and --make-arg need a kernel built from source (e.g. --kernel src:6.1 or tree:<path>); ` +
+          `the default kernel ${defaultKernel} is a prebuilt package`,
+      );
+    }
+    groups.push({ spec, own: noBuildOptions() });
+  }
+  if (hasRunWide && !groups.some((g) => isSourceSpec(g.spec))) {
+    throw new UsageError('--patch, --kconfig and --make-arg given, but no --kernel src:<version> or tree:<path> to build');
+  }
+  const specs = groups.map(({ spec, own }) =>
+    isSourceSpec(spec)
+      ? withBuildOptions(spec, {
+          patches: [...runWide.patches, ...own.patches],
+          kconfig: [...runWide.kconfig, ...own.kconfig],
+          makeArgs: [...runWide.makeArgs, ...own.makeArgs],
+        })
+      : spec,
+  );
+  const seen = new Set<string>();
+  for (const spec of specs) {
+    if (seen.has(spec.text)) throw new UsageError(`--kernel ${spec.text} is given twice`);
+    seen.add(spec.text);
+  }
+  return specs;
+}

@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { CrashConsistencyModel, type WorkloadOp } from './consistency.ts';
+
+const B = 512;
+const blocks = (n: number, byte: number) => Buffer.alloc(n * B, byte);
+const old = blocks(8, 0xaa);
+
+// op0: FUA write blocks 0-1; op1: plain write blocks 1-2; op2: flush; op3: plain write block 2; op4: flush
+const ops: WorkloadOp[] = [
+  { kind: 'write', offset: 0, data: blocks(2, 1), fua: true },
+  { kind: 'write', offset: B, data: blocks(2, 2), fua: false },
+  { kind: 'flush' },
+  { kind: 'write', offset: 2 * B, data: blocks(1, 3), fua: false },
+  { kind: 'flush' },
+];
+
+describe('CrashConsistencyModel', () => {
+  const m = new CrashConsistencyModel('journal', B, old, ops);
+
+  it('a block may be old or any issued write until a write to it is durable, then that one or later', () => {
+    expect(m.expect(1, { completed: 0, issued: 0 }).candidates).toEqual([-1]);
+    expect(m.expect(1, { completed: 0, issued: 1 }).candidates).toEqual([-1, 0]);
+    // op0 was FUA: durable once it returned
+    expect(m.expect(1, { completed: 1, issued: 2 }).candidates).toEqual([0, 1]);
+    // op1 is durable only after the flush (op2) returned
+    expect(m.expect(2, { completed: 2, issued: 3 }).candidates).toEqual([-1, 1]);
+    expect(m.expect(2, { completed: 3, issued: 4 }).candidates).toEqual([1, 3]);
+    expect(m.expect(2, { completed: 5, issued: 5 }).candidates).toEqual([3]);
+    expect(m.expect(7, { completed: 5, issued: 5 }).candidates).toEqual([-1]);
+  });
+
+  it('judges: candidates pass; an older value is a lost write, an unissued one a future write, others foreign', () => {
+    const p = { completed: 3, issued: 4 };
+    expect(m.judge(2, p, 0, blocks(1, 2))).toBeUndefined();
+    expect(m.judge(2, p, 0, blocks(1, 3))).toBeUndefined();
+    expect(m.judge(2, p, 0, blocks(1, 0xaa))).toMatchObject({ kind: 'lost-write', found: 'old (behind durable op 1)' });
+    expect(m.judge(1, { completed: 1, issued: 1 }, 0, blocks(1, 2))).toMatchObject({ kind: 'future-write' });
+    expect(m.judge(2, p, 0, blocks(1, 0))).toMatchObject({ kind: 'foreign-data', expected: 'op 1 or op 3' });
+    const torn = Buffer.concat([blocks(1, 2).subarray(0, 256), blocks(1, 3).subarray(256)]);
+    expect(m.judge(2, p, 0, torn)).toMatchObject({ kind: 'foreign-data' });
+  });
+
+  it('journal and bitmap never allow a failed read; direct allows EILSEQ only where a write is pending', () => {
+    const p = { completed: 3, issued: 4 };
+    expect(m.judge(2, p, 84, Buffer.alloc(B))).toMatchObject({ kind: 'integrity-error', expected: 'reads op 1 or op 3', found: 'errno 84' });
+    expect(new CrashConsistencyModel('bitmap', B, old, ops).judge(2, p, 84, Buffer.alloc(B))).toMatchObject({ kind: 'integrity-error' });
+    const d = new CrashConsistencyModel('direct', B, old, ops);
+    expect(d.judge(2, p, 84, Buffer.alloc(B))).toBeUndefined();
+    // block 0 has nothing pending: its durable value must read, error or not
+    expect(d.judge(0, p, 84, Buffer.alloc(B))).toMatchObject({ kind: 'integrity-error' });
+    // D mode never excuses wrong data returned without an error
+    expect(d.judge(2, p, 0, blocks(1, 0))).toMatchObject({ kind: 'foreign-data' });
+  });
+
+  it('rejects a workload that does not fit the device', () => {
+    expect(() => new CrashConsistencyModel('journal', B, old, [{ kind: 'write', offset: 7 * B, data: blocks(2, 1), fua: false }])).toThrow(/beyond/);
+    expect(() => new CrashConsistencyModel('journal', B, old, [{ kind: 'write', offset: 100, data: blocks(1, 1), fua: false }])).toThrow(/whole 512-byte blocks/);
+  });
+});

@@ -1,0 +1,93 @@
+import { UsageError } from './errors.ts';
+import type { PlanRecord, ShardSpec } from './results.ts';
+
+/**
+ * Planning: which cells a run executes and how often, decided before any kernel is resolved or guest booted
+ * (dispatching is harness/run/matrix.ts, reporting harness/reporters/). Cells are keyed by the --kernel text,
+ * not the resolved kernel, so every shard of a CI matrix computes the same plan without downloading anything.
+ */
+export interface PlannedCell<K extends { text: string } = { text: string }, S extends { id: string } = { id: string }> {
+  /** "<--kernel text>/<scenario id>": stable across machines and runs. */
+  key: string;
+  kernel: K;
+  scenario: S;
+}
+
+export interface Plan<K extends { text: string } = { text: string }, S extends { id: string } = { id: string }> {
+  cells: PlannedCell<K, S>[];
+  /** Every --kernel of the matrix, in the order given (a shard may have cells on only some). */
+  kernels: string[];
+  totalCells: number;
+  repeat: number;
+  retries: number;
+  shard?: ShardSpec;
+}
+
+/** "2/5" -> { index: 2, total: 5 } (1-based, as CI matrices count). */
+export function parseShard(text: string): ShardSpec {
+  const m = /^(\d+)\/(\d+)$/.exec(text.trim());
+  const index = Number(m?.[1]), total = Number(m?.[2]);
+  if (!m || total < 1 || index < 1 || index > total) {
+    throw new UsageError(`--shard expects i/n with 1 <= i <= n (e.g. 1/4), got '${text}'`);
+  }
+  return { index, total };
+}
+
+/** Every kernel x every scenario, kernels in the order given. */
+export function planCells<K extends { text: string }, S extends { id: string }>(kernels: K[], scenarios: S[]): PlannedCell<K, S>[] {
+  const seen = new Set<string>();
+  for (const k of kernels) {
+    if (seen.has(k.text)) throw new UsageError(`--kernel ${k.text} is given twice`);
+    seen.add(k.text);
+  }
+  return kernels.flatMap((kernel) => scenarios.map((scenario) => ({ key: `${kernel.text}/${scenario.id}`, kernel, scenario })));
+}
+
+/**
+ * The shard's slice: cells sorted by key are dealt round-robin to the shards, so shards differ in size by at
+ * most one cell, the slice does not depend on the order of --kernel flags, and together the shards cover
+ * every cell exactly once. Plan order is kept inside the slice.
+ */
+export function shardCells<T extends { key: string }>(cells: T[], shard: ShardSpec): T[] {
+  const sorted = [...cells].map((c) => c.key).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const mine = new Set(sorted.filter((_, i) => i % shard.total === shard.index - 1));
+  return cells.filter((c) => mine.has(c.key));
+}
+
+export function planMatrix<K extends { text: string }, S extends { id: string }>(
+  kernels: K[], scenarios: S[], opts: { repeat?: number; retries?: number; shard?: ShardSpec } = {},
+): Plan<K, S> {
+  const all = planCells(kernels, scenarios);
+  const cells = opts.shard !== undefined ? shardCells(all, opts.shard) : all;
+  return {
+    cells, kernels: kernels.map((k) => k.text), totalCells: all.length, repeat: opts.repeat ?? 1, retries: opts.retries ?? 0,
+    ...(opts.shard !== undefined ? { shard: opts.shard } : {}),
+  };
+}
+
+export function planRecord(plan: Plan): PlanRecord {
+  return {
+    kernels: plan.kernels, totalCells: plan.totalCells, cells: plan.cells.length, repeat: plan.repeat, retries: plan.retries,
+    ...(plan.shard !== undefined ? { shard: plan.shard } : {}),
+  };
+}
+
+/** Kernels that have at least one cell in this plan (a shard resolves only those). */
+export function plannedKernels<K extends { text: string }>(plan: Plan<K>): K[] {
+  const out = new Map<string, K>();
+  for (const c of plan.cells) out.set(c.kernel.text, c.kernel);
+  return [...out.values()];
+}
+
+/**
+ * Executions in dispatch order: a cell's repetitions are consecutive, so cells finish (and are reported)
+ * one after another instead of all at the end.
+ */
+export function executions<C>(cells: C[], repeat: number): Array<{ cell: C; repeat: number }> {
+  return cells.flatMap((cell) => Array.from({ length: repeat }, (_, i) => ({ cell, repeat: i + 1 })));
+}
+
+/** Whether executions get their own directories (cells/<cell>/rep<r>-try<a>) or the cell's. */
+export function perExecutionDirs(plan: Pick<Plan, 'repeat' | 'retries'>): boolean {
+  return plan.repeat > 1 || plan.retries > 0;
+}

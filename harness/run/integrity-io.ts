@@ -1,0 +1,209 @@
+/**
+ * I/O steps on the top device of an integrity stack: the guest moves the bytes with ih-io, the model says
+ * what each request must return, and every difference becomes a disagreement. Also keeps the books the
+ * later checks need: the mismatch counter's range and which sectors the kernel may name in its log.
+ */
+import { parseIoReport } from '../../vm/agent/client.ts';
+import { EILSEQ, type ExpectedRead, type IntegrityDeviceModel } from '../model/integrity/device.ts';
+import { checksumLineSector } from '../model/integrity/log.ts';
+import { InfraError } from '../errors.ts';
+import type { IoRange } from '../scenario/schema.ts';
+import type { GuestSession } from './cell.ts';
+import { KernelFailure } from './cell.ts';
+import { ioSize, readAt } from './disks.ts';
+
+export interface Range {
+  min: number;
+  max: number;
+}
+
+/** Checksum-failure events: each is one mismatch count and at most one log line. */
+export class ChecksumTally {
+  /** since the last open: what `dmsetup status` must show */
+  window: Range = { min: 0, max: 0 };
+  /** the whole cell: bounds the number of log lines */
+  cell: Range = { min: 0, max: 0 };
+  /** step -> sectors a "Checksum failed" line in that step may name */
+  readonly logSectors = new Map<number, Set<number>>();
+
+  resetWindow(): void {
+    this.window = { min: 0, max: 0 };
+  }
+
+  add(step: number, min: number, max: number, sectors: number[]): void {
+    this.window.min += min;
+    this.window.max += max;
+    this.cell.min += min;
+    this.cell.max += max;
+    const set = this.logSectors.get(step) ?? new Set<number>();
+    sectors.forEach((s) => set.add(s));
+    this.logSectors.set(step, set);
+  }
+}
+
+export interface IoContext {
+  s: GuestSession;
+  model: IntegrityDeviceModel;
+  tally: ChecksumTally;
+  /** the top device in the guest */
+  top: string;
+  payloadDev: string;
+  outDev: string;
+  outImage: string;
+  /** the bytes a write step writes (host-generated) */
+  patternFor(step: number, r: IoRange): Buffer;
+  transferOffset(step: number): number;
+}
+
+const hex = (n: number | undefined) => (n ?? 0).toString(16).padStart(2, '0');
+
+function firstDiff(a: Buffer, b: Buffer): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return i;
+  return Math.min(a.length, b.length);
+}
+
+function transferArgs(ctx: IoContext, r: IoRange): string[] {
+  const bs = ioSize(r, ctx.model.blockSize);
+  const args = ['--length', String(r.length), '--bs', String(bs), '--block', String(r.unaligned ? bs : ctx.model.blockSize)];
+  if (r.procs !== undefined) args.push('--procs', String(r.procs));
+  if (r.unaligned) args.push('--unaligned');
+  return args;
+}
+
+export async function writeStep(ctx: IoContext, i: number, r: IoRange): Promise<void> {
+  const { s, model } = ctx;
+  const exp = model.expectWrite(r.offset, r.length);
+  const argv = ['ih-io', 'copy', '--src', ctx.payloadDev, '--src-offset', String(ctx.transferOffset(i)),
+    '--dst', ctx.top, '--dst-offset', String(r.offset), ...transferArgs(ctx, r)];
+  // an unaligned length cannot be read O_DIRECT from the payload disk: only the write is meant to be misaligned
+  if (r.unaligned) argv.push('--src-buffered');
+  if (r.fua) argv.push('--fua');
+  const res = await s.run(argv);
+  if (res.exitCode === 2 || res.exitCode === 3) throw new InfraError(`ih-io copy exited ${res.exitCode}: ${res.stderr.toString().trim()}`);
+  const report = parseIoReport(res.stdout);
+  const srcFailed = report.ios.find((l) => l.op === 'read' && !l.ok);
+  if (srcFailed) throw new InfraError(`ih-io copy could not read the payload disk at ${srcFailed.off}: errno ${srcFailed.errno}`);
+  const writes = report.ios.filter((l) => l.op === 'write');
+  const failed = writes.filter((l) => !l.ok);
+  if (exp.ok) {
+    for (const f of failed) {
+      s.disagree({ step: i, kind: 'write-failed', sector: f.off / 512, expected: 'write succeeds', found: `errno ${f.errno} (${f.error ?? '?'})` });
+    }
+    if (res.exitCode !== 0 && failed.length === 0) throw new KernelFailure(`ih-io copy exited ${res.exitCode}: ${res.stderr.toString().trim()}`);
+    model.write(r.offset / 512, ctx.patternFor(i, r));
+    return;
+  }
+  // every I/O of the range must fail with the model's errno; ih-io logs failed writes only
+  const chunks = Math.ceil(r.length / ioSize(r, model.blockSize));
+  if (failed.length < chunks) {
+    s.disagree({ step: i, kind: 'write-accepted', sector: r.offset / 512, expected: `all ${chunks} write(s) fail with errno ${exp.errno}`, found: `${chunks - failed.length} succeeded` });
+  }
+  for (const f of failed.filter((x) => x.errno !== exp.errno)) {
+    s.disagree({ step: i, kind: 'wrong-errno', sector: f.off / 512, expected: `errno ${exp.errno}`, found: `errno ${f.errno} (${f.error ?? '?'})` });
+  }
+  s.note(`write refused as the model says (errno ${exp.errno})`);
+}
+
+export async function readStep(ctx: IoContext, i: number, r: IoRange): Promise<void> {
+  const { s, model } = ctx;
+  const bs = ioSize(r, model.blockSize);
+  const outOff = ctx.transferOffset(i);
+  const res = await s.run(['ih-io', 'read', '--dev', ctx.top, '--offset', String(r.offset), ...transferArgs(ctx, r),
+    '--out', ctx.outDev, '--out-offset', String(outOff), '--log-ok']);
+  if (res.exitCode === 2 || res.exitCode === 3) throw new InfraError(`ih-io read exited ${res.exitCode}: ${res.stderr.toString().trim()}`);
+  const report = parseIoReport(res.stdout);
+  const ios = new Map(report.ios.filter((l) => l.op === 'read').map((l) => [l.off, l]));
+  const blocks = new Map(report.blocks.map((l) => [l.off, l]));
+  if (r.unaligned) {
+    const io = ios.get(r.offset);
+    if (io === undefined) throw new InfraError(`ih-io read reported nothing for offset ${r.offset}`);
+    const bad = model.directIoProblem(r.offset, r.length);
+    const want = bad?.errno ?? 0;
+    if (io.errno !== want) s.disagree({ step: i, kind: 'unaligned-io', sector: Math.floor(r.offset / 512), expected: want ? `errno ${want}` : 'read succeeds', found: io.ok ? 'read succeeded' : `errno ${io.errno}` });
+    s.note(`unaligned read of ${r.length} bytes at ${r.offset}: errno ${io.errno}`);
+    return;
+  }
+  const got = await readAt(ctx.outImage, outOff, r.length);
+  for (let off = r.offset; off < r.offset + r.length; off += bs) {
+    const exp = model.expectRead(off / 512, bs);
+    const io = ios.get(off);
+    if (io === undefined) throw new InfraError(`ih-io read reported nothing for offset ${off}`);
+    if (!io.ok && io.errno === 0) throw new KernelFailure(`short read at offset ${off} of ${ctx.top} (${io.error ?? 'EOF'})`);
+    judgeRead(ctx, i, off, bs, exp, io.errno, blocks, got.subarray(off - r.offset, off - r.offset + bs));
+  }
+}
+
+function judgeRead(ctx: IoContext, i: number, off: number, bs: number, exp: ExpectedRead, errno: number, blocks: Map<number, { errno: number }>, got: Buffer): void {
+  const { s, model, tally } = ctx;
+  const bsz = model.blockSize;
+  const spb = model.sectorsPerBlock;
+  const firstBlock = off / bsz;
+  const nBlocks = bs / bsz;
+  const failing = new Set(exp.failingBlocks);
+  if (exp.ok && errno !== 0) {
+    s.disagree({ step: i, kind: 'false-alarm', block: firstBlock, sector: off / 512, expected: `${bs} bytes read`, found: `errno ${errno}` });
+  } else if (!exp.ok && errno === 0) {
+    s.disagree({ step: i, kind: 'silent-acceptance', block: exp.failingBlocks[0], sector: exp.failingBlocks[0]! * spb, expected: `errno ${exp.errnos.join('|')} (blocks ${exp.failingBlocks.join(', ')})`, found: 'read succeeded' });
+  } else if (!exp.ok && !exp.errnos.includes(errno)) {
+    s.disagree({ step: i, kind: 'wrong-errno', block: firstBlock, sector: off / 512, expected: `errno ${exp.errnos.join('|')}`, found: `errno ${errno}` });
+  }
+  // Checksum events: one per failing dm-integrity bio. A one-block request is one bio; a larger one may be
+  // split, each piece with a bad block counting once; if an EIO piece can end it first, none may count.
+  const eilseq = exp.failingBlocks.filter((b) => model.blockExpectation(b).errno === EILSEQ);
+  if (errno !== 0 && eilseq.length > 0) {
+    const sectors = eilseq.map((b) => checksumLineSector(b, spb));
+    if (nBlocks === 1) tally.add(i, 1, 1, sectors);
+    else tally.add(i, exp.errnos.length === 1 ? 1 : 0, eilseq.length, sectors);
+  }
+  for (let b = 0; b < nBlocks; b++) {
+    const block = firstBlock + b;
+    const bOff = off + b * bsz;
+    const e = model.blockExpectation(block);
+    // ih-io re-reads each block of a failed multi-block request alone: one more bio per block
+    const perBlock = errno === 0 || nBlocks === 1 ? errno : blocks.get(bOff)?.errno ?? 0;
+    if (perBlock !== 0) s.observeFailed(block, perBlock);
+    if (errno !== 0 && nBlocks > 1) {
+      if (e.errno === EILSEQ) tally.add(i, 1, 1, [checksumLineSector(block, spb)]);
+      const mustFail = failing.has(block);
+      if (mustFail !== (perBlock !== 0)) {
+        s.disagree({ step: i, kind: mustFail ? 'silent-acceptance' : 'false-alarm', block, sector: bOff / 512,
+          expected: mustFail ? `errno ${e.errno}` : 'block reads', found: perBlock !== 0 ? `errno ${perBlock}` : 'block read' });
+      } else if (mustFail && perBlock !== e.errno) {
+        s.disagree({ step: i, kind: 'wrong-errno', block, sector: bOff / 512, expected: `errno ${e.errno}`, found: `errno ${perBlock}` });
+      }
+    }
+    if (perBlock !== 0 || failing.has(block) || exp.indeterminateBlocks.includes(block)) continue;
+    const want = model.expectBlockRead(block).data!;
+    const seen = got.subarray(b * bsz, (b + 1) * bsz);
+    if (!seen.equals(want)) {
+      const at = firstDiff(seen, want);
+      s.disagree({ step: i, kind: 'data-mismatch', block, sector: bOff / 512, expected: `byte ${at} = 0x${hex(want[at])}`, found: `0x${hex(seen[at])}` });
+    }
+  }
+}
+
+export async function discardStep(ctx: IoContext, i: number, d: { offset: number; length: number }): Promise<void> {
+  const { s, model } = ctx;
+  const exp = model.expectDiscard(d.offset / 512, d.length / 512);
+  const res = await s.run(['ih-io', 'discard', '--dev', ctx.top, '--offset', String(d.offset), '--length', String(d.length)]);
+  if (res.exitCode === 2 || res.exitCode === 3) throw new InfraError(`ih-io discard exited ${res.exitCode}: ${res.stderr.toString().trim()}`);
+  const line = parseIoReport(res.stdout).results.find((l) => l.op === 'discard');
+  if (line === undefined) throw new InfraError('ih-io discard reported nothing');
+  if (line.errno !== exp.errno) {
+    s.disagree({ step: i, kind: 'discard', sector: d.offset / 512, expected: exp.ok ? 'discard succeeds' : `errno ${exp.errno}`, found: line.ok ? 'discard succeeded' : `errno ${line.errno} (${line.error ?? '?'})` });
+  }
+  model.discard(d.offset / 512, d.length / 512);
+  s.note(`discard: errno ${line.errno} (model ${exp.errno})`);
+}
+
+export async function flushStep(ctx: IoContext, i: number): Promise<void> {
+  const { s, model } = ctx;
+  const exp = model.expectFlush();
+  const res = await s.run(['ih-io', 'flush', '--dev', ctx.top]);
+  if (res.exitCode === 2 || res.exitCode === 3) throw new InfraError(`ih-io flush exited ${res.exitCode}: ${res.stderr.toString().trim()}`);
+  const line = parseIoReport(res.stdout).results.find((l) => l.op === 'flush');
+  if (line === undefined) throw new InfraError('ih-io flush reported nothing');
+  if (line.errno !== exp.errno) {
+    s.disagree({ step: i, kind: 'flush', expected: exp.ok ? 'flush succeeds' : `errno ${exp.errno}`, found: line.ok ? 'flush succeeded' : `errno ${line.errno}` });
+  }
+}

@@ -1,0 +1,102 @@
+import { join } from 'node:path';
+import tmp from 'tmp';
+import { buildGuestTools } from '../../vm/agent/build.ts';
+import { cacheDir } from '../../vm/cache.ts';
+import { buildGuestImage, type GuestImage } from '../../vm/image/initramfs.ts';
+import { KernelBuildError } from '../../vm/kernel/build-errors.ts';
+import { KernelUnavailableError, provideKernel } from '../../vm/kernel/provider.ts';
+import type { KernelSpec } from '../../vm/kernel/spec.ts';
+import type { ResolvedKernel } from '../../vm/kernel/types.ts';
+import { chooseAccel, type AccelChoice } from '../../vm/qemu/accel.ts';
+import { Guest } from '../../vm/qemu/guest.ts';
+import type { MatrixConfig } from '../config.ts';
+import { UsageError } from '../errors.ts';
+import type { KernelRecord, RunResults } from '../results.ts';
+import { buildFailureReason, keepBuildLog } from './kernel-build.ts';
+
+export interface ReadyKernel {
+  kernel: ResolvedKernel;
+  image: GuestImage;
+}
+
+/** Boots the kernel with KVM and waits briefly for the agent: KVM is used only when this works. */
+async function kvmProbe(k: ReadyKernel, dir: string): Promise<boolean> {
+  const guest = Guest.start({
+    kernel: k.kernel.bzImage, initrd: k.image.path, accel: 'kvm', memoryMb: 256, cpus: 1,
+    consoleLog: join(dir, 'kvm-probe-console.log'), disks: [],
+  });
+  try {
+    await guest.waitReady(20_000);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await guest.kill(1000);
+  }
+}
+
+/** Resolves kernels (an unavailable one is recorded, its cells skipped) and builds their guest images. */
+export async function prepareKernels(specs: KernelSpec[], cfg: MatrixConfig, results: RunResults, log: (s: string) => void): Promise<Map<string, ReadyKernel | KernelRecord>> {
+  // Built only once a kernel is available, so a run whose kernels are all unavailable ends quickly.
+  let tools: Awaited<ReturnType<typeof buildGuestTools>> | undefined;
+  const out = new Map<string, ReadyKernel | KernelRecord>();
+  for (const spec of specs) {
+    try {
+      const kernel = await provideKernel(spec, {
+        ...(cfg.modules !== undefined ? { modules: cfg.modules } : {}),
+        log: (line) => log(`kernel ${spec.text}: ${line}`),
+      });
+      tools ??= await buildGuestTools(cacheDir('guest-tools'));
+      const image = await buildGuestImage(kernel, { agent: tools.agent, io: tools.io });
+      log(`kernel ${spec.text}: ${kernel.source}; initramfs ${image.fromCache ? 'cached' : 'built'} (${image.hash})`);
+      const buildLog = await keepBuildLog(results.dir, kernel.label, kernel.buildLog);
+      if (kernel.missingOptions !== undefined && kernel.missingOptions.length > 0) {
+        log(`kernel ${spec.text}: Kconfig options the final .config lacks: ${kernel.missingOptions.join(' ')}`);
+      }
+      results.summary.kernels.push({
+        spec: spec.text, label: kernel.label, source: kernel.source, status: 'ok',
+        ...(kernel.release !== undefined ? { release: kernel.release } : {}),
+        ...(kernel.version !== undefined ? { version: kernel.version } : {}),
+        ...(buildLog !== undefined ? { buildLog } : {}),
+        ...(kernel.missingOptions !== undefined ? { missingOptions: kernel.missingOptions } : {}),
+        image: { path: image.path, hash: image.hash, fromCache: image.fromCache, modules: image.modules },
+      });
+      out.set(spec.text, { kernel, image });
+    } catch (e) {
+      if (e instanceof UsageError) throw e;
+      if (e instanceof KernelBuildError) {
+        const buildLog = await keepBuildLog(results.dir, spec.text, e.logFile);
+        const rec: KernelRecord = {
+          spec: spec.text, label: spec.text, status: 'build-failed', message: buildFailureReason(e, buildLog),
+          ...(buildLog !== undefined ? { buildLog } : {}),
+        };
+        results.summary.kernels.push(rec);
+        log(`kernel ${spec.text}: build failed: ${e.message}`);
+        out.set(spec.text, rec);
+        continue;
+      }
+      const status = e instanceof KernelUnavailableError ? 'unavailable' : 'error';
+      const rec: KernelRecord = { spec: spec.text, label: spec.text, status, message: (e as Error).message };
+      results.summary.kernels.push(rec);
+      log(`kernel ${spec.text}: ${status}: ${(e as Error).message}`);
+      out.set(spec.text, rec);
+    }
+  }
+  await results.flush();
+  return out;
+}
+
+export function isReady(k: ReadyKernel | KernelRecord): k is ReadyKernel {
+  return 'image' in k && 'kernel' in k;
+}
+
+export async function chooseAccelFor(cfg: MatrixConfig, kernels: Map<string, ReadyKernel | KernelRecord>): Promise<AccelChoice> {
+  const first = [...kernels.values()].find(isReady);
+  if (first === undefined) return { accel: 'tcg', reason: 'no kernel to probe with' };
+  const scratch = tmp.dirSync({ prefix: 'ih-probe-', unsafeCleanup: true });
+  try {
+    return await chooseAccel({ ...(cfg.accel !== undefined ? { forced: cfg.accel } : {}), probe: () => kvmProbe(first, scratch.name) });
+  } finally {
+    scratch.removeCallback();
+  }
+}

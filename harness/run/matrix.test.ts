@@ -1,0 +1,117 @@
+/**
+ * The dispatcher with the guest replaced: runCell answers from a script of verdicts per cell, so repetition,
+ * retry, abort and reporting rules are checked without QEMU (real runs are in *.guest.test.ts).
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { KernelSpec } from '../../vm/kernel/spec.ts';
+import { parseMatrixArgs } from '../config.ts';
+import { planMatrix } from '../plan.ts';
+import { Reporters, type Reporter } from '../reporters/reporter.ts';
+import { RunResults, type KernelRecord } from '../results.ts';
+import type { Scenario } from '../scenario/load.ts';
+import type { CellSpec } from './cell.ts';
+import type { Verdict } from './observations.ts';
+
+/** Verdicts each cell id returns, one per execution, in order. */
+const script = new Map<string, Verdict[]>();
+const calls: string[] = [];
+
+vi.mock('./cell.ts', () => ({
+  runCell: vi.fn(async (spec: CellSpec) => {
+    calls.push(`${spec.id} ${spec.dir.split('/').at(-1)}`);
+    const verdict = script.get(spec.id)?.shift() ?? 'pass';
+    return { verdict, reason: `${verdict} here`, durationMs: 10, bootMs: 5, kernelRelease: 'r', steps: [], disagreements: [] };
+  }),
+}));
+
+vi.mock('./kernels.ts', () => ({
+  isReady: (k: object) => 'image' in k,
+  chooseAccelFor: async () => ({ accel: 'tcg', reason: 'test' }),
+  prepareKernels: async (specs: KernelSpec[]) => new Map(specs.map((s) => [s.text, s.text === '4.13'
+    ? { spec: '4.13', label: '4.13', status: 'unavailable', message: 'not here' } satisfies KernelRecord
+    : { kernel: { spec: s.text, label: `k${s.text}`, bzImage: '/x', source: 'test' }, image: { path: '/i', hash: 'h', fromCache: true, modules: [] } }])),
+}));
+
+const { runMatrix } = await import('./matrix.ts');
+
+const scenarios = [{ id: 'a/1' }, { id: 'a/2' }] as Scenario[];
+
+describe('runMatrix', () => {
+  let root: string;
+  beforeEach(async () => {
+    root = await mkdtemp(join(tmpdir(), 'ih-dispatch-'));
+    script.clear();
+    calls.length = 0;
+  });
+  afterEach(async () => { await rm(root, { recursive: true, force: true }); });
+
+  async function run(args: string[], opts: { stop?: AbortController; reporter?: Reporter } = {}) {
+    const cfg = parseMatrixArgs([...args, '--jobs', '1'], {});
+    const plan = planMatrix(cfg.kernels, scenarios, { repeat: cfg.repeat, retries: cfg.retries, ...(cfg.shard ? { shard: cfg.shard } : {}) });
+    const results = await RunResults.create(root, ['matrix', ...args]);
+    const events: string[] = [];
+    const rec: Reporter = {
+      onBegin: (i) => { events.push(`begin ${i.cells} ${i.executions}`); },
+      onExecutionBegin: (e) => { events.push(`exec ${e.id} ${e.repeat}/${e.repeats} try ${e.attempt}`); },
+      onCellEnd: (c) => { events.push(`cell ${c.id} ${c.verdict}${c.flaky ? ' flaky' : ''}`); },
+    };
+    await runMatrix(cfg, plan, results, new Reporters([rec, ...(opts.reporter ? [opts.reporter] : [])]), () => undefined, opts.stop?.signal);
+    return { results, events };
+  }
+
+  it('runs each cell once in its own directory, records unavailable kernels as skip without running them', async () => {
+    const { results, events } = await run(['--kernel', '6.1', '--kernel', '4.13']);
+    expect(calls).toEqual(['k6.1/a/1 k6.1__a_1', 'k6.1/a/2 k6.1__a_2']);
+    expect(events[0]).toBe('begin 4 2');
+    expect(results.summary.cells.map((c) => `${c.id} ${c.verdict} ${c.kernelSpec}`).sort()).toEqual([
+      '4.13/a/1 skip 4.13', '4.13/a/2 skip 4.13', 'k6.1/a/1 pass 6.1', 'k6.1/a/2 pass 6.1',
+    ]);
+    expect(results.summary.cells.find((c) => c.id === 'k6.1/a/1')).toMatchObject({ dir: 'cells/k6.1__a_1', bootMs: 5, kernelRelease: 'r' });
+  });
+
+  it('retries an execution only after an infrastructure error, never after a fail', async () => {
+    script.set('k6.1/a/1', ['error', 'error', 'pass']);
+    script.set('k6.1/a/2', ['fail', 'pass']);
+    const { results, events } = await run(['--kernel', '6.1', '--retries', '2']);
+    expect(calls).toEqual(['k6.1/a/1 rep1-try1', 'k6.1/a/1 rep1-try2', 'k6.1/a/1 rep1-try3', 'k6.1/a/2 rep1-try1']);
+    expect(events).toContain('exec k6.1/a/1 1/1 try 3');
+    const a1 = results.summary.cells.find((c) => c.id === 'k6.1/a/1')!;
+    expect(a1).toMatchObject({ verdict: 'pass', dir: 'cells/k6.1__a_1/rep1-try3' });
+    expect(a1.runs!.map((r) => r.verdict)).toEqual(['error', 'error', 'pass']);
+    expect(results.summary.cells.find((c) => c.id === 'k6.1/a/2')).toMatchObject({ verdict: 'fail' });
+  });
+
+  it('gives up after --retries and keeps the error', async () => {
+    script.set('k6.1/a/1', ['error', 'error', 'error']);
+    const { results } = await run(['--kernel', '6.1', '--retries', '1', '--scenario', 'a/1']);
+    expect(calls.filter((c) => c.startsWith('k6.1/a/1'))).toHaveLength(2);
+    expect(results.summary.cells.find((c) => c.id === 'k6.1/a/1')?.verdict).toBe('error');
+  });
+
+  it('repeats each cell, reports it once when all repetitions are in, and marks mixed verdicts flaky', async () => {
+    script.set('k6.1/a/1', ['pass', 'crash', 'pass']);
+    const { results, events } = await run(['--kernel', '6.1', '--repeat', '3']);
+    expect(events[0]).toBe('begin 2 6');
+    expect(events.filter((e) => e.startsWith('cell '))).toEqual(['cell k6.1/a/1 crash flaky', 'cell k6.1/a/2 pass']);
+    const a1 = results.summary.cells.find((c) => c.id === 'k6.1/a/1')!;
+    expect(a1.runs!.map((r) => `${r.repeat}:${r.verdict}`)).toEqual(['1:pass', '2:crash', '3:pass']);
+    expect(a1.dir).toBe('cells/k6.1__a_1/rep2-try1');
+    expect(a1.durationMs).toBe(30);
+  });
+
+  it('runs only its shard', async () => {
+    await run(['--kernel', '6.1', '--shard', '2/2']);
+    expect(calls).toEqual(['k6.1/a/2 k6.1__a_2']);
+  });
+
+  it('after a stop, boots nothing new and records no interrupted cell', async () => {
+    const stop = new AbortController();
+    const reporter: Reporter = { onExecutionBegin: () => { stop.abort(); } };
+    const { results } = await run(['--kernel', '6.1'], { stop, reporter });
+    expect(calls).toEqual(['k6.1/a/1 k6.1__a_1']);
+    expect(results.summary.cells).toEqual([]);
+  });
+});

@@ -1,0 +1,158 @@
+import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { UsageError } from '../errors.ts';
+import { discoverScenarios } from './discover.ts';
+import { loadScenario, ScenarioError } from './load.ts';
+
+const HEAD = `description: This test exercises the loader with one small scenario.
+disks: [{ name: data, size: 64MiB }]
+`;
+const STACK = 'stack: { type: integrity, disk: data }\n';
+
+function scenarioDir(files: Record<string, string>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'ih-load-'));
+  for (const [name, text] of Object.entries(files)) {
+    mkdirSync(join(dir, name, '..'), { recursive: true });
+    writeFileSync(join(dir, name), text);
+  }
+  return dir;
+}
+
+async function loadError(text: string): Promise<string> {
+  const dir = scenarioDir({ 'g/x.yaml': text });
+  try {
+    await loadScenario(join(dir, 'g/x.yaml'), dir);
+  } catch (e) {
+    expect(e).toBeInstanceOf(ScenarioError);
+    expect(e).toBeInstanceOf(UsageError);
+    return (e as Error).message;
+  }
+  throw new Error('the scenario loaded, but it was expected to be rejected');
+}
+
+const steps = (...s: string[]) => `steps:\n${s.map((x) => `  - ${x}`).join('\n')}\n`;
+
+describe('loadScenario accepts', () => {
+  it('a full scenario and fills defaults', async () => {
+    const dir = scenarioDir({
+      'g/ok.yaml': `${HEAD}requires: { kernel: "6.1", targetVersions: { integrity: "1.10.0" }, crypto: ["hmac(sha256)"], toolOptions: { integritysetup: ["--allow-discards"] } }
+stack: { type: integrity, disk: data, hash: hmac-sha256, key: "00112233", mode: bitmap, sectorSize: 4096, allowDiscards: true }
+${steps('write: { offset: 0, length: 1MiB, bs: 64KiB, procs: 4, fua: true }', 'read: { offset: 512, length: 100, unaligned: true }', 'discard: { offset: 0, length: 8KiB }', 'flush', 'close', 'swap: { blocks: [1, 2] }', 'corrupt: { blocks: [3], where: tag }', 'open', 'read: { offset: 0, length: 1MiB }')}`,
+    });
+    const s = await loadScenario(join(dir, 'g/ok.yaml'), dir);
+    expect(s.id).toBe('g/ok');
+    expect(s.stack).toMatchObject({ mode: 'bitmap', sectorSize: 4096, lower: 'disk' });
+    expect(s.steps[0]).toEqual({ write: { offset: 0, length: 1 << 20, bs: 65536, procs: 4, fua: true, unaligned: false } });
+    expect(s.requires).toEqual({ targets: [], kernel: '6.1', targetVersions: { integrity: '1.10.0' }, crypto: ['hmac(sha256)'], toolOptions: { integritysetup: ['--allow-discards'] } });
+  });
+
+  it('every scenario in the repository', async () => {
+    const all = await discoverScenarios(new URL('../../scenarios', import.meta.url).pathname);
+    expect(all.length).toBeGreaterThan(0);
+  });
+});
+
+describe('loadScenario rejects, naming the file and the field', () => {
+  it('YAML that does not parse', async () => {
+    expect(await loadError('description: [unclosed\n')).toMatch(/g\/x\.yaml: not valid YAML/);
+  });
+
+  it('unknown and missing top-level fields', async () => {
+    const m = await loadError(`${HEAD}${STACK}stepz: []\n`);
+    expect(m).toMatch(/x\.yaml: steps: .*expected array/);
+    expect(m).toMatch(/x\.yaml: \(top level\): Unrecognized key: "stepz"/);
+  });
+
+  it('a size that is not a size', async () => {
+    expect(await loadError(`${HEAD}${STACK}${steps('read: { offset: 0, length: 4 parsecs }')}`)).toMatch(/steps\[0\]\.read\.length: expected a size like 4096/);
+  });
+
+  it('a step that is no step, listing what a step can be', async () => {
+    const m = await loadError(`${HEAD}${STACK}${steps('opne', 'wrte: { offset: 0, length: 4096 }')}`);
+    expect(m).toMatch(/steps\[0\]: expected one of "close", "open", "status", "flush" or an object with one key of write, read, discard, corrupt, swap, corruptSuperblock, corruptJournal, ioError, crash; got "opne"/);
+    expect(m).toMatch(/steps\[1\]: expected .*; got \{"wrte"/);
+  });
+
+  it('a bad field inside a fault step, not "Invalid input"', async () => {
+    const m = await loadError(`${HEAD}${STACK}${steps('close', 'corrupt: { blocks: [1], where: tga }', 'corruptSuperblock: { field: magc }', 'swap: { blocks: [1] }')}`);
+    expect(m).toMatch(/steps\[1\]\.corrupt\.where: .*expected one of "data"\|"tag"/);
+    expect(m).toMatch(/steps\[2\]\.corruptSuperblock\.field: .*"magic"/);
+    expect(m).toMatch(/steps\[3\]\.swap\.blocks: /);
+    expect(m).not.toMatch(/Invalid input$/m);
+  });
+
+  it('requirements in the wrong form', async () => {
+    const m = await loadError(`${HEAD}requires: { kernel: "six", targetVersions: { integrity: "v1" }, toolOptions: { integritysetup: ["allow discards"] }, crypto: [""] }\n${STACK}${steps('status')}`);
+    expect(m).toMatch(/requires\.kernel: expected a version like "6\.1"/);
+    expect(m).toMatch(/requires\.targetVersions\.integrity: expected a version/);
+    expect(m).toMatch(/requires\.toolOptions\.integritysetup\[0\]: expected an option/);
+    expect(m).toMatch(/requires\.crypto\[0\]: /);
+  });
+
+  it('references to undeclared disks and a metadata disk that is the data disk', async () => {
+    expect(await loadError(`${HEAD}stack: { type: integrity, disk: dta }\n${steps('status')}`)).toMatch(/stack\.disk: 'dta' is not one of the declared disks \(data\)/);
+    expect(await loadError(`${HEAD}stack: { type: integrity, disk: data, metaDisk: data }\n${steps('status')}`)).toMatch(/stack\.metaDisk: 'data' is also stack\.disk/);
+    expect(await loadError(`${HEAD}stack: { type: integrity, disk: data, metaDisk: meta }\n${steps('status')}`)).toMatch(/stack\.metaDisk: 'meta' is not one of the declared disks/);
+  });
+
+  it('keys that do not fit the hash', async () => {
+    expect(await loadError(`${HEAD}stack: { type: integrity, disk: data, hash: hmac-sha256 }\n${steps('status')}`)).toMatch(/stack\.key: hmac-sha256 needs a hex key/);
+    expect(await loadError(`${HEAD}stack: { type: integrity, disk: data, key: "0011" }\n${steps('status')}`)).toMatch(/stack\.key: only hmac-sha256 takes a key/);
+  });
+
+  it('steps that do not fit the stack state', async () => {
+    const m = await loadError(`${HEAD}${STACK}${steps('open', 'corrupt: { blocks: [1] }', 'close', 'read: { offset: 0, length: 4096 }', 'close')}`);
+    expect(m).toMatch(/steps\[0\]: 'open' but the stack is already open/);
+    expect(m).toMatch(/steps\[1\]\.corrupt: the host can only change a closed stack/);
+    expect(m).toMatch(/steps\[3\]: 'read' needs the stack open/);
+    expect(m).toMatch(/steps\[4\]: 'close' but the stack is already closed/);
+  });
+
+  it('I/O after a superblock corruption, since no open can succeed', async () => {
+    expect(await loadError(`${HEAD}${STACK}${steps('close', 'corruptSuperblock: { field: magic }', 'open', 'read: { offset: 0, length: 4096 }')}`))
+      .toMatch(/steps\[3\]: 'read' needs the stack open, but steps\[1\] corrupted the superblock/);
+  });
+
+  it('a journal corruption without a journal, and a swap of a block with itself', async () => {
+    const m = await loadError(`${HEAD}stack: { type: integrity, disk: data, mode: direct }\n${steps('close', 'corruptJournal: { where: data }', 'swap: { blocks: [5, 5] }')}`);
+    expect(m).toMatch(/steps\[1\]\.corruptJournal: the stack's mode is direct/);
+    expect(m).toMatch(/steps\[2\]\.swap\.blocks: swapping block 5 with itself/);
+  });
+
+  it('an ioError without a dm-linear lower device, and writes over an erroring block', async () => {
+    expect(await loadError(`${HEAD}${STACK}${steps('close', 'ioError: { blocks: [8] }')}`)).toMatch(/steps\[1\]\.ioError: needs stack\.lower: linear/);
+    expect(await loadError(`${HEAD}stack: { type: integrity, disk: data, lower: linear }\n${steps('close', 'ioError: { blocks: [8] }', 'open', 'write: { offset: 0, length: 8KiB }')}`))
+      .toMatch(/steps\[3\]\.write: covers block\(s\) 8 under an ioError/);
+  });
+
+  it('ranges that are misaligned without saying so, or say so and are aligned', async () => {
+    const m = await loadError(`${HEAD}stack: { type: integrity, disk: data, sectorSize: 4096 }\n${steps('read: { offset: 512, length: 4096 }', 'read: { offset: 0, length: 8192, unaligned: true }', 'read: { offset: 1, length: 10, unaligned: true, bs: 10 }', 'write: { offset: 0, length: 8192, bs: 1000 }', 'read: { offset: 0, length: 128MiB }')}`);
+    expect(m).toMatch(/steps\[0\]\.read\.offset: 512 is not a multiple of the stack's sector size 4096/);
+    expect(m).toMatch(/steps\[1\]\.read\.unaligned: offset 0 and length 8192 are both multiples/);
+    expect(m).toMatch(/steps\[2\]\.read\.bs: an unaligned range is issued as one I\/O/);
+    expect(m).toMatch(/steps\[3\]\.write\.bs: 1000 is not a positive multiple of 4096/);
+    expect(m).toMatch(/steps\[4\]\.read: ends at 134217728, beyond the 67108864-byte disk/);
+  });
+
+  it('blocks beyond the disk', async () => {
+    expect(await loadError(`${HEAD}${STACK}${steps('close', 'corrupt: { blocks: [1, 131072] }')}`)).toMatch(/steps\[1\]\.corrupt\.blocks: block 131072 is beyond the 67108864-byte disk/);
+  });
+});
+
+describe('discoverScenarios', () => {
+  it('reports every malformed file at once, before anything runs', async () => {
+    const dir = scenarioDir({ 'a/1.yaml': `${HEAD}${STACK}${steps('opne')}`, 'a/2.yaml': `${HEAD}${STACK}steps: []\n`, 'a/3.yaml': `${HEAD}${STACK}${steps('status')}` });
+    const err = await discoverScenarios(dir).then(() => undefined, (e: unknown) => e as Error);
+    expect(err).toBeInstanceOf(ScenarioError);
+    expect(err!.message).toMatch(/a\/1\.yaml: steps\[0\]/);
+    expect(err!.message).toMatch(/a\/2\.yaml: steps: Too small/);
+    expect(err!.message).not.toMatch(/3\.yaml/);
+  });
+
+  it('names the globs that matched nothing', async () => {
+    const dir = scenarioDir({ 'a/3.yaml': `${HEAD}${STACK}${steps('status')}` });
+    await expect(discoverScenarios(dir, ['b/*'])).rejects.toThrow(/--scenario b\/\*: matches none of a\/3/);
+  });
+});

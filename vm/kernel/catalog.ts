@@ -1,0 +1,59 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { UsageError } from '../../harness/errors.ts';
+
+/** Where a version alias comes from (vm/kernels.yaml). */
+export type CatalogSource =
+  | { kind: 'debian'; alias: string; pattern: RegExp; note?: string }
+  | { kind: 'tarball'; alias: string; url: string; checksums: string; note?: string };
+
+export const CATALOG_FILE = fileURLToPath(new URL('../kernels.yaml', import.meta.url));
+
+const entry = z.union([
+  z.object({ debian: z.string().min(1), note: z.string().optional() }).strict(),
+  z.object({ tarball: z.url(), checksums: z.url(), note: z.string().optional() }).strict(),
+]);
+const catalogSchema = z.object({ kernels: z.record(z.string(), entry) }).strict();
+
+export function parseCatalog(text: string, file = CATALOG_FILE): Map<string, CatalogSource> {
+  const parsed = catalogSchema.safeParse(parseYaml(text));
+  if (!parsed.success) {
+    throw new UsageError(`${file}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(top level)'}: ${i.message}`).join('; ')}`);
+  }
+  const out = new Map<string, CatalogSource>();
+  for (const [alias, e] of Object.entries(parsed.data.kernels)) {
+    // --kernel reads <major>.<minor> as an alias; any other key could never be asked for.
+    if (!/^\d+\.\d+$/.test(alias)) throw new UsageError(`${file}: kernels.${alias}: alias must be <major>.<minor>`);
+    const note = e.note !== undefined ? { note: e.note } : {};
+    if ('debian' in e) {
+      let pattern: RegExp;
+      try {
+        pattern = new RegExp(e.debian);
+      } catch (err) {
+        throw new UsageError(`${file}: kernels.${alias}.debian: not a regular expression: ${(err as Error).message}`);
+      }
+      out.set(alias, { kind: 'debian', alias, pattern, ...note });
+    } else {
+      out.set(alias, { kind: 'tarball', alias, url: e.tarball, checksums: e.checksums, ...note });
+    }
+  }
+  return out;
+}
+
+let cached: Map<string, CatalogSource> | undefined;
+
+export function loadCatalog(): Map<string, CatalogSource> {
+  cached ??= parseCatalog(readFileSync(CATALOG_FILE, 'utf8'));
+  return cached;
+}
+
+/** Why a tarball kernel is not available here, and the ways to provide it. */
+export function tarballUnavailableMessage(src: Extract<CatalogSource, { kind: 'tarball' }>): string {
+  const name = src.url.split('/').at(-1)!.replace(/\.tar\.[a-z0-9]+$/, '');
+  return `--kernel ${src.alias}: comes from the kernel.org tarball ${src.url} (vm/kernels.yaml), which this harness does not download ` +
+    `(it reaches only Debian and npm). Provide the kernel yourself: unpack that tarball (check it against ${src.checksums}) and pass ` +
+    `--kernel tree:/path/to/${name}, or a git checkout at its tag (--kernel tree:/path/to/linux@v${name.replace(/^linux-/, '')}), ` +
+    `or a built kernel: --kernel /path/to/bzImage [--modules /path/to/lib/modules/<release>]`;
+}

@@ -1,0 +1,64 @@
+// --kernel src:<version> and tree:<path>[@<ref>]: a spec and its build options -> a built, bootable kernel.
+import { availableParallelism } from 'node:os';
+import { basename, resolve } from 'node:path';
+import { cacheDir } from '../cache.ts';
+import { buildKernel, type BuiltKernel, type KernelSource } from './build.ts';
+import type { KernelBuildOptions, SourceKernelSpec } from './spec.ts';
+import type { ResolvedKernel } from './types.ts';
+
+export interface SourceBuildOptions {
+  /** Progress lines (unpacking, patching, building, warnings), not make's output. */
+  log?: (line: string) => void;
+  jobs?: number;
+}
+
+export function sourceFor(spec: SourceKernelSpec): KernelSource {
+  if (spec.kind === 'src') return { kind: 'debian-src', version: spec.version };
+  const path = resolve(spec.path);
+  return spec.ref === undefined ? { kind: 'tree', path } : { kind: 'tree', path, ref: spec.ref };
+}
+
+function labelPart(text: string): string {
+  return text.replace(/[^A-Za-z0-9.+-]+/g, '-').replace(/^-+|-+$/g, '');
+}
+
+/**
+ * Cell label of a built kernel: release, revision, then what was added, so "src:6.1" and "src:6.1 --patch x"
+ * get different cell directories: 6.1.158, 6.1.158+x, 6.1.0-g1a2b3c4d5e6+kasan.
+ */
+export function builtKernelLabel(release: string, revision: string | undefined, build: KernelBuildOptions): string {
+  const added = [
+    ...build.patches.map((p) => basename(p).replace(/\.(patch|diff)$/, '')),
+    ...build.kconfig.map((k) => basename(k).replace(/\.(config|fragment|cfg)$/, '')),
+    ...build.makeArgs,
+  ].map(labelPart);
+  const base = revision === undefined || release.includes(revision) ? release : `${release}-${revision}`;
+  return [base, ...added].join('+');
+}
+
+export function resolvedFromBuilt(spec: SourceKernelSpec, built: BuiltKernel): ResolvedKernel {
+  return {
+    spec: spec.text,
+    label: builtKernelLabel(built.release, built.revision, spec.build),
+    bzImage: built.bzImage,
+    release: built.release,
+    source: `built from ${built.sourceDescription}${built.fromCache ? ' (cached build)' : ''}`,
+    version: built.cacheKey,
+    buildLog: built.buildLog,
+    missingOptions: built.missingOptions,
+  };
+}
+
+/** Builds (or takes from the cache) the kernel a src:/tree: spec names. Build failures throw KernelBuildError. */
+export async function provideSourceKernel(spec: SourceKernelSpec, opts: SourceBuildOptions = {}): Promise<ResolvedKernel> {
+  const built = await buildKernel({
+    source: sourceFor(spec),
+    patches: spec.build.patches.map((p) => resolve(p)),
+    kconfig: spec.build.kconfig.map((k) => resolve(k)),
+    makeArgs: spec.build.makeArgs,
+    cacheDir: cacheDir(),
+    jobs: opts.jobs ?? availableParallelism(),
+    ...(opts.log !== undefined ? { onStatus: opts.log } : {}),
+  });
+  return resolvedFromBuilt(spec, built);
+}
