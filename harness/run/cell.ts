@@ -13,6 +13,7 @@ import { createImage, planTransfers } from './disks.ts';
 import { CryptCell } from './crypt-cell.ts';
 import { IntegrityCell } from './integrity-cell.ts';
 import type { CorruptionTargetFn } from './integrity-faults.ts';
+import { LuksCell } from './luks-cell.ts';
 
 export interface CellSpec {
   /** "<kernel label>/<scenario id>" */
@@ -152,7 +153,9 @@ export async function runCell(spec: CellSpec): Promise<CellResult> {
     }
     result.bootMs = Date.now() - bootStart;
     const hostDisks = new Map(disks.map((d) => [d.role, d.path]));
-    const cell = spec.scenario.stack.type === 'crypt-aead' ? new CryptCell(spec, session, hostDisks, plan) : new IntegrityCell(spec, session, hostDisks, plan);
+    const type = spec.scenario.stack.type;
+    const cell = type === 'crypt-aead' ? new CryptCell(spec, session, hostDisks, plan)
+      : type === 'luks2' ? new LuksCell(spec, session, hostDisks, plan) : new IntegrityCell(spec, session, hostDisks, plan);
     await cell.run();
     await session.end();
     await guest.powerOff(15_000);

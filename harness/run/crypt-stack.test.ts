@@ -20,6 +20,21 @@ describe('tables', () => {
     expect(cryptTable({ sectors: 800, cipher: authenc, key: Buffer.alloc(96, 1), lower: '/dev/mapper/ih-int', sectorSize: 4096 }))
       .toMatch(/^0 800 crypt capi:authenc\(hmac\(sha256\),xts\(aes\)\)-random (01){96} 0 \/dev\/mapper\/ih-int 0 2 integrity:48:aead sector_size:4096$/);
   });
+
+  it('puts allow_discards in the feature list of either layer when asked', () => {
+    expect(integrityTable({ device: '/dev/vda', sectors: 8, tagSize: 28, mode: 'journal', blockSize: 512, allowDiscards: true }))
+      .toBe('0 8 integrity /dev/vda 0 28 J 2 fix_padding allow_discards');
+    expect(cryptTable({ sectors: 100, cipher: gcm, key: Buffer.alloc(32, 0xab), lower: '/dev/mapper/ih-int', sectorSize: 512, allowDiscards: true }))
+      .toBe(`0 100 crypt capi:gcm(aes)-random ${'ab'.repeat(32)} 0 /dev/mapper/ih-int 0 2 allow_discards integrity:28:aead`);
+  });
+});
+
+describe('the kernel refusing allow_discards on dm-integrity without an internal hash', () => {
+  it('is read from the log line Debian 6.1 printed', () => {
+    const log = `[   27.873490] device-mapper: table: 253:0: integrity: Discard can be only used with internal hash (-EINVAL)
+[   27.874134] device-mapper: ioctl: error adding target to table`;
+    expect(targetError(log, 'integrity')).toBe('253:0: integrity: Discard can be only used with internal hash (-EINVAL)');
+  });
 });
 
 // Lines as a Debian 6.1 guest printed them (console.log of the harness's runs).

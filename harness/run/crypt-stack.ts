@@ -18,13 +18,13 @@ export const FORMAT_NAME = 'ih-int-format';
 
 const MODE_LETTER: Record<CryptAeadStack['mode'], string> = { journal: 'J', bitmap: 'B', direct: 'D' };
 
-export function integrityTable(p: { device: string; sectors: number; tagSize: number; mode: CryptAeadStack['mode']; blockSize: number }): string {
-  const opts = [...(p.blockSize !== 512 ? [`block_size:${p.blockSize}`] : []), 'fix_padding'];
+export function integrityTable(p: { device: string; sectors: number; tagSize: number; mode: CryptAeadStack['mode']; blockSize: number; allowDiscards?: boolean }): string {
+  const opts = [...(p.blockSize !== 512 ? [`block_size:${p.blockSize}`] : []), 'fix_padding', ...(p.allowDiscards ? ['allow_discards'] : [])];
   return `0 ${p.sectors} integrity ${p.device} 0 ${p.tagSize} ${MODE_LETTER[p.mode]} ${opts.length} ${opts.join(' ')}`;
 }
 
-export function cryptTable(p: { sectors: number; cipher: CryptAeadCipher; key: Buffer; lower: string; sectorSize: number }): string {
-  const opts = [`integrity:${p.cipher.tupleSize}:aead`, ...(p.sectorSize !== 512 ? [`sector_size:${p.sectorSize}`] : [])];
+export function cryptTable(p: { sectors: number; cipher: CryptAeadCipher; key: Buffer; lower: string; sectorSize: number; allowDiscards?: boolean }): string {
+  const opts = [...(p.allowDiscards ? ['allow_discards'] : []), `integrity:${p.cipher.tupleSize}:aead`, ...(p.sectorSize !== 512 ? [`sector_size:${p.sectorSize}`] : [])];
   return `0 ${p.sectors} crypt ${p.cipher.spec} ${p.key.toString('hex')} 0 ${p.lower} 0 ${opts.length} ${opts.join(' ')}`;
 }
 

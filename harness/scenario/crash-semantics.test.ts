@@ -47,6 +47,6 @@ describe('crash steps in scenario files', () => {
 
   it('the shipped crash scenarios load', async () => {
     const s = await discoverScenarios(join(repoRoot(), 'scenarios'), ['crash/*']);
-    expect(s.map((x) => x.stack.mode).sort()).toEqual(['bitmap', 'direct', 'journal']);
+    expect(s.map((x) => ('mode' in x.stack ? x.stack.mode : x.stack.type)).sort()).toEqual(['bitmap', 'direct', 'journal']);
   });
 });

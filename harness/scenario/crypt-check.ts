@@ -1,9 +1,10 @@
 /**
  * Load-time checks of a crypt-aead scenario that the schema cannot express: the key fits the cipher, and
- * every I/O and corruption stays inside what the stack provides. The capacity comes from the model's
- * prediction of the dm-integrity format (the runner checks the real superblock against it too).
+ * every I/O, discard and corruption stays inside what the stack provides. The capacity comes from the
+ * model's prediction of the dm-integrity format (the runner checks the real superblock against it too).
+ * checkAeadSteps() is shared with the luks2 stack (luks-check.ts): the same dm-crypt over dm-integrity.
  */
-import { cryptKeyProblems, parseCryptCipher } from '../model/crypt/cipher.ts';
+import { cryptKeyProblems, parseCryptCipher, type CryptAeadCipher } from '../model/crypt/cipher.ts';
 import { planIntegrityFormat } from '../model/integrity/format.ts';
 import { ModelInputError } from '../model/errors.ts';
 import type { CryptAeadStack } from './crypt-schema.ts';
@@ -23,6 +24,7 @@ export function checkCryptAeadScenario(stack: CryptAeadStack, steps: Step[], dis
   const errs: string[] = [];
   const c = parseCryptCipher(stack.cipher);
   if (stack.key !== undefined) errs.push(...cryptKeyProblems(c, Buffer.from(stack.key, 'hex')).map((p) => `stack.key: ${p}`));
+  errs.push(...checkStoredIv(c, steps));
   if (disk === undefined || disk.size === 0 || disk.size % 4096 !== 0) return errs;
   let capacity: number;
   try {
@@ -31,13 +33,33 @@ export function checkCryptAeadScenario(stack: CryptAeadStack, steps: Step[], dis
     if (!(e instanceof ModelInputError)) throw e;
     return [...errs, `stack.disk: disk '${disk.name}' (${disk.size} bytes) is too small for dm-integrity with ${c.tupleSize}-byte tags`];
   }
-  const blocks = capacity / stack.sectorSize;
-  const room = `the ${capacity} bytes (${blocks} blocks of ${stack.sectorSize}) the stack provides on the ${disk.size}-byte disk '${disk.name}'`;
+  return [...errs, ...checkAeadSteps(steps, { stack: 'crypt-aead', capacity, blockSize: stack.sectorSize, disk, keeps: 'journal and tags' })];
+}
+
+/** corrupt.where 'iv' needs an IV in the tuple: plain64 IVs come from the sector number. */
+export function checkStoredIv(c: CryptAeadCipher, steps: Step[]): string[] {
+  const errs: string[] = [];
   steps.forEach((step, i) => {
-    if (step === 'flush') errs.push(`steps[${i}]: 'flush' is not supported on crypt-aead stacks yet`);
+    if (typeof step !== 'string' && 'corrupt' in step && step.corrupt.where === 'iv' && c.storedIvSize === 0) {
+      errs.push(`steps[${i}].corrupt.where: ${c.spec} stores no IV (${c.ivMode} IVs come from the sector number); use data or tag`);
+    }
+  });
+  return errs;
+}
+
+/**
+ * Only the steps the AEAD cells run (aead-cell.ts), and every block, I/O and discard inside the `capacity`
+ * bytes the stack provides on `disk`.
+ */
+export function checkAeadSteps(steps: Step[], p: { stack: 'crypt-aead' | 'luks2'; capacity: number; blockSize: number; disk: { name: string; size: number }; keeps: string }): string[] {
+  const errs: string[] = [];
+  const blocks = p.capacity / p.blockSize;
+  const room = `the ${p.capacity} bytes (${blocks} blocks of ${p.blockSize}) the stack provides on the ${p.disk.size}-byte disk '${p.disk.name}'`;
+  steps.forEach((step, i) => {
+    if (step === 'flush') errs.push(`steps[${i}]: 'flush' is not supported on ${p.stack} stacks yet`);
     if (typeof step === 'string') return;
-    if ('discard' in step || 'crash' in step || 'swap' in step || 'corruptSuperblock' in step || 'corruptJournal' in step || 'ioError' in step) {
-      errs.push(`steps[${i}].${Object.keys(step)[0]}: not supported on crypt-aead stacks (integrity stacks only)`);
+    if ('crash' in step || 'swap' in step || 'corruptSuperblock' in step || 'corruptJournal' in step || 'ioError' in step) {
+      errs.push(`steps[${i}].${Object.keys(step)[0]}: not supported on ${p.stack} stacks (integrity stacks only)`);
       return;
     }
     if ('corrupt' in step) {
@@ -46,9 +68,16 @@ export function checkCryptAeadScenario(stack: CryptAeadStack, steps: Step[], dis
       });
       return;
     }
-    const [kind, r] = 'write' in step ? ['write', step.write] as const : ['read', step.read] as const;
-    if (r.offset + r.length > capacity && r.offset + r.length <= disk.size) {
-      errs.push(`steps[${i}].${kind}: ends at ${r.offset + r.length}, beyond ${room} (dm-integrity keeps the rest for journal and tags)`);
+    const [kind, r] = 'write' in step ? ['write', step.write] as const : 'read' in step ? ['read', step.read] as const : ['discard', step.discard] as const;
+    if ('unaligned' in r) {
+      // the AEAD cells issue block-aligned I/O from one process
+      for (const f of ['unaligned', 'procs', 'fua'] as const) {
+        if (r[f]) errs.push(`steps[${i}].${kind}.${f}: not supported on ${p.stack} stacks yet`);
+      }
+    }
+    // beyond the disk itself is the generic loader's message
+    if (r.offset + r.length > p.capacity && r.offset + r.length <= p.disk.size) {
+      errs.push(`steps[${i}].${kind}: ends at ${r.offset + r.length}, beyond ${room} (the rest holds ${p.keeps})`);
     }
   });
   return errs;

@@ -29,9 +29,9 @@ async function errorOf(body: unknown): Promise<string> {
 }
 
 describe('crypt-aead stack in scenario files', () => {
-  it('fills in the defaults: 512-byte sectors, journal mode, no key (the host derives one)', async () => {
+  it('fills in the defaults: 512-byte sectors, journal mode, no discards, no key (the host derives one)', async () => {
     const s = await load(scenario({}));
-    expect(s.stack).toEqual({ type: 'crypt-aead', disk: 'data', cipher: 'capi:gcm(aes)-random', sectorSize: 512, mode: 'journal' });
+    expect(s.stack).toEqual({ type: 'crypt-aead', disk: 'data', cipher: 'capi:gcm(aes)-random', sectorSize: 512, mode: 'journal', allowDiscards: false });
   });
 
   it('accepts each cipher with a key of a length it takes', async () => {
@@ -81,11 +81,26 @@ describe('crypt-aead stack in scenario files', () => {
     expect(await errorOf(scenario({}, [{ write: { offset: 0, length: 4096 } }], 8192))).toMatch(/stack\.disk: disk 'data' \(8192 bytes\) is too small/);
   });
 
-  it("accepts corrupt.where 'iv' only on crypt-aead stacks", async () => {
+  it("accepts corrupt.where 'iv' only on crypt-aead and luks2 stacks, and only for ciphers that store an IV", async () => {
     const steps = [{ write: { offset: 0, length: 4096 } }, 'close', { corrupt: { blocks: [1], where: 'iv' } }, 'open'];
     await expect(load(scenario({}, steps))).resolves.toBeDefined();
     const integrity = { ...scenario({}, steps), stack: { type: 'integrity', disk: 'data' } };
-    expect(await errorOf(integrity)).toMatch(/steps\[2\]\.corrupt\.where: 'iv' exists only in crypt-aead stacks/);
+    expect(await errorOf(integrity)).toMatch(/steps\[2\]\.corrupt\.where: 'iv' exists only in crypt-aead and luks2 stacks/);
+    expect(await errorOf(scenario({ cipher: 'capi:authenc(hmac(sha256),xts(aes))-plain64' }, steps)))
+      .toMatch(/case\.yaml: steps\[2\]\.corrupt\.where: capi:authenc\(hmac\(sha256\),xts\(aes\)\)-plain64 stores no IV \(plain64 IVs come from the sector number\); use data or tag/);
+  });
+
+  it('accepts discard steps on an open stack, inside the device, in whole sectors; refuses steps only integrity cells run', async () => {
+    const ok = await load(scenario({ allowDiscards: true }, [{ discard: { offset: '4KiB', length: '64KiB' } }, { read: { offset: 0, length: 4096 } }]));
+    expect(ok.steps[0]).toEqual({ discard: { offset: 4096, length: 65536 } });
+    const msg = await errorOf(scenario({}, ['close', { discard: { offset: 100, length: 512 } }, 'open', { discard: { offset: '63MiB', length: '1MiB' } }]));
+    expect(msg).toMatch(/steps\[1\]: 'discard' needs the stack open/);
+    expect(msg).toMatch(/steps\[1\]\.discard\.offset: 100 is not a multiple of the stack's sector size 512/);
+    expect(msg).toMatch(/steps\[3\]\.discard: ends at 67108864, beyond the 62939136 bytes/);
+    const other = await errorOf(scenario({}, ['flush', { write: { offset: 0, length: 4096, fua: true } }, 'close', { swap: { blocks: [1, 2] } }, 'open']));
+    expect(other).toMatch(/steps\[0\]: 'flush' is not supported on crypt-aead stacks yet/);
+    expect(other).toMatch(/steps\[1\]\.write\.fua: not supported on crypt-aead stacks yet/);
+    expect(other).toMatch(/steps\[3\]\.swap: not supported on crypt-aead stacks \(integrity stacks only\)/);
   });
 
   it('refuses an unknown stack type, naming the field', async () => {

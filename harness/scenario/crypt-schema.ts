@@ -18,6 +18,11 @@ export const cryptAeadStackSchema = z.strictObject({
   sectorSize: z.union([z.literal(512), z.literal(4096)], { error: 'expected 512 or 4096' }).default(512),
   /** dm-integrity mode under dm-crypt: J, B or D in the table. */
   mode: z.enum(['journal', 'bitmap', 'direct']).default('journal'),
+  /**
+   * allow_discards on both layers. dm-integrity refuses it without an internal hash, so the runner checks
+   * that refusal and builds dm-integrity without it, dm-crypt with it (model/crypt/discard.ts).
+   */
+  allowDiscards: z.boolean().default(false),
 });
 
 export type CryptAeadStack = z.infer<typeof cryptAeadStackSchema>;

@@ -5,6 +5,7 @@ import type { z } from 'zod';
 import { UsageError } from '../errors.ts';
 import { checkCrashStep } from './crash-semantics.ts';
 import { checkCryptAeadScenario } from './crypt-check.ts';
+import { checkLuks2Scenario } from './luks-check.ts';
 import { scenarioSchema, stepSchema, type IoRange, type ScenarioBody } from './schema.ts';
 
 export interface Scenario extends ScenarioBody {
@@ -94,6 +95,7 @@ export function checkSemantics(_file: string, s: ScenarioBody): string[] {
     if (stack.hash !== 'hmac-sha256' && stack.key !== undefined) errs.push(`stack.key: only hmac-sha256 takes a key, the hash is ${stack.hash}`);
   }
   if (stack.type === 'crypt-aead') errs.push(...checkCryptAeadScenario(stack, s.steps, disk));
+  if (stack.type === 'luks2') errs.push(...checkLuks2Scenario(stack, s.steps, disk));
   const unit = stack.sectorSize;
   let open = true;
   let brokenAt: number | undefined;
@@ -119,7 +121,7 @@ export function checkSemantics(_file: string, s: ScenarioBody): string[] {
       needOpen(step);
     } else if ('corrupt' in step) {
       needClosed('corrupt');
-      if (step.corrupt.where === 'iv' && stack.type !== 'crypt-aead') errs.push(`${at}.corrupt.where: 'iv' exists only in crypt-aead stacks (the IV in the dm-crypt tuple); use data or tag`);
+      if (step.corrupt.where === 'iv' && stack.type === 'integrity') errs.push(`${at}.corrupt.where: 'iv' exists only in crypt-aead and luks2 stacks (the IV in the dm-crypt tuple); use data or tag`);
       errs.push(...checkBlocks(`${at}.corrupt.blocks`, step.corrupt.blocks, unit, disk?.size));
     } else if ('swap' in step) {
       needClosed('swap');
@@ -131,7 +133,7 @@ export function checkSemantics(_file: string, s: ScenarioBody): string[] {
       brokenAt = i;
     } else if ('corruptJournal' in step) {
       needClosed('corruptJournal');
-      if (stack.mode !== 'journal') errs.push(`${at}.corruptJournal: the stack's mode is ${stack.mode}; only journal mode keeps a journal`);
+      if ('mode' in stack && stack.mode !== 'journal') errs.push(`${at}.corruptJournal: the stack's mode is ${stack.mode}; only journal mode keeps a journal`);
     } else if ('ioError' in step) {
       needClosed('ioError');
       if (stack.type !== 'integrity' || stack.lower !== 'linear') errs.push(`${at}.ioError: needs stack.lower: linear (dm-error is mapped into the dm-linear device under dm-integrity)`);

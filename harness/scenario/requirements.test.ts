@@ -27,6 +27,15 @@ describe('requirements', () => {
     expect(r.toolOptions.cryptsetup).toEqual(['--integrity']);
   });
 
+  it('adds integrity and crypt for AEAD stacks, and the cryptsetup options a luks2 stack uses', () => {
+    const luks = scenarioSchema.parse({ ...base, requires: {}, steps: ['status'], stack: { type: 'luks2', disk: 'data', cipher: 'aes-gcm-random', integrity: 'aead', integrityNoWipe: true } });
+    const r = effectiveRequirements(luks);
+    expect(r.targets.sort()).toEqual(['crypt', 'integrity']);
+    expect(r.toolOptions.cryptsetup!.sort()).toEqual(['--integrity', '--integrity-no-wipe', '--pbkdf-force-iterations', '--sector-size', '--volume-key-file']);
+    const crypt = scenarioSchema.parse({ ...base, requires: {}, steps: ['status'], stack: { type: 'crypt-aead', disk: 'data', cipher: 'capi:gcm(aes)-random' } });
+    expect(effectiveRequirements(crypt)).toMatchObject({ targets: ['integrity', 'crypt'], toolOptions: {} });
+  });
+
   it('are met by a guest that has everything', () => {
     expect(unmetRequirements(effectiveRequirements(base), facts())).toEqual([]);
   });

@@ -29,6 +29,14 @@ export function effectiveRequirements(s: Pick<Scenario, 'requires' | 'stack' | '
     if (st.allowDiscards) option('integritysetup', '--allow-discards');
     if (st.metaDisk !== undefined) option('integritysetup', '--data-device');
     if (st.hash === 'hmac-sha256') option('integritysetup', '--integrity-key-file');
+  } else {
+    // dm-crypt AEAD on dm-integrity, from dmsetup tables (crypt-aead) or cryptsetup (luks2)
+    targets.add('integrity');
+    targets.add('crypt');
+    if (st.type === 'luks2') {
+      for (const o of ['--integrity', '--volume-key-file', '--sector-size', '--pbkdf-force-iterations']) option('cryptsetup', o);
+      if (st.integrityNoWipe) option('cryptsetup', '--integrity-no-wipe');
+    }
   }
   return {
     ...r,

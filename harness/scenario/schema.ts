@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseSize } from './size.ts';
 import { cryptAeadStackSchema } from './crypt-schema.ts';
+import { luks2StackSchema } from './luks-schema.ts';
 
 /** A byte count: a number or a string like "64MiB", "4k". */
 const size = z.union([z.number(), z.string()]).transform((v, ctx) => {
@@ -36,7 +37,7 @@ export const integrityStackSchema = z.strictObject({
   interleaveSectors: z.number().int().min(8).max(2 ** 30).refine((n) => (n & (n - 1)) === 0, 'expected a power of two').optional(),
 });
 
-export const stackSchema = z.discriminatedUnion('type', [integrityStackSchema, cryptAeadStackSchema]);
+export const stackSchema = z.discriminatedUnion('type', [integrityStackSchema, cryptAeadStackSchema, luks2StackSchema]);
 
 /** An I/O range on the top device of the stack. `bs: block` means one I/O per integrity block. */
 const ioRange = z.strictObject({
@@ -54,7 +55,7 @@ const ioRange = z.strictObject({
 const corrupt = z.strictObject({
   /** Block indices on the top device (in units of the stack's sector size). */
   blocks: z.array(z.number().int().nonnegative()).min(1),
-  /** `iv`: the IV in a dm-crypt AEAD tuple (crypt-aead stacks only); `tag` there is the auth tag. */
+  /** `iv`: the IV in a dm-crypt AEAD tuple (crypt-aead and luks2 stacks only); `tag` there is the auth tag. */
   where: z.enum(['data', 'tag', 'iv']).default('data'),
 });
 

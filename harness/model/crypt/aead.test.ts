@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { aeadOpen, aeadSeal, openSector, sealSector, sectorAad } from './aead.ts';
+import { aeadOpen, aeadSeal, openSector, plain64Iv, sealSector, sectorAad } from './aead.ts';
 import { cryptKeyProblems, deriveCryptKey, parseCryptCipher, CRYPT_AEAD_SPECS } from './cipher.ts';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
@@ -70,6 +70,11 @@ describe('known answers from the standards', () => {
 describe('sector AAD', () => {
   it('is le64(sector) || IV', () => {
     expect(sectorAad(0x0102030405, hex('aabbcc'))).toEqual(hex('0504030201000000aabbcc'));
+  });
+
+  it('plain64 IV is le64(sector) zero-padded to the IV size', () => {
+    expect(plain64Iv(0x0102030405, 16)).toEqual(hex('05040302010000000000000000000000'));
+    expect(() => plain64Iv(-1, 16)).toThrow(/non-negative/);
   });
 
   it.each(CRYPT_AEAD_SPECS)('%s: a sector moved to another sector number, or given another IV, fails', (spec) => {

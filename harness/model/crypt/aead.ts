@@ -16,6 +16,18 @@ export interface Sealed {
   authTag: Buffer;
 }
 
+/**
+ * The plain64 IV of a crypt sector (crypt_iv_plain64_gen()): le64(iv_sector), zero-padded to the IV size.
+ * iv_sector is the 512-byte sector relative to the crypt target plus the table's iv_offset, also with
+ * 4096-byte crypt sectors (dmreq->iv_sector = cc_sector; only iv_large_sectors would shift it).
+ */
+export function plain64Iv(ivSector: number, ivSize: number): Buffer {
+  if (!Number.isSafeInteger(ivSector) || ivSector < 0) throw new ModelInputError(`IV sector must be a non-negative integer, got ${ivSector}`);
+  const iv = Buffer.alloc(ivSize);
+  iv.writeBigUInt64LE(BigInt(ivSector), 0);
+  return iv;
+}
+
 export function sectorAad(sector: number, iv: Buffer): Buffer {
   if (!Number.isSafeInteger(sector) || sector < 0) throw new ModelInputError(`sector must be a non-negative integer, got ${sector}`);
   const aad = Buffer.alloc(8 + iv.length);

@@ -1,8 +1,14 @@
 /**
- * The dm-crypt AEAD ciphers the harness knows, as a dm-crypt table names them (`capi:<alg>-random`), with
+ * The dm-crypt AEAD ciphers the harness knows, as a dm-crypt table names them (`capi:<alg>-<ivmode>`), with
  * the sizes that follow from drivers/md/dm-crypt.c:
- * - on-disk tuple (`integrity:<n>:aead`) = auth tag + IV (random IVs are stored; crypt_integrity_ctr() sets
- *   integrity_tag_size = on_disk_tag_size - integrity_iv_size), then zero padding (none for these three);
+ * - on-disk tuple (`integrity:<n>:aead`) = auth tag + stored IV, then zero padding (none for these). Only
+ *   the `random` IV mode stores its IV (crypt_ctr_ivmode(): integrity_iv_size = iv_size for "random", 0
+ *   otherwise; crypt_integrity_ctr(): integrity_tag_size = on_disk_tag_size - integrity_iv_size);
+ * - `plain64`: the IV is le64(sector) zero-padded (crypt_iv_plain64_gen()), sector = the 512-byte sector
+ *   relative to the crypt target plus iv_offset. This is what cryptsetup makes of LUKS2 `--cipher
+ *   aes-xts-plain64 --integrity hmac-sha256`: the kernel only knows `integrity:<n>:aead` and
+ *   `integrity:<n>:none` (crypt_ctr_optional(): anything else is "Unknown integrity profile"), so a
+ *   non-AEAD cipher with an HMAC is always the AEAD `authenc(hmac(sha256),xts(aes))`;
  * - key: one subkey (tfms_count 1 for capi: specs); for authenc() crypt_setkey() splits it as
  *   encryption key || MAC key, the MAC key as long as the digest (key_mac_size).
  */
@@ -13,6 +19,7 @@ export const CRYPT_AEAD_SPECS = [
   'capi:gcm(aes)-random',
   'capi:authenc(hmac(sha256),xts(aes))-random',
   'capi:rfc7539(chacha20,poly1305)-random',
+  'capi:authenc(hmac(sha256),xts(aes))-plain64',
 ] as const;
 export type CryptAeadSpec = (typeof CRYPT_AEAD_SPECS)[number];
 
@@ -23,7 +30,12 @@ export interface CryptAeadCipher {
   /** the crypto API algorithm dm-crypt allocates (as /proc/crypto names it) */
   algorithm: string;
   kind: AeadKind;
+  /** `random`: a fresh IV per write, stored in the tuple; `plain64`: derived from the sector, not stored */
+  ivMode: 'random' | 'plain64';
+  /** the IV the AEAD takes (and the AAD carries) */
   ivSize: number;
+  /** IV bytes in the tuple: ivSize for random, 0 for plain64 */
+  storedIvSize: number;
   authTagSize: number;
   /** bytes per crypt sector in dm-integrity's tag slot: the `integrity:<n>:aead` table argument */
   tupleSize: number;
@@ -37,17 +49,25 @@ export interface CryptAeadCipher {
 
 const CIPHERS: Record<CryptAeadSpec, CryptAeadCipher> = {
   'capi:gcm(aes)-random': {
-    spec: 'capi:gcm(aes)-random', algorithm: 'gcm(aes)', kind: 'gcm-aes',
+    spec: 'capi:gcm(aes)-random', algorithm: 'gcm(aes)', kind: 'gcm-aes', ivMode: 'random', storedIvSize: 12,
     ivSize: 12, authTagSize: 16, tupleSize: 28, keySizes: [16, 24, 32], defaultKeySize: 32, macKeySize: 0,
   },
   'capi:authenc(hmac(sha256),xts(aes))-random': {
     spec: 'capi:authenc(hmac(sha256),xts(aes))-random', algorithm: 'authenc(hmac(sha256),xts(aes))', kind: 'authenc-hmac-sha256-xts-aes',
+    ivMode: 'random', storedIvSize: 16,
     // xts(aes) takes two AES keys (2x16 or 2x32 bytes), then the 32-byte HMAC-SHA256 key
     ivSize: 16, authTagSize: 32, tupleSize: 48, keySizes: [64, 96], defaultKeySize: 96, macKeySize: 32,
   },
   'capi:rfc7539(chacha20,poly1305)-random': {
     spec: 'capi:rfc7539(chacha20,poly1305)-random', algorithm: 'rfc7539(chacha20,poly1305)', kind: 'chacha20-poly1305',
+    ivMode: 'random', storedIvSize: 12,
     ivSize: 12, authTagSize: 16, tupleSize: 28, keySizes: [32], defaultKeySize: 32, macKeySize: 0,
+  },
+  'capi:authenc(hmac(sha256),xts(aes))-plain64': {
+    spec: 'capi:authenc(hmac(sha256),xts(aes))-plain64', algorithm: 'authenc(hmac(sha256),xts(aes))', kind: 'authenc-hmac-sha256-xts-aes',
+    ivMode: 'plain64', storedIvSize: 0,
+    // the tuple is the HMAC alone: LUKS2 --integrity hmac-sha256 gives integrity:32:aead
+    ivSize: 16, authTagSize: 32, tupleSize: 32, keySizes: [64, 96], defaultKeySize: 96, macKeySize: 32,
   },
 };
 

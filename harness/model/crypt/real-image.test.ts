@@ -35,7 +35,7 @@ async function fixture(name: string) {
   return { image, model, corrupted, verifier, sb };
 }
 
-describe.each(['gcm-512', 'authenc-512', 'chacha-4096'])('disk written by Debian 6.1: %s', (name) => {
+describe.each(['gcm-512', 'authenc-512', 'chacha-4096', 'authenc-plain64-512'])('disk written by Debian 6.1: %s', (name) => {
   it('agrees with the model block by block', async () => {
     const { image, model, corrupted, verifier } = await fixture(name);
     const r = auditIntegrityImage(image, { verifier, expected: model });

@@ -1,3 +1,4 @@
+import { createDecipheriv, createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ModelInputError } from '../errors.ts';
 import { auditIntegrityImage } from '../integrity/audit.ts';
@@ -31,25 +32,29 @@ describe.each(CRYPT_AEAD_SPECS)('%s over dm-integrity', (spec) => {
     expect(r.blocks.blank).toBe(r.blocks.total - model.writtenBlocks().length);
   });
 
-  it('fails exactly the blocks whose ciphertext, auth tag or IV the host flipped', () => {
+  it('fails exactly the blocks whose ciphertext, auth tag or stored IV the host flipped', () => {
     const { image, model, verifier, geometry, cipher } = setup(spec);
-    const hits = { data: 1001, tag: 1030, iv: 3003 } as const;
-    for (const [where, block] of Object.entries(hits) as [keyof typeof hits, number][]) {
-      flipByte(image, cryptCorruptionOffset(geometry, cipher, block, where));
-    }
+    const hits: Array<['data' | 'tag' | 'iv', number]> = [['data', 1001], ['tag', 1030], ...(cipher.storedIvSize ? [['iv', 3003] as ['iv', number]] : [])];
+    for (const [where, block] of hits) flipByte(image, cryptCorruptionOffset(geometry, cipher, block, where));
     const told = auditIntegrityImage(image, { verifier, expected: model });
-    expect(told.disagreements).toHaveLength(3); // the model was not told: each flipped block is a tag mismatch
-    expect(told.disagreements.map((d) => [d.kind, d.block])).toEqual([['tag-mismatch', 1001], ['tag-mismatch', 1030], ['tag-mismatch', 3003]]);
-    for (const [where, block] of Object.entries(hits)) model.corrupt(block, where === 'data' ? 'data' : 'tag');
+    // the model was not told: each flipped block is a tag mismatch
+    expect(told.disagreements.map((d) => [d.kind, d.block])).toEqual(hits.map(([, b]) => ['tag-mismatch', b]));
+    for (const [where, block] of hits) model.corrupt(block, where === 'data' ? 'data' : 'tag');
     const r = auditIntegrityImage(image, { verifier, expected: model });
     expect(r.disagreements).toEqual([]);
-    expect(r.blocks.invalid).toBe(3);
+    expect(r.blocks.invalid).toBe(hits.length);
   });
 
-  it('puts the IV right after the auth tag in the tag slot', () => {
+  it('puts the stored IV right after the auth tag in the tag slot; plain64 stores none', () => {
     const { image, geometry, cipher } = setup(spec);
-    const { iv } = tupleLayout(cipher);
+    const { iv, padding } = tupleLayout(cipher);
     expect(iv).toBe(cipher.authTagSize);
+    expect(padding - iv).toBe(cipher.storedIvSize);
+    expect(cipher.tupleSize).toBe(cipher.authTagSize + cipher.storedIvSize);
+    if (cipher.storedIvSize === 0) {
+      expect(() => cryptCorruptionOffset(geometry, cipher, 1000, 'iv')).toThrow(/stores no IV \(plain64 IVs come from the sector number\)/);
+      return;
+    }
     expect(cryptCorruptionOffset(geometry, cipher, 1000, 'iv')).toBe(geometry.tagByteOffset(1000) + cipher.authTagSize);
     const slot = image.subarray(geometry.tagByteOffset(1000), geometry.tagByteOffset(1000) + cipher.tupleSize);
     expect(slot.subarray(iv, iv + cipher.ivSize).equals(Buffer.alloc(cipher.ivSize))).toBe(false);
@@ -71,6 +76,35 @@ describe.each(CRYPT_AEAD_SPECS)('%s over dm-integrity', (spec) => {
     image.copy(image, geometry.tagByteOffset(1002), geometry.tagByteOffset(1001), geometry.tagByteOffset(1001) + cipher.tupleSize);
     const r = auditIntegrityImage(image, { verifier, expected: model });
     expect(r.disagreements.map((d) => [d.kind, d.sector])).toEqual([['tag-mismatch', 1002]]);
+  });
+});
+
+describe('plain64 IVs (capi:authenc(hmac(sha256),xts(aes))-plain64)', () => {
+  const spec = 'capi:authenc(hmac(sha256),xts(aes))-plain64';
+
+  it('encrypts and MACs with IV le64(sector) and AAD le64(sector) || IV: HMAC-SHA256 computed here by hand', () => {
+    const { image, geometry, cipher, key } = setup(spec);
+    const ls = 3001;
+    const data = image.subarray(geometry.dataByteOffset(ls), geometry.dataByteOffset(ls) + 512);
+    const tag = image.subarray(geometry.tagByteOffset(ls), geometry.tagByteOffset(ls) + cipher.tupleSize);
+    const iv = Buffer.alloc(16);
+    iv.writeUInt32LE(ls, 0);
+    const aad = Buffer.concat([iv.subarray(0, 8), iv]);
+    expect(Buffer.from(tag)).toEqual(createHmac('sha256', key.subarray(64)).update(aad).update(data).digest());
+    const x = createDecipheriv('aes-256-xts', key.subarray(0, 64), iv);
+    expect(Buffer.concat([x.update(data), x.final()])).toEqual(Buffer.alloc(512, 0xee));
+  });
+
+  it('uses iv_offset for the IV only: an image sealed with one iv_offset does not verify with another', () => {
+    const cipher = parseCryptCipher(spec);
+    const key = deriveCryptKey(cipher, 'iv offset');
+    const format = { deviceSectors: 4096, tagSize: cipher.tupleSize, fixPadding: true };
+    const provided = buildIntegrityImage({ format, sealer: cryptAeadSealer({ cipher, key }) }).sb.providedDataSectors;
+    const model = new IntegrityDeviceModel({ sectorsPerBlock: 1, providedDataSectors: provided, wiped: false });
+    model.write(8, Buffer.alloc(2048, 0x42));
+    const { image } = buildIntegrityImage({ format, sealer: cryptAeadSealer({ cipher, key, ivOffsetSectors: 1024 }), model });
+    expect(auditIntegrityImage(image, { verifier: cryptAeadVerifier({ cipher, key, ivOffsetSectors: 1024 }), expected: model }).disagreements).toEqual([]);
+    expect(auditIntegrityImage(image, { verifier: cryptAeadVerifier({ cipher, key }), expected: model }).blocks.invalid).toBe(4);
   });
 });
 

@@ -1,7 +1,8 @@
 /**
  * dm-crypt AEAD over dm-integrity as the audit sees it: each dm-integrity block is one crypt sector, its tag
- * slot holds the tuple [auth tag | IV | zero padding] (tag_from_dmreq(), iv_tag_from_dmreq()), and the block
- * verifies when the sector decrypts and authenticates. dm-crypt's sector_size must equal dm-integrity's
+ * slot holds the tuple [auth tag | stored IV | zero padding] (tag_from_dmreq(), iv_tag_from_dmreq(); the
+ * IV is stored only in `random` mode, plain64 derives it from the sector), and the block verifies when
+ * the sector decrypts and authenticates. dm-crypt's sector_size must equal dm-integrity's
  * block size (crypt_integrity_ctr(): "Integrity profile sector size mismatch").
  */
 import { randomBytes } from 'node:crypto';
@@ -10,7 +11,7 @@ import type { IntegrityGeometry } from '../integrity/geometry.ts';
 import type { IntegritySuperblock } from '../integrity/superblock.ts';
 import type { BlockSealer } from '../integrity/synthetic.ts';
 import type { BlockVerifier } from '../integrity/verifier.ts';
-import { openSector, sealSector } from './aead.ts';
+import { openSector, plain64Iv, sealSector } from './aead.ts';
 import { cryptKeyProblems, type CryptAeadCipher } from './cipher.ts';
 
 export interface CryptAeadParams {
@@ -20,11 +21,19 @@ export interface CryptAeadParams {
   offsetSectors?: number;
   /** the crypt table's sector_size; must equal the dm-integrity block size when given */
   sectorSize?: number;
+  /** the crypt table's <iv_offset> (LUKS2 iv_tweak): added to the sector for plain64 IVs, not to the AAD */
+  ivOffsetSectors?: number;
 }
 
-/** Where the auth tag and the IV sit in a block's tag slot. */
+/** Where the auth tag and the stored IV sit in a block's tag slot (iv === padding when none is stored). */
 export function tupleLayout(c: CryptAeadCipher): { authTag: number; iv: number; padding: number } {
-  return { authTag: 0, iv: c.authTagSize, padding: c.authTagSize + c.ivSize };
+  return { authTag: 0, iv: c.authTagSize, padding: c.authTagSize + c.storedIvSize };
+}
+
+/** The IV a crypt sector was written with: from the tuple (random) or from its sector (plain64). */
+function sectorIv(c: CryptAeadCipher, cryptSector: number, ivOffset: number, tag: Uint8Array): Buffer {
+  const { iv, padding } = tupleLayout(c);
+  return c.ivMode === 'plain64' ? plain64Iv(cryptSector + ivOffset, c.ivSize) : Buffer.from(tag.subarray(iv, padding));
 }
 
 function checkParams(p: CryptAeadParams, sb: IntegritySuperblock, geom: IntegrityGeometry): number {
@@ -46,6 +55,7 @@ function checkParams(p: CryptAeadParams, sb: IntegritySuperblock, geom: Integrit
 export function cryptAeadVerifier(p: CryptAeadParams): (sb: IntegritySuperblock, geom: IntegrityGeometry) => BlockVerifier {
   return (sb, geom) => {
     const offset = checkParams(p, sb, geom);
+    const ivOffset = p.ivOffsetSectors ?? 0;
     const { authTag, iv, padding } = tupleLayout(p.cipher);
     const zeroTuple = Buffer.alloc(padding);
     // the audit asks plaintext() right after verify() succeeded for the same block: decrypt once
@@ -56,7 +66,7 @@ export function cryptAeadVerifier(p: CryptAeadParams): (sb: IntegritySuperblock,
       if (ls < offset) return undefined;
       // a never-written sector: an all-zero tag authenticates with probability 2^-128, so skip the cipher
       if (tag.subarray(0, padding).equals(zeroTuple)) return undefined;
-      const plain = openSector(p.cipher, p.key, ls - offset, Buffer.from(tag.subarray(iv, padding)), data, Buffer.from(tag.subarray(authTag, iv)));
+      const plain = openSector(p.cipher, p.key, ls - offset, sectorIv(p.cipher, ls - offset, ivOffset, tag), data, Buffer.from(tag.subarray(authTag, iv)));
       if (plain !== undefined) last = { ls, data: Buffer.from(data), tag: Buffer.from(tag), plain };
       return plain;
     };
@@ -67,24 +77,25 @@ export function cryptAeadVerifier(p: CryptAeadParams): (sb: IntegritySuperblock,
         if (plain === undefined) throw new ModelInputError(`sector ${ls} does not authenticate; plaintext() is only for verified blocks`);
         return plain;
       },
-      // a random IV per write: the tuple is not a function of the data
+      // a random IV per write: the tuple is not a function of the data (plain64 could say, but the
+      // audit's "a tuple that authenticates" is as precise for a MAC the host cannot split from the data)
       expectedTag: () => undefined,
     };
   };
 }
 
-/** How a synthetic image stores a block the way dm-crypt would: fresh IV, encrypt, tuple in the tag slot. */
+/** How a synthetic image stores a block the way dm-crypt would: IV (fresh or plain64), encrypt, tuple in the tag slot. */
 export function cryptAeadSealer(p: CryptAeadParams, newIv: (ls: number) => Buffer = () => randomBytes(p.cipher.ivSize)): (sb: IntegritySuperblock) => BlockSealer {
   return (sb) => {
     if (sb.tagSize !== p.cipher.tupleSize) throw new ModelInputError(`superblock tag size ${sb.tagSize} does not fit ${p.cipher.spec} (${p.cipher.tupleSize})`);
     const offset = p.offsetSectors ?? 0;
     const { authTag, iv: ivAt, padding } = tupleLayout(p.cipher);
     return (ls, plaintext, dataOut, tagOut) => {
-      const iv = newIv(ls);
+      const iv = p.cipher.ivMode === 'plain64' ? plain64Iv(ls - offset + (p.ivOffsetSectors ?? 0), p.cipher.ivSize) : newIv(ls);
       const s = sealSector(p.cipher, p.key, ls - offset, iv, plaintext);
       s.ciphertext.copy(dataOut);
       s.authTag.copy(tagOut, authTag);
-      iv.copy(tagOut, ivAt);
+      if (p.cipher.storedIvSize > 0) iv.copy(tagOut, ivAt);
       tagOut.fill(0, padding);
     };
   };

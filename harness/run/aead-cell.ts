@@ -1,0 +1,239 @@
+/**
+ * What every dm-crypt-AEAD-over-dm-integrity cell does once the stack exists, whoever builds it (dmsetup
+ * tables: crypt-cell.ts; cryptsetup LUKS2: luks-cell.ts): O_DIRECT I/O and discards through the crypt
+ * device, host-side corruptions of ciphertext, auth tag or IV, status and kernel-log checks, and at the
+ * end an audit of the raw disk that decrypts every sector with the model. Subclasses format, open and
+ * close the stack and set the model's state in format().
+ */
+import { parseIoReport } from '../../vm/agent/client.ts';
+import { InfraError } from '../errors.ts';
+import { auditIntegrityImage } from '../model/integrity/audit.ts';
+import { cryptCorruptionOffset, type CryptCorruption } from '../model/crypt/corrupt.ts';
+import type { CryptAeadCipher } from '../model/crypt/cipher.ts';
+import { expectCryptDiscard } from '../model/crypt/discard.ts';
+import { cryptAeadVerifier } from '../model/crypt/verifier.ts';
+import { ModelInputError } from '../model/errors.ts';
+import type { IntegrityDeviceModel } from '../model/integrity/device.ts';
+import type { IntegrityGeometry } from '../model/integrity/geometry.ts';
+import type { IntegritySuperblock } from '../model/integrity/superblock.ts';
+import type { IoRange } from '../scenario/schema.ts';
+import { KernelFailure, type CellSpec, type GuestSession } from './cell.ts';
+import { aeadErrorSectors } from './crypt-stack.ts';
+import { ioSize, readAt, writeAt, type TransferPlan } from './disks.ts';
+import { mapGuestDisks, writePattern, writePayload } from './guest-disks.ts';
+import { parseIntegrityStatus } from './integrity-stack.ts';
+import { blockList, judgeRead } from './read-judge.ts';
+import { checkRequirements } from './requirements.ts';
+
+export interface AeadState {
+  model: IntegrityDeviceModel;
+  geom: IntegrityGeometry;
+  sb: IntegritySuperblock;
+}
+
+export abstract class AeadCell {
+  protected guestDisk = new Map<string, string>();
+  protected state: AeadState | undefined;
+  protected isOpen = false;
+  /** every block some read was expected to fail on: the only blocks dm-crypt may log AEAD errors for */
+  private readonly mayFail = new Set<number>();
+  /** dm-integrity's offset on the disk in 512-byte sectors (the LUKS2 data offset; 0 for dmsetup stacks) */
+  protected startSector = 0;
+  /** dm-crypt's iv_offset */
+  protected ivOffset = 0;
+  /** dm-crypt's table has allow_discards */
+  protected cryptDiscards = false;
+
+  protected abstract readonly cipher: CryptAeadCipher;
+  protected abstract readonly key: Buffer;
+  /** device-mapper names of the two layers */
+  protected abstract readonly names: { crypt: string; integrity: string };
+  /** the scenario's data disk and crypt sector size */
+  protected abstract readonly layout: { disk: string; sectorSize: number };
+
+  constructor(
+    protected readonly spec: CellSpec,
+    protected readonly s: GuestSession,
+    protected readonly hostDisk: Map<string, string>,
+    protected readonly plan: TransferPlan,
+  ) {}
+
+  /** Called once the guest's disks are known, before format(): key files and the like. */
+  protected async prepare(): Promise<void> {}
+  /** Creates the stack's on-disk format and sets `state`. */
+  protected abstract format(): Promise<void>;
+  protected abstract open(first: boolean): Promise<void>;
+  protected abstract close(): Promise<void>;
+
+  protected get top(): string {
+    return `/dev/mapper/${this.names.crypt}`;
+  }
+
+  async run(): Promise<void> {
+    await this.s.begin(-1, 'setup');
+    this.guestDisk = await mapGuestDisks(this.s, this.hostDisk.keys());
+    await checkRequirements(this.s, this.spec.scenario);
+    await writePayload(this.spec.scenario, this.plan, this.host('payload'));
+    await this.prepare();
+    await this.format();
+    await this.open(true);
+    await this.checkDiscardLimit();
+    const steps = this.spec.scenario.steps;
+    for (const [i, step] of steps.entries()) {
+      if (step === 'open') { await this.s.begin(i, 'open'); await this.open(false); }
+      else if (step === 'close') { await this.s.begin(i, 'close'); await this.close(); }
+      else if (step === 'status') { await this.s.begin(i, 'status'); await this.status(i); }
+      else if (typeof step === 'string' || !('write' in step || 'read' in step || 'discard' in step || 'corrupt' in step)) {
+        throw new InfraError(`steps[${i}]: ${JSON.stringify(step)} reached a ${this.spec.scenario.stack.type} cell (the loader refuses it)`);
+      }
+      else if ('write' in step) { await this.s.begin(i, 'write'); await this.write(i, step.write); }
+      else if ('read' in step) { await this.s.begin(i, 'read'); await this.read(i, step.read); }
+      else if ('discard' in step) { await this.s.begin(i, 'discard'); await this.discard(i, step.discard); }
+      else if ('corrupt' in step) { await this.s.begin(i, 'corrupt'); await this.corrupt(step.corrupt.blocks, step.corrupt.where); }
+    }
+    await this.s.begin(steps.length, 'teardown');
+    if (this.isOpen) await this.close();
+    await this.checkAeadLog(steps.length);
+    this.audit(steps.length);
+  }
+
+  protected host(role: string): string {
+    const p = this.hostDisk.get(role);
+    if (p === undefined) throw new InfraError(`no host image for disk '${role}'`);
+    return p;
+  }
+
+  protected dev(role: string): string {
+    const d = this.guestDisk.get(role);
+    if (d === undefined) throw new InfraError(`guest has no disk with serial ih-${role}`);
+    return d;
+  }
+
+  protected must(): AeadState {
+    if (this.state === undefined) throw new InfraError('crypt model used before dm-integrity was formatted');
+    return this.state;
+  }
+
+  private async write(i: number, r: IoRange): Promise<void> {
+    const { model } = this.must();
+    const res = await this.s.run(['ih-io', 'copy', '--src', this.dev('payload'), '--src-offset', String(this.plan.offsets.get(i)),
+      '--dst', this.top, '--dst-offset', String(r.offset), '--length', String(r.length), '--bs', String(ioSize(r, model.blockSize)), '--block', String(model.blockSize)]);
+    if (res.exitCode === 2 || res.exitCode === 3) throw new InfraError(`ih-io copy exited ${res.exitCode}: ${res.stderr.toString().trim()}`);
+    const failed = parseIoReport(res.stdout).ios.filter((l) => l.op === 'write' && !l.ok);
+    for (const f of failed) {
+      this.s.disagree({ step: i, kind: 'write-failed', sector: f.off / 512, expected: 'write succeeds', found: `errno ${f.errno} (${f.error ?? '?'})` });
+    }
+    if (res.exitCode !== 0 && failed.length === 0) throw new KernelFailure(`ih-io copy exited ${res.exitCode}: ${res.stderr.toString().trim()}`);
+    model.write(r.offset / 512, writePattern(this.spec.scenario, i, r));
+  }
+
+  private async read(i: number, r: IoRange): Promise<void> {
+    const { model } = this.must();
+    const bs = ioSize(r, model.blockSize);
+    const outOff = this.plan.offsets.get(i)!;
+    const res = await this.s.run(['ih-io', 'read', '--dev', this.top, '--offset', String(r.offset), '--length', String(r.length),
+      '--bs', String(bs), '--block', String(model.blockSize), '--out', this.dev('out'), '--out-offset', String(outOff), '--log-ok']);
+    if (res.exitCode === 2 || res.exitCode === 3) throw new InfraError(`ih-io read exited ${res.exitCode}: ${res.stderr.toString().trim()}`);
+    const got = await readAt(this.host('out'), outOff, r.length);
+    const j = judgeRead(model, { step: i, offset: r.offset, length: r.length, bs }, parseIoReport(res.stdout), got);
+    if (j.missing.length > 0) throw new InfraError(`ih-io read reported nothing for offset(s) ${j.missing.slice(0, 5).join(', ')}`);
+    if (j.shortReads.length > 0) throw new KernelFailure(`short read at offset ${j.shortReads[0]} of ${this.top}`);
+    j.expectedFailing.forEach((b) => this.mayFail.add(b));
+    j.disagreements.forEach((d) => this.s.disagree(d));
+    const errnos = [...new Set(j.failedErrnos)].join('/');
+    this.s.note(j.failedBlocks.length === 0
+      ? `all ${r.length / model.blockSize} blocks read`
+      : `failed blocks: ${blockList(j.failedBlocks)} (errno ${errnos}); model: ${j.expectedFailing.length ? blockList(j.expectedFailing) : 'none'}`);
+  }
+
+  /** BLKDISCARD on the crypt device: the model says it fails (model/crypt/discard.ts), so nothing changes. */
+  private async discard(i: number, d: { offset: number; length: number }): Promise<void> {
+    const exp = expectCryptDiscard({ cryptAllowDiscards: this.cryptDiscards });
+    const res = await this.s.run(['ih-io', 'discard', '--dev', this.top, '--offset', String(d.offset), '--length', String(d.length)]);
+    if (res.exitCode === 2 || res.exitCode === 3) throw new InfraError(`ih-io discard exited ${res.exitCode}: ${res.stderr.toString().trim()}`);
+    const line = parseIoReport(res.stdout).results.find((l) => l.op === 'discard');
+    if (line === undefined) throw new InfraError('ih-io discard reported nothing');
+    if (line.errno !== exp.errno) {
+      this.s.disagree({ step: i, kind: 'discard', sector: d.offset / 512, expected: `errno ${exp.errno} (${exp.why})`, found: line.ok ? 'discard succeeded' : `errno ${line.errno} (${line.error ?? '?'})` });
+    }
+    this.s.note(`discard: errno ${line.errno}${line.error ? ` (${line.error})` : ''}; model: errno ${exp.errno}, ${exp.why}`);
+  }
+
+  /** The crypt device's queue must say what the model says about discards before any is issued. */
+  private async checkDiscardLimit(): Promise<void> {
+    const exp = expectCryptDiscard({ cryptAllowDiscards: this.cryptDiscards });
+    const info = await this.s.must(['dmsetup', 'info', '-c', '--noheadings', '-o', 'blkdevname', this.names.crypt]);
+    const blk = info.stdout.toString().trim();
+    if (!/^dm-\d+$/.test(blk)) throw new InfraError(`dmsetup info gave no dm-N name for ${this.names.crypt}: '${blk}'`);
+    const got = (await this.s.must(['cat', `/sys/block/${blk}/queue/discard_max_bytes`])).stdout.toString().trim();
+    if (got !== String(exp.maxDiscardBytes)) {
+      this.s.disagree({ step: -1, kind: 'discard-limit', expected: `${blk} discard_max_bytes ${exp.maxDiscardBytes} (${exp.why})`, found: got });
+    }
+    this.s.note(`${this.names.crypt} (${blk}) discard_max_bytes ${got}`);
+  }
+
+  private async corrupt(blocks: number[], where: CryptCorruption): Promise<void> {
+    const { model, geom } = this.must();
+    const image = this.host(this.layout.disk);
+    for (const block of blocks) {
+      if (block >= model.blocks) throw new InfraError(`corrupt: block ${block} is beyond the device's ${model.blocks} blocks (the loader should have refused it)`);
+      const at = cryptCorruptionOffset(geom, this.cipher, block, where);
+      const byte = await readAt(image, at, 1);
+      await writeAt(image, at, Buffer.from([byte[0]! ^ 0xff]));
+      model.corrupt(block, where === 'data' ? 'data' : 'tag');
+    }
+    this.s.note(`flipped one ${where === 'tag' ? 'auth-tag' : where} byte in blocks ${blocks.join(', ')}`);
+  }
+
+  /** dm-integrity without an internal hash verifies nothing, so its mismatch counter must stay 0. */
+  private async status(i: number): Promise<void> {
+    const { sb } = this.must();
+    const r = await this.s.must(['dmsetup', 'status', this.names.integrity]);
+    const st = parseIntegrityStatus(r.stdout.toString());
+    if (st === undefined) throw new KernelFailure(`dmsetup status ${this.names.integrity}: unexpected output '${r.stdout.toString().trim()}'`);
+    if (st.providedDataSectors !== sb.providedDataSectors) {
+      this.s.disagree({ step: i, kind: 'status-size', expected: `${sb.providedDataSectors} provided data sectors (superblock)`, found: String(st.providedDataSectors) });
+    }
+    if (st.mismatches !== 0) this.s.disagree({ step: i, kind: 'mismatch-counter', expected: '0 (no internal hash under dm-crypt)', found: String(st.mismatches) });
+    const c = await this.s.must(['dmsetup', 'status', this.names.crypt]);
+    if (!new RegExp(`^0 ${sb.providedDataSectors} crypt\\b`).test(c.stdout.toString().trim())) {
+      this.s.disagree({ step: i, kind: 'status-size', expected: `0 ${sb.providedDataSectors} crypt`, found: c.stdout.toString().trim() });
+    }
+    this.s.note(`integrity mismatches ${st.mismatches}`);
+  }
+
+  /** Every AEAD error dm-crypt logged must be for a block some read was expected to fail on. */
+  private async checkAeadLog(step: number): Promise<void> {
+    const { model } = this.must();
+    const log = (await this.s.must(['dmesg'])).stdout.toString();
+    const blocks = aeadErrorSectors(log).map((sector) => Math.floor(sector / model.sectorsPerBlock));
+    const unexpected = [...new Set(blocks.filter((b) => !this.mayFail.has(b)))];
+    for (const b of unexpected) {
+      this.s.disagree({ step, kind: 'aead-log', block: b, sector: b * model.sectorsPerBlock, expected: 'no AEAD error (no read of it had to fail)', found: 'INTEGRITY AEAD ERROR logged' });
+    }
+    this.s.note(blocks.length ? `kernel logged AEAD errors for blocks ${blockList(blocks)}` : 'kernel logged no AEAD errors');
+  }
+
+  /** With the stack deactivated (journal drained), every sector of the raw disk against the model. */
+  private audit(step: number): void {
+    const { model } = this.must();
+    let report;
+    try {
+      report = auditIntegrityImage(this.host(this.layout.disk), {
+        verifier: cryptAeadVerifier({ cipher: this.cipher, key: this.key, sectorSize: this.layout.sectorSize, ivOffsetSectors: this.ivOffset }),
+        startSector: this.startSector,
+        expected: model,
+        maxDisagreements: 100,
+      });
+    } catch (e) {
+      if (e instanceof ModelInputError) throw new KernelFailure(`audit cannot read the disk the kernel left: ${e.message}`, { cause: e });
+      throw e;
+    }
+    for (const d of report.disagreements) {
+      this.s.disagree({ step, kind: `audit-${d.kind}`, ...(d.block !== null ? { block: d.block } : {}), ...(d.sector !== null ? { sector: d.sector } : {}),
+        expected: d.expected, found: `${d.found} (image offset ${d.offset})` });
+    }
+    const b = report.blocks;
+    this.s.note(`audit: ${b.valid} sectors decrypt, ${b.blank} never written, ${b.invalid} fail; ${report.disagreementCount} disagreement(s)`);
+  }
+}
