@@ -4,7 +4,9 @@ import { buildGuestTools } from '../../vm/agent/build.ts';
 import { cacheDir } from '../../vm/cache.ts';
 import { buildGuestImage, type GuestImage } from '../../vm/image/initramfs.ts';
 import { KernelBuildError } from '../../vm/kernel/build-errors.ts';
+import { unbuiltKernelLabel } from '../../vm/kernel/from-source.ts';
 import { KernelUnavailableError, provideKernel } from '../../vm/kernel/provider.ts';
+import { isSourceSpec } from '../../vm/kernel/spec.ts';
 import type { KernelSpec } from '../../vm/kernel/spec.ts';
 import type { ResolvedKernel } from '../../vm/kernel/types.ts';
 import { chooseAccel, type AccelChoice } from '../../vm/qemu/accel.ts';
@@ -65,9 +67,10 @@ export async function prepareKernels(specs: KernelSpec[], cfg: MatrixConfig, res
     } catch (e) {
       if (e instanceof UsageError) throw e;
       if (e instanceof KernelBuildError) {
-        const buildLog = await keepBuildLog(results.dir, spec.text, e.logFile);
+        const label = isSourceSpec(spec) ? unbuiltKernelLabel(spec) : spec.text;
+        const buildLog = await keepBuildLog(results.dir, label, e.logFile);
         const rec: KernelRecord = {
-          spec: spec.text, label: spec.text, status: 'build-failed', message: buildFailureReason(e, buildLog),
+          spec: spec.text, label, status: 'build-failed', message: buildFailureReason(e, buildLog),
           ...(buildLog !== undefined ? { buildLog } : {}),
         };
         results.summary.kernels.push(rec);

@@ -27,13 +27,22 @@ function labelPart(text: string): string {
  * get different cell directories: 6.1.158, 6.1.158+x, 6.1.0-g1a2b3c4d5e6+kasan.
  */
 export function builtKernelLabel(release: string, revision: string | undefined, build: KernelBuildOptions): string {
-  const added = [
+  const base = revision === undefined || release.includes(revision) ? release : `${release}-${revision}`;
+  return [base, ...addedParts(build)].join('+');
+}
+
+/** Label of a kernel that was not built (its build failed): the spec without options, then what was added. */
+export function unbuiltKernelLabel(spec: SourceKernelSpec): string {
+  const base = spec.kind === 'src' ? `src:${spec.version}` : `tree:${spec.path}${spec.ref !== undefined ? `@${spec.ref}` : ''}`;
+  return [base, ...addedParts(spec.build)].join('+');
+}
+
+function addedParts(build: KernelBuildOptions): string[] {
+  return [
     ...build.patches.map((p) => basename(p).replace(/\.(patch|diff)$/, '')),
     ...build.kconfig.map((k) => basename(k).replace(/\.(config|fragment|cfg)$/, '')),
     ...build.makeArgs,
   ].map(labelPart);
-  const base = revision === undefined || release.includes(revision) ? release : `${release}-${revision}`;
-  return [base, ...added].join('+');
 }
 
 export function resolvedFromBuilt(spec: SourceKernelSpec, built: BuiltKernel): ResolvedKernel {
