@@ -14,7 +14,7 @@ boot, or a failure other than --signature), 255 usage error (aborts the bisectio
   --tree <path>        kernel tree to build as it is checked out (default: the directory it was started
                        from, which is the tree's top level under \`git bisect run\`)
   --signature <text>   only this failure counts as bad (repeatable), e.g.
-                       "BUG: kernel NULL pointer dereference, address: @ bio_integrity_verify_fn"
+                       "BUG: kernel NULL pointer dereference @ bio_integrity_process"
                        or "<scenario id>: <disagreement kind>"; any other failure is 125
   matrix options       --scenario, --patch, --kconfig, --make-arg, --boot-timeout, --memory, --results, ...
                        (see \`npm run matrix -- --help\`; --kernel is not allowed: the tree is the kernel)

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { decideBisectExit, type BisectCell } from './verdict.ts';
 
 const cell = (verdict: BisectCell['verdict'], extra: Partial<BisectCell> = {}): BisectCell => ({ id: `k/s-${verdict}`, verdict, booted: true, ...extra });
-const NULL_DEREF = 'BUG: kernel NULL pointer dereference, address: @ bio_integrity_verify_fn';
+const NULL_DEREF = 'BUG: kernel NULL pointer dereference @ bio_integrity_process';
 
 describe('decideBisectExit', () => {
   it('is good when every cell passes, or passes and skips', () => {
