@@ -19,6 +19,7 @@ describe('kernel labels', () => {
     expect(builtKernelLabel('6.1.192', undefined, noBuildOptions())).toBe('6.1.192');
     expect(builtKernelLabel('6.1.192', undefined, opts)).toBe('6.1.192+4.13-bio-integrity-endio+kasan+CC-gcc-12');
     expect(builtKernelLabel('6.1.0', 'g1a2b3c4d5e6-dirty', noBuildOptions())).toBe('6.1.0-g1a2b3c4d5e6-dirty');
+    expect(builtKernelLabel('6.1.192+', 'g1a2b3c4d5e6', noBuildOptions())).toBe('6.1.192-g1a2b3c4d5e6');
   });
 
   it('name a kernel that did not build by its spec', () => {

@@ -27,7 +27,8 @@ function labelPart(text: string): string {
  * get different cell directories: 6.1.158, 6.1.158+x, 6.1.0-g1a2b3c4d5e6+kasan.
  */
 export function builtKernelLabel(release: string, revision: string | undefined, build: KernelBuildOptions): string {
-  const base = revision === undefined || release.includes(revision) ? release : `${release}-${revision}`;
+  // setlocalversion ends the release of a git tree with '+' (commits after the tag): the revision says more.
+  const base = revision === undefined || release.includes(revision) ? release : `${release.replace(/\+$/, '')}-${revision}`;
   return [base, ...addedParts(build)].join('+');
 }
 
