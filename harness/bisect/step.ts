@@ -19,6 +19,7 @@ boot, or a failure other than --signature), 255 usage error (aborts the bisectio
   matrix options       --scenario, --patch, --kconfig, --make-arg, --boot-timeout, --memory, --results, ...
                        (see \`npm run matrix -- --help\`; --kernel is not allowed: the tree is the kernel)
 
+  git bisect run /path/to/integrity-harness/harness/cli/bisect-run.ts --scenario 'integrity/*'
   git bisect run npm --prefix /path/to/integrity-harness run -s bisect-run -- --scenario 'integrity/*'
 `;
 

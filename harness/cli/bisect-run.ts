@@ -1,4 +1,8 @@
+#!/bin/sh
+":" //# ; here=$(dirname "$(readlink -f "$0")"); exec node --import "$here/../../node_modules/tsx/dist/loader.mjs" "$0" "$@"
 // `git bisect run` step: build the checked-out tree, run the scenarios, exit 0 good / 1 bad / 125 skip / 255 abort.
+// The two lines above make this file its own launcher (`git bisect run /path/to/harness/cli/bisect-run.ts`):
+// sh runs the second line, which starts node with tsx from this repository; to TypeScript it is a no-op.
 import tmp from 'tmp';
 import { provideKernel } from '../../vm/kernel/provider.ts';
 import { liveGuests } from '../../vm/qemu/guest.ts';
@@ -50,7 +54,8 @@ async function main(): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   // npm runs scripts in the package directory; INIT_CWD is where the user (or git bisect) started it.
-  const cwd = process.env.INIT_CWD ?? process.cwd();
+  const viaNpm = process.env.npm_lifecycle_event === 'bisect-run' && process.env.INIT_CWD !== undefined;
+  const cwd = viaNpm ? process.env.INIT_CWD! : process.cwd();
   const decision = await bisectStep(process.argv.slice(2), cwd, deps);
   if (decision === 'help') {
     process.stdout.write(BISECT_RUN_USAGE);

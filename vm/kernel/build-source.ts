@@ -61,11 +61,12 @@ async function installDebianSource(pkg: string, ctx: SourceContext): Promise<voi
     throw new KernelSpecError(`/usr/src/${pkg}.tar.xz is missing; install it with: sudo ${line}`);
   }
   ctx.log(`installing ${pkg}: ${line}`);
-  let result = await execa('apt-get', ['install', '-y', pkg], { reject: false, all: true });
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  let result = await execa('apt-get', ['install', '-y', '-q', pkg], { reject: false, all: true, env });
   if (result.exitCode !== 0) {
     // A fresh machine has no package lists yet.
-    await execa('apt-get', ['update'], { reject: false });
-    result = await execa('apt-get', ['install', '-y', pkg], { reject: false, all: true });
+    await execa('apt-get', ['update', '-q'], { reject: false, env });
+    result = await execa('apt-get', ['install', '-y', '-q', pkg], { reject: false, all: true, env });
   }
   if (result.exitCode !== 0) {
     const tail = String(result.all ?? '').split('\n').slice(-10).join('\n');
