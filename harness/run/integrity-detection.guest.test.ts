@@ -29,7 +29,7 @@ const dirs: string[] = [];
 
 beforeAll(async () => {
   kernel = await provideKernel(parseKernelSpec('6.1'));
-  const tools = await buildGuestTools(cacheDir('guest-tools'));
+  const tools = await buildGuestTools(cacheDir());
   image = await buildGuestImage(kernel, { agent: tools.agent, io: tools.io });
   const scenarios = join(repoRoot(), 'scenarios');
   scenario = await loadScenario(join(scenarios, `${SCENARIO}.yaml`), scenarios);

@@ -48,7 +48,7 @@ export async function prepareKernels(specs: KernelSpec[], cfg: MatrixConfig, res
         ...(cfg.modules !== undefined ? { modules: cfg.modules } : {}),
         log: (line) => log(`kernel ${spec.text}: ${line}`),
       });
-      tools ??= await buildGuestTools(cacheDir('guest-tools'));
+      tools ??= await buildGuestTools(cacheDir());
       const image = await buildGuestImage(kernel, { agent: tools.agent, io: tools.io });
       log(`kernel ${spec.text}: ${kernel.source}; initramfs ${image.fromCache ? 'cached' : 'built'} (${image.hash})`);
       const buildLog = await keepBuildLog(results.dir, kernel.label, kernel.buildLog);

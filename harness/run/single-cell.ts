@@ -22,7 +22,7 @@ export interface SingleCellRun {
 export async function runScenarioFile(p: { file: string; scenariosDir: string; kernel: string; dir: string; keepDisks?: boolean }): Promise<SingleCellRun> {
   const scenario = await loadScenario(p.file, p.scenariosDir);
   const kernel = await provideKernel(parseKernelSpec(p.kernel));
-  const tools = await buildGuestTools(cacheDir('guest-tools'));
+  const tools = await buildGuestTools(cacheDir());
   const image = await buildGuestImage(kernel, { agent: tools.agent, io: tools.io });
   await mkdir(p.dir, { recursive: true });
   const result = await runCell({

@@ -19,7 +19,7 @@ export interface GuestKernel {
 
 export async function prepareGuestKernel(spec = process.env.IH_TEST_KERNEL ?? '6.1'): Promise<GuestKernel> {
   await preflight();
-  const tools = await buildGuestTools(cacheDir('guest-tools'));
+  const tools = await buildGuestTools(cacheDir());
   const kernel = await provideKernel(parseKernelSpec(spec));
   const image = await buildGuestImage(kernel, tools);
   return { kernel, image };
