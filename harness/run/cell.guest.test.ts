@@ -45,7 +45,11 @@ describe('a cell on a real Debian kernel', () => {
   }, 300_000);
 
   it('calls a guest that does not reach its agent in time a hang, ends QEMU and keeps the console', async () => {
-    const spec = cellSpec('boot-hang', { bootTimeoutMs: 8_000 });
+    // Init is replaced by a sleep, so the agent never starts however fast the machine is (a short timeout
+    // alone passed on a fast CI runner: the guest really did reach its agent in under 8 s).
+    const spec = cellSpec('boot-hang', {
+      bootTimeoutMs: 8_000, hooks: { cmdline: ['rdinit=/bin/busybox', '--', 'sleep', '3600'] },
+    });
     const started = Date.now();
     const r = await runCell(spec);
     expect(r.verdict).toBe('hang');

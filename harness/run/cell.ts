@@ -34,6 +34,8 @@ export interface CellSpec {
 export interface CellHooks {
   /** Where host corruptions go (default: the model's corruptionTarget). */
   corruptionTarget?: CorruptionTargetFn;
+  /** Extra kernel command-line words (a test makes a guest that never starts its agent with them). */
+  cmdline?: string[];
 }
 
 /** The kernel did something the scenario cannot go on from (a tool failed): the cell is `fail`. */
@@ -139,6 +141,7 @@ export async function runCell(spec: CellSpec): Promise<CellResult> {
   const guest = Guest.start({
     kernel: spec.kernel.bzImage, initrd: spec.image.path, accel: spec.accel, memoryMb: spec.memoryMb, cpus: spec.cpus,
     consoleLog, disks: disks.map((d) => ({ path: d.path, serial: `ih-${d.role}` })),
+    append: spec.hooks?.cmdline,
   });
   const session = new GuestSession(guest, spec.scenario.stepTimeout * 1000, stepLog);
   const result: CellResult = { verdict: 'pass', reason: '', durationMs: 0, steps: session.steps, disagreements: session.disagreements };
