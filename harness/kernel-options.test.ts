@@ -37,6 +37,11 @@ describe('bindKernelOptions', () => {
     expect(specs[2]).toMatchObject({ build: { patches: [fix], kconfig: [kasan], makeArgs: [] } });
   });
 
+  it('treats a kernel.org tarball alias of the catalog as a source kernel, so an old tree can get its compiler', () => {
+    const specs = bindKernelOptions(ev(['kernel', '4.13'], ['make-arg', 'CC=gcc-8'], ['patch', fix]), '6.1');
+    expect(specs[0]).toMatchObject({ kind: 'tarball', version: '4.13', build: { makeArgs: ['CC=gcc-8'], patches: [fix] } });
+  });
+
   it('refuses a build option bound to a prebuilt kernel, naming both', () => {
     expect(() => bindKernelOptions(ev(['kernel', 'src:6.1'], ['kernel', '6.1'], ['patch', fix]), '6.1')).toThrow(
       new UsageError(`--patch ${fix} follows --kernel 6.1, which is not built here; build options apply to src:<version> and tree:<path> kernels`),

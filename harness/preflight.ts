@@ -48,6 +48,7 @@ export const BUILD_REQUIREMENTS: Requirement[] = [
   { what: 'GNU patch (--patch)', check: () => onPath('patch'), pkg: 'patch' },
   { what: 'xz (linux-source tarballs)', check: () => onPath('xz'), pkg: 'xz-utils' },
   { what: 'git (tree: kernels)', check: () => onPath('git'), pkg: 'git' },
+  { what: 'gpg (signatures of kernel.org checksum lists)', check: () => onPath('gpg'), pkg: 'gpg' },
 ];
 
 export interface PreflightResult {

@@ -52,3 +52,8 @@ export class KernelPatchError extends KernelBuildError {
     this.patchFile = patchFile;
   }
 }
+
+/** Thrown when a kernel cannot be had here (e.g. no network for kernel.org): its cells become `skip`. */
+export class KernelUnavailableError extends Error {
+  override name = 'KernelUnavailableError';
+}

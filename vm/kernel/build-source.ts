@@ -4,13 +4,16 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { createDirAtomically, hashParts, pathExists, patchedSourceKey } from './build-cache.ts';
-import { KernelPatchError, KernelSpecError } from './build-errors.ts';
+import { KernelPatchError, KernelSpecError, KernelUnavailableError } from './build-errors.ts';
 import { patchFailureDetail } from './build-patch.ts';
+import { tarballName, verifyTarball, type TarballEntry } from './tarball.ts';
 
 export type KernelSource =
   // Debian's linux-source-<version> package (bookworm has 6.1, backports 6.12).
   | { kind: 'debian-src'; version: string }
-  | { kind: 'tree'; path: string; ref?: string };
+  | { kind: 'tree'; path: string; ref?: string }
+  // A kernel.org release tarball of the catalog (vm/kernels.yaml) that the user placed in <cache>/tarballs.
+  | ({ kind: 'tarball' } & TarballEntry);
 
 export interface ResolvedSource {
   dir: string;
@@ -31,6 +34,7 @@ export interface SourceContext {
 
 export async function resolveSource(source: KernelSource, ctx: SourceContext): Promise<ResolvedSource> {
   if (source.kind === 'debian-src') return resolveDebianSource(source.version, ctx);
+  if (source.kind === 'tarball') return resolveTarballSource(source, ctx);
   if (source.ref !== undefined) return resolveTreeAtRef(source.path, source.ref, ctx);
   return resolveTreeAsIs(source.path, ctx);
 }
@@ -51,6 +55,30 @@ async function resolveDebianSource(version: string, ctx: SourceContext): Promise
     dir: path.join(root, pkg),
     key,
     description: `Debian ${pkg} (${tarball}, ${st.size} bytes)`,
+    cacheOwned: true,
+  };
+}
+
+async function resolveTarballSource(entry: TarballEntry, ctx: SourceContext): Promise<ResolvedSource> {
+  const verified = await verifyTarball(entry, ctx.cacheDir);
+  if (verified.signature.status !== 'good') {
+    ctx.warn(`${verified.tarball}: sha256 matches its checksum list, but the list's signature was not checked: ${verified.signature.detail}`);
+  }
+  const name = tarballName(entry.url);
+  const key = hashParts(['tarball-v1', verified.sha256]);
+  const root = path.join(ctx.cacheDir, 'src', `tarball-${name.replace(/\.tar\.[a-z0-9]+$/, '')}-${key.slice(0, 12)}`);
+  await createDirAtomically(root, async (tmp) => {
+    ctx.log(`unpacking ${verified.tarball} into the cache (once)`);
+    await fs.mkdir(tmp, { recursive: true });
+    await execa('tar', ['-xf', verified.tarball, '-C', tmp]);
+  });
+  const top = (await fs.readdir(root, { withFileTypes: true })).filter((d) => d.isDirectory());
+  if (top.length !== 1) throw new KernelUnavailableError(`${verified.tarball}: expected one top-level directory, found ${top.length}`);
+  const signed = verified.signature.status === 'good' ? verified.signature.detail : `signature not checked: ${verified.signature.detail}`;
+  return {
+    dir: path.join(root, top[0]!.name),
+    key,
+    description: `kernel.org ${name} (sha256 ${verified.sha256.slice(0, 16)}… matches ${entry.checksums}; ${signed})`,
     cacheOwned: true,
   };
 }

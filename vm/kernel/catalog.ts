@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { UsageError } from '../../harness/errors.ts';
+import { tarballFiles } from './tarball.ts';
 
 /** Where a version alias comes from (vm/kernels.yaml). */
 export type CatalogSource =
@@ -50,10 +51,13 @@ export function loadCatalog(): Map<string, CatalogSource> {
 }
 
 /** Why a tarball kernel is not available here, and the ways to provide it. */
-export function tarballUnavailableMessage(src: Extract<CatalogSource, { kind: 'tarball' }>): string {
+export function tarballUnavailableMessage(src: Extract<CatalogSource, { kind: 'tarball' }>, cacheRoot: string): string {
   const name = src.url.split('/').at(-1)!.replace(/\.tar\.[a-z0-9]+$/, '');
+  const files = tarballFiles({ alias: src.alias, url: src.url, checksums: src.checksums }, cacheRoot);
   return `--kernel ${src.alias}: comes from the kernel.org tarball ${src.url} (vm/kernels.yaml), which this harness does not download ` +
-    `(it reaches only Debian and npm). Provide the kernel yourself: unpack that tarball (check it against ${src.checksums}) and pass ` +
+    `(it reaches only Debian and npm). Provide it yourself: put the tarball at ${files.tarball} and ${src.checksums} at ` +
+    `${files.checksums} (checked against each other, and the signature with gpg when the key is in your keyring), and it is built; ` +
+    `or unpack it and pass ` +
     `--kernel tree:/path/to/${name}, or a git checkout at its tag (--kernel tree:/path/to/linux@v${name.replace(/^linux-/, '')}), ` +
     `or a built kernel: --kernel /path/to/bzImage [--modules /path/to/lib/modules/<release>]`;
 }

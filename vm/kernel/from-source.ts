@@ -3,6 +3,8 @@ import { availableParallelism } from 'node:os';
 import { basename, resolve } from 'node:path';
 import { cacheDir } from '../cache.ts';
 import { buildKernel, type BuiltKernel, type KernelSource } from './build.ts';
+import { KernelUnavailableError } from './build-errors.ts';
+import { loadCatalog } from './catalog.ts';
 import type { KernelBuildOptions, SourceKernelSpec } from './spec.ts';
 import type { ResolvedKernel } from './types.ts';
 
@@ -14,6 +16,11 @@ export interface SourceBuildOptions {
 
 export function sourceFor(spec: SourceKernelSpec): KernelSource {
   if (spec.kind === 'src') return { kind: 'debian-src', version: spec.version };
+  if (spec.kind === 'tarball') {
+    const entry = loadCatalog().get(spec.version);
+    if (entry?.kind !== 'tarball') throw new KernelUnavailableError(`--kernel ${spec.version}: not a kernel.org tarball in vm/kernels.yaml`);
+    return { kind: 'tarball', alias: entry.alias, url: entry.url, checksums: entry.checksums };
+  }
   const path = resolve(spec.path);
   return spec.ref === undefined ? { kind: 'tree', path } : { kind: 'tree', path, ref: spec.ref };
 }
@@ -34,7 +41,7 @@ export function builtKernelLabel(release: string, revision: string | undefined, 
 
 /** Label of a kernel that was not built (its build failed): the spec without options, then what was added. */
 export function unbuiltKernelLabel(spec: SourceKernelSpec): string {
-  const base = spec.kind === 'src' ? `src:${spec.version}` : `tree:${spec.path}${spec.ref !== undefined ? `@${spec.ref}` : ''}`;
+  const base = spec.kind === 'src' ? `src:${spec.version}` : spec.kind === 'tarball' ? spec.version : `tree:${spec.path}${spec.ref !== undefined ? `@${spec.ref}` : ''}`;
   return [base, ...addedParts(spec.build)].join('+');
 }
 
@@ -72,3 +79,4 @@ export async function provideSourceKernel(spec: SourceKernelSpec, opts: SourceBu
   });
   return resolvedFromBuilt(spec, built);
 }
+

@@ -1,7 +1,10 @@
 import { UsageError } from '../../harness/errors.ts';
+import { KernelUnavailableError } from './build-errors.ts';
 import { loadCatalog, tarballUnavailableMessage } from './catalog.ts';
 import { fetchDebianKernel, resolveDebianAlias } from './debian.ts';
+import { cacheDir } from '../cache.ts';
 import { provideSourceKernel } from './from-source.ts';
+import { tarballPresent } from './tarball.ts';
 import { resolveImageKernel } from './image.ts';
 import type { KernelSpec } from './spec.ts';
 import type { ResolvedKernel } from './types.ts';
@@ -12,10 +15,7 @@ export interface ProvideOptions {
   log?: (line: string) => void;
 }
 
-/** Thrown when a kernel cannot be had here (e.g. no network for kernel.org): its cells become `skip`. */
-export class KernelUnavailableError extends Error {
-  override name = 'KernelUnavailableError';
-}
+export { KernelUnavailableError } from './build-errors.ts';
 
 /**
  * Turns a parsed --kernel spec into a bootable kernel on disk, downloading, unpacking or building as needed.
@@ -25,8 +25,7 @@ export async function provideKernel(spec: KernelSpec, opts: ProvideOptions = {})
   switch (spec.kind) {
     case 'alias': {
       const src = loadCatalog().get(spec.version);
-      if (src?.kind === 'tarball') throw new KernelUnavailableError(tarballUnavailableMessage(src));
-      const pkg = await resolveDebianAlias(spec.version, src?.pattern);
+      const pkg = await resolveDebianAlias(spec.version, src?.kind === 'debian' ? src.pattern : undefined);
       if (pkg === undefined) {
         throw new KernelUnavailableError(
           `--kernel ${spec.text}: no Debian package linux-image-${spec.version}.*-amd64-unsigned is known to apt. ` +
@@ -39,6 +38,12 @@ export async function provideKernel(spec: KernelSpec, opts: ProvideOptions = {})
       return fetchDebianKernel(spec.pkg, spec.text);
     case 'image':
       return resolveImageKernel(spec.path, spec.text, opts.modules);
+    case 'tarball': {
+      const src = loadCatalog().get(spec.version);
+      if (src?.kind !== 'tarball') throw new KernelUnavailableError(`--kernel ${spec.version}: not a kernel.org tarball in vm/kernels.yaml`);
+      if (!(await tarballPresent(src, cacheDir()))) throw new KernelUnavailableError(tarballUnavailableMessage(src, cacheDir()));
+      return provideSourceKernel(spec, opts.log !== undefined ? { log: opts.log } : {});
+    }
     case 'tree':
     case 'src':
       return provideSourceKernel(spec, opts.log !== undefined ? { log: opts.log } : {});

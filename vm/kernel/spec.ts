@@ -1,4 +1,5 @@
 import { UsageError } from '../../harness/errors.ts';
+import { loadCatalog } from './catalog.ts';
 
 /** What goes into a kernel built from source besides the source: --patch, --kconfig, --make-arg, in order. */
 export interface KernelBuildOptions {
@@ -13,12 +14,14 @@ export type KernelSpec =
   | { kind: 'deb'; text: string; pkg: string }
   | { kind: 'image'; text: string; path: string }
   | { kind: 'tree'; text: string; path: string; ref?: string; build: KernelBuildOptions }
-  | { kind: 'src'; text: string; version: string; build: KernelBuildOptions };
+  | { kind: 'src'; text: string; version: string; build: KernelBuildOptions }
+  // A catalog alias whose source is a kernel.org tarball (vm/kernels.yaml): built like src:, so it takes --patch & co.
+  | { kind: 'tarball'; text: string; version: string; build: KernelBuildOptions };
 
-export type SourceKernelSpec = Extract<KernelSpec, { kind: 'tree' | 'src' }>;
+export type SourceKernelSpec = Extract<KernelSpec, { kind: 'tree' | 'src' | 'tarball' }>;
 
 export function isSourceSpec(spec: KernelSpec): spec is SourceKernelSpec {
-  return spec.kind === 'tree' || spec.kind === 'src';
+  return spec.kind === 'tree' || spec.kind === 'src' || spec.kind === 'tarball';
 }
 
 export function noBuildOptions(): KernelBuildOptions {
@@ -45,7 +48,9 @@ const DEB_NAME = /^[a-z0-9][a-z0-9+.-]+$/;
 export function parseKernelSpec(text: string): KernelSpec {
   const s = text.trim();
   if (s === '') throw new UsageError('--kernel: empty value (expected e.g. 6.1, deb:<package>, /path/to/bzImage, tree:<path>[@<ref>], src:6.1)');
-  if (VERSION.test(s)) return { kind: 'alias', text: s, version: s };
+  if (VERSION.test(s)) {
+    return loadCatalog().get(s)?.kind === 'tarball' ? { kind: 'tarball', text: s, version: s, build: noBuildOptions() } : { kind: 'alias', text: s, version: s };
+  }
   if (s.startsWith('deb:')) {
     const pkg = s.slice(4);
     if (!DEB_NAME.test(pkg)) throw new UsageError(`--kernel ${s}: '${pkg}' is not a Debian package name`);
