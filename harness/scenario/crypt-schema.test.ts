@@ -1,11 +1,7 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
-import { loadScenario, ScenarioError } from './load.ts';
+import { scenarioLoader } from './test-loader.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'ih-crypt-schema-'));
+const { dir, load, errorOf } = scenarioLoader('ih-crypt-schema-');
 
 function scenario(stack: Record<string, unknown>, steps: unknown[] = [{ write: { offset: 0, length: '64KiB' } }, { read: { offset: 0, length: '64KiB' } }], size: unknown = '64MiB') {
   return {
@@ -14,18 +10,6 @@ function scenario(stack: Record<string, unknown>, steps: unknown[] = [{ write: {
     stack: { type: 'crypt-aead', disk: 'data', cipher: 'capi:gcm(aes)-random', ...stack },
     steps,
   };
-}
-
-async function load(body: unknown, name = 'case.yaml') {
-  const file = join(dir, name);
-  writeFileSync(file, stringify(body));
-  return loadScenario(file, dir);
-}
-
-async function errorOf(body: unknown): Promise<string> {
-  const e = await load(body).then(() => undefined, (err: unknown) => err);
-  expect(e).toBeInstanceOf(ScenarioError);
-  return (e as Error).message;
 }
 
 describe('crypt-aead stack in scenario files', () => {

@@ -1,11 +1,7 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
-import { loadScenario, ScenarioError } from './load.ts';
+import { scenarioLoader } from './test-loader.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'ih-luks-schema-'));
+const { dir, load, errorOf } = scenarioLoader('ih-luks-schema-', 'luks.yaml');
 
 function scenario(stack: Record<string, unknown>, steps: unknown[] = [{ write: { offset: 0, length: '64KiB' } }, { read: { offset: 0, length: '64KiB' } }], size: unknown = '32MiB') {
   return {
@@ -14,18 +10,6 @@ function scenario(stack: Record<string, unknown>, steps: unknown[] = [{ write: {
     stack: { type: 'luks2', disk: 'data', cipher: 'aes-gcm-random', integrity: 'aead', ...stack },
     steps,
   };
-}
-
-async function load(body: unknown) {
-  const file = join(dir, 'luks.yaml');
-  writeFileSync(file, stringify(body));
-  return loadScenario(file, dir);
-}
-
-async function errorOf(body: unknown): Promise<string> {
-  const e = await load(body).then(() => undefined, (err: unknown) => err);
-  expect(e).toBeInstanceOf(ScenarioError);
-  return (e as Error).message;
 }
 
 describe('luks2 stack in scenario files', () => {
