@@ -4,7 +4,7 @@ import { renameSync, writeFileSync } from 'node:fs';
 import { mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AccelChoice } from '../vm/qemu/accel.ts';
-import type { Verdict } from './run/observations.ts';
+import type { Outcome, Verdict } from './run/observations.ts';
 
 export const SUMMARY_SCHEMA_VERSION = 1;
 
@@ -25,14 +25,9 @@ export interface KernelRecord {
 }
 
 /** One execution of a cell: repetition `repeat` (--repeat), attempt `attempt` (--retries, after an `error`). */
-export interface RunRecord {
+export interface RunRecord extends Outcome {
   repeat: number;
   attempt: number;
-  verdict: Verdict;
-  reason: string;
-  durationMs: number;
-  bootMs?: number;
-  signature?: string;
   /** Directory of this execution, relative to the run directory ('' when nothing ran). */
   dir: string;
 }
@@ -40,7 +35,7 @@ export interface RunRecord {
 /** How a cell compares with the same cell in a --baseline run. */
 export type BaselineChange = 'regression' | 'unjudged' | 'fixed' | 'same' | 'new';
 
-export interface CellRecord {
+export interface CellRecord extends Outcome {
   /** "<kernel>/<scenario>" */
   id: string;
   /** Kernel label (uname -r when known; else the --kernel text). */
@@ -48,13 +43,8 @@ export interface CellRecord {
   /** The --kernel text that planned this cell (shards and baselines match on it). */
   kernelSpec: string;
   scenario: string;
-  /** The worst verdict over all repetitions (crash > hang > fail > error > pass > skip). */
-  verdict: Verdict;
-  reason: string;
-  durationMs: number;
-  bootMs?: number;
+  /** verdict: the worst over all repetitions (crash > hang > fail > error > pass > skip). */
   kernelRelease?: string;
-  signature?: string;
   /** Directory of the execution the verdict comes from, relative to the run directory ('' when nothing ran). */
   dir: string;
   /** Repetitions judged the kernel differently (e.g. pass and crash): reported apart from steady failures. */

@@ -24,14 +24,18 @@ export interface StepRecord {
   failedBlocks?: Array<{ block: number; errno: number }>;
 }
 
-export interface CellResult {
+/** How one execution of a cell ended: shared by the in-memory result, each run record and the summary's cell. */
+export interface Outcome {
   verdict: Verdict;
   reason: string;
   durationMs: number;
   bootMs?: number;
-  kernelRelease?: string;
   /** Normalised failure signature (crash: oops type + function; fail: scenario + first disagreement kind). */
   signature?: string;
+}
+
+export interface CellResult extends Outcome {
+  kernelRelease?: string;
   steps: StepRecord[];
   disagreements: Disagreement[];
 }
