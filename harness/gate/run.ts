@@ -60,7 +60,7 @@ export async function runGate(
   applyGate(results.summary, { base: side(cfg.base), candidate: side(cfg.candidate) }, gp.compat.map((s) => s.id));
 }
 
-/** runGate, then the exit code recorded in summary.json (finishRun reads summary.gate). */
+/** runGate, then the exit code recorded in summary.json (finishRun reads summary.gate); the CLI adds signal handling. */
 export async function gateAndFinish(
   cfg: GateConfig, gp: GatePlan, results: RunResults, reporters: Reporters, log: (s: string) => void, stop?: AbortSignal, deps?: GateDeps,
 ): Promise<number> {
