@@ -58,11 +58,9 @@ export function defaultJobs(memoryMb: number): number {
   return Math.min(byCpu, byMem);
 }
 
-export function parseMatrixArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): Readonly<MatrixConfig> {
-  const kernelOptions = new KernelOptionRecorder();
-  const cmd = new Command('matrix')
-    .description('Run every scenario on every kernel in QEMU and judge each cell against the reference model.');
-  kernelOptions.addTo(cmd, DEFAULT_KERNEL)
+/** The options of how cells run, shared by `matrix` and `gate`. */
+export function addRunOptions(cmd: Command): Command {
+  return cmd
     .option('--modules <dir>', 'module tree for a bzImage kernel (lib/modules/<release> or a root containing it)')
     .option('-s, --scenario <glob>', 'only scenarios whose id matches (e.g. "integrity/*"; repeatable)', collect, [])
     .option('--results <dir>', 'results root', join(repoRoot(), 'results'))
@@ -72,10 +70,12 @@ export function parseMatrixArgs(argv: string[], env: NodeJS.ProcessEnv = process
     .option('--cpus <n>', 'guest CPUs', positiveInt('--cpus'), 1)
     .option('--keep-disks', 'keep disk images of passing cells', false)
     .option('--repeat <n>', 'run each cell n times; cells with mixed verdicts are reported as flaky', positiveInt('--repeat'), 1)
-    .option('--retries <n>', 'run an execution again up to n times when its verdict is error (infrastructure only)', nonNegativeInt('--retries'), 0)
-    .option('--shard <i/n>', 'run only the i-th of n deterministic slices of the cells (merge them with npm run merge)')
-    .option('--baseline <run-dir>', 'compare with an earlier run: cells that passed there and not now are regressions, and decide the exit code')
-    .exitOverride()
+    .option('--retries <n>', 'run an execution again up to n times when its verdict is error (infrastructure only)', nonNegativeInt('--retries'), 0);
+}
+
+/** Parses argv with a command, turning commander's errors into usage errors (help and version pass through). */
+export function parseCommand(cmd: Command, argv: string[]): void {
+  cmd.exitOverride()
     .configureOutput({ writeErr: () => undefined, writeOut: (s) => process.stdout.write(s) })
     .allowExcessArguments(false);
   try {
@@ -84,11 +84,16 @@ export function parseMatrixArgs(argv: string[], env: NodeJS.ProcessEnv = process
     if (e instanceof CommanderError && (e.code === 'commander.helpDisplayed' || e.code === 'commander.version')) throw e;
     throw new UsageError((e as Error).message.replace(/^error: /, ''), { cause: e });
   }
-  const o = cmd.opts<{
-    modules?: string; scenario: string[]; results: string; jobs?: number; bootTimeout: number; memory: number; cpus: number; keepDisks: boolean;
-    repeat: number; retries: number; shard?: string; baseline?: string;
-  }>();
-  const kernels = kernelOptions.kernels(DEFAULT_KERNEL);
+}
+
+/** What addRunOptions' options parse to. */
+export interface RunOptionValues {
+  modules?: string; scenario: string[]; results: string; jobs?: number; bootTimeout: number; memory: number; cpus: number; keepDisks: boolean;
+  repeat: number; retries: number;
+}
+
+/** The run options' values and the kernels as a frozen MatrixConfig; `extra` adds what only one command has. */
+export function runConfig(o: RunOptionValues, kernels: KernelSpec[], env: NodeJS.ProcessEnv, extra: Partial<MatrixConfig> = {}): Readonly<MatrixConfig> {
   const cfg: MatrixConfig = {
     kernels,
     scenarioGlobs: o.scenario,
@@ -101,11 +106,25 @@ export function parseMatrixArgs(argv: string[], env: NodeJS.ProcessEnv = process
     keepDisks: o.keepDisks,
     repeat: o.repeat,
     retries: o.retries,
-    ...(o.shard !== undefined ? { shard: parseShard(o.shard) } : {}),
-    ...(o.baseline !== undefined ? { baseline: resolve(o.baseline) } : {}),
+    ...extra,
     ...(o.modules !== undefined ? { modules: o.modules } : {}),
     ...(env.IH_ACCEL !== undefined ? { accel: env.IH_ACCEL } : {}),
   };
   if (cfg.accel !== undefined && cfg.accel !== 'tcg' && cfg.accel !== 'kvm') throw new UsageError(`IH_ACCEL=${cfg.accel}: expected tcg or kvm`);
   return Object.freeze(cfg);
+}
+
+export function parseMatrixArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): Readonly<MatrixConfig> {
+  const kernelOptions = new KernelOptionRecorder();
+  const cmd = new Command('matrix')
+    .description('Run every scenario on every kernel in QEMU and judge each cell against the reference model.');
+  addRunOptions(kernelOptions.addTo(cmd, DEFAULT_KERNEL))
+    .option('--shard <i/n>', 'run only the i-th of n deterministic slices of the cells (merge them with npm run merge)')
+    .option('--baseline <run-dir>', 'compare with an earlier run: cells that passed there and not now are regressions, and decide the exit code');
+  parseCommand(cmd, argv);
+  const o = cmd.opts<RunOptionValues & { shard?: string; baseline?: string }>();
+  return runConfig(o, kernelOptions.kernels(DEFAULT_KERNEL), env, {
+    ...(o.shard !== undefined ? { shard: parseShard(o.shard) } : {}),
+    ...(o.baseline !== undefined ? { baseline: resolve(o.baseline) } : {}),
+  });
 }

@@ -1,4 +1,4 @@
-import type { BaselineChange, Summary } from './results.ts';
+import type { BaselineChange, GateRecord, Summary } from './results.ts';
 import type { Verdict } from './run/observations.ts';
 
 /**
@@ -25,8 +25,21 @@ export function exitCodeWithBaseline(changes: BaselineChange[]): number {
   return 0;
 }
 
-/** The exit code of a finished run: by its baseline comparison when it has one, else by its verdicts. */
-export function exitCodeForSummary(s: Pick<Summary, 'cells' | 'baseline' | 'plan'>): number {
+/**
+ * A gate run (npm run gate): 1 if any cell regressed (passed on base, failed, crashed or hung on the candidate)
+ * or any compatibility cell failed; else 125 if a cell could not be judged (base passed and the candidate
+ * errored or skipped, base errored where the candidate fails, a compatibility cell errored) or no cell was
+ * judged on both sides (a kernel did not build, everything skipped); else 0, however many cells fail on both.
+ */
+export function exitCodeForGate(g: Pick<GateRecord, 'regressions' | 'unjudged' | 'compared'>): number {
+  if (g.regressions > 0) return 1;
+  if (g.unjudged > 0 || g.compared === 0) return 125;
+  return 0;
+}
+
+/** The exit code of a finished run: by its gate or baseline comparison when it has one, else by its verdicts. */
+export function exitCodeForSummary(s: Pick<Summary, 'cells' | 'baseline' | 'plan' | 'gate'>): number {
+  if (s.gate !== undefined) return exitCodeForGate(s.gate);
   // A shard can be dealt no cells at all (more shards than cells): nothing was asked of it.
   if (s.cells.length === 0 && s.plan?.shard !== undefined && s.plan.cells === 0) return 0;
   if (s.baseline !== undefined) return exitCodeWithBaseline(s.cells.map((c) => c.baseline?.change ?? 'new'));

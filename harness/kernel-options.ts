@@ -20,6 +20,8 @@ type KernelOption = 'kernel' | 'patch' | 'kconfig' | 'make-arg';
 export interface KernelOptionEvent {
   option: KernelOption;
   value: string;
+  /** Kernel events: the flag that gave it, when not --kernel (the gate's --base, --candidate). */
+  flag?: string;
 }
 
 /**
@@ -29,16 +31,29 @@ export interface KernelOptionEvent {
 export class KernelOptionRecorder {
   readonly events: KernelOptionEvent[] = [];
 
-  private collect(option: KernelOption) {
+  private collect(option: KernelOption, flag?: string) {
     return (value: string, previous: string[] = []): string[] => {
-      this.events.push({ option, value });
+      this.events.push({ option, value, ...(flag !== undefined ? { flag } : {}) });
       return [...previous, value];
     };
   }
 
+  /** A flag that names a kernel the way --kernel does (the gate's --base and --candidate): build options bind to it. */
+  addKernelFlag(cmd: Command, flag: string, description: string): Command {
+    return cmd.option(`--${flag} <spec>`, description, this.collect('kernel', flag));
+  }
+
+  /** --patch, --kconfig and --make-arg, recorded in command-line order with the kernel flags. */
+  addBuildOptionsTo(cmd: Command): Command {
+    return cmd
+      .option('--patch <file>', 'patch (-p1) applied before building a src:/tree: kernel (repeatable; see below)', this.collect('patch'))
+      .option('--kconfig <fragment>', 'Kconfig fragment merged after the harness\'s own, e.g. KASAN (repeatable)', this.collect('kconfig'))
+      .option('--make-arg <arg>', 'argument passed to every make of the build, e.g. CC=gcc-10 (repeatable)', this.collect('make-arg'));
+  }
+
   /** Adds the kernel options to a command; `defaultKernel` is what runs when no --kernel is given. */
   addTo(cmd: Command, defaultKernel: string): Command {
-    return cmd
+    cmd
       .addHelpText(
         'after',
         `\nKernels built from source (src:, tree:):\n${wrap(KERNEL_OPTIONS_RULE, 100, '  ')}\n` +
@@ -54,10 +69,8 @@ export class KernelOptionRecorder {
           `linux-source-<version>), tree:<path>[@<ref>] (builds that git tree, at <ref> in a separate worktree). ` +
           `Default: ${defaultKernel}`,
         this.collect('kernel'),
-      )
-      .option('--patch <file>', 'patch (-p1) applied before building a src:/tree: kernel (repeatable; see below)', this.collect('patch'))
-      .option('--kconfig <fragment>', 'Kconfig fragment merged after the harness\'s own, e.g. KASAN (repeatable)', this.collect('kconfig'))
-      .option('--make-arg <arg>', 'argument passed to every make of the build, e.g. CC=gcc-10 (repeatable)', this.collect('make-arg'));
+      );
+    return this.addBuildOptionsTo(cmd);
   }
 
   /** The kernels of the run, with their build options bound by KERNEL_OPTIONS_RULE. */
@@ -96,17 +109,17 @@ function assertReadable(option: KernelOption, value: string): void {
 /** Pure core of KernelOptionRecorder.kernels, for tests. */
 export function bindKernelOptions(events: readonly KernelOptionEvent[], defaultKernel: string): KernelSpec[] {
   const runWide = noBuildOptions();
-  const groups: Array<{ spec: KernelSpec; own: KernelBuildOptions }> = [];
-  for (const { option, value } of events) {
+  const groups: Array<{ spec: KernelSpec; own: KernelBuildOptions; flag: string }> = [];
+  for (const { option, value, flag } of events) {
     if (option === 'kernel') {
-      groups.push({ spec: parseKernelSpec(value), own: noBuildOptions() });
+      groups.push({ spec: parseKernelSpec(value), own: noBuildOptions(), flag: flag ?? 'kernel' });
       continue;
     }
     if (value.trim() === '') throw new UsageError(`--${option}: empty value`);
     const target = groups.at(-1);
     if (target !== undefined && !isSourceSpec(target.spec)) {
       throw new UsageError(
-        `--${option} ${value} follows --kernel ${target.spec.text}, which is not built here; ` +
+        `--${option} ${value} follows --${target.flag} ${target.spec.text}, which is not built here; ` +
           'build options apply to src:<version> and tree:<path> kernels',
       );
     }
@@ -122,7 +135,7 @@ export function bindKernelOptions(events: readonly KernelOptionEvent[], defaultK
           `the default kernel ${defaultKernel} is a prebuilt package`,
       );
     }
-    groups.push({ spec, own: noBuildOptions() });
+    groups.push({ spec, own: noBuildOptions(), flag: 'kernel' });
   }
   if (hasRunWide && !groups.some((g) => isSourceSpec(g.spec))) {
     throw new UsageError('--patch, --kconfig and --make-arg given, but no --kernel src:<version> or tree:<path> to build');
@@ -142,4 +155,29 @@ export function bindKernelOptions(events: readonly KernelOptionEvent[], defaultK
     seen.add(spec.text);
   }
   return specs;
+}
+
+/**
+ * The kernel each of `flags` names (the gate's --base and --candidate), each with the build options bound to
+ * it by KERNEL_OPTIONS_RULE. Each flag must be given once; the two may name the same kernel.
+ */
+export function bindFlaggedKernels(events: readonly KernelOptionEvent[], flags: readonly string[]): Map<string, KernelSpec> {
+  const firstKernel = events.findIndex((e) => e.option === 'kernel');
+  const runWide = firstKernel < 0 ? [...events] : events.slice(0, firstKernel);
+  const out = new Map<string, KernelSpec>();
+  for (const flag of flags) {
+    const starts = events.flatMap((e, i) => (e.option === 'kernel' && (e.flag ?? 'kernel') === flag ? [i] : []));
+    if (starts.length === 0) throw new UsageError(`--${flag} <kernel> is required`);
+    if (starts.length > 1) throw new UsageError(`--${flag} is given ${starts.length} times; give it once`);
+    const start = starts[0]!;
+    const next = events.findIndex((e, i) => i > start && e.option === 'kernel');
+    const own = events.slice(start, next < 0 ? undefined : next);
+    // options given before any kernel flag go to the kernels built from source, as with --kernel
+    const wide = isSourceSpec(parseKernelSpec(own[0]!.value)) ? runWide : [];
+    out.set(flag, bindKernelOptions([...wide, ...own], own[0]!.value)[0]!);
+  }
+  if (runWide.length > 0 && ![...out.values()].some(isSourceSpec)) {
+    throw new UsageError(`--patch, --kconfig and --make-arg given, but neither ${flags.map((f) => `--${f}`).join(' nor ')} is built from source (src:<version>, tree:<path>)`);
+  }
+  return out;
 }

@@ -52,6 +52,36 @@ export interface CellRecord extends Outcome {
   /** Every execution, when there was more than one (--repeat, --retries). */
   runs?: RunRecord[];
   baseline?: { verdict: Verdict | null; change: BaselineChange };
+  /** Gate runs (npm run gate): which side the cell ran on and, on the candidate, how it compares with base. */
+  gate?: GateCellRecord;
+}
+
+/**
+ * A cell of a gate run. `base` and `candidate` cells run a scenario on one kernel; a candidate cell carries
+ * the base cell's verdict and the change. `compat` cells read, on one kernel, a disk the other wrote.
+ */
+export interface GateCellRecord {
+  role: 'base' | 'candidate' | 'compat';
+  /** candidate cells: the same scenario's verdict on base (null when base has no such cell) */
+  base?: Verdict | null;
+  /** candidate and compat cells */
+  change?: BaselineChange;
+  /** compat cells: which kernel wrote the disk and which read it */
+  writer?: 'base' | 'candidate';
+  reader?: 'base' | 'candidate';
+}
+
+/** What a gate run compared (summary.gate). */
+export interface GateRecord {
+  base: { spec: string; label?: string };
+  candidate: { spec: string; label?: string };
+  regressions: number;
+  unjudged: number;
+  fixed: number;
+  /** cells whose change was judged on both sides (candidate cells with both verdicts judged, compat cells that ran) */
+  compared: number;
+  /** the compatibility pass's stacks (scenario ids), empty with --no-compat */
+  compat: string[];
 }
 
 export interface ShardSpec {
@@ -89,6 +119,8 @@ export interface Summary {
   /** Set by `npm run merge`: the runs this one was made from. */
   mergedFrom?: Array<{ runId: string; dir: string; shard?: ShardSpec }>;
   baseline?: { runId: string; dir: string; regressions: number; unjudged: number; fixed: number };
+  /** Set by `npm run gate`: which kernel is base and which candidate, and what changed. */
+  gate?: GateRecord;
 }
 
 export function emptyCounts(): Record<Verdict, number> {

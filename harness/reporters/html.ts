@@ -25,7 +25,8 @@ function header(s: Summary): string {
   const flaky = s.cells.filter((c) => c.flaky).length;
   const shard = s.plan?.shard !== undefined ? `, shard ${s.plan.shard.index}/${s.plan.shard.total}` : '';
   const merged = s.mergedFrom !== undefined ? `, merged from ${s.mergedFrom.map((m) => esc(m.runId)).join(', ')}` : '';
-  return `<h1>integrity-harness run ${esc(s.runId)}</h1>
+  const gate = s.gate === undefined ? '' : `<p class="meta">gate: base <b>${esc(s.gate.base.label ?? s.gate.base.spec)}</b> (${esc(s.gate.base.spec)}) vs candidate <b>${esc(s.gate.candidate.label ?? s.gate.candidate.spec)}</b> (${esc(s.gate.candidate.spec)}): ${s.gate.regressions} regression(s), ${s.gate.unjudged} not judged, ${s.gate.fixed} fixed, ${s.gate.compared} compared</p>`;
+  return `<h1>integrity-harness ${s.gate !== undefined ? 'gate' : 'run'} ${esc(s.runId)}</h1>${gate}
 <p class="meta">${esc(s.status)}${took}, started ${esc(s.startedAt)} on ${esc(s.host.hostname)} (${s.host.cpus} CPUs), accelerator ${esc(s.accelerator?.accel ?? 'n/a')}${shard}${merged}; exit code ${s.exitCode ?? 'n/a'}<br><code>${esc(s.command.join(' '))}</code></p>
 <p class="counts">${counts || '<span>no cells</span>'}${flaky > 0 ? `<span class="badge" style="background:#fdd835">${flaky} flaky</span>` : ''}</p>`;
 }
@@ -39,17 +40,21 @@ function grid(s: Summary, anchor: (c: CellRecord) => string): string {
   const cols = kernelColumns(s);
   const scenarios = [...new Set(s.cells.map((c) => c.scenario))].sort();
   const at = new Map(s.cells.map((c) => [`${c.kernelSpec}\0${c.scenario}`, c]));
-  const head = cols.map((k) => `<th>${esc(k.label)}${k.label !== k.spec ? `<small>--kernel ${esc(k.spec)}</small>` : ''}</th>`).join('');
+  const role = (spec: string) => (s.gate?.base.spec === spec ? 'base: ' : s.gate?.candidate.spec === spec ? 'candidate: ' : '');
+  const head = cols.map((k) => `<th>${role(k.spec)}${esc(k.label)}${k.label !== k.spec ? `<small>${s.gate !== undefined ? '' : '--kernel '}${esc(k.spec)}</small>` : ''}</th>`).join('');
   const rows = scenarios.map((sc) => {
     const tds = cols.map((k) => {
       const c = at.get(`${k.spec}\0${sc}`);
       if (c === undefined) return '<td class="none" title="not in this run">&mdash;</td>';
-      const cls = [`v-${c.verdict}`, c.flaky ? 'flaky' : '', c.baseline?.change === 'regression' ? 'regression' : ''].filter(Boolean).join(' ');
-      const marks = [c.flaky ? 'flaky' : '', c.baseline?.change === 'regression' ? 'regression' : ''].filter(Boolean).join(', ');
+      const regression = c.baseline?.change === 'regression' || c.gate?.change === 'regression';
+      const cls = [`v-${c.verdict}`, c.flaky ? 'flaky' : '', regression ? 'regression' : ''].filter(Boolean).join(' ');
+      // a compatibility cell sits in its reader's column: say who wrote the disk
+      const marks = [c.gate?.role === 'compat' ? `read ${c.gate.writer}'s disk` : '', c.flaky ? 'flaky' : '', regression ? 'regression' : ''].filter(Boolean).join(', ');
       return `<td class="${cls}" data-verdict="${c.verdict}" data-cell="${esc(c.id)}"><a href="#${anchor(c)}" title="${esc(c.reason)}">${c.verdict.toUpperCase()}<small>${c.verdict === 'skip' ? 'not run' : secs(c.durationMs)}${marks ? ` &middot; ${marks}` : ''}</small></a></td>`;
     }).join('');
     return `<tr><th class="scenario">${esc(sc)}</th>${tds}</tr>`;
   }).join('\n');
+  if (s.gate !== undefined) return `<h2>Base &times; candidate</h2>\n<p class="meta">Each row runs on both kernels; a regression (passes on base, not on the candidate) is outlined. compat/ rows: the column's kernel read a disk the other kernel wrote.</p>\n<table class="grid"><thead><tr><th>scenario</th>${head}</tr></thead><tbody>\n${rows}\n</tbody></table>`;
   return `<h2>Kernels &times; scenarios</h2>\n<table class="grid"><thead><tr><th>scenario</th>${head}</tr></thead><tbody>\n${rows}\n</tbody></table>`;
 }
 
@@ -81,6 +86,8 @@ function detail(c: CellRecord, d: CellDetails, id: string): string {
   rows.push(['time', `${secs(c.durationMs)}${c.bootMs !== undefined ? ` (boot to agent ${secs(c.bootMs)})` : ''}`]);
   rows.push(['kernel', `${esc(c.kernelRelease ?? c.kernel)} <span class="muted">(--kernel ${esc(c.kernelSpec)})</span>`]);
   if (c.baseline !== undefined) rows.push(['baseline', `${c.baseline.verdict ?? 'no such cell'} there: <b>${c.baseline.change}</b>`]);
+  if (c.gate?.role === 'candidate') rows.push(['gate', `base ${c.gate.base ?? 'no such cell'}, candidate ${c.verdict}: <b>${c.gate.change ?? ''}</b>`]);
+  if (c.gate?.role === 'compat') rows.push(['gate', `${c.gate.writer} wrote, ${c.gate.reader} read: <b>${c.gate.change ?? ''}</b>`]);
   if (c.dir !== '') rows.push(['files', ['console.log', 'steps.jsonl', 'result.json'].map((f) => `<a href="${esc(`${c.dir}/${f}`)}">${f}</a>`).join(' ')]);
   const runs = c.runs === undefined ? '' : `<h3>Executions</h3><table><thead><tr><th>repetition</th><th>attempt</th><th>verdict</th><th>time</th><th>reason</th></tr></thead><tbody>${c.runs.map((r) => `<tr><td>${r.repeat}</td><td>${r.attempt}</td><td>${badge(r.verdict)}</td><td>${secs(r.durationMs)}</td><td>${esc(r.reason)}</td></tr>`).join('')}</tbody></table>`;
   return `<section class="detail" id="${id}" data-cell="${esc(c.id)}"><a class="close" href="#" title="close (Esc)">&times;</a>
@@ -102,9 +109,12 @@ export function buildHtml(s: Summary, details: Map<CellRecord, CellDetails>): st
   const cells = reportOrder(s);
   const ids = new Map(cells.map((c, i) => [c, `cell-${i + 1}`]));
   const anchor = (c: CellRecord) => ids.get(c)!;
-  const regressions = s.baseline !== undefined ? cellList(`Regressions against ${s.baseline.runId}`, cells.filter((c) => c.baseline?.change === 'regression'), anchor) : '';
+  const regressions = s.gate !== undefined
+    ? cellList('Regressions: pass on base, not on the candidate (or a compatibility failure)', cells.filter((c) => c.gate?.change === 'regression'), anchor)
+      + cellList('Not judged (infrastructure error or skip where base passed)', cells.filter((c) => c.gate?.change === 'unjudged'), anchor)
+    : s.baseline !== undefined ? cellList(`Regressions against ${s.baseline.runId}`, cells.filter((c) => c.baseline?.change === 'regression'), anchor) : '';
   const flaky = cellList('Flaky cells (repetitions disagree)', cells.filter((c) => c.flaky), anchor);
-  const failing = cellList('Failing cells', cells.filter((c) => !c.flaky && ['fail', 'crash', 'hang'].includes(c.verdict) && c.baseline?.change !== 'regression'), anchor);
+  const failing = cellList('Failing cells', cells.filter((c) => !c.flaky && ['fail', 'crash', 'hang'].includes(c.verdict) && c.baseline?.change !== 'regression' && c.gate?.change !== 'regression'), anchor);
   return `<!DOCTYPE html>
 <html lang="en" data-open="">
 <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { formatDisagreement, loadAllDetails, type CellDetails } from '../reports/details.ts';
 import { kernelColumns, reportOrder } from '../reports/order.ts';
 import type { CellRecord, Summary } from '../results.ts';
+import { buildGateJunit } from './gate-junit.ts';
 import type { Reporter } from './reporter.ts';
 
 /** Text for XML 1.0: escaped, and without the control characters XML cannot hold at all (consoles have them). */
@@ -48,6 +49,7 @@ function testcase(c: CellRecord, d: CellDetails): string {
  * (the harness's), skip is <skipped message=reason>.
  */
 export function buildJunit(summary: Summary, details: Map<CellRecord, CellDetails>): string {
+  if (summary.gate !== undefined) return buildGateJunit(summary, details, xmlText);
   const cells = reportOrder(summary);
   const tally = (list: CellRecord[]) => ({
     tests: list.length, failures: list.filter((c) => ['fail', 'crash', 'hang'].includes(c.verdict)).length,

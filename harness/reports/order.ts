@@ -1,12 +1,12 @@
 import type { CellRecord, Summary } from '../results.ts';
 
 /**
- * The order every report lists cells in: regressions first (they decide a baseline run), then by kernel in
+ * The order every report lists cells in: regressions first (they decide a baseline or gate run), then by kernel in
  * the order the kernels were given, then by scenario id. Cells finish in any order; reports do not.
  */
 export function reportOrder(summary: Pick<Summary, 'cells' | 'kernels'>): CellRecord[] {
   const kernelIndex = new Map(summary.kernels.map((k, i) => [k.spec, i]));
-  const rank = (c: CellRecord) => (c.baseline?.change === 'regression' ? 0 : 1);
+  const rank = (c: CellRecord) => (c.baseline?.change === 'regression' || c.gate?.change === 'regression' ? 0 : 1);
   return [...summary.cells].sort((a, b) =>
     rank(a) - rank(b)
     || (kernelIndex.get(a.kernelSpec) ?? 1e9) - (kernelIndex.get(b.kernelSpec) ?? 1e9)

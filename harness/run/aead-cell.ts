@@ -86,7 +86,9 @@ export abstract class AeadCell {
       else if (typeof step === 'string' || !('write' in step || 'read' in step || 'discard' in step || 'corrupt' in step)) {
         throw new InfraError(`steps[${i}]: ${JSON.stringify(step)} reached a ${this.spec.scenario.stack.type} cell (the loader refuses it)`);
       }
+      else if ('write' in step && this.spec.phase === 'read') { await this.s.begin(i, 'write'); this.writtenElsewhere(i, step.write); }
       else if ('write' in step) { await this.s.begin(i, 'write'); await this.write(i, step.write); }
+      else if ('read' in step && this.spec.phase === 'write') { await this.s.begin(i, 'read'); this.s.note('left to the reading kernel'); }
       else if ('read' in step) { await this.s.begin(i, 'read'); await this.read(i, step.read); }
       else if ('discard' in step) { await this.s.begin(i, 'discard'); await this.discard(i, step.discard); }
       else if ('corrupt' in step) { await this.s.begin(i, 'corrupt'); await this.corrupt(step.corrupt.blocks, step.corrupt.where); }
@@ -125,6 +127,12 @@ export abstract class AeadCell {
     }
     if (res.exitCode !== 0 && failed.length === 0) throw new KernelFailure(`ih-io copy exited ${res.exitCode}: ${res.stderr.toString().trim()}`);
     model.write(r.offset / 512, writePattern(this.spec.scenario, i, r));
+  }
+
+  /** The compatibility pass's reader: another kernel made this write on the disk it was given. */
+  private writtenElsewhere(i: number, r: IoRange): void {
+    this.must().model.write(r.offset / 512, writePattern(this.spec.scenario, i, r));
+    this.s.note('written by the other kernel');
   }
 
   private async read(i: number, r: IoRange): Promise<void> {

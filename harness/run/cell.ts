@@ -9,7 +9,7 @@ import { scanConsole } from '../console.ts';
 import { InfraError, tail } from '../errors.ts';
 import type { Scenario } from '../scenario/load.ts';
 import type { CellResult, Disagreement, StepRecord } from './observations.ts';
-import { createImage, planTransfers } from './disks.ts';
+import { copyImage, createImage, planTransfers } from './disks.ts';
 import { CryptCell } from './crypt-cell.ts';
 import { IntegrityCell } from './integrity-cell.ts';
 import type { CorruptionTargetFn } from './integrity-faults.ts';
@@ -29,6 +29,14 @@ export interface CellSpec {
   keepDisks: boolean;
   /** Test seams: replace parts of the model to prove the cell notices when they are wrong. */
   hooks?: CellHooks;
+  /**
+   * The gate's format-compatibility pass (harness/gate/compat.ts): 'write' formats and writes but skips the
+   * reads; 'read' opens the stack on `seedDisks` without formatting, takes the scenario's writes as done (the
+   * model replays them) and reads. Absent: the whole scenario.
+   */
+  phase?: 'write' | 'read';
+  /** Disk name -> image to start from (a copy is made), instead of a zeroed one. */
+  seedDisks?: Record<string, string>;
 }
 
 export interface CellHooks {
@@ -134,7 +142,10 @@ export async function runCell(spec: CellSpec): Promise<CellResult> {
   await writeFile(stepLog, '');
   const plan = planTransfers(spec.scenario);
   const disks = [];
-  for (const d of spec.scenario.disks) disks.push({ role: d.name, path: await createImage(join(spec.dir, 'disks'), d.name, d.size) });
+  for (const d of spec.scenario.disks) {
+    const seed = spec.seedDisks?.[d.name];
+    disks.push({ role: d.name, path: seed !== undefined ? await copyImage(seed, join(spec.dir, 'disks'), d.name) : await createImage(join(spec.dir, 'disks'), d.name, d.size) });
+  }
   disks.push({ role: 'payload', path: await createImage(join(spec.dir, 'disks'), 'payload', plan.payloadSize) });
   disks.push({ role: 'out', path: await createImage(join(spec.dir, 'disks'), 'out', plan.outSize) });
 

@@ -40,8 +40,11 @@ export class CryptCell extends AeadCell {
   /** A one-block dm-integrity table on the zeroed disk formats it; the superblock then says how big it is. */
   protected async format(): Promise<void> {
     const bs = this.stack.sectorSize;
-    await this.s.must(dmCreateArgv(FORMAT_NAME, integrityTable({ device: this.dev(this.stack.disk), sectors: bs / 512, tagSize: this.cipher.tupleSize, mode: this.stack.mode, blockSize: bs })));
-    await this.s.must(dmRemoveArgv(FORMAT_NAME));
+    // the compatibility pass's reader takes the superblock another kernel wrote
+    if (this.spec.phase !== 'read') {
+      await this.s.must(dmCreateArgv(FORMAT_NAME, integrityTable({ device: this.dev(this.stack.disk), sectors: bs / 512, tagSize: this.cipher.tupleSize, mode: this.stack.mode, blockSize: bs })));
+      await this.s.must(dmRemoveArgv(FORMAT_NAME));
+    }
     let sb: IntegritySuperblock;
     try {
       sb = parseIntegritySuperblock(await readAt(this.host(this.stack.disk), 0, SB_BYTES), `${this.stack.disk} superblock`);

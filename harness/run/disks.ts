@@ -1,4 +1,4 @@
-import { open, truncate, writeFile } from 'node:fs/promises';
+import { copyFile, constants, open, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Scenario } from '../scenario/load.ts';
 import type { IoRange } from '../scenario/schema.ts';
@@ -51,6 +51,13 @@ export async function createImage(dir: string, name: string, size: number): Prom
   const path = join(dir, `${name}.img`);
   await writeFile(path, '');
   await truncate(path, size);
+  return path;
+}
+
+/** A copy of an image another cell left (the gate's compatibility pass), sparse where the file system can. */
+export async function copyImage(from: string, dir: string, name: string): Promise<string> {
+  const path = join(dir, `${name}.img`);
+  await copyFile(from, path, constants.COPYFILE_FICLONE);
   return path;
 }
 

@@ -66,7 +66,9 @@ export class IntegrityCell {
       await this.s.must(['dmsetup', 'create', LOWER], { stdin: Buffer.from(lowerTable(this.guestDev(this.stack.disk), this.diskSectors())) });
       await this.s.must(['dmsetup', 'mknodes', LOWER]);
     }
-    await this.s.must(integrityFormatArgv(this.stack, this.devices()));
+    // the compatibility pass's reader opens what another kernel formatted
+    if (this.spec.phase !== 'read') await this.s.must(integrityFormatArgv(this.stack, this.devices()));
+    else this.s.note('opening the disk another kernel formatted and wrote (no format)');
     await this.activate();
     await this.recordTable();
     const sb = parseIntegritySuperblock(await readAt(this.sbImage(), 0, SB_BYTES), `${this.stack.metaDisk ?? this.stack.disk} superblock`);
@@ -83,7 +85,9 @@ export class IntegrityCell {
       else if (step === 'close') await this.close();
       else if (step === 'status') await this.status(i);
       else if (step === 'flush') await flushStep(io, i);
+      else if ('write' in step && this.spec.phase === 'read') { this.modelOrThrow().write(step.write.offset / 512, this.patternFor(i, step.write)); this.s.note('written by the other kernel'); }
       else if ('write' in step) { this.noteAreas(step.write); await writeStep(io, i, step.write); }
+      else if ('read' in step && this.spec.phase === 'write') this.s.note('left to the reading kernel');
       else if ('read' in step) { this.noteAreas(step.read); await readStep(io, i, step.read); }
       else if ('discard' in step) await discardStep(io, i, step.discard);
       else if ('ioError' in step) await this.ioError(step.ioError.blocks);

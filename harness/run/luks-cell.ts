@@ -54,14 +54,8 @@ export class LuksCell extends AeadCell {
   }
 
   protected async format(): Promise<void> {
-    const disk = this.dev(this.stack.disk);
-    const r = await this.s.run(luksFormatArgv(this.stack, this.cipher, this.key.length, disk));
-    if (r.exitCode !== 0) {
-      const said = tail(r.stderr.toString() || r.stdout.toString(), 3);
-      // cryptsetup checks the cipher through the kernel's crypto API before writing anything
-      if (/is not available/.test(said)) throw new SkipCell(`cryptsetup luksFormat: ${said}`);
-      throw new KernelFailure(`cryptsetup luksFormat exited ${r.exitCode}: ${said}`);
-    }
+    // the compatibility pass's reader takes the header another kernel's cryptsetup wrote
+    if (this.spec.phase !== 'read') await this.luksFormat();
     const image = this.host(this.stack.disk);
     let seg: Luks2DataSegment;
     let sb: IntegritySuperblock;
@@ -86,6 +80,16 @@ export class LuksCell extends AeadCell {
     this.state = { model, geom: integrityGeometry(sb, { startSector: this.startSector }), sb };
     this.s.note(`LUKS2 segment at ${seg.offset}: ${seg.encryption} + ${seg.integrity}, ${seg.sectorSize}-byte sectors, ${seg.volumeKeyBytes}-byte key; `
       + `dm-integrity: ${sb.providedDataSectors} sectors, ${sb.tagSize}-byte tags, superblock v${sb.version}; ${model.wiped ? 'wiped' : 'not wiped'}`);
+  }
+
+  private async luksFormat(): Promise<void> {
+    const r = await this.s.run(luksFormatArgv(this.stack, this.cipher, this.key.length, this.dev(this.stack.disk)));
+    if (r.exitCode !== 0) {
+      const said = tail(r.stderr.toString() || r.stdout.toString(), 3);
+      // cryptsetup checks the cipher through the kernel's crypto API before writing anything
+      if (/is not available/.test(said)) throw new SkipCell(`cryptsetup luksFormat: ${said}`);
+      throw new KernelFailure(`cryptsetup luksFormat exited ${r.exitCode}: ${said}`);
+    }
   }
 
   /** Format drift in the header: what luksFormat was asked for must be what it wrote. */

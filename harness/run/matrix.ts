@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import pLimit from 'p-limit';
 import type { KernelSpec } from '../../vm/kernel/spec.ts';
+import type { AccelChoice } from '../../vm/qemu/accel.ts';
 import type { Accel } from '../../vm/qemu/args.ts';
 import type { MatrixConfig } from '../config.ts';
 import { executions, perExecutionDirs, plannedKernels, type Plan, type PlannedCell } from '../plan.ts';
@@ -38,11 +39,9 @@ interface CellProgress {
  */
 export async function runMatrix(
   cfg: MatrixConfig, plan: Plan<KernelSpec, Scenario>, results: RunResults, reporters: Reporters, log: (s: string) => void, stop?: AbortSignal,
-): Promise<void> {
-  const kernels = await prepareKernels(plannedKernels(plan), cfg, results, log);
-  const accel = await chooseAccelFor(cfg, kernels);
-  results.summary.accelerator = accel;
-  log(`accelerator: ${accel.accel} (${accel.reason})`);
+  prepared?: PreparedKernels,
+): Promise<PreparedKernels> {
+  const { kernels, accel } = prepared ?? await prepareMatrix(cfg, plan, results, log);
   const runnable = plan.cells.filter((c) => isReady(kernels.get(c.kernel.text)!));
   await reporters.emit('onBegin', {
     runDir: results.dir, cells: plan.cells.length, executions: runnable.length * plan.repeat, jobs: cfg.jobs,
@@ -69,6 +68,25 @@ export async function runMatrix(
     }
     if (--p.left === 0 && !stop?.aborted) await reporters.emit('onCellEnd', await results.addCell(cellRecord(cell, k, p)));
   })));
+  return { kernels, accel };
+}
+
+/** The plan's kernels resolved and the accelerator chosen: what runMatrix needs before it boots anything. */
+export interface PreparedKernels {
+  kernels: Map<string, ReadyKernel | KernelRecord>;
+  accel: AccelChoice;
+}
+
+/**
+ * The first half of runMatrix, for callers that run more than the plan's cells on the same kernels (the gate's
+ * compatibility pass) or relabel kernels before any cell runs.
+ */
+export async function prepareMatrix(cfg: MatrixConfig, plan: Plan<KernelSpec, Scenario>, results: RunResults, log: (s: string) => void): Promise<PreparedKernels> {
+  const kernels = await prepareKernels(plannedKernels(plan), cfg, results, log);
+  const accel = await chooseAccelFor(cfg, kernels);
+  results.summary.accelerator = accel;
+  log(`accelerator: ${accel.accel} (${accel.reason})`);
+  return { kernels, accel };
 }
 
 function cellRecord(cell: Cell, k: ReadyKernel, p: CellProgress): CellRecord {

@@ -19,6 +19,7 @@ const fullCell: Required<CellRecord> = {
     { repeat: 2, attempt: 1, verdict: 'crash', reason: 'BUG', durationMs: 30000, signature: 'BUG @ f', dir: 'cells/x/rep2-try1' },
   ],
   baseline: { verdict: 'pass', change: 'regression' },
+  gate: { role: 'compat', base: 'pass', change: 'regression', writer: 'base', reader: 'candidate' },
 };
 
 describe('summary.schema.json', () => {
@@ -36,6 +37,10 @@ describe('summary.schema.json', () => {
       r.summary.baseline = { runId: 'base', dir: '/tmp/base', regressions: 1, unjudged: 0, fixed: 0 };
       r.summary.mergedFrom = [{ runId: 'a', dir: '/tmp/a', shard: { index: 1, total: 2 } }];
       r.summary.accelerator = { accel: 'tcg', reason: 'no kvm' };
+      r.summary.gate = {
+        base: { spec: 'src:6.1', label: '6.1.158' }, candidate: { spec: 'src:6.1 --patch x.patch', label: '6.1.158+x' },
+        regressions: 1, unjudged: 0, fixed: 0, compared: 3, compat: ['compat/integrity-crc32c-journal'],
+      };
       await r.finish('complete', 1);
       const written = JSON.parse(await readFile(join(r.dir, 'summary.json'), 'utf8'));
       expect(validate(schema, written)).toEqual([]);

@@ -1,0 +1,69 @@
+/**
+ * One gate run in one run directory: the matrix's machinery (prepareMatrix, runMatrix) on [base, candidate]
+ * x the selected scenarios, then the format-compatibility pass on the same prepared kernels, then the
+ * comparison (compare.ts), which decides the exit code through finishRun.
+ */
+import type { KernelSpec } from '../../vm/kernel/spec.ts';
+import { finishRun } from '../finish.ts';
+import { planMatrix, type Plan } from '../plan.ts';
+import type { Reporters } from '../reporters/reporter.ts';
+import type { RunResults } from '../results.ts';
+import { prepareMatrix as realPrepare, runMatrix as realRunMatrix } from '../run/matrix.ts';
+import { discoverScenarios } from '../scenario/discover.ts';
+import type { Scenario } from '../scenario/load.ts';
+import { applyGate } from './compare.ts';
+import { runCompat, type RunCellFn } from './compat.ts';
+import type { GateConfig } from './config.ts';
+import { distinctLabels, labelOf } from './sides.ts';
+
+/** Seams for unit tests: the VM layer (kernels, cells) replaced, everything else real. */
+export interface GateDeps {
+  prepareMatrix: typeof realPrepare;
+  runMatrix: typeof realRunMatrix;
+  runCell?: RunCellFn;
+}
+
+export interface GatePlan {
+  plan: Plan<KernelSpec, Scenario>;
+  compat: Scenario[];
+}
+
+/** What runs, decided (and every scenario file validated) before any kernel is resolved. */
+export async function planGate(cfg: GateConfig): Promise<GatePlan> {
+  const scenarios = await discoverScenarios(cfg.matrix.scenariosDir, cfg.matrix.scenarioGlobs);
+  const plan = planMatrix([cfg.base, cfg.candidate], scenarios, { repeat: cfg.matrix.repeat, retries: cfg.matrix.retries });
+  const compat = cfg.compat ? await discoverScenarios(cfg.compatDir, cfg.compatGlobs.length > 0 ? cfg.compatGlobs : ['compat/*']) : [];
+  return { plan, compat };
+}
+
+export async function runGate(
+  cfg: GateConfig, gp: GatePlan, results: RunResults, reporters: Reporters, log: (s: string) => void, stop?: AbortSignal,
+  deps: GateDeps = { prepareMatrix: realPrepare, runMatrix: realRunMatrix },
+): Promise<void> {
+  const specs = { base: cfg.base, candidate: cfg.candidate };
+  const prepared = await deps.prepareMatrix(cfg.matrix, gp.plan, results, log);
+  distinctLabels(prepared, specs, results);
+  await deps.runMatrix(cfg.matrix, gp.plan, results, reporters, log, stop, prepared);
+  if (gp.compat.length > 0 && !stop?.aborted) {
+    log(`compatibility pass: ${gp.compat.map((s) => s.id).join(', ')}, each written by one kernel and read by the other`);
+    await runCompat({
+      cfg: cfg.matrix, scenarios: gp.compat, accel: prepared.accel.accel, results, reporters,
+      sides: {
+        base: { spec: cfg.base.text, kernel: prepared.kernels.get(cfg.base.text)! },
+        candidate: { spec: cfg.candidate.text, kernel: prepared.kernels.get(cfg.candidate.text)! },
+      },
+      ...(stop !== undefined ? { stop } : {}),
+      ...(deps.runCell !== undefined ? { runCell: deps.runCell } : {}),
+    });
+  }
+  const side = (spec: KernelSpec) => ({ spec: spec.text, label: labelOf(prepared.kernels.get(spec.text)!) });
+  applyGate(results.summary, { base: side(cfg.base), candidate: side(cfg.candidate) }, gp.compat.map((s) => s.id));
+}
+
+/** runGate, then the exit code recorded in summary.json (finishRun reads summary.gate); the CLI adds signal handling. */
+export async function gateAndFinish(
+  cfg: GateConfig, gp: GatePlan, results: RunResults, reporters: Reporters, log: (s: string) => void, stop?: AbortSignal, deps?: GateDeps,
+): Promise<number> {
+  await runGate(cfg, gp, results, reporters, log, stop, deps);
+  return finishRun(results, stop?.aborted ? 'interrupted' : 'complete');
+}
