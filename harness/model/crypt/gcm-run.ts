@@ -76,7 +76,7 @@ export interface GcmRunParams {
 export interface GcmRun {
   /** whether every sector of the run authenticates; `sector(i)` is the AAD sector of the i-th */
   verifyRun(firstAadSector: number, aadSectorStep: number, data: Uint8Array, tags: Uint8Array, n: number): boolean;
-  /** the plaintext of the run verifyRun last accepted, back to back */
+  /** the plaintext of the run verifyRun last accepted, back to back; valid until the next call */
   plaintext(data: Uint8Array, n: number): Buffer;
 }
 
@@ -103,13 +103,21 @@ export function gcmRun(p: GcmRunParams): GcmRun | undefined {
 
   let cap = 0;
   let ctr = Buffer.alloc(0);
+  let ctr32 = new Uint32Array(0);
   let ghashIn = Buffer.alloc(0);
-  let ks: Buffer = Buffer.alloc(0);
+  let ghash32 = new Uint32Array(0);
+  let ks = Buffer.alloc(0);
+  let out = Buffer.alloc(0);
   const grow = (n: number) => {
     if (n <= cap) return;
     cap = n;
+    // persistent, 4-byte aligned buffers: a fresh 1 MiB output per call costs page faults, not AES
     ctr = Buffer.alloc(n * ctrBlocks * 16);
+    ctr32 = new Uint32Array(ctr.buffer, ctr.byteOffset, ctr.length / 4);
     ghashIn = Buffer.alloc(n * L * 16);
+    ghash32 = new Uint32Array(ghashIn.buffer, ghashIn.byteOffset, ghashIn.length / 4);
+    ks = Buffer.alloc(n * ctrBlocks * 16);
+    out = Buffer.alloc(n * bs);
     for (let i = 0; i < n; i++) {
       const c = i * ctrBlocks * 16;
       for (let j = 0; j < ctrBlocks; j++) ctr.writeUInt32BE(j + 1, c + j * 16 + 12);
@@ -118,6 +126,9 @@ export function gcmRun(p: GcmRunParams): GcmRun | undefined {
       ghashIn.writeUInt32BE(bs * 8, len + 12);
     }
   };
+  const le32 = (b: Uint8Array, at: number) => (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
+  // AES-ECB output in pieces this size: well inside malloc's reuse, far from its mmap threshold
+  const ECB_PIECE = 64 * 1024 - ((64 * 1024) % (ctrBlocks * 16));
   const acc = new Uint32Array(4);
 
   return {
@@ -127,16 +138,23 @@ export function gcmRun(p: GcmRunParams): GcmRun | undefined {
       const ts = p.tupleSize;
       for (let i = 0; i < n; i++) {
         const iv = i * ts + 16;
-        const c = i * ctrBlocks * 16;
+        // the IV's bytes as native words: copied, never interpreted
+        const w0 = le32(tags, iv), w1 = le32(tags, iv + 4), w2 = le32(tags, iv + 8);
+        const c = (i * ctrBlocks * 16) / 4;
+        for (let j = 0; j < ctrBlocks; j++) {
+          const at = c + 4 * j;
+          ctr32[at] = w0; ctr32[at + 1] = w1; ctr32[at + 2] = w2;
+        }
         const g = i * L * 16;
         const sector = s0 + i * step;
-        for (let j = 0; j < ctrBlocks; j++) ctr.set(tags.subarray(iv, iv + 12), c + j * 16);
         ghashIn.writeUInt32LE(sector >>> 0, g);
         ghashIn.writeUInt32LE(Math.floor(sector / 0x100000000), g + 4);
-        ghashIn.set(tags.subarray(iv, iv + 12), g + 8);
+        ghash32[g / 4 + 2] = w0; ghash32[g / 4 + 3] = w1; ghash32[g / 4 + 4] = w2;
         ghashIn.set(data.subarray(i * bs, (i + 1) * bs), g + 32);
       }
-      ks = ecb().update(ctr.subarray(0, n * ctrBlocks * 16));
+      const ctrBytes = n * ctrBlocks * 16;
+      const e = ecb();
+      for (let at = 0; at < ctrBytes; at += ECB_PIECE) ks.set(e.update(ctr.subarray(at, Math.min(ctrBytes, at + ECB_PIECE))), at);
       const g = createCipheriv(`aes-${bits}-gcm` as 'aes-256-gcm', p.key, gcmIv);
       g.setAAD(ghashIn.subarray(0, n * L * 16));
       g.final();
@@ -157,13 +175,27 @@ export function gcmRun(p: GcmRunParams): GcmRun | undefined {
       return true;
     },
     plaintext(data, n) {
-      const out = Buffer.allocUnsafe(n * bs);
-      for (let i = 0; i < n; i++) {
-        const k = i * ctrBlocks * 16 + 16;
-        const d = i * bs;
-        for (let j = 0; j < bs; j++) out[d + j] = data[d + j]! ^ ks[k + j]!;
-      }
-      return out;
+      const o = out.subarray(0, n * bs);
+      if ((data.byteOffset & 3) === 0) xorWords(new Uint32Array(data.buffer, data.byteOffset, (n * bs) / 4), new Uint32Array(ks.buffer, ks.byteOffset, ks.length / 4), new Uint32Array(o.buffer, o.byteOffset, o.length / 4), n, bs / 4, ctrBlocks * 4);
+      else xorBytes(data, ks, o, n, bs, ctrBlocks * 16);
+      return o;
     },
   };
+}
+
+/** out = data ^ keystream, sector by sector; the keystream of sector i starts one block (J0) into its counters */
+function xorWords(d: Uint32Array, k: Uint32Array, o: Uint32Array, n: number, words: number, ctrWords: number): void {
+  for (let i = 0; i < n; i++) {
+    const kd = i * ctrWords + 4;
+    const dd = i * words;
+    for (let j = 0; j < words; j++) o[dd + j] = d[dd + j]! ^ k[kd + j]!;
+  }
+}
+
+function xorBytes(d: Uint8Array, k: Uint8Array, o: Uint8Array, n: number, bs: number, ctrBytes: number): void {
+  for (let i = 0; i < n; i++) {
+    const kd = i * ctrBytes + 16;
+    const dd = i * bs;
+    for (let j = 0; j < bs; j++) o[dd + j] = d[dd + j]! ^ k[kd + j]!;
+  }
 }
