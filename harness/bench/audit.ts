@@ -1,22 +1,43 @@
 /**
- * Audit throughput: the model auditing a 256 MiB dm-integrity image against the raw read speed of the same
- * file (both through the page cache, warmed first, so the ratio measures the model and not the disk).
+ * Audit throughput: the model auditing a 256 MiB image (every block written with random data, judged
+ * against the device history) beside the raw read speed of the same file, read two ways:
+ *   cached: through the page cache, warmed first (what the audit itself reads through: the ratio that
+ *           measures the model, not the disk);
+ *   direct: O_DIRECT (dd iflag=direct), bypassing the page cache: the device's own speed, what a cold
+ *           audit could at best reach. Nothing is dropped from the cache (that needs privileges).
+ * Wall time is the figure; CPU time (user + system of this process) is reported too, since on a shared
+ * machine wall time measures the neighbours as much as the code.
  */
 import { randomBytes } from 'node:crypto';
-import { openSync, readSync, closeSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { auditIntegrityImage } from '../model/integrity/audit.ts';
+import { execaSync } from 'execa';
+import { parseCryptCipher } from '../model/crypt/cipher.ts';
+import { cryptAeadSealer, cryptAeadVerifier } from '../model/crypt/verifier.ts';
+import { auditIntegrityImage, type IntegrityAuditParams } from '../model/integrity/audit.ts';
 import { IntegrityDeviceModel } from '../model/integrity/device.ts';
+import { planIntegrityFormat } from '../model/integrity/format.ts';
 import { buildIntegrityImage } from '../model/integrity/synthetic.ts';
-import type { IntegrityHash } from '../model/integrity/tags.ts';
+
+export const AUDIT_BENCH_KINDS = ['crc32c', 'sha256', 'gcm'] as const;
+export type AuditBenchKind = (typeof AUDIT_BENCH_KINDS)[number];
 
 export interface AuditBench {
-  hash: string;
+  /** crc32c / sha256 internal hash, or gcm: capi:gcm(aes)-random dm-crypt over dm-integrity */
+  hash: AuditBenchKind;
   imageMiB: number;
+  /** raw read through the page cache (warmed), best of the runs */
   rawMBps: number;
+  /** raw read with O_DIRECT, best of the runs; undefined when the file system refuses O_DIRECT */
+  rawDirectMBps: number | undefined;
   auditMBps: number;
-  /** audit / raw: the goal is >= 0.5 for crc32c and GCM */
+  /** the same audits by CPU time (user + system) of this process */
+  auditCpuMBps: number;
+  rawCpuMBps: number;
+  /** audit / cached raw (wall): the goal is >= 0.5 for crc32c and GCM */
   ratio: number;
+  /** audit / direct raw (wall) */
+  ratioDirect: number | undefined;
   disagreements: number;
 }
 
@@ -34,37 +55,77 @@ function readAll(path: string): number {
   return total;
 }
 
-function best(fn: () => void, runs: number): number {
-  let min = Infinity;
-  for (let i = 0; i < runs; i++) {
-    const t = process.hrtime.bigint();
-    fn();
-    min = Math.min(min, Number(process.hrtime.bigint() - t) / 1e9);
-  }
-  return min;
+function readDirect(path: string): void {
+  execaSync('dd', [`if=${path}`, 'of=/dev/null', 'bs=4M', 'iflag=direct'], { stdio: 'ignore' });
 }
 
-/** Builds an image of `mib` MiB with every block written with random data, then times raw read and audit. */
-export function benchAudit(dir: string, hash: IntegrityHash, mib = 256, runs = 3): AuditBench {
-  const deviceSectors = (mib * MiB) / 512;
-  const format = { deviceSectors, tagSize: 4, fixPadding: true, fixHmac: true, salt: randomBytes(16) };
-  const probe = buildIntegrityImage({ format, hash, model: undefined });
-  const model = new IntegrityDeviceModel({ sectorsPerBlock: 1, providedDataSectors: probe.sb.providedDataSectors });
-  const chunk = 8 * MiB;
-  for (let s = 0; s < probe.sb.providedDataSectors; s += chunk / 512) {
-    model.write(s, randomBytes(Math.min(chunk, (probe.sb.providedDataSectors - s) * 512)));
+/** best wall and best CPU seconds over `runs` */
+function best(fn: () => void, runs: number): { wall: number; cpu: number } {
+  let wall = Infinity;
+  let cpu = Infinity;
+  for (let i = 0; i < runs; i++) {
+    const c = process.cpuUsage();
+    const t = process.hrtime.bigint();
+    fn();
+    wall = Math.min(wall, Number(process.hrtime.bigint() - t) / 1e9);
+    const u = process.cpuUsage(c);
+    cpu = Math.min(cpu, (u.user + u.system) / 1e6);
   }
-  const { image } = buildIntegrityImage({ format, hash, model });
-  const path = join(dir, `audit-${hash}.img`);
+  return { wall, cpu };
+}
+
+const GCM_KEY = Buffer.from('000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f', 'hex');
+
+/** Builds an image of `mib` MiB with every block written with random data, then times raw reads and the audit. */
+export function benchAudit(dir: string, kind: AuditBenchKind, mib = 256, runs = 3): AuditBench {
+  const deviceSectors = (mib * MiB) / 512;
+  const gcm = kind === 'gcm' ? { cipher: parseCryptCipher('capi:gcm(aes)-random'), key: GCM_KEY } : undefined;
+  const hash = kind === 'gcm' ? undefined : kind;
+  const format = { deviceSectors, tagSize: gcm ? gcm.cipher.tupleSize : kind === 'crc32c' ? 4 : 32, fixPadding: true, fixHmac: true, salt: randomBytes(16) };
+  const seal = gcm ? { sealer: cryptAeadSealer(gcm) } : { hash };
+  const provided = planIntegrityFormat({ internalHash: hash !== undefined, ...format }).providedDataSectors;
+  const model = new IntegrityDeviceModel({ sectorsPerBlock: 1, providedDataSectors: provided });
+  const chunk = 8 * MiB;
+  for (let s = 0; s < provided; s += chunk / 512) model.write(s, randomBytes(Math.min(chunk, (provided - s) * 512)));
+  const { image } = buildIntegrityImage({ format, ...seal, model });
+  const path = join(dir, `audit-${kind}.img`);
   writeFileSync(path, image);
-  readAll(path); // warm the page cache
   const bytes = image.length;
+  let rawDirect: number | undefined;
+  try {
+    rawDirect = best(() => readDirect(path), runs).wall;
+  } catch {
+    rawDirect = undefined;
+  }
+  readAll(path); // warm the page cache
   const raw = best(() => readAll(path), runs);
+  const params: IntegrityAuditParams = gcm ? { verifier: cryptAeadVerifier(gcm), expected: model } : { hash, expected: model };
   let disagreements = -1;
   const audit = best(() => {
-    disagreements = auditIntegrityImage(path, { hash, expected: model }).disagreementCount;
+    disagreements = auditIntegrityImage(path, params).disagreementCount;
   }, runs);
+  const mb = bytes / MiB;
   return {
-    hash, imageMiB: bytes / MiB, rawMBps: bytes / MiB / raw, auditMBps: bytes / MiB / audit, ratio: raw / audit, disagreements,
+    hash: kind,
+    imageMiB: mb,
+    rawMBps: mb / raw.wall,
+    rawDirectMBps: rawDirect === undefined ? undefined : mb / rawDirect,
+    auditMBps: mb / audit.wall,
+    auditCpuMBps: mb / audit.cpu,
+    rawCpuMBps: mb / raw.cpu,
+    ratio: raw.wall / audit.wall,
+    ratioDirect: rawDirect === undefined ? undefined : rawDirect / audit.wall,
+    disagreements,
   };
+}
+
+export function formatAuditBench(r: AuditBench): string {
+  const goal = r.hash === 'sha256' ? '' : ' (goal >= 0.5)';
+  const direct = r.rawDirectMBps === undefined ? 'O_DIRECT refused' : `${r.rawDirectMBps.toFixed(0)} MB/s O_DIRECT (audit/direct ${r.ratioDirect!.toFixed(2)})`;
+  return (
+    `audit ${r.hash.padEnd(7)} ${r.imageMiB} MiB: raw read ${r.rawMBps.toFixed(0)} MB/s cached, ${direct}; ` +
+    `audit ${r.auditMBps.toFixed(0)} MB/s, ratio audit/cached ${r.ratio.toFixed(2)}${goal}; ` +
+    `by CPU time: raw ${r.rawCpuMBps.toFixed(0)}, audit ${r.auditCpuMBps.toFixed(0)} MB/s` +
+    (r.disagreements !== 0 ? ` DISAGREEMENTS ${r.disagreements}` : '')
+  );
 }

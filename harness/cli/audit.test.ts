@@ -5,6 +5,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../../vm/cache.ts';
@@ -81,5 +83,26 @@ describe('npm run audit', () => {
     const r = await audit([wrongMagic, '--hash', 'crc32c']);
     expect(r.exitCode).toBe(255);
     expect(r.stderr).toMatch(/magic/);
+  }, 120_000);
+});
+
+describe('npm run audit on a LUKS2 --integrity image', () => {
+  it('reads the header, takes the volume key from a file, reports the corrupted sectors in JSON and exits 1', async () => {
+    const fixtures = join(repoRoot(), 'harness/model/luks2/fixtures');
+    const image = join(dir, 'luks2-gcm.img');
+    writeFileSync(image, gunzipSync(readFileSync(join(fixtures, 'gcm-512.img.gz'))));
+    const keyFile = join(dir, 'luks2.key');
+    writeFileSync(keyFile, Buffer.from('000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f', 'hex'));
+    const json = await audit([image, '--volume-key-file', keyFile, '--no-wipe', '--json']);
+    expect(json.exitCode, json.stderr).toBe(1);
+    const r = JSON.parse(json.stdout) as { luks2: { segmentOffset: number; cryptSpec: string }; disagreements: { sector: number; kind: string }[] };
+    expect(r.luks2).toMatchObject({ segmentOffset: 16 << 20, cryptSpec: 'capi:gcm(aes)-random' });
+    // the recipe (fixtures/gcm-512.yaml) flipped the auth tag of block 3 and the IV of block 2049
+    expect(r.disagreements.map((d) => [d.kind, d.sector])).toEqual([['tag-mismatch', 3], ['tag-mismatch', 2049]]);
+    const text = await audit([image, '--volume-key-file', keyFile, '--no-wipe']);
+    expect(text.stdout).toMatch(/LUKS2 [0-9a-f-]+: data segment at 16777216, aes-gcm-random \+ aead \(capi:gcm\(aes\)-random\), 512-byte sectors/);
+    const bad = await audit([image, '--volume-key-file', keyFile, '--hash', 'crc32c']);
+    expect(bad.exitCode).toBe(255);
+    expect(bad.stderr).toMatch(/--hash: a LUKS2 image's header gives these/);
   }, 120_000);
 });

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { repoRoot } from '../../vm/cache.ts';
-import { benchAudit } from '../bench/audit.ts';
+import { AUDIT_BENCH_KINDS, benchAudit, formatAuditBench } from '../bench/audit.ts';
 import { benchBoot } from '../bench/boot.ts';
 import { benchCells } from '../bench/cells.ts';
 import { prepareGuestKernel } from '../test/guest-fixture.ts';
@@ -36,12 +36,12 @@ async function main(argv: string[]): Promise<number> {
   const say = (s: string) => process.stdout.write(`${s}\n`);
   try {
     if (only.includes('audit')) {
-      for (const hash of ['crc32c', 'sha256'] as const) {
-        const r = benchAudit(dir, hash, 256, runs);
+      for (const kind of AUDIT_BENCH_KINDS) {
+        const r = benchAudit(dir, kind, 256, runs);
         (out.audit ??= []) as unknown[];
         (out.audit as unknown[]).push(r);
-        say(`audit ${hash.padEnd(7)} ${r.imageMiB} MiB: raw read ${r.rawMBps.toFixed(0)} MB/s, audit ${r.auditMBps.toFixed(0)} MB/s, ratio ${r.ratio.toFixed(2)} (goal >= 0.5)${r.disagreements !== 0 ? ` DISAGREEMENTS ${r.disagreements}` : ''}`);
-        rmSync(join(dir, `audit-${hash}.img`), { force: true });
+        say(formatAuditBench(r));
+        rmSync(join(dir, `audit-${kind}.img`), { force: true });
       }
     }
     if (only.includes('boot') || only.includes('cells')) {

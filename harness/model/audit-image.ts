@@ -1,17 +1,21 @@
 /**
  * The `npm run audit` entry: turns command-line options into audit parameters and audits one raw image:
- * dm-integrity with an internal hash (--hash), or dm-crypt AEAD over dm-integrity without one (--cipher,
- * every sector decrypted and authenticated with the table key).
+ * dm-integrity with an internal hash (--hash), dm-crypt AEAD over dm-integrity without one (--cipher,
+ * every sector decrypted and authenticated with the table key), or a LUKS2 --integrity image (recognised
+ * by its header, which gives everything but the volume key).
  */
 import { ModelInputError } from './errors.ts';
 import { cryptKeyProblems, parseCryptCipher } from './crypt/cipher.ts';
 import { cryptAeadVerifier } from './crypt/verifier.ts';
 import { auditIntegrityImage, type IntegrityAuditReport } from './integrity/audit.ts';
 import { parseIntegrityHash } from './integrity/tags.ts';
+import { auditLuks2Image, looksLikeLuks2, volumeKey, type Luks2AuditReport } from './luks2/audit.ts';
 
 export interface AuditCliOptions {
   hash?: string;
   key?: string;
+  /** the key as raw bytes in a file (cryptsetup's --volume-key-file) */
+  volumeKeyFile?: string;
   cipher?: string;
   meta?: string;
   start?: number;
@@ -23,17 +27,12 @@ export interface AuditCliOptions {
   maxDisagreements?: number | undefined;
 }
 
-function hexKey(key: string | undefined): Buffer | undefined {
-  if (key === undefined) return undefined;
-  if (!/^([0-9a-fA-F]{2})+$/.test(key)) throw new ModelInputError(`--key must be an even-length hex string, got '${key}'`);
-  return Buffer.from(key, 'hex');
-}
-
-export function auditImage(image: string, o: AuditCliOptions): IntegrityAuditReport {
+export function auditImage(image: string, o: AuditCliOptions): IntegrityAuditReport | Luks2AuditReport {
+  if (looksLikeLuks2(image)) return auditLuks2Cli(image, o);
   if (o.cipher !== undefined) return auditCryptImage(image, o, o.cipher);
   if (o.hash === undefined) throw new ModelInputError('--hash is required for a dm-integrity image (e.g. --hash crc32c)');
   const hash = parseIntegrityHash(o.hash.replace(/^hmac\(sha256\)$/, 'hmac-sha256'), '--hash');
-  const key = hexKey(o.key);
+  const key = volumeKey(o);
   if (hash === 'hmac-sha256' && key === undefined) throw new ModelInputError('--hash hmac(sha256) needs --key <hex>');
   return auditIntegrityImage(image, {
     hash,
@@ -53,7 +52,7 @@ export function auditImage(image: string, o: AuditCliOptions): IntegrityAuditRep
 function auditCryptImage(image: string, o: AuditCliOptions, spec: string): IntegrityAuditReport {
   if (o.hash !== undefined) throw new ModelInputError(`--hash ${o.hash} and --cipher are exclusive: under dm-crypt AEAD, dm-integrity has no internal hash`);
   const cipher = parseCryptCipher(spec, '--cipher');
-  const key = hexKey(o.key);
+  const key = volumeKey(o);
   if (key === undefined) throw new ModelInputError(`--cipher ${spec} needs --key <hex>, the key from the dm-crypt table`);
   const problems = cryptKeyProblems(cipher, key);
   if (problems.length) throw new ModelInputError(`--key: ${problems.join('; ')}`);
@@ -61,6 +60,23 @@ function auditCryptImage(image: string, o: AuditCliOptions, spec: string): Integ
     verifier: cryptAeadVerifier({ cipher, key, ...(o.sectorSize !== undefined ? { sectorSize: o.sectorSize } : {}) }),
     ...(o.meta !== undefined ? { meta: o.meta } : {}),
     ...(o.start !== undefined ? { startSector: o.start } : {}),
+    wiped: o.wipe !== false,
+    ...(o.maxDisagreements !== undefined ? { maxDisagreements: o.maxDisagreements } : {}),
+  });
+}
+
+/** What the LUKS2 header decides cannot also come from the command line: refuse rather than ignore. */
+const HEADER_DECIDES: Array<[keyof AuditCliOptions, string]> = [
+  ['hash', '--hash'], ['cipher', '--cipher'], ['start', '--start'], ['ivOffset', '--iv-offset'], ['sectorSize', '--sector-size'], ['meta', '--meta'],
+];
+
+function auditLuks2Cli(image: string, o: AuditCliOptions): Luks2AuditReport {
+  const given = HEADER_DECIDES.filter(([k]) => o[k] !== undefined).map(([, flag]) => flag);
+  if (given.length) throw new ModelInputError(`${given.join(', ')}: a LUKS2 image's header gives these (data segment offset, cipher, sector size, iv_tweak); give only the volume key`, { source: image });
+  if (o.allowDiscards) throw new ModelInputError('--allow-discards: cryptsetup refuses discards on LUKS2 devices with integrity', { source: image });
+  const key = volumeKey(o);
+  if (key === undefined) throw new ModelInputError('a LUKS2 image needs its volume key: --key <hex> or --volume-key-file <file>', { source: image });
+  return auditLuks2Image(image, key, {
     wiped: o.wipe !== false,
     ...(o.maxDisagreements !== undefined ? { maxDisagreements: o.maxDisagreements } : {}),
   });

@@ -119,7 +119,7 @@ function runAudit(data: ImageSource, meta: ImageSource | undefined, p: Integrity
   }
   const verifier = p.verifier
     ? p.verifier(sb, geom)
-    : internalHashVerifier({ hash: requireHash(p.hash), key: p.key, salt: sb.fixedHmac ? sb.salt : undefined, tagSize: sb.tagSize });
+    : internalHashVerifier({ hash: requireHash(p.hash), key: p.key, salt: sb.fixedHmac ? sb.salt : undefined, tagSize: sb.tagSize, blockSize: geom.blockSize });
   const allowDiscards = expected?.allowDiscards ?? p.allowDiscards ?? false;
   const wiped = expected?.wiped ?? p.wiped ?? true;
   const max = p.maxDisagreements ?? 1000;
@@ -143,6 +143,7 @@ function runAudit(data: ImageSource, meta: ImageSource | undefined, p: Integrity
   const dataScratch = Buffer.allocUnsafe(blocksPerChunk * bs);
   const tagScratch = Buffer.allocUnsafe(blocksPerChunk * ts);
   const zeroBlock = Buffer.alloc(bs);
+  const zeroChunk = Buffer.alloc(blocksPerChunk * bs);
   const zeroTag = Buffer.alloc(ts);
   // walk runs of blocks whose data (and tags) are contiguous: one interleave area at a time
   const runSectors = geom.separateMetadata ? sb.providedDataSectors : geom.interleaveSectors;
@@ -154,6 +155,19 @@ function runAudit(data: ImageSource, meta: ImageSource | undefined, p: Integrity
       const tagAt = geom.tagByteOffset(ls0);
       const dataBuf = data.read(dataAt, n * bs, dataScratch);
       const tagBuf = tagSource.read(tagAt, n * ts, tagScratch);
+      if (verifier.verifyRun?.(ls0, dataBuf, tagBuf, n)) {
+        // every block valid: alone, nothing to say; against the model, compare runs of expected bytes
+        counts.valid += n;
+        if (expected) {
+          const plain = verifier.plaintextRun ? verifier.plaintextRun(ls0, dataBuf, tagBuf, n) : dataBuf;
+          judgeValidRun(expected, ls0, n, plain, zeroChunk, (i) => {
+            const ls = ls0 + i * spb;
+            const at = { sector: ls, block: ls / spb, dataOffset: dataAt + i * bs, tagOffset: tagAt + i * ts };
+            judgeAgainstModel(expected, 'valid', dataBuf.subarray(i * bs, (i + 1) * bs), tagBuf.subarray(i * ts, (i + 1) * ts), at, verifier, report);
+          });
+        }
+        continue;
+      }
       for (let i = 0; i < n; i++) {
         const ls = ls0 + i * spb;
         const block = ls / spb;
@@ -259,6 +273,43 @@ function judgeAgainstModel(
       return judgeContent(zeroLike(d), cls, d, t, at, v, report);
     case 'written':
       return judgeContent(e.state.data, cls, d, t, at, v, report);
+  }
+}
+
+/**
+ * A run of `n` blocks that all verify, judged against the model at memcmp speed: runs of written blocks
+ * whose expected bytes sit back to back in one of the model's buffers are compared at once, as are runs
+ * of wiped never-written blocks against zeros. Anything else (corrupted, discarded, --no-wipe blank), and
+ * every block of a run that differs, goes to `slow`, the block-by-block judge.
+ */
+function judgeValidRun(m: IntegrityDeviceModel, ls0: number, n: number, plain: Buffer, zeros: Buffer, slow: (i: number) => void): void {
+  const spb = m.sectorsPerBlock;
+  const bs = m.blockSize;
+  const b0 = ls0 / spb;
+  let i = 0;
+  while (i < n) {
+    const st = m.stateOf(b0 + i);
+    if (m.corruptionOf(b0 + i) === undefined && st?.kind === 'written') {
+      const first = st.data;
+      let end = first.byteOffset + bs;
+      let j = i + 1;
+      for (; j < n; j++) {
+        const s2 = m.stateOf(b0 + j);
+        if (s2?.kind !== 'written' || s2.data.buffer !== first.buffer || s2.data.byteOffset !== end || m.corruptionOf(b0 + j) !== undefined) break;
+        end += bs;
+      }
+      const want = Buffer.from(first.buffer, first.byteOffset, end - first.byteOffset);
+      if (want.compare(plain, i * bs, j * bs) !== 0) for (let k = i; k < j; k++) slow(k);
+      i = j;
+    } else if (st === undefined && m.wiped && m.corruptionOf(b0 + i) === undefined) {
+      let j = i + 1;
+      while (j < n && m.stateOf(b0 + j) === undefined && m.corruptionOf(b0 + j) === undefined) j++;
+      if (zeros.compare(plain, i * bs, j * bs, 0, (j - i) * bs) !== 0) for (let k = i; k < j; k++) slow(k);
+      i = j;
+    } else {
+      slow(i);
+      i++;
+    }
   }
 }
 

@@ -28,6 +28,7 @@
  *   dm_integrity_map_continue()/do_endio(); rw_journal() no longer writes, so the bad journal stays and the
  *   next activation fails the same way.
  */
+import { BlockMap } from './block-map.ts';
 import { ModelInputError } from '../errors.ts';
 
 export const EILSEQ = 84;
@@ -77,7 +78,7 @@ export class IntegrityDeviceModel {
   readonly wiped: boolean;
   readonly blockSize: number;
   readonly blocks: number;
-  private readonly state = new Map<number, BlockState>();
+  private readonly state = new BlockMap<BlockState>();
   private readonly corruption = new Map<number, 'data' | 'tag'>();
   private readonly ioErrors = new Set<number>();
   /** a journal commit id no longer matches: every activation fails the device */
@@ -177,9 +178,11 @@ export class IntegrityDeviceModel {
   write(sector: number, data: Buffer): void {
     const first = this.blockRange(sector, data.length, 'write');
     if (this.failedWith) return;
+    // one copy per write, blocks as views into it: the audit compares a run of them with one call
+    const copy = Buffer.from(data);
     for (let i = 0; i * this.blockSize < data.length; i++) {
       const b = first + i;
-      this.state.set(b, { kind: 'written', data: Buffer.from(data.subarray(i * this.blockSize, (i + 1) * this.blockSize)) });
+      this.state.set(b, { kind: 'written', data: copy.subarray(i * this.blockSize, (i + 1) * this.blockSize) });
       this.corruption.delete(b);
     }
   }
@@ -207,6 +210,16 @@ export class IntegrityDeviceModel {
     const prev = this.corruption.get(block);
     // a data and a tag corruption together still fail; keep 'tag' since it fails even when discarded
     this.corruption.set(block, prev === 'tag' ? 'tag' : where);
+  }
+
+  /** For the audit's hot loop, unchecked and allocation-free: the block's state (undefined: never written or discarded). */
+  stateOf(block: number): BlockState | undefined {
+    return this.state.get(block);
+  }
+
+  /** For the audit's hot loop: the host corruption recorded for the block, whether or not a filler masks it. */
+  corruptionOf(block: number): 'data' | 'tag' | undefined {
+    return this.corruption.get(block);
   }
 
   blockExpectation(block: number): BlockExpectation {
