@@ -26,9 +26,14 @@ export interface MatrixConfig {
   /** Extra attempts for an execution whose verdict is `error` (--retries). */
   retries: number;
   shard?: ShardSpec;
+  /** Scenarios one booted guest runs one after the other (--share-guest; 1: a guest per execution). */
+  shareGuest: number;
   /** Run directory (or its summary.json) to compare against (--baseline). */
   baseline?: string;
 }
+
+/** Scenarios per guest unless --share-guest says otherwise (measured: docs/ARCHITECTURE.md, "Shared guests"). */
+export const DEFAULT_SHARE_GUEST = 4;
 
 /** The default kernel: the newest Debian 6.1 package. */
 export const DEFAULT_KERNEL = '6.1';
@@ -73,6 +78,7 @@ export function parseMatrixArgs(argv: string[], env: NodeJS.ProcessEnv = process
     .option('--keep-disks', 'keep disk images of passing cells', false)
     .option('--repeat <n>', 'run each cell n times; cells with mixed verdicts are reported as flaky', positiveInt('--repeat'), 1)
     .option('--retries <n>', 'run an execution again up to n times when its verdict is error (infrastructure only)', nonNegativeInt('--retries'), 0)
+    .option('--share-guest <n>', 'scenarios run one after the other in one booted guest, each on fresh disks (1: a guest per cell)', positiveInt('--share-guest'), DEFAULT_SHARE_GUEST)
     .option('--shard <i/n>', 'run only the i-th of n deterministic slices of the cells (merge them with npm run merge)')
     .option('--baseline <run-dir>', 'compare with an earlier run: cells that passed there and not now are regressions, and decide the exit code')
     .exitOverride()
@@ -86,7 +92,7 @@ export function parseMatrixArgs(argv: string[], env: NodeJS.ProcessEnv = process
   }
   const o = cmd.opts<{
     modules?: string; scenario: string[]; results: string; jobs?: number; bootTimeout: number; memory: number; cpus: number; keepDisks: boolean;
-    repeat: number; retries: number; shard?: string; baseline?: string;
+    repeat: number; retries: number; shareGuest: number; shard?: string; baseline?: string;
   }>();
   const kernels = kernelOptions.kernels(DEFAULT_KERNEL);
   const cfg: MatrixConfig = {
@@ -101,6 +107,7 @@ export function parseMatrixArgs(argv: string[], env: NodeJS.ProcessEnv = process
     keepDisks: o.keepDisks,
     repeat: o.repeat,
     retries: o.retries,
+    shareGuest: o.shareGuest,
     ...(o.shard !== undefined ? { shard: parseShard(o.shard) } : {}),
     ...(o.baseline !== undefined ? { baseline: resolve(o.baseline) } : {}),
     ...(o.modules !== undefined ? { modules: o.modules } : {}),

@@ -170,13 +170,13 @@ describe('runShared', () => {
 
 describe('takeBatch', () => {
   it('starts with the head even when it must run first, and takes no other such', () => {
-    const q = [{ x: { id: 'a' }, first: true }, { x: { id: 'b' }, first: true }, { x: { id: 'c' }, first: false }];
+    const q: Array<{ x: Item; first: boolean }> = [{ x: { id: 'a' }, first: true }, { x: { id: 'b' }, first: true }, { x: { id: 'c' }, first: false }];
     expect(takeBatch(q, opts())?.map((x) => x.id)).toEqual(['a', 'c']);
     expect(q.map((p) => p.x.id)).toEqual(['b']);
   });
 
   it('takes one scenario even above the disk budget', () => {
-    const q = [{ x: { id: 'a', disks: 40 }, first: false }, { x: { id: 'b' }, first: false }];
+    const q: Array<{ x: Item; first: boolean }> = [{ x: { id: 'a', disks: 40 }, first: false }, { x: { id: 'b' }, first: false }];
     expect(takeBatch(q, opts())?.map((x) => x.id)).toEqual(['a']);
   });
 });
