@@ -15,7 +15,7 @@ export const STATE_SCRIPT = [
   'echo "== keys"; cat /proc/keys 2>/dev/null',
   'echo "== mounts"; cat /proc/mounts',
   'echo "== procs"; cat /proc/[0-9]*/stat 2>/dev/null',
-  'find /tmp -mindepth 1 -delete; echo "== tmp"; ls -A /tmp',
+  'rm -rf /tmp/* /tmp/.[!.]*; echo "== tmp"; ls -A /tmp',
   'echo "== uptime"; cat /proc/uptime',
   'echo "== dmesg"; dmesg -c',
   'echo "== end"',

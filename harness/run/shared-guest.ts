@@ -66,7 +66,8 @@ export class SharedGuest implements SharedGuestHandle<CellSpec, SharedSlotRun> {
   private bootPart = '';
   /** console offset where the previous scenario's slice ended */
   private consumed = 0;
-  private waitMs = 0;
+  /** host clock time before which the next scenario must not begin (dm's ratelimit) */
+  private waitUntil = 0;
   private readonly log: SlotLog[] = [];
   private openError: string | undefined;
 
@@ -128,9 +129,10 @@ export class SharedGuest implements SharedGuestHandle<CellSpec, SharedSlotRun> {
         await this.afterBoot();
       }
       if (this.kernelRelease !== undefined) result.kernelRelease = this.kernelRelease;
-      if (this.waitMs > 0) {
-        entry.waitedMs = this.waitMs;
-        await sleep(this.waitMs);
+      const wait = this.waitUntil - Date.now();
+      if (wait > 0) {
+        entry.waitedMs = wait;
+        await sleep(wait);
       }
       session = new GuestSession(guest, spec.scenario.stepTimeout * 1000, stepLog, this.slotDevices(slot));
       await guest.mark(begin);
@@ -202,7 +204,7 @@ export class SharedGuest implements SharedGuestHandle<CellSpec, SharedSlotRun> {
       const r = await this.guest!.exec(STATE_ARGV, { timeoutMs: STATE_TIMEOUT_MS });
       const st = parseGuestState(r.stdout.toString());
       const left = leftovers(this.baseline!, st);
-      this.waitMs = ratelimitWaitMs(st.dmesg, st.uptime);
+      this.waitUntil = Date.now() + ratelimitWaitMs(st.dmesg, st.uptime);
       if (left.length > 0) entry.leftovers = left;
       return left.length === 0;
     } catch (e) {
