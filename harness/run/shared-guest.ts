@@ -36,7 +36,7 @@ export function slotDisks(spec: Pick<CellSpec, 'scenario'>): number {
 export const DISK_BUDGET = 24;
 
 const STATE_TIMEOUT_MS = 30_000;
-const MARKER_WAIT_MS = 3_000;
+const MARKER_WAIT_MS = 20_000;
 
 interface Slot {
   spec: CellSpec;
@@ -54,6 +54,7 @@ interface SlotLog {
   waitedMs?: number;
   leftovers?: string[];
   stateCheck?: string;
+  consoleNudges?: number;
 }
 
 export class SharedGuest implements SharedGuestHandle<CellSpec, SharedSlotRun> {
@@ -135,7 +136,7 @@ export class SharedGuest implements SharedGuestHandle<CellSpec, SharedSlotRun> {
         await sleep(wait);
       }
       session = new GuestSession(guest, spec.scenario.stepTimeout * 1000, stepLog, this.slotDevices(slot));
-      await guest.mark(begin);
+      await guest.mark(`${begin}\n`);
       await runStack(spec, session, new Map(slot.disks.map((d) => [d.role, d.path])), slot.plan);
     } catch (e) {
       await session.end().catch(() => undefined);
@@ -144,8 +145,10 @@ export class SharedGuest implements SharedGuestHandle<CellSpec, SharedSlotRun> {
     Object.assign(result, { steps: session.steps, disagreements: session.disagreements });
     if (outcome === undefined || outcome.verdict === 'skip') {
       reusable = await this.checkState(entry);
-      await guest.mark(end).catch(() => (reusable = false));
-      await this.waitForConsole(end);
+      // With its newline the record is complete at once; without one printk keeps it open for a
+      // continuation and the console prints it only when the next record arrives.
+      await guest.mark(`${end}\n`).catch(() => (reusable = false));
+      if (!(await this.waitForConsole(end, entry))) entry.stateCheck = `${entry.stateCheck ?? ''} end marker not on the console after ${MARKER_WAIT_MS / 1000}s`.trim();
     } else {
       reusable = false;
       await guest.kill();
@@ -213,14 +216,25 @@ export class SharedGuest implements SharedGuestHandle<CellSpec, SharedSlotRun> {
     }
   }
 
-  /** The end marker goes through printk to the serial console: wait until QEMU has written it. */
-  private async waitForConsole(marker: string): Promise<void> {
+  /**
+   * The end marker goes through printk to the serial console: wait until QEMU has written it. Should it
+   * not come (a marker without its newline stayed unprinted until the next record), every second
+   * another record nudges the console.
+   */
+  private async waitForConsole(marker: string, entry: SlotLog): Promise<boolean> {
     const deadline = Date.now() + MARKER_WAIT_MS;
+    let nudgeAt = Date.now() + 1000;
     while (Date.now() < deadline) {
       const text = await readFile(this.consolePath, 'utf8').catch(() => '');
-      if (text.includes(marker, this.consumed)) return;
+      if (text.includes(marker, this.consumed)) return true;
+      if (Date.now() >= nudgeAt) {
+        entry.consoleNudges = (entry.consoleNudges ?? 0) + 1;
+        await this.guest!.mark('ih: console flush\n').catch(() => undefined);
+        nudgeAt = Date.now() + 1000;
+      }
       await sleep(50);
     }
+    return false;
   }
 
   /**
