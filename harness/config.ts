@@ -33,7 +33,7 @@ export interface MatrixConfig {
 }
 
 /** Scenarios per guest unless --share-guest says otherwise (measured: docs/ARCHITECTURE.md, "Shared guests"). */
-export const DEFAULT_SHARE_GUEST = 4;
+export const DEFAULT_SHARE_GUEST = 8;
 
 /** The default kernel: the newest Debian 6.1 package. */
 export const DEFAULT_KERNEL = '6.1';

@@ -1,5 +1,5 @@
 /**
- * npm run bench [-- --only audit,boot,cells] [--kernel 6.1] [--runs 3] [--jobs 1,2] [--share-guest 1,4]
+ * npm run bench [-- --only audit,boot,cells] [--kernel 6.1] [--runs 3] [--jobs 1,2] [--share-guest 1,8]
  *
  * Speed targets are measured here, never in timed unit tests. Prints a table and writes
  * results/bench-<time>.json. Run it on a quiet machine: every number is wall time.
