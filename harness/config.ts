@@ -26,9 +26,14 @@ export interface MatrixConfig {
   /** Extra attempts for an execution whose verdict is `error` (--retries). */
   retries: number;
   shard?: ShardSpec;
+  /** Scenarios one booted guest runs one after the other (--share-guest; 1: a guest per execution). */
+  shareGuest: number;
   /** Run directory (or its summary.json) to compare against (--baseline). */
   baseline?: string;
 }
+
+/** Scenarios per guest unless --share-guest says otherwise (measured: docs/ARCHITECTURE.md, "Shared guests"). */
+export const DEFAULT_SHARE_GUEST = 8;
 
 /** The default kernel: the newest Debian 6.1 package. */
 export const DEFAULT_KERNEL = '6.1';
@@ -70,7 +75,8 @@ export function addRunOptions(cmd: Command): Command {
     .option('--cpus <n>', 'guest CPUs', positiveInt('--cpus'), 1)
     .option('--keep-disks', 'keep disk images of passing cells', false)
     .option('--repeat <n>', 'run each cell n times; cells with mixed verdicts are reported as flaky', positiveInt('--repeat'), 1)
-    .option('--retries <n>', 'run an execution again up to n times when its verdict is error (infrastructure only)', nonNegativeInt('--retries'), 0);
+    .option('--retries <n>', 'run an execution again up to n times when its verdict is error (infrastructure only)', nonNegativeInt('--retries'), 0)
+    .option('--share-guest <n>', 'scenarios run one after the other in one booted guest, each on fresh disks (1: a guest per cell)', positiveInt('--share-guest'), DEFAULT_SHARE_GUEST);
 }
 
 /** Parses argv with a command, turning commander's errors into usage errors (help and version pass through). */
@@ -89,7 +95,7 @@ export function parseCommand(cmd: Command, argv: string[]): void {
 /** What addRunOptions' options parse to. */
 export interface RunOptionValues {
   modules?: string; scenario: string[]; results: string; jobs?: number; bootTimeout: number; memory: number; cpus: number; keepDisks: boolean;
-  repeat: number; retries: number;
+  repeat: number; retries: number; shareGuest: number;
 }
 
 /** The run options' values and the kernels as a frozen MatrixConfig; `extra` adds what only one command has. */
@@ -106,6 +112,7 @@ export function runConfig(o: RunOptionValues, kernels: KernelSpec[], env: NodeJS
     keepDisks: o.keepDisks,
     repeat: o.repeat,
     retries: o.retries,
+    shareGuest: o.shareGuest,
     ...extra,
     ...(o.modules !== undefined ? { modules: o.modules } : {}),
     ...(env.IH_ACCEL !== undefined ? { accel: env.IH_ACCEL } : {}),

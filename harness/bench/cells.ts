@@ -1,8 +1,8 @@
 /**
- * The default library's throughput on one kernel: `npm run matrix` as a child process with --jobs 1 and
- * --jobs 2, wall time and cells per minute from what it really ran.
+ * The default library's throughput on one kernel: `npm run matrix` as a child process for each --jobs and
+ * --share-guest asked for, wall time and cells per minute from what it really ran.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { repoRoot } from '../../vm/cache.ts';
@@ -10,6 +10,10 @@ import type { Summary } from '../results.ts';
 
 export interface CellsBench {
   jobs: number;
+  /** --share-guest: scenarios per booted guest */
+  shareGuest: number;
+  /** QEMU guests booted (one guests/<n> directory each when shared; one per cell otherwise) */
+  boots: number;
   cells: number;
   wallMs: number;
   cellsPerMinute: number;
@@ -17,9 +21,11 @@ export interface CellsBench {
   meanCellMs: number;
 }
 
-export async function benchCells(kernel: string, jobs: number, resultsRoot: string, scenario?: string): Promise<CellsBench> {
-  const results = join(resultsRoot, `jobs${jobs}`);
-  const args = ['--import', 'tsx', join(repoRoot(), 'harness/cli/matrix.ts'), '--kernel', kernel, '--jobs', String(jobs), '--results', results];
+export async function benchCells(kernel: string, jobs: number, shareGuest: number, resultsRoot: string, scenario?: string): Promise<CellsBench> {
+  const results = join(resultsRoot, `jobs${jobs}-share${shareGuest}`);
+  const args = [
+    '--import', 'tsx', join(repoRoot(), 'harness/cli/matrix.ts'), '--kernel', kernel, '--jobs', String(jobs), '--share-guest', String(shareGuest), '--results', results,
+  ];
   if (scenario !== undefined) args.push('--scenario', scenario);
   const t = Date.now();
   await execa('node', args, { cwd: repoRoot(), reject: false, stdio: ['ignore', 'ignore', 'inherit'] });
@@ -28,5 +34,7 @@ export async function benchCells(kernel: string, jobs: number, resultsRoot: stri
   const verdicts: Record<string, number> = {};
   for (const c of s.cells) verdicts[c.verdict] = (verdicts[c.verdict] ?? 0) + 1;
   const meanCellMs = s.cells.reduce((a, c) => a + c.durationMs, 0) / Math.max(1, s.cells.length);
-  return { jobs, cells: s.cells.length, wallMs, cellsPerMinute: (s.cells.length / wallMs) * 60_000, verdicts, meanCellMs };
+  const guests = join(results, 'latest', 'guests');
+  const boots = shareGuest > 1 && existsSync(guests) ? readdirSync(guests).length : s.cells.length;
+  return { jobs, shareGuest, boots, cells: s.cells.length, wallMs, cellsPerMinute: (s.cells.length / wallMs) * 60_000, verdicts, meanCellMs };
 }

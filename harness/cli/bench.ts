@@ -1,17 +1,18 @@
 /**
- * npm run bench [-- --only audit,boot,cells] [--kernel 6.1] [--runs 3]
+ * npm run bench [-- --only audit,boot,cells] [--kernel 6.1] [--runs 3] [--jobs 1,2] [--share-guest 1,8]
  *
  * Speed targets are measured here, never in timed unit tests. Prints a table and writes
  * results/bench-<time>.json. Run it on a quiet machine: every number is wall time.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { repoRoot } from '../../vm/cache.ts';
 import { AUDIT_BENCH_KINDS, benchAudit, formatAuditBench } from '../bench/audit.ts';
 import { benchBoot } from '../bench/boot.ts';
-import { benchCells } from '../bench/cells.ts';
+import { benchCells, type CellsBench } from '../bench/cells.ts';
+import { DEFAULT_SHARE_GUEST } from '../config.ts';
 import { prepareGuestKernel } from '../test/guest-fixture.ts';
 
 const SECTIONS = ['audit', 'boot', 'cells'] as const;
@@ -22,8 +23,10 @@ async function main(argv: string[]): Promise<number> {
     .option('--kernel <spec>', 'kernel for boot and cells', '6.1')
     .option('--runs <n>', 'repetitions for audit and boot (best / median is reported)', '3')
     .option('--scenario <glob>', 'limit the cells section to these scenarios')
+    .option('--jobs <list>', 'cells section: --jobs values to compare', '1,2')
+    .option('--share-guest <list>', 'cells section: --share-guest values to compare (1: a guest per cell)', `1,${DEFAULT_SHARE_GUEST}`)
     .parse(argv, { from: 'user' })
-    .opts<{ only: string; kernel: string; runs: string; scenario?: string }>();
+    .opts<{ only: string; kernel: string; runs: string; scenario?: string; jobs: string; shareGuest: string }>();
   const only = o.only.split(',').map((s) => s.trim());
   const bad = only.filter((s) => !(SECTIONS as readonly string[]).includes(s));
   if (bad.length > 0) {
@@ -32,7 +35,8 @@ async function main(argv: string[]): Promise<number> {
   }
   const runs = Number(o.runs);
   const dir = mkdtempSync(join(tmpdir(), 'ih-bench-'));
-  const out: Record<string, unknown> = { at: new Date().toISOString(), kernel: o.kernel };
+  // The machine may be shared: the load average says how far to trust the wall times.
+  const out: Record<string, unknown> = { at: new Date().toISOString(), kernel: o.kernel, loadavgAtStart: loadavg() };
   const say = (s: string) => process.stdout.write(`${s}\n`);
   try {
     if (only.includes('audit')) {
@@ -52,19 +56,34 @@ async function main(argv: string[]): Promise<number> {
         say(`boot ${gk.kernel.label}: bare ${r.bareMs.join('/')} ms, harness agent-ready+poweroff ${r.agentReadyMs.join('/')} ms, ratio ${r.ratio.toFixed(2)} (goal <= 1.2)`);
       }
       if (only.includes('cells')) {
-        const cells = [];
-        for (const jobs of [1, 2]) {
-          const r = await benchCells(o.kernel, jobs, join(dir, 'results'), o.scenario);
-          cells.push(r);
-          say(`cells --jobs ${jobs}: ${r.cells} cells in ${(r.wallMs / 1000).toFixed(1)} s = ${r.cellsPerMinute.toFixed(1)} cells/min (goal >= 20), mean cell ${(r.meanCellMs / 1000).toFixed(1)} s, ${JSON.stringify(r.verdicts)}`);
+        const cells: CellsBench[] = [];
+        const ints = (t: string) => t.split(',').map((x) => Number(x.trim())).filter((n) => Number.isInteger(n) && n > 0);
+        for (const share of ints(o.shareGuest)) {
+          for (const jobs of ints(o.jobs)) {
+            const r = await benchCells(o.kernel, jobs, share, join(dir, 'results'), o.scenario);
+            cells.push(r);
+            say(`cells --jobs ${jobs} --share-guest ${share}: ${r.cells} cells in ${(r.wallMs / 1000).toFixed(1)} s = ${r.cellsPerMinute.toFixed(1)} cells/min (goal >= 20), ${r.boots} boots, mean cell ${(r.meanCellMs / 1000).toFixed(1)} s, ${JSON.stringify(r.verdicts)} (load ${loadavg().map((l) => l.toFixed(1)).join(' ')})`);
+          }
         }
         out.cells = cells;
-        say(`cells: --jobs 2 / --jobs 1 wall = ${(cells[1]!.wallMs / cells[0]!.wallMs).toFixed(2)} (goal <= 0.6)`);
+        const at = (jobs: number, share: number) => cells.find((c) => c.jobs === jobs && c.shareGuest === share);
+        for (const share of new Set(cells.map((c) => c.shareGuest))) {
+          const [j1, j2] = [at(1, share), at(2, share)];
+          if (j1 && j2) say(`cells --share-guest ${share}: --jobs 2 / --jobs 1 wall = ${(j2.wallMs / j1.wallMs).toFixed(2)} (goal <= 0.6)`);
+        }
+        for (const jobs of new Set(cells.map((c) => c.jobs))) {
+          const alone = at(jobs, 1);
+          for (const c of cells.filter((x) => x.jobs === jobs && x.shareGuest > 1 && alone)) {
+            say(`cells --jobs ${jobs}: --share-guest ${c.shareGuest} / --share-guest 1 wall = ${(c.wallMs / alone!.wallMs).toFixed(2)}`);
+          }
+        }
       }
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+  out.loadavgAtEnd = loadavg();
+  say(`load average at start ${(out.loadavgAtStart as number[]).map((l) => l.toFixed(1)).join(' ')}, at end ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
   const resultsDir = join(repoRoot(), 'results');
   mkdirSync(resultsDir, { recursive: true });
   const file = join(resultsDir, `bench-${out.at as string}.json`.replace(/:/g, '-'));

@@ -9,7 +9,7 @@ import { scanConsole } from '../console.ts';
 import { InfraError, tail } from '../errors.ts';
 import type { Scenario } from '../scenario/load.ts';
 import type { CellResult, Disagreement, StepRecord } from './observations.ts';
-import { copyImage, createImage, planTransfers } from './disks.ts';
+import { copyImage, createImage, planTransfers, type TransferPlan } from './disks.ts';
 import { CryptCell } from './crypt-cell.ts';
 import { IntegrityCell } from './integrity-cell.ts';
 import type { CorruptionTargetFn } from './integrity-faults.ts';
@@ -71,7 +71,11 @@ export class GuestSession {
   readonly disagreements: Disagreement[] = [];
   private current: StepRecord | undefined;
 
-  constructor(readonly guest: Guest, readonly stepTimeoutMs: number, private readonly stepLog: string) {}
+  /**
+   * @param disks role -> /dev/vdX when the guest's disks were mapped already (a shared guest maps all its
+   * slots once); otherwise mapGuestDisks finds them by their serial ih-<role>.
+   */
+  constructor(readonly guest: Guest, readonly stepTimeoutMs: number, private readonly stepLog: string, readonly disks?: ReadonlyMap<string, string>) {}
 
   async begin(index: number, kind: string): Promise<void> {
     await this.end();
@@ -133,21 +137,78 @@ export class GuestSession {
   }
 }
 
-/** Boots the guest, runs the scenario's stack and steps, powers off, and decides the verdict. */
-export async function runCell(spec: CellSpec): Promise<CellResult> {
-  const started = Date.now();
-  await mkdir(join(spec.dir, 'disks'), { recursive: true });
-  const consoleLog = join(spec.dir, 'console.log');
-  const stepLog = join(spec.dir, 'steps.jsonl');
-  await writeFile(stepLog, '');
+/** The scenario's own disks plus its payload and output disks: fresh, sparse images under <dir>/disks. */
+export async function createCellDisks(spec: Pick<CellSpec, 'dir' | 'scenario' | 'seedDisks'>): Promise<{ plan: TransferPlan; disks: Array<{ role: string; path: string }> }> {
+  const dir = join(spec.dir, 'disks');
+  await mkdir(dir, { recursive: true });
   const plan = planTransfers(spec.scenario);
   const disks = [];
   for (const d of spec.scenario.disks) {
+    // A compat read phase starts from the image the other kernel wrote.
     const seed = spec.seedDisks?.[d.name];
-    disks.push({ role: d.name, path: seed !== undefined ? await copyImage(seed, join(spec.dir, 'disks'), d.name) : await createImage(join(spec.dir, 'disks'), d.name, d.size) });
+    disks.push({ role: d.name, path: seed !== undefined ? await copyImage(seed, dir, d.name) : await createImage(dir, d.name, d.size) });
   }
-  disks.push({ role: 'payload', path: await createImage(join(spec.dir, 'disks'), 'payload', plan.payloadSize) });
-  disks.push({ role: 'out', path: await createImage(join(spec.dir, 'disks'), 'out', plan.outSize) });
+  disks.push({ role: 'payload', path: await createImage(dir, 'payload', plan.payloadSize) });
+  disks.push({ role: 'out', path: await createImage(dir, 'out', plan.outSize) });
+  return { plan, disks };
+}
+
+/** Builds the scenario's stack in a guest that is ready and runs its steps; throws what classifyError reads. */
+export async function runStack(spec: CellSpec, session: GuestSession, hostDisks: Map<string, string>, plan: TransferPlan): Promise<void> {
+  const type = spec.scenario.stack.type;
+  const cell = type === 'crypt-aead' ? new CryptCell(spec, session, hostDisks, plan)
+    : type === 'luks2' ? new LuksCell(spec, session, hostDisks, plan) : new IntegrityCell(spec, session, hostDisks, plan);
+  await cell.run();
+  await session.end();
+}
+
+export type Outcome = { verdict: CellResult['verdict']; reason: string } | undefined;
+
+/**
+ * The verdict from how the steps ended (`outcome`, undefined when they all ran) and the cell's console:
+ * a crash in the console wins over everything, then disagreements with the model, then the steps' end.
+ */
+export function judgeCell(
+  spec: Pick<CellSpec, 'scenario'>, session: GuestSession, outcome: Outcome, consoleText: string, qemuStderr: string,
+): { verdict: CellResult['verdict']; reason: string; signature?: string } {
+  const finding = scanConsole(consoleText);
+  let signature: string | undefined;
+  if (finding?.kind === 'crash') {
+    outcome = { verdict: 'crash', reason: finding.line };
+    signature = finding.signature;
+  } else if (outcome === undefined && session.disagreements.length > 0) {
+    const d = session.disagreements[0]!;
+    outcome = { verdict: 'fail', reason: `${session.disagreements.length} disagreement(s) with the model; first: step ${d.step} ${d.kind}${d.block !== undefined ? ` block ${d.block}` : ''}: expected ${d.expected}, found ${d.found}` };
+    signature = `${spec.scenario.id}: ${d.kind}`;
+  } else if (outcome?.verdict === 'error' && finding?.kind === 'infra') {
+    outcome = { verdict: 'error', reason: `${outcome.reason} (console: ${finding.line})` };
+  } else if (outcome?.verdict === 'error' && qemuStderr.trim() !== '') {
+    outcome = { verdict: 'error', reason: `${outcome.reason}; qemu: ${tail(qemuStderr, 3)}` };
+  }
+  if (outcome?.verdict === 'fail') signature ??= `${spec.scenario.id}: ${outcome.reason.split(':')[0]}`;
+  return {
+    verdict: outcome?.verdict ?? 'pass', reason: outcome?.reason ?? `${session.steps.length} steps agree with the model`,
+    ...(signature !== undefined ? { signature } : {}),
+  };
+}
+
+/** result.json, disagreements.json; the disks of a passing cell go unless --keep-disks. */
+export async function writeCellFiles(spec: Pick<CellSpec, 'dir' | 'keepDisks'>, result: CellResult, extra: Record<string, unknown> = {}): Promise<void> {
+  await writeFile(join(spec.dir, 'result.json'), JSON.stringify({ ...result, ...extra }, null, 2) + '\n');
+  if (result.disagreements.length > 0) {
+    await writeFile(join(spec.dir, 'disagreements.json'), JSON.stringify(result.disagreements, null, 2) + '\n');
+  }
+  if (result.verdict === 'pass' && !spec.keepDisks) await rm(join(spec.dir, 'disks'), { recursive: true, force: true });
+}
+
+/** Boots the guest, runs the scenario's stack and steps, powers off, and decides the verdict. */
+export async function runCell(spec: CellSpec): Promise<CellResult> {
+  const started = Date.now();
+  const consoleLog = join(spec.dir, 'console.log');
+  const stepLog = join(spec.dir, 'steps.jsonl');
+  await mkdir(spec.dir, { recursive: true });
+  await writeFile(stepLog, '');
+  const { plan, disks } = await createCellDisks(spec);
 
   const guest = Guest.start({
     kernel: spec.kernel.bzImage, initrd: spec.image.path, accel: spec.accel, memoryMb: spec.memoryMb, cpus: spec.cpus,
@@ -156,22 +217,12 @@ export async function runCell(spec: CellSpec): Promise<CellResult> {
   });
   const session = new GuestSession(guest, spec.scenario.stepTimeout * 1000, stepLog);
   const result: CellResult = { verdict: 'pass', reason: '', durationMs: 0, steps: session.steps, disagreements: session.disagreements };
-  let outcome: { verdict: CellResult['verdict']; reason: string } | undefined;
+  let outcome: Outcome;
   try {
     const bootStart = Date.now();
-    try {
-      result.kernelRelease = (await guest.waitReady(spec.bootTimeoutMs)).kernelRelease;
-    } catch (e) {
-      if (e instanceof AgentTimeoutError) throw new StepHang(`guest did not reach its agent within ${spec.bootTimeoutMs / 1000}s of boot`, { cause: e });
-      throw e;
-    }
+    result.kernelRelease = (await bootGuest(guest, spec.bootTimeoutMs)).kernelRelease;
     result.bootMs = Date.now() - bootStart;
-    const hostDisks = new Map(disks.map((d) => [d.role, d.path]));
-    const type = spec.scenario.stack.type;
-    const cell = type === 'crypt-aead' ? new CryptCell(spec, session, hostDisks, plan)
-      : type === 'luks2' ? new LuksCell(spec, session, hostDisks, plan) : new IntegrityCell(spec, session, hostDisks, plan);
-    await cell.run();
-    await session.end();
+    await runStack(spec, session, new Map(disks.map((d) => [d.role, d.path])), plan);
     await guest.powerOff(15_000);
   } catch (e) {
     await session.end().catch(() => undefined);
@@ -180,32 +231,23 @@ export async function runCell(spec: CellSpec): Promise<CellResult> {
   }
   const exit = await guest.exited;
   const consoleText = await readFile(consoleLog, 'utf8').catch(() => '');
-  const finding = scanConsole(consoleText);
-  if (finding?.kind === 'crash') {
-    outcome = { verdict: 'crash', reason: finding.line };
-    result.signature = finding.signature;
-  } else if (outcome === undefined && session.disagreements.length > 0) {
-    const d = session.disagreements[0]!;
-    outcome = { verdict: 'fail', reason: `${session.disagreements.length} disagreement(s) with the model; first: step ${d.step} ${d.kind}${d.block !== undefined ? ` block ${d.block}` : ''}: expected ${d.expected}, found ${d.found}` };
-    result.signature = `${spec.scenario.id}: ${d.kind}`;
-  } else if (outcome?.verdict === 'error' && finding?.kind === 'infra') {
-    outcome = { verdict: 'error', reason: `${outcome.reason} (console: ${finding.line})` };
-  } else if (outcome?.verdict === 'error' && exit.stderr.trim() !== '') {
-    outcome = { verdict: 'error', reason: `${outcome.reason}; qemu: ${tail(exit.stderr, 3)}` };
-  }
-  if (outcome?.verdict === 'fail') result.signature ??= `${spec.scenario.id}: ${outcome.reason.split(':')[0]}`;
-  result.verdict = outcome?.verdict ?? 'pass';
-  result.reason = outcome?.reason ?? `${session.steps.length} steps agree with the model`;
+  Object.assign(result, judgeCell(spec, session, outcome, consoleText, exit.stderr));
   result.durationMs = Date.now() - started;
-  await writeFile(join(spec.dir, 'result.json'), JSON.stringify(result, null, 2) + '\n');
-  if (session.disagreements.length > 0) {
-    await writeFile(join(spec.dir, 'disagreements.json'), JSON.stringify(session.disagreements, null, 2) + '\n');
-  }
-  if (result.verdict === 'pass' && !spec.keepDisks) await rm(join(spec.dir, 'disks'), { recursive: true, force: true });
+  await writeCellFiles(spec, result);
   return result;
 }
 
-function classifyError(e: unknown): { verdict: CellResult['verdict']; reason: string } {
+/** Waits for the agent; a guest that never reaches it in time is a hang (of the kernel's boot). */
+export async function bootGuest(guest: Guest, timeoutMs: number): Promise<{ kernelRelease: string }> {
+  try {
+    return await guest.waitReady(timeoutMs);
+  } catch (e) {
+    if (e instanceof AgentTimeoutError) throw new StepHang(`guest did not reach its agent within ${timeoutMs / 1000}s of boot`, { cause: e });
+    throw e;
+  }
+}
+
+export function classifyError(e: unknown): { verdict: CellResult['verdict']; reason: string } {
   if (e instanceof StepHang) return { verdict: 'hang', reason: e.message };
   if (e instanceof SkipCell) return { verdict: 'skip', reason: e.message };
   if (e instanceof KernelFailure) return { verdict: 'fail', reason: e.message };

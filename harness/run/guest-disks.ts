@@ -11,17 +11,21 @@ import { pattern } from './pattern.ts';
 
 /** role -> /dev/vdX, by virtio serial (ih-<role>), so PCI enumeration order cannot swap disks. */
 export async function mapGuestDisks(s: GuestSession, roles: Iterable<string>): Promise<Map<string, string>> {
-  const found = new Map<string, string>();
+  const found = new Map<string, string>(s.disks ?? []);
+  if (s.disks === undefined) await scanGuestDisks(s, found);
+  for (const role of roles) {
+    if (!found.has(role)) throw new InfraError(`guest has no virtio disk with serial ih-${role} (found: ${[...found.keys()].join(', ') || 'none'})`);
+  }
+  return found;
+}
+
+async function scanGuestDisks(s: GuestSession, found: Map<string, string>): Promise<void> {
   const ls = await s.must(['ls', '/sys/block']);
   for (const name of ls.stdout.toString().split(/\s+/).filter((n) => /^vd[a-z]+$/.test(n))) {
     const r = await s.run(['cat', `/sys/block/${name}/serial`]);
     const serial = r.stdout.toString().trim();
     if (serial.startsWith('ih-')) found.set(serial.slice(3), `/dev/${name}`);
   }
-  for (const role of roles) {
-    if (!found.has(role)) throw new InfraError(`guest has no virtio disk with serial ih-${role} (found: ${[...found.keys()].join(', ') || 'none'})`);
-  }
-  return found;
 }
 
 /** Device-mapper targets the scenario needs: missing ones make the cell `skip`, not `fail`. */

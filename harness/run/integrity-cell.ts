@@ -16,6 +16,7 @@ import {
   integrityCloseArgv, integrityFormatArgv, integrityOpenArgv, KEY_FILE, lowerTable, mergeRanges, parseIntegrityStatus,
   type IntegrityDevices,
 } from './integrity-stack.ts';
+import { mapGuestDisks } from './guest-disks.ts';
 import { pattern } from './pattern.ts';
 import { checkRequirements } from './requirements.ts';
 import type { CrashContext } from './crash-record.ts';
@@ -175,15 +176,7 @@ export class IntegrityCell {
 
   /** Finds each disk by its virtio serial, so a change in PCI enumeration order cannot swap them. */
   private async mapDisks(): Promise<void> {
-    const ls = await this.s.must(['ls', '/sys/block']);
-    for (const name of ls.stdout.toString().split(/\s+/).filter((n) => /^vd[a-z]+$/.test(n))) {
-      const r = await this.s.run(['cat', `/sys/block/${name}/serial`]);
-      const serial = r.stdout.toString().trim();
-      if (serial.startsWith('ih-')) this.guestDisk.set(serial.slice(3), `/dev/${name}`);
-    }
-    for (const role of this.hostDisk.keys()) {
-      if (!this.guestDisk.has(role)) throw new InfraError(`guest has no virtio disk with serial ih-${role} (found: ${[...this.guestDisk.keys()].join(', ') || 'none'})`);
-    }
+    for (const [role, dev] of await mapGuestDisks(this.s, this.hostDisk.keys())) this.guestDisk.set(role, dev);
   }
 
   /** The host generates every byte the guest will write, onto the payload disk, before any step runs. */

@@ -27,6 +27,33 @@ vi.mock('./cell.ts', () => ({
   }),
 }));
 
+/** The shared-guest path: verdicts by (cell id, position in its guest); every guest opened is logged. */
+const shared = new Map<string, Verdict>();
+const guestsOpened: string[][] = [];
+
+vi.mock('./shared-guest.ts', () => ({
+  DISK_BUDGET: 24,
+  guestKey: (spec: CellSpec) => spec.kernel.label,
+  slotDisks: () => 3,
+  SharedGuest: {
+    open: async (batch: CellSpec[]) => {
+      guestsOpened.push(batch.map((b) => b.id));
+      return {
+        run: async (spec: CellSpec, position: number) => {
+          calls.push(`${spec.id} ${spec.dir.split('/').at(-1)} @${position}`);
+          const { mkdir, writeFile } = await import('node:fs/promises');
+          await mkdir(spec.dir, { recursive: true });
+          await writeFile(join(spec.dir, 'console.log'), `console of ${spec.id} @${position}`);
+          const verdict = shared.get(`${spec.id}@${position}`) ?? script.get(spec.id)?.shift() ?? 'pass';
+          const result = { verdict, reason: `${verdict} here`, durationMs: 10, ...(position === 0 ? { bootMs: 5 } : {}), kernelRelease: 'r', steps: [], disagreements: [] };
+          return { verdict, reusable: verdict === 'pass' || verdict === 'skip', result };
+        },
+        close: async () => undefined,
+      };
+    },
+  },
+}));
+
 vi.mock('./kernels.ts', () => ({
   isReady: (k: object) => 'image' in k,
   chooseAccelFor: async () => ({ accel: 'tcg', reason: 'test' }),
@@ -44,12 +71,14 @@ describe('runMatrix', () => {
   beforeEach(async () => {
     root = await mkdtemp(join(tmpdir(), 'ih-dispatch-'));
     script.clear();
+    shared.clear();
     calls.length = 0;
+    guestsOpened.length = 0;
   });
   afterEach(async () => { await rm(root, { recursive: true, force: true }); });
 
   async function run(args: string[], opts: { stop?: AbortController; reporter?: Reporter } = {}) {
-    const cfg = parseMatrixArgs([...args, '--jobs', '1'], {});
+    const cfg = parseMatrixArgs([...(args.some((a) => a.startsWith('--share-guest')) ? [] : ['--share-guest', '1']), ...args, '--jobs', '1'], {});
     const plan = planMatrix(cfg.kernels, scenarios, { repeat: cfg.repeat, retries: cfg.retries, ...(cfg.shard ? { shard: cfg.shard } : {}) });
     const results = await RunResults.create(root, ['matrix', ...args]);
     const events: string[] = [];
@@ -113,5 +142,34 @@ describe('runMatrix', () => {
     const { results } = await run(['--kernel', '6.1'], { stop, reporter });
     expect(calls).toEqual(['k6.1/a/1 k6.1__a_1']);
     expect(results.summary.cells).toEqual([]);
+  });
+
+  describe('with --share-guest', () => {
+    it('runs the scenarios of a kernel in one guest, each in its own directory', async () => {
+      const { results, events } = await run(['--kernel', '6.1', '--share-guest', '3']);
+      expect(guestsOpened).toEqual([['k6.1/a/1', 'k6.1/a/2']]);
+      expect(calls).toEqual(['k6.1/a/1 k6.1__a_1 @0', 'k6.1/a/2 k6.1__a_2 @1']);
+      expect(events.filter((e) => e.startsWith('exec '))).toHaveLength(2);
+      expect(results.summary.cells.map((c) => `${c.id} ${c.verdict} ${c.dir}`)).toEqual(['k6.1/a/1 pass cells/k6.1__a_1', 'k6.1/a/2 pass cells/k6.1__a_2']);
+      expect(results.summary.cells[0]).toMatchObject({ bootMs: 5 });
+    });
+
+    it('reruns a scenario that crashed after another first in a fresh guest, keeping the shared run aside', async () => {
+      shared.set('k6.1/a/2@1', 'crash');
+      const { results, events } = await run(['--kernel', '6.1', '--share-guest', '3']);
+      expect(guestsOpened).toEqual([['k6.1/a/1', 'k6.1/a/2'], ['k6.1/a/2']]);
+      expect(results.summary.cells.find((c) => c.id === 'k6.1/a/2')).toMatchObject({ verdict: 'pass' });
+      expect(events.filter((e) => e.startsWith('exec k6.1/a/2'))).toHaveLength(1);
+      const { readFile } = await import('node:fs/promises');
+      expect(await readFile(join(results.dir, 'cells/k6.1__a_2/shared-run/console.log'), 'utf8')).toBe('console of k6.1/a/2 @1');
+      expect(await readFile(join(results.dir, 'cells/k6.1__a_2/console.log'), 'utf8')).toBe('console of k6.1/a/2 @0');
+    });
+
+    it('retries an infrastructure error in a fresh guest and its own directory', async () => {
+      script.set('k6.1/a/1', ['error', 'pass']);
+      const { results } = await run(['--kernel', '6.1', '--share-guest', '3', '--retries', '1']);
+      expect(calls).toEqual(['k6.1/a/1 rep1-try1 @0', 'k6.1/a/1 rep1-try2 @0', 'k6.1/a/2 rep1-try1 @1']);
+      expect(results.summary.cells.find((c) => c.id === 'k6.1/a/1')).toMatchObject({ verdict: 'pass', dir: 'cells/k6.1__a_1/rep1-try2' });
+    });
   });
 });

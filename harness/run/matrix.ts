@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import pLimit from 'p-limit';
 import type { KernelSpec } from '../../vm/kernel/spec.ts';
@@ -10,7 +10,9 @@ import { combineRuns } from '../repeat.ts';
 import type { Reporters } from '../reporters/reporter.ts';
 import type { CellRecord, KernelRecord, RunRecord, RunResults } from '../results.ts';
 import type { Scenario } from '../scenario/load.ts';
-import { runCell } from './cell.ts';
+import { runCell, type CellSpec } from './cell.ts';
+import { runShared, type SharedVm } from './share.ts';
+import { DISK_BUDGET, guestKey, SharedGuest, slotDisks, type SharedSlotRun } from './shared-guest.ts';
 import { chooseAccelFor, isReady, prepareKernels, type ReadyKernel } from './kernels.ts';
 import type { CellResult } from './observations.ts';
 
@@ -53,6 +55,13 @@ export async function runMatrix(
   }
 
   const progress = new Map<Cell, CellProgress>(runnable.map((c) => [c, { runs: [], left: plan.repeat }]));
+  const finish = async (cell: Cell, k: ReadyKernel, p: CellProgress) => {
+    if (--p.left === 0 && !stop?.aborted) await reporters.emit('onCellEnd', await results.addCell(cellRecord(cell, k, p)));
+  };
+  if (cfg.shareGuest > 1) {
+    await runSharedGuests(cfg, plan, results, reporters, log, { runnable, kernels, accel: accel.accel, progress, finish }, stop);
+    return { kernels, accel };
+  }
   const limit = pLimit(cfg.jobs);
   await Promise.all(executions(runnable, plan.repeat).map(({ cell, repeat }) => limit(async () => {
     // After Ctrl-C nothing new boots; cells that never ran stay out of the summary.
@@ -66,7 +75,7 @@ export async function runMatrix(
       if (run.verdict !== 'error' || attempt > plan.retries || stop?.aborted) break;
       log(`${k.kernel.label}/${cell.scenario.id}: infrastructure error, retrying (${attempt}/${plan.retries}): ${run.reason.replace(/\s*\n\s*/g, ' ')}`);
     }
-    if (--p.left === 0 && !stop?.aborted) await reporters.emit('onCellEnd', await results.addCell(cellRecord(cell, k, p)));
+    await finish(cell, k, p);
   })));
   return { kernels, accel };
 }
@@ -87,6 +96,99 @@ export async function prepareMatrix(cfg: MatrixConfig, plan: Plan<KernelSpec, Sc
   results.summary.accelerator = accel;
   log(`accelerator: ${accel.accel} (${accel.reason})`);
   return { kernels, accel };
+}
+
+/** One execution as the shared-guest scheduler sees it; retries change it in place. */
+interface SharedExecution {
+  cell: Cell;
+  k: ReadyKernel;
+  repeat: number;
+  attempt: number;
+  spec: CellSpec;
+  /** onExecutionBegin was sent (a provisional run and its rerun are one execution to reporters) */
+  begun: boolean;
+}
+
+/**
+ * --share-guest N: executions of one kernel run N to a booted guest (share.ts decides the batches and
+ * reruns, shared-guest.ts runs them); each keeps its own directory, verdict, steps and console slice.
+ */
+async function runSharedGuests(
+  cfg: MatrixConfig, plan: Plan, results: RunResults, reporters: Reporters, log: (s: string) => void,
+  x: {
+    runnable: Cell[]; kernels: Map<string, ReadyKernel | KernelRecord>; accel: Accel; progress: Map<Cell, CellProgress>;
+    finish: (cell: Cell, k: ReadyKernel, p: CellProgress) => Promise<void>;
+  },
+  stop?: AbortSignal,
+): Promise<void> {
+  const specFor = (cell: Cell, k: ReadyKernel, repeat: number, attempt: number): CellSpec => {
+    const id = `${k.kernel.label}/${cell.scenario.id}`;
+    const cellDir = results.cellDir(k.kernel.label, cell.scenario.id);
+    return {
+      id, dir: perExecutionDirs(plan) ? join(cellDir, `rep${repeat}-try${attempt}`) : cellDir, scenario: cell.scenario, kernel: k.kernel,
+      image: k.image, accel: x.accel, bootTimeoutMs: cfg.bootTimeoutMs, memoryMb: cfg.memoryMb, cpus: cfg.cpus, keepDisks: cfg.keepDisks,
+    };
+  };
+  const items: SharedExecution[] = executions(x.runnable, plan.repeat).map(({ cell, repeat }) => {
+    const k = x.kernels.get(cell.kernel.text) as ReadyKernel;
+    return { cell, k, repeat, attempt: 1, spec: specFor(cell, k, repeat, 1), begun: false };
+  });
+  const info = (e: SharedExecution) => ({ id: e.spec.id, repeat: e.repeat, repeats: plan.repeat, attempt: e.attempt });
+  let guests = 0;
+  const vm: SharedVm<SharedExecution, SharedSlotRun> = {
+    open: async (batch) => {
+      const n = ++guests;
+      const g = await SharedGuest.open(batch.map((e) => e.spec), join(results.dir, 'guests', `${batch[0]!.k.kernel.label}-${n}`));
+      return {
+        run: async (e, position) => {
+          if (!e.begun) await reporters.emit('onExecutionBegin', info(e));
+          e.begun = true;
+          return g.run(e.spec, position);
+        },
+        close: () => g.close(),
+      };
+    },
+  };
+  await runShared(items, {
+    perGuest: cfg.shareGuest, jobs: cfg.jobs, budget: DISK_BUDGET, guestKey: (e) => guestKey(e.spec), weight: (e) => slotDisks(e.spec),
+    ...(stop ? { stop } : {}),
+  }, vm, {
+    provisional: async (e, r, position) => {
+      log(`${e.spec.id}: ${r.verdict} as scenario ${position + 1} of a shared guest; running it again first in a fresh guest (${r.result.reason.replace(/\s*\n\s*/g, ' ')})`);
+      await setAside(e.spec.dir);
+    },
+    final: async (e, r) => {
+      const p = x.progress.get(e.cell)!;
+      const res = r.result;
+      const run: RunRecord = {
+        repeat: e.repeat, attempt: e.attempt, verdict: res.verdict, reason: res.reason, durationMs: res.durationMs, dir: results.relative(e.spec.dir),
+        ...(res.bootMs !== undefined ? { bootMs: res.bootMs } : {}),
+        ...(res.signature !== undefined ? { signature: res.signature } : {}),
+      };
+      await reporters.emit('onExecutionEnd', { ...info(e), verdict: run.verdict, reason: run.reason, durationMs: run.durationMs });
+      p.runs.push(run);
+      if (res.kernelRelease !== undefined) p.kernelRelease = res.kernelRelease;
+      if (run.verdict === 'error' && e.attempt <= plan.retries && !stop?.aborted) {
+        log(`${e.spec.id}: infrastructure error, retrying (${e.attempt}/${plan.retries}): ${run.reason.replace(/\s*\n\s*/g, ' ')}`);
+        e.attempt++;
+        e.spec = specFor(e.cell, e.k, e.repeat, e.attempt);
+        e.begun = false;
+        return true;
+      }
+      await x.finish(e.cell, e.k, p);
+      return false;
+    },
+  });
+}
+
+/** A provisional run's files move to <dir>/shared-run/, out of the way of the run that counts. */
+async function setAside(dir: string): Promise<void> {
+  const keep = join(dir, 'shared-run');
+  await rm(keep, { recursive: true, force: true });
+  await mkdir(keep, { recursive: true });
+  for (const name of await readdir(dir)) {
+    if (name !== 'shared-run' && !/^rep\d+-try\d+$/.test(name)) await rename(join(dir, name), join(keep, name));
+  }
 }
 
 function cellRecord(cell: Cell, k: ReadyKernel, p: CellProgress): CellRecord {

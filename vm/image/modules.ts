@@ -11,8 +11,16 @@ export const BOOT_MODULES = [
   'algif_hash', 'algif_skcipher', 'algif_aead', 'algif_rng',
 ];
 
-/** Directories shipped whole: ciphers and hashes the kernel auto-loads through /sbin/modprobe on demand. */
-const SHIPPED_DIRS = ['kernel/crypto/', 'kernel/arch/x86/crypto/', 'kernel/lib/crypto/', 'kernel/lib/'];
+/**
+ * Ciphers, hashes and CRC libraries the kernel auto-loads through /sbin/modprobe on demand. Not the rest of
+ * kernel/lib/ (test_bpf.ko alone is 4.7 MB): every byte of the initramfs is unpacked by the emulated CPU at
+ * each boot, and the dependency closure brings in whatever these need.
+ */
+export function shippedOnDemand(path: string): boolean {
+  if (/\/(tcrypt|test_[^/]*)\.ko/.test(path)) return false;
+  return ['kernel/crypto/', 'kernel/arch/x86/crypto/', 'kernel/lib/crypto/'].some((d) => path.startsWith(d))
+    || /^kernel\/lib\/(lib)?crc[^/]*\.ko/.test(path);
+}
 
 export function moduleName(path: string): string {
   const base = path.split('/').at(-1) ?? path;
@@ -43,7 +51,7 @@ export function selectModules(deps: Map<string, string[]>): ModuleSelection {
   const byName = new Map<string, string>();
   for (const path of deps.keys()) byName.set(moduleName(path), path);
   const load = BOOT_MODULES.filter((m) => byName.has(m));
-  const wanted = [...load.map((m) => byName.get(m)!), ...[...deps.keys()].filter((p) => SHIPPED_DIRS.some((d) => p.startsWith(d)))];
+  const wanted = [...load.map((m) => byName.get(m)!), ...[...deps.keys()].filter(shippedOnDemand)];
   const files = new Set<string>();
   const visit = (p: string) => {
     if (files.has(p)) return;

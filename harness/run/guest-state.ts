@@ -1,0 +1,141 @@
+/**
+ * What a shared guest must look like between two scenarios, and how long the next one must wait.
+ *
+ * One constant script (no input goes into it) lists, in one agent round trip, the kernel state a scenario
+ * could leave behind for the next: device-mapper devices, /dev/mapper nodes, keys, mounts and user
+ * processes; it empties /tmp (the harness's own key files) and reads and clears the kernel ring buffer, so
+ * the next scenario's `dmesg` holds only its own lines. Kernel state is only checked, never repaired: a
+ * guest that is not clean is retired and the next scenario boots a fresh one.
+ */
+
+export const STATE_SCRIPT = [
+  'echo "== self $$"',
+  'echo "== dm"; dmsetup ls',
+  'echo "== mapper"; ls -A /dev/mapper',
+  'echo "== keys"; cat /proc/keys 2>/dev/null',
+  'echo "== mounts"; cat /proc/mounts',
+  'echo "== procs"; cat /proc/[0-9]*/stat 2>/dev/null',
+  'rm -rf /tmp/* /tmp/.[!.]*; echo "== tmp"; ls -A /tmp',
+  'echo "== uptime"; cat /proc/uptime',
+  'echo "== dmesg"; dmesg -c',
+  'echo "== end"',
+].join('\n');
+
+export const STATE_ARGV = ['sh', '-c', STATE_SCRIPT];
+
+export interface GuestState {
+  /** `dmsetup ls` lines, minus "No devices found" */
+  dm: string[];
+  /** /dev/mapper entries other than control */
+  mapper: string[];
+  keys: string[];
+  mounts: string[];
+  /** user processes (not kernel threads, not the agent, not this script and its children): "pid comm" */
+  procs: string[];
+  tmp: string[];
+  /** guest seconds since boot */
+  uptime: number;
+  /** the ring buffer as it was before it was cleared */
+  dmesg: string;
+}
+
+/** PF_KTHREAD in /proc/<pid>/stat's flags field. */
+const PF_KTHREAD = 0x00200000;
+
+function sections(text: string): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  let cur: string[] | undefined;
+  for (const line of text.split('\n')) {
+    const m = /^== (\w+)(?: (.*))?$/.exec(line);
+    if (m) {
+      cur = m[2] !== undefined ? [m[2]] : [];
+      out.set(m[1]!, cur);
+      continue;
+    }
+    if (line.trim() !== '') cur?.push(line);
+  }
+  return out;
+}
+
+/** "pid (comm) state ppid pgrp session tty tpgid flags ...": comm may hold spaces and parentheses. */
+function parseStat(line: string): { pid: number; comm: string; ppid: number; flags: number } | undefined {
+  const open = line.indexOf('(');
+  const close = line.lastIndexOf(')');
+  if (open < 0 || close < open) return undefined;
+  const rest = line.slice(close + 2).split(' ');
+  const pid = Number(line.slice(0, open).trim());
+  const ppid = Number(rest[1]);
+  const flags = Number(rest[6]);
+  if (!Number.isInteger(pid) || !Number.isInteger(ppid) || !Number.isFinite(flags)) return undefined;
+  return { pid, comm: line.slice(open + 1, close), ppid, flags };
+}
+
+/** Parses the script's output; throws when a section is missing (the script did not run to its end). */
+export function parseGuestState(text: string): GuestState {
+  const s = sections(text);
+  for (const k of ['self', 'dm', 'mapper', 'keys', 'mounts', 'procs', 'tmp', 'uptime', 'dmesg', 'end']) {
+    if (!s.has(k)) throw new Error(`guest state script output lacks its '${k}' section`);
+  }
+  const self = Number(s.get('self')![0]);
+  const procs: string[] = [];
+  for (const line of s.get('procs')!) {
+    const p = parseStat(line);
+    if (p === undefined || (p.flags & PF_KTHREAD) !== 0 || p.pid === 1 || p.pid === self || p.ppid === self) continue;
+    procs.push(`${p.pid} ${p.comm}`);
+  }
+  const dmesgStart = text.indexOf('== dmesg\n');
+  const dmesgEnd = text.lastIndexOf('== end');
+  return {
+    dm: s.get('dm')!.filter((l) => !/^No devices found/.test(l)),
+    mapper: s.get('mapper')!.flatMap((l) => l.split(/\s+/)).filter((n) => n !== '' && n !== 'control'),
+    keys: s.get('keys')!,
+    mounts: s.get('mounts')!,
+    procs,
+    tmp: s.get('tmp')!,
+    uptime: Number.parseFloat(s.get('uptime')![0] ?? 'NaN'),
+    dmesg: dmesgStart >= 0 && dmesgEnd > dmesgStart ? text.slice(dmesgStart + '== dmesg\n'.length, dmesgEnd) : '',
+  };
+}
+
+/** What `now` has that the freshly booted guest (`base`) did not: empty when nothing leaked. */
+export function leftovers(base: GuestState, now: GuestState): string[] {
+  const out: string[] = [];
+  if (now.dm.length) out.push(`device-mapper devices left: ${now.dm.join('; ')}`);
+  if (now.mapper.length) out.push(`/dev/mapper nodes left: ${now.mapper.join(', ')}`);
+  const extra = (what: string, a: string[], b: string[]) => {
+    const had = new Set(a);
+    const added = b.filter((x) => !had.has(x));
+    if (added.length) out.push(`${what} left: ${added.join('; ')}`);
+  };
+  extra('keys', base.keys.map(keyIdentity), now.keys.map(keyIdentity));
+  extra('mounts', base.mounts, now.mounts);
+  extra('processes', base.procs, now.procs);
+  if (now.tmp.length) out.push(`/tmp could not be emptied: ${now.tmp.join(', ')}`);
+  return out;
+}
+
+/** A /proc/keys line without its expiry and usage columns, which change on their own. */
+function keyIdentity(line: string): string {
+  const f = line.trim().split(/\s+/);
+  return [f[0], ...f.slice(5)].join(' ');
+}
+
+/**
+ * dm targets log errors through DMERR_LIMIT (printk_ratelimited: per call site, 10 lines per 5 s). A fresh
+ * guest starts with a full burst; the model (harness/model/integrity/log.ts) relies on that. The next scenario
+ * on a shared guest gets the same once 5 s have passed since the last such line, which may have opened
+ * a new ratelimit window. Returns how many ms to wait (0 when the ring buffer had no device-mapper line).
+ */
+export const RATELIMIT_INTERVAL_S = 5;
+
+export function ratelimitWaitMs(dmesg: string, uptime: number, marginS = 0.5): number {
+  let last: number | undefined;
+  for (const line of dmesg.split('\n')) {
+    if (!/device-mapper:/.test(line)) continue;
+    const m = /^\[\s*(\d+\.\d+)\]/.exec(line);
+    if (m) last = Number(m[1]);
+  }
+  if (last === undefined) return 0;
+  if (!Number.isFinite(uptime)) return (RATELIMIT_INTERVAL_S + marginS) * 1000;
+  return Math.max(0, Math.ceil((last + RATELIMIT_INTERVAL_S + marginS - uptime) * 1000));
+}

@@ -1,0 +1,182 @@
+import { describe, expect, it } from 'vitest';
+import type { Verdict } from './observations.ts';
+import { runShared, takeBatch, type ShareOptions, type SharedVm, type SlotRun } from './share.ts';
+
+interface Item {
+  id: string;
+  kernel?: string;
+  disks?: number;
+  /** what the scenario does when it runs at a position > 0 of its guest / first in it */
+  later?: Verdict;
+  first?: Verdict;
+  /** leaves state behind although it passed */
+  dirty?: boolean;
+}
+
+interface Run extends SlotRun {
+  guest: number;
+}
+
+/** A VM layer that records every boot and run; a verdict other than pass/skip kills its guest. */
+class FakeVm implements SharedVm<Item, Run> {
+  boots = 0;
+  live = 0;
+  maxLive = 0;
+  readonly runs: Array<{ id: string; guest: number; position: number; verdict: Verdict }> = [];
+  readonly batches: string[][] = [];
+
+  async open(batch: Item[]) {
+    const guest = this.batches.push(batch.map((b) => b.id));
+    this.live++;
+    this.maxLive = Math.max(this.maxLive, this.live);
+    let alive = true;
+    let booted = false;
+    return {
+      run: async (x: Item, position: number): Promise<Run> => {
+        if (!alive) throw new Error(`${x.id} ran in a dead guest`);
+        if (position === 0) {
+          booted = true;
+          this.boots++;
+        }
+        if (!booted) throw new Error(`${x.id} ran in a guest that never booted`);
+        await new Promise((r) => setTimeout(r, 1));
+        const verdict = (position === 0 ? x.first : x.later) ?? x.first ?? 'pass';
+        this.runs.push({ id: x.id, guest, position, verdict });
+        const reusable = (verdict === 'pass' || verdict === 'skip') && !x.dirty;
+        if (verdict !== 'pass' && verdict !== 'skip') alive = false;
+        return { verdict, reusable, guest };
+      },
+      close: async () => {
+        this.live--;
+      },
+    };
+  }
+}
+
+const opts = (over: Partial<ShareOptions<Item>> = {}): ShareOptions<Item> => ({
+  perGuest: 3, jobs: 1, budget: 24, guestKey: (x) => x.kernel ?? 'k', weight: (x) => x.disks ?? 3, ...over,
+});
+
+async function run(items: Item[], o = opts(), retry?: (x: Item, r: Run) => boolean) {
+  const vm = new FakeVm();
+  const finals: Array<{ id: string; verdict: Verdict; position: number }> = [];
+  const provisional: string[] = [];
+  await runShared(items, o, vm, {
+    final: async (x, r, position) => {
+      finals.push({ id: x.id, verdict: r.verdict, position });
+      return retry?.(x, r) ?? false;
+    },
+    provisional: async (x) => {
+      provisional.push(x.id);
+    },
+  });
+  return { vm, finals, provisional };
+}
+
+const items = (n: number, over: Record<number, Partial<Item>> = {}): Item[] =>
+  Array.from({ length: n }, (_, i) => ({ id: `s${i}`, ...over[i] }));
+
+describe('runShared', () => {
+  it('runs perGuest scenarios per boot, each once, in plan order', async () => {
+    const { vm, finals, provisional } = await run(items(7));
+    expect(vm.boots).toBe(3);
+    expect(vm.batches).toEqual([['s0', 's1', 's2'], ['s3', 's4', 's5'], ['s6']]);
+    expect(finals.map((f) => f.id)).toEqual(['s0', 's1', 's2', 's3', 's4', 's5', 's6']);
+    expect(provisional).toEqual([]);
+  });
+
+  it('with perGuest 1 boots once per scenario', async () => {
+    const { vm } = await run(items(4), opts({ perGuest: 1 }));
+    expect(vm.boots).toBe(4);
+  });
+
+  it('reruns a later scenario that crashed first in a fresh guest, and the rest of its batch after it', async () => {
+    const { vm, finals, provisional } = await run(items(4, { 1: { later: 'crash', first: 'pass' } }), opts({ perGuest: 4 }));
+    expect(provisional).toEqual(['s1']);
+    // its crash in the shared guest is not its verdict: the fresh guest's pass is
+    expect(finals.find((f) => f.id === 's1')).toEqual({ id: 's1', verdict: 'pass', position: 0 });
+    expect(vm.batches).toEqual([['s0', 's1', 's2', 's3'], ['s1', 's2', 's3']]);
+    expect(vm.runs.filter((r) => r.id === 's2')).toHaveLength(1);
+    expect(vm.boots).toBe(2);
+  });
+
+  it('keeps a crash that happens again when the scenario runs first', async () => {
+    const { finals, vm } = await run(items(3, { 2: { first: 'crash' } }));
+    expect(finals.find((f) => f.id === 's2')).toEqual({ id: 's2', verdict: 'crash', position: 0 });
+    expect(vm.runs.filter((r) => r.id === 's2').map((r) => r.position)).toEqual([2, 0]);
+  });
+
+  it('gives a first scenario its own crash and runs the others of the batch in a fresh guest', async () => {
+    const { finals, vm, provisional } = await run(items(3, { 0: { first: 'hang' } }));
+    expect(provisional).toEqual([]);
+    expect(finals[0]).toEqual({ id: 's0', verdict: 'hang', position: 0 });
+    expect(vm.batches).toEqual([['s0', 's1', 's2'], ['s1', 's2']]);
+    expect(finals.slice(1).every((f) => f.verdict === 'pass')).toBe(true);
+  });
+
+  it('never runs two must-run-first scenarios in one guest', async () => {
+    const { vm, finals } = await run(items(3, { 1: { first: 'fail' }, 2: { first: 'fail' } }));
+    expect(vm.batches).toEqual([['s0', 's1', 's2'], ['s1', 's2'], ['s2']]);
+    expect(finals).toEqual([
+      { id: 's0', verdict: 'pass', position: 0 }, { id: 's1', verdict: 'fail', position: 0 }, { id: 's2', verdict: 'fail', position: 0 },
+    ]);
+  });
+
+  it('retires a guest a passing scenario left dirty, without rerunning that scenario', async () => {
+    const { vm, finals, provisional } = await run(items(3, { 0: { dirty: true } }));
+    expect(provisional).toEqual([]);
+    expect(finals.map((f) => f.id)).toEqual(['s0', 's1', 's2']);
+    expect(vm.batches).toEqual([['s0', 's1', 's2'], ['s1', 's2']]);
+  });
+
+  it('keeps a skip in the shared guest', async () => {
+    const { vm, finals } = await run(items(3, { 1: { first: 'skip' } }));
+    expect(vm.boots).toBe(1);
+    expect(finals.map((f) => f.verdict)).toEqual(['pass', 'skip', 'pass']);
+  });
+
+  it('never puts two kernels in one guest', async () => {
+    const list = [{ id: 'a0', kernel: 'a' }, { id: 'b0', kernel: 'b' }, { id: 'a1', kernel: 'a' }, { id: 'b1', kernel: 'b' }];
+    const { vm } = await run(list);
+    expect(vm.batches).toEqual([['a0', 'a1'], ['b0', 'b1']]);
+  });
+
+  it('keeps a guest within its disk budget', async () => {
+    const { vm } = await run(items(4, { 1: { disks: 4 } }), opts({ perGuest: 4, budget: 7 }));
+    expect(vm.batches).toEqual([['s0', 's1'], ['s2', 's3']]);
+  });
+
+  it('runs an execution again when final() asks (a retried error)', async () => {
+    let tries = 0;
+    const { finals } = await run(items(2, { 0: { first: 'error' } }), opts(), (x, r) => x.id === 's0' && r.verdict === 'error' && ++tries < 2);
+    expect(finals.filter((f) => f.id === 's0').map((f) => f.verdict)).toEqual(['error', 'error']);
+  });
+
+  it('runs at most jobs guests at once and spreads the last scenarios over them', async () => {
+    const { vm, finals } = await run(items(10), opts({ perGuest: 4, jobs: 2 }));
+    expect(vm.maxLive).toBe(2);
+    expect(finals).toHaveLength(10);
+    expect(vm.batches.map((b) => b.length)).toEqual([4, 3, 2, 1]);
+  });
+
+  it('starts nothing new once stopped', async () => {
+    const stop = new AbortController();
+    stop.abort();
+    const { vm, finals } = await run(items(3), opts({ stop: stop.signal }));
+    expect(vm.boots).toBe(0);
+    expect(finals).toEqual([]);
+  });
+});
+
+describe('takeBatch', () => {
+  it('starts with the head even when it must run first, and takes no other such', () => {
+    const q: Array<{ x: Item; first: boolean }> = [{ x: { id: 'a' }, first: true }, { x: { id: 'b' }, first: true }, { x: { id: 'c' }, first: false }];
+    expect(takeBatch(q, opts())?.map((x) => x.id)).toEqual(['a', 'c']);
+    expect(q.map((p) => p.x.id)).toEqual(['b']);
+  });
+
+  it('takes one scenario even above the disk budget', () => {
+    const q: Array<{ x: Item; first: boolean }> = [{ x: { id: 'a', disks: 40 }, first: false }, { x: { id: 'b' }, first: false }];
+    expect(takeBatch(q, opts())?.map((x) => x.id)).toEqual(['a']);
+  });
+});

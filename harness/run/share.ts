@@ -1,0 +1,139 @@
+/**
+ * Boot amortisation: executions are run in batches, one booted guest per batch, one scenario after the
+ * other (docs/ARCHITECTURE.md, "Shared guests"). This is the scheduling alone, over an abstract VM layer, so
+ * its rules are tested without QEMU:
+ *
+ * - A batch holds executions with the same guest key (kernel, image, memory, CPUs, command line), at most
+ *   `perGuest` of them and at most `budget` disks (every scenario brings its own fresh disks, attached
+ *   when the guest boots).
+ * - Only the first execution of a guest may end in anything but pass or skip. A later one that does is
+ *   provisional: it is run again first in a fresh guest and that run is its verdict, so no scenario is
+ *   ever blamed for a crash, hang or leftover of one that ran before it in the same guest.
+ * - A guest that is not reusable (its scenario did not pass or skip, it left state behind, or it stopped
+ *   answering) is retired; the executions of its batch that did not run go to a fresh guest.
+ */
+import type { Verdict } from './observations.ts';
+
+/** Verdicts a scenario may end with and still hand the guest to the next one. */
+const SHAREABLE: ReadonlySet<Verdict> = new Set(['pass', 'skip']);
+
+export interface SlotRun {
+  verdict: Verdict;
+  /** whether the next scenario may run in this guest */
+  reusable: boolean;
+}
+
+export interface SharedGuestHandle<X, R extends SlotRun> {
+  /** Runs x as the position-th scenario of this guest (position 0 boots it). */
+  run(x: X, position: number): Promise<R>;
+  /** Ends the guest (powers it off or kills it). */
+  close(): Promise<void>;
+}
+
+export interface SharedVm<X, R extends SlotRun> {
+  /** A guest with disk slots for the whole batch; it boots on its first run(). */
+  open(batch: X[]): Promise<SharedGuestHandle<X, R>>;
+  // open() and run() turn every failure into a result (an `error` verdict): the schedule cannot.
+}
+
+export interface ShareOptions<X> {
+  perGuest: number;
+  jobs: number;
+  guestKey(x: X): string;
+  /** disks x attaches */
+  weight(x: X): number;
+  /** most disks one guest gets */
+  budget: number;
+  stop?: AbortSignal;
+}
+
+export interface ShareCallbacks<X, R extends SlotRun> {
+  /** A run that counts; return true to run x again (a retried infrastructure error). */
+  final(x: X, r: R, position: number): Promise<boolean>;
+  /** A run that does not count: x will run again first in a fresh guest. */
+  provisional?(x: X, r: R, position: number): Promise<void>;
+}
+
+interface Pending<X> {
+  x: X;
+  /** must be the first scenario of its guest */
+  first: boolean;
+}
+
+/** Takes the next batch from the front of the queue (removing it), or undefined when the queue is empty. */
+export function takeBatch<X>(queue: Pending<X>[], o: Pick<ShareOptions<X>, 'perGuest' | 'jobs' | 'guestKey' | 'weight' | 'budget'>): X[] | undefined {
+  const head = queue[0];
+  if (head === undefined) return undefined;
+  const key = o.guestKey(head.x);
+  const sameKey = queue.filter((p) => o.guestKey(p.x) === key).length;
+  // Near the end, share what is left between the workers rather than leave one of them idle.
+  const size = Math.max(1, Math.min(o.perGuest, Math.ceil(sameKey / o.jobs)));
+  const batch: X[] = [head.x];
+  let disks = o.weight(head.x);
+  const taken = new Set<number>([0]);
+  for (let i = 1; i < queue.length && batch.length < size; i++) {
+    const p = queue[i]!;
+    if (p.first || o.guestKey(p.x) !== key || disks + o.weight(p.x) > o.budget) continue;
+    batch.push(p.x);
+    disks += o.weight(p.x);
+    taken.add(i);
+  }
+  const rest = queue.filter((_, i) => !taken.has(i));
+  queue.splice(0, queue.length, ...rest);
+  return batch;
+}
+
+/** Runs every item through shared guests, at most `jobs` guests at a time. */
+export async function runShared<X, R extends SlotRun>(items: X[], o: ShareOptions<X>, vm: SharedVm<X, R>, cb: ShareCallbacks<X, R>): Promise<void> {
+  const queue: Pending<X>[] = items.map((x) => ({ x, first: false }));
+  let running = 0;
+  const waiting: Array<() => void> = [];
+  const changed = () => {
+    for (const w of waiting.splice(0)) w();
+  };
+
+  const runBatch = async (batch: X[]): Promise<void> => {
+    const guest = await vm.open(batch);
+    const back: Pending<X>[] = [];
+    try {
+      for (const [pos, x] of batch.entries()) {
+        if (o.stop?.aborted) return;
+        const r = await guest.run(x, pos);
+        if (pos > 0 && !SHAREABLE.has(r.verdict)) {
+          await cb.provisional?.(x, r, pos);
+          back.push({ x, first: true });
+        } else if (await cb.final(x, r, pos)) {
+          back.push({ x, first: false });
+        }
+        if (!r.reusable || !SHAREABLE.has(r.verdict)) {
+          back.push(...batch.slice(pos + 1).map((y) => ({ x: y, first: false })));
+          return;
+        }
+      }
+    } finally {
+      await guest.close();
+      // Whatever has to run again goes first, so cells still finish roughly in plan order.
+      if (!o.stop?.aborted) queue.unshift(...back);
+    }
+  };
+
+  const worker = async (): Promise<void> => {
+    for (;;) {
+      if (o.stop?.aborted) return;
+      const batch = takeBatch(queue, o);
+      if (batch === undefined) {
+        if (running === 0) return;
+        await new Promise<void>((r) => waiting.push(r));
+        continue;
+      }
+      running++;
+      try {
+        await runBatch(batch);
+      } finally {
+        running--;
+        changed();
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, o.jobs) }, worker));
+}

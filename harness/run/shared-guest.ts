@@ -1,0 +1,260 @@
+/**
+ * One booted guest running several scenarios one after the other (docs/ARCHITECTURE.md, "Shared guests";
+ * the scheduling rules are share.ts). Every scenario has its own fresh disk images, attached as a slot of
+ * virtio disks with serials ih<slot>-<role> when QEMU starts; the guest maps them all once after boot.
+ * Between two scenarios the guest must be as it booted (guest-state.ts); each scenario's console is its own
+ * slice of the guest's console, cut at kmsg markers.
+ */
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Guest } from '../../vm/qemu/guest.ts';
+import { tail } from '../errors.ts';
+import {
+  bootGuest, classifyError, createCellDisks, GuestSession, judgeCell, runStack, writeCellFiles, type CellSpec, type Outcome,
+} from './cell.ts';
+import type { TransferPlan } from './disks.ts';
+import { leftovers, parseGuestState, ratelimitWaitMs, STATE_ARGV, type GuestState } from './guest-state.ts';
+import type { CellResult } from './observations.ts';
+import type { SharedGuestHandle, SlotRun } from './share.ts';
+
+export interface SharedSlotRun extends SlotRun {
+  result: CellResult;
+}
+
+/** What makes two cells able to share a guest: the same QEMU command line apart from their disks. */
+export function guestKey(spec: CellSpec): string {
+  return JSON.stringify([spec.kernel.bzImage, spec.image.path, spec.accel, spec.memoryMb, spec.cpus, spec.bootTimeoutMs, spec.hooks?.cmdline ?? []]);
+}
+
+/** Disks a cell attaches: its scenario's plus payload and out. */
+export function slotDisks(spec: Pick<CellSpec, 'scenario'>): number {
+  return spec.scenario.disks.length + 2;
+}
+
+/** q35 has 32 PCI slots on its root bus; the board, virtio-serial and headroom take 8 of them. */
+export const DISK_BUDGET = 24;
+
+const STATE_TIMEOUT_MS = 30_000;
+const MARKER_WAIT_MS = 20_000;
+
+interface Slot {
+  spec: CellSpec;
+  plan: TransferPlan;
+  disks: Array<{ role: string; path: string }>;
+  serialPrefix: string;
+}
+
+/** What the guest log (guests/<n>/guest.json) says about each scenario it ran. */
+interface SlotLog {
+  id: string;
+  position: number;
+  verdict: string;
+  durationMs: number;
+  waitedMs?: number;
+  leftovers?: string[];
+  stateCheck?: string;
+  consoleNudges?: number;
+}
+
+export class SharedGuest implements SharedGuestHandle<CellSpec, SharedSlotRun> {
+  private guest: Guest | undefined;
+  private booted = false;
+  private kernelRelease: string | undefined;
+  private baseline: GuestState | undefined;
+  /** serial -> /dev/vdX */
+  private devices = new Map<string, string>();
+  private bootPart = '';
+  /** console offset where the previous scenario's slice ended */
+  private consumed = 0;
+  /** host clock time before which the next scenario must not begin (dm's ratelimit) */
+  private waitUntil = 0;
+  private readonly log: SlotLog[] = [];
+  private openError: string | undefined;
+
+  private constructor(private readonly slots: Slot[], private readonly dir: string) {}
+
+  /** Creates every slot's fresh disks and starts QEMU with all of them. */
+  static async open(batch: CellSpec[], dir: string): Promise<SharedGuest> {
+    const slots: Slot[] = [];
+    const g = new SharedGuest(slots, dir);
+    try {
+      await mkdir(dir, { recursive: true });
+      for (const [i, spec] of batch.entries()) {
+        await mkdir(spec.dir, { recursive: true });
+        const { plan, disks } = await createCellDisks(spec);
+        slots.push({ spec, plan, disks, serialPrefix: `ih${i}-` });
+      }
+      const first = batch[0]!;
+      g.guest = Guest.start({
+        kernel: first.kernel.bzImage, initrd: first.image.path, accel: first.accel, memoryMb: first.memoryMb, cpus: first.cpus,
+        consoleLog: g.consolePath, append: first.hooks?.cmdline,
+        disks: slots.flatMap((s) => s.disks.map((d) => ({ path: d.path, serial: `${s.serialPrefix}${d.role}` }))),
+      });
+    } catch (e) {
+      g.openError = `could not set up the shared guest: ${(e as Error).message}`;
+    }
+    return g;
+  }
+
+  get consolePath(): string {
+    return join(this.dir, 'console.log');
+  }
+
+  async run(spec: CellSpec, position: number): Promise<SharedSlotRun> {
+    const started = Date.now();
+    const slot = this.slots.find((s) => s.spec === spec);
+    const stepLog = join(spec.dir, 'steps.jsonl');
+    await writeFile(stepLog, '').catch(() => undefined);
+    const guest = this.guest;
+    if (slot === undefined || guest === undefined) {
+      const reason = this.openError ?? `${spec.id} has no slot in this shared guest`;
+      const result: CellResult = { verdict: 'error', reason, durationMs: Date.now() - started, steps: [], disagreements: [] };
+      await writeCellFiles(spec, result).catch(() => undefined);
+      return { verdict: 'error', reusable: false, result };
+    }
+    const entry: SlotLog = { id: spec.id, position, verdict: 'error', durationMs: 0 };
+    this.log.push(entry);
+    const result: CellResult = { verdict: 'pass', reason: '', durationMs: 0, steps: [], disagreements: [] };
+    let outcome: Outcome;
+    let session = new GuestSession(guest, spec.scenario.stepTimeout * 1000, stepLog);
+    const begin = `ih: scenario ${position} ${spec.scenario.id} begin`;
+    const end = `ih: scenario ${position} ${spec.scenario.id} end`;
+    let reusable = true;
+    try {
+      if (!this.booted) {
+        this.booted = true;
+        const bootStart = Date.now();
+        this.kernelRelease = (await bootGuest(guest, spec.bootTimeoutMs)).kernelRelease;
+        result.bootMs = Date.now() - bootStart;
+        await this.afterBoot();
+      }
+      if (this.kernelRelease !== undefined) result.kernelRelease = this.kernelRelease;
+      const wait = this.waitUntil - Date.now();
+      if (wait > 0) {
+        entry.waitedMs = wait;
+        await sleep(wait);
+      }
+      session = new GuestSession(guest, spec.scenario.stepTimeout * 1000, stepLog, this.slotDevices(slot));
+      await guest.mark(`${begin}\n`);
+      await runStack(spec, session, new Map(slot.disks.map((d) => [d.role, d.path])), slot.plan);
+    } catch (e) {
+      await session.end().catch(() => undefined);
+      outcome = classifyError(e);
+    }
+    Object.assign(result, { steps: session.steps, disagreements: session.disagreements });
+    if (outcome === undefined || outcome.verdict === 'skip') {
+      reusable = await this.checkState(entry);
+      // With its newline the record is complete at once; without one printk keeps it open for a
+      // continuation and the console prints it only when the next record arrives.
+      await guest.mark(`${end}\n`).catch(() => (reusable = false));
+      if (!(await this.waitForConsole(end, entry))) entry.stateCheck = `${entry.stateCheck ?? ''} end marker not on the console after ${MARKER_WAIT_MS / 1000}s`.trim();
+    } else {
+      reusable = false;
+      await guest.kill();
+    }
+    const text = await readFile(this.consolePath, 'utf8').catch(() => '');
+    const consoleText = this.slice(text, position, begin, end);
+    await writeFile(join(spec.dir, 'console.log'), consoleText);
+    const qemuStderr = guest.state === 'exited' ? (await guest.exited).stderr : '';
+    Object.assign(result, judgeCell(spec, session, outcome, consoleText, qemuStderr));
+    if (guest.state === 'exited' && result.verdict === 'pass') {
+      result.verdict = 'error';
+      result.reason = `QEMU exited after the scenario ended${qemuStderr.trim() ? `: ${tail(qemuStderr, 3)}` : ''}`;
+    }
+    result.durationMs = Date.now() - started;
+    entry.verdict = result.verdict;
+    entry.durationMs = result.durationMs;
+    await writeCellFiles(spec, result, { sharedGuest: { dir: this.dir, position } });
+    if (result.verdict !== 'pass' && result.verdict !== 'skip') await guest.kill();
+    return { verdict: result.verdict, reusable: reusable && guest.state !== 'exited', result };
+  }
+
+  async close(): Promise<void> {
+    if (this.guest !== undefined && this.guest.state !== 'exited') {
+      if (this.booted && this.guest.state === 'ready') await this.guest.powerOff(15_000);
+      else await this.guest.kill();
+    }
+    await writeFile(join(this.dir, 'guest.json'), JSON.stringify({
+      kernelRelease: this.kernelRelease, slots: this.slots.map((s) => s.spec.id), ran: this.log,
+    }, null, 2) + '\n').catch(() => undefined);
+  }
+
+  /** Maps every slot's disks in one round trip and records the state every scenario must leave behind. */
+  private async afterBoot(): Promise<void> {
+    const guest = this.guest!;
+    const ls = await guest.exec(['sh', '-c', 'for d in /sys/block/vd*; do echo "${d##*/} $(cat $d/serial)"; done'], { timeoutMs: STATE_TIMEOUT_MS });
+    for (const line of ls.stdout.toString().split('\n')) {
+      const [dev, serial] = line.trim().split(/\s+/);
+      if (dev && serial) this.devices.set(serial, `/dev/${dev}`);
+    }
+    const st = await guest.exec(STATE_ARGV, { timeoutMs: STATE_TIMEOUT_MS });
+    this.baseline = parseGuestState(st.stdout.toString());
+  }
+
+  private slotDevices(slot: Slot): Map<string, string> {
+    const out = new Map<string, string>();
+    for (const d of slot.disks) {
+      const dev = this.devices.get(`${slot.serialPrefix}${d.role}`);
+      if (dev !== undefined) out.set(d.role, dev);
+    }
+    return out;
+  }
+
+  /** Whether the guest is as it booted; sets how long the next scenario waits for dm's ratelimit. */
+  private async checkState(entry: SlotLog): Promise<boolean> {
+    try {
+      const r = await this.guest!.exec(STATE_ARGV, { timeoutMs: STATE_TIMEOUT_MS });
+      const st = parseGuestState(r.stdout.toString());
+      const left = leftovers(this.baseline!, st);
+      this.waitUntil = Date.now() + ratelimitWaitMs(st.dmesg, st.uptime);
+      if (left.length > 0) entry.leftovers = left;
+      return left.length === 0;
+    } catch (e) {
+      entry.stateCheck = (e as Error).message;
+      return false;
+    }
+  }
+
+  /**
+   * The end marker goes through printk to the serial console: wait until QEMU has written it. Should it
+   * not come (a marker without its newline stayed unprinted until the next record), every second
+   * another record nudges the console.
+   */
+  private async waitForConsole(marker: string, entry: SlotLog): Promise<boolean> {
+    const deadline = Date.now() + MARKER_WAIT_MS;
+    let nudgeAt = Date.now() + 1000;
+    while (Date.now() < deadline) {
+      const text = await readFile(this.consolePath, 'utf8').catch(() => '');
+      if (text.includes(marker, this.consumed)) return true;
+      if (Date.now() >= nudgeAt) {
+        entry.consoleNudges = (entry.consoleNudges ?? 0) + 1;
+        await this.guest!.mark('ih: console flush\n').catch(() => undefined);
+        nudgeAt = Date.now() + 1000;
+      }
+      await sleep(50);
+    }
+    return false;
+  }
+
+  /**
+   * The cell's console: the guest's boot (its kernel may have said something there that concerns every
+   * cell, as in a guest of its own) and then only its own scenario, from its begin marker to its end
+   * marker (or QEMU's end).
+   */
+  private slice(text: string, position: number, begin: string, end: string): string {
+    const lineStart = (i: number) => text.lastIndexOf('\n', i) + 1;
+    const b = text.indexOf(begin, this.consumed);
+    if (position === 0) this.bootPart = b >= 0 ? text.slice(0, lineStart(b)) : text;
+    const from = b >= 0 ? lineStart(b) : Math.max(this.consumed, this.bootPart.length);
+    const e = text.indexOf(end, from);
+    const to = e >= 0 ? (text.indexOf('\n', e) >= 0 ? text.indexOf('\n', e) + 1 : text.length) : text.length;
+    this.consumed = to;
+    const own = from < to ? text.slice(from, to) : '';
+    const skipped = from - this.bootPart.length;
+    const note = position > 0 && skipped > 0
+      ? `--- ih: ${skipped} bytes of the ${position} scenario(s) before this one in the shared guest left out (${this.consolePath}) ---\n`
+      : '';
+    return this.bootPart + note + own;
+  }
+}
