@@ -35,7 +35,7 @@ function evidence(c: CellRecord, d: CellDetails): string {
 
 function testcase(c: CellRecord, d: CellDetails): string {
   const open = `    <testcase classname="${xmlText(c.kernel)}" name="${xmlText(c.scenario)}" time="${secs(c.durationMs)}">\n${properties(c)}`;
-  const msg = xmlText(c.reason.split('\n')[0]!.slice(0, 500));
+  const msg = xmlText(c.reason.split('\n')[0]!.slice(0, 1000));
   let body = '';
   if (c.verdict === 'skip') body = `      <skipped message="${msg}"/>\n`;
   else if (c.verdict === 'error') body = `      <error type="error" message="${msg}">${xmlText(evidence(c, d))}</error>\n`;

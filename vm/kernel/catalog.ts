@@ -55,9 +55,8 @@ export function tarballUnavailableMessage(src: Extract<CatalogSource, { kind: 't
   const name = src.url.split('/').at(-1)!.replace(/\.tar\.[a-z0-9]+$/, '');
   const files = tarballFiles({ alias: src.alias, url: src.url, checksums: src.checksums }, cacheRoot);
   return `--kernel ${src.alias}: comes from the kernel.org tarball ${src.url} (vm/kernels.yaml), which this harness does not download ` +
-    `(it reaches only Debian and npm). Provide it yourself: put the tarball at ${files.tarball} and ${src.checksums} at ` +
-    `${files.checksums} (checked against each other, and the signature with gpg when the key is in your keyring), and it is built; ` +
-    `or unpack it and pass ` +
-    `--kernel tree:/path/to/${name}, or a git checkout at its tag (--kernel tree:/path/to/linux@v${name.replace(/^linux-/, '')}), ` +
-    `or a built kernel: --kernel /path/to/bzImage [--modules /path/to/lib/modules/<release>]`;
+    `(it reaches only Debian and npm). Provide it: pass --kernel tree:/path/to/${name} (the unpacked tarball) or ` +
+    `tree:/path/to/linux@v${name.replace(/^linux-/, '')} (a git checkout), or a built --kernel /path/to/bzImage [--modules DIR]; ` +
+    `or put the tarball at ${files.tarball} and ${src.checksums} at ${files.checksums}, and --kernel ${src.alias} builds it ` +
+    `(sha256 checked against the list, the list's signature with gpg when the key is in your keyring)`;
 }
