@@ -38,6 +38,9 @@ export interface CellHooks {
   cmdline?: string[];
 }
 
+/** The console of the fresh guest a kill step boots after SIGKILLing the first (crash-kill.ts). */
+export const SECOND_CONSOLE = 'console-after-kill.log';
+
 /** The kernel did something the scenario cannot go on from (a tool failed): the cell is `fail`. */
 export class KernelFailure extends Error {
   override name = 'KernelFailure';
@@ -63,7 +66,17 @@ export class GuestSession {
   readonly disagreements: Disagreement[] = [];
   private current: StepRecord | undefined;
 
-  constructor(readonly guest: Guest, readonly stepTimeoutMs: number, private readonly stepLog: string) {}
+  /** Set by runCell: boots a fresh QEMU on the cell's disk images (the kill step's second boot). */
+  bootFresh: (() => Promise<Guest>) | undefined;
+
+  constructor(public guest: Guest, readonly stepTimeoutMs: number, private readonly stepLog: string) {}
+
+  /** After the host killed QEMU: the session goes on in a fresh guest on the same disks. */
+  async bootAgain(): Promise<void> {
+    if (this.guest.state !== 'exited') throw new InfraError('bootAgain: the old guest is still running');
+    if (this.bootFresh === undefined) throw new InfraError('this session cannot boot a second guest');
+    this.guest = await this.bootFresh();
+  }
 
   async begin(index: number, kind: string): Promise<void> {
     await this.end();
@@ -138,12 +151,24 @@ export async function runCell(spec: CellSpec): Promise<CellResult> {
   disks.push({ role: 'payload', path: await createImage(join(spec.dir, 'disks'), 'payload', plan.payloadSize) });
   disks.push({ role: 'out', path: await createImage(join(spec.dir, 'disks'), 'out', plan.outSize) });
 
-  const guest = Guest.start({
+  const qemu = {
     kernel: spec.kernel.bzImage, initrd: spec.image.path, accel: spec.accel, memoryMb: spec.memoryMb, cpus: spec.cpus,
     consoleLog, disks: disks.map((d) => ({ path: d.path, serial: `ih-${d.role}` })),
     append: spec.hooks?.cmdline,
-  });
+  };
+  const guest = Guest.start(qemu);
   const session = new GuestSession(guest, spec.scenario.stepTimeout * 1000, stepLog);
+  session.bootFresh = async () => {
+    const again = Guest.start({ ...qemu, consoleLog: join(spec.dir, SECOND_CONSOLE) });
+    try {
+      await again.waitReady(spec.bootTimeoutMs);
+    } catch (e) {
+      await again.kill();
+      if (e instanceof AgentTimeoutError) throw new StepHang(`the second guest did not reach its agent within ${spec.bootTimeoutMs / 1000}s of boot`, { cause: e });
+      throw e;
+    }
+    return again;
+  };
   const result: CellResult = { verdict: 'pass', reason: '', durationMs: 0, steps: session.steps, disagreements: session.disagreements };
   let outcome: { verdict: CellResult['verdict']; reason: string } | undefined;
   try {
@@ -161,14 +186,14 @@ export async function runCell(spec: CellSpec): Promise<CellResult> {
       : type === 'luks2' ? new LuksCell(spec, session, hostDisks, plan) : new IntegrityCell(spec, session, hostDisks, plan);
     await cell.run();
     await session.end();
-    await guest.powerOff(15_000);
+    await session.guest.powerOff(15_000);
   } catch (e) {
     await session.end().catch(() => undefined);
     outcome = classifyError(e);
-    await guest.kill();
+    await session.guest.kill();
   }
-  const exit = await guest.exited;
-  const consoleText = await readFile(consoleLog, 'utf8').catch(() => '');
+  const exit = await session.guest.exited;
+  const consoleText = await readFile(consoleLog, 'utf8').catch(() => '') + await readFile(join(spec.dir, SECOND_CONSOLE), 'utf8').catch(() => '');
   const finding = scanConsole(consoleText);
   if (finding?.kind === 'crash') {
     outcome = { verdict: 'crash', reason: finding.line };
