@@ -20,7 +20,7 @@ import type { CrashStep, IoRange, KillStep } from '../scenario/schema.ts';
 import { KernelFailure, type CellSpec, type GuestSession } from './cell.ts';
 import { runKillStep } from './crash-kill.ts';
 import type { CrashContext } from './crash-record.ts';
-import { auditRaw, type CrashStack } from './crash-stack.ts';
+import { auditRaw, dropJournalReplay, type CrashStack } from './crash-stack.ts';
 import { runCrashStep } from './crash-step.ts';
 import { aeadErrorSectors, dmRemoveArgv } from './crypt-stack.ts';
 import { ioSize, readAt, writeAt, type TransferPlan } from './disks.ts';
@@ -145,6 +145,7 @@ export abstract class AeadCell {
       data: { ...disk(this.layout.disk), size: this.spec.scenario.disks.find((d) => d.name === this.layout.disk)!.size },
       log: disk(log), payload: { ...disk('payload'), offset: this.plan.offsets.get(i)! }, out: disk('out'),
       blockSize: model.blockSize, old, oldUnreadable, dir: this.spec.dir,
+      ...(this.spec.hooks?.brokenReplay ? { broken: dropJournalReplay(this.must().geom) } : {}),
     };
   }
 

@@ -36,6 +36,8 @@ export interface CellHooks {
   corruptionTarget?: CorruptionTargetFn;
   /** Extra kernel command-line words (a test makes a guest that never starts its agent with them). */
   cmdline?: string[];
+  /** Crash steps check with every write into dm-integrity's journal dropped from the replay (crash-stack.ts). */
+  brokenReplay?: 'drop-journal';
 }
 
 /** The console of the fresh guest a kill step boots after SIGKILLing the first (crash-kill.ts). */

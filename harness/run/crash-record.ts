@@ -7,7 +7,7 @@
 import { parseIoReport } from '../../vm/agent/client.ts';
 import { END_MARK, isMark, parseWriteLog, type WriteLog } from '../crash/log-writes.ts';
 import { CLOSED_MARK, expectedMarks, opMark, START_MARK } from '../crash/progress.ts';
-import { Replayer, differingRanges } from '../crash/replay.ts';
+import { Replayer, differingRanges, type BrokenReplay } from '../crash/replay.ts';
 import { InfraError } from '../errors.ts';
 import { openImage, type ImageSource } from '../model/image-source.ts';
 import type { WorkloadOp } from '../model/crash/consistency.ts';
@@ -45,6 +45,8 @@ export interface CrashContext {
   old: Buffer;
   /** blocks whose content before the workload cannot be read (AEAD sectors never written) */
   oldUnreadable?: ReadonlySet<number>;
+  /** a test seam: check with a deliberately wrong replay (CellHooks.brokenReplay) */
+  broken?: BrokenReplay;
   /** cell directory: images of crash points that fail are kept here */
   dir: string;
 }

@@ -4,10 +4,13 @@
  * raw disk after close. dm-integrity alone (integritysetup) and dm-crypt AEAD over dm-integrity (dmsetup
  * tables or cryptsetup LUKS2) both fit; the cells build these.
  */
+import type { BrokenReplay } from '../crash/replay.ts';
 import type { CrashMode, CrashStackKind } from '../model/crash/consistency.ts';
+import type { IntegrityGeometry } from '../model/integrity/geometry.ts';
 import { auditIntegrityImage, type IntegrityAuditParams } from '../model/integrity/audit.ts';
 import { ModelInputError } from '../model/errors.ts';
 import type { IntegrityStack } from '../scenario/schema.ts';
+import { InfraError } from '../errors.ts';
 import { KernelFailure, type GuestSession } from './cell.ts';
 import { integrityCloseArgv, integrityOpenArgv } from './integrity-stack.ts';
 
@@ -27,6 +30,16 @@ export interface CrashStack {
   close(): Promise<void>;
   /** The raw disk after close, audited alone: the first block whose tag does not verify, if any. */
   audit(): AuditFinding | undefined;
+}
+
+/**
+ * The deliberately wrong replay a test asks for (CellHooks.brokenReplay): every write into dm-integrity's
+ * journal dropped, so commits never reach the disk and the checker must notice.
+ */
+export function dropJournalReplay(geom: IntegrityGeometry): BrokenReplay {
+  const j = geom.areas().find((a) => a.kind === 'journal' && a.device === 'data');
+  if (j === undefined) throw new InfraError('no journal area on the data disk to drop');
+  return { kind: 'drop-range', start: j.start, length: j.length };
 }
 
 /** Audits the closed stack's raw disk with `params`; a disk the model cannot read is the kernel's doing. */

@@ -14,7 +14,8 @@ export async function runCrashStep(ctx: CrashContext, c: CrashStep): Promise<voi
   try {
     const recordedMs = Date.now() - started;
     const points = selectCrashPoints(rec.log, { torn: c.torn, reordered: c.reordered, seed: ctx.seed });
-    const sum = await checkCrashPoints(ctx, rec, points);
+    if (ctx.broken) ctx.session.note(`deliberately broken replay (test seam): writes to bytes ${ctx.broken.start}+${ctx.broken.length} dropped`);
+    const sum = await checkCrashPoints(ctx, rec, points, ctx.broken ? { broken: ctx.broken } : {});
     const k = sum.byKind;
     ctx.session.note(`${ctx.stack.kind} ${ctx.stack.mode} mode promises: ${promiseText(ctx.stack.kind, ctx.stack.mode)}`);
     ctx.session.note(`log of ${rec.log.entries.length} entries recorded in ${(recordedMs / 1000).toFixed(1)}s; ` +

@@ -20,7 +20,7 @@ import { pattern } from './pattern.ts';
 import { checkRequirements } from './requirements.ts';
 import { runKillStep } from './crash-kill.ts';
 import type { CrashContext } from './crash-record.ts';
-import { integrityCrashStack } from './crash-stack.ts';
+import { dropJournalReplay, integrityCrashStack } from './crash-stack.ts';
 import { runCrashStep } from './crash-step.ts';
 
 const NAME = 'ih-int';
@@ -141,6 +141,7 @@ export class IntegrityCell {
       data: { ...disk(this.stack.disk), size: this.spec.scenario.disks.find((d) => d.name === this.stack.disk)!.size },
       log: disk(log), payload: { ...disk('payload'), offset: this.plan.offsets.get(i)! }, out: disk('out'),
       blockSize: model.blockSize, old, dir: this.spec.dir,
+      ...(this.spec.hooks?.brokenReplay ? { broken: dropJournalReplay(this.geom!) } : {}),
     };
   }
 
