@@ -13,7 +13,7 @@ import { chooseKillPoint, progressAtKill } from '../crash/kill-point.ts';
 import { InfraError } from '../errors.ts';
 import { promiseText } from '../model/crash/consistency.ts';
 import type { KillStep } from '../scenario/schema.ts';
-import type { GuestSession } from './cell.ts';
+import { KernelFailure, type GuestSession } from './cell.ts';
 import { crashModel, reopenAndJudge } from './crash-check.ts';
 import { judgeWorkloadResult, stageWorkload, workloadArgv, workloadOps, type StackContext } from './crash-record.ts';
 
@@ -36,6 +36,10 @@ export async function runKillStep(ctx: KillContext, k: KillStep): Promise<void> 
   const payloadAt = await stageWorkload(ctx, ops);
   const point = chooseKillPoint(k.workload, k.seed, { minMs: k.minDelay, maxMs: k.maxDelay });
   s.note(`kill seed ${k.seed}: QEMU is killed ${point.delayMs} ms into workload[${point.op}]`);
+  // The model's "old" is durable: the steps before this one returned, but without a flush their blocks may
+  // still sit in the guest's memory (direct mode: tags in dm-integrity's bufio cache) and die with QEMU.
+  const flushed = await s.run(workloadArgv(ctx, 'flush', 0));
+  if (flushed.exitCode !== 0) throw new KernelFailure(`flushing the stack before the workload failed: exit ${flushed.exitCode}: ${flushed.stdout.toString().trim()}`);
   for (let j = 0; j < point.op; j++) judgeWorkloadResult(ctx, j, k.workload[j]!, await s.run(workloadArgv(ctx, k.workload[j]!, payloadAt[j]!)));
   const killed = await killDuring(s, workloadArgv(ctx, k.workload[point.op]!, payloadAt[point.op]!), point.delayMs);
   if (killed.result) judgeWorkloadResult(ctx, point.op, k.workload[point.op]!, killed.result);
