@@ -16,9 +16,13 @@ import { ModelInputError } from '../model/errors.ts';
 import type { IntegrityDeviceModel } from '../model/integrity/device.ts';
 import type { IntegrityGeometry } from '../model/integrity/geometry.ts';
 import type { IntegritySuperblock } from '../model/integrity/superblock.ts';
-import type { IoRange } from '../scenario/schema.ts';
+import type { CrashStep, IoRange, KillStep } from '../scenario/schema.ts';
 import { KernelFailure, type CellSpec, type GuestSession } from './cell.ts';
-import { aeadErrorSectors } from './crypt-stack.ts';
+import { runKillStep } from './crash-kill.ts';
+import type { CrashContext } from './crash-record.ts';
+import { auditRaw, dropJournalReplay, type CrashStack } from './crash-stack.ts';
+import { runCrashStep } from './crash-step.ts';
+import { aeadErrorSectors, dmRemoveArgv } from './crypt-stack.ts';
 import { ioSize, readAt, writeAt, type TransferPlan } from './disks.ts';
 import { mapGuestDisks, writePattern, writePayload } from './guest-disks.ts';
 import { parseIntegrityStatus } from './integrity-stack.ts';
@@ -43,6 +47,10 @@ export abstract class AeadCell {
   protected ivOffset = 0;
   /** dm-crypt's table has allow_discards */
   protected cryptDiscards = false;
+  /** open() builds the stack on this device instead of the data disk (a crash step's dm-log-writes) */
+  protected lowerDevice: string | undefined;
+  /** a crash or kill step left the disk at a crash point the device model does not describe */
+  private crashed = false;
 
   protected abstract readonly cipher: CryptAeadCipher;
   protected abstract readonly key: Buffer;
@@ -83,6 +91,8 @@ export abstract class AeadCell {
       if (step === 'open') { await this.s.begin(i, 'open'); await this.open(false); }
       else if (step === 'close') { await this.s.begin(i, 'close'); await this.close(); }
       else if (step === 'status') { await this.s.begin(i, 'status'); await this.status(i); }
+      else if (typeof step !== 'string' && 'crash' in step) { await this.s.begin(i, 'crash'); await this.crash(i, step.crash); }
+      else if (typeof step !== 'string' && 'kill' in step) { await this.s.begin(i, 'kill'); await this.kill(i, step.kill); }
       else if (typeof step === 'string' || !('write' in step || 'read' in step || 'discard' in step || 'corrupt' in step)) {
         throw new InfraError(`steps[${i}]: ${JSON.stringify(step)} reached a ${this.spec.scenario.stack.type} cell (the loader refuses it)`);
       }
@@ -95,8 +105,83 @@ export abstract class AeadCell {
     }
     await this.s.begin(steps.length, 'teardown');
     if (this.isOpen) await this.close();
+    // the crash steps judged every read and audited the disk themselves; the device model is behind them
+    if (this.crashed) return;
     await this.checkAeadLog(steps.length);
     this.audit(steps.length);
+  }
+
+  private async crash(i: number, c: CrashStep): Promise<void> {
+    await runCrashStep(this.crashContext(i, c.log, 'crash'), c); // leaves the stack open, as it found it
+    this.crashed = true;
+  }
+
+  private async kill(i: number, k: KillStep): Promise<void> {
+    const { log: _log, ...ctx } = this.crashContext(i, this.layout.disk, 'kill');
+    await runKillStep({ ...ctx, rebooted: () => this.rebooted() }, k);
+    this.crashed = true;
+  }
+
+  /** A fresh guest after a kill: the same disks under the same names, and the key files written again. */
+  private async rebooted(): Promise<void> {
+    const before = this.guestDisk;
+    this.guestDisk = await mapGuestDisks(this.s, this.hostDisk.keys());
+    for (const [role, dev] of before) {
+      if (this.guestDisk.get(role) !== dev) throw new InfraError(`after the reboot disk ${role} is ${this.guestDisk.get(role)}, it was ${dev}`);
+    }
+    await this.prepare();
+  }
+
+  private crashContext(i: number, log: string, kind: 'crash' | 'kill'): CrashContext {
+    const { model } = this.must();
+    const old = Buffer.alloc(model.blocks * model.blockSize);
+    const oldUnreadable = new Set<number>();
+    for (let b = 0; b < model.blocks; b++) {
+      const e = model.expectBlockRead(b);
+      if (e.data) e.data.copy(old, b * model.blockSize);
+      else oldUnreadable.add(b);
+    }
+    const disk = (role: string) => ({ guest: this.dev(role), host: this.host(role) });
+    return {
+      session: this.s, stack: this.crashStack(), at: `steps[${i}].${kind}`, stepIndex: i, seed: `${this.spec.scenario.id}#${i}`,
+      data: { ...disk(this.layout.disk), size: this.spec.scenario.disks.find((d) => d.name === this.layout.disk)!.size },
+      log: disk(log), payload: { ...disk('payload'), offset: this.plan.offsets.get(i)! }, out: disk('out'),
+      blockSize: model.blockSize, old, oldUnreadable, dir: this.spec.dir,
+      ...(this.spec.hooks?.brokenReplay ? { broken: dropJournalReplay(this.must().geom) } : {}),
+    };
+  }
+
+  /** The stack as the crash steps drive it: open on any lower device, close, audit every tuple on the raw disk. */
+  private crashStack(): CrashStack {
+    const st = this.spec.scenario.stack;
+    const { model } = this.must();
+    return {
+      kind: st.type === 'luks2' ? 'luks2' : 'crypt-aead',
+      // LUKS2 --integrity opens dm-integrity in journal mode unless --integrity-no-journal
+      mode: st.type === 'crypt-aead' ? st.mode : 'journal',
+      top: this.top,
+      open: async (lower) => {
+        this.lowerDevice = lower;
+        try {
+          await this.open(false);
+          return { ok: true };
+        } catch (e) {
+          if (!(e instanceof KernelFailure)) throw e;
+          // a half-built stack: dm-integrity without dm-crypt on it
+          await this.s.run(dmRemoveArgv(this.names.crypt));
+          await this.s.run(dmRemoveArgv(this.names.integrity));
+          this.isOpen = false;
+          return { ok: false, why: e.message };
+        } finally {
+          this.lowerDevice = undefined;
+        }
+      },
+      close: () => this.close(),
+      audit: () => auditRaw(this.host(this.layout.disk), {
+        verifier: cryptAeadVerifier({ cipher: this.cipher, key: this.key, sectorSize: this.layout.sectorSize, ivOffsetSectors: this.ivOffset }),
+        startSector: this.startSector, wiped: model.wiped,
+      }),
+    };
   }
 
   protected host(role: string): string {

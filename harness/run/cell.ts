@@ -44,7 +44,12 @@ export interface CellHooks {
   corruptionTarget?: CorruptionTargetFn;
   /** Extra kernel command-line words (a test makes a guest that never starts its agent with them). */
   cmdline?: string[];
+  /** Crash steps check with every write into dm-integrity's journal dropped from the replay (crash-stack.ts). */
+  brokenReplay?: 'drop-journal';
 }
+
+/** The console of the fresh guest a kill step boots after SIGKILLing the first (crash-kill.ts). */
+export const SECOND_CONSOLE = 'console-after-kill.log';
 
 /** The kernel did something the scenario cannot go on from (a tool failed): the cell is `fail`. */
 export class KernelFailure extends Error {
@@ -71,11 +76,21 @@ export class GuestSession {
   readonly disagreements: Disagreement[] = [];
   private current: StepRecord | undefined;
 
+  /** Set by runCell: boots a fresh QEMU on the cell's disk images (the kill step's second boot). */
+  bootFresh: (() => Promise<Guest>) | undefined;
+
   /**
    * @param disks role -> /dev/vdX when the guest's disks were mapped already (a shared guest maps all its
    * slots once); otherwise mapGuestDisks finds them by their serial ih-<role>.
    */
-  constructor(readonly guest: Guest, readonly stepTimeoutMs: number, private readonly stepLog: string, readonly disks?: ReadonlyMap<string, string>) {}
+  constructor(public guest: Guest, readonly stepTimeoutMs: number, private readonly stepLog: string, readonly disks?: ReadonlyMap<string, string>) {}
+
+  /** After the host killed QEMU: the session goes on in a fresh guest on the same disks. */
+  async bootAgain(): Promise<void> {
+    if (this.guest.state !== 'exited') throw new InfraError('bootAgain: the old guest is still running');
+    if (this.bootFresh === undefined) throw new InfraError('this session cannot boot a second guest');
+    this.guest = await this.bootFresh();
+  }
 
   async begin(index: number, kind: string): Promise<void> {
     await this.end();
@@ -210,12 +225,24 @@ export async function runCell(spec: CellSpec): Promise<CellResult> {
   await writeFile(stepLog, '');
   const { plan, disks } = await createCellDisks(spec);
 
-  const guest = Guest.start({
+  const qemu = {
     kernel: spec.kernel.bzImage, initrd: spec.image.path, accel: spec.accel, memoryMb: spec.memoryMb, cpus: spec.cpus,
     consoleLog, disks: disks.map((d) => ({ path: d.path, serial: `ih-${d.role}` })),
     append: spec.hooks?.cmdline,
-  });
+  };
+  const guest = Guest.start(qemu);
   const session = new GuestSession(guest, spec.scenario.stepTimeout * 1000, stepLog);
+  session.bootFresh = async () => {
+    const again = Guest.start({ ...qemu, consoleLog: join(spec.dir, SECOND_CONSOLE) });
+    try {
+      await again.waitReady(spec.bootTimeoutMs);
+    } catch (e) {
+      await again.kill();
+      if (e instanceof AgentTimeoutError) throw new StepHang(`the second guest did not reach its agent within ${spec.bootTimeoutMs / 1000}s of boot`, { cause: e });
+      throw e;
+    }
+    return again;
+  };
   const result: CellResult = { verdict: 'pass', reason: '', durationMs: 0, steps: session.steps, disagreements: session.disagreements };
   let outcome: Outcome;
   try {
@@ -223,14 +250,15 @@ export async function runCell(spec: CellSpec): Promise<CellResult> {
     result.kernelRelease = (await bootGuest(guest, spec.bootTimeoutMs)).kernelRelease;
     result.bootMs = Date.now() - bootStart;
     await runStack(spec, session, new Map(disks.map((d) => [d.role, d.path])), plan);
-    await guest.powerOff(15_000);
+    await session.guest.powerOff(15_000);
   } catch (e) {
     await session.end().catch(() => undefined);
     outcome = classifyError(e);
-    await guest.kill();
+    await session.guest.kill();
   }
-  const exit = await guest.exited;
-  const consoleText = await readFile(consoleLog, 'utf8').catch(() => '');
+  const exit = await session.guest.exited;
+  // A kill step's second boot logs to its own file: a crash there is this cell's too.
+  const consoleText = await readFile(consoleLog, 'utf8').catch(() => '') + await readFile(join(spec.dir, SECOND_CONSOLE), 'utf8').catch(() => '');
   Object.assign(result, judgeCell(spec, session, outcome, consoleText, exit.stderr));
   result.durationMs = Date.now() - started;
   await writeCellFiles(spec, result);

@@ -12,12 +12,10 @@ import { parseIoReport } from '../../vm/agent/client.ts';
 import { progressAt } from '../crash/progress.ts';
 import { differingRanges, Replayer, replayPosition, type BrokenReplay, type CrashPoint } from '../crash/replay.ts';
 import { InfraError } from '../errors.ts';
-import { CrashConsistencyModel, MODE_PROMISES } from '../model/crash/consistency.ts';
-import { auditIntegrityImage } from '../model/integrity/audit.ts';
+import { CrashConsistencyModel, MODE_PROMISES, type WorkloadOp, type WorkloadProgress } from '../model/crash/consistency.ts';
 import { KernelFailure } from './cell.ts';
-import type { CrashContext, Recording } from './crash-record.ts';
+import type { CrashContext, Recording, StackContext } from './crash-record.ts';
 import { readAt, writeAt } from './disks.ts';
-import { integrityCloseArgv, integrityOpenArgv } from './integrity-stack.ts';
 
 /** Findings reported per crash point and kept images of failing points: enough to debug, not a flood. */
 const FINDINGS_PER_POINT = 4;
@@ -32,12 +30,14 @@ export interface CheckSummary {
   excusedErrors: number;
 }
 
+export function crashModel(ctx: StackContext, ops: WorkloadOp[]): CrashConsistencyModel {
+  return new CrashConsistencyModel(ctx.stack.mode, ctx.blockSize, ctx.old, ops, ctx.oldUnreadable);
+}
+
 export async function checkCrashPoints(ctx: CrashContext, rec: Recording, points: CrashPoint[], opts: { broken?: BrokenReplay } = {}): Promise<CheckSummary> {
   const s = ctx.session;
-  const model = new CrashConsistencyModel(ctx.stack.mode, ctx.blockSize, ctx.old, rec.ops);
+  const model = crashModel(ctx, rec.ops);
   const replayer = new Replayer(rec.logSource, rec.log, rec.base, opts.broken);
-  const top = `/dev/mapper/${ctx.name}`;
-  const extents = readExtents(model.touched(), ctx.blockSize, ctx.old.length);
   const summary: CheckSummary = { points: 0, byKind: { flush: 0, fua: 0, torn: 0, reordered: 0, end: 0 }, failingPoints: 0, findings: 0, excusedErrors: 0 };
   let open = false;
   for (const [n, point] of points.entries()) {
@@ -51,55 +51,67 @@ export async function checkCrashPoints(ctx: CrashContext, rec: Recording, points
     summary.points++;
     summary.byKind[point.kind]++;
 
-    await s.must(['blockdev', '--flushbufs', ctx.data.guest]);
-    const opened = await s.run(integrityOpenArgv(ctx.stack, { data: ctx.data.guest }, ctx.name));
-    open = opened.exitCode === 0;
-    if (!open) {
-      s.disagree({ step: ctx.stepIndex, kind: 'open-failed', expected: `the stack opens at ${where}`, found: `exit ${opened.exitCode}: ${opened.stderr.toString().trim().slice(-200)}` });
+    const r = await reopenAndJudge(ctx, model, progress, where, { closeAfter: !last });
+    open = r.open;
+    summary.excusedErrors += r.excusedErrors;
+    if (r.findings > 0) {
       summary.failingPoints++;
-      await keepImage(ctx, summary, n, image);
-      continue;
-    }
-    const failing = new Map<number, number>();
-    for (const [off, len] of extents) {
-      const r = await s.run(['ih-io', 'read', '--dev', top, '--offset', String(off), '--length', String(len), '--bs', '256K',
-        '--block', String(ctx.blockSize), '--out', ctx.out.guest, '--out-offset', String(off)]);
-      if (r.exitCode === 2 || r.exitCode === 3) throw new InfraError(`ih-io read exited ${r.exitCode}: ${r.stderr.toString().trim()}`);
-      for (const [b, e] of failingBlocks(parseIoReport(r.stdout), ctx.blockSize)) failing.set(b, e);
-    }
-    let found = 0;
-    for (const [off, len] of extents) {
-      const got = await readAt(ctx.out.host, off, len);
-      for (let b = off / ctx.blockSize; b < (off + len) / ctx.blockSize; b++) {
-        const at = b * ctx.blockSize - off;
-        const errno = failing.get(b) ?? 0;
-        const f = model.judge(b, progress, errno, got.subarray(at, at + ctx.blockSize));
-        if (f === undefined && errno !== 0) summary.excusedErrors++;
-        if (f === undefined) continue;
-        if (found++ < FINDINGS_PER_POINT) {
-          s.disagree({ step: ctx.stepIndex, kind: f.kind, block: b, sector: (b * ctx.blockSize) / 512, expected: `${f.expected} at ${where}`, found: f.found });
-        }
-      }
-    }
-    if (!last) {
-      await s.must(integrityCloseArgv(ctx.name));
-      open = false;
-      const bad = MODE_PROMISES[ctx.stack.mode].tagsConsistentAfterClose ? auditTags(ctx) : undefined;
-      if (bad !== undefined) {
-        found++;
-        s.disagree({ step: ctx.stepIndex, kind: 'raw-tag-mismatch', ...bad, expected: `every tag on the raw disk matches its block after close at ${where}` });
-      }
-    }
-    if (found > 0) {
-      summary.failingPoints++;
-      summary.findings += found;
-      s.note(`${where}: ${found} finding(s)`);
+      summary.findings += r.findings;
+      s.note(`${where}: ${r.findings} finding(s)`);
       await keepImage(ctx, summary, n, image);
     }
   }
   // The step leaves the stack open, as it found it; a point that failed to open leaves it closed.
-  if (!open) await s.run(integrityOpenArgv(ctx.stack, { data: ctx.data.guest }, ctx.name));
+  if (!open) await ctx.stack.open();
   return summary;
+}
+
+/**
+ * One look at the stack after a crash: open it on the data disk as it is now (recovery runs here), read
+ * every block the workload touched, judge each with the model, and (unless it is left open) close it and
+ * audit the raw disk where the mode promises consistent tags. Findings are disagreements of the session.
+ */
+export async function reopenAndJudge(ctx: StackContext, model: CrashConsistencyModel, progress: WorkloadProgress, where: string, opts: { closeAfter: boolean }): Promise<{ open: boolean; findings: number; excusedErrors: number; blocksRead: number }> {
+  const s = ctx.session;
+  const extents = readExtents(model.touched(), ctx.blockSize, ctx.old.length);
+  await s.must(['blockdev', '--flushbufs', ctx.data.guest]);
+  const opened = await ctx.stack.open();
+  if (!opened.ok) {
+    s.disagree({ step: ctx.stepIndex, kind: 'open-failed', expected: `the stack opens at ${where}`, found: opened.why });
+    return { open: false, findings: 1, excusedErrors: 0, blocksRead: 0 };
+  }
+  const failing = new Map<number, number>();
+  for (const [off, len] of extents) {
+    const r = await s.run(['ih-io', 'read', '--dev', ctx.stack.top, '--offset', String(off), '--length', String(len), '--bs', '256K',
+      '--block', String(ctx.blockSize), '--out', ctx.out.guest, '--out-offset', String(off)]);
+    if (r.exitCode === 2 || r.exitCode === 3) throw new InfraError(`ih-io read exited ${r.exitCode}: ${r.stderr.toString().trim()}`);
+    for (const [b, e] of failingBlocks(parseIoReport(r.stdout), ctx.blockSize)) failing.set(b, e);
+  }
+  let found = 0;
+  let excused = 0;
+  let blocksRead = 0;
+  for (const [off, len] of extents) {
+    const got = await readAt(ctx.out.host, off, len);
+    for (let b = off / ctx.blockSize; b < (off + len) / ctx.blockSize; b++) {
+      blocksRead++;
+      const at = b * ctx.blockSize - off;
+      const errno = failing.get(b) ?? 0;
+      const f = model.judge(b, progress, errno, got.subarray(at, at + ctx.blockSize));
+      if (f === undefined && errno !== 0) excused++;
+      if (f === undefined) continue;
+      if (found++ < FINDINGS_PER_POINT) {
+        s.disagree({ step: ctx.stepIndex, kind: f.kind, block: b, sector: (b * ctx.blockSize) / 512, expected: `${f.expected} at ${where}`, found: f.found });
+      }
+    }
+  }
+  if (!opts.closeAfter) return { open: true, findings: found, excusedErrors: excused, blocksRead };
+  await ctx.stack.close();
+  const bad = MODE_PROMISES[ctx.stack.mode].tagsConsistentAfterClose ? ctx.stack.audit() : undefined;
+  if (bad !== undefined) {
+    found++;
+    s.disagree({ step: ctx.stepIndex, kind: 'raw-tag-mismatch', ...bad, expected: `every tag on the raw disk verifies after close at ${where}` });
+  }
+  return { open: false, findings: found, excusedErrors: excused, blocksRead };
 }
 
 /**
@@ -133,16 +145,6 @@ function failingBlocks(report: ReturnType<typeof parseIoReport>, blockSize: numb
   }
   for (const l of report.blocks) if (!l.ok) out.set(l.off / blockSize, l.errno === 0 ? -1 : l.errno);
   return out;
-}
-
-/** The raw disk after close, audited alone: the first block whose tag does not verify, if any. */
-function auditTags(ctx: CrashContext): { block?: number; sector?: number; found: string } | undefined {
-  const r = auditIntegrityImage(ctx.data.host, {
-    hash: ctx.stack.hash, ...(ctx.stack.key !== undefined ? { key: Buffer.from(ctx.stack.key, 'hex') } : {}), wiped: true, maxDisagreements: 1,
-  });
-  const d = r.disagreements[0];
-  if (d === undefined) return undefined;
-  return { ...(d.block !== null ? { block: d.block } : {}), ...(d.sector !== null ? { sector: d.sector } : {}), found: `${r.disagreementCount} audit finding(s); first ${d.kind}: ${d.found}` };
 }
 
 /** A sparse copy of a failing crash point's image, to reproduce it by hand. */

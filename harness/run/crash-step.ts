@@ -3,7 +3,7 @@
  * and check the stack at each in the same guest (crash-record.ts, crash-check.ts).
  */
 import { selectCrashPoints } from '../crash/replay.ts';
-import { MODE_PROMISES } from '../model/crash/consistency.ts';
+import { promiseText } from '../model/crash/consistency.ts';
 import type { CrashStep } from '../scenario/schema.ts';
 import { checkCrashPoints } from './crash-check.ts';
 import { recordCrashWorkload, type CrashContext } from './crash-record.ts';
@@ -14,9 +14,10 @@ export async function runCrashStep(ctx: CrashContext, c: CrashStep): Promise<voi
   try {
     const recordedMs = Date.now() - started;
     const points = selectCrashPoints(rec.log, { torn: c.torn, reordered: c.reordered, seed: ctx.seed });
-    const sum = await checkCrashPoints(ctx, rec, points);
+    if (ctx.broken) ctx.session.note(`deliberately broken replay (test seam): writes to bytes ${ctx.broken.start}+${ctx.broken.length} dropped`);
+    const sum = await checkCrashPoints(ctx, rec, points, ctx.broken ? { broken: ctx.broken } : {});
     const k = sum.byKind;
-    ctx.session.note(`${ctx.stack.mode} mode promises: ${MODE_PROMISES[ctx.stack.mode].text}`);
+    ctx.session.note(`${ctx.stack.kind} ${ctx.stack.mode} mode promises: ${promiseText(ctx.stack.kind, ctx.stack.mode)}`);
     ctx.session.note(`log of ${rec.log.entries.length} entries recorded in ${(recordedMs / 1000).toFixed(1)}s; ` +
       `${sum.points} crash points checked (${k.flush} flush, ${k.fua} FUA, ${k.torn} torn, ${k.reordered} reordered, ${k.end} end) in ${((Date.now() - started - recordedMs) / 1000).toFixed(1)}s; ` +
       `${sum.failingPoints} failing; ${sum.excusedErrors} block read(s) failed where the mode allows it`);

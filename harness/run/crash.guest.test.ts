@@ -18,6 +18,7 @@ import { prepareGuestKernel, type GuestKernel } from '../test/guest-fixture.ts';
 import { GuestSession } from './cell.ts';
 import { checkCrashPoints } from './crash-check.ts';
 import { recordCrashWorkload, type CrashContext } from './crash-record.ts';
+import { integrityCrashStack } from './crash-stack.ts';
 import { createImage, readAt } from './disks.ts';
 import { integrityCloseArgv, integrityFormatArgv, integrityOpenArgv } from './integrity-stack.ts';
 
@@ -63,7 +64,7 @@ describe('crash points of a real dm-log-writes recording', () => {
       await s.must(integrityOpenArgv(stack, { data: dev.data! }, 'ih-int'));
       const sb = parseIntegritySuperblock(await readAt(host.data!, 0, SB_BYTES), 'data superblock');
       const ctx: CrashContext = {
-        session: s, stack, name: 'ih-int', at: 'test', stepIndex: 0, seed: 'crash-guest-test',
+        session: s, stack: integrityCrashStack(s, stack, 'ih-int', { guest: dev.data!, host: host.data! }), at: 'test', stepIndex: 0, seed: 'crash-guest-test',
         data: { guest: dev.data!, host: host.data!, size: sizes.data }, log: { guest: dev.log!, host: host.log! },
         payload: { guest: dev.payload!, host: host.payload!, offset: 0 }, out: { guest: dev.out!, host: host.out! },
         blockSize: 512, old: Buffer.alloc(sb.providedDataSectors * 512), dir: root,

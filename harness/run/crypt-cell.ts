@@ -74,7 +74,7 @@ export class CryptCell extends AeadCell {
 
   protected async open(first: boolean): Promise<void> {
     const { sb } = this.must();
-    const data = this.dev(this.stack.disk);
+    const data = this.lowerDevice ?? this.dev(this.stack.disk);
     // drop the guest's cached view of the disk: the host may have changed it while the stack was closed
     await this.s.must(['blockdev', '--flushbufs', data]);
     const integrity = (discards: boolean) => integrityTable({ device: data, sectors: sb.providedDataSectors, tagSize: this.cipher.tupleSize, mode: this.stack.mode, blockSize: this.stack.sectorSize, allowDiscards: discards });

@@ -29,10 +29,11 @@ export function planTransfers(s: Scenario): TransferPlan {
     } else if ('read' in step) {
       offsets.set(i, out);
       out += roundUp(step.read.length, ALIGN);
-    } else if ('crash' in step) {
+    } else if ('crash' in step || 'kill' in step) {
       // Every workload write's bytes, back to back; crash-point reads land on `out` at their device offsets.
+      const workload = 'crash' in step ? step.crash.workload : step.kill.workload;
       offsets.set(i, payload);
-      payload += roundUp(step.crash.workload.reduce((n, op) => n + (op === 'flush' ? 0 : op.write.length), 0), ALIGN);
+      payload += roundUp(workload.reduce((n, op) => n + (op === 'flush' ? 0 : op.write.length), 0), ALIGN);
       const disk = s.disks.find((d) => d.name === s.stack.disk);
       out = Math.max(out, roundUp(disk?.size ?? 0, ALIGN));
     }

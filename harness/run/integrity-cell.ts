@@ -5,7 +5,7 @@ import { JOURNAL_COMMIT_ID_ERROR } from '../model/integrity/log.ts';
 import { parseIntegritySuperblock, SB_BYTES } from '../model/integrity/superblock.ts';
 import { InfraError } from '../errors.ts';
 import type { GuestFacts } from '../scenario/requirements.ts';
-import type { CrashStep, HostFault, IntegrityStack, IoRange } from '../scenario/schema.ts';
+import type { CrashStep, HostFault, IntegrityStack, IoRange, KillStep } from '../scenario/schema.ts';
 import type { CellSpec, GuestSession } from './cell.ts';
 import { KernelFailure } from './cell.ts';
 import { readAt, writeAt, type TransferPlan } from './disks.ts';
@@ -19,7 +19,9 @@ import {
 import { mapGuestDisks } from './guest-disks.ts';
 import { pattern } from './pattern.ts';
 import { checkRequirements } from './requirements.ts';
+import { runKillStep } from './crash-kill.ts';
 import type { CrashContext } from './crash-record.ts';
+import { dropJournalReplay, integrityCrashStack } from './crash-stack.ts';
 import { runCrashStep } from './crash-step.ts';
 
 const NAME = 'ih-int';
@@ -93,6 +95,7 @@ export class IntegrityCell {
       else if ('discard' in step) await discardStep(io, i, step.discard);
       else if ('ioError' in step) await this.ioError(step.ioError.blocks);
       else if ('crash' in step) await this.crash(i, step.crash);
+      else if ('kill' in step) await this.kill(i, step.kill);
       else await this.fault(step);
     }
     const end = this.spec.scenario.steps.length;
@@ -115,16 +118,35 @@ export class IntegrityCell {
     this.crashed = true;
   }
 
-  private crashContext(i: number, log: string): CrashContext {
+  /** QEMU dies in this step; the checks run in a fresh guest, so the same holds as after a crash step. */
+  private async kill(i: number, k: KillStep): Promise<void> {
+    const { log: _log, ...ctx } = this.crashContext(i, this.stack.disk, 'kill');
+    await runKillStep({ ...ctx, rebooted: () => this.rebooted() }, k);
+    this.crashed = true;
+  }
+
+  /** A fresh guest: the same disks must come up under the same names, and the key file is gone. */
+  private async rebooted(): Promise<void> {
+    const before = new Map(this.guestDisk);
+    this.guestDisk.clear();
+    await this.mapDisks();
+    for (const [role, dev] of before) {
+      if (this.guestDisk.get(role) !== dev) throw new InfraError(`after the reboot disk ${role} is ${this.guestDisk.get(role)}, it was ${dev}`);
+    }
+    if (this.stack.key) await this.s.must(['tee', KEY_FILE], { stdin: Buffer.from(this.stack.key, 'hex') });
+  }
+
+  private crashContext(i: number, log: string, kind: 'crash' | 'kill' = 'crash'): CrashContext {
     const model = this.modelOrThrow();
     const old = Buffer.alloc(model.blocks * model.blockSize);
     for (let b = 0; b < model.blocks; b++) model.expectBlockRead(b).data?.copy(old, b * model.blockSize);
     const disk = (role: string) => ({ guest: this.guestDev(role), host: this.host(role) });
     return {
-      session: this.s, stack: this.stack, name: NAME, at: `steps[${i}].crash`, stepIndex: i, seed: `${this.spec.scenario.id}#${i}`,
+      session: this.s, stack: integrityCrashStack(this.s, this.stack, NAME, disk(this.stack.disk)), at: `steps[${i}].${kind}`, stepIndex: i, seed: `${this.spec.scenario.id}#${i}`,
       data: { ...disk(this.stack.disk), size: this.spec.scenario.disks.find((d) => d.name === this.stack.disk)!.size },
       log: disk(log), payload: { ...disk('payload'), offset: this.plan.offsets.get(i)! }, out: disk('out'),
       blockSize: model.blockSize, old, dir: this.spec.dir,
+      ...(this.spec.hooks?.brokenReplay ? { broken: dropJournalReplay(this.geom!) } : {}),
     };
   }
 

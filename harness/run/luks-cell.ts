@@ -118,7 +118,7 @@ export class LuksCell extends AeadCell {
   }
 
   protected async open(first: boolean): Promise<void> {
-    const disk = this.dev(this.stack.disk);
+    const disk = this.lowerDevice ?? this.dev(this.stack.disk);
     await this.s.must(['blockdev', '--flushbufs', disk]);
     if (first && this.stack.allowDiscards) await this.checkDiscardRefusal(disk);
     await this.s.must(luksOpenArgv(disk));

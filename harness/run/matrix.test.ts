@@ -64,7 +64,7 @@ vi.mock('./kernels.ts', () => ({
 
 const { runMatrix } = await import('./matrix.ts');
 
-const scenarios = [{ id: 'a/1' }, { id: 'a/2' }] as Scenario[];
+const scenarios = [{ id: 'a/1', steps: [] }, { id: 'a/2', steps: [] }] as unknown as Scenario[];
 
 describe('runMatrix', () => {
   let root: string;
@@ -77,9 +77,9 @@ describe('runMatrix', () => {
   });
   afterEach(async () => { await rm(root, { recursive: true, force: true }); });
 
-  async function run(args: string[], opts: { stop?: AbortController; reporter?: Reporter } = {}) {
+  async function run(args: string[], opts: { stop?: AbortController; reporter?: Reporter; scenarios?: Scenario[] } = {}) {
     const cfg = parseMatrixArgs([...(args.some((a) => a.startsWith('--share-guest')) ? [] : ['--share-guest', '1']), ...args, '--jobs', '1'], {});
-    const plan = planMatrix(cfg.kernels, scenarios, { repeat: cfg.repeat, retries: cfg.retries, ...(cfg.shard ? { shard: cfg.shard } : {}) });
+    const plan = planMatrix(cfg.kernels, opts.scenarios ?? scenarios, { repeat: cfg.repeat, retries: cfg.retries, ...(cfg.shard ? { shard: cfg.shard } : {}) });
     const results = await RunResults.create(root, ['matrix', ...args]);
     const events: string[] = [];
     const rec: Reporter = {
@@ -163,6 +163,14 @@ describe('runMatrix', () => {
       const { readFile } = await import('node:fs/promises');
       expect(await readFile(join(results.dir, 'cells/k6.1__a_2/shared-run/console.log'), 'utf8')).toBe('console of k6.1/a/2 @1');
       expect(await readFile(join(results.dir, 'cells/k6.1__a_2/console.log'), 'utf8')).toBe('console of k6.1/a/2 @0');
+    });
+
+    it('runs a scenario with a kill step in a guest of its own: it ends its QEMU and boots another', async () => {
+      const withKill = [...scenarios, { id: 'a/3', steps: [{ kill: { seed: 1 } }] }] as unknown as Scenario[];
+      const { results } = await run(['--kernel', '6.1', '--share-guest', '3'], { scenarios: withKill });
+      expect(guestsOpened).toEqual([['k6.1/a/1', 'k6.1/a/2']]);
+      expect(calls).toContain('k6.1/a/3 k6.1__a_3');
+      expect(results.summary.cells.map((c) => `${c.id} ${c.verdict}`).sort()).toEqual(['k6.1/a/1 pass', 'k6.1/a/2 pass', 'k6.1/a/3 pass']);
     });
 
     it('retries an infrastructure error in a fresh guest and its own directory', async () => {

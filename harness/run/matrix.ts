@@ -11,7 +11,7 @@ import type { Reporters } from '../reporters/reporter.ts';
 import type { CellRecord, KernelRecord, RunRecord, RunResults } from '../results.ts';
 import type { Scenario } from '../scenario/load.ts';
 import { runCell, type CellSpec } from './cell.ts';
-import { runShared, type SharedVm } from './share.ts';
+import { needsOwnGuest, runShared, type SharedVm } from './share.ts';
 import { DISK_BUDGET, guestKey, SharedGuest, slotDisks, type SharedSlotRun } from './shared-guest.ts';
 import { chooseAccelFor, isReady, prepareKernels, type ReadyKernel } from './kernels.ts';
 import type { CellResult } from './observations.ts';
@@ -58,12 +58,13 @@ export async function runMatrix(
   const finish = async (cell: Cell, k: ReadyKernel, p: CellProgress) => {
     if (--p.left === 0 && !stop?.aborted) await reporters.emit('onCellEnd', await results.addCell(cellRecord(cell, k, p)));
   };
-  if (cfg.shareGuest > 1) {
-    await runSharedGuests(cfg, plan, results, reporters, log, { runnable, kernels, accel: accel.accel, progress, finish }, stop);
-    return { kernels, accel };
+  const shared = cfg.shareGuest > 1 ? runnable.filter((c) => !needsOwnGuest(c.scenario)) : [];
+  if (shared.length > 0) {
+    await runSharedGuests(cfg, plan, results, reporters, log, { runnable: shared, kernels, accel: accel.accel, progress, finish }, stop);
   }
+  const solo = runnable.filter((c) => !shared.includes(c));
   const limit = pLimit(cfg.jobs);
-  await Promise.all(executions(runnable, plan.repeat).map(({ cell, repeat }) => limit(async () => {
+  await Promise.all(executions(solo, plan.repeat).map(({ cell, repeat }) => limit(async () => {
     // After Ctrl-C nothing new boots; cells that never ran stay out of the summary.
     if (stop?.aborted) return;
     const k = kernels.get(cell.kernel.text) as ReadyKernel;

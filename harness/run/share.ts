@@ -12,6 +12,7 @@
  * - A guest that is not reusable (its scenario did not pass or skip, it left state behind, or it stopped
  *   answering) is retired; the executions of its batch that did not run go to a fresh guest.
  */
+import type { Scenario } from '../scenario/load.ts';
 import type { Verdict } from './observations.ts';
 
 /** Verdicts a scenario may end with and still hand the guest to the next one. */
@@ -136,4 +137,12 @@ export async function runShared<X, R extends SlotRun>(items: X[], o: ShareOption
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, o.jobs) }, worker));
+}
+
+/**
+ * A scenario with a kill step ends its QEMU from the host and boots a second one on its disks: it cannot
+ * share a guest with anyone, so the matrix runs it in a guest of its own whatever --share-guest says.
+ */
+export function needsOwnGuest(scenario: Pick<Scenario, 'steps'>): boolean {
+  return scenario.steps.some((s) => typeof s === 'object' && 'kill' in s);
 }

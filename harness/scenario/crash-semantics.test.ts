@@ -45,8 +45,21 @@ describe('crash steps in scenario files', () => {
     await expect(loadScenario(f, dir)).rejects.toThrow(/stack\.interleaveSectors: expected a power of two/);
   });
 
-  it('the shipped crash scenarios load', async () => {
+  it('loads a kill step, and names the field for its mistakes', async () => {
+    const s = await load('steps:\n  - kill: { seed: 7, workload: [{ write: { offset: 0, length: 64KiB, bs: 4KiB, jobs: 4 } }, flush] }\n');
+    expect(s.steps[0]).toEqual({ kill: { seed: 7, minDelay: 0, maxDelay: 2000, workload: [{ write: { offset: 0, length: 65536, bs: 4096, fua: false, jobs: 4 } }, 'flush'] } });
+    await expect(load('steps:\n  - kill: { workload: [{ write: { offset: 0, length: 4KiB } }] }\n')).rejects.toThrow(/steps\[0\]\.kill\.seed/);
+    await expect(load('steps:\n  - kill: { seed: 1, minDelay: 500, maxDelay: 500, workload: [{ write: { offset: 100, length: 4KiB } }] }\n  - status\n'))
+      .rejects.toThrow(/kill step must be the last step[\s\S]*kill\.maxDelay: 500 ms is not above minDelay 500 ms[\s\S]*workload\[0\]\.write\.offset: 100 is not a multiple/);
+    await expect(load('steps:\n  - close\n  - kill: { seed: 1, workload: [flush] }\n')).rejects.toThrow(/'kill' needs the stack open[\s\S]*kill\.workload: has no write/);
+  });
+
+  it('the shipped crash scenarios load: every mode of dm-integrity, dm-crypt AEAD in J and D, LUKS2, and kills', async () => {
     const s = await discoverScenarios(join(repoRoot(), 'scenarios'), ['crash/*']);
-    expect(s.map((x) => ('mode' in x.stack ? x.stack.mode : x.stack.type)).sort()).toEqual(['bitmap', 'direct', 'journal']);
+    const kind = (x: (typeof s)[number]) => `${x.stack.type}/${'mode' in x.stack ? x.stack.mode : 'journal'}/${x.steps.some((st) => typeof st === 'object' && 'kill' in st) ? 'kill' : 'crash'}`;
+    expect(s.map(kind).sort()).toEqual([
+      'crypt-aead/direct/crash', 'crypt-aead/direct/kill', 'crypt-aead/journal/crash', 'crypt-aead/journal/kill',
+      'integrity/bitmap/crash', 'integrity/direct/crash', 'integrity/journal/crash', 'integrity/journal/kill', 'luks2/journal/crash',
+    ]);
   });
 });

@@ -58,8 +58,15 @@ export function checkAeadSteps(steps: Step[], p: { stack: 'crypt-aead' | 'luks2'
   steps.forEach((step, i) => {
     if (step === 'flush') errs.push(`steps[${i}]: 'flush' is not supported on ${p.stack} stacks yet`);
     if (typeof step === 'string') return;
-    if ('crash' in step || 'swap' in step || 'corruptSuperblock' in step || 'corruptJournal' in step || 'ioError' in step) {
+    if ('swap' in step || 'corruptSuperblock' in step || 'corruptJournal' in step || 'ioError' in step) {
       errs.push(`steps[${i}].${Object.keys(step)[0]}: not supported on ${p.stack} stacks (integrity stacks only)`);
+      return;
+    }
+    if ('crash' in step || 'kill' in step) {
+      const [kind, workload] = 'crash' in step ? ['crash', step.crash.workload] as const : ['kill', step.kill.workload] as const;
+      workload.forEach((op, j) => {
+        if (op !== 'flush' && op.write.offset + op.write.length > p.capacity) errs.push(`steps[${i}].${kind}.workload[${j}].write: ends at ${op.write.offset + op.write.length}, beyond ${room}`);
+      });
       return;
     }
     if ('corrupt' in step) {

@@ -87,6 +87,14 @@ describe('crypt-aead stack in scenario files', () => {
     expect(other).toMatch(/steps\[3\]\.swap: not supported on crypt-aead stacks \(integrity stacks only\)/);
   });
 
+  it('accepts crash and kill workloads inside the crypt device, refuses writes beyond it', async () => {
+    const w = (offset: string) => ({ workload: [{ write: { offset, length: '1MiB', bs: '4KiB' } }, 'flush'] });
+    const disks = [{ name: 'data', size: '64MiB' }, { name: 'log', size: '64MiB' }];
+    await expect(load({ ...scenario({}, [{ crash: { log: 'log', ...w('0') } }]), disks })).resolves.toBeDefined();
+    await expect(load(scenario({ mode: 'direct' }, [{ kill: { seed: 1, ...w('0') } }]))).resolves.toBeDefined();
+    expect(await errorOf(scenario({}, [{ kill: { seed: 1, ...w('63MiB') } }]))).toMatch(/steps\[0\]\.kill\.workload\[0\]\.write: ends at 67108864, beyond the 62939136 bytes/);
+  });
+
   it('refuses an unknown stack type, naming the field', async () => {
     expect(await errorOf(scenario({ type: 'crypt' }))).toMatch(/case\.yaml: stack\.type: .*crypt-aead/);
   });

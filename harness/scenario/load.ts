@@ -3,7 +3,7 @@ import { relative } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
 import { UsageError } from '../errors.ts';
-import { checkCrashStep } from './crash-semantics.ts';
+import { checkCrashStep, checkKillStep } from './crash-semantics.ts';
 import { checkCryptAeadScenario } from './crypt-check.ts';
 import { checkLuks2Scenario } from './luks-check.ts';
 import { scenarioSchema, stepSchema, type IoRange, type ScenarioBody } from './schema.ts';
@@ -147,6 +147,9 @@ export function checkSemantics(_file: string, s: ScenarioBody): string[] {
     } else if ('crash' in step) {
       needOpen('crash');
       errs.push(...checkCrashStep(`${at}.crash`, step.crash, s, i));
+    } else if ('kill' in step) {
+      needOpen('kill');
+      errs.push(...checkKillStep(`${at}.kill`, step.kill, s, i));
     } else {
       const [kind, r] = 'write' in step ? ['write', step.write] as const : ['read', step.read] as const;
       needOpen(kind);

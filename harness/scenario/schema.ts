@@ -91,6 +91,19 @@ const crash = z.strictObject({
   reordered: z.number().int().nonnegative().default(0),
 });
 
+/**
+ * The blunt crash: runs the workload on the open stack, SIGKILLs QEMU during one of its writes, boots a
+ * fresh guest on the same disks and checks the reopened stack (harness/run/crash-kill.ts).
+ */
+const kill = z.strictObject({
+  workload: z.array(crashOpSchema).min(1),
+  /** Picks the write during which QEMU dies and the delay into it (harness/crash/kill-point.ts); reported. */
+  seed: z.number().int().nonnegative(),
+  /** The delay after the host sends that write, in ms: drawn from [minDelay, maxDelay). */
+  minDelay: z.number().int().nonnegative().default(0),
+  maxDelay: z.number().int().positive().default(2000),
+});
+
 export const stepSchema = z.union([
   z.strictObject({ write: ioRange }),
   z.strictObject({ read: ioRange }),
@@ -102,6 +115,7 @@ export const stepSchema = z.union([
   /** From now on the lower device fails these blocks' data sectors with EIO (dm-error in the dm-linear device). */
   z.strictObject({ ioError: z.strictObject({ blocks: z.array(blockIndex).min(1) }) }),
   z.strictObject({ crash }),
+  z.strictObject({ kill }),
   z.literal('close'),
   z.literal('open'),
   z.literal('status'),
@@ -147,3 +161,4 @@ export type HostFault =
 export type Requirements = z.infer<typeof requiresSchema>;
 export type CrashStep = z.infer<typeof crash>;
 export type CrashOp = z.infer<typeof crashOpSchema>;
+export type KillStep = z.infer<typeof kill>;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CrashConsistencyModel, type WorkloadOp } from './consistency.ts';
+import { CrashConsistencyModel, MODE_PROMISES, promiseText, type WorkloadOp } from './consistency.ts';
 
 const B = 512;
 const blocks = (n: number, byte: number) => Buffer.alloc(n * B, byte);
@@ -50,6 +50,27 @@ describe('CrashConsistencyModel', () => {
     expect(d.judge(0, p, 84, Buffer.alloc(B))).toMatchObject({ kind: 'integrity-error' });
     // D mode never excuses wrong data returned without an error
     expect(d.judge(2, p, 0, blocks(1, 0))).toMatchObject({ kind: 'foreign-data' });
+  });
+
+  it('an old block that cannot be read (AEAD sector never written) may fail while old is a candidate, never read as bytes', () => {
+    const j = new CrashConsistencyModel('journal', B, Buffer.alloc(8 * B), ops, new Set([2, 7]));
+    // block 7 is never written: its only candidate is the unreadable old
+    expect(j.judge(7, { completed: 5, issued: 5 }, 84, Buffer.alloc(B))).toBeUndefined();
+    expect(j.judge(7, { completed: 5, issued: 5 }, 0, Buffer.alloc(B))).toMatchObject({ kind: 'foreign-data', expected: 'old' });
+    // block 2 before op1 is durable: old (fails) or op 1
+    const p = { completed: 2, issued: 3 };
+    expect(j.judge(2, p, 84, Buffer.alloc(B))).toBeUndefined();
+    expect(j.judge(2, p, 0, blocks(1, 2))).toBeUndefined();
+    // once op 1 is durable the old failure is a lost write made visible as an error
+    expect(j.judge(2, { completed: 3, issued: 4 }, 84, Buffer.alloc(B))).toMatchObject({ kind: 'integrity-error', expected: 'reads op 1 or op 3' });
+    // a readable block with zero bytes is not "old" when old is unreadable
+    expect(j.judge(2, p, 0, Buffer.alloc(B))).toMatchObject({ kind: 'foreign-data' });
+  });
+
+  it('states each stack\'s promise: AEAD stacks speak of sectors that authenticate, with dm-integrity\'s flags', () => {
+    expect(promiseText('integrity', 'journal')).toBe(MODE_PROMISES.journal.text);
+    expect(promiseText('crypt-aead', 'journal')).toMatch(/authenticates/);
+    expect(promiseText('luks2', 'direct')).toMatch(/EILSEQ[\s\S]*no read returns wrong plaintext/);
   });
 
   it('rejects a workload that does not fit the device', () => {

@@ -40,6 +40,24 @@ export const MODE_PROMISES: Record<CrashMode, ModePromise> = {
   direct: { pendingMayFail: true, tagsConsistentAfterClose: false, text: 'never wrong data without an error; EILSEQ only on blocks with unflushed writes' },
 };
 
+/** The stacks a crash step runs on: dm-integrity alone, or dm-crypt AEAD over it (dmsetup tables or LUKS2). */
+export type CrashStackKind = 'integrity' | 'crypt-aead' | 'luks2';
+
+/**
+ * What the promise means for dm-crypt AEAD over dm-integrity: the tags are dm-crypt's tuples (auth tag +
+ * random IV), so "tag" reads "authenticates", and a read that fails is dm-crypt's -EBADMSG, EILSEQ to the
+ * reader. The flags are dm-integrity's: dm-crypt adds no recovery of its own.
+ */
+const AEAD_PROMISE_TEXT: Record<CrashMode, string> = {
+  journal: 'every sector old or new and authenticates, no read fails, every tuple on disk authenticates after close (journal replay)',
+  bitmap: 'every sector old or new, no read fails (dirty regions recalculated at open)',
+  direct: 'torn sectors may fail with EILSEQ (the AEAD rejects data and tuple of different writes), but no read returns wrong plaintext; a sector with nothing pending reads its floor',
+};
+
+export function promiseText(kind: CrashStackKind, mode: CrashMode): string {
+  return kind === 'integrity' ? MODE_PROMISES[mode].text : AEAD_PROMISE_TEXT[mode];
+}
+
 export type WorkloadOp =
   | { kind: 'write'; offset: number; data: Buffer; fua: boolean }
   | { kind: 'flush' };
@@ -81,6 +99,11 @@ export class CrashConsistencyModel {
     /** the device's content before the workload, blocks * blockSize bytes */
     private readonly old: Buffer,
     readonly ops: WorkloadOp[],
+    /**
+     * Blocks whose content before the workload cannot be read: AEAD sectors never written (no valid tuple),
+     * so their "old" is a read that fails with EILSEQ.
+     */
+    private readonly oldUnreadable: ReadonlySet<number> = new Set(),
   ) {
     if (old.length % blockSize !== 0) throw new ModelInputError(`old image of ${old.length} bytes is not whole ${blockSize}-byte blocks`);
     this.blocks = old.length / blockSize;
@@ -103,10 +126,10 @@ export class CrashConsistencyModel {
     return [...this.writers.keys()].sort((a, b) => a - b);
   }
 
-  /** The bytes version `v` puts in `block`. */
-  content(block: number, v: Version): Buffer {
+  /** The bytes version `v` puts in `block`; undefined for an old block that cannot be read. */
+  content(block: number, v: Version): Buffer | undefined {
     const at = block * this.blockSize;
-    if (v < 0) return this.old.subarray(at, at + this.blockSize);
+    if (v < 0) return this.oldUnreadable.has(block) ? undefined : this.old.subarray(at, at + this.blockSize);
     const op = this.ops[v];
     if (op?.kind !== 'write') throw new ModelInputError(`op ${v} is not a write`);
     return op.data.subarray(at - op.offset, at - op.offset + this.blockSize);
@@ -134,13 +157,15 @@ export class CrashConsistencyModel {
     const allowed = exp.candidates.map(describe).join(' or ');
     if (errno !== 0) {
       if (exp.mayFail) return undefined;
+      if (exp.candidates.some((v) => this.content(block, v) === undefined)) return undefined;
       return { block, kind: 'integrity-error', expected: `reads ${allowed}`, found: `errno ${errno}` };
     }
-    if (exp.candidates.some((v) => data.equals(this.content(block, v)))) return undefined;
+    const holds = (v: Version) => this.content(block, v)?.equals(data) ?? false;
+    if (exp.candidates.some(holds)) return undefined;
     const ws = this.writers.get(block) ?? [];
-    const older = [-1, ...ws.filter((w) => w < exp.floor)].find((v) => data.equals(this.content(block, v)));
+    const older = [-1, ...ws.filter((w) => w < exp.floor)].find(holds);
     if (older !== undefined) return { block, kind: 'lost-write', expected: allowed, found: `${describe(older)} (behind durable ${describe(exp.floor)})` };
-    const future = ws.find((w) => w >= p.issued && data.equals(this.content(block, w)));
+    const future = ws.find((w) => w >= p.issued && holds(w));
     if (future !== undefined) return { block, kind: 'future-write', expected: allowed, found: `${describe(future)}, not issued yet` };
     return { block, kind: 'foreign-data', expected: allowed, found: 'bytes of no write to this block' };
   }
