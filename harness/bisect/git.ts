@@ -59,7 +59,7 @@ function pidAlive(pid: number): boolean {
 
 export interface Worktree {
   dir: string;
-  /** Removes the worktree (and its bisect state) and releases it; safe to call twice. */
+  /** Removes the worktree (and its bisect state) and releases it; a second call waits for the first. */
   remove(): Promise<void>;
 }
 
@@ -85,15 +85,15 @@ export async function addWorktree(top: string, root: string, commit: string): Pr
       await fs.rm(lock, { force: true });
     }
   }
-  let removed = false;
-  const remove = async (): Promise<void> => {
-    if (removed) return;
-    removed = true;
-    await git(top, ['worktree', 'remove', '--force', dir]);
-    await fs.rm(dir, { recursive: true, force: true });
-    await git(top, ['worktree', 'prune']);
-    await fs.rm(lock, { force: true });
-  };
+  // Every caller (the normal end, a signal handler) waits for the one removal in progress.
+  let removing: Promise<void> | undefined;
+  const remove = (): Promise<void> =>
+    (removing ??= (async () => {
+      await git(top, ['worktree', 'remove', '--force', dir]);
+      await fs.rm(dir, { recursive: true, force: true });
+      await git(top, ['worktree', 'prune']);
+      await fs.rm(lock, { force: true });
+    })());
   try {
     // Left over by a run that was killed: start over.
     await git(top, ['worktree', 'remove', '--force', dir]);

@@ -17,7 +17,7 @@ describe.skipIf(process.env.IH_SLOW_TESTS !== '1')('npm run bisect on a linux-so
     const resultsRoot = mkdtempSync(join(tmpdir(), 'ih-bisect-history-'));
     const r = await execa(
       'npm',
-      ['run', '-s', 'bisect', '--', '--tree', history.repo, '--good', clean, '--bad', last, '--scenario', 'crypt/001*', '--jobs', '1', '--results', resultsRoot],
+      ['run', '-s', 'bisect', '--', '--tree', history.repo, '--good', clean, '--bad', last, '--scenario', 'crypt/001*', '--jobs', '1', '--boot-timeout', '240', '--results', resultsRoot],
       { cwd: repoRoot(), reject: false, all: true, env: { IH_CACHE_DIR: cacheDir() } },
     );
     const output = String(r.all);

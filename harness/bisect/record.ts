@@ -88,7 +88,9 @@ export class BisectRecord {
     await this.save();
   }
 
+  /** The first finish wins: an interrupted bisection stays interrupted whatever its last step says after. */
   async finish(fields: Partial<BisectReport> & { status: BisectStatus; exitCode: number }): Promise<void> {
+    if (this.report.status !== 'running') return;
     Object.assign(this.report, fields, { wallMs: Date.now() - this.started });
     await this.save();
   }

@@ -69,9 +69,13 @@ async function main(argv: string[]): Promise<number> {
   return outcome.code;
 }
 
+// Once a signal is being handled, its handler exits (after removing the worktree), not the main flow.
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
+  (code) => {
+    if (!stopping) process.exit(code);
+  },
   (e: unknown) => {
+    if (stopping) return;
     // A usage error found late (another bisection holds the worktree) aborts; anything else leaves it undecided.
     if (e instanceof UsageError) {
       log(`bisect: ${e.message}`);
