@@ -64,7 +64,8 @@ async function main(argv: string[]): Promise<number> {
     },
   });
   active = undefined;
-  process.stdout.write(`${outcome.message}\n`);
+  if (outcome.code === BISECT_ABORT && outcome.record === undefined) log(`bisect: ${outcome.message}`);
+  else process.stdout.write(`${outcome.message}\n`);
   if (outcome.record) process.stdout.write(`written ${outcome.record.dir}/bisect.json\n`);
   return outcome.code;
 }
