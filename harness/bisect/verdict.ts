@@ -9,6 +9,8 @@ export const BISECT_BAD = 1;
 export const BISECT_SKIP = 125;
 export const BISECT_ABORT = 255;
 
+const FAILED: ReadonlySet<Verdict> = new Set(['fail', 'crash', 'hang']);
+
 export type BisectExit = typeof BISECT_GOOD | typeof BISECT_BAD | typeof BISECT_SKIP | typeof BISECT_ABORT;
 
 /** What bisect needs of one finished cell. */
@@ -18,6 +20,24 @@ export interface BisectCell {
   /** The guest reached its agent: a failure before that is the kernel not booting, not the scenario failing. */
   booted: boolean;
   signature?: string;
+  /** Scenario id; without it, taken from `id` ("<kernel>/<scenario>"). */
+  scenario?: string;
+}
+
+/**
+ * What a failure is, for "the same failure as on the bad end": the cell's normalised signature (oops type +
+ * function, or "<scenario>: <disagreement kind>"), else "<scenario>: <verdict>" (a hang without an oops).
+ * Never the kernel label: it changes with every commit.
+ */
+export function failureSignature(cell: BisectCell): string {
+  if (cell.signature !== undefined) return cell.signature;
+  const scenario = cell.scenario ?? cell.id.slice(cell.id.indexOf('/') + 1);
+  return `${scenario}: ${cell.verdict}`;
+}
+
+/** The signatures a bisection looks for, from the failed cells of the bad end (those that booted, see decideBisectExit). */
+export function deriveSignatures(badCells: readonly BisectCell[]): string[] {
+  return [...new Set(badCells.filter((c) => FAILED.has(c.verdict)).map(failureSignature))];
 }
 
 /** How one bisect step ended before any verdict: the tree did not build, or the harness itself failed. */
@@ -30,9 +50,14 @@ export type BisectStep =
 export interface BisectDecision {
   code: BisectExit;
   reason: string;
+  /** How the step ended: before building, at the build, in the harness, or with cells judged. */
+  from: BisectStep['kind'];
+  /** Every cell of the step, when cells ran. */
+  cells?: BisectCell[];
+  /** The cells that made it bad. */
+  bad?: BisectCell[];
 }
 
-const FAILED: ReadonlySet<Verdict> = new Set(['fail', 'crash', 'hang']);
 
 /**
  * The exit code of one step. Bad only for a failure the bisection is about: with `signatures`, a cell whose
@@ -41,15 +66,19 @@ const FAILED: ReadonlySet<Verdict> = new Set(['fail', 'crash', 'hang']);
  * cannot say good or bad: 125.
  */
 export function decideBisectExit(step: BisectStep, signatures: readonly string[] = []): BisectDecision {
-  if (step.kind === 'usage') return { code: BISECT_ABORT, reason: `usage error: ${step.message}` };
-  if (step.kind === 'build-failed') return { code: BISECT_SKIP, reason: `cannot test this commit, the kernel did not build: ${step.message}` };
-  if (step.kind === 'infra') return { code: BISECT_SKIP, reason: `cannot test this commit, infrastructure error: ${step.message}` };
+  if (step.kind === 'usage') return { code: BISECT_ABORT, reason: `usage error: ${step.message}`, from: step.kind };
+  if (step.kind === 'build-failed') return { code: BISECT_SKIP, reason: `cannot test this commit, the kernel did not build: ${step.message}`, from: step.kind };
+  if (step.kind === 'infra') return { code: BISECT_SKIP, reason: `cannot test this commit, infrastructure error: ${step.message}`, from: step.kind };
   const { cells } = step;
+  return { ...decideOnCells(cells, signatures), cells, from: step.kind };
+}
+
+function decideOnCells(cells: BisectCell[], signatures: readonly string[]): Omit<BisectDecision, 'from'> {
   if (cells.length === 0) return { code: BISECT_SKIP, reason: 'no cell ran' };
   const failed = cells.filter((c) => FAILED.has(c.verdict));
-  const sought = failed.filter((c) => (signatures.length === 0 ? c.booted : c.signature !== undefined && signatures.includes(c.signature)));
+  const sought = failed.filter((c) => (signatures.length === 0 ? c.booted : signatures.includes(failureSignature(c))));
   if (sought.length > 0) {
-    return { code: BISECT_BAD, reason: `bad: ${sought.map((c) => `${c.id} ${c.verdict}${c.signature !== undefined ? ` (${c.signature})` : ''}`).join('; ')}` };
+    return { code: BISECT_BAD, reason: `bad: ${sought.map((c) => `${c.id} ${c.verdict} (${failureSignature(c)})`).join('; ')}`, bad: sought };
   }
   const unbooted = failed.filter((c) => !c.booted);
   if (unbooted.length > 0) {

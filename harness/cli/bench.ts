@@ -1,5 +1,8 @@
 /**
- * npm run bench [-- --only audit,boot,cells] [--kernel 6.1] [--runs 3] [--jobs 1,2] [--share-guest 1,8]
+ * npm run bench [-- --only audit,boot,cells] [--kernel 6.1] [--runs 3] [--jobs 1,2] [--share-guest 1,8] [--build]
+ *
+ * --build (or --only build) adds kernel build times: a clean src:6.1 build and the rebuild after a one-file
+ * patch. It takes minutes, so it is not in the default set.
  *
  * Speed targets are measured here, never in timed unit tests. Prints a table and writes
  * results/bench-<time>.json. Run it on a quiet machine: every number is wall time.
@@ -8,26 +11,30 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { repoRoot } from '../../vm/cache.ts';
+import { cacheDir, repoRoot } from '../../vm/cache.ts';
 import { AUDIT_BENCH_KINDS, benchAudit, formatAuditBench } from '../bench/audit.ts';
 import { benchBoot } from '../bench/boot.ts';
+import { benchBuild } from '../bench/build.ts';
 import { benchCells, type CellsBench } from '../bench/cells.ts';
 import { DEFAULT_SHARE_GUEST } from '../config.ts';
 import { prepareGuestKernel } from '../test/guest-fixture.ts';
 
-const SECTIONS = ['audit', 'boot', 'cells'] as const;
+const SECTIONS = ['audit', 'boot', 'cells', 'build'] as const;
+const DEFAULT_SECTIONS = ['audit', 'boot', 'cells'];
 
 async function main(argv: string[]): Promise<number> {
   const o = new Command('bench')
-    .option('--only <sections>', `comma-separated: ${SECTIONS.join(',')}`, SECTIONS.join(','))
+    .option('--only <sections>', `comma-separated: ${SECTIONS.join(',')}`, DEFAULT_SECTIONS.join(','))
+    .option('--build', 'also time kernel builds (clean and after a one-file patch; minutes)', false)
     .option('--kernel <spec>', 'kernel for boot and cells', '6.1')
     .option('--runs <n>', 'repetitions for audit and boot (best / median is reported)', '3')
     .option('--scenario <glob>', 'limit the cells section to these scenarios')
     .option('--jobs <list>', 'cells section: --jobs values to compare', '1,2')
     .option('--share-guest <list>', 'cells section: --share-guest values to compare (1: a guest per cell)', `1,${DEFAULT_SHARE_GUEST}`)
     .parse(argv, { from: 'user' })
-    .opts<{ only: string; kernel: string; runs: string; scenario?: string; jobs: string; shareGuest: string }>();
+    .opts<{ only: string; kernel: string; runs: string; scenario?: string; jobs: string; shareGuest: string; build: boolean }>();
   const only = o.only.split(',').map((s) => s.trim());
+  if (o.build && !only.includes('build')) only.push('build');
   const bad = only.filter((s) => !(SECTIONS as readonly string[]).includes(s));
   if (bad.length > 0) {
     process.stderr.write(`bench: --only ${bad.join(',')}: expected some of ${SECTIONS.join(',')}\n`);
@@ -78,6 +85,12 @@ async function main(argv: string[]): Promise<number> {
           }
         }
       }
+    }
+    if (only.includes('build')) {
+      const r = await benchBuild(cacheDir(), dir, say);
+      out.build = r;
+      const f = (x: { wallMs: number; makeMs: number }) => `${(x.wallMs / 1000).toFixed(0)} s (make bzImage ${(x.makeMs / 1000).toFixed(0)} s)`;
+      say(`build src:${r.version} -j${r.jobs}: clean, ccache off ${f(r.clean)} (load ${r.loadBefore.clean.toFixed(1)}); after a one-file patch ${f(r.incremental)} (load ${r.loadBefore.incremental.toFixed(1)})`);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -4,44 +4,13 @@
 // The two lines above make this file its own launcher (`git bisect run /path/to/harness/cli/bisect-run.ts`):
 // sh runs the second line, which starts node with tsx from this repository; to TypeScript it is a no-op.
 import tmp from 'tmp';
-import { provideKernel } from '../../vm/kernel/provider.ts';
 import { liveGuests } from '../../vm/qemu/guest.ts';
-import { BISECT_ABORT, type BisectCell } from '../bisect/verdict.ts';
-import { BISECT_RUN_USAGE, bisectStep, type BisectDeps } from '../bisect/step.ts';
-import { BUILD_REQUIREMENTS, preflight, REQUIREMENTS } from '../preflight.ts';
-import { LineReporter } from '../reporters/line.ts';
-import { Reporters } from '../reporters/reporter.ts';
-import { finishRun } from '../finish.ts';
-import { planMatrix, planRecord } from '../plan.ts';
-import { RunResults } from '../results.ts';
-import { runMatrix } from '../run/matrix.ts';
-import { discoverScenarios } from '../scenario/discover.ts';
+import { realBisectDeps } from '../bisect/deps.ts';
+import { BISECT_ABORT } from '../bisect/verdict.ts';
+import { BISECT_RUN_USAGE, bisectStep } from '../bisect/step.ts';
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
-
-const deps: BisectDeps = {
-  async preflight() {
-    await preflight({ log, requirements: [...REQUIREMENTS, ...BUILD_REQUIREMENTS] });
-  },
-  async build(spec) {
-    await provideKernel(spec, { log: (line) => log(`bisect-run: ${line}`) });
-  },
-  async run(cfg) {
-    const scenarios = await discoverScenarios(cfg.scenariosDir, cfg.scenarioGlobs);
-    const plan = planMatrix(cfg.kernels, scenarios, { repeat: cfg.repeat, retries: cfg.retries });
-    const results = await RunResults.create(cfg.resultsDir, ['bisect-run', ...process.argv.slice(2)], { plan: planRecord(plan) });
-    const reporters = new Reporters([new LineReporter((s) => process.stderr.write(s))]);
-    await runMatrix(cfg, plan, results, reporters, log);
-    await finishRun(results, 'complete');
-    await reporters.emit('onEnd', results.summary, results.dir);
-    return results.summary.cells.map((c): BisectCell => ({
-      id: c.id,
-      verdict: c.verdict,
-      booted: c.bootMs !== undefined,
-      ...(c.signature !== undefined ? { signature: c.signature } : {}),
-    }));
-  },
-};
+const deps = realBisectDeps({ log, command: ['bisect-run', ...process.argv.slice(2)] });
 
 // Ctrl-C ends the bisection, not just this step: 255 makes `git bisect run` stop.
 function onSignal(sig: NodeJS.Signals): void {

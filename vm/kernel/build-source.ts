@@ -151,6 +151,9 @@ async function resolveTreeAsIs(treePath: string, ctx: SourceContext): Promise<Re
     ctx.warn(`kernel tree ${abs} is not a git tree: it cannot be identified, so its builds are not cached`);
     return { dir: abs, key: null, description: `tree ${abs} (not git)`, cacheOwned: false };
   }
+  // A tree inside the cache (npm run bisect's worktree) is the harness's own: its build dir can live inside it,
+  // which gives the same relative srctree as every cache-owned build, so ccache hits across them.
+  const owned = isInside(await fs.realpath(abs), ctx.cacheDir);
   const head = String((await execa('git', ['-C', abs, 'rev-parse', 'HEAD'])).stdout).trim();
   const diff = (await execa('git', ['-C', abs, 'diff', 'HEAD', '--binary'], { encoding: 'buffer' })).stdout;
   const dirty = diff.length > 0;
@@ -159,8 +162,13 @@ async function resolveTreeAsIs(treePath: string, ctx: SourceContext): Promise<Re
     key: hashParts(['git-worktree-state-v1', head, Buffer.from(diff)]),
     description: `tree ${abs} at HEAD ${head}${dirty ? ' + uncommitted changes' : ''}`,
     revision: `g${head.slice(0, 12)}${dirty ? '-dirty' : ''}`,
-    cacheOwned: false,
+    cacheOwned: owned,
   };
+}
+
+function isInside(child: string, parent: string): boolean {
+  const rel = path.relative(parent, child);
+  return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel);
 }
 
 // Entries of a source dir that are not source: our build dirs and git's metadata.

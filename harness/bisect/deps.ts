@@ -1,0 +1,49 @@
+// The real builder and runner behind a bisect step (bisect-run and npm run bisect): the same code as the matrix.
+import { provideKernel } from '../../vm/kernel/provider.ts';
+import { BUILD_REQUIREMENTS, preflight, REQUIREMENTS } from '../preflight.ts';
+import { LineReporter } from '../reporters/line.ts';
+import { Reporters } from '../reporters/reporter.ts';
+import { finishRun } from '../finish.ts';
+import { planMatrix, planRecord } from '../plan.ts';
+import { RunResults } from '../results.ts';
+import { runMatrix } from '../run/matrix.ts';
+import { discoverScenarios } from '../scenario/discover.ts';
+import type { BisectDeps } from './step.ts';
+import type { BisectCell } from './verdict.ts';
+
+export interface RealDepsOptions {
+  log: (line: string) => void;
+  /** Recorded as the command of each step's run. */
+  command: string[];
+  /** Told the results directory of each step's run. */
+  onRun?: (dir: string) => void;
+}
+
+export function realBisectDeps(opts: RealDepsOptions): BisectDeps {
+  const { log } = opts;
+  return {
+    async preflight() {
+      await preflight({ log, requirements: [...REQUIREMENTS, ...BUILD_REQUIREMENTS] });
+    },
+    async build(spec) {
+      await provideKernel(spec, { log: (line) => log(`build: ${line}`) });
+    },
+    async run(cfg) {
+      const scenarios = await discoverScenarios(cfg.scenariosDir, cfg.scenarioGlobs);
+      const plan = planMatrix(cfg.kernels, scenarios, { repeat: cfg.repeat, retries: cfg.retries });
+      const results = await RunResults.create(cfg.resultsDir, opts.command, { plan: planRecord(plan) });
+      opts.onRun?.(results.dir);
+      const reporters = new Reporters([new LineReporter((s) => process.stderr.write(s))]);
+      await runMatrix(cfg, plan, results, reporters, log);
+      await finishRun(results, 'complete');
+      await reporters.emit('onEnd', results.summary, results.dir);
+      return results.summary.cells.map((c): BisectCell => ({
+        id: c.id,
+        scenario: c.scenario,
+        verdict: c.verdict,
+        booted: c.bootMs !== undefined,
+        ...(c.signature !== undefined ? { signature: c.signature } : {}),
+      }));
+    },
+  };
+}

@@ -1,0 +1,88 @@
+/**
+ * npm run bisect -- --tree <path> --good <ref> --bad <ref> [--scenario <glob>] [--repeat N] [matrix options]
+ *
+ * Exit 0: first bad commit found; 125: not decided; 255: usage error or interrupted. See harness/bisect/args.ts.
+ */
+import tmp from 'tmp';
+import { cacheDir } from '../../vm/cache.ts';
+import { liveGuests } from '../../vm/qemu/guest.ts';
+import { BISECT_USAGE, parseBisectArgs } from '../bisect/args.ts';
+import { realBisectDeps } from '../bisect/deps.ts';
+import { runBisect } from '../bisect/drive.ts';
+import type { Worktree } from '../bisect/git.ts';
+import type { BisectRecord } from '../bisect/record.ts';
+import { bisectStep } from '../bisect/step.ts';
+import { BISECT_ABORT, BISECT_SKIP } from '../bisect/verdict.ts';
+import { UsageError } from '../errors.ts';
+
+const log = (s: string) => process.stderr.write(`${s}\n`);
+
+let active: { wt: Worktree; record: BisectRecord } | undefined;
+let stopping = false;
+
+// The worktree must not outlive the bisection, whatever ends it.
+function onSignal(sig: NodeJS.Signals): void {
+  if (stopping) process.exit(BISECT_ABORT);
+  stopping = true;
+  log(`bisect: ${sig}: stopping ${liveGuests().length} guest(s), removing the worktree`);
+  void (async () => {
+    await Promise.all(liveGuests().map((g) => g.kill(1000))).catch(() => undefined);
+    await active?.record.finish({ status: 'interrupted', message: sig, exitCode: BISECT_ABORT }).catch(() => undefined);
+    await active?.wt.remove().catch(() => undefined);
+  })().finally(() => process.exit(BISECT_ABORT));
+}
+
+async function main(argv: string[]): Promise<number> {
+  tmp.setGracefulCleanup();
+  // npm runs scripts in the package directory: paths on the command line are relative to where the user was.
+  if (process.env.npm_lifecycle_event === 'bisect' && process.env.INIT_CWD !== undefined) process.chdir(process.env.INIT_CWD);
+  let args;
+  try {
+    args = parseBisectArgs(argv);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    log(`bisect: ${e.message}`);
+    return BISECT_ABORT;
+  }
+  if (args === 'help') {
+    process.stdout.write(BISECT_USAGE);
+    return 0;
+  }
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  let resultsDir: string | undefined;
+  const deps = realBisectDeps({ log, command: ['bisect', ...argv], onRun: (dir) => (resultsDir = dir) });
+  const outcome = await runBisect(args, {
+    log,
+    worktreeRoot: cacheDir('bisect'),
+    onStart: (wt, record) => (active = { wt, record }),
+    async step(stepArgv, cwd) {
+      resultsDir = undefined;
+      const d = await bisectStep(stepArgv, cwd, deps);
+      if (d === 'help') throw new Error('bisect step: arguments were checked before; --help cannot come back');
+      return { ...d, ...(resultsDir !== undefined ? { resultsDir } : {}) };
+    },
+  });
+  active = undefined;
+  if (outcome.code === BISECT_ABORT && outcome.record === undefined) log(`bisect: ${outcome.message}`);
+  else process.stdout.write(`${outcome.message}\n`);
+  if (outcome.record) process.stdout.write(`written ${outcome.record.dir}/bisect.json\n`);
+  return outcome.code;
+}
+
+// Once a signal is being handled, its handler exits (after removing the worktree), not the main flow.
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (!stopping) process.exit(code);
+  },
+  (e: unknown) => {
+    if (stopping) return;
+    // A usage error found late (another bisection holds the worktree) aborts; anything else leaves it undecided.
+    if (e instanceof UsageError) {
+      log(`bisect: ${e.message}`);
+      process.exit(BISECT_ABORT);
+    }
+    log(`bisect: ${(e as Error).stack ?? String(e)}`);
+    process.exit(BISECT_SKIP);
+  },
+);
