@@ -47,7 +47,9 @@ describe('npm run gate on linux-source-6.1', () => {
   it('exits 0 with the same kernel as base and candidate: both sides run, nothing regresses', { timeout: 3_600_000 }, async () => {
     const { r, s } = await gate(['--base', 'src:6.1', '--candidate', 'src:6.1', '--scenario', 'crypt/001*', '--no-compat'], join(root, 'same'));
     expect(s.cells.map((c) => [c.kernel.replace(/^[^@]*/, ''), c.verdict]), r.all).toEqual([['@base', 'pass'], ['@candidate', 'pass']]);
-    expect(s.cells.every((c) => (c.bootMs ?? 0) > 0)).toBe(true);
+    // Both sides ran in a real guest (with one bzImage on both sides they may share one booted guest).
+    expect(s.cells.every((c) => c.kernelRelease !== undefined && c.kernelRelease !== '')).toBe(true);
+    expect(s.cells.some((c) => (c.bootMs ?? 0) > 0)).toBe(true);
     expect(s.gate).toMatchObject({ regressions: 0, unjudged: 0, compared: 1 });
     expect(r.exitCode, r.all).toBe(0);
   });
