@@ -28,9 +28,12 @@ export async function benchCells(kernel: string, jobs: number, shareGuest: numbe
   ];
   if (scenario !== undefined) args.push('--scenario', scenario);
   const t = Date.now();
-  await execa('node', args, { cwd: repoRoot(), reject: false, stdio: ['ignore', 'ignore', 'inherit'] });
+  const run = await execa('node', args, { cwd: repoRoot(), reject: false, stdio: ['ignore', 'ignore', 'inherit'] });
   const wallMs = Date.now() - t;
-  const s = JSON.parse(readFileSync(join(results, 'latest', 'summary.json'), 'utf8')) as Summary;
+  const summaryFile = join(results, 'latest', 'summary.json');
+  // A usage error (e.g. a --scenario that matches nothing) ends the matrix before any run directory exists.
+  if (!existsSync(summaryFile)) throw new Error(`npm run matrix ${args.slice(3).join(' ')} exited ${run.exitCode} without a run (its message is above)`);
+  const s = JSON.parse(readFileSync(summaryFile, 'utf8')) as Summary;
   const verdicts: Record<string, number> = {};
   for (const c of s.cells) verdicts[c.verdict] = (verdicts[c.verdict] ?? 0) + 1;
   const meanCellMs = s.cells.reduce((a, c) => a + c.durationMs, 0) / Math.max(1, s.cells.length);

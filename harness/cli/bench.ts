@@ -106,6 +106,6 @@ async function main(argv: string[]): Promise<number> {
 }
 
 main(process.argv.slice(2)).then((c) => process.exit(c), (e: unknown) => {
-  process.stderr.write(`bench: ${(e as Error).stack ?? String(e)}\n`);
+  process.stderr.write(`bench: ${(e as Error).message ?? String(e)}\n`);
   process.exit(125);
 });
