@@ -6,7 +6,6 @@
 import { CommanderError } from 'commander';
 import tmp from 'tmp';
 import { isSourceSpec } from '../../vm/kernel/spec.ts';
-import { liveGuests } from '../../vm/qemu/guest.ts';
 import { InfraError, UsageError } from '../errors.ts';
 import { EXIT_USAGE } from '../exit-code.ts';
 import { finishRun } from '../finish.ts';
@@ -20,6 +19,7 @@ import { LineReporter } from '../reporters/line.ts';
 import { LiveReporter } from '../reporters/live.ts';
 import { Reporters } from '../reporters/reporter.ts';
 import { RunResults } from '../results.ts';
+import { handleStopSignals } from './stop.ts';
 import { survivePipeClose } from './stdout.ts';
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
@@ -40,33 +40,10 @@ async function main(argv: string[]): Promise<number> {
   const results = await RunResults.create(cfg.matrix.resultsDir, ['gate', ...argv], { plan: planRecord(gp.plan) });
   log(`gate: base ${cfg.base.text} vs candidate ${cfg.candidate.text}: ${gp.plan.cells.length} cells, ${gp.compat.length * 2} compatibility cells -> ${results.dir}`);
   const reporters = new Reporters([process.stdout.isTTY ? new LiveReporter() : new LineReporter(), ...fileReporters()]);
-  const stop = new AbortController();
-  let stopping: Promise<number> | undefined;
-  let stoppingAt = 0;
-  // As in `npm run matrix`: the first signal stops booting and kills the guests, a later one exits at once.
-  const onSignal = (sig: NodeJS.Signals) => {
-    if (stopping !== undefined) {
-      if (Date.now() - stoppingAt < 1000) return;
-      for (const g of liveGuests()) if (g.pid !== undefined) process.kill(g.pid, 'SIGKILL');
-      results.finishSync('interrupted', 130);
-      process.exit(130);
-    }
-    stoppingAt = Date.now();
-    stop.abort();
-    log(`\n${sig}: stopping ${liveGuests().length} guest(s); the cells finished so far stay in ${results.dir}`);
-    const code = sig === 'SIGINT' ? 130 : 143;
-    stopping = (async () => {
-      await Promise.all(liveGuests().map((g) => g.kill(1000)));
-      await finishRun(results, 'interrupted', undefined, code);
-      await reporters.emit('onEnd', results.summary, results.dir);
-      return code;
-    })();
-    void stopping.then((c) => process.exit(c));
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const stop = handleStopSignals(results, reporters, log);
   await runGate(cfg, gp, results, reporters, log, stop.signal);
-  if (stopping !== undefined) return stopping;
+  const interrupted = stop.stopping();
+  if (interrupted !== undefined) return interrupted;
   const code = await finishRun(results, 'complete');
   await reporters.emit('onEnd', results.summary, results.dir);
   process.stdout.write(`\n${formatGateEnd(results.summary)}`);

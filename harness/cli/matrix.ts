@@ -1,6 +1,5 @@
 import { CommanderError } from 'commander';
 import tmp from 'tmp';
-import { liveGuests } from '../../vm/qemu/guest.ts';
 import { loadRun } from '../baseline.ts';
 import { parseMatrixArgs } from '../config.ts';
 import { InfraError, UsageError } from '../errors.ts';
@@ -16,6 +15,7 @@ import { Reporters } from '../reporters/reporter.ts';
 import { RunResults } from '../results.ts';
 import { runMatrix } from '../run/matrix.ts';
 import { discoverScenarios } from '../scenario/discover.ts';
+import { handleStopSignals } from './stop.ts';
 import { survivePipeClose } from './stdout.ts';
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
@@ -38,34 +38,10 @@ async function main(argv: string[]): Promise<number> {
   const results = await RunResults.create(cfg.resultsDir, ['matrix', ...argv], { plan: planRecord(plan) });
   if (plan.shard !== undefined) log(`shard ${plan.shard.index}/${plan.shard.total}: ${plan.cells.length} of ${plan.totalCells} cells`);
   const reporters = new Reporters([process.stdout.isTTY ? new LiveReporter() : new LineReporter(), ...fileReporters()]);
-  const stop = new AbortController();
-  let stopping: Promise<number> | undefined;
-  let stoppingAt = 0;
-  const onSignal = (sig: NodeJS.Signals) => {
-    if (stopping !== undefined) {
-      // A terminal's Ctrl-C reaches npm and this process, and npm relays it again: a repeat within a
-      // second is the same Ctrl-C. A later one forces the exit, still leaving no QEMU and a summary.
-      if (Date.now() - stoppingAt < 1000) return;
-      for (const g of liveGuests()) if (g.pid !== undefined) process.kill(g.pid, 'SIGKILL');
-      results.finishSync('interrupted', 130);
-      process.exit(130);
-    }
-    stoppingAt = Date.now();
-    stop.abort();
-    log(`\n${sig}: stopping ${liveGuests().length} guest(s); the cells finished so far stay in ${results.dir}`);
-    const code = sig === 'SIGINT' ? 130 : 143;
-    stopping = (async () => {
-      await Promise.all(liveGuests().map((g) => g.kill(1000)));
-      await finishRun(results, 'interrupted', baseline, code);
-      await reporters.emit('onEnd', results.summary, results.dir);
-      return code;
-    })();
-    void stopping.then((c) => process.exit(c));
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const stop = handleStopSignals(results, reporters, log, baseline);
   await runMatrix(cfg, plan, results, reporters, log, stop.signal);
-  if (stopping !== undefined) return stopping;
+  const interrupted = stop.stopping();
+  if (interrupted !== undefined) return interrupted;
   const code = await finishRun(results, 'complete', baseline);
   await reporters.emit('onEnd', results.summary, results.dir);
   return code;
