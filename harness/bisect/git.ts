@@ -2,7 +2,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
-import { hashParts, isErrno } from '../../vm/kernel/build-cache.ts';
+import { hashParts, isErrno, pidAlive } from '../../vm/kernel/build-cache.ts';
 import { InfraError, tail, UsageError } from '../errors.ts';
 
 // git's messages are parsed below: keep them in English.
@@ -46,15 +46,6 @@ export async function isAncestor(top: string, older: string, newer: string): Pro
 
 export async function subject(cwd: string, commit: string): Promise<string> {
   return gitOk(cwd, ['log', '-1', '--format=%s', commit]);
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return isErrno(err, 'EPERM');
-  }
 }
 
 export interface Worktree {

@@ -86,7 +86,8 @@ export function isErrno(err: unknown, code: string): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === code;
 }
 
-function pidAlive(pid: number): boolean {
+/** Whether a lock holder's process still runs (EPERM: it runs under another user). */
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
