@@ -6,8 +6,7 @@
 import { CommanderError } from 'commander';
 import tmp from 'tmp';
 import { isSourceSpec } from '../../vm/kernel/spec.ts';
-import { InfraError, UsageError } from '../errors.ts';
-import { EXIT_USAGE } from '../exit-code.ts';
+import { runMain } from './main.ts';
 import { finishRun } from '../finish.ts';
 import { formatGateEnd } from '../gate/compare.ts';
 import { parseGateArgs } from '../gate/config.ts';
@@ -50,15 +49,4 @@ async function main(argv: string[]): Promise<number> {
   return code;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (e: unknown) => {
-    if (e instanceof UsageError) {
-      process.stderr.write(`integrity-harness gate: ${e.message}\n`);
-      process.exit(EXIT_USAGE);
-    }
-    const msg = e instanceof InfraError ? e.message : ((e as Error).stack ?? String(e));
-    process.stderr.write(`integrity-harness gate: infrastructure error: ${msg}\n`);
-    process.exit(125);
-  },
-);
+runMain('integrity-harness gate', () => main(process.argv.slice(2)));

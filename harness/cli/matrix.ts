@@ -2,8 +2,7 @@ import { CommanderError } from 'commander';
 import tmp from 'tmp';
 import { loadRun } from '../baseline.ts';
 import { parseMatrixArgs } from '../config.ts';
-import { InfraError, UsageError } from '../errors.ts';
-import { EXIT_USAGE } from '../exit-code.ts';
+import { runMain } from './main.ts';
 import { finishRun } from '../finish.ts';
 import { planMatrix, planRecord } from '../plan.ts';
 import { isSourceSpec } from '../../vm/kernel/spec.ts';
@@ -47,15 +46,4 @@ async function main(argv: string[]): Promise<number> {
   return code;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (e: unknown) => {
-    if (e instanceof UsageError) {
-      process.stderr.write(`integrity-harness: ${e.message}\n`);
-      process.exit(EXIT_USAGE);
-    }
-    const msg = e instanceof InfraError ? e.message : ((e as Error).stack ?? String(e));
-    process.stderr.write(`integrity-harness: infrastructure error: ${msg}\n`);
-    process.exit(125);
-  },
-);
+runMain('integrity-harness', () => main(process.argv.slice(2)));

@@ -9,7 +9,7 @@ import { Command, CommanderError } from 'commander';
 import { repoRoot } from '../../vm/cache.ts';
 import { loadRun } from '../baseline.ts';
 import { UsageError } from '../errors.ts';
-import { EXIT_USAGE } from '../exit-code.ts';
+import { runMain } from './main.ts';
 import { finishRun } from '../finish.ts';
 import { mergeRuns, mergeWarnings } from '../merge.ts';
 import { reportOrder } from '../reports/order.ts';
@@ -49,14 +49,4 @@ async function main(argv: string[]): Promise<number> {
   return code;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (e: unknown) => {
-    if (e instanceof UsageError) {
-      process.stderr.write(`integrity-harness merge: ${e.message}\n`);
-      process.exit(EXIT_USAGE);
-    }
-    process.stderr.write(`integrity-harness merge: ${(e as Error).stack ?? String(e)}\n`);
-    process.exit(125);
-  },
-);
+runMain('integrity-harness merge', () => main(process.argv.slice(2)));

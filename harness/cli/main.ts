@@ -1,0 +1,22 @@
+/**
+ * The end of every run-producing command (matrix, gate, merge): its exit code, or for an error that escaped
+ * it, one message and the interface's code: a usage error (the user's input) 255, anything else 125 (could
+ * not judge), so `git bisect run` skips rather than blames. Only an unexpected error carries its stack.
+ */
+import { InfraError, UsageError } from '../errors.ts';
+import { EXIT_USAGE } from '../exit-code.ts';
+
+export function runMain(name: string, main: () => Promise<number>): void {
+  main().then(
+    (code) => process.exit(code),
+    (e: unknown) => {
+      if (e instanceof UsageError) {
+        process.stderr.write(`${name}: ${e.message}\n`);
+        process.exit(EXIT_USAGE);
+      }
+      const msg = e instanceof InfraError ? e.message : ((e as Error).stack ?? String(e));
+      process.stderr.write(`${name}: infrastructure error: ${msg}\n`);
+      process.exit(125);
+    },
+  );
+}
