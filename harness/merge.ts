@@ -20,9 +20,17 @@ export function mergeWarnings(runs: LoadedRun[]): string[] {
   if (totals.size > 1) out.push(`runs come from different shardings (${[...totals].map((t) => `/${t}`).join(', ')})`);
   if (totals.size === 1) {
     const total = [...totals][0]!;
-    const have = new Set(runs.map((r) => r.summary.plan?.shard?.index));
-    const missing = Array.from({ length: total }, (_, i) => i + 1).filter((i) => !have.has(i));
-    if (missing.length > 0) out.push(`shard(s) ${missing.map((i) => `${i}/${total}`).join(', ')} not among the merged runs`);
+    // CI often shards each kernel's matrix on its own (one job per kernel and shard): check each matrix apart
+    const matrices = new Map<string, Set<number | undefined>>();
+    for (const r of runs) {
+      const key = (r.summary.plan?.kernels ?? []).join(' ');
+      matrices.set(key, (matrices.get(key) ?? new Set()).add(r.summary.plan?.shard?.index));
+    }
+    for (const [kernels, have] of matrices) {
+      const missing = Array.from({ length: total }, (_, i) => i + 1).filter((i) => !have.has(i));
+      const of = matrices.size > 1 && kernels !== '' ? ` of --kernel ${kernels.split(' ').join(' --kernel ')}` : '';
+      if (missing.length > 0) out.push(`shard(s) ${missing.map((i) => `${i}/${total}`).join(', ')}${of} not among the merged runs`);
+    }
   }
   const planned = new Set(runs.map((r) => r.summary.plan?.totalCells).filter((t) => t !== undefined));
   if (planned.size > 1) out.push(`runs planned different matrices (${[...planned].join(', ')} cells)`);

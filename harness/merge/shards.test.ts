@@ -211,6 +211,18 @@ describe('merging shards of a --share-guest matrix', () => {
   });
 });
 
+describe('mergeWarnings', () => {
+  it('names a missing shard of one kernel when each kernel\'s matrix was sharded apart (one CI job per kernel and shard)', async () => {
+    const one = (kernel: string, index: number): LoadedRun => ({
+      dir: `/r/${kernel}-${index}`,
+      summary: { status: 'complete', plan: { kernels: [kernel], totalCells: 33, cells: 11, repeat: 1, retries: 0, shard: { index, total: 3 } }, cells: [] } as unknown as Summary,
+    });
+    const runs = [one('6.1', 1), one('6.1', 2), one('6.1', 3), one('6.12', 1), one('6.12', 3)];
+    expect(mergeWarnings(runs)).toEqual(['shard(s) 2/3 of --kernel 6.12 not among the merged runs']);
+    expect(mergeWarnings(runs.slice(0, 2))).toEqual(['shard(s) 3/3 not among the merged runs']);
+  });
+});
+
 describe('freeName', () => {
   it('keeps a free name, counts a guest number up, and suffixes anything else with the run id', () => {
     const taken = new Set<string>();
