@@ -15,7 +15,7 @@ import { integrityGeometry } from './geometry.ts';
 afterAll(removeRegeneratedDirs);
 
 describe.each(recipeNames())('dm-integrity fixture regenerated on Debian 6.1 (QEMU): %s', (name) => {
-  it('the guest writes a disk the model audits clean, with the committed superblock', async () => {
+  it('the guest writes a disk the model audits clean, with the committed superblock, and finds a flipped byte at its sector', async () => {
     const { image } = await regenerateInGuest(fixturesDir, name);
     const recipe = await loadRecipe(name);
     const sb = superblockOf(image, name);
