@@ -1,9 +1,11 @@
-import { cp } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { LoadedRun } from './baseline.ts';
 import { UsageError } from './errors.ts';
+import { baselineWarning, mergedGate, recomputeAggregates } from './merge/aggregates.ts';
+import { copyBuildLog, copyCellFolder, copyGuests, freeName, type Taken } from './merge/files.ts';
 import { combineRuns } from './repeat.ts';
-import { emptyCounts, RunResults, type CellRecord, type KernelRecord, type PlanRecord, type RunRecord } from './results.ts';
+import { RunResults, type CellRecord, type KernelRecord, type PlanRecord, type RunRecord, type Summary } from './results.ts';
+import { loadSchema, validate } from './schema/validate.ts';
 
 /** "cells/<name>/rep1-try1" -> "cells/<name>": the folder that holds everything of one cell. */
 function cellFolder(dir: string): string {
@@ -18,55 +20,92 @@ export function mergeWarnings(runs: LoadedRun[]): string[] {
   if (totals.size > 1) out.push(`runs come from different shardings (${[...totals].map((t) => `/${t}`).join(', ')})`);
   if (totals.size === 1) {
     const total = [...totals][0]!;
-    const have = new Set(runs.map((r) => r.summary.plan?.shard?.index));
-    const missing = Array.from({ length: total }, (_, i) => i + 1).filter((i) => !have.has(i));
-    if (missing.length > 0) out.push(`shard(s) ${missing.map((i) => `${i}/${total}`).join(', ')} not among the merged runs`);
+    // CI often shards each kernel's matrix on its own (one job per kernel and shard): check each matrix apart
+    const matrices = new Map<string, Set<number | undefined>>();
+    for (const r of runs) {
+      const key = (r.summary.plan?.kernels ?? []).join(' ');
+      matrices.set(key, (matrices.get(key) ?? new Set()).add(r.summary.plan?.shard?.index));
+    }
+    for (const [kernels, have] of matrices) {
+      const missing = Array.from({ length: total }, (_, i) => i + 1).filter((i) => !have.has(i));
+      const of = matrices.size > 1 && kernels !== '' ? ` of --kernel ${kernels.split(' ').join(' --kernel ')}` : '';
+      if (missing.length > 0) out.push(`shard(s) ${missing.map((i) => `${i}/${total}`).join(', ')}${of} not among the merged runs`);
+    }
   }
   const planned = new Set(runs.map((r) => r.summary.plan?.totalCells).filter((t) => t !== undefined));
   if (planned.size > 1) out.push(`runs planned different matrices (${[...planned].join(', ')} cells)`);
+  const baseline = baselineWarning(runs);
+  if (baseline !== undefined) out.push(baseline);
   return out;
 }
 
-/** A cell's executions as RunRecords, with directories made relative to the merged run. */
-function executionsOf(c: CellRecord, rename: (dir: string) => string): RunRecord[] {
-  if (c.runs !== undefined) return c.runs.map((r) => ({ ...r, dir: rename(r.dir) }));
-  return [{
-    repeat: 1, attempt: 1, verdict: c.verdict, reason: c.reason, durationMs: c.durationMs, dir: rename(c.dir),
+/** Where one run's files went in the merged run. */
+export interface Relocation {
+  /** a directory relative to the run -> relative to the merged run */
+  rename: (dir: string) => string;
+  /** an execution's guest in the merged run, from its directory there and the guest its run recorded */
+  guest?: (mergedDir: string, recorded: string | undefined) => string | undefined;
+}
+
+function withGuest<T extends { dir: string; guest?: string }>(r: T, p: Relocation): T {
+  const { guest: recorded, ...rest } = r;
+  const dir = p.rename(r.dir);
+  const guest = p.guest ? p.guest(dir, recorded) : recorded;
+  return { ...rest, dir, ...(guest !== undefined ? { guest } : {}) } as T;
+}
+
+/** A cell's executions as RunRecords, with directories (and guests) made relative to the merged run. */
+function executionsOf(c: CellRecord, p: Relocation): RunRecord[] {
+  if (c.runs !== undefined) return c.runs.map((r) => withGuest(r, p));
+  return [withGuest({
+    repeat: 1, attempt: 1, verdict: c.verdict, reason: c.reason, durationMs: c.durationMs, dir: c.dir,
+    ...(c.guest !== undefined ? { guest: c.guest } : {}),
     ...(c.bootMs !== undefined ? { bootMs: c.bootMs } : {}), ...(c.signature !== undefined ? { signature: c.signature } : {}),
-  }];
+  }, p)];
 }
 
 /** Several records of one cell (the same cell in two runs) as one, their executions as repetitions. */
-export function combineRecords(parts: Array<{ cell: CellRecord; rename: (dir: string) => string }>): CellRecord {
+export function combineRecords(parts: Array<{ cell: CellRecord } & Relocation>): CellRecord {
   const first = parts[0]!.cell;
   if (parts.length === 1) {
-    const { cell, rename } = parts[0]!;
-    return { ...cell, dir: rename(cell.dir), ...(cell.runs !== undefined ? { runs: executionsOf(cell, rename) } : {}) };
+    const p = parts[0]!;
+    return { ...withGuest(p.cell, p), ...(p.cell.runs !== undefined ? { runs: executionsOf(p.cell, p) } : {}) };
   }
   let offset = 0;
   const runs: RunRecord[] = [];
   for (const p of parts) {
-    const mine = executionsOf(p.cell, p.rename);
+    const mine = executionsOf(p.cell, p);
     runs.push(...mine.map((r) => ({ ...r, repeat: r.repeat + offset })));
     offset += Math.max(...mine.map((r) => r.repeat));
   }
   const c = combineRuns(runs);
-  const { flaky: _f, baseline: _b, runs: _r, signature: _s, bootMs: _t, ...base } = first;
+  const { flaky: _f, baseline: _b, runs: _r, signature: _s, bootMs: _t, guest: _g, ...base } = first;
   return {
     ...base, verdict: c.verdict, reason: c.reason, durationMs: runs.reduce((t, r) => t + r.durationMs, 0), dir: c.from.dir,
+    ...(c.from.guest !== undefined ? { guest: c.from.guest } : {}),
     ...(c.from.bootMs !== undefined ? { bootMs: c.from.bootMs } : {}),
     ...(c.from.signature !== undefined ? { signature: c.from.signature } : {}),
     ...(c.flaky ? { flaky: true } : {}), runs,
   };
 }
 
+/** Throws when the merged summary breaks harness/schema/summary.schema.json: a bug of the merge, not of its input. */
+export function checkSummary(s: Summary): void {
+  const errs = validate(loadSchema('summary'), s);
+  if (errs.length > 0) throw new Error(`merge: the merged summary.json breaks the summary schema:\n  ${errs.slice(0, 10).join('\n  ')}`);
+}
+
 /**
- * Merges runs (typically the shards of one matrix) into a new run directory under `resultsRoot`: kernels and
- * cells united, each cell's folder copied without its disk images, the same cell in several runs combined as
- * repetitions. Reports are written by the caller from the returned summary.
+ * Merges runs (typically the shards of one matrix) into a new run directory under `resultsRoot`, as one
+ * unsharded run would have been: kernels and cells united (the same cell in several runs combined as
+ * repetitions), each cell's folder, every shared guest's folder and every kept build log copied
+ * (merge/files.ts: collision-free names, references rewritten), the counts, baseline comparison and gate
+ * judgement computed again over the merged cells (merge/aggregates.ts), the summary checked against its
+ * schema. Reports are written by the caller from the returned summary.
  */
 export async function mergeRuns(runs: LoadedRun[], resultsRoot: string, command: string[]): Promise<RunResults> {
   if (runs.length === 0) throw new UsageError('merge: give at least one run directory');
+  mergedGate(runs); // refuses gate runs mixed with others before anything is written
   const groups = new Map<string, Array<{ cell: CellRecord; run: LoadedRun }>>();
   for (const run of runs) {
     for (const cell of run.summary.cells) {
@@ -88,33 +127,59 @@ export async function mergeRuns(runs: LoadedRun[], resultsRoot: string, command:
   s.mergedFrom = runs.map((r) => ({ runId: r.summary.runId, dir: r.dir, ...(r.summary.plan?.shard ? { shard: r.summary.plan.shard } : {}) }));
   const accel = runs.find((r) => r.summary.accelerator !== undefined)?.summary.accelerator;
   if (accel !== undefined) s.accelerator = accel;
-  const kernels = new Map<string, KernelRecord>();
-  for (const r of runs) for (const k of r.summary.kernels) if (kernels.get(k.spec)?.status !== 'ok') kernels.set(k.spec, k);
-  s.kernels = kernelOrder.map((spec) => kernels.get(spec)).filter((k): k is KernelRecord => k !== undefined);
 
-  const taken = new Set<string>();
+  const taken: Taken = new Set();
+  const guests = new Map<LoadedRun, Map<string, string>>();
+  for (const run of runs) guests.set(run, await copyGuests(run, out.dir, taken));
+  s.kernels = await mergeKernels(runs, kernelOrder, out.dir, taken);
+
   const cells: CellRecord[] = [];
+  const baselineOf = new Map<CellRecord, CellRecord['baseline']>();
   for (const parts of groups.values()) {
-    const renamed = [];
+    const relocated = [];
     for (const { cell, run } of parts) {
       if (cell.dir === '') {
-        renamed.push({ cell, rename: (d: string) => d });
+        relocated.push({ cell, rename: (d: string) => d });
         continue;
       }
       const from = cellFolder(cell.dir);
-      const to = taken.has(from) ? `${from}@${run.summary.runId}` : from;
-      taken.add(to);
-      const src = join(run.dir, from);
-      // Disk images stay in the shard's run: large, and only kept for cells that did not pass.
-      await cp(src, join(out.dir, to), { recursive: true, filter: (p) => !p.slice(src.length).split('/').includes('disks') });
-      renamed.push({ cell, rename: (d: string) => (d.startsWith(from) ? to + d.slice(from.length) : d) });
+      const to = freeName(taken, from, run.summary.runId);
+      const mine = guests.get(run)!;
+      const byResult = await copyCellFolder(run, from, to, out.dir, mine);
+      relocated.push({
+        cell,
+        rename: (d: string) => (d.startsWith(from) ? to + d.slice(from.length) : d),
+        guest: (dir: string, recorded: string | undefined) => (recorded !== undefined ? mine.get(recorded) ?? recorded : byResult.get(dir)),
+      });
     }
-    cells.push(combineRecords(renamed));
+    const merged = combineRecords(relocated);
+    baselineOf.set(merged, parts.find((p) => p.cell.baseline !== undefined)?.cell.baseline);
+    cells.push(merged);
   }
   s.cells = cells;
-  s.counts = emptyCounts();
-  for (const c of s.cells) s.counts[c.verdict] += 1;
+  recomputeAggregates(s, runs, (c) => baselineOf.get(c));
   s.status = runs.every((r) => r.summary.status === 'complete') ? 'complete' : 'interrupted';
+  checkSummary(s);
   await out.flush();
+  return out;
+}
+
+/** One record per kernel (an `ok` one wins), in the matrix's order, with its build log copied along. */
+async function mergeKernels(runs: LoadedRun[], order: string[], outDir: string, taken: Taken): Promise<KernelRecord[]> {
+  const chosen = new Map<string, { k: KernelRecord; run: LoadedRun }>();
+  for (const run of runs) for (const k of run.summary.kernels) if (chosen.get(k.spec)?.k.status !== 'ok') chosen.set(k.spec, { k, run });
+  const out: KernelRecord[] = [];
+  for (const spec of order) {
+    const c = chosen.get(spec);
+    if (c === undefined) continue;
+    const { buildLog, ...k } = c.k;
+    // a shard that lost its copy keeps the kernel, without a path that would point at nothing
+    const copied = buildLog !== undefined ? await copyBuildLog(c.run, buildLog, outDir, taken) : undefined;
+    if (buildLog === undefined || copied === undefined || copied === buildLog) {
+      out.push(copied !== undefined ? { ...k, buildLog: copied } : k);
+      continue;
+    }
+    out.push({ ...k, buildLog: copied, ...(k.message !== undefined ? { message: k.message.replaceAll(buildLog, copied) } : {}) });
+  }
   return out;
 }

@@ -30,6 +30,8 @@ export interface RunRecord extends Outcome {
   attempt: number;
   /** Directory of this execution, relative to the run directory ('' when nothing ran). */
   dir: string;
+  /** --share-guest: the booted guest it ran in (guests/<kernel>-<n>: console.log, guest.json), relative to the run directory. */
+  guest?: string;
 }
 
 /** How a cell compares with the same cell in a --baseline run. */
@@ -47,6 +49,8 @@ export interface CellRecord extends Outcome {
   kernelRelease?: string;
   /** Directory of the execution the verdict comes from, relative to the run directory ('' when nothing ran). */
   dir: string;
+  /** --share-guest: the guest the verdict's execution ran in (guests/<kernel>-<n>), relative to the run directory. */
+  guest?: string;
   /** Repetitions judged the kernel differently (e.g. pass and crash): reported apart from steady failures. */
   flaky?: boolean;
   /** Every execution, when there was more than one (--repeat, --retries). */

@@ -11,7 +11,7 @@ import { loadRun } from '../baseline.ts';
 import { UsageError } from '../errors.ts';
 import { runMain } from './main.ts';
 import { finishRun } from '../finish.ts';
-import { mergeRuns, mergeWarnings } from '../merge.ts';
+import { checkSummary, mergeRuns, mergeWarnings } from '../merge.ts';
 import { reportOrder } from '../reports/order.ts';
 import { fileReporters } from '../reporters/files.ts';
 import { formatCellLine, formatEnd } from '../reporters/line.ts';
@@ -42,6 +42,7 @@ async function main(argv: string[]): Promise<number> {
   for (const w of mergeWarnings(runs)) log(`merge: warning: ${w}`);
   const merged = await mergeRuns(runs, resolve(o.results), ['merge', ...argv]);
   const code = await finishRun(merged, merged.summary.status === 'complete' ? 'complete' : 'interrupted', baseline);
+  checkSummary(merged.summary);
   await new Reporters(fileReporters()).emit('onEnd', merged.summary, merged.dir);
   process.stdout.write(`merged ${runs.length} run(s), ${merged.summary.cells.length} cell(s) -> ${merged.dir}\n`);
   for (const c of reportOrder(merged.summary)) process.stdout.write(`${formatCellLine(c)}\n`);

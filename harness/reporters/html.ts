@@ -89,6 +89,7 @@ function detail(c: CellRecord, d: CellDetails, id: string): string {
   if (c.gate?.role === 'candidate') rows.push(['gate', `base ${c.gate.base ?? 'no such cell'}, candidate ${c.verdict}: <b>${c.gate.change ?? ''}</b>`]);
   if (c.gate?.role === 'compat') rows.push(['gate', `${c.gate.writer} wrote, ${c.gate.reader} read: <b>${c.gate.change ?? ''}</b>`]);
   if (c.dir !== '') rows.push(['files', ['console.log', 'steps.jsonl', 'result.json'].map((f) => `<a href="${esc(`${c.dir}/${f}`)}">${f}</a>`).join(' ')]);
+  if (c.guest !== undefined) rows.push(['guest', `${esc(c.guest)}: ${['console.log', 'guest.json'].map((f) => `<a href="${esc(`${c.guest}/${f}`)}">${f}</a>`).join(' ')}`]);
   const runs = c.runs === undefined ? '' : `<h3>Executions</h3><table><thead><tr><th>repetition</th><th>attempt</th><th>verdict</th><th>time</th><th>reason</th></tr></thead><tbody>${c.runs.map((r) => `<tr><td>${r.repeat}</td><td>${r.attempt}</td><td>${badge(r.verdict)}</td><td>${secs(r.durationMs)}</td><td>${esc(r.reason)}</td></tr>`).join('')}</tbody></table>`;
   return `<section class="detail" id="${id}" data-cell="${esc(c.id)}"><a class="close" href="#" title="close (Esc)">&times;</a>
 <h2>${badge(c.verdict)}${c.flaky ? ' <span class="badge" style="background:#fdd835">FLAKY</span>' : ''} ${esc(c.id)}</h2>

@@ -163,6 +163,7 @@ async function runSharedGuests(
       const res = r.result;
       const run: RunRecord = {
         repeat: e.repeat, attempt: e.attempt, verdict: res.verdict, reason: res.reason, durationMs: res.durationMs, dir: results.relative(e.spec.dir),
+        guest: results.relative(r.guestDir),
         ...(res.bootMs !== undefined ? { bootMs: res.bootMs } : {}),
         ...(res.signature !== undefined ? { signature: res.signature } : {}),
       };
@@ -198,6 +199,7 @@ function cellRecord(cell: Cell, k: ReadyKernel, p: CellProgress): CellRecord {
   return {
     id: `${k.kernel.label}/${cell.scenario.id}`, kernel: k.kernel.label, kernelSpec: cell.kernel.text, scenario: cell.scenario.id,
     verdict: c.verdict, reason: c.reason, durationMs: runs.reduce((t, r) => t + r.durationMs, 0), dir: c.from.dir,
+    ...(c.from.guest !== undefined ? { guest: c.from.guest } : {}),
     ...(c.from.bootMs !== undefined ? { bootMs: c.from.bootMs } : {}),
     ...(p.kernelRelease !== undefined ? { kernelRelease: p.kernelRelease } : {}),
     ...(c.from.signature !== undefined ? { signature: c.from.signature } : {}),

@@ -20,6 +20,8 @@ import type { SharedGuestHandle, SlotRun } from './share.ts';
 
 export interface SharedSlotRun extends SlotRun {
   result: CellResult;
+  /** the guest's directory (console.log, guest.json) */
+  guestDir: string;
 }
 
 /** What makes two cells able to share a guest: the same QEMU command line apart from their disks. */
@@ -111,7 +113,7 @@ export class SharedGuest implements SharedGuestHandle<CellSpec, SharedSlotRun> {
       const reason = this.openError ?? `${spec.id} has no slot in this shared guest`;
       const result: CellResult = { verdict: 'error', reason, durationMs: Date.now() - started, steps: [], disagreements: [] };
       await writeCellFiles(spec, result).catch(() => undefined);
-      return { verdict: 'error', reusable: false, result };
+      return { verdict: 'error', reusable: false, result, guestDir: this.dir };
     }
     const entry: SlotLog = { id: spec.id, position, verdict: 'error', durationMs: 0 };
     this.log.push(entry);
@@ -167,7 +169,7 @@ export class SharedGuest implements SharedGuestHandle<CellSpec, SharedSlotRun> {
     entry.durationMs = result.durationMs;
     await writeCellFiles(spec, result, { sharedGuest: { dir: this.dir, position } });
     if (result.verdict !== 'pass' && result.verdict !== 'skip') await guest.kill();
-    return { verdict: result.verdict, reusable: reusable && guest.state !== 'exited', result };
+    return { verdict: result.verdict, reusable: reusable && guest.state !== 'exited', result, guestDir: this.dir };
   }
 
   async close(): Promise<void> {

@@ -2,7 +2,10 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ScenarioError, loadScenario, type Scenario } from './load.ts';
 
-/** "integrity/*" -> regex over scenario ids; `*` stays within a path segment, `**` crosses them. */
+/**
+ * "integrity/*" -> regex over scenario ids, as a shell globs file names: `*` and `?` stay within a path
+ * segment, `**` crosses them, `[1-4]` / `[!x]` are character classes ('[' without its ']' is itself).
+ */
 export function globToRegExp(glob: string): RegExp {
   let re = '';
   for (let i = 0; i < glob.length; i++) {
@@ -10,7 +13,13 @@ export function globToRegExp(glob: string): RegExp {
     if (c === '*' && glob[i + 1] === '*') { re += '.*'; i++; }
     else if (c === '*') re += '[^/]*';
     else if (c === '?') re += '[^/]';
-    else re += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
+    else if (c === '[' && glob.indexOf(']', i + 2) !== -1) {
+      const end = glob.indexOf(']', i + 2);
+      const body = glob.slice(i + 1, end);
+      const negate = body[0] === '!' || body[0] === '^';
+      re += `[${negate ? '^/' : ''}${(negate ? body.slice(1) : body).replace(/[\\\]^[]/g, '\\$&')}]`;
+      i = end;
+    } else re += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
   }
   return new RegExp(`^${re}$`);
 }

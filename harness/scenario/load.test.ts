@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../errors.ts';
-import { discoverScenarios } from './discover.ts';
+import { discoverScenarios, globToRegExp } from './discover.ts';
 import { loadScenario, ScenarioError } from './load.ts';
 
 const HEAD = `description: This test exercises the loader with one small scenario.
@@ -154,5 +154,19 @@ describe('discoverScenarios', () => {
   it('names the globs that matched nothing', async () => {
     const dir = scenarioDir({ 'a/3.yaml': `${HEAD}${STACK}${steps('status')}` });
     await expect(discoverScenarios(dir, ['b/*'])).rejects.toThrow(/--scenario b\/\*: matches none of a\/3/);
+  });
+});
+
+describe('globToRegExp', () => {
+  it('matches scenario ids as a shell globs file names: *, ?, ** and character classes', () => {
+    const ids = ['integrity/001-a', 'integrity/004-b', 'integrity/005-c', 'integrity/010-d', 'crypt/001-x'];
+    const match = (g: string) => ids.filter((id) => globToRegExp(g).test(id));
+    expect(match('integrity/00[1-4]*')).toEqual(['integrity/001-a', 'integrity/004-b']);
+    expect(match('integrity/00[!1-4]*')).toEqual(['integrity/005-c']);
+    expect(match('*/001-?')).toEqual(['integrity/001-a', 'crypt/001-x']);
+    expect(match('**')).toEqual(ids);
+    expect(match('*')).toEqual([]);
+    expect(globToRegExp('a[b').test('a[b')).toBe(true); // an unclosed [ is itself
+    expect(globToRegExp('a[]b').test('a[]b')).toBe(true);
   });
 });

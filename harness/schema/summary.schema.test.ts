@@ -12,11 +12,11 @@ const fullCell: Required<CellRecord> = {
   id: '6.1.0-56-amd64/integrity/001', kernel: '6.1.0-56-amd64', kernelSpec: '6.1', scenario: 'integrity/001', verdict: 'crash',
   reason: 'flaky: 1 pass, 1 crash in 2 repetitions; repetition 2: BUG: kernel NULL pointer dereference', durationMs: 61000, bootMs: 17000,
   kernelRelease: '6.1.0-56-amd64', signature: 'BUG: kernel NULL pointer dereference @ bio_integrity_verify_fn',
-  dir: 'cells/x/rep2-try1', flaky: true,
+  dir: 'cells/x/rep2-try1', guest: 'guests/6.1.0-56-amd64-2', flaky: true,
   runs: [
     { repeat: 1, attempt: 1, verdict: 'error', reason: 'QEMU exited', durationMs: 1000, dir: 'cells/x/rep1-try1' },
     { repeat: 1, attempt: 2, verdict: 'pass', reason: 'ok', durationMs: 30000, bootMs: 17000, dir: 'cells/x/rep1-try2' },
-    { repeat: 2, attempt: 1, verdict: 'crash', reason: 'BUG', durationMs: 30000, signature: 'BUG @ f', dir: 'cells/x/rep2-try1' },
+    { repeat: 2, attempt: 1, verdict: 'crash', reason: 'BUG', durationMs: 30000, signature: 'BUG @ f', dir: 'cells/x/rep2-try1', guest: 'guests/6.1.0-56-amd64-2' },
   ],
   baseline: { verdict: 'pass', change: 'regression' },
   gate: { role: 'compat', base: 'pass', change: 'regression', writer: 'base', reader: 'candidate' },
