@@ -75,6 +75,7 @@ export class GuestSession {
   readonly steps: StepRecord[] = [];
   readonly disagreements: Disagreement[] = [];
   private current: StepRecord | undefined;
+  private currentStarted = 0;
 
   /** Set by runCell: boots a fresh QEMU on the cell's disk images (the kill step's second boot). */
   bootFresh: (() => Promise<Guest>) | undefined;
@@ -95,11 +96,13 @@ export class GuestSession {
   async begin(index: number, kind: string): Promise<void> {
     await this.end();
     this.current = { index, kind, commands: [], durationMs: 0 };
+    this.currentStarted = Date.now();
     await this.guest.mark(`ih: step ${index} ${kind}`).catch((e: unknown) => this.rethrow(e, ['kmsg']));
   }
 
   async end(): Promise<void> {
     if (this.current === undefined) return;
+    this.current.wallMs = Date.now() - this.currentStarted;
     this.steps.push(this.current);
     await appendFile(this.stepLog, JSON.stringify(this.current) + '\n');
     this.current = undefined;

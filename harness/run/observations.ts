@@ -19,6 +19,8 @@ export interface StepRecord {
   kind: string;
   commands: Array<{ argv: string[]; exitCode: number | null; durationMs: number; stderrTail?: string }>;
   durationMs: number;
+  /** Host wall time from the step's begin to its end: guest commands plus the host's own work (model, images). */
+  wallMs?: number;
   note?: string;
   /** Blocks (top-device indices) whose reads the kernel failed in this step, with the errno it gave. */
   failedBlocks?: Array<{ block: number; errno: number }>;

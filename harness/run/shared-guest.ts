@@ -52,6 +52,9 @@ interface SlotLog {
   verdict: string;
   durationMs: number;
   waitedMs?: number;
+  /** the state check after the scenario, and the wait for its end marker on the console */
+  stateMs?: number;
+  markerMs?: number;
   leftovers?: string[];
   stateCheck?: string;
   consoleNudges?: number;
@@ -144,11 +147,15 @@ export class SharedGuest implements SharedGuestHandle<CellSpec, SharedSlotRun> {
     }
     Object.assign(result, { steps: session.steps, disagreements: session.disagreements });
     if (outcome === undefined || outcome.verdict === 'skip') {
+      const stateStart = Date.now();
       reusable = await this.checkState(entry);
+      entry.stateMs = Date.now() - stateStart;
       // With its newline the record is complete at once; without one printk keeps it open for a
       // continuation and the console prints it only when the next record arrives.
+      const markerStart = Date.now();
       await guest.mark(`${end}\n`).catch(() => (reusable = false));
       if (!(await this.waitForConsole(end, entry))) entry.stateCheck = `${entry.stateCheck ?? ''} end marker not on the console after ${MARKER_WAIT_MS / 1000}s`.trim();
+      entry.markerMs = Date.now() - markerStart;
     } else {
       reusable = false;
       await guest.kill();
