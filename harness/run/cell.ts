@@ -77,6 +77,12 @@ export class GuestSession {
   private current: StepRecord | undefined;
   private currentStarted = 0;
 
+  /**
+   * Runs once, before the first scenario step begins (after the setup): a shared guest waits here for the
+   * ratelimit windows the previous scenario left open (shared-guest.ts).
+   */
+  beforeSteps: (() => Promise<void>) | undefined;
+
   /** Set by runCell: boots a fresh QEMU on the cell's disk images (the kill step's second boot). */
   bootFresh: (() => Promise<Guest>) | undefined;
 
@@ -95,6 +101,11 @@ export class GuestSession {
 
   async begin(index: number, kind: string): Promise<void> {
     await this.end();
+    if (index >= 0 && this.beforeSteps !== undefined) {
+      const wait = this.beforeSteps;
+      this.beforeSteps = undefined;
+      await wait();
+    }
     this.current = { index, kind, commands: [], durationMs: 0 };
     this.currentStarted = Date.now();
     await this.guest.mark(`ih: step ${index} ${kind}`).catch((e: unknown) => this.rethrow(e, ['kmsg']));
