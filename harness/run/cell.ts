@@ -83,6 +83,12 @@ export class GuestSession {
    */
   beforeSteps: (() => Promise<void>) | undefined;
 
+  /**
+   * A shared guest's answers to commands whose output cannot change while it runs (/proc/version, the
+   * tools' --help): later scenarios take them from here (runOnce). Undefined: every command runs.
+   */
+  onceCache: Map<string, ExecResult> | undefined;
+
   /** Set by runCell: boots a fresh QEMU on the cell's disk images (the kill step's second boot). */
   bootFresh: (() => Promise<Guest>) | undefined;
 
@@ -138,6 +144,24 @@ export class GuestSession {
     if (this.current) this.current.durationMs += r.durationMs;
     if (r.exitCode === 127) throw new InfraError(`guest has no program ${argv[0]} (exit 127): ${tail(r.stderr, 3)}`);
     return r;
+  }
+
+  /** run(), or the answer this guest gave to the same argv before (see onceCache); recorded as `cached`. */
+  async runOnce(argv: string[]): Promise<ExecResult> {
+    const key = JSON.stringify(argv);
+    const hit = this.onceCache?.get(key);
+    if (hit !== undefined) {
+      this.current?.commands.push({ argv, exitCode: hit.exitCode, durationMs: 0, cached: true });
+      return hit;
+    }
+    const r = await this.run(argv);
+    if (r.exitCode !== null) this.onceCache?.set(key, r);
+    return r;
+  }
+
+  /** Forgets a cached answer (it no longer holds, or a requirement it denies is to be asked afresh). */
+  forget(argv: string[]): void {
+    this.onceCache?.delete(JSON.stringify(argv));
   }
 
   /** Runs argv and requires exit 0: otherwise the kernel (or the stack on it) failed this step. */

@@ -8,6 +8,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { ExecResult } from '../../vm/agent/client.ts';
 import { Guest } from '../../vm/qemu/guest.ts';
 import { tail } from '../errors.ts';
 import {
@@ -78,6 +79,8 @@ export class SharedGuest implements SharedGuestHandle<CellSpec, SharedSlotRun> {
    */
   private carry: { until: number; beforeSetup: boolean } | undefined;
   private readonly log: SlotLog[] = [];
+  /** answers that hold for the guest's whole life (GuestSession.onceCache) */
+  private readonly once = new Map<string, ExecResult>();
   private openError: string | undefined;
 
   private constructor(private readonly slots: Slot[], private readonly dir: string) {}
@@ -142,6 +145,7 @@ export class SharedGuest implements SharedGuestHandle<CellSpec, SharedSlotRun> {
       session = new GuestSession(guest, spec.scenario.stepTimeout * 1000, stepLog, this.slotDevices(slot));
       // The setup (disks, requirements, format, open) reads nothing through the stack: it overlaps the wait.
       if (this.carry !== undefined) session.beforeSteps = () => this.waitForRatelimit(entry);
+      session.onceCache = this.once;
       await guest.mark(`${begin}\n`);
       await runStack(spec, session, new Map(slot.disks.map((d) => [d.role, d.path])), slot.plan);
     } catch (e) {
