@@ -10,6 +10,11 @@ describe('parseMatrixArgs', () => {
     expect(cfg.jobs).toBeGreaterThanOrEqual(1);
     expect(Object.isFrozen(cfg)).toBe(true);
   });
+  it('runs the default library unless --slow', () => {
+    expect(parseMatrixArgs([], {}).slow).toBe(false);
+    expect(parseMatrixArgs(['--slow'], {}).slow).toBe(true);
+  });
+
   it('collects repeated --kernel and --scenario', () => {
     const cfg = parseMatrixArgs(['--kernel', '6.1', '-k', '6.12', '--scenario', 'integrity/*', '-s', 'crypt/*', '--jobs', '2'], {});
     expect(cfg.kernels.map((k) => k.kind)).toEqual(['alias', 'alias']);

@@ -13,6 +13,8 @@ export interface MatrixConfig {
   kernels: KernelSpec[];
   modules?: string;
   scenarioGlobs: string[];
+  /** Without --scenario, run the scenarios marked `slow` too (--slow); the default library leaves them out. */
+  slow: boolean;
   scenariosDir: string;
   resultsDir: string;
   jobs: number;
@@ -67,7 +69,8 @@ export function defaultJobs(memoryMb: number): number {
 export function addRunOptions(cmd: Command): Command {
   return cmd
     .option('--modules <dir>', 'module tree for a bzImage kernel (lib/modules/<release> or a root containing it)')
-    .option('-s, --scenario <glob>', 'only scenarios whose id matches (e.g. "integrity/*"; repeatable)', collect, [])
+    .option('-s, --scenario <glob>', 'only scenarios whose id matches (e.g. "integrity/*"; repeatable); slow ones it matches run too', collect, [])
+    .option('--slow', 'also run the scenarios marked slow (crash/*: minutes each under TCG), which the default library leaves out', false)
     .option('--results <dir>', 'results root', join(repoRoot(), 'results'))
     .option('-j, --jobs <n>', 'cells run in parallel (default: from cores and memory)', positiveInt('--jobs'))
     .option('--boot-timeout <seconds>', 'seconds until a guest that has not reached its agent is a hang', positiveInt('--boot-timeout'), 90)
@@ -94,7 +97,7 @@ export function parseCommand(cmd: Command, argv: string[]): void {
 
 /** What addRunOptions' options parse to. */
 export interface RunOptionValues {
-  modules?: string; scenario: string[]; results: string; jobs?: number; bootTimeout: number; memory: number; cpus: number; keepDisks: boolean;
+  modules?: string; scenario: string[]; slow: boolean; results: string; jobs?: number; bootTimeout: number; memory: number; cpus: number; keepDisks: boolean;
   repeat: number; retries: number; shareGuest: number;
 }
 
@@ -103,6 +106,7 @@ export function runConfig(o: RunOptionValues, kernels: KernelSpec[], env: NodeJS
   const cfg: MatrixConfig = {
     kernels,
     scenarioGlobs: o.scenario,
+    slow: o.slow,
     scenariosDir: join(repoRoot(), 'scenarios'),
     resultsDir: resolve(o.results),
     jobs: o.jobs ?? defaultJobs(o.memory),

@@ -6,7 +6,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadRun } from './baseline.ts';
 import { finishRun } from './finish.ts';
-import { mergeRuns, mergeWarnings } from './merge.ts';
+import { mergeRuns, mergeWarnings, mergeSlowNotRun } from './merge.ts';
 import { writeFakeRun } from './reports/fake-run.ts';
 import { loadSchema, validate } from './schema/validate.ts';
 
@@ -69,4 +69,22 @@ describe('mergeRuns', () => {
     expect(bad.exitCode).toBe(255);
     expect(bad.stderr).toContain(`merge ${join(root, 'missing')}: no such run directory`);
   }, 60_000);
+});
+
+describe('mergeSlowNotRun', () => {
+  const plan = { totalCells: 2, cells: 1, repeat: 1, retries: 0 };
+  const crash = { scenarios: ['crash/001', 'crash/002'], globs: ['crash/*'] };
+
+  it('shards of one quick run agree: the list and its globs stay', () => {
+    expect(mergeSlowNotRun([{ ...plan, slowNotRun: crash }, { ...plan, slowNotRun: crash }], new Set(['integrity/001']))).toEqual(crash);
+  });
+
+  it('a merged run that ran some of them takes those off the list', () => {
+    expect(mergeSlowNotRun([{ ...plan, slowNotRun: crash }, { ...plan, slowNotRun: { scenarios: [], globs: [] } }], new Set(['crash/002'])))
+      .toEqual({ scenarios: ['crash/001'], globs: ['crash/001'] });
+  });
+
+  it('runs older than the field say nothing', () => {
+    expect(mergeSlowNotRun([plan], new Set())).toBeUndefined();
+  });
 });

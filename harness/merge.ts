@@ -121,6 +121,8 @@ export async function mergeRuns(runs: LoadedRun[], resultsRoot: string, command:
     totalCells: Math.max(groups.size, ...plans.map((p) => p.totalCells)), cells: groups.size,
     repeat: Math.max(1, ...plans.map((p) => p.repeat)), retries: Math.max(0, ...plans.map((p) => p.retries)),
   };
+  const slowNotRun = mergeSlowNotRun(plans, new Set(runs.flatMap((r) => r.summary.cells.map((c) => c.scenario))));
+  if (slowNotRun !== undefined) plan.slowNotRun = slowNotRun;
   const out = await RunResults.create(resultsRoot, command, { plan });
   const s = out.summary;
   s.startedAt = runs.map((r) => r.summary.startedAt).sort()[0]!;
@@ -182,4 +184,16 @@ async function mergeKernels(runs: LoadedRun[], order: string[], outDir: string, 
     out.push({ ...k, buildLog: copied, ...(k.message !== undefined ? { message: k.message.replaceAll(buildLog, copied) } : {}) });
   }
   return out;
+}
+
+/**
+ * Slow scenarios none of the merged runs ran: shards of one plan agree (their globs are kept); a run that
+ * did run some of them (with --slow or --scenario) takes those off the list.
+ */
+export function mergeSlowNotRun(plans: PlanRecord[], ran: Set<string>): PlanRecord['slowNotRun'] {
+  const lists = plans.map((p) => p.slowNotRun).filter((x) => x !== undefined);
+  if (lists.length === 0) return undefined;
+  const left = [...new Set(lists.flatMap((l) => l.scenarios))].filter((id) => !ran.has(id)).sort();
+  const same = lists.find((l) => l.scenarios.length === left.length && l.scenarios.every((id) => left.includes(id)));
+  return { scenarios: left, globs: same?.globs ?? left };
 }

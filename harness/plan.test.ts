@@ -63,6 +63,13 @@ describe('planMatrix', () => {
     expect(planRecord(plan)).toEqual({ kernels: ['6.1', '4.13'], totalCells: 6, cells: 3, repeat: 3, retries: 1, shard: { index: 2, total: 2 } });
     expect(plannedKernels(plan).map((x) => x.text).sort()).toEqual(['4.13', '6.1']);
   });
+  it('records the slow scenarios the default selection left out, in every shard alike', () => {
+    const slowNotRun = { scenarios: ['crash/001', 'crash/002'], globs: ['crash/*'] };
+    for (const index of [1, 2]) {
+      expect(planRecord(planMatrix([k('6.1')], [s('a'), s('b')], { shard: { index, total: 2 }, slowNotRun })).slowNotRun).toEqual(slowNotRun);
+    }
+    expect(planRecord(planMatrix([k('6.1')], [s('a')])).slowNotRun).toBeUndefined();
+  });
   it('resolves only the kernels a shard has cells for', () => {
     const plan = planMatrix([k('6.1'), k('4.13')], [s('a')], { shard: { index: 1, total: 2 } });
     expect(plan.cells).toHaveLength(1);

@@ -1,5 +1,6 @@
 import { UsageError } from './errors.ts';
 import type { PlanRecord, ShardSpec } from './results.ts';
+import type { SlowNotRun } from './scenario/discover.ts';
 
 /**
  * Planning: which cells a run executes and how often, decided before any kernel is resolved or guest booted
@@ -21,6 +22,8 @@ export interface Plan<K extends { text: string } = { text: string }, S extends {
   repeat: number;
   retries: number;
   shard?: ShardSpec;
+  /** Slow scenarios the default selection left out (harness/scenario/discover.ts). */
+  slowNotRun?: SlowNotRun;
 }
 
 /** "2/5" -> { index: 2, total: 5 } (1-based, as CI matrices count). */
@@ -55,13 +58,14 @@ export function shardCells<T extends { key: string }>(cells: T[], shard: ShardSp
 }
 
 export function planMatrix<K extends { text: string }, S extends { id: string }>(
-  kernels: K[], scenarios: S[], opts: { repeat?: number; retries?: number; shard?: ShardSpec } = {},
+  kernels: K[], scenarios: S[], opts: { repeat?: number; retries?: number; shard?: ShardSpec; slowNotRun?: SlowNotRun } = {},
 ): Plan<K, S> {
   const all = planCells(kernels, scenarios);
   const cells = opts.shard !== undefined ? shardCells(all, opts.shard) : all;
   return {
     cells, kernels: kernels.map((k) => k.text), totalCells: all.length, repeat: opts.repeat ?? 1, retries: opts.retries ?? 0,
     ...(opts.shard !== undefined ? { shard: opts.shard } : {}),
+    ...(opts.slowNotRun !== undefined ? { slowNotRun: opts.slowNotRun } : {}),
   };
 }
 
@@ -69,6 +73,7 @@ export function planRecord(plan: Plan): PlanRecord {
   return {
     kernels: plan.kernels, totalCells: plan.totalCells, cells: plan.cells.length, repeat: plan.repeat, retries: plan.retries,
     ...(plan.shard !== undefined ? { shard: plan.shard } : {}),
+    ...(plan.slowNotRun !== undefined ? { slowNotRun: plan.slowNotRun } : {}),
   };
 }
 

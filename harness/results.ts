@@ -104,6 +104,11 @@ export interface PlanRecord {
   repeat: number;
   retries: number;
   shard?: ShardSpec;
+  /**
+   * Slow scenarios the default selection left out (no --scenario, no --slow): their ids and globs covering
+   * them. Empty lists when nothing was left out; absent in runs older than the field.
+   */
+  slowNotRun?: { scenarios: string[]; globs: string[] };
 }
 
 export interface Summary {

@@ -1,6 +1,7 @@
 /**
- * The default library's throughput on one kernel: `npm run matrix` as a child process for each --jobs and
- * --share-guest asked for, wall time and cells per minute from what it really ran.
+ * The default library's throughput on one kernel (every scenario not marked slow, as `npm run matrix` runs
+ * it without --scenario): `npm run matrix` as a child process for each --jobs and --share-guest asked for,
+ * wall time and cells per minute from what it really ran.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,6 +20,8 @@ export interface CellsBench {
   cellsPerMinute: number;
   verdicts: Record<string, number>;
   meanCellMs: number;
+  /** slow scenarios the matrix left out (the default library runs without them) */
+  slowNotRun: string[];
 }
 
 export async function benchCells(kernel: string, jobs: number, shareGuest: number, resultsRoot: string, scenario?: string): Promise<CellsBench> {
@@ -39,5 +42,8 @@ export async function benchCells(kernel: string, jobs: number, shareGuest: numbe
   const meanCellMs = s.cells.reduce((a, c) => a + c.durationMs, 0) / Math.max(1, s.cells.length);
   const guests = join(results, 'latest', 'guests');
   const boots = shareGuest > 1 && existsSync(guests) ? readdirSync(guests).length : s.cells.length;
-  return { jobs, shareGuest, boots, cells: s.cells.length, wallMs, cellsPerMinute: (s.cells.length / wallMs) * 60_000, verdicts, meanCellMs };
+  return {
+    jobs, shareGuest, boots, cells: s.cells.length, wallMs, cellsPerMinute: (s.cells.length / wallMs) * 60_000, verdicts, meanCellMs,
+    slowNotRun: s.plan?.slowNotRun?.scenarios ?? [],
+  };
 }

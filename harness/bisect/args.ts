@@ -21,7 +21,8 @@ does not boot is skipped, not blamed.
                        intermittent bug is still found), good only when all n runs pass
   --signature <text>   look for this failure instead of the bad end's (repeatable)
   --results <dir>      results root (default results/): <dir>/<run-id>/bisect.json, steps.jsonl, steps/
-  matrix options       --scenario, --patch, --kconfig, --make-arg, --jobs, --boot-timeout, ... (no --kernel)
+  matrix options       --scenario, --slow, --patch, --kconfig, --make-arg, --jobs, --boot-timeout, ... (no --kernel);
+                       without --scenario the default library runs (no slow scenarios; --slow adds them)
 
 Exit: 0 first bad commit found, 125 not decided (ends not confirmed, or only untestable commits left),
 255 usage error (bad option, ref that names no commit, --good not an ancestor of --bad) or interrupted.

@@ -29,8 +29,8 @@ export function realBisectDeps(opts: RealDepsOptions): BisectDeps {
       await provideKernel(spec, { log: (line) => log(`build: ${line}`) });
     },
     async run(cfg) {
-      const scenarios = await discoverScenarios(cfg.scenariosDir, cfg.scenarioGlobs);
-      const plan = planMatrix(cfg.kernels, scenarios, { repeat: cfg.repeat, retries: cfg.retries });
+      const { scenarios, slowNotRun } = await discoverScenarios(cfg.scenariosDir, cfg.scenarioGlobs, { slow: cfg.slow });
+      const plan = planMatrix(cfg.kernels, scenarios, { repeat: cfg.repeat, retries: cfg.retries, slowNotRun });
       const results = await RunResults.create(cfg.resultsDir, opts.command, { plan: planRecord(plan) });
       opts.onRun?.(results.dir);
       const reporters = new Reporters([new LineReporter((s) => process.stderr.write(s))]);

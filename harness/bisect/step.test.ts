@@ -43,6 +43,13 @@ describe('parseBisectRunArgs', () => {
     expect(args.signatures).toEqual(['BUG: x @ f']);
   });
 
+  it('passes --slow on to the matrix of each step', () => {
+    const quick = parseBisectRunArgs([], '/src/linux');
+    const slow = parseBisectRunArgs(['--slow'], '/src/linux');
+    expect(quick !== 'help' && quick.cfg.slow).toBe(false);
+    expect(slow !== 'help' && slow.cfg.slow).toBe(true);
+  });
+
   it('takes --tree and --tree=', () => {
     for (const argv of [['--tree', '/a/b'], ['--tree=/a/b']]) {
       const args = parseBisectRunArgs(argv, '/src/linux');

@@ -69,7 +69,7 @@ async function main(argv: string[]): Promise<number> {
           for (const jobs of ints(o.jobs)) {
             const r = await benchCells(o.kernel, jobs, share, join(dir, 'results'), o.scenario);
             cells.push(r);
-            say(`cells --jobs ${jobs} --share-guest ${share}: ${r.cells} cells in ${(r.wallMs / 1000).toFixed(1)} s = ${r.cellsPerMinute.toFixed(1)} cells/min (goal >= 20), ${r.boots} boots, mean cell ${(r.meanCellMs / 1000).toFixed(1)} s, ${JSON.stringify(r.verdicts)} (load ${loadavg().map((l) => l.toFixed(1)).join(' ')})`);
+            say(`cells --jobs ${jobs} --share-guest ${share}: ${r.cells} cells in ${(r.wallMs / 1000).toFixed(1)} s = ${r.cellsPerMinute.toFixed(1)} cells/min (goal >= 20), ${r.boots} boots, mean cell ${(r.meanCellMs / 1000).toFixed(1)} s, ${JSON.stringify(r.verdicts)}${r.slowNotRun.length ? `, ${r.slowNotRun.length} slow scenarios not run` : ''} (load ${loadavg().map((l) => l.toFixed(1)).join(' ')})`);
           }
         }
         out.cells = cells;

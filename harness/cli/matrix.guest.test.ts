@@ -38,6 +38,9 @@ describe('npm run matrix', () => {
     expect(s.accelerator?.accel).toMatch(/^(tcg|kvm)$/);
     expect(s.cells.map((c) => c.verdict)).toEqual(['pass']);
     expect(r.all).toMatch(/^PASS .*integrity\/001-crc32c-journal-corrupt/m);
+    // an explicit --scenario is the whole choice: nothing was left out for being slow
+    expect(s.plan?.slowNotRun).toEqual({ scenarios: [], globs: [] });
+    expect(r.all).not.toMatch(/slow scenario/);
   }, 600_000);
 
   it('exits 255 naming the option for a usage error, before any guest boots', async () => {
@@ -60,6 +63,8 @@ describe('npm run matrix', () => {
     await sleep(500);
     expect(await qemuOf(results)).toEqual([]);
     expect(summaryOf(results).status).toBe('interrupted');
+    // without --scenario the matrix ran the default library: the slow crash scenarios are left out, and said so
+    expect(summaryOf(results).plan?.slowNotRun?.globs).toEqual(['crash/*']);
     expect(r.all).toMatch(/SIGTERM: stopping [1-9]\d* guest\(s\)/);
   }, 600_000);
 });

@@ -30,8 +30,8 @@ async function main(argv: string[]): Promise<number> {
     throw e;
   }
   const baseline = cfg.baseline !== undefined ? await loadRun(cfg.baseline) : undefined;
-  const scenarios = await discoverScenarios(cfg.scenariosDir, cfg.scenarioGlobs);
-  const plan = planMatrix(cfg.kernels, scenarios, { repeat: cfg.repeat, retries: cfg.retries, ...(cfg.shard ? { shard: cfg.shard } : {}) });
+  const { scenarios, slowNotRun } = await discoverScenarios(cfg.scenariosDir, cfg.scenarioGlobs, { slow: cfg.slow });
+  const plan = planMatrix(cfg.kernels, scenarios, { repeat: cfg.repeat, retries: cfg.retries, slowNotRun, ...(cfg.shard ? { shard: cfg.shard } : {}) });
   const builds = cfg.kernels.some(isSourceSpec);
   await preflight({ log, requirements: builds ? [...REQUIREMENTS, ...BUILD_REQUIREMENTS] : REQUIREMENTS });
   const results = await RunResults.create(cfg.resultsDir, ['matrix', ...argv], { plan: planRecord(plan) });

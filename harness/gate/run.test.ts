@@ -256,6 +256,19 @@ describe('parseGateArgs', () => {
     expect(() => parseGateArgs(['--base', '6.1', '--candidate', '6.12', '--kernel', '6.1'], {})).toThrow(/unknown option '--kernel'/);
   });
 
+  it('gates the default library: slow scenarios only with --slow or a --scenario that names them', async () => {
+    const plan = async (...extra: string[]) => (await planGate(parseGateArgs(['--base', '6.1', '--candidate', '6.12', '--no-compat', ...extra], {}))).plan;
+    const quick = await plan();
+    expect(quick.cells.some((c) => c.scenario.id.startsWith('crash/'))).toBe(false);
+    expect(quick.cells.some((c) => c.scenario.id.startsWith('integrity/'))).toBe(true);
+    expect(quick.slowNotRun?.globs).toEqual(['crash/*']);
+    const all = await plan('--slow');
+    expect(all.cells.filter((c) => c.scenario.id.startsWith('crash/')).length).toBe(2 * quick.slowNotRun!.scenarios.length);
+    expect(all.slowNotRun?.scenarios).toEqual([]);
+    const named = await plan('--scenario', 'crash/001*', '--scenario', 'crash/002*');
+    expect(named.cells.map((c) => c.scenario.id)).toEqual(['crash/001-journal-crc32c', 'crash/002-bitmap-crc32c', 'crash/001-journal-crc32c', 'crash/002-bitmap-crc32c']);
+  });
+
   it('runs the compatibility pass unless --no-compat; --compat-stack picks stacks', () => {
     expect(parseGateArgs(['--base', '6.1', '--candidate', '6.12'], {})).toMatchObject({ compat: true, compatGlobs: [] });
     expect(parseGateArgs(['--base', '6.1', '--candidate', '6.12', '--no-compat'], {})).toMatchObject({ compat: false });

@@ -30,9 +30,9 @@ export interface GatePlan {
 
 /** What runs, decided (and every scenario file validated) before any kernel is resolved. */
 export async function planGate(cfg: GateConfig): Promise<GatePlan> {
-  const scenarios = await discoverScenarios(cfg.matrix.scenariosDir, cfg.matrix.scenarioGlobs);
-  const plan = planMatrix([cfg.base, cfg.candidate], scenarios, { repeat: cfg.matrix.repeat, retries: cfg.matrix.retries });
-  const compat = cfg.compat ? await discoverScenarios(cfg.compatDir, cfg.compatGlobs.length > 0 ? cfg.compatGlobs : ['compat/*']) : [];
+  const { scenarios, slowNotRun } = await discoverScenarios(cfg.matrix.scenariosDir, cfg.matrix.scenarioGlobs, { slow: cfg.matrix.slow });
+  const plan = planMatrix([cfg.base, cfg.candidate], scenarios, { repeat: cfg.matrix.repeat, retries: cfg.matrix.retries, slowNotRun });
+  const compat = cfg.compat ? (await discoverScenarios(cfg.compatDir, cfg.compatGlobs.length > 0 ? cfg.compatGlobs : ['compat/*'])).scenarios : [];
   return { plan, compat };
 }
 

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyBaseline } from '../baseline.ts';
 import { writeFakeRun } from '../reports/fake-run.ts';
 import type { RunResults } from '../results.ts';
-import { formatEnd } from './line.ts';
+import { formatEnd, slowNotRunLine } from './line.ts';
 import { Reporters, type Reporter } from './reporter.ts';
 
 describe('formatEnd', () => {
@@ -36,6 +36,32 @@ describe('formatEnd', () => {
     expect(text.split('\n')[2]).toContain('6.1.0-56-amd64/integrity/002-fail');
     expect(text).toContain('Passed in base-run, not judged now (2):');
     expect(text).toContain('4 regression(s), 0 fixed against base-run');
+  });
+});
+
+describe('slow scenarios left out', () => {
+  const plan = { totalCells: 24, cells: 24, repeat: 1, retries: 0 };
+
+  it('the closing block says in one line which were not run and how to add them', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ih-line-'));
+    try {
+      const run = await writeFakeRun(dir);
+      const s = { ...structuredClone(run.summary), plan: { ...plan, slowNotRun: { scenarios: Array.from({ length: 9 }, (_, i) => `crash/00${i + 1}`), globs: ['crash/*'] } } };
+      const lines = formatEnd(s, '/r').split('\n');
+      expect(lines).toContain('9 slow scenarios not run (crash/*): add --slow');
+      // right above the counts, where a reader looks for what ran
+      expect(lines[lines.indexOf('9 slow scenarios not run (crash/*): add --slow') + 1]).toMatch(/^1 pass, /);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('one scenario, several globs; nothing when none was left out or the run predates the field', () => {
+    expect(slowNotRunLine({ plan: { ...plan, slowNotRun: { scenarios: ['crash/007'], globs: ['crash/007'] } } })).toBe('1 slow scenario not run (crash/007): add --slow');
+    expect(slowNotRunLine({ plan: { ...plan, slowNotRun: { scenarios: ['a/1', 'b/1', 'b/2'], globs: ['a/1', 'b/*'] } } })).toBe('3 slow scenarios not run (a/1, b/*): add --slow');
+    expect(slowNotRunLine({ plan: { ...plan, slowNotRun: { scenarios: [], globs: [] } } })).toBeUndefined();
+    expect(slowNotRunLine({ plan })).toBeUndefined();
+    expect(slowNotRunLine({})).toBeUndefined();
   });
 });
 

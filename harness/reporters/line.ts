@@ -17,6 +17,14 @@ export function formatBegin(info: RunBeginInfo): string {
   return `integrity-harness: ${info.cells} cell(s)${reps} on ${info.kernels.join(', ') || 'no kernel'}, ${info.jobs} at a time -> ${info.runDir}\n`;
 }
 
+/** "9 slow scenarios not run (crash/*): add --slow", so a quick run is never taken for the whole library. */
+export function slowNotRunLine(s: Pick<Summary, 'plan'>): string | undefined {
+  const left = s.plan?.slowNotRun;
+  if (left === undefined || left.scenarios.length === 0) return undefined;
+  const n = left.scenarios.length;
+  return `${n} slow scenario${n === 1 ? '' : 's'} not run (${left.globs.join(', ')}): add --slow`;
+}
+
 /**
  * The closing block: regressions first (with a baseline they decide the exit code), then flaky cells apart
  * from the steadily failing ones, then the counts.
@@ -39,6 +47,8 @@ export function formatEnd(s: Summary, runDir: string): string {
   const flaky = s.cells.filter((c) => c.flaky).length;
   if (flaky > 0) parts.push(`${flaky} flaky`);
   if (s.baseline !== undefined) parts.push(`${s.baseline.regressions} regression(s), ${s.baseline.fixed} fixed against ${s.baseline.runId}`);
+  const slow = slowNotRunLine(s);
+  if (slow !== undefined) out.push(slow);
   out.push(`${parts.join(', ') || 'no cells'} (accelerator: ${s.accelerator?.accel ?? 'n/a'}); results: ${runDir}/summary.json, report.html, junit.xml, ktap.txt`);
   return `${out.join('\n')}\n`;
 }

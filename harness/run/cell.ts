@@ -75,6 +75,19 @@ export class GuestSession {
   readonly steps: StepRecord[] = [];
   readonly disagreements: Disagreement[] = [];
   private current: StepRecord | undefined;
+  private currentStarted = 0;
+
+  /**
+   * Runs once, before the first scenario step begins (after the setup): a shared guest waits here for the
+   * ratelimit windows the previous scenario left open (shared-guest.ts).
+   */
+  beforeSteps: (() => Promise<void>) | undefined;
+
+  /**
+   * A shared guest's answers to commands whose output cannot change while it runs (/proc/version, the
+   * tools' --help): later scenarios take them from here (runOnce). Undefined: every command runs.
+   */
+  onceCache: Map<string, ExecResult> | undefined;
 
   /** Set by runCell: boots a fresh QEMU on the cell's disk images (the kill step's second boot). */
   bootFresh: (() => Promise<Guest>) | undefined;
@@ -94,12 +107,19 @@ export class GuestSession {
 
   async begin(index: number, kind: string): Promise<void> {
     await this.end();
+    if (index >= 0 && this.beforeSteps !== undefined) {
+      const wait = this.beforeSteps;
+      this.beforeSteps = undefined;
+      await wait();
+    }
     this.current = { index, kind, commands: [], durationMs: 0 };
+    this.currentStarted = Date.now();
     await this.guest.mark(`ih: step ${index} ${kind}`).catch((e: unknown) => this.rethrow(e, ['kmsg']));
   }
 
   async end(): Promise<void> {
     if (this.current === undefined) return;
+    this.current.wallMs = Date.now() - this.currentStarted;
     this.steps.push(this.current);
     await appendFile(this.stepLog, JSON.stringify(this.current) + '\n');
     this.current = undefined;
@@ -124,6 +144,24 @@ export class GuestSession {
     if (this.current) this.current.durationMs += r.durationMs;
     if (r.exitCode === 127) throw new InfraError(`guest has no program ${argv[0]} (exit 127): ${tail(r.stderr, 3)}`);
     return r;
+  }
+
+  /** run(), or the answer this guest gave to the same argv before (see onceCache); recorded as `cached`. */
+  async runOnce(argv: string[]): Promise<ExecResult> {
+    const key = JSON.stringify(argv);
+    const hit = this.onceCache?.get(key);
+    if (hit !== undefined) {
+      this.current?.commands.push({ argv, exitCode: hit.exitCode, durationMs: 0, cached: true });
+      return hit;
+    }
+    const r = await this.run(argv);
+    if (r.exitCode !== null) this.onceCache?.set(key, r);
+    return r;
+  }
+
+  /** Forgets a cached answer (it no longer holds, or a requirement it denies is to be asked afresh). */
+  forget(argv: string[]): void {
+    this.onceCache?.delete(JSON.stringify(argv));
   }
 
   /** Runs argv and requires exit 0: otherwise the kernel (or the stack on it) failed this step. */

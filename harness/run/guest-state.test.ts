@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { leftovers, parseGuestState, ratelimitWaitMs } from './guest-state.ts';
+import { leftovers, parseGuestState, ratelimitCarry } from './guest-state.ts';
 
 /** What the state script prints in a guest just booted (the shell is pid 80, its cat pid 81). */
 function output(over: { dm?: string; mapper?: string; procs?: string[]; keys?: string; tmp?: string; uptime?: string; dmesg?: string } = {}): string {
@@ -56,19 +56,32 @@ describe('guest state between scenarios', () => {
   });
 });
 
-describe('ratelimitWaitMs', () => {
-  const dm = '[   10.000000] device-mapper: integrity: dm-0: Checksum failed at sector 0x3\n[   11.000000] device-mapper: integrity: dm-0: Checksum failed at sector 0x8';
+describe('ratelimitCarry', () => {
+  const line = (t: string, text: string) => `[${t.padStart(12)}] ${text}`;
+  const sum = (t: string) => line(t, 'device-mapper: integrity: dm-0: Checksum failed at sector 0x3');
+  const aead = (t: string) => line(t, 'device-mapper: crypt: dm-1: INTEGRITY AEAD ERROR, sector 8');
+  const mark = (t: string) => line(t, 'ih: state check');
+  const carry = (lines: string[], uptime = 99) => ratelimitCarry({ dmesg: lines.join('\n'), uptime });
 
-  it('waits until 5 s (and a margin) after the last device-mapper line', () => {
-    expect(ratelimitWaitMs(dm, 12.5)).toBe(4000);
-    expect(ratelimitWaitMs(dm, 20)).toBe(0);
+  it('waits until 5 s (and a margin) after the last judged line, by the kernel clock of the state check', () => {
+    expect(carry([sum('10.000000'), sum('11.000000'), mark('12.500000')])).toEqual({ waitMs: 3750, lines: 2, burstUsed: false });
+    expect(carry([aead('10.000000'), mark('12.000000')]).waitMs).toBe(3250);
+    expect(carry([sum('10.000000'), mark('20.000000')]).waitMs).toBe(0);
   });
 
-  it('does not wait when the scenario made dm say nothing', () => {
-    expect(ratelimitWaitMs('[    3.0] ih: step 1 write\n', 4)).toBe(0);
+  it('falls back to /proc/uptime without the mark, and to the whole interval without any clock', () => {
+    expect(carry([sum('10.000000')], 12.5).waitMs).toBe(2750);
+    expect(carry([sum('10.000000')], Number.NaN).waitMs).toBe(5250);
   });
 
-  it('waits the whole interval when the guest clock could not be read', () => {
-    expect(ratelimitWaitMs(dm, Number.NaN)).toBe(5500);
+  it('does not wait for lines that are not ratelimited or not counted', () => {
+    expect(carry([line('3.0', 'ih: step 1 write'), line('3.1', 'device-mapper: table: 254:0: integrity: Invalid argument count'),
+      line('3.2', 'device-mapper: integrity: Error on journal commit id: -5'), mark('4.0')])).toEqual({ waitMs: 0, lines: 0, burstUsed: false });
+  });
+
+  it('a whole burst of lines may hold back even a line of the next setup', () => {
+    const ten = Array.from({ length: 10 }, (_, i) => sum(`10.${i}00000`));
+    expect(carry([...ten, mark('11.000000')])).toMatchObject({ lines: 10, burstUsed: true, waitMs: 5150 });
+    expect(carry([...ten.slice(1), mark('11.000000')]).burstUsed).toBe(false);
   });
 });

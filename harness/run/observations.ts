@@ -17,8 +17,11 @@ export interface StepRecord {
   index: number;
   /** "write", "read", "corrupt", "open", "close", "status", "setup", "teardown". */
   kind: string;
-  commands: Array<{ argv: string[]; exitCode: number | null; durationMs: number; stderrTail?: string }>;
+  /** `cached`: not run again, the answer this shared guest gave to the same command earlier */
+  commands: Array<{ argv: string[]; exitCode: number | null; durationMs: number; stderrTail?: string; cached?: boolean }>;
   durationMs: number;
+  /** Host wall time from the step's begin to its end: guest commands plus the host's own work (model, images). */
+  wallMs?: number;
   note?: string;
   /** Blocks (top-device indices) whose reads the kernel failed in this step, with the errno it gave. */
   failedBlocks?: Array<{ block: number; errno: number }>;

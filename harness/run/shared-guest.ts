@@ -8,13 +8,14 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { ExecResult } from '../../vm/agent/client.ts';
 import { Guest } from '../../vm/qemu/guest.ts';
 import { tail } from '../errors.ts';
 import {
   bootGuest, classifyError, createCellDisks, GuestSession, judgeCell, runStack, writeCellFiles, type CellSpec, type Outcome,
 } from './cell.ts';
 import type { TransferPlan } from './disks.ts';
-import { leftovers, parseGuestState, ratelimitWaitMs, STATE_ARGV, type GuestState } from './guest-state.ts';
+import { leftovers, parseGuestState, ratelimitCarry, STATE_ARGV, type GuestState } from './guest-state.ts';
 import type { CellResult } from './observations.ts';
 import type { SharedGuestHandle, SlotRun } from './share.ts';
 
@@ -53,7 +54,12 @@ interface SlotLog {
   position: number;
   verdict: string;
   durationMs: number;
+  /** waited for dm's ratelimit windows: before the scenario's first step, or before its setup too */
   waitedMs?: number;
+  waitedBeforeSetup?: boolean;
+  /** the state check after the scenario, and the wait for its end marker on the console */
+  stateMs?: number;
+  markerMs?: number;
   leftovers?: string[];
   stateCheck?: string;
   consoleNudges?: number;
@@ -69,9 +75,14 @@ export class SharedGuest implements SharedGuestHandle<CellSpec, SharedSlotRun> {
   private bootPart = '';
   /** console offset where the previous scenario's slice ended */
   private consumed = 0;
-  /** host clock time before which the next scenario must not begin (dm's ratelimit) */
-  private waitUntil = 0;
+  /**
+   * dm's ratelimit windows the last scenario may have left open: host clock time before which the next
+   * scenario's steps must not begin, and whether it must not even begin (guest-state.ts, ratelimitCarry).
+   */
+  private carry: { until: number; beforeSetup: boolean } | undefined;
   private readonly log: SlotLog[] = [];
+  /** answers that hold for the guest's whole life (GuestSession.onceCache) */
+  private readonly once = new Map<string, ExecResult>();
   private openError: string | undefined;
 
   private constructor(private readonly slots: Slot[], private readonly dir: string) {}
@@ -132,12 +143,11 @@ export class SharedGuest implements SharedGuestHandle<CellSpec, SharedSlotRun> {
         await this.afterBoot();
       }
       if (this.kernelRelease !== undefined) result.kernelRelease = this.kernelRelease;
-      const wait = this.waitUntil - Date.now();
-      if (wait > 0) {
-        entry.waitedMs = wait;
-        await sleep(wait);
-      }
+      if (this.carry?.beforeSetup) await this.waitForRatelimit(entry);
       session = new GuestSession(guest, spec.scenario.stepTimeout * 1000, stepLog, this.slotDevices(slot));
+      // The setup (disks, requirements, format, open) reads nothing through the stack: it overlaps the wait.
+      if (this.carry !== undefined) session.beforeSteps = () => this.waitForRatelimit(entry);
+      session.onceCache = this.once;
       await guest.mark(`${begin}\n`);
       await runStack(spec, session, new Map(slot.disks.map((d) => [d.role, d.path])), slot.plan);
     } catch (e) {
@@ -146,11 +156,15 @@ export class SharedGuest implements SharedGuestHandle<CellSpec, SharedSlotRun> {
     }
     Object.assign(result, { steps: session.steps, disagreements: session.disagreements });
     if (outcome === undefined || outcome.verdict === 'skip') {
+      const stateStart = Date.now();
       reusable = await this.checkState(entry);
+      entry.stateMs = Date.now() - stateStart;
       // With its newline the record is complete at once; without one printk keeps it open for a
       // continuation and the console prints it only when the next record arrives.
+      const markerStart = Date.now();
       await guest.mark(`${end}\n`).catch(() => (reusable = false));
       if (!(await this.waitForConsole(end, entry))) entry.stateCheck = `${entry.stateCheck ?? ''} end marker not on the console after ${MARKER_WAIT_MS / 1000}s`.trim();
+      entry.markerMs = Date.now() - markerStart;
     } else {
       reusable = false;
       await guest.kill();
@@ -209,13 +223,28 @@ export class SharedGuest implements SharedGuestHandle<CellSpec, SharedSlotRun> {
       const r = await this.guest!.exec(STATE_ARGV, { timeoutMs: STATE_TIMEOUT_MS });
       const st = parseGuestState(r.stdout.toString());
       const left = leftovers(this.baseline!, st);
-      this.waitUntil = Date.now() + ratelimitWaitMs(st.dmesg, st.uptime);
+      const carry = ratelimitCarry(st);
+      // a scenario that ended before its steps (a skip) has not waited: what it was to wait for still holds
+      const prev = this.carry;
+      const next = carry.waitMs > 0 ? { until: Date.now() + carry.waitMs, beforeSetup: carry.burstUsed } : undefined;
+      this.carry = prev === undefined ? next
+        : next === undefined ? prev : { until: Math.max(prev.until, next.until), beforeSetup: prev.beforeSetup || next.beforeSetup };
       if (left.length > 0) entry.leftovers = left;
       return left.length === 0;
     } catch (e) {
       entry.stateCheck = (e as Error).message;
       return false;
     }
+  }
+
+  private async waitForRatelimit(entry: SlotLog): Promise<void> {
+    const carry = this.carry;
+    this.carry = undefined;
+    const wait = carry === undefined ? 0 : carry.until - Date.now();
+    if (wait <= 0) return;
+    entry.waitedMs = wait;
+    if (carry!.beforeSetup) entry.waitedBeforeSetup = true;
+    await sleep(wait);
   }
 
   /**

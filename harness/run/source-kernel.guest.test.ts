@@ -25,7 +25,7 @@ async function runOn(kernelArgs: string[]) {
     process.stderr.write(`${s}\n`);
   };
   await preflight({ log, requirements: [...REQUIREMENTS, ...BUILD_REQUIREMENTS] });
-  const scenarios = await discoverScenarios(cfg.scenariosDir, cfg.scenarioGlobs);
+  const { scenarios } = await discoverScenarios(cfg.scenariosDir, cfg.scenarioGlobs, { slow: cfg.slow });
   expect(scenarios.map((s) => s.id)).toEqual(['integrity/001-crc32c-journal-corrupt']);
   const plan = planMatrix(cfg.kernels, scenarios, { repeat: cfg.repeat, retries: cfg.retries });
   const results = await RunResults.create(cfg.resultsDir, ['source-kernel.guest.test'], { plan: planRecord(plan) });

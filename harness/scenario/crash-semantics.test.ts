@@ -55,7 +55,7 @@ describe('crash steps in scenario files', () => {
   });
 
   it('the shipped crash scenarios load: every mode of dm-integrity, dm-crypt AEAD in J and D, LUKS2, and kills', async () => {
-    const s = await discoverScenarios(join(repoRoot(), 'scenarios'), ['crash/*']);
+    const s = (await discoverScenarios(join(repoRoot(), 'scenarios'), ['crash/*'])).scenarios;
     const kind = (x: (typeof s)[number]) => `${x.stack.type}/${'mode' in x.stack ? x.stack.mode : 'journal'}/${x.steps.some((st) => typeof st === 'object' && 'kill' in st) ? 'kill' : 'crash'}`;
     expect(s.map(kind).sort()).toEqual([
       'crypt-aead/direct/crash', 'crypt-aead/direct/kill', 'crypt-aead/journal/crash', 'crypt-aead/journal/kill',

@@ -24,8 +24,63 @@ export function globToRegExp(glob: string): RegExp {
   return new RegExp(`^${re}$`);
 }
 
-/** Loads every scenario under `dir` (validating all before any guest boots), filtered by id globs. */
-export async function discoverScenarios(dir: string, globs: string[] = []): Promise<Scenario[]> {
+/** Slow scenarios the default selection left out: their ids, and the shortest exact cover of them by globs. */
+export interface SlowNotRun {
+  scenarios: string[];
+  /** "crash/*" when every scenario of a directory was left out, else the ids themselves */
+  globs: string[];
+}
+
+export interface ScenarioSelection {
+  scenarios: Scenario[];
+  slowNotRun: SlowNotRun;
+}
+
+/**
+ * Which scenarios a run executes (blktests' QUICK_RUN). Without --scenario: the default library, every
+ * scenario not marked `slow`, plus the slow ones with --slow. A --scenario glob is an explicit choice: it
+ * selects every scenario it matches, slow or not. Only the default selection leaves slow scenarios out,
+ * and it says which.
+ */
+export function selectScenarios(all: Scenario[], globs: string[], opts: { slow?: boolean; dir?: string } = {}): ScenarioSelection {
+  const none: SlowNotRun = { scenarios: [], globs: [] };
+  if (globs.length > 0) {
+    const res = globs.map(globToRegExp);
+    const picked = all.filter((s) => res.some((r) => r.test(s.id)));
+    if (picked.length === 0) throw new ScenarioError(`--scenario ${globs.join(' ')}: matches none of ${all.map((s) => s.id).join(', ')}`);
+    return { scenarios: picked, slowNotRun: none };
+  }
+  if (all.length === 0) throw new ScenarioError(`no scenario files under ${opts.dir ?? 'the scenarios directory'}`);
+  if (opts.slow) return { scenarios: all, slowNotRun: none };
+  const scenarios = all.filter((s) => s.slow === undefined);
+  const left = all.filter((s) => s.slow !== undefined).map((s) => s.id);
+  if (scenarios.length === 0) throw new ScenarioError(`every scenario under ${opts.dir ?? 'the scenarios directory'} is slow (${left.join(', ')}): add --slow or name them with --scenario`);
+  return { scenarios, slowNotRun: { scenarios: left, globs: coverGlobs(left, all.map((s) => s.id)) } };
+}
+
+/** The ids as globs: a directory whose every scenario is among them becomes "<dir>/*". */
+export function coverGlobs(ids: string[], allIds: string[]): string[] {
+  const dirOf = (id: string) => (id.includes('/') ? id.slice(0, id.lastIndexOf('/')) : undefined);
+  const chosen = new Set(ids);
+  const out: string[] = [];
+  const done = new Set<string>();
+  for (const id of ids) {
+    const dir = dirOf(id);
+    if (dir === undefined) { out.push(id); continue; }
+    if (done.has(dir)) continue;
+    const inDir = allIds.filter((x) => dirOf(x) === dir);
+    if (inDir.every((x) => chosen.has(x))) {
+      out.push(`${dir}/*`);
+      done.add(dir);
+    } else {
+      out.push(id);
+    }
+  }
+  return out;
+}
+
+/** Loads every scenario under `dir`, validating all before any guest boots. */
+export async function loadScenarios(dir: string): Promise<Scenario[]> {
   const files = (await readdir(dir, { recursive: true }))
     .filter((f) => /\.ya?ml$/.test(f))
     .sort()
@@ -41,10 +96,10 @@ export async function discoverScenarios(dir: string, globs: string[] = []): Prom
     }
   }
   if (problems.length > 0) throw new ScenarioError(problems.join('\n'));
-  const res = globs.map(globToRegExp);
-  const picked = res.length === 0 ? scenarios : scenarios.filter((s) => res.some((r) => r.test(s.id)));
-  if (picked.length === 0) {
-    throw new ScenarioError(globs.length > 0 ? `--scenario ${globs.join(' ')}: matches none of ${scenarios.map((s) => s.id).join(', ')}` : `no scenario files under ${dir}`);
-  }
-  return picked;
+  return scenarios;
+}
+
+/** Loads every scenario under `dir` and selects the run's (selectScenarios). */
+export async function discoverScenarios(dir: string, globs: string[] = [], opts: { slow?: boolean } = {}): Promise<ScenarioSelection> {
+  return selectScenarios(await loadScenarios(dir), globs, { ...opts, dir });
 }

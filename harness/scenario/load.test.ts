@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../errors.ts';
-import { discoverScenarios, globToRegExp } from './discover.ts';
+import { discoverScenarios, globToRegExp, loadScenarios } from './discover.ts';
 import { loadScenario, ScenarioError } from './load.ts';
 
 const HEAD = `description: This test exercises the loader with one small scenario.
@@ -49,12 +49,36 @@ ${steps('write: { offset: 0, length: 1MiB, bs: 64KiB, procs: 4, fua: true }', 'r
   });
 
   it('every scenario in the repository', async () => {
-    const all = await discoverScenarios(new URL('../../scenarios', import.meta.url).pathname);
+    const all = await loadScenarios(new URL('../../scenarios', import.meta.url).pathname);
     expect(all.length).toBeGreaterThan(0);
+    // the crash-consistency replays take minutes each under TCG: out of the default library, with a reason
+    for (const s of all.filter((x) => x.id.startsWith('crash/'))) expect(s.slow, s.id).toMatch(/\S/);
+    expect(all.filter((x) => !x.id.startsWith('crash/')).every((x) => x.slow === undefined)).toBe(true);
+  });
+});
+
+describe('slow', () => {
+  it('takes a one-line reason and keeps it', async () => {
+    const dir = scenarioDir({ 'g/s.yaml': `${HEAD}slow: "replays 100 crash points: minutes under TCG"\n${STACK}${steps('status')}` });
+    expect((await loadScenario(join(dir, 'g/s.yaml'), dir)).slow).toBe('replays 100 crash points: minutes under TCG');
+  });
+
+  it('is absent unless given', async () => {
+    const dir = scenarioDir({ 'g/q.yaml': `${HEAD}${STACK}${steps('status')}` });
+    expect((await loadScenario(join(dir, 'g/q.yaml'), dir)).slow).toBeUndefined();
   });
 });
 
 describe('loadScenario rejects, naming the file and the field', () => {
+  it('slow without a reason', async () => {
+    expect(await loadError(`${HEAD}slow: true\n${STACK}${steps('status')}`)).toMatch(/g\/x\.yaml: slow: expected a one-line reason why the scenario is slow.*got true/);
+    expect(await loadError(`${HEAD}slow: "  slow "\n${STACK}${steps('status')}`)).toMatch(/g\/x\.yaml: slow: expected a one-line reason/);
+  });
+
+  it('slow with a reason over several lines', async () => {
+    expect(await loadError(`${HEAD}slow: "replays crash points:\\nminutes each"\n${STACK}${steps('status')}`)).toMatch(/g\/x\.yaml: slow: the reason must be one line/);
+  });
+
   it('YAML that does not parse', async () => {
     expect(await loadError('description: [unclosed\n')).toMatch(/g\/x\.yaml: not valid YAML/);
   });

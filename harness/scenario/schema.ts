@@ -137,8 +137,19 @@ export const requiresSchema = z
   })
   .default({ targets: [], targetVersions: {}, crypto: [], toolOptions: {} });
 
+/**
+ * Why a scenario is left out of the default library (blktests' QUICK_RUN): one line, e.g. "replays ~100 crash
+ * points: 1-15 min under TCG". Slow scenarios run with --slow or when a --scenario glob names them.
+ */
+const SLOW_HINT = 'expected a one-line reason why the scenario is slow, e.g. "replays every crash point: minutes under TCG"';
+export const slowSchema = z.string({ error: (i) => `${SLOW_HINT}; got ${JSON.stringify(i.input)}` })
+  .trim()
+  .min(10, SLOW_HINT)
+  .refine((t) => !/[\r\n]/.test(t), 'the reason must be one line');
+
 export const scenarioSchema = z.strictObject({
   description: z.string().min(10, 'one sentence saying what the scenario does'),
+  slow: slowSchema.optional(),
   requires: requiresSchema,
   disks: z.array(diskSchema).min(1),
   stack: stackSchema,

@@ -32,7 +32,7 @@ describe('summary.schema.json', () => {
   it('accepts what RunResults writes, with every optional field of a cell set', async () => {
     const root = join(tmpdir(), `ih-schema-${process.pid}`);
     try {
-      const r = await RunResults.create(root, ['matrix', '--repeat', '2'], { plan: { kernels: ['6.1', '6.12'], totalCells: 4, cells: 2, repeat: 2, retries: 1, shard: { index: 1, total: 2 } } });
+      const r = await RunResults.create(root, ['matrix', '--repeat', '2'], { plan: { kernels: ['6.1', '6.12'], totalCells: 4, cells: 2, repeat: 2, retries: 1, shard: { index: 1, total: 2 }, slowNotRun: { scenarios: ['crash/001'], globs: ['crash/*'] } } });
       await r.addCell(fullCell);
       r.summary.baseline = { runId: 'base', dir: '/tmp/base', regressions: 1, unjudged: 0, fixed: 0 };
       r.summary.mergedFrom = [{ runId: 'a', dir: '/tmp/a', shard: { index: 1, total: 2 } }];
