@@ -16,6 +16,7 @@ import { execaSync } from 'execa';
 import { parseCryptCipher } from '../model/crypt/cipher.ts';
 import { cryptAeadSealer, cryptAeadVerifier } from '../model/crypt/verifier.ts';
 import { auditIntegrityImage, type IntegrityAuditParams } from '../model/integrity/audit.ts';
+import { defaultAuditWorkers } from '../model/integrity/audit-workers.ts';
 import { IntegrityDeviceModel } from '../model/integrity/device.ts';
 import { planIntegrityFormat } from '../model/integrity/format.ts';
 import { buildIntegrityImage } from '../model/integrity/synthetic.ts';
@@ -81,7 +82,7 @@ function best(fn: () => void, runs: number): { wall: number; cpu: number } {
 const GCM_KEY = Buffer.from('000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f', 'hex');
 
 /** Builds an image of `mib` MiB with every block written with random data, then times raw reads and the audit. */
-export function benchAudit(dir: string, kind: AuditBenchKind, mib = 256, runs = 3): AuditBench {
+export function benchAudit(dir: string, kind: AuditBenchKind, mib = 256, runs = 3, workers = defaultAuditWorkers()): AuditBench {
   const deviceSectors = (mib * MiB) / 512;
   const gcm = kind === 'gcm' ? { cipher: parseCryptCipher('capi:gcm(aes)-random'), key: GCM_KEY } : undefined;
   const hash = kind === 'gcm' ? undefined : kind;
@@ -103,7 +104,7 @@ export function benchAudit(dir: string, kind: AuditBenchKind, mib = 256, runs = 
   }
   readAll(path); // warm the page cache
   const raw = best(() => readAll(path), runs);
-  const params: IntegrityAuditParams = gcm ? { verifier: cryptAeadVerifier(gcm), expected: model } : { hash, expected: model };
+  const params: IntegrityAuditParams = { ...(gcm ? { verifier: cryptAeadVerifier(gcm) } : { hash }), expected: model, workers };
   let disagreements = -1;
   const audit = best(() => {
     disagreements = auditIntegrityImage(path, params).disagreementCount;

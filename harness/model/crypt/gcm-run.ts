@@ -17,6 +17,7 @@
  * that fails is judged sector by sector by the caller, so exactly the failing sectors are reported.
  */
 import { createCipheriv } from 'node:crypto';
+import type { RunKernel } from '../integrity/verifier.ts';
 
 /** 128-bit GCM field elements as four big-endian 32-bit words; bit 0 is the MSB of byte 0. */
 type Block = Uint32Array;
@@ -98,8 +99,8 @@ export interface GcmRunParams {
 export interface GcmRun {
   /** whether every sector of the run authenticates; `sector(i)` is the AAD sector of the i-th */
   verifyRun(firstAadSector: number, aadSectorStep: number, data: Uint8Array, tags: Uint8Array, n: number): boolean;
-  /** the plaintext of the run verifyRun last accepted, back to back; valid until the next call */
-  plaintext(data: Uint8Array, n: number): Buffer;
+  /** the plaintext of the run verifyRun last accepted, back to back; valid until the next call (or into `into`) */
+  plaintext(data: Uint8Array, n: number, into?: Uint8Array): Buffer;
 }
 
 export function gcmRun(p: GcmRunParams): GcmRun | undefined {
@@ -131,7 +132,6 @@ export function gcmRun(p: GcmRunParams): GcmRun | undefined {
   let ks = Buffer.alloc(0);
   let ks32 = new Uint32Array(0);
   let out = Buffer.alloc(0);
-  let out32 = new Uint32Array(0);
   const grow = (n: number) => {
     if (n <= cap) return;
     cap = n;
@@ -142,7 +142,6 @@ export function gcmRun(p: GcmRunParams): GcmRun | undefined {
     ks = Buffer.alloc(ctr.length);
     ks32 = new Uint32Array(ks.buffer, ks.byteOffset, ks.length / 4);
     out = Buffer.alloc(n * bs);
-    out32 = new Uint32Array(out.buffer, out.byteOffset, out.length / 4);
     for (let i = 0; i < n; i++) for (let j = 0; j < B; j++) ctr.writeUInt32BE(j + 2, (i * B + j) * 16 + 12);
     for (let i = 0; i < n; i++) ctr.writeUInt32BE(1, (n * B + i) * 16 + 12);
   };
@@ -209,11 +208,12 @@ export function gcmRun(p: GcmRunParams): GcmRun | undefined {
       lastCap = cap;
       return true;
     },
-    plaintext(data, n) {
+    plaintext(data, n, into) {
       if (n !== lastN || cap !== lastCap) throw new RangeError(`plaintext() of ${n} sectors, but the last verified run had ${lastN}`);
-      if ((data.byteOffset & 3) === 0) xorWords(new Uint32Array(data.buffer, data.byteOffset, (n * bs) / 4), ks32, out32);
-      else xorBytes(data, ks, out, n * bs);
-      return out.subarray(0, n * bs);
+      const o = into ? Buffer.from(into.buffer, into.byteOffset, n * bs) : out.subarray(0, n * bs);
+      if (((data.byteOffset | o.byteOffset) & 3) === 0) xorWords(new Uint32Array(data.buffer, data.byteOffset, (n * bs) / 4), ks32, new Uint32Array(o.buffer, o.byteOffset, (n * bs) / 4));
+      else xorBytes(data, ks, o, n * bs);
+      return o;
     },
   };
 }
@@ -225,4 +225,21 @@ function xorWords(d: Uint32Array, k: Uint32Array, o: Uint32Array): void {
 
 function xorBytes(d: Uint8Array, k: Uint8Array, o: Uint8Array, len: number): void {
   for (let j = 0; j < len; j++) o[j] = d[j]! ^ k[j]!;
+}
+
+/** The arguments an audit worker rebuilds the run verifier from (cryptAeadVerifier's runOffload). */
+export interface GcmRunKernelParams extends GcmRunParams {
+  /** the crypt target's offset on the dm-integrity device, in 512-byte sectors */
+  offsetSectors: number;
+  sectorsPerBlock: number;
+}
+
+/** The worker side of cryptAeadVerifier's verifyRun / plaintextRun for gcm(aes)-random. */
+export function runKernel(p: GcmRunKernelParams): RunKernel {
+  const gcm = gcmRun(p);
+  if (!gcm) throw new RangeError(`gcm run kernel: unsupported tag layout (tag ${p.authTagSize}, tuple ${p.tupleSize})`);
+  return {
+    verifyRun: (ls0, data, tags, n) => ls0 >= p.offsetSectors && gcm.verifyRun(ls0 - p.offsetSectors, p.sectorsPerBlock, data, tags, n),
+    plaintextInto: (_ls0, data, _tags, n, out) => void gcm.plaintext(data, n, out),
+  };
 }
