@@ -29,14 +29,14 @@ function perSector(key: Buffer): NonNullable<IntegrityAuditParams['verifier']> {
 }
 
 /**
- * A 16 MiB image, every block written with random data, interleave areas of 4096 sectors: the audit's runs
+ * An 8 MiB image, every block written with random data, interleave areas of 4096 sectors: the audit's runs
  * are 1 MiB chunks (2048 sectors) cut at area boundaries too, so a run's first and last block sit at known
  * places. A few blocks are left never written (zeros sealed at format), one of them inside a run.
  */
 function image(keyLen: number, bs: number) {
   const key = randomBytes(keyLen);
   const spb = bs / 512;
-  const format = { deviceSectors: 32768, tagSize: 28, interleaveSectors: 4096, fixPadding: true, sectorsPerBlock: spb };
+  const format = { deviceSectors: 16384, tagSize: 28, interleaveSectors: 4096, fixPadding: true, sectorsPerBlock: spb };
   const provided = planIntegrityFormat(format).providedDataSectors;
   const model = new IntegrityDeviceModel({ sectorsPerBlock: spb, providedDataSectors: provided });
   model.write(0, randomBytes(6144 * 512));

@@ -4,7 +4,7 @@
  * 800-38D) with a 96-bit IV: J0 = IV || 1, keystream E_K(IV || 2), E_K(IV || 3), ..., and
  *   tag = S ^ E_K(J0),   S = GHASH_H(AAD padded || C || [bitlen AAD]64 [bitlen C]64),   H = E_K(0^128).
  * - every counter block of the run goes through one AES-ECB pass: the keystream blocks of all sectors
- *   first, back to back (so the plaintext is one XOR over the run), then the J0 block of each sector;
+ *   first, back to back (so the plaintext is one SIMD XOR over the run, xor-simd.ts), then the J0 blocks;
  * - dm-crypt's AAD is two blocks, a1 = le64(sector) || IV[0..8], a2 = IV[8..12] || 0^12, and C is B = bs/16
  *   blocks, so by Horner's rule S_i = (a1 H ^ a2) H^(B+2) ^ g_i H ^ len H with g_i = GHASH_H(C_i). One
  *   native GCM call with the whole run's ciphertext as AAD (read in place, no copy) gives
@@ -18,6 +18,7 @@
  */
 import { createCipheriv } from 'node:crypto';
 import type { RunKernel } from '../integrity/verifier.ts';
+import { xorArena } from './xor-simd.ts';
 
 /** 128-bit GCM field elements as four big-endian 32-bit words; bit 0 is the MSB of byte 0. */
 type Block = Uint32Array;
@@ -129,9 +130,9 @@ export function gcmRun(p: GcmRunParams): GcmRun | undefined {
   let cap = 0;
   let ctr = Buffer.alloc(0);
   let ctr32 = new Uint32Array(0);
-  let ks = Buffer.alloc(0);
-  let ks32 = new Uint32Array(0);
-  let out = Buffer.alloc(0);
+  // the keystream (arena.b) and the ciphertext's copy (arena.a) meet in one SIMD XOR (xor-simd.ts)
+  let arena = xorArena(0);
+  let ks32: Uint32Array = new Uint32Array(0);
   const grow = (n: number) => {
     if (n <= cap) return;
     cap = n;
@@ -139,9 +140,8 @@ export function gcmRun(p: GcmRunParams): GcmRun | undefined {
     // Counter blocks: n*B keystream blocks IV || (2 + j), then n J0 blocks IV || 1; the IVs are filled per run.
     ctr = Buffer.alloc(n * (B + 1) * 16);
     ctr32 = new Uint32Array(ctr.buffer, ctr.byteOffset, ctr.length / 4);
-    ks = Buffer.alloc(ctr.length);
-    ks32 = new Uint32Array(ks.buffer, ks.byteOffset, ks.length / 4);
-    out = Buffer.alloc(n * bs);
+    arena = xorArena(ctr.length);
+    ks32 = new Uint32Array(arena.b.buffer, arena.b.byteOffset, ctr.length / 4);
     for (let i = 0; i < n; i++) for (let j = 0; j < B; j++) ctr.writeUInt32BE(j + 2, (i * B + j) * 16 + 12);
     for (let i = 0; i < n; i++) ctr.writeUInt32BE(1, (n * B + i) * 16 + 12);
   };
@@ -173,6 +173,7 @@ export function gcmRun(p: GcmRunParams): GcmRun | undefined {
       const e = ecb();
       // the keystream of the run, then its J0 blocks (at the end of the buffers, wherever n ends)
       const ksBytes = n * B * 16;
+      const ks = arena.b;
       for (let at = 0; at < ksBytes; at += ECB_PIECE) ks.set(e.update(ctr.subarray(at, Math.min(ksBytes, at + ECB_PIECE))), at);
       ks.set(e.update(ctr.subarray(j0 * 4, j0 * 4 + n * 16)), j0 * 4);
       const g = createCipheriv(`aes-${bits}-gcm` as 'aes-256-gcm', p.key, gcmIv);
@@ -210,21 +211,15 @@ export function gcmRun(p: GcmRunParams): GcmRun | undefined {
     },
     plaintext(data, n, into) {
       if (n !== lastN || cap !== lastCap) throw new RangeError(`plaintext() of ${n} sectors, but the last verified run had ${lastN}`);
-      const o = into ? Buffer.from(into.buffer, into.byteOffset, n * bs) : out.subarray(0, n * bs);
-      if (((data.byteOffset | o.byteOffset) & 3) === 0) xorWords(new Uint32Array(data.buffer, data.byteOffset, (n * bs) / 4), ks32, new Uint32Array(o.buffer, o.byteOffset, (n * bs) / 4));
-      else xorBytes(data, ks, o, n * bs);
-      return o;
+      const len = n * bs;
+      arena.a.set(data.subarray(0, len));
+      arena.xor(len);
+      const o = arena.out.subarray(0, len);
+      if (!into) return o;
+      into.set(o);
+      return Buffer.from(into.buffer, into.byteOffset, len);
     },
   };
-}
-
-/** o = d ^ k over d's length; in a function of its own so the JIT sees three fixed typed arrays */
-function xorWords(d: Uint32Array, k: Uint32Array, o: Uint32Array): void {
-  for (let j = 0; j < d.length; j++) o[j] = d[j]! ^ k[j]!;
-}
-
-function xorBytes(d: Uint8Array, k: Uint8Array, o: Uint8Array, len: number): void {
-  for (let j = 0; j < len; j++) o[j] = d[j]! ^ k[j]!;
 }
 
 /** The arguments an audit worker rebuilds the run verifier from (cryptAeadVerifier's runOffload). */
