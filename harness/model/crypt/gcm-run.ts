@@ -148,6 +148,8 @@ export function gcmRun(p: GcmRunParams): GcmRun | undefined {
   // AES-ECB output in pieces this size: well inside malloc's reuse, far from its mmap threshold
   const ECB_PIECE = 64 * 1024;
   const acc = new Uint32Array(8); // [0..4): the fold; [4..8): scratch
+  // ECB keeps no state between whole blocks: one cipher for every run (creating one costs tens of microseconds)
+  const e = ecb();
   let lastN = 0;
   let lastCap = 0;
 
@@ -170,7 +172,6 @@ export function gcmRun(p: GcmRunParams): GcmRun | undefined {
         const at = j0 + 4 * i;
         ctr32[at] = w0; ctr32[at + 1] = w1; ctr32[at + 2] = w2;
       }
-      const e = ecb();
       // the keystream of the run, then its J0 blocks (at the end of the buffers, wherever n ends)
       const ksBytes = n * B * 16;
       const ks = arena.b;
