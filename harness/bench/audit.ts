@@ -27,6 +27,8 @@ export type AuditBenchKind = (typeof AUDIT_BENCH_KINDS)[number];
 export interface AuditBench {
   /** crc32c / sha256 internal hash, or gcm: capi:gcm(aes)-random dm-crypt over dm-integrity */
   hash: AuditBenchKind;
+  /** audit threads asked for (IntegrityAuditParams.workers); only gcm runs move to workers, so 1 for the others */
+  workers: number;
   imageMiB: number;
   /** raw read through the page cache (warmed), best of the runs */
   rawMBps: number;
@@ -112,6 +114,7 @@ export function benchAudit(dir: string, kind: AuditBenchKind, mib = 256, runs = 
   const mb = bytes / MiB;
   return {
     hash: kind,
+    workers: gcm ? workers : 1,
     imageMiB: mb,
     rawMBps: mb / raw.wall,
     rawDirectMBps: rawDirect === undefined ? undefined : mb / rawDirect,
@@ -130,7 +133,7 @@ export function formatAuditBench(r: AuditBench): string {
   const headline = r.ratioDirect === undefined ? 'audit/O_DIRECT n/a (O_DIRECT refused)' : `audit/O_DIRECT ${r.ratioDirect.toFixed(2)}${goal}`;
   const direct = r.rawDirectMBps === undefined ? 'O_DIRECT refused' : `${r.rawDirectMBps.toFixed(0)} MB/s O_DIRECT`;
   return (
-    `audit ${r.hash.padEnd(7)} ${r.imageMiB} MiB: ${headline}; audit ${r.auditMBps.toFixed(0)} MB/s, raw read ${direct}, ` +
+    `audit ${`${r.hash}${r.workers > 1 ? ` x${r.workers}` : ''}`.padEnd(7)} ${r.imageMiB} MiB, ${r.workers} thread${r.workers > 1 ? 's' : ''}: ${headline}; audit ${r.auditMBps.toFixed(0)} MB/s, raw read ${direct}, ` +
     `${r.rawMBps.toFixed(0)} MB/s cached (audit/cached ${r.ratio.toFixed(2)}); ` +
     `by CPU time: raw ${r.rawCpuMBps.toFixed(0)}, audit ${r.auditCpuMBps.toFixed(0)} MB/s` +
     (r.disagreements !== 0 ? ` DISAGREEMENTS ${r.disagreements}` : '')
