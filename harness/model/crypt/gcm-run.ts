@@ -11,7 +11,8 @@
  *     G = GHASH_H(C_1 || ... || C_n) = sum_i g_i H^(B(n-i)),
  *   and the stored tags give what each g_i H must be: S_i ^ (a1 H ^ a2) H^(B+2) ^ len H, S_i = tag_i ^ E_K(J0_i).
  *   A Horner fold of those claims with H^B predicts G H: per sector one table multiplication and the
- *   AAD's nonzero words through tables of H^(B+3) and H^(B+2).
+ *   AAD's nonzero words through tables of H^(B+3) and H^(B+2); for small sectors a second native GHASH
+ *   over the claims laid out sparsely does the fold instead (SPARSE_MAX_BLOCKS).
  * Equal sides: every sector authenticates, except with probability about n*B/2^128 (a nonzero polynomial
  * in the secret H vanishing at it), far below a 2^-128 forgery per sector that GCM itself allows. A run
  * that fails is judged sector by sector by the caller, so exactly the failing sectors are reported.
@@ -131,7 +132,7 @@ export function gcmRun(p: GcmRunParams): GcmRun | undefined {
   // len H, the same for every sector: [bitlen AAD = 160]64 [bitlen C]64
   const lenH = new Uint32Array(4);
   mul(mulH, 0, 160, 0, bs * 8, lenH, 0);
-  // small sectors: the claims as a sparse buffer for one more native GHASH instead of a JS fold (see sparseLayout)
+  // small sectors: the claims as a sparse buffer for one more native GHASH instead of a JS fold (SPARSE_MAX_BLOCKS)
   const sparse = B <= SPARSE_MAX_BLOCKS;
   const mulH2 = mulTables(power(mulH, H, 2));
   const gcmIv = Buffer.alloc(12);
