@@ -49,6 +49,18 @@ describe('gcmRun', () => {
     );
   });
 
+  it('accepts a run after a longer one, and a longer one after it (buffers reused between runs)', () => {
+    for (const bs of [512, 4096]) {
+      const key = randomBytes(16);
+      const r = gcmRun({ key, sectorSize: bs, tupleSize: 28, authTagSize: 16 })!;
+      for (const n of [9, 3, 1, 12, 5]) {
+        const { data, tags, plain, step } = sealedRun(key, bs, 64, n);
+        expect(r.verifyRun(64, step, data, tags, n)).toBe(true);
+        expect(r.plaintext(data, n).equals(plain)).toBe(true);
+      }
+    }
+  });
+
   it('gives the audit the same disagreements as sector-by-sector decryption', () => {
     const key = randomBytes(32);
     const format = { deviceSectors: 16384, tagSize: 28, fixPadding: true };

@@ -14,6 +14,7 @@ import type { IntegrityDeviceModel } from './device.ts';
 import { integrityGeometry, type IntegrityGeometry } from './geometry.ts';
 import { parseIntegritySuperblock, SB_BYTES, superblockVersionProblems, type IntegritySuperblock } from './superblock.ts';
 import { isDiscardFiller, type IntegrityHash } from './tags.ts';
+import { offloadRuns, type OffloadTarget, type RunJob } from './audit-workers.ts';
 import { internalHashVerifier, type BlockVerifier } from './verifier.ts';
 
 export type DisagreementKind =
@@ -56,7 +57,17 @@ export interface IntegrityAuditParams {
   expected?: IntegrityDeviceModel;
   /** stop recording (not counting) disagreements after this many; default 1000 */
   maxDisagreements?: number;
+  /**
+   * Threads that verify runs of blocks (audit-workers.ts); default 1, this thread alone. Used only for image
+   * files of at least `minParallelBytes` whose verifier can move (dm-crypt gcm(aes)); the report is the
+   * same either way, disagreements in the same order.
+   */
+  workers?: number;
+  /** default 64 MiB: below it, starting the workers costs more than they save */
+  minParallelBytes?: number;
 }
+
+const MIN_PARALLEL_BYTES = 64 * 1024 * 1024;
 
 export interface IntegrityAuditReport {
   image: string;
@@ -84,15 +95,16 @@ const CHUNK_BYTES = 1 << 20;
 export function auditIntegrityImage(image: Buffer | string, p: IntegrityAuditParams): IntegrityAuditReport {
   const data = openImage(image);
   const meta = p.meta !== undefined ? openImage(p.meta) : undefined;
+  const paths = { ...(typeof image === 'string' ? { data: image } : {}), ...(typeof p.meta === 'string' ? { meta: p.meta } : {}) };
   try {
-    return runAudit(data, meta, p);
+    return runAudit(data, meta, p, paths);
   } finally {
     data.close();
     meta?.close();
   }
 }
 
-function runAudit(data: ImageSource, meta: ImageSource | undefined, p: IntegrityAuditParams): IntegrityAuditReport {
+function runAudit(data: ImageSource, meta: ImageSource | undefined, p: IntegrityAuditParams, paths: { data?: string; meta?: string }): IntegrityAuditReport {
   const start = p.startSector ?? 0;
   const sbSource = meta ?? data;
   if (sbSource.length < start * 512 + SB_BYTES) {
@@ -145,45 +157,54 @@ function runAudit(data: ImageSource, meta: ImageSource | undefined, p: Integrity
   const zeroBlock = Buffer.alloc(bs);
   const zeroChunk = Buffer.alloc(blocksPerChunk * bs);
   const zeroTag = Buffer.alloc(ts);
-  // walk runs of blocks whose data (and tags) are contiguous: one interleave area at a time
-  const runSectors = geom.separateMetadata ? sb.providedDataSectors : geom.interleaveSectors;
-  for (let runStart = 0; runStart < sb.providedDataSectors; runStart += runSectors) {
-    const runEnd = Math.min(sb.providedDataSectors, runStart + runSectors);
-    for (let ls0 = runStart; ls0 < runEnd; ls0 += blocksPerChunk * spb) {
-      const n = Math.min(blocksPerChunk, (runEnd - ls0) / spb);
-      const dataAt = geom.dataByteOffset(ls0);
-      const tagAt = geom.tagByteOffset(ls0);
-      const dataBuf = data.read(dataAt, n * bs, dataScratch);
-      const tagBuf = tagSource.read(tagAt, n * ts, tagScratch);
-      if (verifier.verifyRun?.(ls0, dataBuf, tagBuf, n)) {
-        // every block valid: alone, nothing to say; against the model, compare runs of expected bytes
-        counts.valid += n;
-        if (expected) {
-          const plain = verifier.plaintextRun ? verifier.plaintextRun(ls0, dataBuf, tagBuf, n) : dataBuf;
-          judgeValidRun(expected, ls0, n, plain, zeroChunk, (i) => {
-            const ls = ls0 + i * spb;
-            const at = { sector: ls, block: ls / spb, dataOffset: dataAt + i * bs, tagOffset: tagAt + i * ts };
-            judgeAgainstModel(expected, 'valid', dataBuf.subarray(i * bs, (i + 1) * bs), tagBuf.subarray(i * ts, (i + 1) * ts), at, verifier, report);
-          });
-        }
-        continue;
+  const at = (ls: number, i: number, dataAt: number, tagAt: number): BlockAt => ({ sector: ls, block: ls / spb, dataOffset: dataAt + i * bs, tagOffset: tagAt + i * ts });
+  /** a run whose blocks all verify: alone, nothing to say; against the model, compare runs of expected bytes */
+  const judgeVerifiedRun = (j: RunJob, plain: Buffer, raw: () => { dataBuf: Buffer; tagBuf: Buffer }) => {
+    counts.valid += j.n;
+    if (!expected) return;
+    judgeValidRun(expected, j.ls0, j.n, plain, zeroChunk, (i) => {
+      const { dataBuf, tagBuf } = raw();
+      const ls = j.ls0 + i * spb;
+      judgeAgainstModel(expected, 'valid', dataBuf.subarray(i * bs, (i + 1) * bs), tagBuf.subarray(i * ts, (i + 1) * ts), at(ls, i, j.dataAt, j.tagAt), verifier, report);
+    });
+  };
+  const judgeBlocks = (j: RunJob, dataBuf: Buffer, tagBuf: Buffer) => {
+    for (let i = 0; i < j.n; i++) {
+      const ls = j.ls0 + i * spb;
+      const d = dataBuf.subarray(i * bs, (i + 1) * bs);
+      const t = tagBuf.subarray(i * ts, (i + 1) * ts);
+      const cls: BlockClass = verifier.verify(ls, d, t)
+        ? 'valid'
+        : isDiscardFiller(t)
+          ? 'filler'
+          : t.equals(zeroTag) && d.equals(zeroBlock)
+            ? 'blank'
+            : 'invalid';
+      counts[cls]++;
+      if (expected) judgeAgainstModel(expected, cls, d, t, at(ls, i, j.dataAt, j.tagAt), verifier, report);
+      else judgeAlone(cls, allowDiscards, wiped, d, t, at(ls, i, j.dataAt, j.tagAt), verifier, report);
+    }
+  };
+  const readRun = (j: RunJob) => ({ dataBuf: data.read(j.dataAt, j.n * bs, dataScratch), tagBuf: tagSource.read(j.tagAt, j.n * ts, tagScratch) });
+  const jobs = runJobs(sb, geom, blocksPerChunk);
+  const offload = offloadTarget(p, verifier, geom, paths, blocksPerChunk * bs);
+  if (offload) {
+    for (const r of offloadRuns(offload, jobs, p.workers!)) {
+      if (r.plain) {
+        let raw: { dataBuf: Buffer; tagBuf: Buffer } | undefined;
+        judgeVerifiedRun(r.job, r.plain, () => (raw ??= readRun(r.job)));
+      } else {
+        const { dataBuf, tagBuf } = readRun(r.job);
+        judgeBlocks(r.job, dataBuf, tagBuf);
       }
-      for (let i = 0; i < n; i++) {
-        const ls = ls0 + i * spb;
-        const block = ls / spb;
-        const d = dataBuf.subarray(i * bs, (i + 1) * bs);
-        const t = tagBuf.subarray(i * ts, (i + 1) * ts);
-        const cls: BlockClass = verifier.verify(ls, d, t)
-          ? 'valid'
-          : isDiscardFiller(t)
-            ? 'filler'
-            : t.equals(zeroTag) && d.equals(zeroBlock)
-              ? 'blank'
-              : 'invalid';
-        counts[cls]++;
-        const at = { sector: ls, block, dataOffset: dataAt + i * bs, tagOffset: tagAt + i * ts };
-        if (expected) judgeAgainstModel(expected, cls, d, t, at, verifier, report);
-        else judgeAlone(cls, allowDiscards, wiped, d, t, at, verifier, report);
+    }
+  } else {
+    for (const j of jobs) {
+      const { dataBuf, tagBuf } = readRun(j);
+      if (verifier.verifyRun?.(j.ls0, dataBuf, tagBuf, j.n)) {
+        judgeVerifiedRun(j, verifier.plaintextRun ? verifier.plaintextRun(j.ls0, dataBuf, tagBuf, j.n) : dataBuf, () => ({ dataBuf, tagBuf }));
+      } else {
+        judgeBlocks(j, dataBuf, tagBuf);
       }
     }
   }
@@ -216,6 +237,25 @@ function runAudit(data: ImageSource, meta: ImageSource | undefined, p: Integrity
     disagreementCount,
     disagreements,
   };
+}
+
+/** Runs of blocks whose data (and tags) are contiguous, in image order: one interleave area at a time, cut in chunks. */
+function* runJobs(sb: IntegritySuperblock, geom: IntegrityGeometry, blocksPerChunk: number): Generator<RunJob> {
+  const spb = geom.sectorsPerBlock;
+  const runSectors = geom.separateMetadata ? sb.providedDataSectors : geom.interleaveSectors;
+  for (let runStart = 0; runStart < sb.providedDataSectors; runStart += runSectors) {
+    const runEnd = Math.min(sb.providedDataSectors, runStart + runSectors);
+    for (let ls0 = runStart; ls0 < runEnd; ls0 += blocksPerChunk * spb) {
+      yield { ls0, n: Math.min(blocksPerChunk, (runEnd - ls0) / spb), dataAt: geom.dataByteOffset(ls0), tagAt: geom.tagByteOffset(ls0) };
+    }
+  }
+}
+
+/** Worker threads only when asked for, for image files (workers open them by path), and when there is enough to share. */
+function offloadTarget(p: IntegrityAuditParams, v: BlockVerifier, geom: IntegrityGeometry, paths: { data?: string; meta?: string }, maxRunBytes: number): OffloadTarget | undefined {
+  if ((p.workers ?? 1) < 2 || !v.runOffload || paths.data === undefined || (p.meta !== undefined && paths.meta === undefined)) return undefined;
+  if (geom.blocks * geom.blockSize < (p.minParallelBytes ?? MIN_PARALLEL_BYTES)) return undefined;
+  return { offload: v.runOffload, data: paths.data, ...(paths.meta !== undefined ? { meta: paths.meta } : {}), blockSize: geom.blockSize, tagSize: geom.tagSize, maxRunBytes };
 }
 
 interface BlockAt {
