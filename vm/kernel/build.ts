@@ -193,11 +193,17 @@ async function seedFromBase(base: ResolvedSource, outDir: string, cfgKey: string
   if ((await readStamp(path.join(baseOut, '.ih-built'))) === undefined) return;
   log.line(`# reusing objects of ${baseOut}`);
   await createDirAtomically(outDir, async (tmp) => {
+    const started = Date.now();
     await execa('cp', ['-a', '--reflink=auto', baseOut, tmp]);
+    const copied = Date.now();
     await fs.rm(path.join(tmp, '.ih-built'), { force: true });
     const rewritten = await relocateToolCommands(tmp, `${base.dir}/`, `${path.dirname(outDir)}/`);
-    log.line(`# rewrote the source path in ${rewritten} tools/ command file(s)`);
+    log.line(`# copied in ${secs(copied - started)} s; rewrote the source path in ${rewritten} tools/ command file(s) in ${secs(Date.now() - copied)} s`);
   });
+}
+
+function secs(ms: number): string {
+  return (ms / 1000).toFixed(1);
 }
 
 function kconfigTouchingPatches(patches: readonly PatchFile[]): string[] {
