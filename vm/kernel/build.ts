@@ -16,6 +16,7 @@ import {
 } from './build-cache.ts';
 import { loadFragments, verifyConfig, type Fragment } from './build-config.ts';
 import { COMPILER_MISMATCH_HINT, KernelBuildError, KernelSpecError, looksLikeCompilerMismatch } from './build-errors.ts';
+import { skipEmptyCommandsArgs } from './build-kbuild-cmd.ts';
 import { parseHunks } from './build-patch.ts';
 import { relocateToolCommands } from './build-relocate.ts';
 import { BuildLog, runStep } from './build-run.ts';
@@ -258,7 +259,8 @@ async function make(
   log: BuildLog,
   cacheDir: string,
 ): Promise<void> {
-  const argv = ['make', '-C', srcDir, `O=${outDir}`, `ARCH=${ARCH}`, `-j${jobs}`, ...makeArgs, ...targets];
+  const guard = await skipEmptyCommandsArgs(srcDir, makeArgs);
+  const argv = ['make', '-C', srcDir, `O=${outDir}`, `ARCH=${ARCH}`, `-j${jobs}`, ...makeArgs, ...guard, ...targets];
   const { exitCode } = await runStep(log, argv, { cwd: srcDir, env: makeEnv(cacheDir) });
   if (exitCode !== 0) throw buildFailure(`make ${targets.join(' ')} exited ${exitCode}`, log);
 }
