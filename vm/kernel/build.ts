@@ -116,7 +116,7 @@ export async function buildKernel(req: BuildRequest): Promise<BuiltKernel> {
     log.line(`# source ready after ${(preparedMs / 1000).toFixed(1)} s`);
     req.onStatus?.(`building ${src.description} (log: ${logFile})`);
     const meta = await withLock(`${outDir}.lock`, async () => {
-      if (patches.length > 0 && src.key !== null) await seedFromBase(base, outDir, cfgKey, log);
+      if (patches.length > 0 && src.key !== null) await seedFromBase(base, src.dir, patches, outDir, cfgKey, log);
       const configStamp = hashParts([cfgKey, ...kconfigTouchingPatches(patches)]);
       await configure(src.dir, outDir, fragments, makeArgs, configStamp, log, cacheDir);
       const configText = await fs.readFile(path.join(outDir, '.config'), 'utf8');
@@ -188,7 +188,14 @@ function buildDirFor(src: ResolvedSource, cfgKey: string, cacheDir: string): str
 
 // Starts a patched build from a copy of the base's finished build dir: source files the patches did
 // not touch keep their (hard-linked) mtimes, so make recompiles only what the patches changed.
-async function seedFromBase(base: ResolvedSource, outDir: string, cfgKey: string, log: BuildLog): Promise<void> {
+async function seedFromBase(
+  base: ResolvedSource,
+  patchedDir: string,
+  patches: readonly PatchFile[],
+  outDir: string,
+  cfgKey: string,
+  log: BuildLog,
+): Promise<void> {
   if (!base.cacheOwned || (await pathExists(outDir))) return;
   const baseOut = path.join(base.dir, `ih-out-${cfgKey}`);
   if ((await readStamp(path.join(baseOut, '.ih-built'))) === undefined) return;
@@ -200,7 +207,25 @@ async function seedFromBase(base: ResolvedSource, outDir: string, cfgKey: string
     await fs.rm(path.join(tmp, '.ih-built'), { force: true });
     const rewritten = await relocateToolCommands(tmp, `${base.dir}/`, `${path.dirname(outDir)}/`);
     log.line(`# copied in ${secs(copied - started)} s; rewrote the source path in ${rewritten} tools/ command file(s) in ${secs(Date.now() - copied)} s`);
+    const touched = await touchPatchedFiles(patchedDir, patches);
+    log.line(`# marked ${touched} patched file(s) newer than the copied objects`);
   });
+}
+
+// The patched tree is cached on its own and may be older than the base build it is seeded from (patched
+// earlier, base built later for a new configuration): make compares mtimes and would then keep the base's
+// objects of the patched files, i.e. build the unpatched kernel. Files the patches changed were replaced
+// (one link); a file still hard-linked to the base tree was not changed and keeps its time.
+export async function touchPatchedFiles(patchedDir: string, patches: readonly PatchFile[]): Promise<number> {
+  const now = new Date();
+  let touched = 0;
+  for (const file of new Set(patches.flatMap((p) => parseHunks(p.text).map((h) => h.file)))) {
+    const st = await fs.stat(path.join(patchedDir, file)).catch(() => null);
+    if (!st?.isFile() || st.nlink > 1) continue;
+    await fs.utimes(path.join(patchedDir, file), now, now);
+    touched += 1;
+  }
+  return touched;
 }
 
 function secs(ms: number): string {
