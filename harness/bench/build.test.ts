@@ -1,16 +1,22 @@
 import { describe, expect, it } from 'vitest';
-import { makeStepMs } from './build.ts';
+import { makeStep } from './build.ts';
 
-describe('makeStepMs', () => {
+describe('makeStep', () => {
   it('reads the duration of the make bzImage step, not of configuring', () => {
     const log = [
       '$ make -C /s O=/o ARCH=x86_64 tinyconfig   (in /s)',
       '# exit 0 after 4.0 s',
       '$ make -C /s O=/o ARCH=x86_64 -j2 CC=ccache gcc bzImage   (in /s)',
       '  CC      block/bio-integrity.o',
-      '# exit 0 after 151.3 s',
+      '# exit 0 after 151.3 s, cpu 290.6 s',
     ].join('\n');
-    expect(makeStepMs(log)).toBe(151_300);
-    expect(makeStepMs('$ make tinyconfig\n# exit 0 after 1.0 s')).toBeNaN();
+    expect(makeStep(log)).toEqual({ ms: 151_300, cpuMs: 290_600 });
+    expect(makeStep('$ make tinyconfig\n# exit 0 after 1.0 s').ms).toBeNaN();
+  });
+
+  it('reads logs written before runStep logged CPU time', () => {
+    const step = makeStep('$ make -j2 bzImage\n# exit 0 after 20.5 s');
+    expect(step.ms).toBe(20_500);
+    expect(step.cpuMs).toBeNaN();
   });
 });

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { buildKernel, type BuiltKernel } from '../../vm/kernel/build.ts';
 import { isBuildOrGitEntry, resolveSource } from '../../vm/kernel/build-source.ts';
+import { childCpuMs } from '../../vm/kernel/child-cpu.ts';
 
 export interface BuildBench {
   version: string;
@@ -23,25 +24,35 @@ export interface BuildBench {
 export interface BuildFigure {
   /** The whole buildKernel call (source preparation, configure, make). */
   wallMs: number;
+  /** user + sys CPU of everything the call ran: unlike wall time, mostly independent of the machine's load. */
+  cpuMs: number;
   /** `make bzImage` alone, from the build log. */
   makeMs: number;
+  makeCpuMs: number;
   release: string;
 }
 
 const PATCHED_FILE = 'drivers/md/dm-flakey.c';
 
-/** The duration runStep logs after `make ... bzImage`. */
-export function makeStepMs(log: string): number {
+const STEP_END_RE = /^# exit \d+ after ([\d.]+) s(?:, cpu ([\d.]+) s)?$/;
+
+/** The wall and CPU time runStep logs after `make ... bzImage` (NaN when absent). */
+export function makeStep(log: string): { ms: number; cpuMs: number } {
   const lines = log.split('\n');
   const start = lines.findIndex((l) => l.startsWith('$ make ') && / bzImage(\s|$)/.test(l));
-  if (start === -1) return Number.NaN;
-  const end = lines.slice(start).find((l) => /^# exit \d+ after [\d.]+ s$/.test(l));
-  return end === undefined ? Number.NaN : Math.round(Number(/after ([\d.]+) s/.exec(end)![1]) * 1000);
+  const end = start === -1 ? undefined : lines.slice(start).map((l) => STEP_END_RE.exec(l)).find((m) => m !== null);
+  if (end === undefined || end === null) return { ms: Number.NaN, cpuMs: Number.NaN };
+  const ms = (text: string | undefined) => (text === undefined ? Number.NaN : Math.round(Number(text) * 1000));
+  return { ms: ms(end[1]), cpuMs: ms(end[2]) };
 }
 
-async function figure(built: BuiltKernel): Promise<BuildFigure> {
+async function timedBuild(build: () => Promise<BuiltKernel>): Promise<BuildFigure> {
+  const cpuBefore = childCpuMs();
+  const built = await build();
+  const cpuMs = childCpuMs() - cpuBefore;
   if (built.fromCache) throw new Error('bench build: the scratch cache already had this kernel');
-  return { wallMs: built.durationMs, makeMs: makeStepMs(await fs.readFile(built.buildLog, 'utf8')), release: built.release };
+  const step = makeStep(await fs.readFile(built.buildLog, 'utf8'));
+  return { wallMs: built.durationMs, cpuMs, makeMs: step.ms, makeCpuMs: step.cpuMs, release: built.release };
 }
 
 async function oneFilePatch(srcDir: string, dir: string): Promise<string> {
@@ -73,10 +84,10 @@ export async function benchBuild(realCache: string, scratch: string, say: (line:
     const status = (l: string) => say(`  ${l}`);
     const loadClean = loadavg()[0]!;
     say(`build: clean src:${version} into a fresh build dir, ccache off, -j${jobs} (load ${loadClean.toFixed(1)})`);
-    const clean = await figure(await buildKernel({ source: { kind: 'debian-src', version }, cacheDir, jobs, onStatus: status }));
+    const clean = await timedBuild(() => buildKernel({ source: { kind: 'debian-src', version }, cacheDir, jobs, onStatus: status }));
     const loadIncr = loadavg()[0]!;
     say(`build: rebuild after a one-file patch (${PATCHED_FILE}) (load ${loadIncr.toFixed(1)})`);
-    const incr = await figure(await buildKernel({ source: { kind: 'debian-src', version }, patches: [patch], cacheDir, jobs, onStatus: status }));
+    const incr = await timedBuild(() => buildKernel({ source: { kind: 'debian-src', version }, patches: [patch], cacheDir, jobs, onStatus: status }));
     return { version, jobs, loadBefore: { clean: loadClean, incremental: loadIncr }, clean, incremental: { ...incr, patchedFile: PATCHED_FILE } };
   } finally {
     if (saved === undefined) delete process.env.CCACHE_DISABLE;

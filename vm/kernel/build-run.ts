@@ -4,6 +4,7 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { execa } from 'execa';
+import { childCpuMs } from './child-cpu.ts';
 
 export const LOG_TAIL_LINES = 30;
 
@@ -37,6 +38,8 @@ export class BuildLog {
 export interface StepResult {
   exitCode: number;
   output: string[];
+  /** CPU (user + sys) of the processes reaped meanwhile: this step's, unless other steps ran alongside. */
+  cpuMs: number;
 }
 
 // Never throws for a non-zero exit: the caller knows what a failure of this step means.
@@ -68,9 +71,11 @@ export async function runStep(
         })
       : Promise.resolve();
   const started = Date.now();
+  const cpuBefore = childCpuMs();
   const [result] = await Promise.all([child, pump(child.stdout), pump(child.stderr)]);
   const exitCode = result.exitCode ?? (result.failed ? 1 : 0);
   if (result.failed && result.exitCode === undefined) log.line(`(${result.shortMessage})`);
-  log.line(`# exit ${exitCode} after ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  return { exitCode, output };
+  const cpuMs = childCpuMs() - cpuBefore;
+  log.line(`# exit ${exitCode} after ${((Date.now() - started) / 1000).toFixed(1)} s, cpu ${(cpuMs / 1000).toFixed(1)} s`);
+  return { exitCode, output, cpuMs };
 }

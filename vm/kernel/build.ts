@@ -16,6 +16,7 @@ import {
 } from './build-cache.ts';
 import { loadFragments, verifyConfig, type Fragment } from './build-config.ts';
 import { COMPILER_MISMATCH_HINT, KernelBuildError, KernelSpecError, looksLikeCompilerMismatch } from './build-errors.ts';
+import { skipEmptyCommandsArgs } from './build-kbuild-cmd.ts';
 import { parseHunks } from './build-patch.ts';
 import { relocateToolCommands } from './build-relocate.ts';
 import { BuildLog, runStep } from './build-run.ts';
@@ -115,7 +116,7 @@ export async function buildKernel(req: BuildRequest): Promise<BuiltKernel> {
     log.line(`# source ready after ${(preparedMs / 1000).toFixed(1)} s`);
     req.onStatus?.(`building ${src.description} (log: ${logFile})`);
     const meta = await withLock(`${outDir}.lock`, async () => {
-      if (patches.length > 0 && src.key !== null) await seedFromBase(base, outDir, cfgKey, log);
+      if (patches.length > 0 && src.key !== null) await seedFromBase(base, src.dir, patches, outDir, cfgKey, log);
       const configStamp = hashParts([cfgKey, ...kconfigTouchingPatches(patches)]);
       await configure(src.dir, outDir, fragments, makeArgs, configStamp, log, cacheDir);
       const configText = await fs.readFile(path.join(outDir, '.config'), 'utf8');
@@ -187,17 +188,48 @@ function buildDirFor(src: ResolvedSource, cfgKey: string, cacheDir: string): str
 
 // Starts a patched build from a copy of the base's finished build dir: source files the patches did
 // not touch keep their (hard-linked) mtimes, so make recompiles only what the patches changed.
-async function seedFromBase(base: ResolvedSource, outDir: string, cfgKey: string, log: BuildLog): Promise<void> {
+async function seedFromBase(
+  base: ResolvedSource,
+  patchedDir: string,
+  patches: readonly PatchFile[],
+  outDir: string,
+  cfgKey: string,
+  log: BuildLog,
+): Promise<void> {
   if (!base.cacheOwned || (await pathExists(outDir))) return;
   const baseOut = path.join(base.dir, `ih-out-${cfgKey}`);
   if ((await readStamp(path.join(baseOut, '.ih-built'))) === undefined) return;
   log.line(`# reusing objects of ${baseOut}`);
   await createDirAtomically(outDir, async (tmp) => {
+    const started = Date.now();
     await execa('cp', ['-a', '--reflink=auto', baseOut, tmp]);
+    const copied = Date.now();
     await fs.rm(path.join(tmp, '.ih-built'), { force: true });
     const rewritten = await relocateToolCommands(tmp, `${base.dir}/`, `${path.dirname(outDir)}/`);
-    log.line(`# rewrote the source path in ${rewritten} tools/ command file(s)`);
+    log.line(`# copied in ${secs(copied - started)} s; rewrote the source path in ${rewritten} tools/ command file(s) in ${secs(Date.now() - copied)} s`);
+    const touched = await touchPatchedFiles(patchedDir, patches);
+    log.line(`# marked ${touched} patched file(s) newer than the copied objects`);
   });
+}
+
+// The patched tree is cached on its own and may be older than the base build it is seeded from (patched
+// earlier, base built later for a new configuration): make compares mtimes and would then keep the base's
+// objects of the patched files, i.e. build the unpatched kernel. Files the patches changed were replaced
+// (one link); a file still hard-linked to the base tree was not changed and keeps its time.
+export async function touchPatchedFiles(patchedDir: string, patches: readonly PatchFile[]): Promise<number> {
+  const now = new Date();
+  let touched = 0;
+  for (const file of new Set(patches.flatMap((p) => parseHunks(p.text).map((h) => h.file)))) {
+    const st = await fs.stat(path.join(patchedDir, file)).catch(() => null);
+    if (!st?.isFile() || st.nlink > 1) continue;
+    await fs.utimes(path.join(patchedDir, file), now, now);
+    touched += 1;
+  }
+  return touched;
+}
+
+function secs(ms: number): string {
+  return (ms / 1000).toFixed(1);
 }
 
 function kconfigTouchingPatches(patches: readonly PatchFile[]): string[] {
@@ -252,7 +284,8 @@ async function make(
   log: BuildLog,
   cacheDir: string,
 ): Promise<void> {
-  const argv = ['make', '-C', srcDir, `O=${outDir}`, `ARCH=${ARCH}`, `-j${jobs}`, ...makeArgs, ...targets];
+  const guard = await skipEmptyCommandsArgs(srcDir, makeArgs);
+  const argv = ['make', '-C', srcDir, `O=${outDir}`, `ARCH=${ARCH}`, `-j${jobs}`, ...makeArgs, ...guard, ...targets];
   const { exitCode } = await runStep(log, argv, { cwd: srcDir, env: makeEnv(cacheDir) });
   if (exitCode !== 0) throw buildFailure(`make ${targets.join(' ')} exited ${exitCode}`, log);
 }
