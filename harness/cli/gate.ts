@@ -4,7 +4,6 @@
  * judged, 255 on a usage error (harness/gate/).
  */
 import { CommanderError } from 'commander';
-import tmp from 'tmp';
 import { isSourceSpec } from '../../vm/kernel/spec.ts';
 import { runMain } from './main.ts';
 import { finishRun } from '../finish.ts';
@@ -19,13 +18,10 @@ import { LiveReporter } from '../reporters/live.ts';
 import { Reporters } from '../reporters/reporter.ts';
 import { RunResults } from '../results.ts';
 import { handleStopSignals } from './stop.ts';
-import { survivePipeClose } from './stdout.ts';
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
 async function main(argv: string[]): Promise<number> {
-  tmp.setGracefulCleanup();
-  survivePipeClose();
   let cfg;
   try {
     cfg = parseGateArgs(argv);

@@ -1,5 +1,4 @@
 import { CommanderError } from 'commander';
-import tmp from 'tmp';
 import { loadRun } from '../baseline.ts';
 import { parseMatrixArgs } from '../config.ts';
 import { runMain } from './main.ts';
@@ -15,13 +14,10 @@ import { RunResults } from '../results.ts';
 import { runMatrix } from '../run/matrix.ts';
 import { discoverScenarios } from '../scenario/discover.ts';
 import { handleStopSignals } from './stop.ts';
-import { survivePipeClose } from './stdout.ts';
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
 async function main(argv: string[]): Promise<number> {
-  tmp.setGracefulCleanup();
-  survivePipeClose();
   let cfg;
   try {
     cfg = parseMatrixArgs(argv);

@@ -16,12 +16,10 @@ import { reportOrder } from '../reports/order.ts';
 import { fileReporters } from '../reporters/files.ts';
 import { formatCellLine, formatEnd } from '../reporters/line.ts';
 import { Reporters } from '../reporters/reporter.ts';
-import { survivePipeClose } from './stdout.ts';
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
 async function main(argv: string[]): Promise<number> {
-  survivePipeClose();
   const cmd = new Command('merge')
     .description('Merge run directories (e.g. the shards of one matrix) into one run with its summary and reports.')
     .argument('<run-dir...>', 'run directories (results/<run-id>) to merge')
