@@ -2,7 +2,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
-import { hashParts, isErrno, pidAlive } from '../../vm/kernel/build-cache.ts';
+import { hashParts, tryLock } from '../../vm/kernel/build-cache.ts';
 import { InfraError, tail, UsageError } from '../errors.ts';
 
 // git's messages are parsed below: keep them in English.
@@ -63,19 +63,8 @@ export async function addWorktree(top: string, root: string, commit: string): Pr
   const dir = path.join(root, `wt-${hashParts([top])}`);
   const lock = `${dir}.lock`;
   await fs.mkdir(root, { recursive: true });
-  for (;;) {
-    try {
-      await fs.writeFile(lock, String(process.pid), { flag: 'wx' });
-      break;
-    } catch (err) {
-      if (!isErrno(err, 'EEXIST')) throw err;
-      const holder = Number.parseInt(await fs.readFile(lock, 'utf8').catch(() => ''), 10);
-      if (Number.isFinite(holder) && pidAlive(holder)) {
-        throw new UsageError(`another bisection of ${top} is running (pid ${holder}, worktree ${dir})`);
-      }
-      await fs.rm(lock, { force: true });
-    }
-  }
+  const holder = await tryLock(lock);
+  if (holder !== undefined) throw new UsageError(`another bisection of ${top} is running (pid ${holder}, worktree ${dir})`);
   // Every caller (the normal end, a signal handler) waits for the one removal in progress.
   let removing: Promise<void> | undefined;
   const remove = (): Promise<void> =>

@@ -96,23 +96,28 @@ export function pidAlive(pid: number): boolean {
   }
 }
 
-// One builder per build directory at a time (make in the same O= dir twice corrupts it).
-export async function withLock<T>(lockFile: string, fn: () => Promise<T>, opts: { pollMs?: number } = {}): Promise<T> {
-  await fs.mkdir(path.dirname(lockFile), { recursive: true });
+/**
+ * Takes a pid lock file: undefined once it is ours, else the pid of the live process holding it. A lock
+ * whose holder is gone (a killed run) is removed and taken.
+ */
+export async function tryLock(lockFile: string): Promise<number | undefined> {
   for (;;) {
     try {
       await fs.writeFile(lockFile, String(process.pid), { flag: 'wx' });
-      break;
+      return undefined;
     } catch (err) {
       if (!isErrno(err, 'EEXIST')) throw err;
       const holder = Number.parseInt((await readStamp(lockFile)) ?? '', 10);
-      if (!Number.isFinite(holder) || !pidAlive(holder)) {
-        await fs.rm(lockFile, { force: true });
-        continue;
-      }
-      await new Promise((r) => setTimeout(r, opts.pollMs ?? 1000));
+      if (Number.isFinite(holder) && pidAlive(holder)) return holder;
+      await fs.rm(lockFile, { force: true });
     }
   }
+}
+
+// One builder per build directory at a time (make in the same O= dir twice corrupts it).
+export async function withLock<T>(lockFile: string, fn: () => Promise<T>, opts: { pollMs?: number } = {}): Promise<T> {
+  await fs.mkdir(path.dirname(lockFile), { recursive: true });
+  while ((await tryLock(lockFile)) !== undefined) await new Promise((r) => setTimeout(r, opts.pollMs ?? 1000));
   try {
     return await fn();
   } finally {
