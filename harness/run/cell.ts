@@ -78,10 +78,11 @@ export class GuestSession {
   private currentStarted = 0;
 
   /**
-   * Runs once, before the first scenario step begins (after the setup): a shared guest waits here for the
-   * ratelimit windows the previous scenario left open (shared-guest.ts).
+   * Runs once, before the first read the model expects to fail (readsMayFail) or the first crash or kill
+   * step: a shared guest waits here for the ratelimit windows of counted kernel lines that the previous
+   * scenario left open (guest-state.ts, ratelimitCarry). Nothing before such a read is expected to log one.
    */
-  beforeSteps: (() => Promise<void>) | undefined;
+  ratelimitGate: (() => Promise<void>) | undefined;
 
   /**
    * A shared guest's answers to commands whose output cannot change while it runs (/proc/version, the
@@ -107,14 +108,19 @@ export class GuestSession {
 
   async begin(index: number, kind: string): Promise<void> {
     await this.end();
-    if (index >= 0 && this.beforeSteps !== undefined) {
-      const wait = this.beforeSteps;
-      this.beforeSteps = undefined;
-      await wait();
-    }
+    // what a crash or a kill step makes the kernel log is not the model's to foresee step by step
+    if (kind === 'crash' || kind === 'kill') await this.readsMayFail();
     this.current = { index, kind, commands: [], durationMs: 0 };
     this.currentStarted = Date.now();
     await this.guest.mark(`ih: step ${index} ${kind}`).catch((e: unknown) => this.rethrow(e, ['kmsg']));
+  }
+
+  /** Called before a read the model expects to fail, or whose expected kernel lines are otherwise counted. */
+  async readsMayFail(): Promise<void> {
+    const gate = this.ratelimitGate;
+    if (gate === undefined) return;
+    this.ratelimitGate = undefined;
+    await gate();
   }
 
   async end(): Promise<void> {

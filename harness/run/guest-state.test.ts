@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { leftovers, parseGuestState, ratelimitCarry } from './guest-state.ts';
+import { leftovers, logClassOf, parseGuestState, ratelimitCarry, type LogClass } from './guest-state.ts';
 
 /** What the state script prints in a guest just booted (the shell is pid 80, its cat pid 81). */
 function output(over: { dm?: string; mapper?: string; procs?: string[]; keys?: string; tmp?: string; uptime?: string; dmesg?: string } = {}): string {
@@ -61,12 +61,25 @@ describe('ratelimitCarry', () => {
   const sum = (t: string) => line(t, 'device-mapper: integrity: dm-0: Checksum failed at sector 0x3');
   const aead = (t: string) => line(t, 'device-mapper: crypt: dm-1: INTEGRITY AEAD ERROR, sector 8');
   const mark = (t: string) => line(t, 'ih: state check');
-  const carry = (lines: string[], uptime = 99) => ratelimitCarry({ dmesg: lines.join('\n'), uptime });
+  const carry = (lines: string[], uptime = 99, cls: LogClass = 'checksum') => ratelimitCarry({ dmesg: lines.join('\n'), uptime }, cls);
 
   it('waits until 5 s (and a margin) after the last judged line, by the kernel clock of the state check', () => {
     expect(carry([sum('10.000000'), sum('11.000000'), mark('12.500000')])).toEqual({ waitMs: 3750, lines: 2, burstUsed: false });
-    expect(carry([aead('10.000000'), mark('12.000000')]).waitMs).toBe(3250);
+    expect(carry([aead('10.000000'), mark('12.000000')], 99, 'aead').waitMs).toBe(3250);
     expect(carry([sum('10.000000'), mark('20.000000')]).waitMs).toBe(0);
+  });
+
+  it('counts each class apart: a line of one never holds back a line of the other', () => {
+    const both = [sum('10.000000'), aead('11.000000'), aead('11.500000'), mark('12.000000')];
+    expect(carry(both, 99, 'checksum')).toEqual({ waitMs: 3250, lines: 1, burstUsed: false });
+    expect(carry(both, 99, 'aead')).toEqual({ waitMs: 4750, lines: 2, burstUsed: false });
+    expect(carry([aead('11.000000'), mark('12.000000')], 99, 'checksum')).toEqual({ waitMs: 0, lines: 0, burstUsed: false });
+  });
+
+  it('maps a stack to the class of lines its cells judge', () => {
+    expect(logClassOf('integrity')).toBe('checksum');
+    expect(logClassOf('crypt-aead')).toBe('aead');
+    expect(logClassOf('luks2')).toBe('aead');
   });
 
   it('falls back to /proc/uptime without the mark, and to the whole interval without any clock', () => {

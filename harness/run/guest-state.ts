@@ -128,27 +128,43 @@ function keyIdentity(line: string): string {
 /**
  * dm targets log errors through DMERR_LIMIT: printk_ratelimited, its own state per call site, at most
  * DEFAULT_RATELIMIT_BURST (10) lines per DEFAULT_RATELIMIT_INTERVAL (5 s) window (lib/ratelimit.c: a call
- * after begin + interval opens a new window at that call, and that call always prints). The cells count
- * the lines of two such messages against the model: dm-integrity's "Checksum failed" and dm-crypt's
- * "INTEGRITY AEAD ERROR". The model takes each scenario to start with a full burst, as in a fresh guest
- * (harness/model/integrity/log.ts), so on a shared guest no window a scenario's lines opened may still be
- * open when the next scenario's steps begin.
+ * after begin + interval opens a new window at that call, and that call always prints). The cells judge the
+ * lines of two such messages, each from its own call sites, so each is its own class here:
  *
- * Which call site printed a line is not in the line (6.1's dm-crypt prints the same text from two sites,
- * later dm-integrity too), so the last window may have opened at any of the scenario's lines: the next
- * scenario waits until 5 s after the last one. Other device-mapper lines are not ratelimited or not counted.
+ * - `checksum`: dm-integrity's "Checksum failed". Integrity cells count them against the model, which takes
+ *   each scenario to start with a full burst, as in a fresh guest (harness/model/integrity/log.ts): on a
+ *   shared guest no window the previous scenario's lines opened may still be open when a read the model
+ *   expects to fail begins. Which site printed a line is not in the line, so the last window may have
+ *   opened at any of them: such a read waits until 5 s after the previous scenario's last line.
+ * - `aead`: dm-crypt's "INTEGRITY AEAD ERROR". AEAD cells only check that every such line names a block a
+ *   read was expected to fail on (aead-cell.ts, checkAeadLog): there is no count for a held-back line to
+ *   spoil, so they never wait for the window.
+ *
+ * A line of one class never holds back a line of the other (different call sites). A scenario that used a
+ * whole burst of a class could hold back even a line nobody expects from the next scenario of that class:
+ * that one waits before it begins.
  */
 export const RATELIMIT_INTERVAL_S = 5;
-export const JUDGED_RATELIMITED = /device-mapper: .*(Checksum failed|INTEGRITY AEAD ERROR)/;
+export type LogClass = 'checksum' | 'aead';
+export const LOG_CLASSES: readonly LogClass[] = ['checksum', 'aead'];
+export const JUDGED_RATELIMITED: Readonly<Record<LogClass, RegExp>> = {
+  checksum: /device-mapper: .*Checksum failed/,
+  aead: /device-mapper: .*INTEGRITY AEAD ERROR/,
+};
+
+/** The class of judged lines a stack's cells read back: dm-integrity's own hash, or dm-crypt's AEAD. */
+export function logClassOf(stackType: string): LogClass {
+  return stackType === 'integrity' ? 'checksum' : 'aead';
+}
 
 export interface RatelimitCarry {
   /** ms from the state check until every window the scenario's judged lines may have opened is closed */
   waitMs: number;
-  /** the scenario's judged ratelimited lines */
+  /** the scenario's judged ratelimited lines of this class */
   lines: number;
   /**
    * The scenario may have used up a whole burst: then even a line nobody expects in the next scenario's
-   * setup could be held back, so the next scenario waits before it begins, not only before its steps.
+   * setup could be held back, so the next scenario of this class waits before it begins.
    */
   burstUsed: boolean;
 }
@@ -158,13 +174,13 @@ const stamp = (line: string): number | undefined => {
   return m ? Number(m[1]) : undefined;
 };
 
-export function ratelimitCarry(st: Pick<GuestState, 'dmesg' | 'uptime'>, marginS = 0.25): RatelimitCarry {
+export function ratelimitCarry(st: Pick<GuestState, 'dmesg' | 'uptime'>, cls: LogClass, marginS = 0.25): RatelimitCarry {
   let last: number | undefined;
   let lines = 0;
   let now: number | undefined;
   for (const line of st.dmesg.split('\n')) {
     if (line.includes(STATE_MARK)) now = stamp(line) ?? now;
-    if (!JUDGED_RATELIMITED.test(line)) continue;
+    if (!JUDGED_RATELIMITED[cls].test(line)) continue;
     lines++;
     last = stamp(line) ?? last;
   }

@@ -108,6 +108,7 @@ export async function readStep(ctx: IoContext, i: number, r: IoRange): Promise<v
   const { s, model } = ctx;
   const bs = ioSize(r, model.blockSize);
   const outOff = ctx.transferOffset(i);
+  if (!r.unaligned && rangeMayFail(model, r.offset, r.length, bs)) await s.readsMayFail();
   const res = await s.run(['ih-io', 'read', '--dev', ctx.top, '--offset', String(r.offset), ...transferArgs(ctx, r),
     '--out', ctx.outDev, '--out-offset', String(outOff), '--log-ok']);
   if (res.exitCode === 2 || res.exitCode === 3) throw new InfraError(`ih-io read exited ${res.exitCode}: ${res.stderr.toString().trim()}`);
@@ -131,6 +132,12 @@ export async function readStep(ctx: IoContext, i: number, r: IoRange): Promise<v
     if (!io.ok && io.errno === 0) throw new KernelFailure(`short read at offset ${off} of ${ctx.top} (${io.error ?? 'EOF'})`);
     judgeRead(ctx, i, off, bs, exp, io.errno, blocks, got.subarray(off - r.offset, off - r.offset + bs));
   }
+}
+
+/** Whether the model expects any of the range's bs-sized reads to fail (each failure is a counted kernel line). */
+function rangeMayFail(model: IoContext['model'], offset: number, length: number, bs: number): boolean {
+  for (let off = offset; off < offset + length; off += bs) if (!model.expectRead(off / 512, bs).ok) return true;
+  return false;
 }
 
 function judgeRead(ctx: IoContext, i: number, off: number, bs: number, exp: ExpectedRead, errno: number, blocks: Map<number, { errno: number }>, got: Buffer): void {

@@ -64,7 +64,7 @@ vi.mock('./kernels.ts', () => ({
 
 const { runMatrix } = await import('./matrix.ts');
 
-const scenarios = [{ id: 'a/1', steps: [] }, { id: 'a/2', steps: [] }] as unknown as Scenario[];
+const scenarios = [{ id: 'a/1', steps: [], stack: { type: 'integrity' } }, { id: 'a/2', steps: [], stack: { type: 'integrity' } }] as unknown as Scenario[];
 
 describe('runMatrix', () => {
   let root: string;
@@ -167,7 +167,7 @@ describe('runMatrix', () => {
     });
 
     it('runs a scenario with a kill step in a guest of its own: it ends its QEMU and boots another', async () => {
-      const withKill = [...scenarios, { id: 'a/3', steps: [{ kill: { seed: 1 } }] }] as unknown as Scenario[];
+      const withKill = [...scenarios, { id: 'a/3', steps: [{ kill: { seed: 1 } }], stack: { type: 'integrity' } }] as unknown as Scenario[];
       const { results } = await run(['--kernel', '6.1', '--share-guest', '3'], { scenarios: withKill });
       expect(guestsOpened).toEqual([['k6.1/a/1', 'k6.1/a/2']]);
       expect(calls).toContain('k6.1/a/3 k6.1__a_3');

@@ -11,6 +11,7 @@ import type { Reporters } from '../reporters/reporter.ts';
 import type { CellRecord, KernelRecord, RunRecord, RunResults } from '../results.ts';
 import type { Scenario } from '../scenario/load.ts';
 import { runCell, type CellSpec } from './cell.ts';
+import { logClassOf } from './guest-state.ts';
 import { needsOwnGuest, runShared, type SharedVm } from './share.ts';
 import { DISK_BUDGET, guestKey, SharedGuest, slotDisks, type SharedSlotRun } from './shared-guest.ts';
 import { chooseAccelFor, isReady, prepareKernels, type ReadyKernel } from './kernels.ts';
@@ -152,6 +153,7 @@ async function runSharedGuests(
   };
   await runShared(items, {
     perGuest: cfg.shareGuest, jobs: cfg.jobs, budget: DISK_BUDGET, guestKey: (e) => guestKey(e.spec), weight: (e) => slotDisks(e.spec),
+    spread: (e) => logClassOf(e.spec.scenario.stack.type),
     ...(stop ? { stop } : {}),
   }, vm, {
     provisional: async (e, r, position) => {

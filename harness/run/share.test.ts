@@ -175,6 +175,18 @@ describe('takeBatch', () => {
     expect(q.map((p) => p.x.id)).toEqual(['b']);
   });
 
+  it('alternates the spread classes where the queue allows, in queue order otherwise', () => {
+    const q = ['i1', 'i2', 'i3', 'c1', 'i4', 'c2', 'i5'].map((id) => ({ x: { id }, first: false }));
+    const spread = (x: Item) => x.id[0]!;
+    expect(takeBatch(q, { ...opts(), perGuest: 6, spread })?.map((x) => x.id)).toEqual(['i1', 'c1', 'i2', 'c2', 'i3', 'i4']);
+    expect(q.map((p) => p.x.id)).toEqual(['i5']);
+  });
+
+  it('keeps queue order without a spread', () => {
+    const q = ['i1', 'i2', 'c1'].map((id) => ({ x: { id }, first: false }));
+    expect(takeBatch(q, { ...opts(), perGuest: 3 })?.map((x) => x.id)).toEqual(['i1', 'i2', 'c1']);
+  });
+
   it('takes one scenario even above the disk budget', () => {
     const q: Array<{ x: Item; first: boolean }> = [{ x: { id: 'a', disks: 40 }, first: false }, { x: { id: 'b' }, first: false }];
     expect(takeBatch(q, opts())?.map((x) => x.id)).toEqual(['a']);

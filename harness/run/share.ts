@@ -45,6 +45,12 @@ export interface ShareOptions<X> {
   weight(x: X): number;
   /** most disks one guest gets */
   budget: number;
+  /**
+   * Items of one class are kept apart in a guest where the queue allows (the next item is, if possible, of
+   * another class than the one before it): scenarios whose counted kernel lines share dm's ratelimit
+   * windows (guest-state.ts) then need not wait for each other.
+   */
+  spread?(x: X): string;
   stop?: AbortSignal;
 }
 
@@ -62,7 +68,7 @@ interface Pending<X> {
 }
 
 /** Takes the next batch from the front of the queue (removing it), or undefined when the queue is empty. */
-export function takeBatch<X>(queue: Pending<X>[], o: Pick<ShareOptions<X>, 'perGuest' | 'jobs' | 'guestKey' | 'weight' | 'budget'>): X[] | undefined {
+export function takeBatch<X>(queue: Pending<X>[], o: Pick<ShareOptions<X>, 'perGuest' | 'jobs' | 'guestKey' | 'weight' | 'budget' | 'spread'>): X[] | undefined {
   const head = queue[0];
   if (head === undefined) return undefined;
   const key = o.guestKey(head.x);
@@ -72,12 +78,24 @@ export function takeBatch<X>(queue: Pending<X>[], o: Pick<ShareOptions<X>, 'perG
   const batch: X[] = [head.x];
   let disks = o.weight(head.x);
   const taken = new Set<number>([0]);
-  for (let i = 1; i < queue.length && batch.length < size; i++) {
+  const fits = (i: number): boolean => {
     const p = queue[i]!;
-    if (p.first || o.guestKey(p.x) !== key || disks + o.weight(p.x) > o.budget) continue;
-    batch.push(p.x);
-    disks += o.weight(p.x);
-    taken.add(i);
+    return !taken.has(i) && !p.first && o.guestKey(p.x) === key && disks + o.weight(p.x) <= o.budget;
+  };
+  while (batch.length < size) {
+    let pick: number | undefined;
+    for (let i = 1; i < queue.length; i++) {
+      if (!fits(i)) continue;
+      pick ??= i;
+      if (o.spread === undefined || o.spread(queue[i]!.x) !== o.spread(batch.at(-1)!)) {
+        pick = i;
+        break;
+      }
+    }
+    if (pick === undefined) break;
+    batch.push(queue[pick]!.x);
+    disks += o.weight(queue[pick]!.x);
+    taken.add(pick);
   }
   const rest = queue.filter((_, i) => !taken.has(i));
   queue.splice(0, queue.length, ...rest);

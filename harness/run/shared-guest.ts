@@ -15,7 +15,7 @@ import {
   bootGuest, classifyError, createCellDisks, GuestSession, judgeCell, runStack, writeCellFiles, type CellSpec, type Outcome,
 } from './cell.ts';
 import type { TransferPlan } from './disks.ts';
-import { leftovers, parseGuestState, ratelimitCarry, STATE_ARGV, type GuestState } from './guest-state.ts';
+import { leftovers, LOG_CLASSES, logClassOf, parseGuestState, ratelimitCarry, STATE_ARGV, type GuestState, type LogClass } from './guest-state.ts';
 import type { CellResult } from './observations.ts';
 import type { SharedGuestHandle, SlotRun } from './share.ts';
 
@@ -54,7 +54,7 @@ interface SlotLog {
   position: number;
   verdict: string;
   durationMs: number;
-  /** waited for dm's ratelimit windows: before the scenario's first step, or before its setup too */
+  /** waited for dm's ratelimit windows: before the first read the model expected to fail, or before the setup */
   waitedMs?: number;
   waitedBeforeSetup?: boolean;
   /** the state check after the scenario, and the wait for its end marker on the console */
@@ -76,10 +76,11 @@ export class SharedGuest implements SharedGuestHandle<CellSpec, SharedSlotRun> {
   /** console offset where the previous scenario's slice ended */
   private consumed = 0;
   /**
-   * dm's ratelimit windows the last scenario may have left open: host clock time before which the next
-   * scenario's steps must not begin, and whether it must not even begin (guest-state.ts, ratelimitCarry).
+   * dm's ratelimit windows earlier scenarios may have left open, per class of counted line: host clock time
+   * before which a read the model expects to fail must not begin, and whether the next scenario of that class
+   * must not even begin (guest-state.ts, ratelimitCarry).
    */
-  private carry: { until: number; beforeSetup: boolean } | undefined;
+  private readonly carry = new Map<LogClass, { until: number; beforeSetup: boolean }>();
   private readonly log: SlotLog[] = [];
   /** answers that hold for the guest's whole life (GuestSession.onceCache) */
   private readonly once = new Map<string, ExecResult>();
@@ -143,10 +144,11 @@ export class SharedGuest implements SharedGuestHandle<CellSpec, SharedSlotRun> {
         await this.afterBoot();
       }
       if (this.kernelRelease !== undefined) result.kernelRelease = this.kernelRelease;
-      if (this.carry?.beforeSetup) await this.waitForRatelimit(entry);
+      const cls = logClassOf(spec.scenario.stack.type);
+      if (this.carry.get(cls)?.beforeSetup) await this.waitForRatelimit(entry, cls);
       session = new GuestSession(guest, spec.scenario.stepTimeout * 1000, stepLog, this.slotDevices(slot));
       // The setup (disks, requirements, format, open) reads nothing through the stack: it overlaps the wait.
-      if (this.carry !== undefined) session.beforeSteps = () => this.waitForRatelimit(entry);
+      if (this.carry.has(cls)) session.ratelimitGate = () => this.waitForRatelimit(entry, cls);
       session.onceCache = this.once;
       await guest.mark(`${begin}\n`);
       await runStack(spec, session, new Map(slot.disks.map((d) => [d.role, d.path])), slot.plan);
@@ -223,12 +225,17 @@ export class SharedGuest implements SharedGuestHandle<CellSpec, SharedSlotRun> {
       const r = await this.guest!.exec(STATE_ARGV, { timeoutMs: STATE_TIMEOUT_MS });
       const st = parseGuestState(r.stdout.toString());
       const left = leftovers(this.baseline!, st);
-      const carry = ratelimitCarry(st);
-      // a scenario that ended before its steps (a skip) has not waited: what it was to wait for still holds
-      const prev = this.carry;
-      const next = carry.waitMs > 0 ? { until: Date.now() + carry.waitMs, beforeSetup: carry.burstUsed } : undefined;
-      this.carry = prev === undefined ? next
-        : next === undefined ? prev : { until: Math.max(prev.until, next.until), beforeSetup: prev.beforeSetup || next.beforeSetup };
+      for (const cls of LOG_CLASSES) {
+        const carry = ratelimitCarry(st, cls);
+        // a scenario that did not wait (it read nothing the model expected to fail, or it was skipped, or it
+        // is of the other class) leaves what there was to wait for as it was
+        const prev = this.carry.get(cls);
+        const next = carry.waitMs > 0 ? { until: Date.now() + carry.waitMs, beforeSetup: carry.burstUsed } : undefined;
+        const merged = prev === undefined ? next
+          : next === undefined ? prev : { until: Math.max(prev.until, next.until), beforeSetup: prev.beforeSetup || next.beforeSetup };
+        if (merged === undefined || merged.until <= Date.now()) this.carry.delete(cls);
+        else this.carry.set(cls, merged);
+      }
       if (left.length > 0) entry.leftovers = left;
       return left.length === 0;
     } catch (e) {
@@ -237,9 +244,9 @@ export class SharedGuest implements SharedGuestHandle<CellSpec, SharedSlotRun> {
     }
   }
 
-  private async waitForRatelimit(entry: SlotLog): Promise<void> {
-    const carry = this.carry;
-    this.carry = undefined;
+  private async waitForRatelimit(entry: SlotLog, cls: LogClass): Promise<void> {
+    const carry = this.carry.get(cls);
+    this.carry.delete(cls);
     const wait = carry === undefined ? 0 : carry.until - Date.now();
     if (wait <= 0) return;
     entry.waitedMs = wait;
