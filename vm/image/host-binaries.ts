@@ -1,4 +1,5 @@
-import { realpathSync } from 'node:fs';
+import { constants, realpathSync } from 'node:fs';
+import { access, stat } from 'node:fs/promises';
 import { execa } from 'execa';
 import { InfraError, tail } from '../../harness/errors.ts';
 
@@ -10,8 +11,13 @@ const EXTRA_LIBS = ['/lib/x86_64-linux-gnu/libgcc_s.so.1'];
 
 export async function which(program: string): Promise<string | undefined> {
   for (const dir of ['/usr/sbin', '/usr/bin', '/sbin', '/bin', ...(process.env.PATH ?? '').split(':')]) {
-    const r = await execa('test', ['-x', `${dir}/${program}`], { reject: false });
-    if (r.exitCode === 0) return `${dir}/${program}`;
+    const path = `${dir}/${program}`;
+    try {
+      await access(path, constants.X_OK);
+      if ((await stat(path)).isFile()) return path;
+    } catch {
+      // not here
+    }
   }
   return undefined;
 }
@@ -42,11 +48,14 @@ export interface HostFile {
 export async function hostFiles(): Promise<HostFile[]> {
   const out = new Map<string, HostFile>();
   const add = (guestPath: string, hostPath: string) => out.set(guestPath, { guestPath, hostPath: realpathSync(hostPath) });
-  for (const p of GUEST_PROGRAMS) {
+  const found = await Promise.all(GUEST_PROGRAMS.map(async (p) => {
     const path = await which(p);
     if (path === undefined) throw new InfraError(`${p} not found on the host (preflight should have installed it)`);
+    return { p, path, libs: await sharedLibraries(path) };
+  }));
+  for (const { p, path, libs } of found) {
     add(`/sbin/${p}`, path);
-    for (const lib of await sharedLibraries(path)) add(lib, lib);
+    for (const lib of libs) add(lib, lib);
   }
   for (const lib of EXTRA_LIBS) add(lib, lib);
   return [...out.values()];

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { aptCache } from './apt-answers.ts';
 import { InfraError, UsageError, tail } from '../../harness/errors.ts';
 import { cacheDir, fillCacheDir } from '../cache.ts';
 import type { ResolvedKernel } from './types.ts';
@@ -27,7 +28,7 @@ export function newestPackage(names: string[]): string | undefined {
 }
 
 async function aptCacheNames(regex: string): Promise<string[]> {
-  const r = await execa('apt-cache', ['search', '--names-only', regex], { reject: false });
+  const r = await aptCache(['search', '--names-only', regex]);
   if (r.exitCode !== 0) throw new InfraError(`apt-cache search ${regex} failed: ${tail(r.stderr)}`);
   return r.stdout.split('\n').map((l) => l.split(' ')[0] ?? '').filter((n) => n !== '');
 }
@@ -44,7 +45,7 @@ export async function resolveDebianAlias(version: string, pattern = debianPackag
 }
 
 async function packageVersion(pkg: string): Promise<string> {
-  const r = await execa('apt-cache', ['show', '--no-all-versions', pkg], { reject: false });
+  const r = await aptCache(['show', '--no-all-versions', pkg]);
   const m = r.stdout.match(/^Version: (.+)$/m);
   if (r.exitCode !== 0 || !m?.[1]) {
     throw new UsageError(`--kernel deb:${pkg}: apt knows no package of that name (try 'apt-cache search linux-image' or run 'apt-get update')`);
