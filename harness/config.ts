@@ -35,7 +35,7 @@ export interface MatrixConfig {
 }
 
 /** Scenarios per guest unless --share-guest says otherwise (measured: docs/ARCHITECTURE.md, "Shared guests"). */
-export const DEFAULT_SHARE_GUEST = 8;
+export const DEFAULT_SHARE_GUEST = 16;
 
 /** The default kernel: the newest Debian 6.1 package. */
 export const DEFAULT_KERNEL = '6.1';

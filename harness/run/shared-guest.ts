@@ -35,8 +35,11 @@ export function slotDisks(spec: Pick<CellSpec, 'scenario'>): number {
   return spec.scenario.disks.length + 2;
 }
 
-/** q35 has 32 PCI slots on its root bus; the board, virtio-serial and headroom take 8 of them. */
-export const DISK_BUDGET = 24;
+/**
+ * Disks one shared guest attaches (vm/qemu/args.ts puts eight on each PCI slot): 16 scenarios of three disks,
+ * the default --share-guest, with room to spare under MAX_DISKS.
+ */
+export const DISK_BUDGET = 48;
 
 const STATE_TIMEOUT_MS = 30_000;
 const MARKER_WAIT_MS = 20_000;

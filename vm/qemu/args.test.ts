@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { qemuArgs, type QemuSpec } from './args.ts';
+import { MAX_DISKS, qemuArgs, type QemuSpec } from './args.ts';
 
 const spec: QemuSpec = {
   kernel: '/k/bzImage', initrd: '/k/init.cpio.gz', accel: 'tcg', memoryMb: 512, cpus: 1,
@@ -28,9 +28,21 @@ describe('qemuArgs', () => {
     expect(drives[0]).toContain('file=/r/a,,b.img,');
     expect(drives[1]).toContain('readonly=on');
     expect(after(a, '-device').filter((d) => d.startsWith('virtio-blk-pci'))).toEqual([
-      'virtio-blk-pci,drive=disk0,serial=ih-data', 'virtio-blk-pci,drive=disk1,serial=ih-out',
+      'virtio-blk-pci,drive=disk0,serial=ih-data,bus=pcie.0,addr=0x8.0x0,multifunction=on',
+      'virtio-blk-pci,drive=disk1,serial=ih-out,bus=pcie.0,addr=0x8.0x1',
     ]);
     expect(after(a, '-chardev')[0]).toBe('file,id=con,path=/r/cell,,1/console.log');
+  });
+  it('puts disks eight to a slot, each slot a multifunction device, and refuses more than the slots hold', () => {
+    const disks = Array.from({ length: 17 }, (_, i) => ({ path: `/r/d${i}`, serial: `ih-d${i}` }));
+    const devs = after(qemuArgs({ ...spec, disks }), '-device').filter((d) => d.startsWith('virtio-blk-pci'));
+    const addrs = devs.map((d) => /addr=([^,]+)/.exec(d)?.[1]);
+    expect(addrs.slice(6, 10)).toEqual(['0x8.0x6', '0x8.0x7', '0x9.0x0', '0x9.0x1']);
+    expect(addrs[16]).toBe('0xa.0x0');
+    expect(new Set(addrs).size).toBe(17);
+    expect(devs.filter((d) => d.includes('multifunction=on'))).toHaveLength(3);
+    const tooMany = Array.from({ length: MAX_DISKS + 1 }, (_, i) => ({ path: `/r/d${i}`, serial: `ih-d${i}` }));
+    expect(() => qemuArgs({ ...spec, disks: tooMany })).toThrow(/at most 184 disks/);
   });
   it('passes extra kernel parameters after the base ones', () => {
     const append = after(qemuArgs({ ...spec, append: ['ih.debug=1'] }), '-append')[0]!;

@@ -59,11 +59,27 @@ export function qemuArgs(spec: QemuSpec): string[] {
     '-device', 'virtio-serial-pci',
     '-device', 'virtserialport,chardev=agent,name=ih.agent',
   ];
+  if (spec.disks.length > MAX_DISKS) throw new Error(`a guest takes at most ${MAX_DISKS} disks, not ${spec.disks.length}`);
   spec.disks.forEach((d, i) => {
     const opts = [`file=${optValue(d.path)}`, 'format=raw', 'if=none', `id=disk${i}`, 'cache=writeback', 'aio=threads'];
     if (d.readOnly) opts.push('readonly=on');
     args.push('-drive', opts.join(','));
-    args.push('-device', `virtio-blk-pci,drive=disk${i},serial=${d.serial}`);
+    args.push('-device', `virtio-blk-pci,drive=disk${i},serial=${d.serial},${diskAddress(i)}`);
   });
   return args;
+}
+
+/**
+ * Disks sit eight to a PCI slot, as functions 0-7 of a multifunction device, from slot 0x08 on: q35's root
+ * bus has 32 slots (the host bridge, the LPC/SATA/SMBus functions in 0x1f and virtio-serial, which QEMU puts
+ * in the first free slot, take some), so one function per slot would cap a guest at ~24 disks.
+ */
+const FIRST_DISK_SLOT = 0x08;
+const LAST_DISK_SLOT = 0x1e;
+export const MAX_DISKS = (LAST_DISK_SLOT - FIRST_DISK_SLOT + 1) * 8;
+
+function diskAddress(i: number): string {
+  const slot = FIRST_DISK_SLOT + Math.floor(i / 8);
+  const fn = i % 8;
+  return `bus=pcie.0,addr=0x${slot.toString(16)}.0x${fn}${fn === 0 ? ',multifunction=on' : ''}`;
 }
