@@ -24,9 +24,13 @@ class FakeVm implements SharedVm<Item, Run> {
   maxLive = 0;
   readonly runs: Array<{ id: string; guest: number; position: number; verdict: Verdict }> = [];
   readonly batches: string[][] = [];
+  readonly events: string[] = [];
+  /** how long a guest takes to power off */
+  closeMs = 0;
 
   async open(batch: Item[]) {
     const guest = this.batches.push(batch.map((b) => b.id));
+    this.events.push(`open ${guest}`);
     this.live++;
     this.maxLive = Math.max(this.maxLive, this.live);
     let alive = true;
@@ -48,6 +52,9 @@ class FakeVm implements SharedVm<Item, Run> {
       },
       close: async () => {
         this.live--;
+        this.events.push(`close ${guest}`);
+        if (this.closeMs > 0) await new Promise((r) => setTimeout(r, this.closeMs));
+        this.events.push(`closed ${guest}`);
       },
     };
   }
@@ -165,6 +172,15 @@ describe('runShared', () => {
     const { vm, finals } = await run(items(3), opts({ stop: stop.signal }));
     expect(vm.boots).toBe(0);
     expect(finals).toEqual([]);
+  });
+});
+
+describe('runShared and powering off', () => {
+  it('opens the next guest while the last one powers off, and returns only once every guest is off', async () => {
+    const vm = new FakeVm();
+    vm.closeMs = 30;
+    await runShared(items(4), opts({ perGuest: 2 }), vm, { final: async () => false });
+    expect(vm.events).toEqual(['open 1', 'close 1', 'open 2', 'close 2', 'closed 1', 'closed 2']);
   });
 });
 

@@ -105,6 +105,7 @@ export function takeBatch<X>(queue: Pending<X>[], o: Pick<ShareOptions<X>, 'perG
 /** Runs every item through shared guests, at most `jobs` guests at a time. */
 export async function runShared<X, R extends SlotRun>(items: X[], o: ShareOptions<X>, vm: SharedVm<X, R>, cb: ShareCallbacks<X, R>): Promise<void> {
   const queue: Pending<X>[] = items.map((x) => ({ x, first: false }));
+  const closing: Array<Promise<void>> = [];
   let running = 0;
   const waiting: Array<() => void> = [];
   const changed = () => {
@@ -130,9 +131,10 @@ export async function runShared<X, R extends SlotRun>(items: X[], o: ShareOption
         }
       }
     } finally {
-      await guest.close();
       // Whatever has to run again goes first, so cells still finish roughly in plan order.
       if (!o.stop?.aborted) queue.unshift(...back);
+      // The guest powers off (~1 s under TCG) while this worker already prepares its next batch.
+      closing.push(guest.close());
     }
   };
 
@@ -154,7 +156,11 @@ export async function runShared<X, R extends SlotRun>(items: X[], o: ShareOption
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, o.jobs) }, worker));
+  try {
+    await Promise.all(Array.from({ length: Math.max(1, o.jobs) }, worker));
+  } finally {
+    await Promise.all(closing);
+  }
 }
 
 /**
