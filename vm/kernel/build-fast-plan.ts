@@ -72,14 +72,16 @@ function fileSections(text: string): FileSection[] {
 }
 
 function gitHeaderReason(headers: readonly string[], name: string): string | undefined {
-  const has = (prefix: string) => headers.find((h) => h.startsWith(prefix));
-  const diffLine = headers.find((h) => h.startsWith('diff '));
-  const what = name !== '' ? name : (diffLine?.replace(/^diff (--git )?/, '') ?? '?');
-  if (has('new file mode')) return `the patch creates ${what}`;
-  if (has('deleted file mode')) return `the patch deletes ${what}`;
-  if (has('rename ') || has('copy ')) return `the patch renames or copies ${what}`;
-  if (has('old mode') || has('new mode')) return `the patch changes the mode of ${what}`;
-  if (has('Binary files') || has('GIT binary patch')) return `the patch changes the binary file ${what}`;
+  const value = (prefix: string) => headers.find((h) => h.startsWith(prefix))?.slice(prefix.length).trim();
+  // `diff --git a/x b/x` -> x, for sections without ---/+++ lines.
+  const fromDiffLine = value('diff --git ')?.split(' ').pop()?.replace(/^[^/]*\//, '');
+  const what = name !== '' ? name : (fromDiffLine ?? '?');
+  const renamed = value('rename from ') ?? value('copy from ');
+  if (renamed !== undefined) return `the patch renames or copies ${renamed} to ${value('rename to ') ?? value('copy to ') ?? '?'}`;
+  if (value('new file mode') !== undefined) return `the patch creates ${what}`;
+  if (value('deleted file mode') !== undefined) return `the patch deletes ${what}`;
+  if (value('old mode') !== undefined || value('new mode') !== undefined) return `the patch changes the mode of ${what}`;
+  if (value('Binary files') !== undefined || value('GIT binary patch') !== undefined) return `the patch changes the binary file ${what}`;
   return undefined;
 }
 
