@@ -261,7 +261,15 @@ async function tryFastRebuild(o: {
   log.line(`# fast path: ${plan.reason} ${took}`);
   await fs.writeFile(path.join(outDir, FAST_MAKEFILE), fastRebuildMakefile(plan.objects));
   const started = Date.now();
-  await make(o.src.dir, outDir, o.makeArgs, ['bzImage'], o.jobs, log, o.cacheDir, fastRebuildArgs(o.src.dir, outDir));
+  try {
+    await make(o.src.dir, outDir, o.makeArgs, ['bzImage'], o.jobs, log, o.cacheDir, fastRebuildArgs(o.src.dir, outDir));
+  } catch (err) {
+    // A patch that does not compile fails the full make as well, with kbuild's usual output; anything the
+    // fast path itself got wrong is repaired by it. Everything the fast make did is in kbuild's own records.
+    if (!(err instanceof KernelBuildError)) throw err;
+    log.line('# full make: the fast-path make failed (see above)');
+    return false;
+  }
   const stale = await staleAfterFastRebuild(outDir, plan.objects, started);
   if (stale.length === 0) return true;
   log.line(`# full make: the fast path left ${stale.join(', ')} older than its inputs`);
