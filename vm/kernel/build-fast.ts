@@ -32,13 +32,13 @@ async function* dependencyFiles(dir: string): AsyncGenerator<string> {
  */
 export async function dependentTargets(srcDir: string, outDir: string, files: readonly string[]): Promise<Map<string, string[]>> {
   const byAbsolute = new Map(files.map((f) => [path.resolve(srcDir, f), f] as const));
-  const basenames = [...new Set(files.map((f) => path.basename(f)))];
+  const basenames = [...new Set(files.map((f) => Buffer.from(path.basename(f))))];
   const found = new Map<string, Set<string>>(files.map((f) => [f, new Set<string>()]));
   for await (const file of dependencyFiles(outDir)) {
-    const text = await fs.readFile(file, 'utf8');
-    // Most of the ~1300 files (40 MB) name none of the patched files: skip parsing them.
-    if (!basenames.some((b) => text.includes(b))) continue;
-    for (const { target, deps } of parseDependencyText(text)) {
+    const bytes = await fs.readFile(file);
+    // Most of the ~1300 files (40 MB) name none of the patched files: skip decoding and parsing them.
+    if (!basenames.some((b) => bytes.includes(b))) continue;
+    for (const { target, deps } of parseDependencyText(bytes.toString('utf8'))) {
       for (const dep of deps) {
         const patched = byAbsolute.get(path.resolve(outDir, dep));
         if (patched !== undefined) found.get(patched)!.add(path.relative(outDir, path.resolve(outDir, target)));
