@@ -1,14 +1,17 @@
 /**
  * Kernel build cost through the harness's own builder (vm/kernel/build.ts): a clean build of src:6.1 into a
  * fresh build directory with ccache off, then the rebuild after a one-file patch (the patched tree's build
- * starts from the clean build's objects, as a --patch run does). Both in a scratch cache that shares only the
- * unpacked source (hard links), so neither the real cache nor ccache makes the figures look better.
+ * starts from the clean build's objects, as a --patch run does), once with the fast path (build-fast.ts) and
+ * once with the full make. All in a scratch cache that shares only the unpacked source (hard links), so
+ * neither the real cache nor ccache makes the figures look better. Without the clean build (incrementalOnly),
+ * the scratch cache starts from a copy of the real cache's finished base build instead.
  */
 import { promises as fs } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
-import { buildKernel, type BuiltKernel } from '../../vm/kernel/build.ts';
+import { baseBuildDir, buildKernel, type BuiltKernel } from '../../vm/kernel/build.ts';
+import { relocateToolCommands } from '../../vm/kernel/build-relocate.ts';
 import { isBuildOrGitEntry, resolveSource } from '../../vm/kernel/build-source.ts';
 import { childCpuMs } from '../../vm/kernel/child-cpu.ts';
 
@@ -16,9 +19,19 @@ export interface BuildBench {
   version: string;
   jobs: number;
   /** 1-minute load average before each build: these are wall times on a shared machine. */
-  loadBefore: { clean: number; incremental: number };
-  clean: BuildFigure;
-  incremental: BuildFigure & { patchedFile: string };
+  loadBefore: { clean?: number; incremental: number; incrementalFullMake: number };
+  /** Absent when only the rebuilds were timed (seeded from the real cache's base build). */
+  clean?: BuildFigure;
+  /** The rebuild as a --patch build does it (the fast path when the patch qualifies). */
+  incremental: IncrementalFigure;
+  /** The same rebuild with the fast path off: the full `make bzImage`. */
+  incrementalFullMake: IncrementalFigure;
+}
+
+export interface IncrementalFigure extends BuildFigure {
+  patchedFile: string;
+  /** The builder's "# fast path: ..." or "# full make: ..." log line. */
+  path: string;
 }
 
 export interface BuildFigure {
@@ -46,49 +59,103 @@ export function makeStep(log: string): { ms: number; cpuMs: number } {
   return { ms: ms(end[1]), cpuMs: ms(end[2]) };
 }
 
-async function timedBuild(build: () => Promise<BuiltKernel>): Promise<BuildFigure> {
+async function timedBuild(build: () => Promise<BuiltKernel>): Promise<BuildFigure & { log: string }> {
   const cpuBefore = childCpuMs();
   const built = await build();
   const cpuMs = childCpuMs() - cpuBefore;
   if (built.fromCache) throw new Error('bench build: the scratch cache already had this kernel');
-  const step = makeStep(await fs.readFile(built.buildLog, 'utf8'));
-  return { wallMs: built.durationMs, cpuMs, makeMs: step.ms, makeCpuMs: step.cpuMs, release: built.release };
+  const log = await fs.readFile(built.buildLog, 'utf8');
+  const step = makeStep(log);
+  return { wallMs: built.durationMs, cpuMs, makeMs: step.ms, makeCpuMs: step.cpuMs, release: built.release, log };
 }
 
-async function oneFilePatch(srcDir: string, dir: string): Promise<string> {
-  const before = await fs.readFile(path.join(srcDir, PATCHED_FILE), 'utf8');
+/** The builder's log line that says which path a patched build took. */
+export function buildPath(log: string): string {
+  return log.split('\n').find((l) => /^# (fast path|full make): /.test(l))?.slice(2) ?? '(not logged)';
+}
+
+/** A patch that adds a marker (named by `tag`, so each patch is a kernel of its own) to one file. */
+export async function oneFilePatch(srcDir: string, dir: string, tag = 'marker', file = PATCHED_FILE): Promise<string> {
+  const before = await fs.readFile(path.join(srcDir, file), 'utf8');
   const a = path.join(dir, 'before.c');
   const b = path.join(dir, 'after.c');
   await fs.writeFile(a, before);
-  await fs.writeFile(b, `${before}\n/* integrity-harness bench: a one-file change */\nstatic int __maybe_unused ih_bench_marker;\n`);
-  const diff = await execa('diff', ['-u', '--label', `a/${PATCHED_FILE}`, '--label', `b/${PATCHED_FILE}`, a, b], { reject: false });
+  await fs.writeFile(b, `${before}\n/* integrity-harness bench: a one-file change */\nstatic int __maybe_unused ih_bench_${tag};\n`);
+  const diff = await execa('diff', ['-u', '--label', `a/${file}`, '--label', `b/${file}`, a, b], { reject: false });
   if (diff.exitCode !== 1) throw new Error(`diff exited ${diff.exitCode}: ${diff.stderr}`);
-  const file = path.join(dir, 'one-file.patch');
-  await fs.writeFile(file, `${diff.stdout}\n`);
-  return file;
+  const out = path.join(dir, `one-file-${tag}.patch`);
+  await fs.writeFile(out, `${diff.stdout}\n`);
+  return out;
 }
 
-export async function benchBuild(realCache: string, scratch: string, say: (line: string) => void, version = '6.1'): Promise<BuildBench> {
-  const jobs = availableParallelism();
-  const base = await resolveSource({ kind: 'debian-src', version }, { cacheDir: realCache, warn: say, log: say });
+/**
+ * A scratch cache holding the source of src:<version> (hard links) and, unless withoutBase, a copy of the
+ * real cache's finished base build dir with its tools/ paths rewritten (as the builder does when seeding):
+ * patched builds there start from that base build. Returns the scratch cache dir.
+ */
+export async function scratchCache(realCache: string, scratch: string, version: string, say: (l: string) => void, withoutBase = false): Promise<string> {
+  const source = { kind: 'debian-src', version } as const;
+  const base = await resolveSource(source, { cacheDir: realCache, warn: say, log: say });
   // The same src/debian-<version>-<key>/ layout the builder looks for, hard-linked: no second unpack.
   const cacheDir = path.join(scratch, 'cache');
   const srcCopy = path.join(cacheDir, path.relative(realCache, base.dir));
   await fs.mkdir(srcCopy, { recursive: true });
   const entries = (await fs.readdir(base.dir)).filter((e) => !isBuildOrGitEntry(e));
   await execa('cp', ['-al', ...entries.map((e) => path.join(base.dir, e)), `${srcCopy}/`]);
-  const patch = await oneFilePatch(base.dir, scratch);
+  if (withoutBase) return cacheDir;
+  const realOut = await baseBuildDir({ source, cacheDir: realCache });
+  try {
+    await fs.access(path.join(realOut, '.ih-built'));
+  } catch {
+    throw new Error(`no finished base build of src:${version} in ${realOut}: build it once (e.g. npm run matrix -- --kernel src:${version}) or time the clean build too`);
+  }
+  const out = path.join(srcCopy, path.basename(realOut));
+  await execa('cp', ['-a', '--reflink=auto', realOut, out]);
+  await relocateToolCommands(out, `${base.dir}/`, `${srcCopy}/`);
+  return cacheDir;
+}
+
+export async function benchBuild(
+  realCache: string,
+  scratch: string,
+  say: (line: string) => void,
+  version = '6.1',
+  opts: { incrementalOnly?: boolean } = {},
+): Promise<BuildBench> {
+  const jobs = availableParallelism();
+  const source = { kind: 'debian-src', version } as const;
+  const cacheDir = await scratchCache(realCache, scratch, version, say, !opts.incrementalOnly);
+  const srcDir = (await resolveSource(source, { cacheDir, warn: say, log: say })).dir;
   const saved = process.env.CCACHE_DISABLE;
   process.env.CCACHE_DISABLE = '1';
   try {
     const status = (l: string) => say(`  ${l}`);
-    const loadClean = loadavg()[0]!;
-    say(`build: clean src:${version} into a fresh build dir, ccache off, -j${jobs} (load ${loadClean.toFixed(1)})`);
-    const clean = await timedBuild(() => buildKernel({ source: { kind: 'debian-src', version }, cacheDir, jobs, onStatus: status }));
-    const loadIncr = loadavg()[0]!;
-    say(`build: rebuild after a one-file patch (${PATCHED_FILE}) (load ${loadIncr.toFixed(1)})`);
-    const incr = await timedBuild(() => buildKernel({ source: { kind: 'debian-src', version }, patches: [patch], cacheDir, jobs, onStatus: status }));
-    return { version, jobs, loadBefore: { clean: loadClean, incremental: loadIncr }, clean, incremental: { ...incr, patchedFile: PATCHED_FILE } };
+    let clean: BuildFigure | undefined;
+    let loadClean: number | undefined;
+    if (!opts.incrementalOnly) {
+      loadClean = loadavg()[0]!;
+      say(`build: clean src:${version} into a fresh build dir, ccache off, -j${jobs} (load ${loadClean.toFixed(1)})`);
+      const { log: _log, ...figure } = await timedBuild(() => buildKernel({ source, cacheDir, jobs, onStatus: status }));
+      clean = figure;
+    }
+    const rebuild = async (fastRebuild: boolean): Promise<IncrementalFigure & { load: number }> => {
+      const patch = await oneFilePatch(srcDir, scratch, fastRebuild ? 'fast' : 'full');
+      const load = loadavg()[0]!;
+      say(`build: rebuild after a one-file patch (${PATCHED_FILE}), fast path ${fastRebuild ? 'allowed' : 'off'} (load ${load.toFixed(1)})`);
+      const { log, ...figure } = await timedBuild(() => buildKernel({ source, patches: [patch], cacheDir, jobs, onStatus: status, fastRebuild }));
+      say(`  ${buildPath(log)}`);
+      return { ...figure, patchedFile: PATCHED_FILE, path: buildPath(log), load };
+    };
+    const { load: loadIncr, ...incremental } = await rebuild(true);
+    const { load: loadFull, ...incrementalFullMake } = await rebuild(false);
+    return {
+      version,
+      jobs,
+      loadBefore: { ...(loadClean !== undefined ? { clean: loadClean } : {}), incremental: loadIncr, incrementalFullMake: loadFull },
+      ...(clean !== undefined ? { clean } : {}),
+      incremental,
+      incrementalFullMake,
+    };
   } finally {
     if (saved === undefined) delete process.env.CCACHE_DISABLE;
     else process.env.CCACHE_DISABLE = saved;

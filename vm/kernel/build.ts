@@ -16,6 +16,7 @@ import {
 } from './build-cache.ts';
 import { loadFragments, verifyConfig, type Fragment } from './build-config.ts';
 import { COMPILER_MISMATCH_HINT, KernelBuildError, KernelSpecError, looksLikeCompilerMismatch } from './build-errors.ts';
+import { FAST_MAKEFILE, fastRebuildArgs, fastRebuildMakefile, findFastRebuild, staleAfterFastRebuild } from './build-fast.ts';
 import { skipEmptyCommandsArgs } from './build-kbuild-cmd.ts';
 import { parseHunks } from './build-patch.ts';
 import { relocateToolCommands } from './build-relocate.ts';
@@ -47,6 +48,11 @@ export interface BuildRequest {
   onLog?: (line: string) => void;
   /** What a person watching wants: unpacking, patching, configuring, building, warnings, done. */
   onStatus?: (line: string) => void;
+  /**
+   * A patched build seeded from the base build compiles only the objects the patch changed and relinks,
+   * when build-fast-plan.ts allows it (default true; false forces the full make, e.g. to compare the two).
+   */
+  fastRebuild?: boolean;
 }
 
 export interface BuiltKernel {
@@ -116,7 +122,7 @@ export async function buildKernel(req: BuildRequest): Promise<BuiltKernel> {
     log.line(`# source ready after ${(preparedMs / 1000).toFixed(1)} s`);
     req.onStatus?.(`building ${src.description} (log: ${logFile})`);
     const meta = await withLock(`${outDir}.lock`, async () => {
-      if (patches.length > 0 && src.key !== null) await seedFromBase(base, src.dir, patches, outDir, cfgKey, log);
+      const seeded = patches.length > 0 && src.key !== null && (await seedFromBase(base, src.dir, patches, outDir, cfgKey, log));
       const configStamp = hashParts([cfgKey, ...kconfigTouchingPatches(patches)]);
       await configure(src.dir, outDir, fragments, makeArgs, configStamp, log, cacheDir);
       const configText = await fs.readFile(path.join(outDir, '.config'), 'utf8');
@@ -133,7 +139,9 @@ export async function buildKernel(req: BuildRequest): Promise<BuiltKernel> {
           { logTail: log.lastLines(), logFile },
         );
       }
-      await make(src.dir, outDir, makeArgs, ['bzImage'], req.jobs ?? os.availableParallelism(), log, cacheDir);
+      const jobs = req.jobs ?? os.availableParallelism();
+      const fast = patches.length > 0 && (await tryFastRebuild({ base, src, outDir, patches, seeded, enabled: req.fastRebuild ?? true, makeArgs, jobs, log, cacheDir }));
+      if (!fast) await make(src.dir, outDir, makeArgs, ['bzImage'], jobs, log, cacheDir);
       const release = (await fs.readFile(path.join(outDir, 'include/config/kernel.release'), 'utf8')).trim();
       const meta: KernelMeta = { release, missingOptions, sourceDescription: src.description };
       await publishKernel(outDir, kernelDir, meta, src.key === null);
@@ -147,6 +155,13 @@ export async function buildKernel(req: BuildRequest): Promise<BuiltKernel> {
   } finally {
     await log.close();
   }
+}
+
+/** The build dir a base (unpatched) build of this source and configuration uses, for tools that reuse it. */
+export async function baseBuildDir(req: Pick<BuildRequest, 'source' | 'kconfig' | 'makeArgs' | 'cacheDir'>): Promise<string> {
+  const cfgKey = configKey({ fragments: await loadFragments(req.kconfig ?? []), makeArgs: await withCcache(req.makeArgs ?? []) });
+  const ctx = { cacheDir: await fs.realpath(req.cacheDir), warn: () => undefined, log: () => undefined };
+  return buildDirFor(await resolveSource(req.source, ctx), cfgKey, ctx.cacheDir);
 }
 
 function validateRequest(req: BuildRequest): void {
@@ -195,10 +210,10 @@ async function seedFromBase(
   outDir: string,
   cfgKey: string,
   log: BuildLog,
-): Promise<void> {
-  if (!base.cacheOwned || (await pathExists(outDir))) return;
+): Promise<boolean> {
+  if (!base.cacheOwned || (await pathExists(outDir))) return false;
   const baseOut = path.join(base.dir, `ih-out-${cfgKey}`);
-  if ((await readStamp(path.join(baseOut, '.ih-built'))) === undefined) return;
+  if ((await readStamp(path.join(baseOut, '.ih-built'))) === undefined) return false;
   log.line(`# reusing objects of ${baseOut}`);
   await createDirAtomically(outDir, async (tmp) => {
     const started = Date.now();
@@ -210,6 +225,55 @@ async function seedFromBase(
     const touched = await touchPatchedFiles(patchedDir, patches);
     log.line(`# marked ${touched} patched file(s) newer than the copied objects`);
   });
+  return true;
+}
+
+// The fast path (build-fast.ts) when this build dir was just seeded from the base build and the patch
+// qualifies; false when the full make has to run. The log says which and why.
+async function tryFastRebuild(o: {
+  base: ResolvedSource;
+  src: ResolvedSource;
+  outDir: string;
+  patches: readonly PatchFile[];
+  seeded: boolean;
+  enabled: boolean;
+  makeArgs: readonly string[];
+  jobs: number;
+  log: BuildLog;
+  cacheDir: string;
+}): Promise<boolean> {
+  const { log, outDir } = o;
+  if (!o.enabled) {
+    log.line('# full make: the fast path is off for this build');
+    return false;
+  }
+  if (!o.seeded) {
+    log.line('# full make: this build dir was not just seeded from a finished base build');
+    return false;
+  }
+  const planned = Date.now();
+  const plan = await findFastRebuild({ baseSrcDir: o.base.dir, srcDir: o.src.dir, outDir, patchTexts: o.patches.map((p) => p.text) });
+  const took = `(planned in ${secs(Date.now() - planned)} s)`;
+  if (plan.kind === 'full') {
+    log.line(`# full make: ${plan.reason} ${took}`);
+    return false;
+  }
+  log.line(`# fast path: ${plan.reason} ${took}`);
+  await fs.writeFile(path.join(outDir, FAST_MAKEFILE), fastRebuildMakefile(plan.objects));
+  const started = Date.now();
+  try {
+    await make(o.src.dir, outDir, o.makeArgs, ['bzImage'], o.jobs, log, o.cacheDir, fastRebuildArgs(o.src.dir, outDir));
+  } catch (err) {
+    // A patch that does not compile fails the full make as well, with kbuild's usual output; anything the
+    // fast path itself got wrong is repaired by it. Everything the fast make did is in kbuild's own records.
+    if (!(err instanceof KernelBuildError)) throw err;
+    log.line('# full make: the fast-path make failed (see above)');
+    return false;
+  }
+  const stale = await staleAfterFastRebuild(outDir, plan.objects, started);
+  if (stale.length === 0) return true;
+  log.line(`# full make: the fast path left ${stale.join(', ')} older than its inputs`);
+  return false;
 }
 
 // The patched tree is cached on its own and may be older than the base build it is seeded from (patched
@@ -283,9 +347,11 @@ async function make(
   jobs: number,
   log: BuildLog,
   cacheDir: string,
+  /** Replaces `-C srcDir` (the fast path runs make in the build dir itself). */
+  where: readonly string[] = ['-C', srcDir],
 ): Promise<void> {
   const guard = await skipEmptyCommandsArgs(srcDir, makeArgs);
-  const argv = ['make', '-C', srcDir, `O=${outDir}`, `ARCH=${ARCH}`, `-j${jobs}`, ...makeArgs, ...guard, ...targets];
+  const argv = ['make', ...where, `O=${outDir}`, `ARCH=${ARCH}`, `-j${jobs}`, ...makeArgs, ...guard, ...targets];
   const { exitCode } = await runStep(log, argv, { cwd: srcDir, env: makeEnv(cacheDir) });
   if (exitCode !== 0) throw buildFailure(`make ${targets.join(' ')} exited ${exitCode}`, log);
 }
