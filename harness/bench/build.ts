@@ -22,6 +22,12 @@ export interface BuildBench {
   loadBefore: { clean?: number; incremental: number; incrementalFullMake: number };
   /** Absent when only the rebuilds were timed (seeded from the real cache's base build). */
   clean?: BuildFigure;
+  /**
+   * The same clean build into another fresh build dir, with ccache on and the real cache's ccache: what a
+   * gate or bisect step that builds a new tree revision pays once ccache has seen the sources (the hits and
+   * misses say how warm it was). Only with opts.warmCcache.
+   */
+  cleanWarmCcache?: BuildFigure & { ccacheHits: number; ccacheMisses: number };
   /** The rebuild as a --patch build does it (the fast path when the patch qualifies). */
   incremental: IncrementalFigure;
   /** The same rebuild with the fast path off: the full `make bzImage`. */
@@ -120,7 +126,7 @@ export async function benchBuild(
   scratch: string,
   say: (line: string) => void,
   version = '6.1',
-  opts: { incrementalOnly?: boolean } = {},
+  opts: { incrementalOnly?: boolean; warmCcache?: boolean } = {},
 ): Promise<BuildBench> {
   const jobs = availableParallelism();
   const source = { kind: 'debian-src', version } as const;
@@ -138,6 +144,8 @@ export async function benchBuild(
       const { log: _log, ...figure } = await timedBuild(() => buildKernel({ source, cacheDir, jobs, onStatus: status }));
       clean = figure;
     }
+    let cleanWarmCcache: BuildBench['cleanWarmCcache'];
+    if (opts.warmCcache) cleanWarmCcache = await warmCcacheBuild(realCache, path.join(scratch, 'warm'), version, jobs, say);
     const rebuild = async (fastRebuild: boolean): Promise<IncrementalFigure & { load: number }> => {
       const patch = await oneFilePatch(srcDir, scratch, fastRebuild ? 'fast' : 'full');
       const load = loadavg()[0]!;
@@ -153,11 +161,38 @@ export async function benchBuild(
       jobs,
       loadBefore: { ...(loadClean !== undefined ? { clean: loadClean } : {}), incremental: loadIncr, incrementalFullMake: loadFull },
       ...(clean !== undefined ? { clean } : {}),
+      ...(cleanWarmCcache !== undefined ? { cleanWarmCcache } : {}),
       incremental,
       incrementalFullMake,
     };
   } finally {
     if (saved === undefined) delete process.env.CCACHE_DISABLE;
     else process.env.CCACHE_DISABLE = saved;
+  }
+}
+
+/** ccache's hit and miss counters (ccache 4: `--print-stats`, tab-separated). */
+async function ccacheCounts(env: NodeJS.ProcessEnv): Promise<{ hits: number; misses: number }> {
+  const r = await execa('ccache', ['--print-stats'], { env, reject: false });
+  const get = (key: string) => Number(new RegExp(`^${key}\\t(\\d+)$`, 'm').exec(r.stdout)?.[1] ?? Number.NaN);
+  return { hits: get('direct_cache_hit') + get('preprocessed_cache_hit'), misses: get('cache_miss') };
+}
+
+async function warmCcacheBuild(realCache: string, scratch: string, version: string, jobs: number, say: (l: string) => void): Promise<NonNullable<BuildBench['cleanWarmCcache']>> {
+  const cacheDir = await scratchCache(realCache, scratch, version, say, true);
+  const saved = { disable: process.env.CCACHE_DISABLE, dir: process.env.CCACHE_DIR };
+  delete process.env.CCACHE_DISABLE;
+  process.env.CCACHE_DIR = saved.dir ?? path.join(realCache, 'ccache');
+  try {
+    const before = await ccacheCounts(process.env);
+    say(`build: clean src:${version} into a fresh build dir, ccache on (${process.env.CCACHE_DIR}), -j${jobs} (load ${loadavg()[0]!.toFixed(1)})`);
+    const { log: _log, ...figure } = await timedBuild(() => buildKernel({ source: { kind: 'debian-src', version }, cacheDir, jobs, onStatus: (l) => say(`  ${l}`) }));
+    const after = await ccacheCounts(process.env);
+    return { ...figure, ccacheHits: after.hits - before.hits, ccacheMisses: after.misses - before.misses };
+  } finally {
+    for (const [key, value] of [['CCACHE_DISABLE', saved.disable], ['CCACHE_DIR', saved.dir]] as const) {
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
+    }
   }
 }

@@ -3,7 +3,8 @@
  *
  * --build (or --only build) adds kernel build times: a clean src:6.1 build and the rebuild after a one-file
  * patch (fast path and full make). It takes minutes, so it is not in the default set. --build-incremental
- * times only the rebuilds, seeded from this cache's finished base build (under a minute).
+ * times only the rebuilds, seeded from this cache's finished base build (under a minute). --build-ccache adds a
+ * clean build into a fresh build dir with ccache on and this cache's ccache (what a new tree revision costs).
  *
  * Speed targets are measured here, never in timed unit tests. Prints a table and writes
  * results/bench-<time>.json. Run it on a quiet machine: most numbers are wall time (builds also report CPU time).
@@ -29,15 +30,16 @@ async function main(argv: string[]): Promise<number> {
     .option('--only <sections>', `comma-separated: ${SECTIONS.join(',')}`, DEFAULT_SECTIONS.join(','))
     .option('--build', 'also time kernel builds (clean and after a one-file patch; minutes)', false)
     .option('--build-incremental', 'time only the rebuilds after a one-file patch, from the cached base build', false)
+    .option('--build-ccache', 'also time a clean build into a fresh build dir with ccache on and this cache\'s ccache', false)
     .option('--kernel <spec>', 'kernel for boot and cells', '6.1')
     .option('--runs <n>', 'repetitions for audit and boot (best / median is reported)', '3')
     .option('--scenario <glob>', 'limit the cells section to these scenarios')
     .option('--jobs <list>', 'cells section: --jobs values to compare', '1,2')
     .option('--share-guest <list>', 'cells section: --share-guest values to compare (1: a guest per cell)', `1,${DEFAULT_SHARE_GUEST}`)
     .parse(argv, { from: 'user' })
-    .opts<{ only: string; kernel: string; runs: string; scenario?: string; jobs: string; shareGuest: string; build: boolean; buildIncremental: boolean }>();
+    .opts<{ only: string; kernel: string; runs: string; scenario?: string; jobs: string; shareGuest: string; build: boolean; buildIncremental: boolean; buildCcache: boolean }>();
   const only = o.only.split(',').map((s) => s.trim());
-  if ((o.build || o.buildIncremental) && !only.includes('build')) only.push('build');
+  if ((o.build || o.buildIncremental || o.buildCcache) && !only.includes('build')) only.push('build');
   const bad = only.filter((s) => !(SECTIONS as readonly string[]).includes(s));
   if (bad.length > 0) {
     process.stderr.write(`bench: --only ${bad.join(',')}: expected some of ${SECTIONS.join(',')}\n`);
@@ -92,12 +94,13 @@ async function main(argv: string[]): Promise<number> {
       }
     }
     if (only.includes('build')) {
-      const r = await benchBuild(cacheDir(), dir, say, '6.1', { incrementalOnly: o.buildIncremental && !o.build });
+      const r = await benchBuild(cacheDir(), dir, say, '6.1', { incrementalOnly: o.buildIncremental && !o.build, warmCcache: o.buildCcache });
       out.build = r;
       const s = (ms: number) => (ms / 1000).toFixed(1);
       const f = (x: { wallMs: number; cpuMs: number; makeMs: number; makeCpuMs: number }) =>
         `${s(x.wallMs)} s wall / ${s(x.cpuMs)} s cpu (make bzImage ${s(x.makeMs)} s wall / ${s(x.makeCpuMs)} s cpu)`;
       if (r.clean) say(`build src:${r.version} -j${r.jobs}: clean, ccache off ${f(r.clean)} (load ${r.loadBefore.clean?.toFixed(1)})`);
+      if (r.cleanWarmCcache) say(`build src:${r.version} -j${r.jobs}: clean, ccache on ${f(r.cleanWarmCcache)} (${r.cleanWarmCcache.ccacheHits} hits, ${r.cleanWarmCcache.ccacheMisses} misses)`);
       say(`build src:${r.version} -j${r.jobs}: after a one-file patch ${f(r.incremental)} (load ${r.loadBefore.incremental.toFixed(1)}; ${r.incremental.path})`);
       say(`build src:${r.version} -j${r.jobs}: same, full make ${f(r.incrementalFullMake)} (load ${r.loadBefore.incrementalFullMake.toFixed(1)})`);
     }
