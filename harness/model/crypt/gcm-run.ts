@@ -16,7 +16,7 @@
  * sector that GCM itself allows. A run that fails is judged sector by sector by the caller, so exactly the
  * failing sectors are reported.
  * The counter blocks, Z and the XOR are WebAssembly SIMD (gcm-simd.ts), in the module's memory, where the
- * run is copied once.
+ * run is copied once, or read in the first place (buffers()).
  */
 import { createCipheriv } from 'node:crypto';
 import type { RunKernel } from '../integrity/verifier.ts';
@@ -36,6 +36,11 @@ export interface GcmRun {
   verifyRun(firstAadSector: number, aadSectorStep: number, data: Uint8Array, tags: Uint8Array, n: number): boolean;
   /** the plaintext of the run verifyRun last accepted, back to back; valid until the next call (or into `into`) */
   plaintext(data: Uint8Array, n: number, into?: Uint8Array): Buffer;
+  /**
+   * Where to read runs of up to n sectors so that verifyRun need not copy them into the module's memory;
+   * valid until a verifyRun of more than n sectors.
+   */
+  buffers(n: number): { data: Buffer; tags: Buffer };
 }
 
 /** AES-ECB output in pieces this size: node:crypto allocates each piece; small ones come from malloc's reuse */
@@ -71,17 +76,18 @@ export function gcmRun(p: GcmRunParams): GcmRun | undefined {
   // ECB keeps no state between whole blocks: one cipher for every run (creating one costs microseconds)
   const ecb = createCipheriv(`aes-${bits}-ecb`, p.key, null).setAutoPadding(false);
 
-  // module memory: [table: B counter templates, the J0 template, the length block | tags | data | counters | Z]
+  // module memory: [table: B counter templates, the J0 template, the length block | tags | data | plaintext | counters | Z]
   const table = 0;
   const lenBlock = table + (B + 1) * 16;
   const tagsAt = Math.ceil((lenBlock + 16) / 64) * 64;
   let cap = 0;
-  let at = { data: 0, ctr: 0, z: 0 };
+  let at = { data: 0, out: 0, ctr: 0, z: 0 };
   let mem = Buffer.from(simd.memory.buffer);
   const grow = (n: number) => {
     if (n <= cap) return;
     const data = tagsAt + Math.ceil((n * ts + 64) / 64) * 64; // fill reads 4 bytes past the last IV
-    at = { data, ctr: data + n * bs, z: data + n * bs + n * (B + 1) * 16 };
+    const ctr = data + 2 * n * bs;
+    at = { data, out: data + n * bs, ctr, z: ctr + n * (B + 1) * 16 };
     const need = at.z + n * (B + 4) * 16;
     if (need > simd.memory.buffer.byteLength) simd.memory.grow(Math.ceil((need - simd.memory.buffer.byteLength) / 65536));
     mem = Buffer.from(simd.memory.buffer);
@@ -93,16 +99,21 @@ export function gcmRun(p: GcmRunParams): GcmRun | undefined {
   mem.writeUInt32BE(160, lenBlock + 4);
   mem.writeUInt32BE(bs * 8, lenBlock + 12);
 
+  const inModule = (b: Uint8Array, offset: number) => b.buffer === simd.memory.buffer && b.byteOffset === offset;
   let lastN = 0;
   let decrypted = false;
   return {
+    buffers(n) {
+      grow(n);
+      return { data: mem.subarray(at.data, at.data + n * bs), tags: mem.subarray(tagsAt, tagsAt + n * ts) };
+    },
     verifyRun(s0, step, data, tags, n) {
       if (n <= 0) return true;
       if (data.length < n * bs || tags.length < n * ts) throw new RangeError(`run of ${n} sectors needs ${n * bs} data and ${n * ts} tag bytes`);
       grow(n);
       lastN = 0;
-      mem.set(tags.subarray(0, n * ts), tagsAt);
-      mem.set(data.subarray(0, n * bs), at.data);
+      if (!inModule(tags, tagsAt)) mem.set(tags.subarray(0, n * ts), tagsAt);
+      if (!inModule(data, at.data)) mem.set(data.subarray(0, n * bs), at.data);
       simd.fill(at.ctr, tagsAt, ts, n, B, table);
       // the keystream and the J0 blocks, encrypted in place
       const end = at.ctr + n * (B + 1) * 16;
@@ -117,10 +128,9 @@ export function gcmRun(p: GcmRunParams): GcmRun | undefined {
     plaintext(_data, n, into) {
       if (n !== lastN || lastN === 0) throw new RangeError(`plaintext() of ${n} sectors, but the last verified run had ${lastN}`);
       const len = n * bs;
-      // in place: the run's copy of the ciphertext becomes its plaintext, once
-      if (!decrypted) simd.xor(at.data, at.data, at.ctr, len);
+      if (!decrypted) simd.xor(at.out, at.data, at.ctr, len);
       decrypted = true;
-      const o = mem.subarray(at.data, at.data + len);
+      const o = mem.subarray(at.out, at.out + len);
       if (!into) return o;
       into.set(o);
       return Buffer.from(into.buffer, into.byteOffset, len);
@@ -142,5 +152,6 @@ export function runKernel(p: GcmRunKernelParams): RunKernel {
   return {
     verifyRun: (ls0, data, tags, n) => ls0 >= p.offsetSectors && gcm.verifyRun(ls0 - p.offsetSectors, p.sectorsPerBlock, data, tags, n),
     plaintextInto: (_ls0, data, _tags, n, out) => void gcm.plaintext(data, n, out),
+    runBuffers: (n) => gcm.buffers(n),
   };
 }

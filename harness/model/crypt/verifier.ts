@@ -106,6 +106,7 @@ export function cryptAeadVerifier(p: CryptAeadParams): (sb: IntegritySuperblock,
       : undefined;
     return {
       verifyRun,
+      ...(gcm ? { runBuffers: (n: number) => gcm.buffers(n) } : {}),
       ...(runOffload ? { runOffload } : {}),
       plaintextRun(ls0, data, tags, n) {
         if (gcm) {

@@ -28,7 +28,9 @@ async function begin(m: BeginMessage): Promise<void> {
   const data = openImage(m.data);
   const tags = m.meta !== undefined ? openImage(m.meta) : data;
   const maxBlocks = m.slotBytes / m.blockSize;
-  audit = { begin: m, kernel: mod.runKernel(m.params), control: new Int32Array(m.control), data, tags, dataScratch: Buffer.allocUnsafe(m.slotBytes), tagScratch: Buffer.allocUnsafe(maxBlocks * m.tagSize) };
+  const kernel = mod.runKernel(m.params);
+  const scratch = kernel.runBuffers?.(maxBlocks) ?? { data: Buffer.allocUnsafe(m.slotBytes), tags: Buffer.allocUnsafe(maxBlocks * m.tagSize) };
+  audit = { begin: m, kernel, control: new Int32Array(m.control), data, tags, dataScratch: scratch.data, tagScratch: scratch.tags };
 }
 
 function job(a: Audit, m: JobMessage): void {

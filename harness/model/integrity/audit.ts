@@ -152,8 +152,7 @@ function runAudit(data: ImageSource, meta: ImageSource | undefined, p: Integrity
   const bs = geom.blockSize;
   const ts = sb.tagSize;
   const blocksPerChunk = Math.max(1, Math.floor(CHUNK_BYTES / bs));
-  const dataScratch = Buffer.allocUnsafe(blocksPerChunk * bs);
-  const tagScratch = Buffer.allocUnsafe(blocksPerChunk * ts);
+  const { data: dataScratch, tags: tagScratch } = verifier.runBuffers?.(blocksPerChunk) ?? { data: Buffer.allocUnsafe(blocksPerChunk * bs), tags: Buffer.allocUnsafe(blocksPerChunk * ts) };
   const zeroBlock = Buffer.alloc(bs);
   const zeroChunk = Buffer.alloc(blocksPerChunk * bs);
   const zeroTag = Buffer.alloc(ts);
