@@ -329,15 +329,16 @@ function judgeValidRun(m: IntegrityDeviceModel, ls0: number, n: number, plain: B
   while (i < n) {
     const st = m.stateOf(b0 + i);
     if (m.corruptionOf(b0 + i) === undefined && st?.kind === 'written') {
-      const first = st.data;
-      let end = first.byteOffset + bs;
+      // blocks of one write, back to back (state fields only: a typed array's .buffer costs ~30 ns a block)
+      const write = st.write;
+      let end = st.at + bs;
       let j = i + 1;
       for (; j < n; j++) {
         const s2 = m.stateOf(b0 + j);
-        if (s2?.kind !== 'written' || s2.data.buffer !== first.buffer || s2.data.byteOffset !== end || m.corruptionOf(b0 + j) !== undefined) break;
+        if (s2?.kind !== 'written' || s2.write !== write || s2.at !== end || m.corruptionOf(b0 + j) !== undefined) break;
         end += bs;
       }
-      const want = Buffer.from(first.buffer, first.byteOffset, end - first.byteOffset);
+      const want = write.subarray(st.at, end);
       if (want.compare(plain, i * bs, j * bs) !== 0) for (let k = i; k < j; k++) slow(k);
       i = j;
     } else if (st === undefined && m.wiped && m.corruptionOf(b0 + i) === undefined) {

@@ -55,7 +55,11 @@ export interface ExpectedRead {
 
 export type BlockState =
   | { kind: 'unwritten' }
-  | { kind: 'written'; data: Buffer }
+  /**
+   * data is a view of `write`, the copy of the write that stored it, `at` bytes in: blocks written together
+   * sit back to back there, and the audit compares a run of them with one call
+   */
+  | { kind: 'written'; data: Buffer; write: Buffer; at: number }
   | { kind: 'discarded' };
 
 export interface BlockExpectation {
@@ -178,11 +182,11 @@ export class IntegrityDeviceModel {
   write(sector: number, data: Buffer): void {
     const first = this.blockRange(sector, data.length, 'write');
     if (this.failedWith) return;
-    // one copy per write, blocks as views into it: the audit compares a run of them with one call
     const copy = Buffer.from(data);
     for (let i = 0; i * this.blockSize < data.length; i++) {
       const b = first + i;
-      this.state.set(b, { kind: 'written', data: copy.subarray(i * this.blockSize, (i + 1) * this.blockSize) });
+      const at = i * this.blockSize;
+      this.state.set(b, { kind: 'written', data: copy.subarray(at, at + this.blockSize), write: copy, at });
       this.corruption.delete(b);
     }
   }
