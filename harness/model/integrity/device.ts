@@ -36,6 +36,19 @@ export const EIO = 5;
 export const EOPNOTSUPP = 95;
 export const EINVAL = 22;
 
+/**
+ * A written block: `at` bytes into `write`, the copy of the write that stored it. Blocks written together sit
+ * back to back there, and the audit compares a run of them with one call. `data` is made when asked for:
+ * half a million blocks with a Buffer view each are a million objects for every full GC to mark.
+ */
+export class WrittenBlock {
+  readonly kind = 'written';
+  constructor(readonly write: Buffer, readonly at: number, private readonly size: number) {}
+  get data(): Buffer {
+    return this.write.subarray(this.at, this.at + this.size);
+  }
+}
+
 export interface ExpectedRead {
   ok: boolean;
   /** 0 | 84 EILSEQ | 5 EIO | 22 EINVAL */
@@ -55,11 +68,7 @@ export interface ExpectedRead {
 
 export type BlockState =
   | { kind: 'unwritten' }
-  /**
-   * data is a view of `write`, the copy of the write that stored it, `at` bytes in: blocks written together
-   * sit back to back there, and the audit compares a run of them with one call
-   */
-  | { kind: 'written'; data: Buffer; write: Buffer; at: number }
+  | WrittenBlock
   | { kind: 'discarded' };
 
 export interface BlockExpectation {
@@ -186,7 +195,7 @@ export class IntegrityDeviceModel {
     for (let i = 0; i * this.blockSize < data.length; i++) {
       const b = first + i;
       const at = i * this.blockSize;
-      this.state.set(b, { kind: 'written', data: copy.subarray(at, at + this.blockSize), write: copy, at });
+      this.state.set(b, new WrittenBlock(copy, at, this.blockSize));
       this.corruption.delete(b);
     }
   }
