@@ -19,7 +19,6 @@
  * run is copied once, or read in the first place (buffers()).
  */
 import { createCipheriv } from 'node:crypto';
-import type { RunKernel } from '../integrity/verifier.ts';
 import { gcmSimd } from './gcm-simd.ts';
 
 export interface GcmRunParams {
@@ -135,23 +134,5 @@ export function gcmRun(p: GcmRunParams): GcmRun | undefined {
       into.set(o);
       return Buffer.from(into.buffer, into.byteOffset, len);
     },
-  };
-}
-
-/** The arguments an audit worker rebuilds the run verifier from (cryptAeadVerifier's runOffload). */
-export interface GcmRunKernelParams extends GcmRunParams {
-  /** the crypt target's offset on the dm-integrity device, in 512-byte sectors */
-  offsetSectors: number;
-  sectorsPerBlock: number;
-}
-
-/** The worker side of cryptAeadVerifier's verifyRun / plaintextRun for gcm(aes)-random. */
-export function runKernel(p: GcmRunKernelParams): RunKernel {
-  const gcm = gcmRun(p);
-  if (!gcm) throw new RangeError(`gcm run kernel: unsupported tag layout (tag ${p.authTagSize}, tuple ${p.tupleSize})`);
-  return {
-    verifyRun: (ls0, data, tags, n) => ls0 >= p.offsetSectors && gcm.verifyRun(ls0 - p.offsetSectors, p.sectorsPerBlock, data, tags, n),
-    plaintextInto: (_ls0, data, _tags, n, out) => void gcm.plaintext(data, n, out),
-    runBuffers: (n) => gcm.buffers(n),
   };
 }
