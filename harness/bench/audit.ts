@@ -16,7 +16,6 @@ import { execaSync } from 'execa';
 import { parseCryptCipher } from '../model/crypt/cipher.ts';
 import { cryptAeadSealer, cryptAeadVerifier } from '../model/crypt/verifier.ts';
 import { auditIntegrityImage, type IntegrityAuditParams } from '../model/integrity/audit.ts';
-import { defaultAuditWorkers } from '../model/integrity/audit-workers.ts';
 import { IntegrityDeviceModel } from '../model/integrity/device.ts';
 import { planIntegrityFormat } from '../model/integrity/format.ts';
 import { buildIntegrityImage } from '../model/integrity/synthetic.ts';
@@ -27,8 +26,6 @@ export type AuditBenchKind = (typeof AUDIT_BENCH_KINDS)[number];
 export interface AuditBench {
   /** crc32c / sha256 internal hash, or gcm: capi:gcm(aes)-random dm-crypt over dm-integrity */
   hash: AuditBenchKind;
-  /** audit threads asked for (IntegrityAuditParams.workers); only gcm runs move to workers, so 1 for the others */
-  workers: number;
   imageMiB: number;
   /** raw read through the page cache (warmed), best of the runs */
   rawMBps: number;
@@ -84,7 +81,7 @@ function best(fn: () => void, runs: number): { wall: number; cpu: number } {
 const GCM_KEY = Buffer.from('000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f', 'hex');
 
 /** Builds an image of `mib` MiB with every block written with random data, then times raw reads and the audit. */
-export function benchAudit(dir: string, kind: AuditBenchKind, mib = 256, runs = 3, workers = defaultAuditWorkers()): AuditBench {
+export function benchAudit(dir: string, kind: AuditBenchKind, mib = 256, runs = 3): AuditBench {
   const deviceSectors = (mib * MiB) / 512;
   const gcm = kind === 'gcm' ? { cipher: parseCryptCipher('capi:gcm(aes)-random'), key: GCM_KEY } : undefined;
   const hash = kind === 'gcm' ? undefined : kind;
@@ -106,7 +103,7 @@ export function benchAudit(dir: string, kind: AuditBenchKind, mib = 256, runs = 
   }
   readAll(path); // warm the page cache
   const raw = best(() => readAll(path), runs);
-  const params: IntegrityAuditParams = { ...(gcm ? { verifier: cryptAeadVerifier(gcm) } : { hash }), expected: model, workers };
+  const params: IntegrityAuditParams = { ...(gcm ? { verifier: cryptAeadVerifier(gcm) } : { hash }), expected: model };
   let disagreements = -1;
   const audit = best(() => {
     disagreements = auditIntegrityImage(path, params).disagreementCount;
@@ -114,7 +111,6 @@ export function benchAudit(dir: string, kind: AuditBenchKind, mib = 256, runs = 
   const mb = bytes / MiB;
   return {
     hash: kind,
-    workers: gcm ? workers : 1,
     imageMiB: mb,
     rawMBps: mb / raw.wall,
     rawDirectMBps: rawDirect === undefined ? undefined : mb / rawDirect,
@@ -133,7 +129,7 @@ export function formatAuditBench(r: AuditBench): string {
   const headline = r.ratioDirect === undefined ? 'audit/O_DIRECT n/a (O_DIRECT refused)' : `audit/O_DIRECT ${r.ratioDirect.toFixed(2)}${goal}`;
   const direct = r.rawDirectMBps === undefined ? 'O_DIRECT refused' : `${r.rawDirectMBps.toFixed(0)} MB/s O_DIRECT`;
   return (
-    `audit ${`${r.hash}${r.workers > 1 ? ` x${r.workers}` : ''}`.padEnd(7)} ${r.imageMiB} MiB, ${r.workers} thread${r.workers > 1 ? 's' : ''}: ${headline}; audit ${r.auditMBps.toFixed(0)} MB/s, raw read ${direct}, ` +
+    `audit ${r.hash.padEnd(7)} ${r.imageMiB} MiB: ${headline}; audit ${r.auditMBps.toFixed(0)} MB/s, raw read ${direct}, ` +
     `${r.rawMBps.toFixed(0)} MB/s cached (audit/cached ${r.ratio.toFixed(2)}); ` +
     `by CPU time: raw ${r.rawCpuMBps.toFixed(0)}, audit ${r.auditCpuMBps.toFixed(0)} MB/s` +
     (r.disagreements !== 0 ? ` DISAGREEMENTS ${r.disagreements}` : '')

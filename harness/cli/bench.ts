@@ -14,8 +14,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { cacheDir, repoRoot } from '../../vm/cache.ts';
-import { AUDIT_BENCH_KINDS, benchAudit, formatAuditBench, type AuditBenchKind } from '../bench/audit.ts';
-import { defaultAuditWorkers } from '../model/integrity/audit-workers.ts';
+import { AUDIT_BENCH_KINDS, benchAudit, formatAuditBench } from '../bench/audit.ts';
 import { benchBoot } from '../bench/boot.ts';
 import { benchBuild } from '../bench/build.ts';
 import { benchCells, type CellsBench } from '../bench/cells.ts';
@@ -52,10 +51,8 @@ async function main(argv: string[]): Promise<number> {
   const say = (s: string) => process.stdout.write(`${s}\n`);
   try {
     if (only.includes('audit')) {
-      // gcm twice: on this thread alone, and with its runs on worker threads (the others stay on one thread)
-      const plan = AUDIT_BENCH_KINDS.flatMap((kind): Array<[AuditBenchKind, number]> => (kind === 'gcm' ? [[kind, 1], [kind, defaultAuditWorkers()]] : [[kind, 1]]));
-      for (const [kind, workers] of plan) {
-        const r = benchAudit(dir, kind, 256, runs, workers);
+      for (const kind of AUDIT_BENCH_KINDS) {
+        const r = benchAudit(dir, kind, 256, runs);
         (out.audit ??= []) as unknown[];
         (out.audit as unknown[]).push(r);
         say(`${formatAuditBench(r)} (load ${loadavg().map((l) => l.toFixed(1)).join(' ')})`);

@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { auditIntegrityImage, type IntegrityAuditParams } from '../integrity/audit.ts';
-import { closeAuditWorkers } from '../integrity/audit-workers.ts';
 import { IntegrityDeviceModel } from '../integrity/device.ts';
 import { planIntegrityFormat } from '../integrity/format.ts';
 import { buildIntegrityImage, flipByte } from '../integrity/synthetic.ts';
@@ -14,16 +13,13 @@ import { cryptAeadSealer, cryptAeadVerifier } from './verifier.ts';
 
 const cipher = parseCryptCipher('capi:gcm(aes)-random');
 const dir = mkdtempSync(join(tmpdir(), 'ih-gcm-audit-'));
-afterAll(async () => {
-  await closeAuditWorkers();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** The same verifier without its run paths: every sector through node:crypto's GCM decipher, one at a time. */
 function perSector(key: Buffer): NonNullable<IntegrityAuditParams['verifier']> {
   const fast = cryptAeadVerifier({ cipher, key });
   return (sb, g) => {
-    const { verifyRun: _r, plaintextRun: _p, runOffload: _o, ...v } = fast(sb, g);
+    const { verifyRun: _r, plaintextRun: _p, runBuffers: _b, ...v } = fast(sb, g);
     return v;
   };
 }
@@ -47,7 +43,7 @@ function image(keyLen: number, bs: number) {
 }
 
 describe.each([[16, 512], [32, 512], [16, 4096], [32, 4096]])('gcm(aes) audit, %i-byte key, %i-byte sectors', (keyLen, bs) => {
-  it('finds exactly the flipped sectors at the first and last block of runs, the same on the run path, sector by sector and on worker threads', () => {
+  it('finds exactly the flipped sectors at the first and last block of runs, the same on the run path and sector by sector', () => {
     const img = image(keyLen, bs);
     const last = img.provided / img.spb - 1;
     const runBlocks = 2048 / img.spb;
@@ -57,13 +53,11 @@ describe.each([[16, 512], [32, 512], [16, 4096], [32, 4096]])('gcm(aes) audit, %
     ];
     for (const [where, block] of hits) flipByte(img.image, cryptCorruptionOffset(img.geometry, cipher, block, where));
     writeFileSync(img.path, img.image);
-    const audit = (verifier: IntegrityAuditParams['verifier'], workers = 1) =>
-      auditIntegrityImage(img.path, { verifier, expected: img.model, workers, minParallelBytes: 0 });
+    const audit = (verifier: IntegrityAuditParams['verifier']) => auditIntegrityImage(img.path, { verifier, expected: img.model });
     const fast = audit(cryptAeadVerifier({ cipher, key: img.key }));
     expect(fast.disagreements.map((d) => [d.kind, d.block])).toEqual(hits.map(([, b]) => ['tag-mismatch', b]));
     expect(fast.blocks.invalid).toBe(hits.length);
     expect(audit(perSector(img.key))).toEqual(fast);
-    expect(audit(cryptAeadVerifier({ cipher, key: img.key }), 2)).toEqual(fast);
 
     // told about them, and wrong about the bytes of one block in a run that verifies
     for (const [where, block] of hits) img.model.corrupt(block, where === 'data' ? 'data' : 'tag');
@@ -71,12 +65,11 @@ describe.each([[16, 512], [32, 512], [16, 4096], [32, 4096]])('gcm(aes) audit, %
     const told = audit(cryptAeadVerifier({ cipher, key: img.key }));
     expect(told.disagreements.map((d) => [d.kind, d.sector])).toEqual([['data-mismatch', 3 * 2048]]);
     expect(audit(perSector(img.key))).toEqual(told);
-    expect(audit(cryptAeadVerifier({ cipher, key: img.key }), 2)).toEqual(told);
   }, 180_000);
 });
 
-describe('gcm(aes) audit on worker threads', () => {
-  it('reports the same as one thread for random corruptions, and keeps their order', () => {
+describe('gcm(aes) audit, random corruptions', () => {
+  it('reports exactly the corrupted blocks, in order, the same as sector by sector', () => {
     const img = image(32, 512);
     const blocks = img.provided;
     const where: CryptCorruption[] = ['data', 'tag', 'iv'];
@@ -86,18 +79,11 @@ describe('gcm(aes) audit on worker threads', () => {
     writeFileSync(img.path, img.image);
     const one = auditIntegrityImage(img.path, { verifier: cryptAeadVerifier({ cipher, key: img.key }), expected: img.model });
     expect(one.disagreements.map((d) => d.block)).toEqual([...picked].sort((a, b) => a - b));
-    for (const workers of [2, 3]) {
-      expect(auditIntegrityImage(img.path, { verifier: cryptAeadVerifier({ cipher, key: img.key }), expected: img.model, workers, minParallelBytes: 0 })).toEqual(one);
-    }
-    // without the model too, and with a cap on recorded disagreements
+    expect(auditIntegrityImage(img.path, { verifier: perSector(img.key), expected: img.model })).toEqual(one);
+    // from a Buffer (runs copied into the module's memory, not read there), and without the model, capped
+    expect(auditIntegrityImage(img.image, { verifier: cryptAeadVerifier({ cipher, key: img.key }), expected: img.model }).disagreements).toEqual(one.disagreements);
     const alone = auditIntegrityImage(img.path, { verifier: cryptAeadVerifier({ cipher, key: img.key }), maxDisagreements: 5 });
-    expect(auditIntegrityImage(img.path, { verifier: cryptAeadVerifier({ cipher, key: img.key }), maxDisagreements: 5, workers: 2, minParallelBytes: 0 })).toEqual(alone);
+    expect(auditIntegrityImage(img.path, { verifier: perSector(img.key), maxDisagreements: 5 })).toEqual(alone);
     expect(alone.disagreements).toHaveLength(5);
   }, 180_000);
-
-  it('stays on this thread for a Buffer image (same report)', () => {
-    const img = image(16, 512);
-    const v = cryptAeadVerifier({ cipher, key: img.key });
-    expect(auditIntegrityImage(img.image, { verifier: v, expected: img.model, workers: 2, minParallelBytes: 0 }).disagreements).toEqual([]);
-  });
 });

@@ -61,6 +61,25 @@ describe('gcmRun', () => {
     }
   });
 
+  it('verifies runs read straight into its buffers(), and leaves them holding the ciphertext', () => {
+    for (const bs of [512, 4096]) {
+      const key = randomBytes(32);
+      const r = gcmRun({ key, sectorSize: bs, tupleSize: 28, authTagSize: 16 })!;
+      const into = r.buffers(12);
+      for (const n of [12, 5, 1]) {
+        const { data, tags, plain, step } = sealedRun(key, bs, 8, n);
+        data.copy(into.data);
+        tags.copy(into.tags);
+        expect(r.verifyRun(8, step, into.data, into.tags, n)).toBe(true);
+        expect(r.plaintext(into.data, n).equals(plain)).toBe(true);
+        expect(r.plaintext(into.data, n).equals(plain)).toBe(true); // asked twice: still the plaintext
+        expect(into.data.subarray(0, n * bs).equals(data)).toBe(true);
+        into.tags[n * 28 - 1]! ^= 1; // the last IV byte
+        expect(r.verifyRun(8, step, into.data, into.tags, n)).toBe(false);
+      }
+    }
+  });
+
   it('gives the audit the same disagreements as sector-by-sector decryption', () => {
     const key = randomBytes(32);
     const format = { deviceSectors: 16384, tagSize: 28, fixPadding: true };

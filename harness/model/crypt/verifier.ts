@@ -12,7 +12,7 @@ import type { IntegritySuperblock } from '../integrity/superblock.ts';
 import type { BlockSealer } from '../integrity/synthetic.ts';
 import type { BlockVerifier } from '../integrity/verifier.ts';
 import { openSector, plain64Iv, sealSector } from './aead.ts';
-import { gcmRun, type GcmRunKernelParams } from './gcm-run.ts';
+import { gcmRun } from './gcm-run.ts';
 import { cryptKeyProblems, type CryptAeadCipher } from './cipher.ts';
 
 export interface CryptAeadParams {
@@ -101,12 +101,9 @@ export function cryptAeadVerifier(p: CryptAeadParams): (sb: IntegritySuperblock,
           return gcmAt === ls0;
         }
       : openRun;
-    const runOffload = gcm
-      ? { module: new URL('./gcm-run.ts', import.meta.url).href, params: { key: p.key, sectorSize: bs, tupleSize: sb.tagSize, authTagSize: p.cipher.authTagSize, offsetSectors: offset, sectorsPerBlock: geom.sectorsPerBlock } satisfies GcmRunKernelParams }
-      : undefined;
     return {
       verifyRun,
-      ...(runOffload ? { runOffload } : {}),
+      ...(gcm ? { runBuffers: (n: number) => gcm.buffers(n) } : {}),
       plaintextRun(ls0, data, tags, n) {
         if (gcm) {
           if (gcmAt !== ls0 && !verifyRun(ls0, data, tags, n)) throw new ModelInputError(`sectors from ${ls0} do not all authenticate; plaintextRun() is only for verified runs`);

@@ -111,7 +111,7 @@ describe('IntegrityDeviceModel faults', () => {
     m.activate();
     expect(m.failedErrno).toBe(EIO);
     m.deactivate();
-    expect(m.blockExpectation(0).state).toEqual({ kind: 'written', data: block(1, 512) });
+    expect(m.blockExpectation(0).state).toMatchObject({ kind: 'written', data: block(1, 512) });
   });
 
   it('a swap makes both blocks fail, unless the tag that moved in is a discard filler', () => {

@@ -36,6 +36,19 @@ export const EIO = 5;
 export const EOPNOTSUPP = 95;
 export const EINVAL = 22;
 
+/**
+ * A written block: `at` bytes into `write`, the copy of the write that stored it. Blocks written together sit
+ * back to back there, and the audit compares a run of them with one call. `data` is made when asked for:
+ * half a million blocks with a Buffer view each are a million objects for every full GC to mark.
+ */
+export class WrittenBlock {
+  readonly kind = 'written';
+  constructor(readonly write: Buffer, readonly at: number, private readonly size: number) {}
+  get data(): Buffer {
+    return this.write.subarray(this.at, this.at + this.size);
+  }
+}
+
 export interface ExpectedRead {
   ok: boolean;
   /** 0 | 84 EILSEQ | 5 EIO | 22 EINVAL */
@@ -55,7 +68,7 @@ export interface ExpectedRead {
 
 export type BlockState =
   | { kind: 'unwritten' }
-  | { kind: 'written'; data: Buffer }
+  | WrittenBlock
   | { kind: 'discarded' };
 
 export interface BlockExpectation {
@@ -178,11 +191,11 @@ export class IntegrityDeviceModel {
   write(sector: number, data: Buffer): void {
     const first = this.blockRange(sector, data.length, 'write');
     if (this.failedWith) return;
-    // one copy per write, blocks as views into it: the audit compares a run of them with one call
     const copy = Buffer.from(data);
     for (let i = 0; i * this.blockSize < data.length; i++) {
       const b = first + i;
-      this.state.set(b, { kind: 'written', data: copy.subarray(i * this.blockSize, (i + 1) * this.blockSize) });
+      const at = i * this.blockSize;
+      this.state.set(b, new WrittenBlock(copy, at, this.blockSize));
       this.corruption.delete(b);
     }
   }

@@ -21,23 +21,10 @@ export interface BlockVerifier {
   /** Optional, with verifyRun: the plaintext of a run that verified, back to back (default: the data). */
   plaintextRun?(firstSector: number, data: Buffer, tags: Buffer, n: number): Buffer;
   /**
-   * Optional: how an audit worker thread rebuilds verifyRun and plaintextRun (audit-workers.ts), for audits
-   * that spread the runs over threads. Without it the audit stays on one thread.
+   * Optional, with verifyRun: where to read runs of up to n blocks, for a verifyRun that would otherwise copy
+   * them (gcm(aes) works in WebAssembly memory). Valid until a run of more than n blocks.
    */
-  runOffload?: RunOffload;
-}
-
-/** A module for an audit worker to import, and the structured-clonable arguments of its `runKernel`. */
-export interface RunOffload {
-  module: string;
-  params: unknown;
-}
-
-/** What the worker's `runKernel(params)` returns: verifyRun and plaintextRun of the same verifier. */
-export interface RunKernel {
-  verifyRun(firstSector: number, data: Buffer, tags: Buffer, n: number): boolean;
-  /** the plaintext of the run verifyRun just accepted, into `out` */
-  plaintextInto(firstSector: number, data: Buffer, tags: Buffer, n: number, out: Uint8Array): void;
+  runBuffers?(n: number): { data: Buffer; tags: Buffer };
 }
 
 export function internalHashVerifier(p: { hash: IntegrityHash; key?: Buffer; salt?: Buffer; tagSize: number; blockSize?: number }): BlockVerifier {
