@@ -163,7 +163,15 @@ describe('runShared', () => {
     const { vm, finals } = await run(items(10), opts({ perGuest: 4, jobs: 2 }));
     expect(vm.maxLive).toBe(2);
     expect(finals).toHaveLength(10);
-    expect(vm.batches.map((b) => b.length)).toEqual([4, 3, 2, 1]);
+    expect(vm.batches.map((b) => b.length)).toEqual([4, 4, 1, 1]);
+  });
+
+  it('gives the workers equal first batches, counting what running guests still hold: one boot each when they fit', async () => {
+    const { vm, finals } = await run(items(30), opts({ perGuest: 16, jobs: 2, budget: 48 }));
+    expect(finals).toHaveLength(30);
+    expect(vm.batches.map((b) => b.length)).toEqual([15, 15]);
+    const odd = await run(items(31), opts({ perGuest: 16, jobs: 2, budget: 48 }));
+    expect(odd.vm.batches.map((b) => b.length)).toEqual([16, 15]);
   });
 
   it('starts nothing new once stopped', async () => {

@@ -67,14 +67,23 @@ interface Pending<X> {
   first: boolean;
 }
 
-/** Takes the next batch from the front of the queue (removing it), or undefined when the queue is empty. */
-export function takeBatch<X>(queue: Pending<X>[], o: Pick<ShareOptions<X>, 'perGuest' | 'jobs' | 'guestKey' | 'weight' | 'budget' | 'spread'>): X[] | undefined {
+/**
+ * Takes the next batch from the front of the queue (removing it), or undefined when the queue is empty.
+ * inFlight(key): how many executions of that guest key running guests have still to run.
+ */
+export function takeBatch<X>(
+  queue: Pending<X>[],
+  o: Pick<ShareOptions<X>, 'perGuest' | 'jobs' | 'guestKey' | 'weight' | 'budget' | 'spread'>,
+  inFlight: (key: string) => number = () => 0,
+): X[] | undefined {
   const head = queue[0];
   if (head === undefined) return undefined;
   const key = o.guestKey(head.x);
   const sameKey = queue.filter((p) => o.guestKey(p.x) === key).length;
-  // Near the end, share what is left between the workers rather than leave one of them idle.
-  const size = Math.max(1, Math.min(o.perGuest, Math.ceil(sameKey / o.jobs)));
+  // Each worker's fair share of what is left, counting what running guests still hold: at the start every
+  // worker takes an equal batch (one boot each when they fit in a guest), near the end what is left is split
+  // rather than one worker left idle.
+  const size = Math.max(1, Math.min(o.perGuest, Math.ceil((sameKey + inFlight(key)) / o.jobs)));
   const batch: X[] = [head.x];
   let disks = o.weight(head.x);
   const taken = new Set<number>([0]);
@@ -112,12 +121,22 @@ export async function runShared<X, R extends SlotRun>(items: X[], o: ShareOption
     for (const w of waiting.splice(0)) w();
   };
 
+  // per running batch: its guest key and how many of its executions have not started yet
+  const inGuests = new Set<{ key: string; left: number }>();
+  const inFlight = (key: string): number => [...inGuests].reduce((n, b) => n + (b.key === key ? b.left : 0), 0);
+
   const runBatch = async (batch: X[]): Promise<void> => {
-    const guest = await vm.open(batch);
+    const mine = { key: o.guestKey(batch[0]!), left: batch.length };
+    inGuests.add(mine);
+    const guest = await vm.open(batch).catch((e: unknown) => {
+      inGuests.delete(mine);
+      throw e;
+    });
     const back: Pending<X>[] = [];
     try {
       for (const [pos, x] of batch.entries()) {
         if (o.stop?.aborted) return;
+        mine.left = batch.length - pos - 1;
         const r = await guest.run(x, pos);
         if (pos > 0 && !SHAREABLE.has(r.verdict)) {
           await cb.provisional?.(x, r, pos);
@@ -131,6 +150,7 @@ export async function runShared<X, R extends SlotRun>(items: X[], o: ShareOption
         }
       }
     } finally {
+      inGuests.delete(mine);
       // Whatever has to run again goes first, so cells still finish roughly in plan order.
       if (!o.stop?.aborted) queue.unshift(...back);
       // The guest powers off (~1 s under TCG) while this worker already prepares its next batch.
@@ -141,7 +161,7 @@ export async function runShared<X, R extends SlotRun>(items: X[], o: ShareOption
   const worker = async (): Promise<void> => {
     for (;;) {
       if (o.stop?.aborted) return;
-      const batch = takeBatch(queue, o);
+      const batch = takeBatch(queue, o, inFlight);
       if (batch === undefined) {
         if (running === 0) return;
         await new Promise<void>((r) => waiting.push(r));
