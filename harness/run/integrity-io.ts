@@ -108,7 +108,11 @@ export async function readStep(ctx: IoContext, i: number, r: IoRange): Promise<v
   const { s, model } = ctx;
   const bs = ioSize(r, model.blockSize);
   const outOff = ctx.transferOffset(i);
-  if (!r.unaligned && rangeMayFail(model, r.offset, r.length, bs)) await s.readsMayFail();
+  // The model's answer for each bs-sized read, asked once: before the I/O (a read expected to fail is a
+  // counted kernel line, which must not start inside the previous scenario's ratelimit window) and to judge it.
+  const expected: Array<{ off: number; exp: ExpectedRead }> = [];
+  if (!r.unaligned) for (let off = r.offset; off < r.offset + r.length; off += bs) expected.push({ off, exp: model.expectRead(off / 512, bs) });
+  if (expected.some((e) => !e.exp.ok)) await s.readsMayFail();
   const res = await s.run(['ih-io', 'read', '--dev', ctx.top, '--offset', String(r.offset), ...transferArgs(ctx, r),
     '--out', ctx.outDev, '--out-offset', String(outOff), '--log-ok']);
   if (res.exitCode === 2 || res.exitCode === 3) throw new InfraError(`ih-io read exited ${res.exitCode}: ${res.stderr.toString().trim()}`);
@@ -125,19 +129,12 @@ export async function readStep(ctx: IoContext, i: number, r: IoRange): Promise<v
     return;
   }
   const got = await readAt(ctx.outImage, outOff, r.length);
-  for (let off = r.offset; off < r.offset + r.length; off += bs) {
-    const exp = model.expectRead(off / 512, bs);
+  for (const { off, exp } of expected) {
     const io = ios.get(off);
     if (io === undefined) throw new InfraError(`ih-io read reported nothing for offset ${off}`);
     if (!io.ok && io.errno === 0) throw new KernelFailure(`short read at offset ${off} of ${ctx.top} (${io.error ?? 'EOF'})`);
     judgeRead(ctx, i, off, bs, exp, io.errno, blocks, got.subarray(off - r.offset, off - r.offset + bs));
   }
-}
-
-/** Whether the model expects any of the range's bs-sized reads to fail (each failure is a counted kernel line). */
-function rangeMayFail(model: IoContext['model'], offset: number, length: number, bs: number): boolean {
-  for (let off = offset; off < offset + length; off += bs) if (!model.expectRead(off / 512, bs).ok) return true;
-  return false;
 }
 
 function judgeRead(ctx: IoContext, i: number, off: number, bs: number, exp: ExpectedRead, errno: number, blocks: Map<number, { errno: number }>, got: Buffer): void {

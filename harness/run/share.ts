@@ -115,23 +115,18 @@ export function takeBatch<X>(
 export async function runShared<X, R extends SlotRun>(items: X[], o: ShareOptions<X>, vm: SharedVm<X, R>, cb: ShareCallbacks<X, R>): Promise<void> {
   const queue: Pending<X>[] = items.map((x) => ({ x, first: false }));
   const closing: Array<Promise<void>> = [];
-  let running = 0;
   const waiting: Array<() => void> = [];
   const changed = () => {
     for (const w of waiting.splice(0)) w();
   };
 
   // per running batch: its guest key and how many of its executions have not started yet
-  const inGuests = new Set<{ key: string; left: number }>();
+  type Running = { key: string; left: number };
+  const inGuests = new Set<Running>();
   const inFlight = (key: string): number => [...inGuests].reduce((n, b) => n + (b.key === key ? b.left : 0), 0);
 
-  const runBatch = async (batch: X[]): Promise<void> => {
-    const mine = { key: o.guestKey(batch[0]!), left: batch.length };
-    inGuests.add(mine);
-    const guest = await vm.open(batch).catch((e: unknown) => {
-      inGuests.delete(mine);
-      throw e;
-    });
+  const runBatch = async (batch: X[], mine: Running): Promise<void> => {
+    const guest = await vm.open(batch);
     const back: Pending<X>[] = [];
     try {
       for (const [pos, x] of batch.entries()) {
@@ -150,7 +145,6 @@ export async function runShared<X, R extends SlotRun>(items: X[], o: ShareOption
         }
       }
     } finally {
-      inGuests.delete(mine);
       // Whatever has to run again goes first, so cells still finish roughly in plan order.
       if (!o.stop?.aborted) queue.unshift(...back);
       // The guest powers off (~1 s under TCG) while this worker already prepares its next batch.
@@ -163,15 +157,16 @@ export async function runShared<X, R extends SlotRun>(items: X[], o: ShareOption
       if (o.stop?.aborted) return;
       const batch = takeBatch(queue, o, inFlight);
       if (batch === undefined) {
-        if (running === 0) return;
+        if (inGuests.size === 0) return;
         await new Promise<void>((r) => waiting.push(r));
         continue;
       }
-      running++;
+      const mine: Running = { key: o.guestKey(batch[0]!), left: batch.length };
+      inGuests.add(mine);
       try {
-        await runBatch(batch);
+        await runBatch(batch, mine);
       } finally {
-        running--;
+        inGuests.delete(mine);
         changed();
       }
     }

@@ -150,7 +150,7 @@ export class SharedGuest implements SharedGuestHandle<CellSpec, SharedSlotRun> {
       const cls = logClassOf(spec.scenario.stack.type);
       if (this.carry.get(cls)?.beforeSetup) await this.waitForRatelimit(entry, cls);
       session = new GuestSession(guest, spec.scenario.stepTimeout * 1000, stepLog, this.slotDevices(slot));
-      // The setup (disks, requirements, format, open) reads nothing through the stack: it overlaps the wait.
+      // Everything before the scenario's first read the model expects to fail runs during the wait.
       if (this.carry.has(cls)) session.ratelimitGate = () => this.waitForRatelimit(entry, cls);
       session.onceCache = this.once;
       await guest.mark(`${begin}\n`);
