@@ -1,7 +1,6 @@
-import { constants } from 'node:fs';
-import { access, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { stat } from 'node:fs/promises';
 import { execa } from 'execa';
+import { findExecutable, pathDirs } from '../vm/image/host-binaries.ts';
 import { UsageError, InfraError, tail } from './errors.ts';
 
 /** A host tool the harness needs, and the Debian package that provides it. */
@@ -12,13 +11,8 @@ export interface Requirement {
   pkg: string;
 }
 
-/** `command -v` without a shell: on this machine every process start costs ~50 ms, and there are a dozen checks. */
 async function onPath(cmd: string): Promise<boolean> {
-  for (const dir of (process.env.PATH ?? '').split(':').filter(Boolean)) {
-    const ok = await access(join(dir, cmd), constants.X_OK).then(() => stat(join(dir, cmd)).then((st) => st.isFile()), () => false);
-    if (ok) return true;
-  }
-  return false;
+  return (await findExecutable(cmd, pathDirs())) !== undefined;
 }
 
 /** busybox must be the static build: the guest has no libc of busybox's own. */
