@@ -1,4 +1,4 @@
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -31,4 +31,12 @@ export async function fillCacheDir(dir: string, fill: (tmpDir: string) => Promis
     await rm(tmp, { recursive: true, force: true });
     throw err;
   }
+}
+
+/** Writes a cache file through a temporary sibling and a rename, so a reader never sees half of it. */
+export async function writeCacheFile(file: string, text: string): Promise<void> {
+  await mkdir(dirname(file), { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}`;
+  await writeFile(tmp, text);
+  await rename(tmp, file);
 }

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
-import { mkdir, readdir, readFile, realpath, rename, symlink, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { mkdir, readdir, readFile, realpath, symlink } from 'node:fs/promises';
+import { join } from 'node:path';
 import { execa } from 'execa';
 import { InfraError, tail } from '../../harness/errors.ts';
-import { cacheDir } from '../cache.ts';
+import { cacheDir, writeCacheFile } from '../cache.ts';
 
 /** Modules loaded at boot (when built as modules): the devices, device-mapper targets and AF_ALG. */
 export const BOOT_MODULES = [
@@ -96,8 +96,6 @@ export async function readModulesDep(modulesRoot: string, release: string, scrat
   const r = await execa('depmod', ['-b', join(scratch, 'depmod'), release], { reject: false });
   if (r.exitCode !== 0) throw new InfraError(`depmod -b ${join(scratch, 'depmod')} ${release} failed: ${tail(r.stderr)}`);
   const text = await readFile(join(dst, 'modules.dep'), 'utf8');
-  await mkdir(dirname(kept), { recursive: true });
-  await writeFile(`${kept}.tmp-${process.pid}`, text);
-  await rename(`${kept}.tmp-${process.pid}`, kept);
+  await writeCacheFile(kept, text);
   return parseModulesDep(text);
 }

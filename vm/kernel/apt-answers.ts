@@ -7,10 +7,11 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { cacheDir } from '../cache.ts';
+import { cacheDir, writeCacheFile } from '../cache.ts';
+import { hashParts } from './build-cache.ts';
 
 export const APT_LISTS = '/var/lib/apt/lists';
 
@@ -40,17 +41,14 @@ export async function aptCache(args: string[], opts: { lists?: string; run?: (ar
     return { exitCode: r.exitCode ?? 1, stdout: r.stdout, stderr: r.stderr };
   });
   const stamp = await listsStamp(opts.lists);
-  const file = cacheDir('apt', `${createHash('sha256').update(JSON.stringify([stamp, args])).digest('hex').slice(0, 24)}.json`);
+  const file = cacheDir('apt', `${hashParts([stamp, ...args])}.json`);
   if (stamp !== '') {
     const kept = await readFile(file, 'utf8').then((t) => JSON.parse(t) as AptAnswer, () => undefined);
     if (kept !== undefined && kept.exitCode === 0) return { ...kept, cached: true };
   }
   const answer = await run(args);
   if (answer.exitCode === 0 && stamp !== '' && stamp === (await listsStamp(opts.lists))) {
-    await mkdir(cacheDir('apt'), { recursive: true });
-    const tmp = `${file}.tmp-${process.pid}`;
-    await writeFile(tmp, JSON.stringify(answer));
-    await rename(tmp, file);
+    await writeCacheFile(file, JSON.stringify(answer));
   }
   return { ...answer, cached: false };
 }
