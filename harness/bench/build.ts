@@ -132,9 +132,7 @@ export async function benchBuild(
   const source = { kind: 'debian-src', version } as const;
   const cacheDir = await scratchCache(realCache, scratch, version, say, !opts.incrementalOnly);
   const srcDir = (await resolveSource(source, { cacheDir, warn: say, log: say })).dir;
-  const saved = process.env.CCACHE_DISABLE;
-  process.env.CCACHE_DISABLE = '1';
-  try {
+  return withEnv({ CCACHE_DISABLE: '1' }, async () => {
     const status = (l: string) => say(`  ${l}`);
     let clean: BuildFigure | undefined;
     let loadClean: number | undefined;
@@ -165,9 +163,23 @@ export async function benchBuild(
       incremental,
       incrementalFullMake,
     };
+  });
+}
+
+/** Runs fn with these variables set (undefined: unset) in process.env, which the builder's children inherit. */
+async function withEnv<T>(vars: Record<string, string | undefined>, fn: () => Promise<T>): Promise<T> {
+  const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
+  const apply = (v: Record<string, string | undefined>) => {
+    for (const [k, value] of Object.entries(v)) {
+      if (value === undefined) delete process.env[k];
+      else process.env[k] = value;
+    }
+  };
+  apply(vars);
+  try {
+    return await fn();
   } finally {
-    if (saved === undefined) delete process.env.CCACHE_DISABLE;
-    else process.env.CCACHE_DISABLE = saved;
+    apply(saved);
   }
 }
 
@@ -180,19 +192,12 @@ async function ccacheCounts(env: NodeJS.ProcessEnv): Promise<{ hits: number; mis
 
 async function warmCcacheBuild(realCache: string, scratch: string, version: string, jobs: number, say: (l: string) => void): Promise<NonNullable<BuildBench['cleanWarmCcache']>> {
   const cacheDir = await scratchCache(realCache, scratch, version, say, true);
-  const saved = { disable: process.env.CCACHE_DISABLE, dir: process.env.CCACHE_DIR };
-  delete process.env.CCACHE_DISABLE;
-  process.env.CCACHE_DIR = saved.dir ?? path.join(realCache, 'ccache');
-  try {
+  const ccacheDir = process.env.CCACHE_DIR ?? path.join(realCache, 'ccache');
+  return withEnv({ CCACHE_DISABLE: undefined, CCACHE_DIR: ccacheDir }, async () => {
     const before = await ccacheCounts(process.env);
-    say(`build: clean src:${version} into a fresh build dir, ccache on (${process.env.CCACHE_DIR}), -j${jobs} (load ${loadavg()[0]!.toFixed(1)})`);
+    say(`build: clean src:${version} into a fresh build dir, ccache on (${ccacheDir}), -j${jobs} (load ${loadavg()[0]!.toFixed(1)})`);
     const { log: _log, ...figure } = await timedBuild(() => buildKernel({ source: { kind: 'debian-src', version }, cacheDir, jobs, onStatus: (l) => say(`  ${l}`) }));
     const after = await ccacheCounts(process.env);
     return { ...figure, ccacheHits: after.hits - before.hits, ccacheMisses: after.misses - before.misses };
-  } finally {
-    for (const [key, value] of [['CCACHE_DISABLE', saved.disable], ['CCACHE_DIR', saved.dir]] as const) {
-      if (value === undefined) delete process.env[key];
-      else process.env[key] = value;
-    }
-  }
+  });
 }
