@@ -154,11 +154,10 @@ function runAudit(data: ImageSource, meta: ImageSource | undefined, p: Integrity
   const zeroTag = Buffer.alloc(ts);
   const at = (ls: number, i: number, dataAt: number, tagAt: number): BlockAt => ({ sector: ls, block: ls / spb, dataOffset: dataAt + i * bs, tagOffset: tagAt + i * ts });
   /** a run whose blocks all verify: alone, nothing to say; against the model, compare runs of expected bytes */
-  const judgeVerifiedRun = (j: RunJob, plain: Buffer, raw: () => { dataBuf: Buffer; tagBuf: Buffer }) => {
+  const judgeVerifiedRun = (j: RunJob, plain: Buffer, dataBuf: Buffer, tagBuf: Buffer) => {
     counts.valid += j.n;
     if (!expected) return;
     judgeValidRun(expected, j.ls0, j.n, plain, zeroChunk, (i) => {
-      const { dataBuf, tagBuf } = raw();
       const ls = j.ls0 + i * spb;
       judgeAgainstModel(expected, 'valid', dataBuf.subarray(i * bs, (i + 1) * bs), tagBuf.subarray(i * ts, (i + 1) * ts), at(ls, i, j.dataAt, j.tagAt), verifier, report);
     });
@@ -180,11 +179,11 @@ function runAudit(data: ImageSource, meta: ImageSource | undefined, p: Integrity
       else judgeAlone(cls, allowDiscards, wiped, d, t, at(ls, i, j.dataAt, j.tagAt), verifier, report);
     }
   };
-  const readRun = (j: RunJob) => ({ dataBuf: data.read(j.dataAt, j.n * bs, dataScratch), tagBuf: tagSource.read(j.tagAt, j.n * ts, tagScratch) });
   for (const j of runJobs(sb, geom, blocksPerChunk)) {
-    const { dataBuf, tagBuf } = readRun(j);
+    const dataBuf = data.read(j.dataAt, j.n * bs, dataScratch);
+    const tagBuf = tagSource.read(j.tagAt, j.n * ts, tagScratch);
     if (verifier.verifyRun?.(j.ls0, dataBuf, tagBuf, j.n)) {
-      judgeVerifiedRun(j, verifier.plaintextRun ? verifier.plaintextRun(j.ls0, dataBuf, tagBuf, j.n) : dataBuf, () => ({ dataBuf, tagBuf }));
+      judgeVerifiedRun(j, verifier.plaintextRun ? verifier.plaintextRun(j.ls0, dataBuf, tagBuf, j.n) : dataBuf, dataBuf, tagBuf);
     } else {
       judgeBlocks(j, dataBuf, tagBuf);
     }
