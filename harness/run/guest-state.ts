@@ -147,7 +147,7 @@ function keyIdentity(line: string): string {
 export const RATELIMIT_INTERVAL_S = 5;
 export type LogClass = 'checksum' | 'aead';
 export const LOG_CLASSES: readonly LogClass[] = ['checksum', 'aead'];
-export const JUDGED_RATELIMITED: Readonly<Record<LogClass, RegExp>> = {
+const JUDGED_RATELIMITED: Readonly<Record<LogClass, RegExp>> = {
   checksum: /device-mapper: .*Checksum failed/,
   aead: /device-mapper: .*INTEGRITY AEAD ERROR/,
 };

@@ -13,7 +13,7 @@ import { execa } from 'execa';
 import { cacheDir, writeCacheFile } from '../cache.ts';
 import { hashParts } from './build-cache.ts';
 
-export const APT_LISTS = '/var/lib/apt/lists';
+const APT_LISTS = '/var/lib/apt/lists';
 
 export interface AptAnswer {
   exitCode: number;
@@ -22,7 +22,7 @@ export interface AptAnswer {
 }
 
 /** What the package lists are now: each file's name, size and mtime (empty when there are none). */
-export async function listsStamp(dir = APT_LISTS): Promise<string> {
+async function listsStamp(dir = APT_LISTS): Promise<string> {
   if (!existsSync(dir)) return '';
   const h = createHash('sha256');
   let files = 0;
