@@ -20,6 +20,7 @@
  */
 import { createCipheriv } from 'node:crypto';
 import { gcmSimd } from './gcm-simd.ts';
+import { type EcbInPlace, nativeEcb } from './native-aes.ts';
 
 export interface GcmRunParams {
   key: Buffer;
@@ -43,10 +44,18 @@ export interface GcmRun {
 }
 
 /**
- * AES-ECB in pieces of this size. node:crypto allocates every output; 64 KiB outputs page-faulted ~50K times
- * per 256 MiB (malloc handing the freed ones back to the kernel), 8-24 KiB ones next to none (measured).
+ * AES-ECB in pieces of this size, when the native one (native-aes.ts) is not there. node:crypto allocates
+ * every output; 64 KiB outputs page-faulted ~50K times per 256 MiB (malloc handing the freed ones back to
+ * the kernel), 8-24 KiB ones next to none (measured).
  */
 const ECB_PIECE = 16 * 1024;
+
+function nodeEcb(key: Buffer): EcbInPlace {
+  const ecb = createCipheriv(`aes-${key.length * 8}-ecb`, key, null).setAutoPadding(false);
+  return (view) => {
+    for (let a = 0; a < view.length; a += ECB_PIECE) view.set(ecb.update(view.subarray(a, a + ECB_PIECE)), a);
+  };
+}
 /** zero-AAD tags kept per Z length; runs come in a few lengths (the audit's chunk, area ends) */
 const ZERO_TAGS_KEPT = 16;
 
@@ -76,7 +85,7 @@ export function gcmRun(p: GcmRunParams): GcmRun | undefined {
     return t;
   };
   // ECB keeps no state between whole blocks: one cipher for every run (creating one costs microseconds)
-  const ecb = createCipheriv(`aes-${bits}-ecb`, p.key, null).setAutoPadding(false);
+  const ecb = nativeEcb(p.key) ?? nodeEcb(p.key);
 
   // module memory: [table: B counter templates, the J0 template, the length block | tags | data | plaintext | counters | Z]
   const table = 0;
@@ -119,7 +128,7 @@ export function gcmRun(p: GcmRunParams): GcmRun | undefined {
       simd.fill(at.ctr, tagsAt, ts, n, B, table);
       // the keystream and the J0 blocks, encrypted in place
       const end = at.ctr + n * (B + 1) * 16;
-      for (let a = at.ctr; a < end; a += ECB_PIECE) mem.set(ecb.update(mem.subarray(a, Math.min(end, a + ECB_PIECE))), a);
+      ecb(mem.subarray(at.ctr, end));
       simd.ghashInput(at.z, at.data, tagsAt, at.ctr + n * bs, n, B, s0, step, ts, lenBlock);
       const zBytes = n * (B + 4) * 16;
       if (!gcmAad(mem.subarray(at.z, at.z + zBytes)).equals(zeroTag(zBytes))) return false;
