@@ -14,7 +14,7 @@ import { closeSync, openSync, readSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execaSync } from 'execa';
 import { parseCryptCipher } from '../model/crypt/cipher.ts';
-import { nativeAesStatus } from '../model/crypt/native-aes.ts';
+import { nativeGcmStatus } from '../model/crypt/native-gcm.ts';
 import { cryptAeadSealer, cryptAeadVerifier } from '../model/crypt/verifier.ts';
 import { auditIntegrityImage, type IntegrityAuditParams } from '../model/integrity/audit.ts';
 import { IntegrityDeviceModel } from '../model/integrity/device.ts';
@@ -44,8 +44,8 @@ export interface AuditBench {
   /** secondary: audit / cached raw read (wall), how far the model is from memory speed; no goal */
   ratio: number;
   disagreements: number;
-  /** gcm: which AES-ECB ran the counter blocks (native-aes.ts), and why not the native one */
-  aes?: string;
+  /** gcm: which run check ran (native-gcm.ts or WebAssembly), and why not the native one */
+  gcmPath?: string;
 }
 
 const MiB = 1024 * 1024;
@@ -123,13 +123,13 @@ export function benchAudit(dir: string, kind: AuditBenchKind, mib = 256, runs = 
     ratio: raw.wall / audit.wall,
     ratioDirect: rawDirect === undefined ? undefined : rawDirect / audit.wall,
     disagreements,
-    ...(gcm ? { aes: aesName() } : {}),
+    ...(gcm ? { gcmPath: gcmPathName() } : {}),
   };
 }
 
-function aesName(): string {
-  const s = nativeAesStatus();
-  return s.native ? 'native' : `node:crypto (native AES unavailable: ${s.reason})`;
+function gcmPathName(): string {
+  const s = nativeGcmStatus();
+  return s.native ? 'native' : `WebAssembly (native unavailable: ${s.reason})`;
 }
 
 /** The headline first: audit / O_DIRECT read, the goal; the cached ratio and CPU-time speeds after it. */
@@ -141,7 +141,7 @@ export function formatAuditBench(r: AuditBench): string {
     `audit ${r.hash.padEnd(7)} ${r.imageMiB} MiB: ${headline}; audit ${r.auditMBps.toFixed(0)} MB/s, raw read ${direct}, ` +
     `${r.rawMBps.toFixed(0)} MB/s cached (audit/cached ${r.ratio.toFixed(2)}); ` +
     `by CPU time: raw ${r.rawCpuMBps.toFixed(0)}, audit ${r.auditCpuMBps.toFixed(0)} MB/s` +
-    (r.aes ? `; AES-ECB ${r.aes}` : '') +
+    (r.gcmPath ? `; gcm run check ${r.gcmPath}` : '') +
     (r.disagreements !== 0 ? ` DISAGREEMENTS ${r.disagreements}` : '')
   );
 }

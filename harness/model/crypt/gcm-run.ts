@@ -17,10 +17,13 @@
  * failing sectors are reported.
  * The counter blocks, Z and the XOR are WebAssembly SIMD (gcm-simd.ts), in the module's memory, where the
  * run is copied once, or read in the first place (buffers()).
+ * Where native-gcm.ts loads, all of this is one pass in C instead (native/gcm-run.c: per sector GHASH with
+ * PCLMULQDQ against the stored tag, no Z, no copy into the module), which the bench measures against this
+ * path; the path above stays for hosts without it.
  */
 import { createCipheriv } from 'node:crypto';
 import { gcmSimd } from './gcm-simd.ts';
-import { type EcbInPlace, nativeEcb } from './native-aes.ts';
+import { nativeGcm, type NativeGcmRun } from './native-gcm.ts';
 
 export interface GcmRunParams {
   key: Buffer;
@@ -44,24 +47,18 @@ export interface GcmRun {
 }
 
 /**
- * AES-ECB in pieces of this size, when the native one (native-aes.ts) is not there. node:crypto allocates
- * every output; 64 KiB outputs page-faulted ~50K times per 256 MiB (malloc handing the freed ones back to
- * the kernel), 8-24 KiB ones next to none (measured).
+ * AES-ECB in pieces of this size. node:crypto allocates every output; 64 KiB outputs page-faulted ~50K times
+ * per 256 MiB (malloc handing the freed ones back to the kernel), 8-24 KiB ones next to none (measured).
  */
 const ECB_PIECE = 16 * 1024;
-
-function nodeEcb(key: Buffer): EcbInPlace {
-  const ecb = createCipheriv(`aes-${key.length * 8}-ecb`, key, null).setAutoPadding(false);
-  return (view) => {
-    for (let a = 0; a < view.length; a += ECB_PIECE) view.set(ecb.update(view.subarray(a, a + ECB_PIECE)), a);
-  };
-}
 /** zero-AAD tags kept per Z length; runs come in a few lengths (the audit's chunk, area ends) */
 const ZERO_TAGS_KEPT = 16;
 
 export function gcmRun(p: GcmRunParams): GcmRun | undefined {
   // a 96-bit IV in the tuple (J0 = IV || 1) and the whole 16-byte tag; sectors of whole 512 bytes (B % 4 == 0)
   if (p.authTagSize !== 16 || p.tupleSize < 28 || p.sectorSize % 512) return undefined;
+  const native = nativeGcm(p.key);
+  if (native) return nativeGcmRun(p, native);
   const simd = gcmSimd();
   if (!simd) return undefined;
   const bits = p.key.length * 8;
@@ -85,7 +82,7 @@ export function gcmRun(p: GcmRunParams): GcmRun | undefined {
     return t;
   };
   // ECB keeps no state between whole blocks: one cipher for every run (creating one costs microseconds)
-  const ecb = nativeEcb(p.key) ?? nodeEcb(p.key);
+  const ecb = createCipheriv(`aes-${bits}-ecb`, p.key, null).setAutoPadding(false);
 
   // module memory: [table: B counter templates, the J0 template, the length block | tags | data | plaintext | counters | Z]
   const table = 0;
@@ -128,7 +125,7 @@ export function gcmRun(p: GcmRunParams): GcmRun | undefined {
       simd.fill(at.ctr, tagsAt, ts, n, B, table);
       // the keystream and the J0 blocks, encrypted in place
       const end = at.ctr + n * (B + 1) * 16;
-      ecb(mem.subarray(at.ctr, end));
+      for (let a = at.ctr; a < end; a += ECB_PIECE) mem.set(ecb.update(mem.subarray(a, Math.min(end, a + ECB_PIECE))), a);
       simd.ghashInput(at.z, at.data, tagsAt, at.ctr + n * bs, n, B, s0, step, ts, lenBlock);
       const zBytes = n * (B + 4) * 16;
       if (!gcmAad(mem.subarray(at.z, at.z + zBytes)).equals(zeroTag(zBytes))) return false;
@@ -145,6 +142,40 @@ export function gcmRun(p: GcmRunParams): GcmRun | undefined {
       if (!into) return o;
       into.set(o);
       return Buffer.from(into.buffer, into.byteOffset, len);
+    },
+  };
+}
+
+/** The same GcmRun over native/gcm-run.c: plain buffers, the plaintext written while the run is checked. */
+function nativeGcmRun(p: GcmRunParams, check: NativeGcmRun): GcmRun {
+  const bs = p.sectorSize;
+  const ts = p.tupleSize;
+  let cap = 0;
+  let bufs = { data: Buffer.alloc(0), tags: Buffer.alloc(0), out: Buffer.alloc(0) };
+  const grow = (n: number) => {
+    if (n > cap) [bufs, cap] = [{ data: Buffer.alloc(n * bs), tags: Buffer.alloc(n * ts), out: Buffer.alloc(n * bs) }, n];
+  };
+  let lastN = 0;
+  return {
+    buffers(n) {
+      grow(n);
+      return { data: bufs.data.subarray(0, n * bs), tags: bufs.tags.subarray(0, n * ts) };
+    },
+    verifyRun(s0, step, data, tags, n) {
+      if (n <= 0) return true;
+      if (data.length < n * bs || tags.length < n * ts) throw new RangeError(`run of ${n} sectors needs ${n * bs} data and ${n * ts} tag bytes`);
+      grow(n);
+      lastN = 0;
+      if (!check(data, tags, bufs.out, n, bs, ts, s0, step)) return false;
+      lastN = n;
+      return true;
+    },
+    plaintext(_data, n, into) {
+      if (n !== lastN || lastN === 0) throw new RangeError(`plaintext() of ${n} sectors, but the last verified run had ${lastN}`);
+      const o = bufs.out.subarray(0, n * bs);
+      if (!into) return o;
+      into.set(o);
+      return Buffer.from(into.buffer, into.byteOffset, o.length);
     },
   };
 }
