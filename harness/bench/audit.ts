@@ -129,7 +129,7 @@ export function benchAudit(dir: string, kind: AuditBenchKind, mib = 256, runs = 
 
 function gcmPathName(): string {
   const s = nativeGcmStatus();
-  return s.native ? 'native' : `WebAssembly (native unavailable: ${s.reason})`;
+  return s.native ? `native (${s.isa})` : `WebAssembly (native unavailable: ${s.reason})`;
 }
 
 /** The headline first: audit / O_DIRECT read, the goal; the cached ratio and CPU-time speeds after it. */
