@@ -1,7 +1,7 @@
 // Which image a kernel the harness builds is booted from. With CONFIG_PVH=y (vm/kconfig/base.config sets it)
 // QEMU boots the uncompressed ELF vmlinux through its PVH entry note, so the build stops at vmlinux: no boot
 // objects, no second misc.o, no gzip -9 of ~17 MB, no setup (~5 CPU s of a one-file rebuild), and the guest
-// does not decompress itself at boot. A tree without the option (older than 4.16, or a --kconfig that turns it
+// does not decompress itself at boot. A tree without the option (an older kernel, or a --kconfig that turns it
 // off) is built and booted as a bzImage, as kernels users hand in are.
 
 export interface BootTarget {
