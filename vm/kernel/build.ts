@@ -18,6 +18,7 @@ import { loadFragments, verifyConfig, type Fragment } from './build-config.ts';
 import { COMPILER_MISMATCH_HINT, KernelBuildError, KernelSpecError, looksLikeCompilerMismatch } from './build-errors.ts';
 import { FAST_MAKEFILE, fastRebuildArgs, fastRebuildMakefile, findFastRebuild, staleAfterFastRebuild } from './build-fast.ts';
 import { skipEmptyCommandsArgs } from './build-kbuild-cmd.ts';
+import { probeMemoArgsFor } from './build-probe-memo.ts';
 import { parseHunks } from './build-patch.ts';
 import { relocateToolCommands } from './build-relocate.ts';
 import { bootTarget, publishedImageName, type BootTarget } from './build-target.ts';
@@ -361,7 +362,8 @@ async function make(
   where: readonly string[] = ['-C', srcDir],
 ): Promise<void> {
   const guard = await skipEmptyCommandsArgs(srcDir, makeArgs);
-  const argv = ['make', ...where, `O=${outDir}`, `ARCH=${ARCH}`, `-j${jobs}`, ...makeArgs, ...guard, ...targets];
+  const probes = await probeMemoArgsFor(srcDir, outDir, makeArgs);
+  const argv = ['make', ...where, `O=${outDir}`, `ARCH=${ARCH}`, `-j${jobs}`, ...makeArgs, ...guard, ...probes, ...targets];
   const { exitCode } = await runStep(log, argv, { cwd: srcDir, env: makeEnv(cacheDir) });
   if (exitCode !== 0) throw buildFailure(`make ${targets.join(' ')} exited ${exitCode}`, log);
 }
