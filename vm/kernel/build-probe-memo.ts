@@ -48,8 +48,8 @@ function makeArg(makeArgs: readonly string[], name: string, fallback: string): s
   return arg === undefined ? fallback : arg.slice(name.length + 1);
 }
 
-// The compiler, assembler and linker the probes ask: a memo from another toolchain (an upgraded package, another
-// CC=) does not apply.
+// The compiler, assembler, linker and host compiler the probes ask: a memo from another toolchain (an upgraded
+// package, another CC=) does not apply.
 async function toolchainId(makeArgs: readonly string[]): Promise<string> {
   const [cc = 'gcc', ...ccArgs] = makeArg(makeArgs, 'CC', 'gcc').split(/\s+/).filter((w) => w !== '' && w !== 'ccache');
   const version = async (file: string, args: string[]) => {
@@ -57,7 +57,8 @@ async function toolchainId(makeArgs: readonly string[]): Promise<string> {
     return `${file} ${args.join(' ')}: ${r.exitCode} ${r.stdout}`;
   };
   const as = (await execa(cc, [...ccArgs, '-print-prog-name=as'], { reject: false })).stdout.trim() || 'as';
-  return hashParts([await version(cc, ccArgs), await version(as, []), await version(makeArg(makeArgs, 'LD', 'ld'), [])]);
+  const hostcc = makeArg(makeArgs, 'HOSTCC', 'gcc');
+  return hashParts([await version(cc, ccArgs), await version(as, []), await version(makeArg(makeArgs, 'LD', 'ld'), []), await version(hostcc, [])]);
 }
 
 /** The memo arguments for a make of srcDir into outDir, or [] when the tree's try-run is not one it knows or the user set try-run=. */
