@@ -34,7 +34,7 @@ async function trivialInitramfs(dir: string): Promise<string> {
 
 /** Wall time from QEMU start to its exit with the trivial init (which reboots, ending QEMU under -no-reboot). */
 async function bareBoot(gk: GuestKernel, initrd: string, dir: string, accel: Accel): Promise<number> {
-  const args = qemuArgs({ kernel: gk.kernel.bzImage, initrd, accel, memoryMb: 512, cpus: 1, consoleLog: join(dir, 'bare-console.log'), disks: [] });
+  const args = qemuArgs({ kernel: gk.kernel.bootImage, initrd, accel, memoryMb: 512, cpus: 1, consoleLog: join(dir, 'bare-console.log'), disks: [] });
   const t = Date.now();
   await execa('qemu-system-x86_64', args, { stdin: 'ignore', timeout: 120_000 });
   return Date.now() - t;
@@ -43,7 +43,7 @@ async function bareBoot(gk: GuestKernel, initrd: string, dir: string, accel: Acc
 /** Wall time from QEMU start to the agent's READY plus power-off, the same two ends as the bare boot. */
 async function agentBoot(gk: GuestKernel, dir: string, accel: Accel): Promise<number> {
   const t = Date.now();
-  const g = Guest.start({ kernel: gk.kernel.bzImage, initrd: gk.image.path, accel, memoryMb: 512, cpus: 1, consoleLog: join(dir, 'agent-console.log'), disks: [] });
+  const g = Guest.start({ kernel: gk.kernel.bootImage, initrd: gk.image.path, accel, memoryMb: 512, cpus: 1, consoleLog: join(dir, 'agent-console.log'), disks: [] });
   try {
     await g.waitReady(120_000);
     await g.powerOff(30_000);

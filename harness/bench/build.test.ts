@@ -14,6 +14,11 @@ describe('makeStep', () => {
     expect(makeStep('$ make tinyconfig\n# exit 0 after 1.0 s').ms).toBeNaN();
   });
 
+  it('reads the make of either boot image', () => {
+    const log = '$ make -C /s O=/o ARCH=x86_64 olddefconfig\n# exit 0 after 2.0 s\n$ make -C /o -f /s/Makefile -o . -j2 vmlinux   (in /s)\n# exit 0 after 14.0 s, cpu 12.5 s';
+    expect(makeStep(log)).toEqual({ ms: 14_000, cpuMs: 12_500 });
+  });
+
   it('reads logs written before runStep logged CPU time', () => {
     const step = makeStep('$ make -j2 bzImage\n# exit 0 after 20.5 s');
     expect(step.ms).toBe(20_500);

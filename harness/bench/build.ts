@@ -30,7 +30,7 @@ export interface BuildBench {
   cleanWarmCcache?: BuildFigure & { ccacheHits: number; ccacheMisses: number };
   /** The rebuild as a --patch build does it (the fast path when the patch qualifies). */
   incremental: IncrementalFigure;
-  /** The same rebuild with the fast path off: the full `make bzImage`. */
+  /** The same rebuild with the fast path off: the full `make vmlinux` (or `make bzImage`, build-target.ts). */
   incrementalFullMake: IncrementalFigure;
 }
 
@@ -45,7 +45,8 @@ export interface BuildFigure {
   wallMs: number;
   /** user + sys CPU of everything the call ran: unlike wall time, mostly independent of the machine's load. */
   cpuMs: number;
-  /** `make bzImage` alone, from the build log. */
+  /** The make of the boot image (`make vmlinux` or `make bzImage`: makeTarget) alone, from the build log. */
+  makeTarget: string;
   makeMs: number;
   makeCpuMs: number;
   release: string;
@@ -55,10 +56,10 @@ const PATCHED_FILE = 'drivers/md/dm-flakey.c';
 
 const STEP_END_RE = /^# exit \d+ after ([\d.]+) s(?:, cpu ([\d.]+) s)?$/;
 
-/** The wall and CPU time runStep logs after `make ... bzImage` (NaN when absent). */
+/** The wall and CPU time runStep logs after `make ... vmlinux` or `make ... bzImage` (NaN when absent). */
 export function makeStep(log: string): { ms: number; cpuMs: number } {
   const lines = log.split('\n');
-  const start = lines.findIndex((l) => l.startsWith('$ make ') && / bzImage(\s|$)/.test(l));
+  const start = lines.findIndex((l) => l.startsWith('$ make ') && / (vmlinux|bzImage)(\s|$)/.test(l));
   const end = start === -1 ? undefined : lines.slice(start).map((l) => STEP_END_RE.exec(l)).find((m) => m !== null);
   if (end === undefined || end === null) return { ms: Number.NaN, cpuMs: Number.NaN };
   const ms = (text: string | undefined) => (text === undefined ? Number.NaN : Math.round(Number(text) * 1000));
@@ -72,7 +73,7 @@ async function timedBuild(build: () => Promise<BuiltKernel>): Promise<BuildFigur
   if (built.fromCache) throw new Error('bench build: the scratch cache already had this kernel');
   const log = await fs.readFile(built.buildLog, 'utf8');
   const step = makeStep(log);
-  return { wallMs: built.durationMs, cpuMs, makeMs: step.ms, makeCpuMs: step.cpuMs, release: built.release, log };
+  return { wallMs: built.durationMs, cpuMs, makeTarget: built.bootImageName, makeMs: step.ms, makeCpuMs: step.cpuMs, release: built.release, log };
 }
 
 /** The builder's log line that says which path a patched build took. */

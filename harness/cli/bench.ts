@@ -94,8 +94,8 @@ async function main(argv: string[]): Promise<number> {
       const r = await benchBuild(cacheDir(), dir, say, '6.1', { incrementalOnly: o.buildIncremental && !o.build, warmCcache: o.buildCcache });
       out.build = r;
       const s = (ms: number) => (ms / 1000).toFixed(1);
-      const f = (x: { wallMs: number; cpuMs: number; makeMs: number; makeCpuMs: number }) =>
-        `${s(x.wallMs)} s wall / ${s(x.cpuMs)} s cpu (make bzImage ${s(x.makeMs)} s wall / ${s(x.makeCpuMs)} s cpu)`;
+      const f = (x: { wallMs: number; cpuMs: number; makeTarget: string; makeMs: number; makeCpuMs: number }) =>
+        `${s(x.wallMs)} s wall / ${s(x.cpuMs)} s cpu (make ${x.makeTarget} ${s(x.makeMs)} s wall / ${s(x.makeCpuMs)} s cpu)`;
       if (r.clean) say(`build src:${r.version} -j${r.jobs}: clean, ccache off ${f(r.clean)} (load ${r.loadBefore.clean?.toFixed(1)})`);
       if (r.cleanWarmCcache) say(`build src:${r.version} -j${r.jobs}: clean, ccache on ${f(r.cleanWarmCcache)} (${r.cleanWarmCcache.ccacheHits} hits, ${r.cleanWarmCcache.ccacheMisses} misses)`);
       say(`build src:${r.version} -j${r.jobs}: after a one-file patch ${f(r.incremental)} (load ${r.loadBefore.incremental.toFixed(1)}; ${r.incremental.path})`);

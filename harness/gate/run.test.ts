@@ -62,7 +62,7 @@ async function gate(argv: string[], world: World = {}) {
         }
         res.summary.kernels.push({ spec: text, label: labels[r], status: 'ok', source: 'fake' });
         kernels.set(text, {
-          kernel: { spec: text, label: labels[r], bzImage: '/nonexistent', source: 'fake' },
+          kernel: { spec: text, label: labels[r], bootImage: '/nonexistent', source: 'fake' },
           image: { path: '/nonexistent', modules: [], fromCache: true, hash: 'fake' },
         });
       }

@@ -80,7 +80,7 @@ describe('a cell on a real Debian kernel', () => {
 
 describe('a step that does not answer', () => {
   it('becomes StepHang within the step timeout', async () => {
-    const guest = Guest.start({ kernel: gk.kernel.bzImage, initrd: gk.image.path, accel: 'tcg', memoryMb: 512, cpus: 1, consoleLog: join(root, 'step-hang.log'), disks: [] });
+    const guest = Guest.start({ kernel: gk.kernel.bootImage, initrd: gk.image.path, accel: 'tcg', memoryMb: 512, cpus: 1, consoleLog: join(root, 'step-hang.log'), disks: [] });
     try {
       await guest.waitReady(90_000);
       const session = new GuestSession(guest, 2_000, join(root, 'step-hang.jsonl'));

@@ -270,7 +270,7 @@ export async function runCell(spec: CellSpec): Promise<CellResult> {
   const { plan, disks } = await createCellDisks(spec);
 
   const qemu = {
-    kernel: spec.kernel.bzImage, initrd: spec.image.path, accel: spec.accel, memoryMb: spec.memoryMb, cpus: spec.cpus,
+    kernel: spec.kernel.bootImage, initrd: spec.image.path, accel: spec.accel, memoryMb: spec.memoryMb, cpus: spec.cpus,
     consoleLog, disks: disks.map((d) => ({ path: d.path, serial: `ih-${d.role}` })),
     append: spec.hooks?.cmdline,
   };

@@ -49,7 +49,7 @@ describe('crash points of a real dm-log-writes recording', () => {
     const host: Record<string, string> = {};
     for (const [role, size] of Object.entries(sizes)) host[role] = await createImage(root, role, size);
     const guest = Guest.start({
-      kernel: gk.kernel.bzImage, initrd: gk.image.path, accel: 'tcg', memoryMb: 512, cpus: 1,
+      kernel: gk.kernel.bootImage, initrd: gk.image.path, accel: 'tcg', memoryMb: 512, cpus: 1,
       consoleLog: join(root, 'console.log'), disks: Object.keys(sizes).map((r) => ({ path: host[r]!, serial: `ih-${r}` })),
     });
     try {

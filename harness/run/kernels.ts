@@ -24,7 +24,7 @@ export interface ReadyKernel {
 /** Boots the kernel with KVM and waits briefly for the agent: KVM is used only when this works. */
 async function kvmProbe(k: ReadyKernel, dir: string): Promise<boolean> {
   const guest = Guest.start({
-    kernel: k.kernel.bzImage, initrd: k.image.path, accel: 'kvm', memoryMb: 256, cpus: 1,
+    kernel: k.kernel.bootImage, initrd: k.image.path, accel: 'kvm', memoryMb: 256, cpus: 1,
     consoleLog: join(dir, 'kvm-probe-console.log'), disks: [],
   });
   try {

@@ -59,7 +59,7 @@ vi.mock('./kernels.ts', () => ({
   chooseAccelFor: async () => ({ accel: 'tcg', reason: 'test' }),
   prepareKernels: async (specs: KernelSpec[]) => new Map(specs.map((s) => [s.text, s.text === '4.13'
     ? { spec: '4.13', label: '4.13', status: 'unavailable', message: 'not here' } satisfies KernelRecord
-    : { kernel: { spec: s.text, label: `k${s.text}`, bzImage: '/x', source: 'test' }, image: { path: '/i', hash: 'h', fromCache: true, modules: [] } }])),
+    : { kernel: { spec: s.text, label: `k${s.text}`, bootImage: '/x', source: 'test' }, image: { path: '/i', hash: 'h', fromCache: true, modules: [] } }])),
 }));
 
 const { runMatrix } = await import('./matrix.ts');

@@ -27,7 +27,7 @@ export interface SharedSlotRun extends SlotRun {
 
 /** What makes two cells able to share a guest: the same QEMU command line apart from their disks. */
 export function guestKey(spec: CellSpec): string {
-  return JSON.stringify([spec.kernel.bzImage, spec.image.path, spec.accel, spec.memoryMb, spec.cpus, spec.bootTimeoutMs, spec.hooks?.cmdline ?? []]);
+  return JSON.stringify([spec.kernel.bootImage, spec.image.path, spec.accel, spec.memoryMb, spec.cpus, spec.bootTimeoutMs, spec.hooks?.cmdline ?? []]);
 }
 
 /** Disks a cell attaches: its scenario's plus payload and out. */
@@ -104,7 +104,7 @@ export class SharedGuest implements SharedGuestHandle<CellSpec, SharedSlotRun> {
       }
       const first = batch[0]!;
       g.guest = Guest.start({
-        kernel: first.kernel.bzImage, initrd: first.image.path, accel: first.accel, memoryMb: first.memoryMb, cpus: first.cpus,
+        kernel: first.kernel.bootImage, initrd: first.image.path, accel: first.accel, memoryMb: first.memoryMb, cpus: first.cpus,
         consoleLog: g.consolePath, append: first.hooks?.cmdline,
         disks: slots.flatMap((s) => s.disks.map((d) => ({ path: d.path, serial: `${s.serialPrefix}${d.role}` }))),
       });

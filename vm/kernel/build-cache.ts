@@ -35,9 +35,10 @@ export function patchedSourceKey(baseKey: string, patchTexts: readonly string[])
   return hashParts(['patched-v1', baseKey, ...patchTexts]);
 }
 
-// Names one finished kernel: source (+patches) and configuration.
+// Names one finished kernel: source (+patches) and configuration. v2: the published image is vmlinux when
+// the configuration has CONFIG_PVH=y (build-target.ts); a v1 entry of the same inputs holds a bzImage.
 export function buildCacheKey(sourceKey: string, cfgKey: string): string {
-  return hashParts(['kernel-v1', sourceKey, cfgKey]);
+  return hashParts(['kernel-v2', sourceKey, cfgKey]);
 }
 
 export async function pathExists(p: string): Promise<boolean> {

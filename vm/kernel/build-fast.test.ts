@@ -107,9 +107,16 @@ describe('staleAfterFastRebuild', () => {
     for (const f of ['a.o', 'b.o', 'vmlinux.o', 'vmlinux', 'arch/x86/boot/bzImage']) write(path.join(dir, f), 'x');
     const old = new Date(started - 60_000);
     utimesSync(path.join(dir, 'b.o'), old, old);
-    expect(await staleAfterFastRebuild(dir, ['a.o'], started)).toEqual([]);
-    expect(await staleAfterFastRebuild(dir, ['a.o', 'b.o'], started)).toEqual(['b.o']);
+    const bz = 'arch/x86/boot/bzImage';
+    for (const image of ['vmlinux', bz]) {
+      expect(await staleAfterFastRebuild(dir, ['a.o'], image, started)).toEqual([]);
+      expect(await staleAfterFastRebuild(dir, ['a.o', 'b.o'], image, started)).toEqual(['b.o']);
+    }
+    utimesSync(path.join(dir, bz), old, old);
+    // The bzImage only counts when it is the boot image.
+    expect(await staleAfterFastRebuild(dir, ['a.o'], 'vmlinux', started)).toEqual([]);
+    expect(await staleAfterFastRebuild(dir, ['a.o'], bz, started)).toEqual([bz]);
     utimesSync(path.join(dir, 'vmlinux'), old, old);
-    expect(await staleAfterFastRebuild(dir, ['a.o'], started)).toEqual(['vmlinux']);
+    expect(await staleAfterFastRebuild(dir, ['a.o'], 'vmlinux', started)).toEqual(['vmlinux']);
   });
 });

@@ -1,11 +1,12 @@
 // The fast path of a patched build seeded from a base build dir (see build-fast-plan.ts for when it applies):
-// one make that compiles only the objects the patch changed and relinks, instead of `make bzImage`'s descent
+// one make that compiles only the objects the patch changed and relinks, instead of `make vmlinux`'s descent
 // into every directory. The top Makefile is read once; `-o .` tells make not to remake kbuild's phony
 // whole-tree target `.` (and with it `prepare`, which a copy of a finished build with the same configuration
 // and no changed Makefile, Kconfig or generator input has nothing to do for), and an extra makefile makes
 // vmlinux.a depend on a stamp whose recipe compiles the objects through kbuild's own Makefile.build, as
 // `make <dir>/<obj>.o` does. vmlinux.a is a thin archive (member paths), so rebuilding it and relinking
-// vmlinux.o picks the new objects up; the rest (kallsyms links, bzImage) is kbuild's usual recipe.
+// vmlinux.o picks the new objects up; the rest (kallsyms links, and bzImage when that is the target) is
+// kbuild's usual recipe.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -97,10 +98,11 @@ export function fastRebuildArgs(srcDir: string, outDir: string): string[] {
 }
 
 /**
- * Objects the fast make should have rebuilt that are older than its start, or a vmlinux older than an
- * object: either means make kept something stale, and the full make has to run.
+ * Objects the fast make should have rebuilt that are older than its start, or a vmlinux (or the boot image
+ * made from it, `image`: vmlinux or arch/x86/boot/bzImage) older than an object: either means make kept
+ * something stale, and the full make has to run.
  */
-export async function staleAfterFastRebuild(outDir: string, objects: readonly string[], startedMs: number): Promise<string[]> {
+export async function staleAfterFastRebuild(outDir: string, objects: readonly string[], image: string, startedMs: number): Promise<string[]> {
   const mtime = async (f: string) => (await fs.stat(path.join(outDir, f)).catch(() => null))?.mtimeMs ?? -1;
   const stale: string[] = [];
   let newest = -1;
@@ -109,7 +111,7 @@ export async function staleAfterFastRebuild(outDir: string, objects: readonly st
     if (t < startedMs - MTIME_SLACK_MS) stale.push(object);
     newest = Math.max(newest, t);
   }
-  for (const linked of ['vmlinux.o', 'vmlinux', 'arch/x86/boot/bzImage']) {
+  for (const linked of new Set(['vmlinux.o', 'vmlinux', image])) {
     if ((await mtime(linked)) < Math.max(newest, startedMs - MTIME_SLACK_MS)) stale.push(linked);
   }
   return stale;

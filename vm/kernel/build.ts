@@ -1,5 +1,5 @@
 // Builds a kernel the harness can boot: source (Debian package or git tree) + patches + Kconfig
-// fragments -> bzImage, cached by content. See vm/kconfig/README.md for the configuration.
+// fragments -> a bootable image (vmlinux booted through PVH, or bzImage: build-target.ts), cached by content. See vm/kconfig/README.md for the configuration.
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,8 +18,11 @@ import { loadFragments, verifyConfig, type Fragment } from './build-config.ts';
 import { COMPILER_MISMATCH_HINT, KernelBuildError, KernelSpecError, looksLikeCompilerMismatch } from './build-errors.ts';
 import { FAST_MAKEFILE, fastRebuildArgs, fastRebuildMakefile, findFastRebuild, staleAfterFastRebuild } from './build-fast.ts';
 import { skipEmptyCommandsArgs } from './build-kbuild-cmd.ts';
+import { probeMemoArgsFor } from './build-probe-memo.ts';
 import { parseHunks } from './build-patch.ts';
 import { relocateToolCommands } from './build-relocate.ts';
+import { bootTarget, publishedImageName, type BootTarget } from './build-target.ts';
+import { kernelImageFormatOf } from '../qemu/kernel-image.ts';
 import { BuildLog, runStep } from './build-run.ts';
 import {
   loadPatches,
@@ -56,7 +59,9 @@ export interface BuildRequest {
 }
 
 export interface BuiltKernel {
-  bzImage: string;
+  /** What QEMU's -kernel gets: <kernel dir>/vmlinux (PVH) or <kernel dir>/bzImage (see build-target.ts). */
+  bootImage: string;
+  bootImageName: BootTarget['published'];
   /** From include/config/kernel.release. */
   release: string;
   configPath: string;
@@ -76,6 +81,8 @@ const ARCH = 'x86_64';
 const KCONFIG_FILE_RE = /(^|\/)Kconfig[^/]*$/;
 
 interface KernelMeta {
+  /** The published image's file name in the kernel dir (build-target.ts). */
+  bootImageName: BootTarget['published'];
   release: string;
   missingOptions: string[];
   sourceDescription: string;
@@ -109,7 +116,7 @@ export async function buildKernel(req: BuildRequest): Promise<BuiltKernel> {
   if (src.key !== null) {
     const cached = await readCachedKernel(kernelDir);
     if (cached) {
-      return { ...kernelFiles(kernelDir), ...cached, ...revision, buildLog: logFile, cacheKey, fromCache: true, durationMs: Date.now() - started };
+      return { ...kernelFiles(kernelDir, cached.bootImageName), ...cached, ...revision, buildLog: logFile, cacheKey, fromCache: true, durationMs: Date.now() - started };
     }
   }
 
@@ -140,18 +147,21 @@ export async function buildKernel(req: BuildRequest): Promise<BuiltKernel> {
         );
       }
       const jobs = req.jobs ?? os.availableParallelism();
-      const fast = patches.length > 0 && (await tryFastRebuild({ base, src, outDir, patches, seeded, enabled: req.fastRebuild ?? true, makeArgs, jobs, log, cacheDir }));
-      if (!fast) await make(src.dir, outDir, makeArgs, ['bzImage'], jobs, log, cacheDir);
+      const target = bootTarget(configText);
+      log.line(`# boot image: ${target.make} (${target.why})`);
+      const fast = patches.length > 0 && (await tryFastRebuild({ base, src, outDir, patches, seeded, enabled: req.fastRebuild ?? true, makeArgs, jobs, log, cacheDir, target }));
+      if (!fast) await make(src.dir, outDir, makeArgs, [target.make], jobs, log, cacheDir);
+      await checkBootable(path.join(outDir, target.built), src.description, log);
       const release = (await fs.readFile(path.join(outDir, 'include/config/kernel.release'), 'utf8')).trim();
-      const meta: KernelMeta = { release, missingOptions, sourceDescription: src.description };
-      await publishKernel(outDir, kernelDir, meta, src.key === null);
+      const meta: KernelMeta = { bootImageName: target.published, release, missingOptions, sourceDescription: src.description };
+      await publishKernel(outDir, kernelDir, target, meta, src.key === null);
       await writeStamp(path.join(outDir, '.ih-built'), cacheKey);
       return meta;
     });
     const done = `built ${meta.release} in ${((Date.now() - started) / 1000).toFixed(1)} s`;
     log.line(`# ${done}`);
     req.onStatus?.(done);
-    return { ...kernelFiles(kernelDir), ...meta, ...revision, buildLog: logFile, cacheKey, fromCache: false, durationMs: Date.now() - started };
+    return { ...kernelFiles(kernelDir, meta.bootImageName), ...meta, ...revision, buildLog: logFile, cacheKey, fromCache: false, durationMs: Date.now() - started };
   } finally {
     await log.close();
   }
@@ -241,6 +251,7 @@ async function tryFastRebuild(o: {
   jobs: number;
   log: BuildLog;
   cacheDir: string;
+  target: BootTarget;
 }): Promise<boolean> {
   const { log, outDir } = o;
   if (!o.enabled) {
@@ -262,7 +273,7 @@ async function tryFastRebuild(o: {
   await fs.writeFile(path.join(outDir, FAST_MAKEFILE), fastRebuildMakefile(plan.objects));
   const started = Date.now();
   try {
-    await make(o.src.dir, outDir, o.makeArgs, ['bzImage'], o.jobs, log, o.cacheDir, fastRebuildArgs(o.src.dir, outDir));
+    await make(o.src.dir, outDir, o.makeArgs, [o.target.make], o.jobs, log, o.cacheDir, fastRebuildArgs(o.src.dir, outDir));
   } catch (err) {
     // A patch that does not compile fails the full make as well, with kbuild's usual output; anything the
     // fast path itself got wrong is repaired by it. Everything the fast make did is in kbuild's own records.
@@ -270,7 +281,7 @@ async function tryFastRebuild(o: {
     log.line('# full make: the fast-path make failed (see above)');
     return false;
   }
-  const stale = await staleAfterFastRebuild(outDir, plan.objects, started);
+  const stale = await staleAfterFastRebuild(outDir, plan.objects, o.target.built, started);
   if (stale.length === 0) return true;
   log.line(`# full make: the fast path left ${stale.join(', ')} older than its inputs`);
   return false;
@@ -351,7 +362,8 @@ async function make(
   where: readonly string[] = ['-C', srcDir],
 ): Promise<void> {
   const guard = await skipEmptyCommandsArgs(srcDir, makeArgs);
-  const argv = ['make', ...where, `O=${outDir}`, `ARCH=${ARCH}`, `-j${jobs}`, ...makeArgs, ...guard, ...targets];
+  const probes = await probeMemoArgsFor(srcDir, outDir, makeArgs);
+  const argv = ['make', ...where, `O=${outDir}`, `ARCH=${ARCH}`, `-j${jobs}`, ...makeArgs, ...guard, ...probes, ...targets];
   const { exitCode } = await runStep(log, argv, { cwd: srcDir, env: makeEnv(cacheDir) });
   if (exitCode !== 0) throw buildFailure(`make ${targets.join(' ')} exited ${exitCode}`, log);
 }
@@ -365,17 +377,27 @@ function buildFailure(what: string, log: BuildLog): KernelBuildError {
   );
 }
 
-function kernelFiles(kernelDir: string): { bzImage: string; configPath: string } {
-  return { bzImage: path.join(kernelDir, 'bzImage'), configPath: path.join(kernelDir, 'config') };
+function kernelFiles(kernelDir: string, image: KernelMeta['bootImageName']): { bootImage: string; configPath: string } {
+  return { bootImage: path.join(kernelDir, image), configPath: path.join(kernelDir, 'config') };
+}
+
+// A vmlinux without the PVH note (a tree whose CONFIG_PVH does not add it) would only show as a guest that
+// never boots: QEMU refuses it at start.
+async function checkBootable(image: string, description: string, log: BuildLog): Promise<void> {
+  const format = await kernelImageFormatOf(image).catch((err: Error) => ({ reason: err.message }));
+  if (typeof format === 'string') return;
+  const message = `${description}: QEMU cannot boot ${image}: ${format.reason}`;
+  log.line(`# ${message}`);
+  throw new KernelBuildError(message, { logTail: log.lastLines(), logFile: log.file });
 }
 
 // Copies the result out of the build dir, so a later rebuild there never changes a kernel a guest
 // is booting.
-async function publishKernel(outDir: string, kernelDir: string, meta: KernelMeta, replace: boolean): Promise<void> {
+async function publishKernel(outDir: string, kernelDir: string, target: BootTarget, meta: KernelMeta, replace: boolean): Promise<void> {
   if (replace) await fs.rm(kernelDir, { recursive: true, force: true });
   await createDirAtomically(kernelDir, async (tmp) => {
     await fs.mkdir(tmp, { recursive: true });
-    await fs.copyFile(path.join(outDir, 'arch/x86/boot/bzImage'), path.join(tmp, 'bzImage'));
+    await fs.copyFile(path.join(outDir, target.built), path.join(tmp, target.published));
     await fs.copyFile(path.join(outDir, '.config'), path.join(tmp, 'config'));
     await fs.copyFile(path.join(outDir, 'System.map'), path.join(tmp, 'System.map')).catch(() => undefined);
     await fs.writeFile(path.join(tmp, 'meta.json'), `${JSON.stringify(meta, null, 2)}\n`);
@@ -385,8 +407,9 @@ async function publishKernel(outDir: string, kernelDir: string, meta: KernelMeta
 async function readCachedKernel(kernelDir: string): Promise<KernelMeta | undefined> {
   try {
     const meta = JSON.parse(await fs.readFile(path.join(kernelDir, 'meta.json'), 'utf8')) as KernelMeta;
-    if (!(await pathExists(path.join(kernelDir, 'bzImage')))) return undefined;
-    return meta;
+    const image = publishedImageName(meta);
+    if (image === undefined || !(await pathExists(path.join(kernelDir, image)))) return undefined;
+    return { ...meta, bootImageName: image };
   } catch {
     return undefined;
   }

@@ -76,7 +76,7 @@ export async function fetchDebianKernel(pkg: string, spec: string): Promise<Reso
   return {
     spec,
     label: release,
-    bzImage: join(root, 'boot', images[0]!),
+    bootImage: join(root, 'boot', images[0]!),
     modulesRoot: root,
     release,
     source: `debian:${pkg}=${version}`,

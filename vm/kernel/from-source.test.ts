@@ -29,12 +29,12 @@ describe('kernel labels', () => {
 
   it('carry the build into the resolved kernel', () => {
     const built: BuiltKernel = {
-      bzImage: '/c/kernels/k/bzImage', release: '6.1.192', configPath: '/c/kernels/k/config', buildLog: '/c/logs/k.log', cacheKey: 'k',
+      bootImage: '/c/kernels/k/vmlinux', bootImageName: 'vmlinux', release: '6.1.192', configPath: '/c/kernels/k/config', buildLog: '/c/logs/k.log', cacheKey: 'k',
       fromCache: true, sourceDescription: 'Debian linux-source-6.1', missingOptions: ['KASAN'], durationMs: 5,
     };
     const spec = withBuildOptions(src('src:6.1'), { ...noBuildOptions(), kconfig: ['/k/kasan.config'] });
     expect(resolvedFromBuilt(spec, built)).toEqual({
-      spec: 'src:6.1 --kconfig /k/kasan.config', label: '6.1.192+kasan', bzImage: '/c/kernels/k/bzImage', release: '6.1.192',
+      spec: 'src:6.1 --kconfig /k/kasan.config', label: '6.1.192+kasan', bootImage: '/c/kernels/k/vmlinux', release: '6.1.192',
       source: 'built from Debian linux-source-6.1 (cached build)', version: 'k', buildLog: '/c/logs/k.log', missingOptions: ['KASAN'],
     });
   });

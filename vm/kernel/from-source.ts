@@ -57,7 +57,7 @@ export function resolvedFromBuilt(spec: SourceKernelSpec, built: BuiltKernel): R
   return {
     spec: spec.text,
     label: builtKernelLabel(built.release, built.revision, spec.build),
-    bzImage: built.bzImage,
+    bootImage: built.bootImage,
     release: built.release,
     source: `built from ${built.sourceDescription}${built.fromCache ? ' (cached build)' : ''}`,
     version: built.cacheKey,

@@ -45,7 +45,7 @@ export async function resolveImageKernel(path: string, spec: string, modules?: s
   const full = await bzImageVersion(p);
   if (full === undefined) throw new UsageError(`--kernel ${spec}: not a bzImage (no 'HdrS' setup header)`);
   const release = full.split(' ')[0]!;
-  const k: ResolvedKernel = { spec, label: release, bzImage: p, release, source: `image:${p} (${full})` };
+  const k: ResolvedKernel = { spec, label: release, bootImage: p, release, source: `image:${p} (${full})` };
   if (modules !== undefined) k.modulesRoot = await modulesRootFor(modules, release);
   return k;
 }

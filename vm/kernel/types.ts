@@ -4,7 +4,11 @@ export interface ResolvedKernel {
   spec: string;
   /** Short label for tables and cell ids, e.g. "6.1.0-56-amd64". */
   label: string;
-  bzImage: string;
+  /**
+   * What QEMU's -kernel gets: a bzImage (Debian packages, image: specs), or for kernels built here with
+   * CONFIG_PVH=y the ELF vmlinux, which QEMU boots through its PVH entry point (vm/qemu/kernel-image.ts).
+   */
+  bootImage: string;
   /** Root of an unpacked module tree containing lib/modules/<release>/, or undefined for built-in-only kernels. */
   modulesRoot?: string;
   /** `uname -r` of the kernel when known before boot. */

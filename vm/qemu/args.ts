@@ -12,6 +12,7 @@ export interface DiskSpec {
 }
 
 export interface QemuSpec {
+  /** A bzImage, or an ELF vmlinux with a PVH entry note (kernel-image.ts): QEMU's -kernel tells them apart. */
   kernel: string;
   initrd: string;
   /** Extra kernel command-line words (already split). */
