@@ -1,5 +1,6 @@
 // Builds a kernel the harness can boot: source (Debian package or git tree) + patches + Kconfig
-// fragments -> a bootable image (vmlinux booted through PVH, or bzImage: build-target.ts), cached by content. See vm/kconfig/README.md for the configuration.
+// fragments -> a bootable image (vmlinux booted through PVH, or bzImage: build-target.ts), cached by
+// content. See vm/kconfig/README.md for the configuration.
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
