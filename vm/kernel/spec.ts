@@ -47,7 +47,7 @@ const DEB_NAME = /^[a-z0-9][a-z0-9+.-]+$/;
 
 export function parseKernelSpec(text: string): KernelSpec {
   const s = text.trim();
-  if (s === '') throw new UsageError('--kernel: empty value (expected e.g. 6.1, deb:<package>, /path/to/bzImage, tree:<path>[@<ref>], src:6.1)');
+  if (s === '') throw new UsageError('--kernel: empty value (expected e.g. 6.1, deb:<package>, /path/to/bzImage or vmlinux, tree:<path>[@<ref>], src:6.1)');
   if (VERSION.test(s)) {
     return loadCatalog().get(s)?.kind === 'tarball' ? { kind: 'tarball', text: s, version: s, build: noBuildOptions() } : { kind: 'alias', text: s, version: s };
   }
@@ -72,6 +72,6 @@ export function parseKernelSpec(text: string): KernelSpec {
   }
   if (s.includes('/') || s.startsWith('.')) return { kind: 'image', text: s, path: s };
   throw new UsageError(
-    `--kernel ${s}: not a kernel spec. Expected a version (6.1, 6.12), deb:<package>, a bzImage path, tree:<path>[@<ref>] or src:<version>`,
+    `--kernel ${s}: not a kernel spec. Expected a version (6.1, 6.12), deb:<package>, a bzImage or PVH vmlinux path, tree:<path>[@<ref>] or src:<version>`,
   );
 }
