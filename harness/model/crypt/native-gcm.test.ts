@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { findExecutable, pathDirs } from '../../../vm/image/host-binaries.ts';
 import { sealSector } from './aead.ts';
@@ -8,12 +10,14 @@ import { nativeGcm, nativeGcmStatus } from './native-gcm.ts';
 const cipher = parseCryptCipher('capi:gcm(aes)-random');
 
 describe('native gcm run check', () => {
-  // where a C compiler is installed (CI installs gcc) the native path must load, or the audit quietly runs slow
-  it('loads on x86-64 where a C compiler is installed, and says why not otherwise', async () => {
+  // where a C compiler and Node's headers are installed (CI installs gcc) the native path must load, or the
+  // audit quietly runs slow
+  it('loads on x86-64 where a C compiler and Node\'s headers are installed, and says why not otherwise', async () => {
     const cc = process.env.CC || 'cc';
     const status = nativeGcmStatus();
     if (process.env.IH_NATIVE_GCM === '0') expect(status).toEqual({ native: false, reason: 'IH_NATIVE_GCM=0' });
     else if (process.arch !== 'x64') expect(status).toMatchObject({ native: false, reason: expect.stringContaining('x86-64') });
+    else if (!existsSync(join(dirname(process.execPath), '..', 'include', 'node', 'node_api.h'))) expect(status).toMatchObject({ native: false, reason: expect.stringContaining("Node's headers are not at") });
     else if (await findExecutable(cc, pathDirs())) expect(status).toMatchObject({ native: true });
     // without a compiler only a build cached earlier loads
     else if (!status.native) expect(status.reason).toContain(cc);
