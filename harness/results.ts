@@ -21,6 +21,8 @@ export interface KernelRecord {
   buildLog?: string;
   /** Kernels built here: =y options of the Kconfig fragments that the final .config lacks. */
   missingOptions?: string[];
+  /** What QEMU's -kernel got (a bzImage, or a vmlinux booted through PVH); absent when it never resolved. */
+  bootImage?: string;
   image?: { path: string; hash: string; fromCache: boolean; modules: string[] };
 }
 

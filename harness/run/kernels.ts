@@ -61,6 +61,7 @@ export async function prepareKernels(specs: KernelSpec[], cfg: MatrixConfig, res
         ...(kernel.version !== undefined ? { version: kernel.version } : {}),
         ...(buildLog !== undefined ? { buildLog } : {}),
         ...(kernel.missingOptions !== undefined ? { missingOptions: kernel.missingOptions } : {}),
+        bootImage: kernel.bootImage,
         image: { path: image.path, hash: image.hash, fromCache: image.fromCache, modules: image.modules },
       });
       out.set(spec.text, { kernel, image });

@@ -2,7 +2,8 @@
  * The reason this project exists, proven end to end in CI: linux-source-6.1 built by the harness passes
  * the seed scenario (the first O_DIRECT read through dm-crypt AEAD on dm-integrity), and the same source
  * with 4.13-bio-integrity-endio.patch (the 4.13-rc bug class reintroduced) crashes in kintegrityd's path.
- * The run's exit code is what `git bisect run` and a CI gate read: 1.
+ * The run's exit code is what `git bisect run` and a CI gate read: 1. The patched kernel's published
+ * vmlinux, handed back in as `--kernel <path>`, boots through PVH and crashes the same way.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -35,5 +36,18 @@ describe('the 4.13 bio-integrity endio regression, reintroduced on 6.1', () => {
     const console = readFileSync(join(root, 'latest', patched!.dir, 'console.log'), 'utf8');
     expect(console).toMatch(/bio_integrity/);
     expect(r.exitCode).toBe(1);
+
+    // The patched kernel as a user hands in a tree's own build: `--kernel <path to its vmlinux>` (PVH boot)
+    const vmlinux = s.kernels[1]!.bootImage!;
+    expect(vmlinux).toMatch(/\/vmlinux$/);
+    const again = join(root, 'by-path');
+    const r2 = await execa('node', [
+      '--import', 'tsx', join(repoRoot(), 'harness/cli/matrix.ts'),
+      '--kernel', vmlinux, '--scenario', 'crypt/001-*', '--jobs', '1', '--results', again,
+    ], { cwd: repoRoot(), reject: false, all: true });
+    const s2 = JSON.parse(readFileSync(join(again, 'latest', 'summary.json'), 'utf8')) as Summary;
+    expect(s2.kernels[0], r2.all).toMatchObject({ status: 'ok', release: s.kernels[1]!.release, bootImage: vmlinux });
+    expect(s2.cells[0], r2.all).toMatchObject({ verdict: 'crash', signature: patched!.signature });
+    expect(r2.exitCode).toBe(1);
   });
 });
