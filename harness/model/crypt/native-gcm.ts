@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { threadId } from 'node:worker_threads';
 import { execaSync } from 'execa';
 
 interface Addon {
@@ -42,7 +43,7 @@ function build(): { addon: Addon; path: string } {
     const include = join(dirname(process.execPath), '..', 'include', 'node');
     if (!existsSync(join(include, 'node_api.h'))) throw new Error(`Node's headers are not at ${include} (node_api.h)`);
     mkdirSync(CACHE, { recursive: true });
-    const tmp = `${path}.${process.pid}.tmp`;
+    const tmp = `${path}.${process.pid}-${threadId}.tmp`; // two builders never share a temporary file
     const cc = process.env.CC || 'cc';
     try {
       execaSync(cc, ['-O3', '-shared', '-fPIC', '-Wall', '-I', include, '-o', tmp, SOURCE], { stdin: 'ignore' });
