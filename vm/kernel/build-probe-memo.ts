@@ -56,9 +56,9 @@ async function toolchainId(makeArgs: readonly string[]): Promise<string> {
     const r = await execa(file, [...args, '--version'], { reject: false });
     return `${file} ${args.join(' ')}: ${r.exitCode} ${r.stdout}`;
   };
-  const as = (await execa(cc, [...ccArgs, '-print-prog-name=as'], { reject: false })).stdout.trim() || 'as';
-  const hostcc = makeArg(makeArgs, 'HOSTCC', 'gcc');
-  return hashParts([await version(cc, ccArgs), await version(as, []), await version(makeArg(makeArgs, 'LD', 'ld'), []), await version(hostcc, [])]);
+  const asVersion = async () => version((await execa(cc, [...ccArgs, '-print-prog-name=as'], { reject: false })).stdout.trim() || 'as', []);
+  // every make asks: the tools answer side by side
+  return hashParts(await Promise.all([version(cc, ccArgs), asVersion(), version(makeArg(makeArgs, 'LD', 'ld'), []), version(makeArg(makeArgs, 'HOSTCC', 'gcc'), [])]));
 }
 
 /** The memo arguments for a make of srcDir into outDir, or [] when the tree's try-run is not one it knows or the user set try-run=. */
