@@ -3,7 +3,8 @@
  * fresh build directory with ccache off, then the rebuild after a one-file patch (the patched tree's build
  * starts from the clean build's objects, as a --patch run does), once with the fast path (build-fast.ts) and
  * once with the full make. All in a scratch cache that shares only the unpacked source (hard links), so
- * neither the real cache nor ccache makes the figures look better. Without the clean build (incrementalOnly),
+ * neither the real cache nor ccache makes the figures look better; the ccache figures use an empty ccache of
+ * their own. Without the clean build (incrementalOnly),
  * the scratch cache starts from a copy of the real cache's finished base build instead.
  */
 import { promises as fs } from 'node:fs';
@@ -23,15 +24,25 @@ export interface BuildBench {
   /** Absent when only the rebuilds were timed (seeded from the real cache's base build). */
   clean?: BuildFigure;
   /**
-   * The same clean build into another fresh build dir, with ccache on and the real cache's ccache: what a
-   * gate or bisect step that builds a new tree revision pays once ccache has seen the sources (the hits and
-   * misses say how warm it was). Only with opts.warmCcache.
+   * The same clean build with ccache on and an empty ccache (the bench's own): what a fresh machine's first
+   * build pays (CI), and a new tree revision's objects that ccache has not seen. Only with opts.ccache.
    */
-  cleanWarmCcache?: BuildFigure & { ccacheHits: number; ccacheMisses: number };
+  cleanColdCcache?: CcacheFigure;
+  /**
+   * Then once more into another fresh build dir from that ccache: what a gate or bisect step that builds a new
+   * tree revision pays once ccache has seen the sources (the hits and misses say how warm it was).
+   */
+  cleanWarmCcache?: CcacheFigure;
   /** The rebuild as a --patch build does it (the fast path when the patch qualifies). */
   incremental: IncrementalFigure;
   /** The same rebuild with the fast path off: the full `make vmlinux` (or `make bzImage`, build-target.ts). */
   incrementalFullMake: IncrementalFigure;
+}
+
+export interface CcacheFigure extends BuildFigure {
+  ccacheHits: number;
+  ccacheMisses: number;
+  loadBefore: number;
 }
 
 export interface IncrementalFigure extends BuildFigure {
@@ -127,7 +138,7 @@ export async function benchBuild(
   scratch: string,
   say: (line: string) => void,
   version = '6.1',
-  opts: { incrementalOnly?: boolean; warmCcache?: boolean } = {},
+  opts: { incrementalOnly?: boolean; ccache?: boolean } = {},
 ): Promise<BuildBench> {
   const jobs = availableParallelism();
   const source = { kind: 'debian-src', version } as const;
@@ -143,8 +154,14 @@ export async function benchBuild(
       const { log: _log, ...figure } = await timedBuild(() => buildKernel({ source, cacheDir, jobs, onStatus: status }));
       clean = figure;
     }
-    let cleanWarmCcache: BuildBench['cleanWarmCcache'];
-    if (opts.warmCcache) cleanWarmCcache = await warmCcacheBuild(realCache, path.join(scratch, 'warm'), version, jobs, say);
+    let ccache: Pick<BuildBench, 'cleanColdCcache' | 'cleanWarmCcache'> = {};
+    if (opts.ccache) {
+      const ccacheDir = path.join(scratch, 'ccache');
+      ccache = {
+        cleanColdCcache: await ccacheBuild(realCache, path.join(scratch, 'cold'), ccacheDir, version, jobs, say),
+        cleanWarmCcache: await ccacheBuild(realCache, path.join(scratch, 'warm'), ccacheDir, version, jobs, say),
+      };
+    }
     const rebuild = async (fastRebuild: boolean): Promise<IncrementalFigure & { load: number }> => {
       const patch = await oneFilePatch(srcDir, scratch, fastRebuild ? 'fast' : 'full');
       const load = loadavg()[0]!;
@@ -160,7 +177,7 @@ export async function benchBuild(
       jobs,
       loadBefore: { ...(loadClean !== undefined ? { clean: loadClean } : {}), incremental: loadIncr, incrementalFullMake: loadFull },
       ...(clean !== undefined ? { clean } : {}),
-      ...(cleanWarmCcache !== undefined ? { cleanWarmCcache } : {}),
+      ...ccache,
       incremental,
       incrementalFullMake,
     };
@@ -191,14 +208,15 @@ async function ccacheCounts(env: NodeJS.ProcessEnv): Promise<{ hits: number; mis
   return { hits: get('direct_cache_hit') + get('preprocessed_cache_hit'), misses: get('cache_miss') };
 }
 
-async function warmCcacheBuild(realCache: string, scratch: string, version: string, jobs: number, say: (l: string) => void): Promise<NonNullable<BuildBench['cleanWarmCcache']>> {
+async function ccacheBuild(realCache: string, scratch: string, ccacheDir: string, version: string, jobs: number, say: (l: string) => void): Promise<CcacheFigure> {
   const cacheDir = await scratchCache(realCache, scratch, version, say, true);
-  const ccacheDir = process.env.CCACHE_DIR ?? path.join(realCache, 'ccache');
+  await fs.mkdir(ccacheDir, { recursive: true });
   return withEnv({ CCACHE_DISABLE: undefined, CCACHE_DIR: ccacheDir }, async () => {
     const before = await ccacheCounts(process.env);
-    say(`build: clean src:${version} into a fresh build dir, ccache on (${ccacheDir}), -j${jobs} (load ${loadavg()[0]!.toFixed(1)})`);
+    const loadBefore = loadavg()[0]!;
+    say(`build: clean src:${version} into a fresh build dir, ccache on (${ccacheDir}, ${before.hits + before.misses === 0 ? 'empty' : 'from the build before'}), -j${jobs} (load ${loadBefore.toFixed(1)})`);
     const { log: _log, ...figure } = await timedBuild(() => buildKernel({ source: { kind: 'debian-src', version }, cacheDir, jobs, onStatus: (l) => say(`  ${l}`) }));
     const after = await ccacheCounts(process.env);
-    return { ...figure, ccacheHits: after.hits - before.hits, ccacheMisses: after.misses - before.misses };
+    return { ...figure, ccacheHits: after.hits - before.hits, ccacheMisses: after.misses - before.misses, loadBefore };
   });
 }

@@ -11,6 +11,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { hashParts } from './build-cache.ts';
+import { makeArgValue, toolWords } from './build-make-args.ts';
 
 const TRY_RUN_RE = /^try-run = (\$\(shell (?:[^\n]*\\\n)*[^\n]*\))$/m;
 
@@ -43,22 +44,18 @@ export function probeMemoArgs(tryRun: string, memoFile: string): string[] {
   ];
 }
 
-function makeArg(makeArgs: readonly string[], name: string, fallback: string): string {
-  const arg = [...makeArgs].reverse().find((a) => a.startsWith(`${name}=`));
-  return arg === undefined ? fallback : arg.slice(name.length + 1);
-}
-
 // The compiler, assembler, linker and host compiler the probes ask: a memo from another toolchain (an upgraded
 // package, another CC=) does not apply.
 async function toolchainId(makeArgs: readonly string[]): Promise<string> {
-  const [cc = 'gcc', ...ccArgs] = makeArg(makeArgs, 'CC', 'gcc').split(/\s+/).filter((w) => w !== '' && w !== 'ccache');
+  const [cc = 'gcc', ...ccArgs] = toolWords(makeArgs, 'CC', 'gcc');
+  const [hostcc = 'gcc', ...hostccArgs] = toolWords(makeArgs, 'HOSTCC', 'gcc');
   const version = async (file: string, args: string[]) => {
     const r = await execa(file, [...args, '--version'], { reject: false });
     return `${file} ${args.join(' ')}: ${r.exitCode} ${r.stdout}`;
   };
   const asVersion = async () => version((await execa(cc, [...ccArgs, '-print-prog-name=as'], { reject: false })).stdout.trim() || 'as', []);
   // every make asks: the tools answer side by side
-  return hashParts(await Promise.all([version(cc, ccArgs), asVersion(), version(makeArg(makeArgs, 'LD', 'ld'), []), version(makeArg(makeArgs, 'HOSTCC', 'gcc'), [])]));
+  return hashParts(await Promise.all([version(cc, ccArgs), asVersion(), version(makeArgValue(makeArgs, 'LD') ?? 'ld', []), version(hostcc, hostccArgs)]));
 }
 
 /** The memo arguments for a make of srcDir into outDir, or [] when the tree's try-run is not one it knows or the user set try-run=. */
