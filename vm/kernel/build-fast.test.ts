@@ -1,6 +1,6 @@
 // The fast path's I/O on a fake build dir: kbuild-style .cmd files under srctree=.., a thin vmlinux.a made
 // with the real `ar` the builder uses, and the patched source next to them.
-import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -90,6 +90,8 @@ describe('fastRebuildMakefile', () => {
     expect(fastRebuildMakefile(['block/bio-integrity.o', 'drivers/md/dm-crypt.o'])).toBe(
       [
         '# Written by integrity-harness (vm/kernel/build-fast.ts) for one fast-path make; read after the top Makefile.',
+        'KERNELRELEASE := $(KERNELRELEASE)',
+        'PAHOLE_FLAGS := $(PAHOLE_FLAGS)',
         '.ih-fast-rebuild: FORCE',
         '\t$(Q)$(MAKE) $(build)=. ./block/bio-integrity.o ./drivers/md/dm-crypt.o',
         '\t$(Q)touch $@',
@@ -97,6 +99,37 @@ describe('fastRebuildMakefile', () => {
         '',
       ].join('\n'),
     );
+  });
+});
+
+describe('fastRebuildMakefile with real make', () => {
+  // The top Makefile's KERNELRELEASE and PAHOLE_FLAGS are recursive and exported: make runs their $(shell ...)
+  // for every recipe. Read after it, the fast makefile makes each run once, with the same value.
+  it('evaluates the exported $(shell ...) variables once', async () => {
+    const dir = path.join(root, 'exported');
+    write(path.join(dir, 'release'), '6.1.0-test\n');
+    write(
+      path.join(dir, 'Makefile'),
+      [
+        'KERNELRELEASE = $(shell echo r >> runs; cat release)',
+        'PAHOLE_FLAGS = $(shell echo p >> runs)',
+        'export KERNELRELEASE PAHOLE_FLAGS',
+        'all: a b c',
+        'a b c: FORCE',
+        '\t@echo $@ $$KERNELRELEASE',
+        'FORCE:',
+        '',
+      ].join('\n'),
+    );
+    write(path.join(dir, 'fast.mk'), fastRebuildMakefile(['x.o']));
+    const runs = () => readFileSync(path.join(dir, 'runs'), 'utf8').split('\n').filter(Boolean);
+    const plain = await execa('make', ['-s', '-C', dir, '-f', 'Makefile', 'all']);
+    expect(plain.stdout.split('\n')).toEqual(['a 6.1.0-test', 'b 6.1.0-test', 'c 6.1.0-test']);
+    expect(runs().filter((r) => r === 'r').length).toBeGreaterThanOrEqual(3);
+    rmSync(path.join(dir, 'runs'));
+    const fast = await execa('make', ['-s', '-C', dir, '-f', 'Makefile', '-f', 'fast.mk', 'all']);
+    expect(fast.stdout).toBe(plain.stdout);
+    expect(runs().sort()).toEqual(['p', 'r']);
   });
 });
 

@@ -84,6 +84,10 @@ export async function findFastRebuild(opts: {
 export function fastRebuildMakefile(objects: readonly string[]): string {
   return [
     '# Written by integrity-harness (vm/kernel/build-fast.ts) for one fast-path make; read after the top Makefile.',
+    // Recursive and exported in the top Makefile, so make ran their $(shell ...) again for every recipe it
+    // started; nothing rewrites kernel.release in this make (-o . keeps prepare out).
+    'KERNELRELEASE := $(KERNELRELEASE)',
+    'PAHOLE_FLAGS := $(PAHOLE_FLAGS)',
     `${FAST_STAMP}: FORCE`,
     `\t$(Q)$(MAKE) $(build)=. ${objects.map((o) => `./${o}`).join(' ')}`,
     '\t$(Q)touch $@',
