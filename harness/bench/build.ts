@@ -4,8 +4,8 @@
  * starts from the clean build's objects, as a --patch run does), once with the fast path (build-fast.ts) and
  * once with the full make. All in a scratch cache that shares only the unpacked source (hard links), so
  * neither the real cache nor ccache makes the figures look better; the ccache figures use an empty ccache of
- * their own. Without the clean build (incrementalOnly),
- * the scratch cache starts from a copy of the real cache's finished base build instead.
+ * their own. Without the clean build (incrementalOnly), the scratch cache starts from a copy of the real
+ * cache's finished base build instead.
  */
 import { promises as fs } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
