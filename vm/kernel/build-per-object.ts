@@ -53,9 +53,7 @@ export function localExportCheckArgs(configText: string, makeArgs: readonly stri
   return /^CONFIG_MODULES=y$/m.test(configText) ? [] : ['cmd_check_local_export='];
 }
 
-/** Both, for a make of the build dir outDir (its .config decides the second). */
-export async function perObjectArgsFor(outDir: string, makeArgs: readonly string[]): Promise<string[]> {
-  const config = await fs.readFile(path.join(outDir, '.config'), 'utf8').catch(() => undefined);
-  const local = config === undefined ? [] : localExportCheckArgs(config, makeArgs);
-  return [...(await nmPluginArgs(makeArgs)), ...local];
+/** Both, for a make with this final .config. */
+export async function perObjectArgs(configText: string, makeArgs: readonly string[]): Promise<string[]> {
+  return [...(await nmPluginArgs(makeArgs)), ...localExportCheckArgs(configText, makeArgs)];
 }

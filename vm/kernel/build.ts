@@ -20,7 +20,7 @@ import { COMPILER_MISMATCH_HINT, KernelBuildError, KernelSpecError, looksLikeCom
 import { FAST_MAKEFILE, fastRebuildArgs, fastRebuildMakefile, findFastRebuild, staleAfterFastRebuild } from './build-fast.ts';
 import { skipEmptyCommandsArgs } from './build-kbuild-cmd.ts';
 import { probeMemoArgsFor } from './build-probe-memo.ts';
-import { perObjectArgsFor } from './build-per-object.ts';
+import { perObjectArgs } from './build-per-object.ts';
 import { makeArgValue } from './build-make-args.ts';
 import { parseHunks } from './build-patch.ts';
 import { relocateToolCommands } from './build-relocate.ts';
@@ -152,8 +152,9 @@ export async function buildKernel(req: BuildRequest): Promise<BuiltKernel> {
       const jobs = req.jobs ?? os.availableParallelism();
       const target = bootTarget(configText);
       log.line(`# boot image: ${target.make} (${target.why})`);
-      const fast = patches.length > 0 && (await tryFastRebuild({ base, src, outDir, patches, seeded, enabled: req.fastRebuild ?? true, makeArgs, jobs, log, cacheDir, target }));
-      if (!fast) await make(src.dir, outDir, makeArgs, [target.make], jobs, log, cacheDir);
+      const buildArgs = [...makeArgs, ...(await kbuildTrimArgs(src.dir, outDir, makeArgs, configText))];
+      const fast = patches.length > 0 && (await tryFastRebuild({ base, src, outDir, patches, seeded, enabled: req.fastRebuild ?? true, makeArgs: buildArgs, jobs, log, cacheDir, target }));
+      if (!fast) await make(src.dir, outDir, buildArgs, [target.make], jobs, log, cacheDir);
       await checkBootable(path.join(outDir, target.built), src.description, log);
       const release = (await fs.readFile(path.join(outDir, 'include/config/kernel.release'), 'utf8')).trim();
       const meta: KernelMeta = { bootImageName: target.published, release, missingOptions, sourceDescription: src.description };
@@ -369,6 +370,17 @@ async function configure(
   await writeStamp(stampFile, configStamp);
 }
 
+// What the builder adds to the user's make arguments for the boot-image make (the fast one and the full one
+// alike), worked out once per build: the empty-command guard, the compiler-probe memo and the per-object trims.
+async function kbuildTrimArgs(srcDir: string, outDir: string, makeArgs: readonly string[], configText: string): Promise<string[]> {
+  const [guard, probes, perObject] = await Promise.all([
+    skipEmptyCommandsArgs(srcDir, makeArgs),
+    probeMemoArgsFor(srcDir, outDir, makeArgs),
+    perObjectArgs(configText, makeArgs),
+  ]);
+  return [...guard, ...probes, ...perObject];
+}
+
 async function make(
   srcDir: string,
   outDir: string,
@@ -380,10 +392,7 @@ async function make(
   /** Replaces `-C srcDir` (the fast path runs make in the build dir itself). */
   where: readonly string[] = ['-C', srcDir],
 ): Promise<void> {
-  const guard = await skipEmptyCommandsArgs(srcDir, makeArgs);
-  const probes = await probeMemoArgsFor(srcDir, outDir, makeArgs);
-  const perObject = await perObjectArgsFor(outDir, makeArgs);
-  const argv = ['make', ...where, `O=${outDir}`, `ARCH=${ARCH}`, `-j${jobs}`, ...makeArgs, ...guard, ...probes, ...perObject, ...targets];
+  const argv = ['make', ...where, `O=${outDir}`, `ARCH=${ARCH}`, `-j${jobs}`, ...makeArgs, ...targets];
   const { exitCode } = await runStep(log, argv, { cwd: srcDir, env: makeEnv(cacheDir) });
   if (exitCode !== 0) throw buildFailure(`make ${targets.join(' ')} exited ${exitCode}`, log);
 }
