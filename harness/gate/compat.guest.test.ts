@@ -15,7 +15,7 @@ import { corruptionOffset } from '../model/integrity/corrupt.ts';
 import { integrityGeometry } from '../model/integrity/geometry.ts';
 import { parseIntegritySuperblock, SB_BYTES } from '../model/integrity/superblock.ts';
 import type { Summary } from '../results.ts';
-import { runCell } from '../run/cell.ts';
+import { runCell } from '../run/run-cell.ts';
 import { readAt, writeAt } from '../run/disks.ts';
 import { loadScenario } from '../scenario/load.ts';
 import { prepareGuestKernel } from '../test/guest-fixture.ts';

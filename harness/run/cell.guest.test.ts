@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Guest, liveGuests } from '../../vm/qemu/guest.ts';
 import { prepareGuestKernel, scenarioFile, type GuestKernel } from '../test/guest-fixture.ts';
 import type { Scenario } from '../scenario/load.ts';
-import { GuestSession, runCell, StepHang, type CellSpec } from './cell.ts';
+import { GuestSession, StepHang, type CellSpec } from './cell.ts';
+import { runCell } from './run-cell.ts';
 
 let gk: GuestKernel;
 let scenario: Scenario;

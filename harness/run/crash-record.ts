@@ -17,7 +17,7 @@ import type { GuestSession } from './cell.ts';
 import { KernelFailure } from './cell.ts';
 import type { CrashStack } from './crash-stack.ts';
 import { readAt, writeAt } from './disks.ts';
-import { pattern } from './pattern.ts';
+import { pattern } from '../model/pattern.ts';
 
 export const LOG_WRITES_NAME = 'ih-lw';
 

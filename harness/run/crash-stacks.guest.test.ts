@@ -12,7 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Scenario } from '../scenario/load.ts';
 import type { CrashStep } from '../scenario/schema.ts';
 import { prepareGuestKernel, scenarioFile, type GuestKernel } from '../test/guest-fixture.ts';
-import { runCell, SECOND_CONSOLE, type CellHooks } from './cell.ts';
+import { SECOND_CONSOLE, type CellHooks } from './cell.ts';
+import { runCell } from './run-cell.ts';
 import type { StepRecord } from './observations.ts';
 
 let gk: GuestKernel;

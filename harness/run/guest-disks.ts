@@ -7,7 +7,7 @@ import type { Scenario } from '../scenario/load.ts';
 import type { IoRange } from '../scenario/schema.ts';
 import { SkipCell, type GuestSession } from './cell.ts';
 import { writeAt, type TransferPlan } from './disks.ts';
-import { pattern } from './pattern.ts';
+import { pattern } from '../model/pattern.ts';
 
 /** role -> /dev/vdX, by virtio serial (ih-<role>), so PCI enumeration order cannot swap disks. */
 export async function mapGuestDisks(s: GuestSession, roles: Iterable<string>): Promise<Map<string, string>> {

@@ -17,7 +17,7 @@ import {
   type IntegrityDevices,
 } from './integrity-stack.ts';
 import { mapGuestDisks } from './guest-disks.ts';
-import { pattern } from './pattern.ts';
+import { pattern } from '../model/pattern.ts';
 import { checkRequirements } from './requirements.ts';
 import { runKillStep } from './crash-kill.ts';
 import type { CrashContext } from './crash-record.ts';

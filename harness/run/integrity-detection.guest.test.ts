@@ -17,7 +17,8 @@ import type { ResolvedKernel } from '../../vm/kernel/types.ts';
 import { corruptionTarget } from '../model/integrity/corrupt.ts';
 import { EILSEQ } from '../model/integrity/device.ts';
 import { loadScenario, type Scenario } from '../scenario/load.ts';
-import { runCell, type CellHooks } from './cell.ts';
+import type { CellHooks } from './cell.ts';
+import { runCell } from './run-cell.ts';
 
 const SCENARIO = 'integrity/001-crc32c-journal-corrupt';
 const CORRUPTED = [3, 700, 1024, 4095];

@@ -19,7 +19,7 @@ import type { Verdict } from './observations.ts';
 const script = new Map<string, Verdict[]>();
 const calls: string[] = [];
 
-vi.mock('./cell.ts', () => ({
+vi.mock('./run-cell.ts', () => ({
   runCell: vi.fn(async (spec: CellSpec) => {
     calls.push(`${spec.id} ${spec.dir.split('/').at(-1)}`);
     const verdict = script.get(spec.id)?.shift() ?? 'pass';

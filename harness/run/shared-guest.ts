@@ -12,8 +12,9 @@ import type { ExecResult } from '../../vm/agent/client.ts';
 import { Guest } from '../../vm/qemu/guest.ts';
 import { tail } from '../errors.ts';
 import {
-  bootGuest, classifyError, createCellDisks, GuestSession, judgeCell, runStack, writeCellFiles, type CellSpec, type Outcome,
+  bootGuest, classifyError, createCellDisks, GuestSession, judgeCell, writeCellFiles, type CellSpec, type Outcome,
 } from './cell.ts';
+import { runStack } from './run-cell.ts';
 import type { TransferPlan } from './disks.ts';
 import { leftovers, LOG_CLASSES, logClassOf, parseGuestState, ratelimitCarry, STATE_ARGV, type GuestState, type LogClass } from './guest-state.ts';
 import type { CellResult } from './observations.ts';

@@ -9,7 +9,7 @@ import { buildGuestImage } from '../../vm/image/initramfs.ts';
 import { provideKernel } from '../../vm/kernel/provider.ts';
 import { parseKernelSpec } from '../../vm/kernel/spec.ts';
 import { loadScenario, type Scenario } from '../scenario/load.ts';
-import { runCell } from './cell.ts';
+import { runCell } from './run-cell.ts';
 import type { CellResult } from './observations.ts';
 
 export interface SingleCellRun {

@@ -1,6 +1,6 @@
 /**
  * Regenerates every dm-crypt AEAD fixture recipe (fixtures/*.yaml) in a Debian 6.1 guest and audits the fresh
- * disk with the model: what fixtures/make.ts does, checked instead of stored. Random IVs make the fresh
+ * disk with the model: what harness/test/make-fixtures.ts does, checked instead of stored. Random IVs make the fresh
  * ciphertext differ from the committed image, so the image is judged by the audit alone: it must agree with
  * the replayed recipe under the recipe's key, and a byte the test flips in an intact written block's
  * ciphertext, auth tag or stored IV must be found at exactly that block's sector.
@@ -8,7 +8,7 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { committedFixture, fixtureNames, flippedCopy, intactWrittenBlock, regenerateInGuest, removeRegeneratedDirs, replayRecipe } from '../fixture-guest.ts';
+import { committedFixture, fixtureNames, flippedCopy, intactWrittenBlock, regenerateInGuest, removeRegeneratedDirs, replayRecipe } from '../../test/fixture-guest.ts';
 import { auditIntegrityImage } from '../integrity/audit.ts';
 import { IntegrityDeviceModel } from '../integrity/device.ts';
 import { integrityGeometry } from '../integrity/geometry.ts';

@@ -1,6 +1,6 @@
 /**
  * The model against disks a real kernel wrote (Debian 6.1, recipes in fixtures/*.yaml, made by
- * fixtures/make.ts): every written sector decrypts to the bytes the recipe wrote, exactly the sectors
+ * harness/test/make-fixtures.ts): every written sector decrypts to the bytes the recipe wrote, exactly the sectors
  * the host corrupted fail, and never-written sectors are blank.
  */
 import { readFileSync } from 'node:fs';
@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { pattern } from '../../run/pattern.ts';
+import { pattern } from '../pattern.ts';
 import { loadScenario } from '../../scenario/load.ts';
 import { auditIntegrityImage } from '../integrity/audit.ts';
 import { IntegrityDeviceModel } from '../integrity/device.ts';

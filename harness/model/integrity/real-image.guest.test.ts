@@ -1,12 +1,12 @@
 /**
  * Regenerates every dm-integrity fixture recipe (fixtures/*.yaml) in a Debian 6.1 guest and audits the
- * fresh disk with the model: what fixtures/make.ts does, checked instead of stored. The fresh superblock
+ * fresh disk with the model: what harness/test/make-fixtures.ts does, checked instead of stored. The fresh superblock
  * must equal the committed one in every field but the random salt, the fresh image must audit clean
  * against the replayed recipe, with every block verifying, and a byte the test flips in a written block's
  * data or tag must be found at exactly that block's sector.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { flippedCopy, intactWrittenBlock, regenerateInGuest, removeRegeneratedDirs } from '../fixture-guest.ts';
+import { flippedCopy, intactWrittenBlock, regenerateInGuest, removeRegeneratedDirs } from '../../test/fixture-guest.ts';
 import { auditIntegrityImage } from './audit.ts';
 import { corruptionOffset } from './corrupt.ts';
 import { committedImage, fixturesDir, loadRecipe, recipeNames, replay, superblockOf } from './fixtures/recipe.ts';

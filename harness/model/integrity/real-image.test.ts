@@ -1,6 +1,6 @@
 /**
  * The model against dm-integrity disks a real kernel wrote (Debian 6.1, integritysetup 2.6.1; recipes in
- * fixtures/*.yaml, made by fixtures/make.ts): the superblock is the one the model predicts integritysetup
+ * fixtures/*.yaml, made by harness/test/make-fixtures.ts): the superblock is the one the model predicts integritysetup
  * format leaves, every block's tag verifies and holds the bytes the recipe wrote (zeros elsewhere: format
  * wiped), and one flipped byte, in data or in a tag, is one tag-mismatch at that block's sector.
  */

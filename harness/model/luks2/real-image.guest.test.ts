@@ -1,7 +1,7 @@
 /**
  * Regenerates every LUKS2 fixture recipe (fixtures/*.yaml: cryptsetup luksFormat --integrity with the
  * recipe's volume key) in a Debian 6.1 guest and audits the fresh disk with the model from the header alone:
- * what fixtures/make.ts does, checked instead of stored. Random IVs, salts and key slots make the fresh disk
+ * what harness/test/make-fixtures.ts does, checked instead of stored. Random IVs, salts and key slots make the fresh disk
  * differ from the committed image, so it is judged by the audit: the data segment and dm-integrity superblock
  * must be the committed ones (but the salt), the image must agree with the replayed recipe under the volume
  * key, and a byte the test flips in an intact written block's ciphertext, auth tag or stored IV must be found
@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cryptCorruptionOffset, type CryptCorruption } from '../crypt/corrupt.ts';
 import { cryptAeadVerifier } from '../crypt/verifier.ts';
-import { committedFixture, fixtureNames, flippedCopy, intactWrittenBlock, regenerateInGuest, removeRegeneratedDirs, replayRecipe } from '../fixture-guest.ts';
+import { committedFixture, fixtureNames, flippedCopy, intactWrittenBlock, regenerateInGuest, removeRegeneratedDirs, replayRecipe } from '../../test/fixture-guest.ts';
 import { auditIntegrityImage } from '../integrity/audit.ts';
 import { IntegrityDeviceModel } from '../integrity/device.ts';
 import { integrityGeometry } from '../integrity/geometry.ts';

@@ -1,6 +1,6 @@
 /**
  * The model against LUKS2 disks cryptsetup and Debian 6.1 really wrote (recipes in fixtures/*.yaml, made by
- * fixtures/make.ts): from the raw image alone (header -> data segment -> dm-integrity superblock at its
+ * harness/test/make-fixtures.ts): from the raw image alone (header -> data segment -> dm-integrity superblock at its
  * offset) and the volume key, every written sector decrypts to the recipe's bytes, exactly the sectors
  * the host corrupted fail, and the never-written ones (--integrity-no-wipe) are blank.
  */
@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { pattern } from '../../run/pattern.ts';
+import { pattern } from '../pattern.ts';
 import { loadScenario } from '../../scenario/load.ts';
 import { cryptAeadVerifier } from '../crypt/verifier.ts';
 import { auditIntegrityImage } from '../integrity/audit.ts';

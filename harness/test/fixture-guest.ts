@@ -9,11 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { repoRoot } from '../../vm/cache.ts';
-import { pattern } from '../run/pattern.ts';
+import { pattern } from '../model/pattern.ts';
 import type { CellResult } from '../run/observations.ts';
 import { runScenarioFile } from '../run/single-cell.ts';
 import type { Scenario } from '../scenario/load.ts';
-import type { IntegrityDeviceModel } from './integrity/device.ts';
+import type { IntegrityDeviceModel } from '../model/integrity/device.ts';
 
 export const FIXTURE_KERNEL = '6.1';
 

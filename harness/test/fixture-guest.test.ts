@@ -8,7 +8,7 @@ vi.mock('../run/single-cell.ts', () => ({
   runScenarioFile: async (p: { dir: string }) => ({ scenario: { id: 'x' }, result: next.result, dir: p.dir }),
 }));
 const { regenerateInGuest, removeRegeneratedDirs } = await import('./fixture-guest.ts');
-const fixtures = join(import.meta.dirname, 'crypt', 'fixtures');
+const fixtures = join(import.meta.dirname, '..', 'model', 'crypt', 'fixtures');
 afterAll(removeRegeneratedDirs);
 
 describe('regenerateInGuest', () => {

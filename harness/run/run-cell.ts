@@ -1,0 +1,77 @@
+/**
+ * The top of a cell: picks the stack type's cell class and runs a scenario in a guest of its own. It sits above
+ * cell.ts (the session, the failures and the verdict of one cell, which every stack's steps import) so that no
+ * import runs back up from a stack type to the dispatcher.
+ */
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { AgentTimeoutError } from '../../vm/agent/client.ts';
+import { Guest } from '../../vm/qemu/guest.ts';
+import type { CellResult } from './observations.ts';
+import type { TransferPlan } from './disks.ts';
+import {
+  bootGuest, classifyError, createCellDisks, GuestSession, judgeCell, SECOND_CONSOLE, StepHang, writeCellFiles,
+  type CellSpec, type Outcome,
+} from './cell.ts';
+import { CryptCell } from './crypt-cell.ts';
+import { IntegrityCell } from './integrity-cell.ts';
+import { LuksCell } from './luks-cell.ts';
+
+/** Builds the scenario's stack in a guest that is ready and runs its steps; throws what classifyError reads. */
+export async function runStack(spec: CellSpec, session: GuestSession, hostDisks: Map<string, string>, plan: TransferPlan): Promise<void> {
+  const type = spec.scenario.stack.type;
+  const cell = type === 'crypt-aead' ? new CryptCell(spec, session, hostDisks, plan)
+    : type === 'luks2' ? new LuksCell(spec, session, hostDisks, plan) : new IntegrityCell(spec, session, hostDisks, plan);
+  await cell.run();
+  await session.end();
+}
+
+/** Boots the guest, runs the scenario's stack and steps, powers off, and decides the verdict. */
+export async function runCell(spec: CellSpec): Promise<CellResult> {
+  const started = Date.now();
+  const consoleLog = join(spec.dir, 'console.log');
+  const stepLog = join(spec.dir, 'steps.jsonl');
+  await mkdir(spec.dir, { recursive: true });
+  await writeFile(stepLog, '');
+  const { plan, disks } = await createCellDisks(spec);
+
+  const qemu = {
+    kernel: spec.kernel.bootImage, initrd: spec.image.path, accel: spec.accel, memoryMb: spec.memoryMb, cpus: spec.cpus,
+    consoleLog, disks: disks.map((d) => ({ path: d.path, serial: `ih-${d.role}` })),
+    append: spec.hooks?.cmdline,
+  };
+  const guest = Guest.start(qemu);
+  const session = new GuestSession(guest, spec.scenario.stepTimeout * 1000, stepLog);
+  session.bootFresh = async () => {
+    const again = Guest.start({ ...qemu, consoleLog: join(spec.dir, SECOND_CONSOLE) });
+    try {
+      await again.waitReady(spec.bootTimeoutMs);
+    } catch (e) {
+      await again.kill();
+      if (e instanceof AgentTimeoutError) throw new StepHang(`the second guest did not reach its agent within ${spec.bootTimeoutMs / 1000}s of boot`, { cause: e });
+      throw e;
+    }
+    return again;
+  };
+  const result: CellResult = { verdict: 'pass', reason: '', durationMs: 0, steps: session.steps, disagreements: session.disagreements };
+  let outcome: Outcome;
+  try {
+    const bootStart = Date.now();
+    result.kernelRelease = (await bootGuest(guest, spec.bootTimeoutMs)).kernelRelease;
+    result.bootMs = Date.now() - bootStart;
+    await runStack(spec, session, new Map(disks.map((d) => [d.role, d.path])), plan);
+    await session.guest.powerOff(15_000);
+  } catch (e) {
+    await session.end().catch(() => undefined);
+    outcome = classifyError(e);
+    await session.guest.kill();
+  }
+  const exit = await session.guest.exited;
+  // A kill step's second boot logs to its own file: a crash there is this cell's too.
+  const consoleText = await readFile(consoleLog, 'utf8').catch(() => '') + await readFile(join(spec.dir, SECOND_CONSOLE), 'utf8').catch(() => '');
+  Object.assign(result, judgeCell(spec, session, outcome, consoleText, exit.stderr));
+  result.durationMs = Date.now() - started;
+  await writeCellFiles(spec, result);
+  return result;
+}
+
