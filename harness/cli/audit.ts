@@ -9,6 +9,7 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ModelInputError } from '../model/errors.ts';
 import { auditImage, type AuditCliOptions } from '../model/audit-image.ts';
 import type { IntegrityAuditReport } from '../model/integrity/audit.ts';
+import { INTEGRITY_HASHES } from '../model/integrity/tags.ts';
 import type { Luks2AuditReport } from '../model/luks2/audit.ts';
 
 const EXIT_CLEAN = 0;
@@ -26,8 +27,8 @@ function program(): Command {
   return new Command('audit')
     .description('Audit a raw dm-integrity (or LUKS2/dm-crypt AEAD) image against the reference model')
     .argument('<image>', 'raw image of the device dm-integrity sits on (deactivated: journal drained)')
-    .option('--hash <alg>', 'internal hash: crc32c, crc32, sha1, sha256, hmac(sha256) / hmac-sha256')
-    .option('--key <hex>', 'HMAC key for --hash hmac(sha256); table key for --cipher; volume key for a LUKS2 image')
+    .option('--hash <alg>', `internal hash: ${INTEGRITY_HASHES.join(', ')} (or the kernel's names, hmac(sha256) ...)`)
+    .option('--key <hex>', 'HMAC key for an hmac --hash; table key for --cipher; volume key for a LUKS2 image')
     .option('--volume-key-file <file>', 'the same key as raw bytes in a file (cryptsetup --volume-key-file)')
     .option('--cipher <spec>', 'dm-crypt AEAD cipher on top (no internal hash): capi:gcm(aes)-random, capi:authenc(hmac(sha256),xts(aes))-random, capi:rfc7539(chacha20,poly1305)-random')
     .option('--meta <image>', 'separate metadata device image')

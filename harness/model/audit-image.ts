@@ -8,7 +8,7 @@ import { ModelInputError } from './errors.ts';
 import { cryptKeyProblems, parseCryptCipher } from './crypt/cipher.ts';
 import { cryptAeadVerifier } from './crypt/verifier.ts';
 import { auditIntegrityImage, type IntegrityAuditReport } from './integrity/audit.ts';
-import { parseIntegrityHash } from './integrity/tags.ts';
+import { isKeyedHash, parseIntegrityHash } from './integrity/tags.ts';
 import { auditLuks2Image, looksLikeLuks2, volumeKey, type Luks2AuditReport } from './luks2/audit.ts';
 
 export interface AuditCliOptions {
@@ -31,9 +31,9 @@ export function auditImage(image: string, o: AuditCliOptions): IntegrityAuditRep
   if (looksLikeLuks2(image)) return auditLuks2Cli(image, o);
   if (o.cipher !== undefined) return auditCryptImage(image, o, o.cipher);
   if (o.hash === undefined) throw new ModelInputError('--hash is required for a dm-integrity image (e.g. --hash crc32c)');
-  const hash = parseIntegrityHash(o.hash.replace(/^hmac\(sha256\)$/, 'hmac-sha256'), '--hash');
+  const hash = parseIntegrityHash(o.hash, '--hash');
   const key = volumeKey(o);
-  if (hash === 'hmac-sha256' && key === undefined) throw new ModelInputError('--hash hmac(sha256) needs --key <hex>');
+  if (isKeyedHash(hash) && key === undefined) throw new ModelInputError(`--hash ${o.hash} needs --key <hex>`);
   return auditIntegrityImage(image, {
     hash,
     ...(key !== undefined ? { key } : {}),

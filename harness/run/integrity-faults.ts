@@ -50,7 +50,7 @@ export async function applyFault(ctx: FaultContext, f: HostFault): Promise<{ fli
     if (where === 'iv') throw new InfraError("corrupt.where 'iv' reached an integrity stack (the loader refuses it)");
     const flipped: FlippedByte[] = [];
     for (const block of c.blocks) {
-      const t = targetOf(ctx.geom, block, where);
+      const t = targetOf(ctx.geom, block, where, c.byte);
       flipped.push(await flip(ctx, t.image, t.offset));
       ctx.model.corrupt(block, where);
     }

@@ -1,3 +1,4 @@
+import { isKeyedHash } from '../model/integrity/tags.ts';
 import type { IntegrityStack } from '../scenario/schema.ts';
 
 /**
@@ -13,8 +14,9 @@ const MODE_FLAG: Record<IntegrityStack['mode'], string[]> = {
 export const KEY_FILE = '/tmp/ih-integrity.key';
 
 function hashArgs(s: IntegrityStack): string[] {
-  if (s.hash === 'hmac-sha256') return ['--integrity', 'hmac-sha256', '--integrity-key-file', KEY_FILE, '--integrity-key-size', String(s.key!.length / 2)];
-  return ['--integrity', s.hash];
+  const tag = s.tagSize !== undefined ? ['--tag-size', String(s.tagSize)] : [];
+  if (isKeyedHash(s.hash)) return ['--integrity', s.hash, '--integrity-key-file', KEY_FILE, '--integrity-key-size', String(s.key!.length / 2), ...tag];
+  return ['--integrity', s.hash, ...tag];
 }
 
 /** Where the stack's devices are in the guest: with a metadata device, integritysetup's device is that one. */

@@ -123,7 +123,18 @@ describe('loadScenario rejects, naming the file and the field', () => {
 
   it('keys that do not fit the hash', async () => {
     expect(await loadError(`${HEAD}stack: { type: integrity, disk: data, hash: hmac-sha256 }\n${steps('status')}`)).toMatch(/stack\.key: hmac-sha256 needs a hex key/);
-    expect(await loadError(`${HEAD}stack: { type: integrity, disk: data, key: "0011" }\n${steps('status')}`)).toMatch(/stack\.key: only hmac-sha256 takes a key/);
+    expect(await loadError(`${HEAD}stack: { type: integrity, disk: data, key: "0011" }\n${steps('status')}`)).toMatch(/stack\.key: only the hmac-\* hashes take a key, the hash is crc32c/);
+    expect(await loadError(`${HEAD}stack: { type: integrity, disk: data, hash: hmac-sha512 }\n${steps('status')}`)).toMatch(/stack\.key: hmac-sha512 needs a hex key/);
+  });
+
+  it('a tag size or a byte to flip that does not fit', async () => {
+    expect(await loadError(`${HEAD}stack: { type: integrity, disk: data, tagSize: 0 }\n${steps('status')}`)).toMatch(/stack\.tagSize/);
+    expect(await loadError(`${HEAD}stack: { type: integrity, disk: data, tagSize: 6 }\n${steps('close', 'corrupt: { blocks: [1], where: tag, byte: 6 }', 'open')}`))
+      .toMatch(/steps\[1\]\.corrupt\.byte: 6 is outside the block's tag \(0\.\.5\)/);
+    expect(await loadError(`${HEAD}stack: { type: integrity, disk: data, hash: sha1 }\n${steps('close', 'corrupt: { blocks: [1], where: tag, byte: 20 }', 'open')}`))
+      .toMatch(/corrupt\.byte: 20 is outside the block's tag \(0\.\.19\)/);
+    expect(await loadError(`${HEAD}stack: { type: integrity, disk: data }\n${steps('close', 'corrupt: { blocks: [1], byte: 512 }', 'open')}`))
+      .toMatch(/corrupt\.byte: 512 is outside the block's data \(0\.\.511\)/);
   });
 
   it('steps that do not fit the stack state', async () => {

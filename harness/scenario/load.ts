@@ -5,6 +5,7 @@ import type { z } from 'zod';
 import { UsageError } from '../errors.ts';
 import { checkCrashStep, checkKillStep } from './crash-semantics.ts';
 import { checkCryptAeadScenario } from './crypt-check.ts';
+import { digestSize, isKeyedHash } from '../model/integrity/tags.ts';
 import { checkLuks2Scenario } from './luks-check.ts';
 import { scenarioSchema, stepSchema, type IoRange, type ScenarioBody } from './schema.ts';
 
@@ -91,8 +92,8 @@ export function checkSemantics(_file: string, s: ScenarioBody): string[] {
       if (!disks.has(stack.metaDisk)) errs.push(`stack.metaDisk: '${stack.metaDisk}' is not one of the declared disks (${[...disks.keys()].join(', ')})`);
       else if (stack.metaDisk === stack.disk) errs.push(`stack.metaDisk: '${stack.metaDisk}' is also stack.disk; a separate metadata disk must be another disk`);
     }
-    if (stack.hash === 'hmac-sha256' && stack.key === undefined) errs.push('stack.key: hmac-sha256 needs a hex key');
-    if (stack.hash !== 'hmac-sha256' && stack.key !== undefined) errs.push(`stack.key: only hmac-sha256 takes a key, the hash is ${stack.hash}`);
+    if (isKeyedHash(stack.hash) && stack.key === undefined) errs.push(`stack.key: ${stack.hash} needs a hex key`);
+    if (!isKeyedHash(stack.hash) && stack.key !== undefined) errs.push(`stack.key: only the hmac-* hashes take a key, the hash is ${stack.hash}`);
   }
   if (stack.type === 'crypt-aead') errs.push(...checkCryptAeadScenario(stack, s.steps, disk));
   if (stack.type === 'luks2') errs.push(...checkLuks2Scenario(stack, s.steps, disk));
@@ -123,6 +124,7 @@ export function checkSemantics(_file: string, s: ScenarioBody): string[] {
       needClosed('corrupt');
       if (step.corrupt.where === 'iv' && stack.type === 'integrity') errs.push(`${at}.corrupt.where: 'iv' exists only in crypt-aead and luks2 stacks (the IV in the dm-crypt tuple); use data or tag`);
       errs.push(...checkBlocks(`${at}.corrupt.blocks`, step.corrupt.blocks, unit, disk?.size));
+      errs.push(...checkCorruptByte(`${at}.corrupt.byte`, step.corrupt, stack));
     } else if ('swap' in step) {
       needClosed('swap');
       const [a, b] = step.swap.blocks;
@@ -212,4 +214,12 @@ export async function loadScenario(file: string, scenariosDir: string): Promise<
   if (errs.length > 0) throw new ScenarioError(errs.map((e) => `${shownFile}: ${e}`).join('\n'));
   const id = relative(scenariosDir, file).replace(/\.ya?ml$/, '');
   return { ...parsed.data, id, file };
+}
+
+/** corrupt.byte must fall inside what it names: the block (its sector size) or the tag (tagSize, else the digest). */
+function checkCorruptByte(at: string, c: { where: string; byte: number }, stack: ScenarioBody['stack']): string[] {
+  if (c.byte === 0) return [];
+  if (stack.type !== 'integrity') return [`${at}: only integrity stacks take a byte to flip (a crypt tuple's bytes are all covered alike)`];
+  const limit = c.where === 'tag' ? stack.tagSize ?? digestSize(stack.hash) : stack.sectorSize;
+  return c.byte < limit ? [] : [`${at}: ${c.byte} is outside the block's ${c.where} (0..${limit - 1})`];
 }

@@ -3,13 +3,10 @@
  * guest has it. Pure: the runner gathers the facts in the guest, this decides. An unmet requirement makes the
  * cell `skip` with the reasons, never `fail`.
  */
+import { isKeyedHash, kernelHashName } from '../model/integrity/tags.ts';
 import type { Scenario } from './load.ts';
 import type { Requirements } from './schema.ts';
 
-/** The kernel crypto API name of each integrity hash. */
-export const KERNEL_HASH_NAMES: Record<string, string> = {
-  crc32c: 'crc32c', crc32: 'crc32', sha1: 'sha1', sha256: 'sha256', 'hmac-sha256': 'hmac(sha256)',
-};
 
 /** The scenario's own `requires` plus what its stack and steps imply. */
 export function effectiveRequirements(s: Pick<Scenario, 'requires' | 'stack' | 'steps'>): Requirements {
@@ -21,14 +18,15 @@ export function effectiveRequirements(s: Pick<Scenario, 'requires' | 'stack' | '
   const st = s.stack;
   if (st.type === 'integrity') {
     targets.add('integrity');
-    crypto.add(KERNEL_HASH_NAMES[st.hash] ?? st.hash);
+    crypto.add(kernelHashName(st.hash));
     if (st.lower === 'linear') targets.add('linear');
     if (s.steps.some((x) => typeof x === 'object' && 'ioError' in x)) targets.add('error');
     if (st.mode === 'bitmap') option('integritysetup', '--integrity-bitmap-mode');
     if (st.mode === 'direct') option('integritysetup', '--integrity-no-journal');
     if (st.allowDiscards) option('integritysetup', '--allow-discards');
     if (st.metaDisk !== undefined) option('integritysetup', '--data-device');
-    if (st.hash === 'hmac-sha256') option('integritysetup', '--integrity-key-file');
+    if (isKeyedHash(st.hash)) option('integritysetup', '--integrity-key-file');
+    if (st.tagSize !== undefined) option('integritysetup', '--tag-size');
   } else {
     // dm-crypt AEAD on dm-integrity, from dmsetup tables (crypt-aead) or cryptsetup (luks2)
     targets.add('integrity');

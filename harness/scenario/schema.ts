@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { MAX_TAG_SIZE } from '../model/integrity/superblock.ts';
+import { INTEGRITY_HASHES } from '../model/integrity/tags.ts';
 import { parseSize } from './size.ts';
 import { cryptAeadStackSchema } from './crypt-schema.ts';
 import { luks2StackSchema } from './luks-schema.ts';
@@ -27,8 +29,10 @@ export const integrityStackSchema = z.strictObject({
   metaDisk: name.optional(),
   /** `linear`: a dm-linear device between the data disk and dm-integrity, so an ioError step can map dm-error in. */
   lower: z.enum(['disk', 'linear']).default('disk'),
-  hash: z.enum(['crc32c', 'crc32', 'sha1', 'sha256', 'hmac-sha256']).default('crc32c'),
-  /** Hex key for hmac-sha256. */
+  hash: z.enum(INTEGRITY_HASHES).default('crc32c'),
+  /** integritysetup --tag-size: the digest truncated or zero-padded to this many bytes (default: the digest's size). */
+  tagSize: z.number().int().min(1).max(MAX_TAG_SIZE).optional(),
+  /** Hex key for the hmac-* hashes. */
   key: z.string().regex(/^([0-9a-f]{2})+$/, 'expected a hex string').optional(),
   mode: z.enum(['journal', 'bitmap', 'direct']).default('journal'),
   sectorSize: z.union([z.literal(512), z.literal(1024), z.literal(2048), z.literal(4096)]).default(512),
@@ -57,6 +61,8 @@ const corrupt = z.strictObject({
   blocks: z.array(z.number().int().nonnegative()).min(1),
   /** `iv`: the IV in a dm-crypt AEAD tuple (crypt-aead and luks2 stacks only); `tag` there is the auth tag. */
   where: z.enum(['data', 'tag', 'iv']).default('data'),
+  /** Which byte of the block's data or tag to flip (integrity stacks): e.g. a tag's zero padding past the digest. */
+  byte: z.number().int().nonnegative().default(0),
 });
 
 /* Host-side faults beyond `corrupt`, on the raw images of a closed stack; offsets come from the model. */

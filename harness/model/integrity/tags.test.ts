@@ -84,3 +84,25 @@ describe('integrityTag', () => {
     expect(() => parseIntegrityHash('md5', '--hash')).toThrow(/--hash: unknown integrity hash "md5"/);
   });
 });
+
+describe('keyed and wide hashes, truncated or padded to the tag size', () => {
+  const data = Buffer.alloc(4096, 0x5a);
+  const key = Buffer.from('00112233445566778899aabbccddeeff', 'hex');
+  it('hmac(sha1) and hmac(sha512) key H(le64(sector) || data), truncated to a tag size that is not a power of two', () => {
+    for (const [hash, inner] of [['hmac-sha1', 'sha1'], ['hmac-sha512', 'sha512']] as const) {
+      const want = createHmac(inner, key).update(le64(77)).update(data).digest().subarray(0, 6);
+      expect(integrityTag({ hash, key, tagSize: 6, logicalSector: 77, data })).toEqual(want);
+    }
+  });
+  it('sha512 fills a 64-byte tag; a crc32 in an 8-byte tag is followed by four zero bytes', () => {
+    expect(integrityTag({ hash: 'sha512', tagSize: 64, logicalSector: 8, data })).toEqual(createHash('sha512').update(le64(8)).update(data).digest());
+    const t = integrityTag({ hash: 'crc32', tagSize: 8, logicalSector: 8, data });
+    expect(t.readUInt32LE(0)).toBe(kernelCrc32(data, kernelCrc32(le64(8))));
+    expect([...t.subarray(4)]).toEqual([0, 0, 0, 0]);
+  });
+  it('knows the kernel names of the keyed hashes and refuses a keyed hash without a key', () => {
+    expect(parseIntegrityHash('hmac(sha512)')).toBe('hmac-sha512');
+    expect(parseIntegrityHash('hmac(sha1)')).toBe('hmac-sha1');
+    expect(() => integrityTag({ hash: 'hmac-sha1', tagSize: 20, logicalSector: 0, data })).toThrow(/hmac-sha1 needs a key/);
+  });
+});

@@ -13,8 +13,18 @@ import { crc32 as zlibCrc32 } from 'node:zlib';
 import { crc32c } from '@node-rs/crc32';
 import { ModelInputError } from '../errors.ts';
 
-export type IntegrityHash = 'crc32c' | 'crc32' | 'sha1' | 'sha256' | 'hmac-sha256';
-export const INTEGRITY_HASHES: readonly IntegrityHash[] = ['crc32c', 'crc32', 'sha1', 'sha256', 'hmac-sha256'];
+export const INTEGRITY_HASHES = ['crc32c', 'crc32', 'sha1', 'sha256', 'sha512', 'hmac-sha1', 'hmac-sha256', 'hmac-sha512'] as const;
+export type IntegrityHash = (typeof INTEGRITY_HASHES)[number];
+
+/** hmac-* hashes are keyed: integritysetup --integrity-key-file, the table's internal_hash:hmac(<h>):<key>. */
+export function isKeyedHash(hash: IntegrityHash): boolean {
+  return hash.startsWith('hmac-');
+}
+
+/** The kernel crypto API name: hmac-sha256 -> hmac(sha256). */
+export function kernelHashName(hash: IntegrityHash): string {
+  return isKeyedHash(hash) ? `hmac(${hash.slice('hmac-'.length)})` : hash;
+}
 
 /** Kernel crypto API name (as in `internal_hash:<name>`) -> our name. */
 const KERNEL_NAMES: Record<string, IntegrityHash> = {
@@ -22,8 +32,8 @@ const KERNEL_NAMES: Record<string, IntegrityHash> = {
   crc32: 'crc32',
   sha1: 'sha1',
   sha256: 'sha256',
-  'hmac(sha256)': 'hmac-sha256',
-  'hmac-sha256': 'hmac-sha256',
+  sha512: 'sha512',
+  ...Object.fromEntries(INTEGRITY_HASHES.filter(isKeyedHash).flatMap((h) => [[h, h], [kernelHashName(h), h]])),
 };
 
 export function parseIntegrityHash(name: string, source?: string): IntegrityHash {
@@ -33,7 +43,7 @@ export function parseIntegrityHash(name: string, source?: string): IntegrityHash
 }
 
 export function digestSize(hash: IntegrityHash): number {
-  return hash === 'crc32c' || hash === 'crc32' ? 4 : hash === 'sha1' ? 20 : 32;
+  return { crc32c: 4, crc32: 4, sha1: 20, 'hmac-sha1': 20, sha256: 32, 'hmac-sha256': 32, sha512: 64, 'hmac-sha512': 64 }[hash];
 }
 
 /** The kernel's "crc32" shash: crc32_le(0, data), no inversion. zlib's crc32(d, ~0) returns ~crc32_le(0, d). */
@@ -58,8 +68,8 @@ export type TagWriter = (logicalSector: number, data: Uint8Array, out: Buffer, a
 export function tagWriter(p: TagParams): TagWriter {
   const { hash, tagSize } = p;
   if (!Number.isInteger(tagSize) || tagSize < 1) throw new ModelInputError(`tag size must be a positive integer, got ${tagSize}`);
-  if (hash === 'hmac-sha256' && !p.key?.length) throw new ModelInputError('hmac-sha256 needs a key (--key HEX)');
-  if (hash !== 'hmac-sha256' && p.key?.length) {
+  if (isKeyedHash(hash) && !p.key?.length) throw new ModelInputError(`${hash} needs a key (--key HEX)`);
+  if (!isKeyedHash(hash) && p.key?.length) {
     throw new ModelInputError(`a key was given for ${hash}; keyed (seeded) ${hash} is not modelled`);
   }
   if (p.salt && p.salt.length !== 16) throw new ModelInputError(`salt must be 16 bytes, got ${p.salt.length}`);
@@ -100,15 +110,19 @@ export function tagWriter(p: TagParams): TagWriter {
       };
     case 'sha1':
     case 'sha256':
+    case 'sha512':
       return (ls, data, out, at) => {
         setSector(ls);
         writeDigest(createHash(hash).update(prefix).update(data).digest(), out, at);
       };
-    case 'hmac-sha256': {
+    case 'hmac-sha1':
+    case 'hmac-sha256':
+    case 'hmac-sha512': {
       const key = p.key as Buffer;
+      const inner = hash.slice('hmac-'.length);
       return (ls, data, out, at) => {
         setSector(ls);
-        writeDigest(createHmac('sha256', key).update(prefix).update(data).digest(), out, at);
+        writeDigest(createHmac(inner, key).update(prefix).update(data).digest(), out, at);
       };
     }
   }
