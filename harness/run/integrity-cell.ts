@@ -78,6 +78,7 @@ export class IntegrityCell {
     this.geom = integrityGeometry(sb, { separateMetadata: this.stack.metaDisk !== undefined });
     this.model = new IntegrityDeviceModel({
       sectorsPerBlock: 1 << sb.log2SectorsPerBlock, providedDataSectors: sb.providedDataSectors, allowDiscards: this.stack.allowDiscards,
+      wiped: !this.stack.noWipe,
     });
     this.model.activate();
     const io = this.ioContext();

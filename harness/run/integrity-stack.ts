@@ -11,6 +11,12 @@ const MODE_FLAG: Record<IntegrityStack['mode'], string[]> = {
   direct: ['--integrity-no-journal'],
 };
 
+/** The stack's runtime tunables and the integritysetup open option of each. */
+export const OPEN_OPTIONS = [
+  ['journalWatermark', '--journal-watermark'], ['journalCommitTime', '--journal-commit-time'], ['bufferSectors', '--buffer-sectors'],
+  ['bitmapSectorsPerBit', '--bitmap-sectors-per-bit'], ['bitmapFlushTime', '--bitmap-flush-time'],
+] as const satisfies ReadonlyArray<readonly [keyof IntegrityStack, string]>;
+
 export const KEY_FILE = '/tmp/ih-integrity.key';
 
 function hashArgs(s: IntegrityStack): string[] {
@@ -33,6 +39,8 @@ export function integrityFormatArgv(s: IntegrityStack, d: IntegrityDevices): str
   const { device, extra } = deviceArgs(d);
   const argv = ['integritysetup', 'format', '--batch-mode', device, ...extra, ...hashArgs(s), '--sector-size', String(s.sectorSize)];
   if (s.interleaveSectors !== undefined) argv.push('--interleave-sectors', String(s.interleaveSectors));
+  if (s.journalSize !== undefined) argv.push('--journal-size', String(s.journalSize));
+  if (s.noWipe) argv.push('--no-wipe');
   return argv;
 }
 
@@ -40,6 +48,7 @@ export function integrityOpenArgv(s: IntegrityStack, d: IntegrityDevices, name: 
   const { device, extra } = deviceArgs(d);
   const argv = ['integritysetup', 'open', device, name, ...extra, ...hashArgs(s), ...MODE_FLAG[s.mode]];
   if (s.allowDiscards) argv.push('--allow-discards');
+  for (const [field, flag] of OPEN_OPTIONS) if (s[field] !== undefined) argv.push(flag, String(s[field]));
   return argv;
 }
 

@@ -93,6 +93,9 @@ export function checkSemantics(_file: string, s: ScenarioBody): string[] {
       else if (stack.metaDisk === stack.disk) errs.push(`stack.metaDisk: '${stack.metaDisk}' is also stack.disk; a separate metadata disk must be another disk`);
     }
     if (isKeyedHash(stack.hash) && stack.key === undefined) errs.push(`stack.key: ${stack.hash} needs a hex key`);
+    for (const [field, mode] of [['journalWatermark', 'journal'], ['journalCommitTime', 'journal'], ['bitmapSectorsPerBit', 'bitmap'], ['bitmapFlushTime', 'bitmap']] as const) {
+      if (stack[field] !== undefined && stack.mode !== mode) errs.push(`stack.${field}: applies to ${mode} mode only, the mode is ${stack.mode}`);
+    }
     if (!isKeyedHash(stack.hash) && stack.key !== undefined) errs.push(`stack.key: only the hmac-* hashes take a key, the hash is ${stack.hash}`);
   }
   if (stack.type === 'crypt-aead') errs.push(...checkCryptAeadScenario(stack, s.steps, disk));

@@ -4,6 +4,7 @@
  * cell `skip` with the reasons, never `fail`.
  */
 import { isKeyedHash, kernelHashName } from '../model/integrity/tags.ts';
+import { OPEN_OPTIONS } from '../run/integrity-stack.ts';
 import type { Scenario } from './load.ts';
 import type { Requirements } from './schema.ts';
 
@@ -27,6 +28,9 @@ export function effectiveRequirements(s: Pick<Scenario, 'requires' | 'stack' | '
     if (st.metaDisk !== undefined) option('integritysetup', '--data-device');
     if (isKeyedHash(st.hash)) option('integritysetup', '--integrity-key-file');
     if (st.tagSize !== undefined) option('integritysetup', '--tag-size');
+    if (st.journalSize !== undefined) option('integritysetup', '--journal-size');
+    if (st.noWipe) option('integritysetup', '--no-wipe');
+    for (const [field, flag] of OPEN_OPTIONS) if (st[field] !== undefined) option('integritysetup', flag);
   } else {
     // dm-crypt AEAD on dm-integrity, from dmsetup tables (crypt-aead) or cryptsetup (luks2)
     targets.add('integrity');

@@ -38,6 +38,16 @@ export const integrityStackSchema = z.strictObject({
   sectorSize: z.union([z.literal(512), z.literal(1024), z.literal(2048), z.literal(4096)]).default(512),
   allowDiscards: z.boolean().default(false),
   /** Format-time interleave area size in 512-byte sectors (a power of two); small areas put area edges within reach. */
+  /** integritysetup format --journal-size (bytes; the geometry is read back from the superblock). */
+  journalSize: size.optional(),
+  /** integritysetup format --no-wipe: never-written blocks keep whatever tags the disk held (reads of them fail). */
+  noWipe: z.boolean().default(false),
+  /** open options that change when the kernel commits and flushes, not the format (journal or bitmap mode). */
+  journalWatermark: z.number().int().min(0).max(100).optional(),
+  journalCommitTime: z.number().int().min(1).optional(),
+  bufferSectors: z.number().int().min(1).optional(),
+  bitmapSectorsPerBit: z.number().int().min(1).refine((n) => (n & (n - 1)) === 0, 'expected a power of two').optional(),
+  bitmapFlushTime: z.number().int().min(1).optional(),
   interleaveSectors: z.number().int().min(8).max(2 ** 30).refine((n) => (n & (n - 1)) === 0, 'expected a power of two').optional(),
 });
 
