@@ -29,6 +29,11 @@ import { parseIntegrityStatus } from './integrity-stack.ts';
 import { blockList, judgeRead } from './read-judge.ts';
 import { checkRequirements } from './requirements.ts';
 
+/** ih-io --procs: the range's chunks issued by that many processes at once (the same bytes end up on disk). */
+function concurrency(r: IoRange): string[] {
+  return r.procs !== undefined ? ['--procs', String(r.procs)] : [];
+}
+
 export interface AeadState {
   model: IntegrityDeviceModel;
   geom: IntegrityGeometry;
@@ -204,7 +209,8 @@ export abstract class AeadCell {
   private async write(i: number, r: IoRange): Promise<void> {
     const { model } = this.must();
     const res = await this.s.run(['ih-io', 'copy', '--src', this.dev('payload'), '--src-offset', String(this.plan.offsets.get(i)),
-      '--dst', this.top, '--dst-offset', String(r.offset), '--length', String(r.length), '--bs', String(ioSize(r, model.blockSize)), '--block', String(model.blockSize)]);
+      '--dst', this.top, '--dst-offset', String(r.offset), '--length', String(r.length), '--bs', String(ioSize(r, model.blockSize)), '--block', String(model.blockSize),
+      ...concurrency(r), ...(r.fua ? ['--fua'] : [])]);
     if (res.exitCode === 2 || res.exitCode === 3) throw new InfraError(`ih-io copy exited ${res.exitCode}: ${res.stderr.toString().trim()}`);
     const failed = parseIoReport(res.stdout).ios.filter((l) => l.op === 'write' && !l.ok);
     for (const f of failed) {
@@ -225,7 +231,7 @@ export abstract class AeadCell {
     const bs = ioSize(r, model.blockSize);
     const outOff = this.plan.offsets.get(i)!;
     const res = await this.s.run(['ih-io', 'read', '--dev', this.top, '--offset', String(r.offset), '--length', String(r.length),
-      '--bs', String(bs), '--block', String(model.blockSize), '--out', this.dev('out'), '--out-offset', String(outOff), '--log-ok']);
+      '--bs', String(bs), '--block', String(model.blockSize), '--out', this.dev('out'), '--out-offset', String(outOff), '--log-ok', ...concurrency(r)]);
     if (res.exitCode === 2 || res.exitCode === 3) throw new InfraError(`ih-io read exited ${res.exitCode}: ${res.stderr.toString().trim()}`);
     const got = await readAt(this.host('out'), outOff, r.length);
     const j = judgeRead(model, { step: i, offset: r.offset, length: r.length, bs }, parseIoReport(res.stdout), got);

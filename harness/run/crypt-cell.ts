@@ -81,7 +81,7 @@ export class CryptCell extends AeadCell {
     if (first && this.stack.allowDiscards) await this.checkIntegrityDiscardRefusal(integrity(true));
     await this.s.must(dmCreateArgv(INTEGRITY_NAME, integrity(false)));
     if (first) await this.requireIntegrityProfile();
-    const table = cryptTable({ sectors: sb.providedDataSectors, cipher: this.cipher, key: this.key, lower: `/dev/mapper/${INTEGRITY_NAME}`, sectorSize: this.stack.sectorSize, allowDiscards: this.stack.allowDiscards });
+    const table = cryptTable({ sectors: sb.providedDataSectors, cipher: this.cipher, key: this.key, lower: `/dev/mapper/${INTEGRITY_NAME}`, sectorSize: this.stack.sectorSize, allowDiscards: this.stack.allowDiscards, flags: this.stack.flags });
     const r = await this.s.run(dmCreateArgv(CRYPT_NAME, table));
     if (r.exitCode !== 0) {
       const log = (await this.s.run(['dmesg'])).stdout.toString();

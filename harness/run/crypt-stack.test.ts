@@ -27,6 +27,11 @@ describe('tables', () => {
     expect(cryptTable({ sectors: 100, cipher: gcm, key: Buffer.alloc(32, 0xab), lower: '/dev/mapper/ih-int', sectorSize: 512, allowDiscards: true }))
       .toBe(`0 100 crypt capi:gcm(aes)-random ${'ab'.repeat(32)} 0 /dev/mapper/ih-int 0 2 allow_discards integrity:28:aead`);
   });
+
+  it('puts the performance flags among the optional arguments and counts them', () => {
+    expect(cryptTable({ sectors: 100, cipher: gcm, key: Buffer.alloc(32, 0xab), lower: '/dev/mapper/ih-int', sectorSize: 4096, flags: ['no_read_workqueue', 'same_cpu_crypt'] }))
+      .toBe(`0 100 crypt capi:gcm(aes)-random ${'ab'.repeat(32)} 0 /dev/mapper/ih-int 0 4 no_read_workqueue same_cpu_crypt integrity:28:aead sector_size:4096`);
+  });
 });
 
 describe('the kernel refusing allow_discards on dm-integrity without an internal hash', () => {

@@ -23,8 +23,8 @@ export function integrityTable(p: { device: string; sectors: number; tagSize: nu
   return `0 ${p.sectors} integrity ${p.device} 0 ${p.tagSize} ${MODE_LETTER[p.mode]} ${opts.length} ${opts.join(' ')}`;
 }
 
-export function cryptTable(p: { sectors: number; cipher: CryptAeadCipher; key: Buffer; lower: string; sectorSize: number; allowDiscards?: boolean }): string {
-  const opts = [...(p.allowDiscards ? ['allow_discards'] : []), `integrity:${p.cipher.tupleSize}:aead`, ...(p.sectorSize !== 512 ? [`sector_size:${p.sectorSize}`] : [])];
+export function cryptTable(p: { sectors: number; cipher: CryptAeadCipher; key: Buffer; lower: string; sectorSize: number; allowDiscards?: boolean; flags?: readonly string[] }): string {
+  const opts = [...(p.allowDiscards ? ['allow_discards'] : []), ...(p.flags ?? []), `integrity:${p.cipher.tupleSize}:aead`, ...(p.sectorSize !== 512 ? [`sector_size:${p.sectorSize}`] : [])];
   return `0 ${p.sectors} crypt ${p.cipher.spec} ${p.key.toString('hex')} 0 ${p.lower} 0 ${opts.length} ${opts.join(' ')}`;
 }
 

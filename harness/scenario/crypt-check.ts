@@ -77,10 +77,8 @@ export function checkAeadSteps(steps: Step[], p: { stack: 'crypt-aead' | 'luks2'
     }
     const [kind, r] = 'write' in step ? ['write', step.write] as const : 'read' in step ? ['read', step.read] as const : ['discard', step.discard] as const;
     if ('unaligned' in r) {
-      // the AEAD cells issue block-aligned I/O from one process
-      for (const f of ['unaligned', 'procs', 'fua'] as const) {
-        if (r[f]) errs.push(`steps[${i}].${kind}.${f}: not supported on ${p.stack} stacks yet`);
-      }
+      // the AEAD cells issue block-aligned I/O only
+      if (r.unaligned) errs.push(`steps[${i}].${kind}.unaligned: not supported on ${p.stack} stacks yet`);
     }
     // beyond the disk itself is the generic loader's message
     if (r.offset + r.length > p.capacity && r.offset + r.length <= p.disk.size) {

@@ -13,9 +13,9 @@ function scenario(stack: Record<string, unknown>, steps: unknown[] = [{ write: {
 }
 
 describe('crypt-aead stack in scenario files', () => {
-  it('fills in the defaults: 512-byte sectors, journal mode, no discards, no key (the host derives one)', async () => {
+  it('fills in the defaults: 512-byte sectors, journal mode, no discards, no flags, no key (the host derives one)', async () => {
     const s = await load(scenario({}));
-    expect(s.stack).toEqual({ type: 'crypt-aead', disk: 'data', cipher: 'capi:gcm(aes)-random', sectorSize: 512, mode: 'journal', allowDiscards: false });
+    expect(s.stack).toEqual({ type: 'crypt-aead', disk: 'data', cipher: 'capi:gcm(aes)-random', sectorSize: 512, mode: 'journal', allowDiscards: false, flags: [] });
   });
 
   it('accepts each cipher with a key of a length it takes', async () => {
@@ -81,9 +81,9 @@ describe('crypt-aead stack in scenario files', () => {
     expect(msg).toMatch(/steps\[1\]: 'discard' needs the stack open/);
     expect(msg).toMatch(/steps\[1\]\.discard\.offset: 100 is not a multiple of the stack's sector size 512/);
     expect(msg).toMatch(/steps\[3\]\.discard: ends at 67108864, beyond the 62939136 bytes/);
-    const other = await errorOf(scenario({}, ['flush', { write: { offset: 0, length: 4096, fua: true } }, 'close', { swap: { blocks: [1, 2] } }, 'open']));
+    const other = await errorOf(scenario({}, ['flush', { write: { offset: 0, length: 4096, unaligned: true } }, 'close', { swap: { blocks: [1, 2] } }, 'open']));
     expect(other).toMatch(/steps\[0\]: 'flush' is not supported on crypt-aead stacks yet/);
-    expect(other).toMatch(/steps\[1\]\.write\.fua: not supported on crypt-aead stacks yet/);
+    expect(other).toMatch(/steps\[1\]\.write\.unaligned: not supported on crypt-aead stacks yet/);
     expect(other).toMatch(/steps\[3\]\.swap: not supported on crypt-aead stacks \(integrity stacks only\)/);
   });
 

@@ -6,6 +6,8 @@
 import { z } from 'zod';
 import { CRYPT_AEAD_SPECS } from '../model/crypt/cipher.ts';
 
+export const CRYPT_FLAGS = ['same_cpu_crypt', 'submit_from_crypt_cpus', 'no_read_workqueue', 'no_write_workqueue'] as const;
+
 export const cryptAeadStackSchema = z.strictObject({
   type: z.literal('crypt-aead'),
   /** same rule as disks[].name */
@@ -23,6 +25,16 @@ export const cryptAeadStackSchema = z.strictObject({
    * that refusal and builds dm-integrity without it, dm-crypt with it (model/crypt/discard.ts).
    */
   allowDiscards: z.boolean().default(false),
+  /**
+   * dm-crypt's performance flags (dm-crypt.rst): where the crypto runs and who submits the bios. They change
+   * no byte on disk, so the model is the same; they move reads and writes onto other paths through the target.
+   */
+  flags: z.array(z.enum(CRYPT_FLAGS)).default([]),
 });
+
+/** The flags and the dm-crypt target version that introduced each. */
+export const CRYPT_FLAG_VERSIONS: Record<(typeof CRYPT_FLAGS)[number], string> = {
+  same_cpu_crypt: '1.14.0', submit_from_crypt_cpus: '1.14.0', no_read_workqueue: '1.22.0', no_write_workqueue: '1.22.0',
+};
 
 export type CryptAeadStack = z.infer<typeof cryptAeadStackSchema>;

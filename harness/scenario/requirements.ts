@@ -5,6 +5,7 @@
  */
 import { isKeyedHash, kernelHashName } from '../model/integrity/tags.ts';
 import { OPEN_OPTIONS } from '../run/integrity-stack.ts';
+import { CRYPT_FLAG_VERSIONS } from './crypt-schema.ts';
 import type { Scenario } from './load.ts';
 import type { Requirements } from './schema.ts';
 
@@ -15,6 +16,7 @@ export function effectiveRequirements(s: Pick<Scenario, 'requires' | 'stack' | '
   const targets = new Set(r.targets);
   const crypto = new Set(r.crypto);
   const options = new Map(Object.entries(r.toolOptions).map(([k, v]) => [k, new Set(v)]));
+  const targetVersions = { ...r.targetVersions };
   const option = (program: string, opt: string) => options.set(program, (options.get(program) ?? new Set()).add(opt));
   const st = s.stack;
   if (st.type === 'integrity') {
@@ -35,6 +37,12 @@ export function effectiveRequirements(s: Pick<Scenario, 'requires' | 'stack' | '
     // dm-crypt AEAD on dm-integrity, from dmsetup tables (crypt-aead) or cryptsetup (luks2)
     targets.add('integrity');
     targets.add('crypt');
+    if (st.type === 'crypt-aead') {
+      for (const flag of st.flags) {
+        const min = CRYPT_FLAG_VERSIONS[flag];
+        if (compareVersions(parseVersion(min), parseVersion(targetVersions.crypt ?? '0')) > 0) targetVersions.crypt = min;
+      }
+    }
     if (st.type === 'luks2') {
       for (const o of ['--integrity', '--volume-key-file', '--sector-size', '--pbkdf-force-iterations']) option('cryptsetup', o);
       if (st.integrityNoWipe) option('cryptsetup', '--integrity-no-wipe');
@@ -43,6 +51,7 @@ export function effectiveRequirements(s: Pick<Scenario, 'requires' | 'stack' | '
   return {
     ...r,
     targets: [...targets],
+    targetVersions,
     crypto: [...crypto],
     toolOptions: Object.fromEntries([...options].map(([k, v]) => [k, [...v]])),
   };
