@@ -62,23 +62,31 @@ export async function verifyDetachedOver(sigFile: string, producer: [string, ...
 }
 
 /**
- * gpgv reads binary keyrings only; keys are kept in the repository armored (reviewable). The binary form is
- * made once per content into the cache with `gpg --dearmor`; a keyring that is already binary is used as is.
+ * The binary packets of an ASCII-armored key block (RFC 4880, section 6): the base64 between the armor headers'
+ * blank line and the checksum line. gpgv reads binary keyrings only; this spares needing gpg to convert.
+ */
+export function dearmor(text: string, file: string): Buffer {
+  const blocks = [...text.matchAll(/-----BEGIN PGP PUBLIC KEY BLOCK-----\r?\n([\s\S]*?)-----END PGP PUBLIC KEY BLOCK-----/g)];
+  if (blocks.length === 0) throw new VerificationError(`keyring ${file}: no PGP PUBLIC KEY BLOCK in it`, 'other');
+  return Buffer.concat(blocks.map((m) => {
+    const lines = m[1]!.split(/\r?\n/);
+    const body = lines.slice(lines.findIndex((l) => l.trim() === '') + 1).filter((l) => !l.startsWith('=')).join('');
+    return Buffer.from(body, 'base64');
+  }));
+}
+
+/**
+ * A keyring file gpgv can read, made once per content into <cache>/keyrings from the given files (armored key
+ * files, as the repository keeps them for review, or binary keyrings, used as they are).
  */
 export async function binaryKeyring(files: readonly string[], cacheRoot: string): Promise<string> {
   const parts: Buffer[] = [];
   for (const f of files) {
     const bytes = await fs.readFile(f).catch((e: unknown) => {
-      throw new VerificationError(`keyring ${f}: ${(e as Error).message}`);
+      throw new VerificationError(`keyring ${f}: ${(e as Error).message}`, 'other');
     });
-    if (!bytes.subarray(0, 64).toString('latin1').includes('-----BEGIN PGP')) {
-      parts.push(bytes);
-      continue;
-    }
-    const r = await execa('gpg', ['--dearmor'], { input: bytes, encoding: 'buffer', reject: false });
-    if ((r as { code?: string }).code === 'ENOENT') throw new VerificationError(`keyring ${f} is armored and gpg (to dearmor it) is not installed (apt-get install gnupg)`);
-    if (r.exitCode !== 0) throw new VerificationError(`keyring ${f}: gpg --dearmor failed: ${Buffer.from(r.stderr as Uint8Array).toString().trim()}`);
-    parts.push(Buffer.from(r.stdout as Uint8Array));
+    const armored = bytes.subarray(0, 256).toString('latin1').includes('-----BEGIN PGP');
+    parts.push(armored ? dearmor(bytes.toString('latin1'), f) : bytes);
   }
   const joined = Buffer.concat(parts);
   const dir = join(cacheRoot, 'keyrings');
