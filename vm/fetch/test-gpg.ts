@@ -20,7 +20,12 @@ export async function makeTestKey(uid: string): Promise<TestKey> {
   const home = mkdtempSync(join(tmpdir(), 'ih-gpg-'));
   const env = { ...process.env, GNUPGHOME: home };
   const gpg = (args: string[]) => execa('gpg', ['--batch', '--quiet', '--pinentry-mode', 'loopback', '--passphrase', '', ...args], { env });
-  await gpg(['--quick-gen-key', uid, 'ed25519', 'sign', 'never']);
+  try {
+    await gpg(['--quick-gen-key', uid, 'ed25519', 'sign', 'never']);
+  } catch (e) {
+    if ((e as { code?: string }).code === 'ENOENT') throw new Error('these tests make a signing key with gpg: apt-get install gpg', { cause: e });
+    throw e;
+  }
   const colons = (await gpg(['--with-colons', '--list-keys', uid])).stdout;
   const fingerprint = /^fpr:+([0-9A-F]{40}):/m.exec(colons)![1]!;
   const publicKey = join(home, 'public.asc');
