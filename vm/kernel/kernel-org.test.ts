@@ -9,6 +9,7 @@ import { resolveMirrors } from '../fetch/mirrors.ts';
 import { sha256File } from '../fetch/store.ts';
 import { makeTestKey, type TestKey } from '../fetch/test-gpg.ts';
 import { startMirrorServer, type MirrorServer } from '../fetch/test-server.ts';
+import { resolveSource } from './build-source.ts';
 import { fetchKernelOrgTarball } from './kernel-org.ts';
 import { tarballFiles, verifyTarball, type TarballEntry } from './tarball.ts';
 
@@ -72,6 +73,12 @@ describe('fetchKernelOrgTarball (kernel.org layout on a 127.0.0.1 mirror)', () =
     process.env.IH_KERNEL_ORG_KEYRING = release.publicKey;
     try {
       expect((await verifyTarball(entry, cache)).signature.status).toBe('good');
+      // and the build's source step unpacks it, with the proof in its description
+      const warnings: string[] = [];
+      const src = await resolveSource({ kind: 'tarball', ...entry }, { cacheDir: cache, warn: (m) => warnings.push(m), log: () => {} });
+      expect(readFileSync(join(src.dir, 'Makefile'), 'utf8')).toContain('SUBLEVEL = 16');
+      expect(src.description).toContain(`signed by Release Test <rel@example.org> (${release.fingerprint})`);
+      expect(warnings).toEqual([]);
     } finally {
       if (saved === undefined) delete process.env.IH_KERNEL_ORG_KEYRING;
       else process.env.IH_KERNEL_ORG_KEYRING = saved;
