@@ -37,7 +37,8 @@ export async function downloadToPart(url: string, part: string, opts: DownloadOp
   const attempts = opts.attempts ?? 5;
   const progress = (opts.progress ?? silentProgress)(opts.name ?? url.split('/').at(-1)!, url);
   await fs.mkdir(dirname(part), { recursive: true });
-  const resumedFrom = await sizeOf(part);
+  // Where the first Range request continued (a .part from an earlier run, or a dropped connection in this one).
+  let resumedFrom = 0;
   let lastError: unknown;
   for (let attempt = 1; attempt <= attempts; attempt++) {
     const have = await sizeOf(part);
@@ -51,7 +52,7 @@ export async function downloadToPart(url: string, part: string, opts: DownloadOp
     if (res.status === 404 || res.status === 410) throw new NotFoundError(url, `${url}: HTTP ${res.status} (the archive has no such file)`);
     // The part already holds the whole resource.
     if (res.status === 416 && have > 0) {
-      progress.done(have, resumedFrom);
+      progress.done(have, have);
       return have;
     }
     if (res.status !== 200 && res.status !== 206) {
@@ -62,6 +63,7 @@ export async function downloadToPart(url: string, part: string, opts: DownloadOp
     }
     // A server that ignores Range sends the whole file again (200): start over rather than append.
     const offset = res.status === 206 ? have : 0;
+    if (offset > 0 && resumedFrom === 0) resumedFrom = offset;
     const total = totalOf(res, offset);
     let bytes = offset;
     const count = new Transform({
