@@ -87,7 +87,7 @@ describe('npm run matrix -- --kernel 4.13 with the Ubuntu mainline mirror on 127
     const debRequests = server.requests.filter((q) => q.path === DEB_PATH);
     expect(debRequests).toHaveLength(2);
     expect(debRequests[1]!.range).toMatch(/^bytes=\d+-$/);
-    // not a terminal: one line for the file
-    expect(r.stderr.match(new RegExp(`^downloaded ${DEB.replace(/[.+]/g, '\\$&')} \\(\\d+\\.\\d MiB from ${server.url}`, 'gm'))).toHaveLength(1);
+    // not a terminal: one line for the file, saying where it was resumed
+    expect(r.stderr.match(new RegExp(`^downloaded ${DEB.replace(/[.+]/g, '\\$&')} \\(\\d+\\.\\d MiB from ${server.url}${DEB_PATH}, resumed at \\d+\\.\\d MiB\\)$`, 'gm'))).toHaveLength(1);
   }, 900_000);
 });
