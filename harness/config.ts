@@ -2,6 +2,7 @@ import { availableParallelism, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { repoRoot } from '../vm/cache.ts';
+import { MIRROR_SOURCES, parseMirrorOptions, resolveMirrors, type Mirrors } from '../vm/fetch/mirrors.ts';
 import type { KernelSpec } from '../vm/kernel/spec.ts';
 import { UsageError } from './errors.ts';
 import { parseShard } from './plan.ts';
@@ -32,6 +33,8 @@ export interface MatrixConfig {
   shareGuest: number;
   /** Run directory (or its summary.json) to compare against (--baseline). */
   baseline?: string;
+  /** Where kernels are downloaded from, per source (--mirror over IH_MIRROR_* over the canonical hosts). */
+  mirrors: Mirrors;
 }
 
 /** Scenarios per guest unless --share-guest says otherwise (measured: docs/ARCHITECTURE.md, "Shared guests"). */
@@ -79,6 +82,7 @@ export function addRunOptions(cmd: Command): Command {
     .option('--keep-disks', 'keep disk images of passing cells', false)
     .option('--repeat <n>', 'run each cell n times; cells with mixed verdicts are reported as flaky', positiveInt('--repeat'), 1)
     .option('--retries <n>', 'run an execution again up to n times when its verdict is error (infrastructure only)', nonNegativeInt('--retries'), 0)
+    .option('--mirror <source=url>', `download kernels from a mirror of ${Object.keys(MIRROR_SOURCES).join(', ')} (repeatable; env IH_MIRROR_KERNEL_ORG etc.)`, collect, [])
     .option('--share-guest <n>', 'scenarios run one after the other in one booted guest, each on fresh disks (1: a guest per cell)', positiveInt('--share-guest'), DEFAULT_SHARE_GUEST);
 }
 
@@ -98,7 +102,7 @@ export function parseCommand(cmd: Command, argv: string[]): void {
 /** What addRunOptions' options parse to. */
 export interface RunOptionValues {
   modules?: string; scenario: string[]; slow: boolean; results: string; jobs?: number; bootTimeout: number; memory: number; cpus: number; keepDisks: boolean;
-  repeat: number; retries: number; shareGuest: number;
+  repeat: number; retries: number; shareGuest: number; mirror: string[];
 }
 
 /** The run options' values and the kernels as a frozen MatrixConfig; `extra` adds what only one command has. */
@@ -117,6 +121,7 @@ export function runConfig(o: RunOptionValues, kernels: KernelSpec[], env: NodeJS
     repeat: o.repeat,
     retries: o.retries,
     shareGuest: o.shareGuest,
+    mirrors: resolveMirrors(env, parseMirrorOptions(o.mirror)),
     ...extra,
     ...(o.modules !== undefined ? { modules: o.modules } : {}),
     ...(env.IH_ACCEL !== undefined ? { accel: env.IH_ACCEL } : {}),

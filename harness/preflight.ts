@@ -49,7 +49,7 @@ export const BUILD_REQUIREMENTS: Requirement[] = [
   { what: 'GNU patch (--patch)', check: () => onPath('patch'), pkg: 'patch' },
   { what: 'xz (linux-source tarballs)', check: () => onPath('xz'), pkg: 'xz-utils' },
   { what: 'git (tree: kernels)', check: () => onPath('git'), pkg: 'git' },
-  { what: 'gpg (signatures of kernel.org checksum lists)', check: () => onPath('gpg'), pkg: 'gpg' },
+  { what: 'gpgv (signatures of downloaded kernels and kernel.org checksum lists)', check: () => onPath('gpgv'), pkg: 'gpgv' },
 ];
 
 export interface PreflightResult {

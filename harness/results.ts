@@ -17,6 +17,8 @@ export interface KernelRecord {
   /** ok, or why its cells were skipped/errored before booting. */
   status: 'ok' | 'unavailable' | 'build-failed' | 'error';
   message?: string;
+  /** Unavailable kernels: the one-line reason each of its skipped cells carries (message holds the how-to). */
+  reason?: string;
   /** Kernels built here: the build log, relative to the run directory. */
   buildLog?: string;
   /** Kernels built here: =y options of the Kconfig fragments that the final .config lacks. */

@@ -46,6 +46,7 @@ export async function prepareKernels(specs: KernelSpec[], cfg: MatrixConfig, res
     try {
       const kernel = await provideKernel(spec, {
         ...(cfg.modules !== undefined ? { modules: cfg.modules } : {}),
+        mirrors: cfg.mirrors,
         log: (line) => log(`kernel ${spec.text}: ${line}`),
       });
       tools ??= await buildGuestTools(cacheDir());
@@ -80,7 +81,11 @@ export async function prepareKernels(specs: KernelSpec[], cfg: MatrixConfig, res
         continue;
       }
       const status = e instanceof KernelUnavailableError ? 'unavailable' : 'error';
-      const rec: KernelRecord = { spec: spec.text, label: spec.text, status, message: (e as Error).message };
+      // The full how-to is said here and kept in summary.json once; each skipped cell carries only `reason`.
+      const rec: KernelRecord = {
+        spec: spec.text, label: spec.text, status, message: (e as Error).message,
+        ...(e instanceof KernelUnavailableError ? { reason: `kernel ${spec.text} ${e.short} (how-to: summary.json kernels[].message)` } : {}),
+      };
       results.summary.kernels.push(rec);
       log(`kernel ${spec.text}: ${status}: ${(e as Error).message}`);
       out.set(spec.text, rec);

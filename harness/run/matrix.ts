@@ -25,7 +25,7 @@ function unrunCell(cell: Cell, k: KernelRecord): CellRecord {
   const kernel = k.label ?? k.spec;
   return {
     id: `${kernel}/${cell.scenario.id}`, kernel, kernelSpec: cell.kernel.text, scenario: cell.scenario.id,
-    verdict: k.status === 'unavailable' || k.status === 'build-failed' ? 'skip' : 'error', reason: k.message ?? k.status, durationMs: 0, dir: '',
+    verdict: k.status === 'unavailable' || k.status === 'build-failed' ? 'skip' : 'error', reason: k.reason ?? k.message ?? k.status, durationMs: 0, dir: '',
   };
 }
 

@@ -53,7 +53,16 @@ export class KernelPatchError extends KernelBuildError {
   }
 }
 
-/** Thrown when a kernel cannot be had here (e.g. no network for kernel.org): its cells become `skip`. */
+/**
+ * Thrown when a kernel cannot be had here (offline, or its download failed a check): its cells become `skip`.
+ * `message` is the full how-to, shown once per kernel; `short` is the one-line reason each skipped cell carries.
+ */
 export class KernelUnavailableError extends Error {
   override name = 'KernelUnavailableError';
+  readonly short: string;
+
+  constructor(message: string, opts: { short?: string; cause?: unknown } = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.short = opts.short ?? message;
+  }
 }

@@ -17,6 +17,7 @@ import {
 } from './build-cache.ts';
 import { loadFragments, verifyConfig, type Fragment } from './build-config.ts';
 import { COMPILER_MISMATCH_HINT, KernelBuildError, KernelSpecError, looksLikeCompilerMismatch } from './build-errors.ts';
+import { diagnoseBuildLog, diagnosisHint } from './build-diagnose.ts';
 import { FAST_MAKEFILE, fastRebuildArgs, fastRebuildMakefile, findFastRebuild, staleAfterFastRebuild } from './build-fast.ts';
 import { skipEmptyCommandsArgs } from './build-kbuild-cmd.ts';
 import { probeMemoArgsFor } from './build-probe-memo.ts';
@@ -399,7 +400,8 @@ async function make(
 
 function buildFailure(what: string, log: BuildLog): KernelBuildError {
   const tail = log.lastLines();
-  const hint = looksLikeCompilerMismatch(tail) ? `\n${COMPILER_MISMATCH_HINT}` : '';
+  const known = diagnosisHint(diagnoseBuildLog(tail));
+  const hint = known !== undefined ? `\n${known}` : looksLikeCompilerMismatch(tail) ? `\n${COMPILER_MISMATCH_HINT}` : '';
   return new KernelBuildError(
     `kernel build failed: ${what}; log: ${log.file}\n--- last ${tail.length} lines ---\n${tail.join('\n')}${hint}`,
     { logTail: tail, logFile: log.file },

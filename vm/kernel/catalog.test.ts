@@ -1,6 +1,11 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../harness/errors.ts';
+import { resolveMirrors } from '../fetch/mirrors.ts';
 import { CATALOG_FILE, loadCatalog, parseCatalog } from './catalog.ts';
 import { KernelUnavailableError, provideKernel } from './provider.ts';
 import { parseKernelSpec } from './spec.ts';
@@ -14,6 +19,8 @@ describe('vm/kernels.yaml', () => {
       if (src.kind === 'tarball') {
         expect(src.url).toMatch(new RegExp(`^https://cdn\\.kernel\\.org/pub/linux/kernel/v${alias.split('.')[0]}\\.x/linux-${alias.replace('.', '\\.')}(\\.\\d+)?\\.tar\\.xz$`));
         expect(src.checksums).toBe(`https://cdn.kernel.org/pub/linux/kernel/v${alias.split('.')[0]}.x/sha256sums.asc`);
+        // the prebuilt packages are of the same release as the tarball
+        expect(`linux-${src.ubuntuMainline?.slice(1)}.tar.xz`).toBe(src.url.split('/').at(-1));
       }
     }
   });
@@ -39,14 +46,32 @@ describe('vm/kernels.yaml', () => {
 });
 
 describe('provideKernel for a tarball alias', () => {
-  it('is unavailable at once (no download), saying how to provide the kernel', async () => {
-    const started = Date.now();
-    const err = await provideKernel(parseKernelSpec('4.13')).catch((e: unknown) => e);
-    expect(Date.now() - started).toBeLessThan(2000);
-    expect(err).toBeInstanceOf(KernelUnavailableError);
-    const msg = (err as Error).message;
-    expect(msg).toContain('--kernel 4.13: comes from the kernel.org tarball https://cdn.kernel.org/pub/linux/kernel/v4.x/linux-4.13.16.tar.xz');
-    expect(msg).toContain('--kernel tree:/path/to/linux-4.13.16');
-    expect(msg).toContain('--kernel /path/to/bzImage');
+  it('is unavailable when no archive answers, with the how-to in the message and a one-line reason for the cells', async () => {
+    // A 127.0.0.1 port nothing listens on: the connection is refused at once, as offline.
+    const probe = createServer();
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+    const port = (probe.address() as AddressInfo).port;
+    await new Promise<void>((r) => probe.close(() => r()));
+    const mirrors = resolveMirrors({}, { 'kernel.org': `http://127.0.0.1:${port}/pub/linux/kernel`, 'ubuntu-mainline': `http://127.0.0.1:${port}/mainline` });
+    const saved = process.env.IH_CACHE_DIR;
+    process.env.IH_CACHE_DIR = mkdtempSync(join(tmpdir(), 'ih-catalog-'));
+    try {
+      const started = Date.now();
+      const err = await provideKernel(parseKernelSpec('4.13'), { mirrors }).catch((e: unknown) => e);
+      expect(Date.now() - started).toBeLessThan(5000);
+      expect(err).toBeInstanceOf(KernelUnavailableError);
+      const msg = (err as Error).message;
+      expect(msg).toContain("--kernel 4.13: Ubuntu's mainline packages (v4.13.16) or the kernel.org tarball https://cdn.kernel.org/pub/linux/kernel/v4.x/linux-4.13.16.tar.xz (vm/kernels.yaml) could not be downloaded");
+      expect(msg).toContain(`http://127.0.0.1:${port}/mainline/v4.13.16/amd64/: fetch failed`);
+      expect(msg).toContain(`http://127.0.0.1:${port}/pub/linux/kernel/v4.x/sha256sums.asc: fetch failed`);
+      expect(msg).toContain('--mirror kernel.org=<url>');
+      expect(msg).toContain('--kernel tree:/path/to/linux-4.13.16');
+      expect(msg).toContain('--kernel /path/to/bzImage');
+      expect((err as KernelUnavailableError).short).toBe('could not be downloaded');
+    } finally {
+      rmSync(process.env.IH_CACHE_DIR, { recursive: true, force: true });
+      if (saved === undefined) delete process.env.IH_CACHE_DIR;
+      else process.env.IH_CACHE_DIR = saved;
+    }
   });
 });

@@ -8,13 +8,19 @@ import { tarballFiles } from './tarball.ts';
 /** Where a version alias comes from (vm/kernels.yaml). */
 export type CatalogSource =
   | { kind: 'debian'; alias: string; pattern: RegExp; note?: string }
-  | { kind: 'tarball'; alias: string; url: string; checksums: string; note?: string };
+  // A kernel.org release; `ubuntuMainline` names the Ubuntu mainline directory (v4.13.16) holding its prebuilt packages.
+  | { kind: 'tarball'; alias: string; url: string; checksums: string; ubuntuMainline?: string; note?: string };
 
 export const CATALOG_FILE = fileURLToPath(new URL('../kernels.yaml', import.meta.url));
 
 const entry = z.union([
   z.object({ debian: z.string().min(1), note: z.string().optional() }).strict(),
-  z.object({ tarball: z.url(), checksums: z.url(), note: z.string().optional() }).strict(),
+  z.object({
+    tarball: z.url(),
+    checksums: z.url(),
+    'ubuntu-mainline': z.string().regex(/^v\d+\.\d+(\.\d+)?$/, 'expected a mainline directory name like v4.13.16').optional(),
+    note: z.string().optional(),
+  }).strict(),
 ]);
 const catalogSchema = z.object({ kernels: z.record(z.string(), entry) }).strict();
 
@@ -37,7 +43,8 @@ export function parseCatalog(text: string, file = CATALOG_FILE): Map<string, Cat
       }
       out.set(alias, { kind: 'debian', alias, pattern, ...note });
     } else {
-      out.set(alias, { kind: 'tarball', alias, url: e.tarball, checksums: e.checksums, ...note });
+      const prebuilt = e['ubuntu-mainline'] !== undefined ? { ubuntuMainline: e['ubuntu-mainline'] } : {};
+      out.set(alias, { kind: 'tarball', alias, url: e.tarball, checksums: e.checksums, ...prebuilt, ...note });
     }
   }
   return out;
@@ -50,13 +57,18 @@ export function loadCatalog(): Map<string, CatalogSource> {
   return cached;
 }
 
-/** Why a tarball kernel is not available here, and the ways to provide it. */
-export function tarballUnavailableMessage(src: Extract<CatalogSource, { kind: 'tarball' }>, cacheRoot: string): string {
+/**
+ * The how-to for a kernel.org alias that could not be downloaded (offline, archive down): why, then every other
+ * way to provide it. Printed once per kernel (at the start and in summary.json), never per cell.
+ */
+export function tarballUnavailableMessage(src: Extract<CatalogSource, { kind: 'tarball' }>, cacheRoot: string, why: readonly string[] = []): string {
   const name = src.url.split('/').at(-1)!.replace(/\.tar\.[a-z0-9]+$/, '');
   const files = tarballFiles({ alias: src.alias, url: src.url, checksums: src.checksums }, cacheRoot);
-  return `--kernel ${src.alias}: comes from the kernel.org tarball ${src.url} (vm/kernels.yaml), which this harness does not download ` +
-    `(it reaches only Debian and npm). Provide it: pass --kernel tree:/path/to/${name} (the unpacked tarball) or ` +
-    `tree:/path/to/linux@v${name.replace(/^linux-/, '')} (a git checkout), or a built --kernel /path/to/bzImage [--modules DIR]; ` +
-    `or put the tarball at ${files.tarball} and ${src.checksums} at ${files.checksums}, and --kernel ${src.alias} builds it ` +
-    `(sha256 checked against the list, the list's signature with gpg when the key is in your keyring)`;
+  const prebuilt = src.ubuntuMainline !== undefined ? `Ubuntu's mainline packages (${src.ubuntuMainline}) or ` : '';
+  return `--kernel ${src.alias}: ${prebuilt}the kernel.org tarball ${src.url} (vm/kernels.yaml) could not be downloaded` +
+    `${why.length > 0 ? ` (${why.join('; ')})` : ''}. ` +
+    `Reach a mirror with --mirror kernel.org=<url> or --mirror ubuntu-mainline=<url> (or IH_MIRROR_KERNEL_ORG, IH_MIRROR_UBUNTU_MAINLINE); ` +
+    `or pass --kernel tree:/path/to/${name} (the unpacked tarball) or tree:/path/to/linux@v${name.replace(/^linux-/, '')} (a git checkout), ` +
+    `or a built --kernel /path/to/bzImage [--modules DIR]; or put the tarball at ${files.tarball} and ${src.checksums} at ${files.checksums} ` +
+    `(sha256 checked against the list, its signature with gpgv against vm/keys/kernel.org or IH_KERNEL_ORG_KEYRING)`;
 }

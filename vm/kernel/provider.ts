@@ -1,18 +1,20 @@
 import { UsageError } from '../../harness/errors.ts';
 import { KernelUnavailableError } from './build-errors.ts';
-import { loadCatalog, tarballUnavailableMessage } from './catalog.ts';
+import { loadCatalog } from './catalog.ts';
+import { provideDownloadedKernel } from './download-kernel.ts';
+import type { Mirrors } from '../fetch/mirrors.ts';
 import { fetchDebianKernel, resolveDebianAlias } from './debian.ts';
-import { cacheDir } from '../cache.ts';
 import { provideSourceKernel } from './from-source.ts';
-import { tarballPresent } from './tarball.ts';
 import { resolveImageKernel } from './image.ts';
 import type { KernelSpec } from './spec.ts';
 import type { ResolvedKernel } from './types.ts';
 
 export interface ProvideOptions {
   modules?: string;
-  /** Progress of slow steps (kernel builds). */
+  /** Progress of slow steps (kernel builds, downloads). */
   log?: (line: string) => void;
+  /** Where kernel.org / Ubuntu mainline are reached (default: IH_MIRROR_* or the canonical hosts). */
+  mirrors?: Mirrors;
 }
 
 export { KernelUnavailableError } from './build-errors.ts';
@@ -41,8 +43,7 @@ export async function provideKernel(spec: KernelSpec, opts: ProvideOptions = {})
     case 'tarball': {
       const src = loadCatalog().get(spec.version);
       if (src?.kind !== 'tarball') throw new KernelUnavailableError(`--kernel ${spec.version}: not a kernel.org tarball in vm/kernels.yaml`);
-      if (!(await tarballPresent(src, cacheDir()))) throw new KernelUnavailableError(tarballUnavailableMessage(src, cacheDir()));
-      return provideSourceKernel(spec, opts.log !== undefined ? { log: opts.log } : {});
+      return provideDownloadedKernel(spec, src, { ...(opts.mirrors !== undefined ? { mirrors: opts.mirrors } : {}), ...(opts.log !== undefined ? { log: opts.log } : {}) });
     }
     case 'tree':
     case 'src':

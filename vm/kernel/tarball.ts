@@ -1,9 +1,11 @@
-// Kernel.org release tarballs the user placed in the cache (this harness never downloads from kernel.org):
-// where they go, and the checks a tarball passes before it is unpacked and built.
+// Kernel.org release tarballs in the cache (downloaded by vm/kernel/kernel-org.ts, or placed there by the
+// user): where they go, and the checks a tarball passes before it is unpacked and built.
 import { createHash } from 'node:crypto';
 import { createReadStream, promises as fs } from 'node:fs';
 import path from 'node:path';
-import { execa } from 'execa';
+import { VerificationError } from '../fetch/errors.ts';
+import { verifyClearsigned, verifyDetachedOver } from '../fetch/gpgv.ts';
+import { kernelOrgKeyring } from '../fetch/keyrings.ts';
 import { KernelUnavailableError } from './build-errors.ts';
 
 export interface TarballEntry {
@@ -54,24 +56,48 @@ export type SignatureCheck =
   | { status: 'good'; detail: string }
   | { status: 'unchecked'; detail: string };
 
+/** kernel.org's detached signature of a release tarball: linux-4.13.16.tar.xz -> linux-4.13.16.tar.sign. */
+export function signName(tarballFileName: string): string {
+  return tarballFileName.replace(/\.tar\.[a-z0-9]+$/, '.tar.sign');
+}
+
+function decompress(tarball: string): [string, ...string[]] {
+  return tarball.endsWith('.gz') ? ['gzip', '-dc', tarball] : ['xz', '-dc', tarball];
+}
+
 /**
- * Checks the clear-signed checksum list with gpg when the signer's key is in the user's keyring. Without gpg or
- * the key the list is still used (and the record says the signature was not checked); a bad signature stops.
+ * Checks the clear-signed checksum list with gpgv against the kernel.org keyring (vm/keys/kernel.org or
+ * IH_KERNEL_ORG_KEYRING); when the list's signer is not in it, the tarball's .tar.sign beside it, if any.
+ * Returns the text to read checksums from: the signed part only, when the list's signature is good. A BAD
+ * signature stops; a signature no key can judge is reported as unchecked.
  */
-export async function checkSignature(checksums: string): Promise<SignatureCheck> {
-  const r = await execa('gpg', ['--batch', '--status-fd', '1', '--verify', checksums], { reject: false, all: true });
-  const status = String(r.stdout ?? '');
-  if (r.failed && (r as { code?: string }).code === 'ENOENT') return { status: 'unchecked', detail: 'gpg is not installed' };
-  if (/^\[GNUPG:\] BADSIG/m.test(status)) {
-    throw new KernelUnavailableError(`${checksums}: BAD signature (gpg --verify ${checksums}); the checksum list was altered`);
+export async function checkSignature(checksums: string, tarball: string, cacheRoot: string): Promise<SignatureCheck & { text?: string }> {
+  const bad = (e: unknown): never => {
+    throw new KernelUnavailableError((e as Error).message);
+  };
+  let keyring: string;
+  try {
+    keyring = await kernelOrgKeyring(cacheRoot);
+  } catch (e) {
+    return { status: 'unchecked', detail: (e as Error).message };
   }
-  const good = /^\[GNUPG:\] GOODSIG \S+ (.*)$/m.exec(status);
-  if (r.exitCode === 0 && good !== null) return { status: 'good', detail: `good signature from ${good[1]}` };
-  if (/^\[GNUPG:\] NO_PUBKEY/m.test(status)) {
-    return { status: 'unchecked', detail: 'the signer\'s key is not in your gpg keyring (gpg --locate-keys torvalds@kernel.org gregkh@kernel.org)' };
+  let why: string;
+  try {
+    const g = await verifyClearsigned(checksums, checksums, keyring, checksums);
+    return { status: 'good', detail: `${checksums} signed by ${g.signer} (${g.fingerprint})`, text: g.text };
+  } catch (e) {
+    if (!(e instanceof VerificationError) || e.kind === 'bad') bad(e);
+    why = (e as Error).message;
   }
-  if (/^\[GNUPG:\] NODATA/m.test(status)) return { status: 'unchecked', detail: 'the file carries no signature' };
-  return { status: 'unchecked', detail: `gpg --verify exit ${r.exitCode}` };
+  const sign = path.join(path.dirname(tarball), signName(path.basename(tarball)));
+  if (!(await fs.access(sign).then(() => true, () => false))) return { status: 'unchecked', detail: why };
+  try {
+    const g = await verifyDetachedOver(sign, decompress(tarball), sign, keyring, `${tarball} (${path.basename(sign)})`);
+    return { status: 'good', detail: `${path.basename(sign)} by ${g.signer} (${g.fingerprint})` };
+  } catch (e) {
+    if (!(e instanceof VerificationError) || e.kind === 'bad') bad(e);
+    return { status: 'unchecked', detail: `${why}; ${(e as Error).message}` };
+  }
 }
 
 export interface VerifiedTarball {
@@ -88,16 +114,16 @@ export async function verifyTarball(entry: TarballEntry, cacheRoot: string): Pro
   if (list === undefined) {
     throw new KernelUnavailableError(`--kernel ${entry.alias}: ${files.tarball} is there but its checksum list ${files.checksums} (from ${entry.checksums}) is not`);
   }
-  const expected = checksumFor(list, name);
+  const signature = await checkSignature(files.checksums, files.tarball, cacheRoot);
+  const expected = checksumFor(signature.text ?? list, name);
   if (expected === undefined) throw new KernelUnavailableError(`--kernel ${entry.alias}: ${files.checksums} has no sha256 line for ${name}`);
-  const signature = await checkSignature(files.checksums);
   const actual = await sha256File(files.tarball);
   if (actual !== expected) {
     throw new KernelUnavailableError(
       `--kernel ${entry.alias}: ${files.tarball} has sha256 ${actual}, but ${files.checksums} says ${expected}: a truncated or different file; fetch it again from ${entry.url}`,
     );
   }
-  return { tarball: files.tarball, sha256: actual, signature };
+  return { tarball: files.tarball, sha256: actual, signature: { status: signature.status, detail: signature.detail } };
 }
 
 export async function tarballPresent(entry: TarballEntry, cacheRoot: string): Promise<boolean> {

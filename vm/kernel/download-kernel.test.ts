@@ -1,0 +1,67 @@
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resolveMirrors } from '../fetch/mirrors.ts';
+import { startMirrorServer, type MirrorServer } from '../fetch/test-server.ts';
+import { KernelUnavailableError } from './build-errors.ts';
+import { loadCatalog } from './catalog.ts';
+import { provideDownloadedKernel } from './download-kernel.ts';
+import { noBuildOptions, withBuildOptions, type KernelSpec } from './spec.ts';
+
+// A mirror without Ubuntu's 4.13.16, with a kernel.org tarball whose checksum list is not signed and which has no
+// .tar.sign: the order of the attempts shows in the requests, and nothing proves the tarball.
+const root = mkdtempSync(join(tmpdir(), 'ih-download-kernel-'));
+let server: MirrorServer;
+const saved = process.env.IH_CACHE_DIR;
+
+beforeAll(async () => {
+  mkdirSync(join(root, 'www', 'pub', 'linux', 'kernel', 'v4.x'), { recursive: true });
+  mkdirSync(join(root, 'www', 'mainline'), { recursive: true });
+  const tarball = Buffer.from('not a real tarball\n');
+  writeFileSync(join(root, 'www', 'pub', 'linux', 'kernel', 'v4.x', 'linux-4.13.16.tar.xz'), tarball);
+  writeFileSync(join(root, 'www', 'pub', 'linux', 'kernel', 'v4.x', 'sha256sums.asc'), `${createHash('sha256').update(tarball).digest('hex')}  linux-4.13.16.tar.xz\n`);
+  server = await startMirrorServer(join(root, 'www'));
+  process.env.IH_CACHE_DIR = join(root, 'cache');
+});
+afterAll(async () => {
+  await server.close();
+  if (saved === undefined) delete process.env.IH_CACHE_DIR;
+  else process.env.IH_CACHE_DIR = saved;
+  await rm(root, { recursive: true, force: true });
+});
+
+const src = () => {
+  const s = loadCatalog().get('4.13');
+  if (s?.kind !== 'tarball') throw new Error('4.13 must be a kernel.org release in vm/kernels.yaml');
+  return s;
+};
+const mirrors = () => resolveMirrors({}, { 'kernel.org': `${server.url}/pub/linux/kernel`, 'ubuntu-mainline': `${server.url}/mainline` });
+const spec = (): Extract<KernelSpec, { kind: 'tarball' }> => ({ kind: 'tarball', text: '4.13', version: '4.13', build: noBuildOptions() });
+
+describe('provideDownloadedKernel', () => {
+  it('tries Ubuntu mainline (amd64/, then the version directory), then kernel.org; a list nothing proves is refused before the tarball', async () => {
+    server.requests.length = 0;
+    const lines: string[] = [];
+    const err = await provideDownloadedKernel(spec(), src(), { mirrors: mirrors(), log: (l) => lines.push(l) }).catch((e: unknown) => e);
+    expect(server.requests.map((r) => r.path)).toEqual([
+      '/mainline/v4.13.16/amd64/', '/mainline/v4.13.16/', '/pub/linux/kernel/v4.x/sha256sums.asc',
+      '/pub/linux/kernel/v4.x/linux-4.13.16.tar.xz', '/pub/linux/kernel/v4.x/linux-4.13.16.tar.sign',
+    ]);
+    expect(lines[0]).toMatch(/^no prebuilt kernel \(not in the archive\): .*\/mainline\/v4\.13\.16\/: the Ubuntu mainline archive has no such release.*; trying the kernel\.org source$/);
+    expect(err).toBeInstanceOf(KernelUnavailableError);
+    expect((err as KernelUnavailableError).short).toMatch(/^its download failed verification: linux-4\.13\.16\.tar\.xz: its sha256 matches sha256sums\.asc, but nothing proves where it came from/);
+    // nothing was placed where the build would take it from
+    expect(existsSync(join(root, 'cache', 'tarballs', 'v4.x', 'linux-4.13.16.tar.xz'))).toBe(false);
+  });
+
+  it('goes straight to the source when the kernel is to be built with options (--make-arg)', async () => {
+    server.requests.length = 0;
+    const withArgs = withBuildOptions(spec(), { ...noBuildOptions(), makeArgs: ['HOSTCFLAGS=-fcommon'] }) as Extract<KernelSpec, { kind: 'tarball' }>;
+    await provideDownloadedKernel(withArgs, src(), { mirrors: mirrors() }).catch(() => undefined);
+    expect(server.requests[0]!.path).toBe('/pub/linux/kernel/v4.x/sha256sums.asc');
+    expect(server.requests.some((r) => r.path.startsWith('/mainline/'))).toBe(false);
+  });
+});
