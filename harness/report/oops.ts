@@ -35,5 +35,5 @@ export function trimOops(consoleText: string): string[] | undefined {
 
 /** The last lines of a console (for a hang), cleaned the same way. */
 export function consoleTail(consoleText: string, n = 15): string[] {
-  return consoleText.trimEnd().split('\n').map(clean).filter((l) => l.trim() !== '').slice(-n);
+  return consoleText.trimEnd().split('\n').map(clean).filter((l) => l.trim() !== '' && !l.startsWith('ih: ')).slice(-n);
 }

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import type { BisectReport } from '../../bisect/record.ts';
 import type { CellRecord, KernelRecord, Summary } from '../../results.ts';
 import type { CellFinding } from '../cell-finding.ts';
-import { kernelArgs, shellWord } from '../kernel-inputs.ts';
-import { block, fold, wrap } from './wrap.ts';
+import { kernelArgs, shellWord, splitKernelSpec } from '../kernel-inputs.ts';
+import { block, fold, indented, wrap } from './wrap.ts';
 
 /** Mail is ASCII here: the gate's direction arrow and any other non-ASCII become plain text. */
 export const ascii = (s: string) => s.replaceAll('→', '->').replace(/[^\x20-\x7e\n]/g, '?');
@@ -14,13 +14,19 @@ function field(name: string, value: string): string[] {
   return wrap(ascii(value), 80, ' '.repeat(17)).map((l, i) => (i === 0 ? `  ${`${name}:`.padEnd(15)}${l}` : l));
 }
 
+function patchLines(k: KernelRecord): string[] {
+  const list = k.patches !== undefined && k.patches.length > 0 ? k.patches : splitKernelSpec(k.spec).patches;
+  return list.length > 0 ? field('patches', list.join(' ')) : [];
+}
+
 export function kernelSection(title: string, k: KernelRecord): string[] {
   return [
     `${title}:`,
     ...field('spec', k.spec),
     ...(k.release !== undefined ? field('release', k.release) : []),
     ...(k.source !== undefined ? field('source', k.source) : []),
-    ...(k.patches !== undefined && k.patches.length > 0 ? field('patches', k.patches.join(' ')) : []),
+    // the copies kept in the run when it has them, else the --patch paths as given
+    ...patchLines(k),
     ...(k.config !== undefined ? field('kernel config', k.config) : []),
     ...(k.buildLog !== undefined ? field('build log', k.buildLog) : []),
     ...(k.status !== 'ok' ? field('status', `${k.status}: ${(k.message ?? '').split('\n')[0]}`) : []),
@@ -96,10 +102,10 @@ export function reproduceSection(runDir: string, s: Summary, cells: CellRecord[]
     out.push('', ...wrap(ascii(`${c.scenario} on ${c.kernel}:`), 80, '  '));
     const repro = reproScript(runDir, c);
     if (repro !== undefined) {
-      out.push(...wrap('As root on a Linux machine with integritysetup, cryptsetup and dmsetup (it makes its own loop devices; exit 1: the bug reproduced, 0: it did not), from the run directory:', 80, '  ').map((l, i) => (i === 0 ? `  ${l}` : l)));
+      out.push(...indented('As root on a Linux machine with integritysetup, cryptsetup and dmsetup (it makes its own loop devices; exit 1: the bug reproduced, 0: it did not), from the run directory:', '  '));
       out.push(...block([`sh ${shellWord(repro)}`], '    '));
     }
-    out.push(...wrap(`With integrity-harness (boots the same kernel in QEMU):`, 80, '  ').map((l, i) => (i === 0 ? `  ${l}` : l)));
+    out.push(...indented('With integrity-harness (boots the same kernel in QEMU):', '  '));
     out.push(...fold(`    ${rerunCommand(s, c, bisect)}`, 80, '      '));
   }
   return out;

@@ -47,7 +47,12 @@ export function header(name: string, value: string, width = WIDTH): string[] {
   return wrap(`${name}: ${value}`, width, ' ');
 }
 
-/** Lines of a block (console, command), each folded, with a left margin. */
+/** Lines of a block (console, command), each folded under its own indentation plus two, with a left margin. */
 export function block(lines: string[], margin = '', width = WIDTH): string[] {
-  return lines.flatMap((l) => fold(margin + l, width, `${margin}  `));
+  return lines.flatMap((l) => fold(margin + l, width, `${margin}${/^\s*/.exec(l)![0]}  `));
+}
+
+/** Prose wrapped to fit after `indent`, every line indented. */
+export function indented(text: string, indent: string, width = WIDTH): string[] {
+  return wrap(text, width - indent.length).map((l) => indent + l);
 }
