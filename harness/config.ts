@@ -7,6 +7,7 @@ import { UsageError } from './errors.ts';
 import { parseShard } from './plan.ts';
 import type { ShardSpec } from './results.ts';
 import { KernelOptionRecorder } from './kernel-options.ts';
+import { addKcidbOptions, kcidbOutput, type KcidbOutput } from './report/kcidb/options.ts';
 
 /** Everything a matrix run needs, resolved from CLI over environment over defaults, then frozen. */
 export interface MatrixConfig {
@@ -32,6 +33,8 @@ export interface MatrixConfig {
   shareGuest: number;
   /** Run directory (or its summary.json) to compare against (--baseline). */
   baseline?: string;
+  /** --kcidb: also write the run as KCIDB I/O data when it ends. */
+  kcidb?: KcidbOutput;
 }
 
 /** Scenarios per guest unless --share-guest says otherwise (measured: docs/ARCHITECTURE.md, "Shared guests"). */
@@ -67,7 +70,7 @@ export function defaultJobs(memoryMb: number): number {
 
 /** The options of how cells run, shared by `matrix` and `gate`. */
 export function addRunOptions(cmd: Command): Command {
-  return cmd
+  return addKcidbOptions(cmd, true)
     .option('--modules <dir>', 'module tree for a bzImage kernel (lib/modules/<release> or a root containing it)')
     .option('-s, --scenario <glob>', 'only scenarios whose id matches (e.g. "integrity/*"; repeatable); slow ones it matches run too', collect, [])
     .option('--slow', 'also run the scenarios marked slow (crash/*: minutes each under TCG), which the default library leaves out', false)
@@ -99,10 +102,12 @@ export function parseCommand(cmd: Command, argv: string[]): void {
 export interface RunOptionValues {
   modules?: string; scenario: string[]; slow: boolean; results: string; jobs?: number; bootTimeout: number; memory: number; cpus: number; keepDisks: boolean;
   repeat: number; retries: number; shareGuest: number;
+  kcidb?: string; kcidbOrigin: string; kcidbUrl?: string;
 }
 
 /** The run options' values and the kernels as a frozen MatrixConfig; `extra` adds what only one command has. */
 export function runConfig(o: RunOptionValues, kernels: KernelSpec[], env: NodeJS.ProcessEnv, extra: Partial<MatrixConfig> = {}): Readonly<MatrixConfig> {
+  const kcidb = kcidbOutput(o);
   const cfg: MatrixConfig = {
     kernels,
     scenarioGlobs: o.scenario,
@@ -118,6 +123,7 @@ export function runConfig(o: RunOptionValues, kernels: KernelSpec[], env: NodeJS
     retries: o.retries,
     shareGuest: o.shareGuest,
     ...extra,
+    ...(kcidb !== undefined ? { kcidb } : {}),
     ...(o.modules !== undefined ? { modules: o.modules } : {}),
     ...(env.IH_ACCEL !== undefined ? { accel: env.IH_ACCEL } : {}),
   };
