@@ -70,7 +70,7 @@ export function defaultJobs(memoryMb: number): number {
 
 /** The options of how cells run, shared by `matrix` and `gate`. */
 export function addRunOptions(cmd: Command): Command {
-  return addKcidbOptions(cmd, true)
+  cmd
     .option('--modules <dir>', 'module tree for a bzImage kernel (lib/modules/<release> or a root containing it)')
     .option('-s, --scenario <glob>', 'only scenarios whose id matches (e.g. "integrity/*"; repeatable); slow ones it matches run too', collect, [])
     .option('--slow', 'also run the scenarios marked slow (crash/*: minutes each under TCG), which the default library leaves out', false)
@@ -83,6 +83,7 @@ export function addRunOptions(cmd: Command): Command {
     .option('--repeat <n>', 'run each cell n times; cells with mixed verdicts are reported as flaky', positiveInt('--repeat'), 1)
     .option('--retries <n>', 'run an execution again up to n times when its verdict is error (infrastructure only)', nonNegativeInt('--retries'), 0)
     .option('--share-guest <n>', 'scenarios run one after the other in one booted guest, each on fresh disks (1: a guest per cell)', positiveInt('--share-guest'), DEFAULT_SHARE_GUEST);
+  return addKcidbOptions(cmd, true);
 }
 
 /** Parses argv with a command, turning commander's errors into usage errors (help and version pass through). */
