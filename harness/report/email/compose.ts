@@ -32,7 +32,7 @@ function headline(s: Summary, cells: CellRecord[]): string {
   return `${s.gate !== undefined ? 'gate regression: ' : ''}${what}${more}`;
 }
 
-function kernelsOf(s: Summary): Array<[string, KernelRecord]> {
+function kernelsOf(s: Summary, cells: CellRecord[]): Array<[string, KernelRecord]> {
   const bySpec = (spec: string) => s.kernels.find((k) => k.spec === spec);
   if (s.gate !== undefined) {
     const out: Array<[string, KernelRecord]> = [];
@@ -42,7 +42,11 @@ function kernelsOf(s: Summary): Array<[string, KernelRecord]> {
     if (c !== undefined) out.push(['Candidate kernel (under test)', c]);
     return out;
   }
-  return s.kernels.map((k, i) => [s.kernels.length > 1 ? `Kernel ${i + 1}` : 'Kernel under test', k]);
+  // a kernel none of the reported cells ran on (the unpatched one beside a patched one) was tested too, but is
+  // not what the mail is about
+  const failing = new Set(cells.map((c) => c.kernelSpec));
+  const under = (k: KernelRecord) => failing.size === 0 || failing.has(k.spec);
+  return [...s.kernels.filter(under), ...s.kernels.filter((k) => !under(k))].map((k) => [under(k) ? 'Kernel under test' : 'Also tested (no failures)', k]);
 }
 
 export async function composeEmail(input: ReportInput): Promise<string> {
@@ -54,7 +58,7 @@ export async function composeEmail(input: ReportInput): Promise<string> {
   out.push('Hello,', '');
   out.push(...wrap('integrity-harness tested the Linux data-integrity path (dm-integrity, dm-crypt with authenticated encryption, LUKS2 --integrity) in a QEMU guest, judging every read, errno and raw byte against an independent reference model, and found the following.'), '');
   if (s !== undefined && run !== undefined) {
-    for (const [title, k] of kernelsOf(s)) out.push(...kernelSection(title, k), '');
+    for (const [title, k] of kernelsOf(s, cells)) out.push(...kernelSection(title, k), '');
     out.push(...wrap(`Run: ${s.runId} (${s.accelerator?.accel ?? 'QEMU'}), ${countsLine(s)}, exit code ${s.exitCode ?? 'none (not finished)'}.`), '');
     if (s.gate !== undefined) {
       out.push(...wrap(`Gate: ${s.gate.regressions} regression(s) (cells that pass on base and fail, crash or hang on the candidate, or disks one kernel wrote that the other cannot read), ${s.gate.unjudged} not judged, ${s.gate.fixed} fixed, ${s.gate.compared} compared.`), '');

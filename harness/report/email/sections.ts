@@ -10,8 +10,10 @@ import { block, fold, indented, wrap } from './wrap.ts';
 /** Mail is ASCII here: the gate's direction arrow and any other non-ASCII become plain text. */
 export const ascii = (s: string) => s.replaceAll('→', '->').replace(/[^\x20-\x7e\n]/g, '?');
 
+/** "  name:          value", the value wrapped in its column. */
 function field(name: string, value: string): string[] {
-  return wrap(ascii(value), 80, ' '.repeat(17)).map((l, i) => (i === 0 ? `  ${`${name}:`.padEnd(15)}${l}` : l));
+  const column = 17;
+  return wrap(ascii(value), 80 - column).map((l, i) => (i === 0 ? `  ${`${name}:`.padEnd(column - 2)}${l}` : `${' '.repeat(column)}${l}`));
 }
 
 function patchLines(k: KernelRecord): string[] {
