@@ -8,6 +8,7 @@ import { UsageError } from './errors.ts';
 import { parseShard } from './plan.ts';
 import type { ShardSpec } from './results.ts';
 import { KernelOptionRecorder } from './kernel-options.ts';
+import { addKcidbOptions, kcidbOutput, type KcidbOutput } from './report/kcidb/options.ts';
 
 /** Everything a matrix run needs, resolved from CLI over environment over defaults, then frozen. */
 export interface MatrixConfig {
@@ -35,6 +36,8 @@ export interface MatrixConfig {
   baseline?: string;
   /** Where kernels are downloaded from, per source (--mirror over IH_MIRROR_* over the canonical hosts). */
   mirrors: Mirrors;
+  /** --kcidb: also write the run as KCIDB I/O data when it ends. */
+  kcidb?: KcidbOutput;
 }
 
 /** Scenarios per guest unless --share-guest says otherwise (measured: docs/ARCHITECTURE.md, "Shared guests"). */
@@ -70,7 +73,7 @@ export function defaultJobs(memoryMb: number): number {
 
 /** The options of how cells run, shared by `matrix` and `gate`. */
 export function addRunOptions(cmd: Command): Command {
-  return cmd
+  cmd
     .option('--modules <dir>', 'module tree for a bzImage kernel (lib/modules/<release> or a root containing it)')
     .option('-s, --scenario <glob>', 'only scenarios whose id matches (e.g. "integrity/*"; repeatable); slow ones it matches run too', collect, [])
     .option('--slow', 'also run the scenarios marked slow (crash/*: minutes each under TCG), which the default library leaves out', false)
@@ -84,6 +87,7 @@ export function addRunOptions(cmd: Command): Command {
     .option('--retries <n>', 'run an execution again up to n times when its verdict is error (infrastructure only)', nonNegativeInt('--retries'), 0)
     .option('--mirror <source=url>', `download kernels from a mirror of ${Object.keys(MIRROR_SOURCES).join(', ')} (repeatable; env IH_MIRROR_KERNEL_ORG etc.)`, collect, [])
     .option('--share-guest <n>', 'scenarios run one after the other in one booted guest, each on fresh disks (1: a guest per cell)', positiveInt('--share-guest'), DEFAULT_SHARE_GUEST);
+  return addKcidbOptions(cmd, true);
 }
 
 /** Parses argv with a command, turning commander's errors into usage errors (help and version pass through). */
@@ -103,10 +107,12 @@ export function parseCommand(cmd: Command, argv: string[]): void {
 export interface RunOptionValues {
   modules?: string; scenario: string[]; slow: boolean; results: string; jobs?: number; bootTimeout: number; memory: number; cpus: number; keepDisks: boolean;
   repeat: number; retries: number; shareGuest: number; mirror: string[];
+  kcidb?: string; kcidbOrigin: string; kcidbUrl?: string;
 }
 
 /** The run options' values and the kernels as a frozen MatrixConfig; `extra` adds what only one command has. */
 export function runConfig(o: RunOptionValues, kernels: KernelSpec[], env: NodeJS.ProcessEnv, extra: Partial<MatrixConfig> = {}): Readonly<MatrixConfig> {
+  const kcidb = kcidbOutput(o);
   const cfg: MatrixConfig = {
     kernels,
     scenarioGlobs: o.scenario,
@@ -123,6 +129,7 @@ export function runConfig(o: RunOptionValues, kernels: KernelSpec[], env: NodeJS
     shareGuest: o.shareGuest,
     mirrors: resolveMirrors(env, parseMirrorOptions(o.mirror)),
     ...extra,
+    ...(kcidb !== undefined ? { kcidb } : {}),
     ...(o.modules !== undefined ? { modules: o.modules } : {}),
     ...(env.IH_ACCEL !== undefined ? { accel: env.IH_ACCEL } : {}),
   };

@@ -174,7 +174,11 @@ async function mergeKernels(runs: LoadedRun[], order: string[], outDir: string, 
   for (const spec of order) {
     const c = chosen.get(spec);
     if (c === undefined) continue;
-    const { buildLog, ...k } = c.k;
+    const { buildLog, config, patches, ...rest } = c.k;
+    // the kept .config and patches travel like the build log (a lost copy is left out, never pointed at)
+    const keptConfig = config !== undefined ? await copyBuildLog(c.run, config, outDir, taken) : undefined;
+    const keptPatches = patches !== undefined ? await copyAll(c.run, patches, outDir, taken) : undefined;
+    const k: KernelRecord = { ...rest, ...(keptConfig !== undefined ? { config: keptConfig } : {}), ...(keptPatches !== undefined ? { patches: keptPatches } : {}) };
     // a shard that lost its copy keeps the kernel, without a path that would point at nothing
     const copied = buildLog !== undefined ? await copyBuildLog(c.run, buildLog, outDir, taken) : undefined;
     if (buildLog === undefined || copied === undefined || copied === buildLog) {
@@ -182,6 +186,15 @@ async function mergeKernels(runs: LoadedRun[], order: string[], outDir: string, 
       continue;
     }
     out.push({ ...k, buildLog: copied, ...(k.message !== undefined ? { message: k.message.replaceAll(buildLog, copied) } : {}) });
+  }
+  return out;
+}
+
+async function copyAll(run: LoadedRun, rels: string[], outDir: string, taken: Taken): Promise<string[]> {
+  const out: string[] = [];
+  for (const rel of rels) {
+    const copied = await copyBuildLog(run, rel, outDir, taken);
+    if (copied !== undefined) out.push(copied);
   }
   return out;
 }

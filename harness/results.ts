@@ -21,6 +21,10 @@ export interface KernelRecord {
   reason?: string;
   /** Kernels built here: the build log, relative to the run directory. */
   buildLog?: string;
+  /** The kernel's .config, copied into the run (relative to the run directory), when it has one. */
+  config?: string;
+  /** Kernels built from source: the --patch files in the order applied, copied into the run (relative paths). */
+  patches?: string[];
   /** Kernels built here: =y options of the Kconfig fragments that the final .config lacks. */
   missingOptions?: string[];
   /** What QEMU's -kernel got (a bzImage, or a vmlinux booted through PVH); absent when it never resolved. */

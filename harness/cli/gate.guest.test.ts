@@ -2,6 +2,8 @@
  * The gate for real: linux-source-6.1 built by the harness (cached builds, content-keyed under
  * $IH_CACHE_DIR/build) as base, the same source with the seed regression patch as candidate. The gate exits 1
  * and lists crypt/001 as a regression with its oops signature; the same kernel on both sides exits 0.
+ * The regression run also writes KCIDB data (--kcidb), which must validate against KernelCI's schema, and
+ * its mail report (npm run report) must show the real oops trimmed within 80 columns: no extra boots.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,6 +11,9 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../../vm/cache.ts';
+import { composeEmail } from '../report/email/compose.ts';
+import { loadReportInput } from '../report/input.ts';
+import { kcidbErrors } from '../report/kcidb/schema-check.ts';
 import type { Summary } from '../results.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'ih-gate-test-'));
@@ -25,7 +30,7 @@ describe('npm run gate on linux-source-6.1', () => {
   it('exits 1 on the reintroduced 4.13 bug and lists the regression first, with its signature', { timeout: 3_600_000 }, async () => {
     const patch = join(repoRoot(), 'scenarios/regressions/4.13-bio-integrity-endio.patch');
     const { r, s, dir } = await gate(['--base', 'src:6.1', '--candidate', 'src:6.1', '--patch', patch, '--scenario', 'crypt/001*',
-      '--compat-stack', 'compat/integrity-*'], join(root, 'regression'));
+      '--compat-stack', 'compat/integrity-*', '--kcidb', join(root, 'regression.kcidb.json')], join(root, 'regression'));
     expect(s.kernels.map((k) => k.status), r.all).toEqual(['ok', 'ok']);
     expect(s.gate, r.all).toMatchObject({ base: { spec: 'src:6.1' }, candidate: { spec: `src:6.1 --patch ${patch}` }, regressions: 1, unjudged: 0 });
     const cand = s.cells.find((c) => c.gate?.role === 'candidate')!;
@@ -42,6 +47,30 @@ describe('npm run gate on linux-source-6.1', () => {
     const junit = readFileSync(join(dir, 'junit.xml'), 'utf8');
     expect(junit).toMatch(/<testcase classname="gate" name="crypt\/001-gcm-read-after-write"[^]*?name="base.verdict" value="pass"[^]*?name="candidate.verdict" value="crash"[^]*?<failure type="regression"/);
     expect(readFileSync(join(dir, 'report.html'), 'utf8')).toContain('class="v-crash regression"');
+
+    // KCIDB: valid against kcidb-io's exported schema; the crash is a FAIL with the verdict in misc, on the
+    // candidate's build, whose checkout carries the patch and whose build the kept .config and build log
+    const kcidb = JSON.parse(readFileSync(join(root, 'regression.kcidb.json'), 'utf8'));
+    expect(kcidbErrors(kcidb)).toEqual([]);
+    const crashed = kcidb.tests.find((t: { misc: { verdict: string } }) => t.misc.verdict === 'crash');
+    expect(crashed).toMatchObject({ status: 'FAIL', path: 'integrity_harness.crypt.001-gcm-read-after-write' });
+    expect(crashed.log_excerpt).toMatch(/bio_integrity_process\+0x/);
+    const candKernel = s.kernels.find((k) => k.spec !== 'src:6.1')!;
+    expect(crashed.build_id).toBe(`integrity_harness:${s.runId}/${candKernel.label}`);
+    const candBuild = kcidb.builds.find((b: { id: string }) => b.id === crashed.build_id);
+    expect(candBuild).toMatchObject({ status: 'PASS', config_url: expect.stringMatching(/^file:\/\/.*\.config$/), log_url: expect.stringMatching(/\.build\.log$/) });
+    expect(kcidb.checkouts.find((c: { id: string }) => c.id === candBuild.checkout_id).patchset_files).toEqual([
+      { name: '0001-4.13-bio-integrity-endio.patch', url: expect.stringMatching(/^file:\/\//) }]);
+
+    // the mail: the real oops, trimmed, every line within 80 columns
+    const mail = await composeEmail(await loadReportInput(dir));
+    expect(mail.split('\n').filter((l) => l.length > 80)).toEqual([]);
+    expect(mail).toMatch(/^Subject: \[integrity-harness\] gate regression: BUG: kernel NULL pointer/);
+    expect(mail).toContain('crypt/001-gcm-read-after-write on ');
+    expect(mail).toMatch(/^ {2}Call Trace:$/m);
+    // the faulting function, as RIP or as the first reliable frame of the trace
+    expect(mail).toMatch(/^ {2}(RIP: \d{4}:| {1,2})bio_integrity_process\+0x[0-9a-f]+\/0x[0-9a-f]+/m);
+    expect(mail).not.toMatch(/^ {2}\[\s*\d+\.\d+\]/m);
   });
 
   it('exits 0 with the same kernel as base and candidate: both sides run, nothing regresses', { timeout: 3_600_000 }, async () => {

@@ -12,6 +12,7 @@ import { parseGateArgs } from '../gate/config.ts';
 import { planGate, runGate } from '../gate/run.ts';
 import { planRecord } from '../plan.ts';
 import { BUILD_REQUIREMENTS, preflight, REQUIREMENTS } from '../preflight.ts';
+import { KcidbReporter } from '../report/kcidb/write.ts';
 import { fileReporters } from '../reporters/files.ts';
 import { LineReporter } from '../reporters/line.ts';
 import { LiveReporter } from '../reporters/live.ts';
@@ -34,7 +35,7 @@ async function main(argv: string[]): Promise<number> {
   await preflight({ log, requirements: builds ? [...REQUIREMENTS, ...BUILD_REQUIREMENTS] : REQUIREMENTS });
   const results = await RunResults.create(cfg.matrix.resultsDir, ['gate', ...argv], { plan: planRecord(gp.plan) });
   log(`gate: base ${cfg.base.text} vs candidate ${cfg.candidate.text}: ${gp.plan.cells.length} cells, ${gp.compat.length * 2} compatibility cells -> ${results.dir}`);
-  const reporters = new Reporters([process.stdout.isTTY ? new LiveReporter() : new LineReporter(), ...fileReporters()]);
+  const reporters = new Reporters([process.stdout.isTTY ? new LiveReporter() : new LineReporter(), ...fileReporters(), ...(cfg.matrix.kcidb !== undefined ? [new KcidbReporter(cfg.matrix.kcidb, log)] : [])]);
   const stop = handleStopSignals(results, reporters, log);
   await runGate(cfg, gp, results, reporters, log, stop.signal);
   const interrupted = stop.stopping();

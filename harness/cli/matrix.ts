@@ -6,6 +6,7 @@ import { finishRun } from '../finish.ts';
 import { planMatrix, planRecord } from '../plan.ts';
 import { isSourceSpec } from '../../vm/kernel/spec.ts';
 import { BUILD_REQUIREMENTS, preflight, REQUIREMENTS } from '../preflight.ts';
+import { KcidbReporter } from '../report/kcidb/write.ts';
 import { fileReporters } from '../reporters/files.ts';
 import { LineReporter } from '../reporters/line.ts';
 import { LiveReporter } from '../reporters/live.ts';
@@ -32,7 +33,7 @@ async function main(argv: string[]): Promise<number> {
   await preflight({ log, requirements: builds ? [...REQUIREMENTS, ...BUILD_REQUIREMENTS] : REQUIREMENTS });
   const results = await RunResults.create(cfg.resultsDir, ['matrix', ...argv], { plan: planRecord(plan) });
   if (plan.shard !== undefined) log(`shard ${plan.shard.index}/${plan.shard.total}: ${plan.cells.length} of ${plan.totalCells} cells`);
-  const reporters = new Reporters([process.stdout.isTTY ? new LiveReporter() : new LineReporter(), ...fileReporters()]);
+  const reporters = new Reporters([process.stdout.isTTY ? new LiveReporter() : new LineReporter(), ...fileReporters(), ...(cfg.kcidb !== undefined ? [new KcidbReporter(cfg.kcidb, log)] : [])]);
   const stop = handleStopSignals(results, reporters, log, baseline);
   await runMatrix(cfg, plan, results, reporters, log, stop.signal);
   const interrupted = stop.stopping();

@@ -75,7 +75,7 @@ async function resultFiles(dir: string): Promise<string[]> {
   return out;
 }
 
-/** Copies a kernel's kept build log (kernels/<label>.build.log); returns its path here, or undefined when the shard lost it. */
+/** Copies a kernel's kept file (kernels/<label>.build.log, .config, .patches/*); returns its path here, or undefined when the shard lost it. */
 export async function copyBuildLog(run: LoadedRun, rel: string, outDir: string, taken: Taken): Promise<string | undefined> {
   const text = await readFile(join(run.dir, rel)).catch(() => undefined);
   if (text === undefined) return undefined;

@@ -45,9 +45,12 @@ async function writeRun(dir: string, runId: string, cells: CellPlan[], o: { shar
   const r = await RunResults.create(dir, ['matrix', '--kernel', '6.1', '--kernel', '6.12'], {
     runId, plan: { kernels: ['6.1', '6.12'], totalCells: cells.length, cells: mine.length, repeat: 1, retries: 0, ...(o.shard ? { shard: { index: o.shard, total: o.total! } } : {}) },
   });
-  r.summary.kernels = Object.entries(LABELS).map(([spec, label]) => ({ spec, label, status: 'ok' as const, source: 'test', buildLog: `kernels/${label}.build.log` }));
-  await mkdir(join(r.dir, 'kernels'), { recursive: true });
-  for (const k of r.summary.kernels) await writeFile(join(r.dir, k.buildLog!), `build of ${k.label}\n`);
+  r.summary.kernels = Object.entries(LABELS).map(([spec, label]) => ({ spec, label, status: 'ok' as const, source: 'test', buildLog: `kernels/${label}.build.log`,
+    config: `kernels/${label}.config`, patches: [`kernels/${label}.patches/0001-fix.patch`] }));
+  for (const k of r.summary.kernels) {
+    await mkdir(join(r.dir, 'kernels', `${k.label}.patches`), { recursive: true });
+    for (const f of [k.buildLog!, k.config!, ...k.patches!]) await writeFile(join(r.dir, f), `${f} of ${k.label}\n`);
+  }
   // guests are numbered per run, as the matrix does: <label>-<n> in the order they were opened
   const guestNames = new Map<string, string>();
   const n = new Map<string, number>();
@@ -109,7 +112,11 @@ function essence(s: Summary) {
 
 /** Every path the summary and the copied result.json files reference exists in the merged run. */
 async function expectReferencesExist(out: string, s: Summary): Promise<void> {
-  for (const k of s.kernels) if (k.buildLog !== undefined) expect(existsSync(join(out, k.buildLog)), k.buildLog).toBe(true);
+  for (const k of s.kernels) {
+    const kept = [k.buildLog, k.config, ...(k.patches ?? [])];
+    expect(kept.every((f) => f !== undefined), 'build log, .config and patches travel with the merge').toBe(true);
+    for (const f of kept) expect(existsSync(join(out, f!)), f).toBe(true);
+  }
   for (const c of s.cells) {
     for (const r of c.runs ?? [c]) {
       expect(existsSync(join(out, r.dir, 'console.log')), r.dir).toBe(true);

@@ -14,7 +14,13 @@ import { Guest } from '../../vm/qemu/guest.ts';
 import type { MatrixConfig } from '../config.ts';
 import { UsageError } from '../errors.ts';
 import type { KernelRecord, RunResults } from '../results.ts';
-import { buildFailureReason, keepBuildLog } from './kernel-build.ts';
+import { buildFailureReason, keepBuildLog, keepConfig, keepPatches } from './kernel-build.ts';
+
+/** The --patch files of a kernel built from source, kept in the run (relative paths), as summary fields. */
+async function keptPatches(runDir: string, label: string, spec: KernelSpec): Promise<{ patches?: string[] }> {
+  if (!isSourceSpec(spec) || spec.build.patches.length === 0) return {};
+  return { patches: await keepPatches(runDir, label, spec.build.patches) };
+}
 
 export interface ReadyKernel {
   kernel: ResolvedKernel;
@@ -53,6 +59,8 @@ export async function prepareKernels(specs: KernelSpec[], cfg: MatrixConfig, res
       const image = await buildGuestImage(kernel, { agent: tools.agent, io: tools.io });
       log(`kernel ${spec.text}: ${kernel.source}; initramfs ${image.fromCache ? 'cached' : 'built'} (${image.hash})`);
       const buildLog = await keepBuildLog(results.dir, kernel.label, kernel.buildLog);
+      const config = await keepConfig(results.dir, kernel.label, kernel.configPath);
+      const patches = await keptPatches(results.dir, kernel.label, spec);
       if (kernel.missingOptions !== undefined && kernel.missingOptions.length > 0) {
         log(`kernel ${spec.text}: Kconfig options the final .config lacks: ${kernel.missingOptions.join(' ')}`);
       }
@@ -61,6 +69,8 @@ export async function prepareKernels(specs: KernelSpec[], cfg: MatrixConfig, res
         ...(kernel.release !== undefined ? { release: kernel.release } : {}),
         ...(kernel.version !== undefined ? { version: kernel.version } : {}),
         ...(buildLog !== undefined ? { buildLog } : {}),
+        ...(config !== undefined ? { config } : {}),
+        ...patches,
         ...(kernel.missingOptions !== undefined ? { missingOptions: kernel.missingOptions } : {}),
         bootImage: kernel.bootImage,
         image: { path: image.path, hash: image.hash, fromCache: image.fromCache, modules: image.modules },
@@ -74,6 +84,7 @@ export async function prepareKernels(specs: KernelSpec[], cfg: MatrixConfig, res
         const rec: KernelRecord = {
           spec: spec.text, label, status: 'build-failed', message: buildFailureReason(e, buildLog),
           ...(buildLog !== undefined ? { buildLog } : {}),
+          ...(await keptPatches(results.dir, label, spec)),
         };
         results.summary.kernels.push(rec);
         log(`kernel ${spec.text}: build failed: ${e.message}`);

@@ -73,7 +73,9 @@ export async function fetchDebianKernel(pkg: string, spec: string): Promise<Reso
   const images = (await readdir(join(root, 'boot'))).filter((f) => f.startsWith('vmlinuz-'));
   if (images.length !== 1) throw new InfraError(`package ${pkg} holds ${images.length} vmlinuz files, expected 1`);
   const release = images[0]!.slice('vmlinuz-'.length);
+  const config = join(root, 'boot', `config-${release}`);
   return {
+    ...(existsSync(config) ? { configPath: config } : {}),
     spec,
     label: release,
     bootImage: join(root, 'boot', images[0]!),

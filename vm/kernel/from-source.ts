@@ -62,6 +62,7 @@ export function resolvedFromBuilt(spec: SourceKernelSpec, built: BuiltKernel): R
     source: `built from ${built.sourceDescription}${built.fromCache ? ' (cached build)' : ''}`,
     version: built.cacheKey,
     buildLog: built.buildLog,
+    configPath: built.configPath,
     missingOptions: built.missingOptions,
   };
 }

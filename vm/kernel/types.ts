@@ -19,6 +19,8 @@ export interface ResolvedKernel {
   version?: string;
   /** Kernels built here: the build log (kept in the cache; the run copies it into its results). */
   buildLog?: string;
+  /** The kernel's .config (a Debian package's boot/config-<release>, a build's .config), when there is one. */
+  configPath?: string;
   /** Kernels built here: =y options of the Kconfig fragments that the final .config lacks. */
   missingOptions?: string[];
 }
