@@ -9,6 +9,19 @@ describe('integrity stack argv', () => {
     expect(integrityOpenArgv(s, { data: '/dev/vda', meta: '/dev/vdb' }, 'x')).toEqual(['integritysetup', 'open', '/dev/vdb', 'x', '--data-device', '/dev/vda', '--integrity', 'crc32c', '--integrity-bitmap-mode', '--allow-discards']);
   });
 
+  it('gives the tag size, journal size and wipe to format, the tunables to open', () => {
+    const s = integrityStackSchema.parse({
+      type: 'integrity', disk: 'data', hash: 'hmac-sha1', key: '00', tagSize: 6, journalSize: '256KiB', noWipe: true,
+      journalWatermark: 10, journalCommitTime: 100, bufferSectors: 16,
+    });
+    expect(integrityFormatArgv(s, { data: '/dev/vda' })).toEqual(['integritysetup', 'format', '--batch-mode', '/dev/vda',
+      '--integrity', 'hmac-sha1', '--integrity-key-file', '/tmp/ih-integrity.key', '--integrity-key-size', '1', '--sector-size', '512',
+      '--tag-size', '6', '--journal-size', '262144', '--no-wipe']);
+    expect(integrityOpenArgv(s, { data: '/dev/vda' }, 'x')).toEqual(['integritysetup', 'open', '/dev/vda', 'x',
+      '--integrity', 'hmac-sha1', '--integrity-key-file', '/tmp/ih-integrity.key', '--integrity-key-size', '1',
+      '--journal-watermark', '10', '--journal-commit-time', '100', '--buffer-sectors', '16']);
+  });
+
   it('builds a dm-linear table with dm-error holes', () => {
     expect(lowerTable('/dev/vda', 100)).toBe('0 100 linear /dev/vda 0\n');
     expect(lowerTable('/dev/vda', 100, [{ start: 10, length: 8 }, { start: 92, length: 8 }])).toBe('0 10 linear /dev/vda 0\n10 8 error\n18 74 linear /dev/vda 18\n92 8 error\n');

@@ -20,9 +20,8 @@ export const OPEN_OPTIONS = [
 export const KEY_FILE = '/tmp/ih-integrity.key';
 
 function hashArgs(s: IntegrityStack): string[] {
-  const tag = s.tagSize !== undefined ? ['--tag-size', String(s.tagSize)] : [];
-  if (isKeyedHash(s.hash)) return ['--integrity', s.hash, '--integrity-key-file', KEY_FILE, '--integrity-key-size', String(s.key!.length / 2), ...tag];
-  return ['--integrity', s.hash, ...tag];
+  if (isKeyedHash(s.hash)) return ['--integrity', s.hash, '--integrity-key-file', KEY_FILE, '--integrity-key-size', String(s.key!.length / 2)];
+  return ['--integrity', s.hash];
 }
 
 /** Where the stack's devices are in the guest: with a metadata device, integritysetup's device is that one. */
@@ -39,6 +38,8 @@ export function integrityFormatArgv(s: IntegrityStack, d: IntegrityDevices): str
   const { device, extra } = deviceArgs(d);
   const argv = ['integritysetup', 'format', '--batch-mode', device, ...extra, ...hashArgs(s), '--sector-size', String(s.sectorSize)];
   if (s.interleaveSectors !== undefined) argv.push('--interleave-sectors', String(s.interleaveSectors));
+  // open takes the tag size from the superblock (integritysetup refuses --tag-size there)
+  if (s.tagSize !== undefined) argv.push('--tag-size', String(s.tagSize));
   if (s.journalSize !== undefined) argv.push('--journal-size', String(s.journalSize));
   if (s.noWipe) argv.push('--no-wipe');
   return argv;
