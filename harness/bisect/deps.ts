@@ -42,6 +42,7 @@ export function realBisectDeps(opts: RealDepsOptions): BisectDeps {
         scenario: c.scenario,
         verdict: c.verdict,
         booted: c.bootMs !== undefined,
+        reason: c.reason,
         ...(c.signature !== undefined ? { signature: c.signature } : {}),
       }));
     },
