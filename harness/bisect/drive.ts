@@ -55,7 +55,8 @@ export async function runBisect(args: BisectArgs, deps: DriverDeps): Promise<Bis
     await record.finish({ status: outcome.status, message: outcome.message, exitCode: outcome.code });
     return { code: outcome.code, message: outcome.message, record };
   } finally {
-    await wt.remove();
+    // Reported, not thrown over the bisection's outcome: the lock is released either way (git.ts).
+    await wt.remove().catch((e: unknown) => deps.log(`bisect: ${(e as Error).message}`));
   }
 }
 
