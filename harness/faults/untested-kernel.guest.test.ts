@@ -84,7 +84,8 @@ describe('injected faults: a requested kernel that was not tested', () => {
     expect(code).toBe(125);
     const s = run.summary;
     expect(s.cells.map((c) => c.verdict)).toEqual(['error', 'error']);
-    for (const c of s.cells) expect(c.reason).toMatch(/^kernel not tested: the guest could not load module\(s\) the stacks need .*dm_integrity: modprobe: FATAL: Module dm_integrity not found/);
+    // init's modprobe (busybox's or kmod's) says the module is not found, in its own words
+    for (const c of s.cells) expect(c.reason).toMatch(/^kernel not tested: the guest could not load module\(s\) the stacks need .*dm_integrity: modprobe: .*dm_integrity.*not found/i);
     // the second cell never booted a guest of its own, and no error was retried
     expect(s.cells.filter((c) => c.dir === '')).toHaveLength(1);
     expect(s.untested).toEqual([{ kernel: '6.1', label: ready.kernel.label, reason: expect.stringMatching(/^the guest could not load module\(s\) .*dm_integrity/) }]);
