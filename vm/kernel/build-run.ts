@@ -84,6 +84,8 @@ export async function runStep(
     reject: false,
     stdin: 'ignore',
     buffer: false,
+    // stopBuildSteps decides when a make that ignores SIGTERM is killed (make needs the time to stop its compilers)
+    forceKillAfterDelay: false,
   });
   const output: string[] = [];
   const pump = (stream: Readable | null) =>
