@@ -1,10 +1,20 @@
 import type { BaselineChange, GateRecord, Summary } from './results.ts';
 import type { Verdict } from './run/observations.ts';
+import { untestedKernels } from './untested.ts';
 
 /**
- * The run's exit code, read by `git bisect run` (0 good, 125 skip, 1-127 bad; above 127 aborts):
+ * The run's exit code, read by `git bisect run` and CI (0 good, 125 skip, 1-127 bad; above 127 aborts):
  * 1 if any cell failed, crashed or hung; else 125 if any cell errored or every cell was skipped (the kernel
  * could not be fully judged); else 0. Usage and configuration errors exit 255 before any cell runs.
+ *
+ * On top of that, for a whole run (exitCodeForSummary), "not tested" is never 0: a run with an untested
+ * kernel (untested.ts: could not be had, patch did not apply, did not build, its guest could not load the
+ * modules the stacks need, or no cell on it was judged) or that is incomplete (a merge that lacks a shard or
+ * holds an interrupted one) exits 125 unless a real failure or regression makes it 1. A cell `skip` because
+ * the kernel legitimately lacks what its scenario requires (a dm target or a cipher the kernel's
+ * configuration does not have: no module and nothing built in provides it) judges nothing and changes
+ * nothing by itself; a cipher whose module the image ships but that the guest could not load is the kernel
+ * untested (run/crypto-availability.ts), not a skip.
  */
 export const EXIT_USAGE = 255;
 
@@ -37,8 +47,18 @@ export function exitCodeForGate(g: Pick<GateRecord, 'regressions' | 'unjudged' |
   return 0;
 }
 
-/** The exit code of a finished run: by its gate or baseline comparison when it has one, else by its verdicts. */
-export function exitCodeForSummary(s: Pick<Summary, 'cells' | 'baseline' | 'plan' | 'gate'>): number {
+/**
+ * The exit code of a finished run: by its gate or baseline comparison when it has one, else by its verdicts;
+ * then 125 instead of 0 when a kernel went untested or the run is incomplete (see above).
+ */
+export function exitCodeForSummary(s: Pick<Summary, 'cells' | 'baseline' | 'plan' | 'gate'> & Partial<Pick<Summary, 'kernels' | 'incomplete'>>): number {
+  const judged = judgedExitCode(s);
+  if (judged === 1) return 1;
+  if (untestedKernels({ kernels: s.kernels ?? [], cells: s.cells }).length > 0 || (s.incomplete?.length ?? 0) > 0) return 125;
+  return judged;
+}
+
+function judgedExitCode(s: Pick<Summary, 'cells' | 'baseline' | 'plan' | 'gate'>): number {
   if (s.gate !== undefined) return exitCodeForGate(s.gate);
   // A shard can be dealt no cells at all (more shards than cells): nothing was asked of it.
   if (s.cells.length === 0 && s.plan?.shard !== undefined && s.plan.cells === 0) return 0;

@@ -6,7 +6,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadRun } from './baseline.ts';
 import { finishRun } from './finish.ts';
-import { mergeRuns, mergeWarnings, mergeSlowNotRun } from './merge.ts';
+import { mergeIncomplete, mergeRuns, mergeWarnings, mergeSlowNotRun } from './merge.ts';
 import { writeFakeRun } from './reports/fake-run.ts';
 import { loadSchema, validate } from './schema/validate.ts';
 
@@ -24,7 +24,8 @@ describe('mergeRuns', () => {
 
   it('unites the cells of shards into a valid run, copying cell folders without disk images', async () => {
     const runs = [await loadRun(join(root, 'shards', 's1')), await loadRun(join(root, 'shards', 's2'))];
-    expect(mergeWarnings(runs)).toEqual(['shard(s) 3/3 not among the merged runs']);
+    expect(mergeIncomplete(runs)).toEqual(['shard(s) 3/3 not among the merged runs']);
+    expect(mergeWarnings(runs)).toEqual([]);
     const out = await mergeRuns(runs, join(root, 'merged'), ['merge', 's1', 's2']);
     const code = await finishRun(out, 'complete');
     const s = JSON.parse(await readFile(join(out.dir, 'summary.json'), 'utf8'));
@@ -61,7 +62,7 @@ describe('mergeRuns', () => {
   it('npm run merge writes summary and reports and exits like the matrix (1: fail/crash/hang)', async () => {
     const r = await execa('npx', ['tsx', 'harness/cli/merge.ts', '--results', join(root, 'cli'), join(root, 'shards', 's1'), join(root, 'shards', 's2')], { reject: false });
     expect(r.exitCode).toBe(1);
-    expect(r.stderr).toContain('merge: warning: shard(s) 3/3 not among the merged runs');
+    expect(r.stderr).toContain('merge: incomplete: shard(s) 3/3 not among the merged runs');
     expect(r.stdout).toMatch(/^merged 2 run\(s\), 7 cell\(s\) -> /);
     const dir = r.stdout.split('\n')[0]!.split(' -> ')[1]!;
     for (const f of ['summary.json', 'junit.xml', 'ktap.txt', 'report.html']) expect(existsSync(join(dir, f))).toBe(true);

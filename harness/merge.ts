@@ -12,12 +12,20 @@ function cellFolder(dir: string): string {
   return dir.split('/').slice(0, 2).join('/');
 }
 
-/** What merging found odd but not fatal: shards missing, runs of different matrices, runs not finished. */
-export function mergeWarnings(runs: LoadedRun[]): string[] {
+/**
+ * Why the merged run is not the whole matrix: a run that did not complete (interrupted, or left `running` by
+ * a job that died), a shard of the sharding that is not among the runs. Each makes the merge exit 125 unless
+ * a failure makes it 1: cells that never ran were not tested.
+ */
+export function mergeIncomplete(runs: LoadedRun[]): string[] {
   const out: string[] = [];
-  for (const r of runs) if (r.summary.status !== 'complete') out.push(`${r.dir}: run is ${r.summary.status}; its missing cells stay missing`);
+  for (const r of runs) {
+    if (r.summary.status !== 'complete') {
+      const shard = r.summary.plan?.shard;
+      out.push(`${shard !== undefined ? `shard ${shard.index}/${shard.total} ` : ''}${r.dir}: run is ${r.summary.status}; its cells that did not finish are missing`);
+    }
+  }
   const totals = new Set(runs.map((r) => r.summary.plan?.shard?.total).filter((t) => t !== undefined));
-  if (totals.size > 1) out.push(`runs come from different shardings (${[...totals].map((t) => `/${t}`).join(', ')})`);
   if (totals.size === 1) {
     const total = [...totals][0]!;
     // CI often shards each kernel's matrix on its own (one job per kernel and shard): check each matrix apart
@@ -32,6 +40,14 @@ export function mergeWarnings(runs: LoadedRun[]): string[] {
       if (missing.length > 0) out.push(`shard(s) ${missing.map((i) => `${i}/${total}`).join(', ')}${of} not among the merged runs`);
     }
   }
+  return out;
+}
+
+/** What merging found odd but not fatal: runs of different shardings or matrices, different baselines. */
+export function mergeWarnings(runs: LoadedRun[]): string[] {
+  const out: string[] = [];
+  const totals = new Set(runs.map((r) => r.summary.plan?.shard?.total).filter((t) => t !== undefined));
+  if (totals.size > 1) out.push(`runs come from different shardings (${[...totals].map((t) => `/${t}`).join(', ')})`);
   const planned = new Set(runs.map((r) => r.summary.plan?.totalCells).filter((t) => t !== undefined));
   if (planned.size > 1) out.push(`runs planned different matrices (${[...planned].join(', ')} cells)`);
   const baseline = baselineWarning(runs);
@@ -100,10 +116,11 @@ export function checkSummary(s: Summary): void {
  * unsharded run would have been: kernels and cells united (the same cell in several runs combined as
  * repetitions), each cell's folder, every shared guest's folder and every kept build log copied
  * (merge/files.ts: collision-free names, references rewritten), the counts, baseline comparison and gate
- * judgement computed again over the merged cells (merge/aggregates.ts), the summary checked against its
- * schema. Reports are written by the caller from the returned summary.
+ * judgement computed again over the merged cells (merge/aggregates.ts), what the merge lacks recorded as
+ * `incomplete` (mergeIncomplete, plus `unreadable`: given runs whose summary.json could not be read), the
+ * summary checked against its schema. Reports are written by the caller from the returned summary.
  */
-export async function mergeRuns(runs: LoadedRun[], resultsRoot: string, command: string[]): Promise<RunResults> {
+export async function mergeRuns(runs: LoadedRun[], resultsRoot: string, command: string[], opts: { unreadable?: string[] } = {}): Promise<RunResults> {
   if (runs.length === 0) throw new UsageError('merge: give at least one run directory');
   mergedGate(runs); // refuses gate runs mixed with others before anything is written
   const groups = new Map<string, Array<{ cell: CellRecord; run: LoadedRun }>>();
@@ -161,6 +178,8 @@ export async function mergeRuns(runs: LoadedRun[], resultsRoot: string, command:
   s.cells = cells;
   recomputeAggregates(s, runs, (c) => baselineOf.get(c));
   s.status = runs.every((r) => r.summary.status === 'complete') ? 'complete' : 'interrupted';
+  const incomplete = [...(opts.unreadable ?? []), ...mergeIncomplete(runs)];
+  if (incomplete.length > 0) s.incomplete = incomplete;
   checkSummary(s);
   await out.flush();
   return out;

@@ -5,6 +5,7 @@ import { mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AccelChoice } from '../vm/qemu/accel.ts';
 import type { Outcome, Verdict } from './run/observations.ts';
+import type { UntestedKernel } from './untested.ts';
 
 export const SUMMARY_SCHEMA_VERSION = 1;
 
@@ -40,6 +41,8 @@ export interface RunRecord extends Outcome {
   dir: string;
   /** --share-guest: the booted guest it ran in (guests/<kernel>-<n>: console.log, guest.json), relative to the run directory. */
   guest?: string;
+  /** Disagreements with the model it recorded (disagreements.json in dir), kept also when it ended in error. */
+  disagreements?: number;
 }
 
 /** How a cell compares with the same cell in a --baseline run. */
@@ -61,6 +64,8 @@ export interface CellRecord extends Outcome {
   guest?: string;
   /** Repetitions judged the kernel differently (e.g. pass and crash): reported apart from steady failures. */
   flaky?: boolean;
+  /** Disagreements with the model the verdict's execution recorded, kept also when it ended in error. */
+  disagreements?: number;
   /** Every execution, when there was more than one (--repeat, --retries). */
   runs?: RunRecord[];
   baseline?: { verdict: Verdict | null; change: BaselineChange };
@@ -138,6 +143,10 @@ export interface Summary {
   baseline?: { runId: string; dir: string; regressions: number; unjudged: number; fixed: number };
   /** Set by `npm run gate`: which kernel is base and which candidate, and what changed. */
   gate?: GateRecord;
+  /** Set when the run ends: the kernels that were not tested (harness/untested.ts); they make the exit code 125. */
+  untested?: UntestedKernel[];
+  /** Set by `npm run merge`: why the merged run is not the whole matrix (a shard missing, interrupted or unreadable); exit 125. */
+  incomplete?: string[];
 }
 
 export function emptyCounts(): Record<Verdict, number> {

@@ -20,6 +20,8 @@ does not boot is skipped, not blamed.
   --repeat <n>         run each step up to n times: bad as soon as one run shows the signature (an
                        intermittent bug is still found), good only when all n runs pass
   --signature <text>   look for this failure instead of the bad end's (repeatable)
+                       (a step where a scenario that showed it on the bad end skips is untestable: skipped,
+                       never good)
   --results <dir>      results root (default results/): <dir>/<run-id>/bisect.json, steps.jsonl, steps/
   matrix options       --scenario, --slow, --patch, --kconfig, --make-arg, --jobs, --boot-timeout, ... (no --kernel);
                        without --scenario the default library runs (no slow scenarios; --slow adds them)

@@ -19,9 +19,26 @@ export interface RealDepsOptions {
   onRun?: (dir: string) => void;
 }
 
-export function realBisectDeps(opts: RealDepsOptions): BisectDeps {
+export interface RealBisectDeps extends BisectDeps {
+  /**
+   * For a signal handler: nothing new boots, and the step's run (if one is under way) is finished as
+   * `interrupted` with `code`, so its summary.json never stays `running`. The caller still kills the guests
+   * and stops the build (vm/kernel/build-run.ts, stopBuildSteps).
+   */
+  interrupt(code: number): Promise<void>;
+}
+
+export function realBisectDeps(opts: RealDepsOptions): RealBisectDeps {
   const { log } = opts;
+  const stop = new AbortController();
+  let current: RunResults | undefined;
   return {
+    async interrupt(code) {
+      stop.abort();
+      const run = current;
+      current = undefined;
+      if (run !== undefined) await finishRun(run, 'interrupted', undefined, code);
+    },
     async preflight() {
       await preflight({ log, requirements: [...REQUIREMENTS, ...BUILD_REQUIREMENTS] });
     },
@@ -31,10 +48,15 @@ export function realBisectDeps(opts: RealDepsOptions): BisectDeps {
     async run(cfg) {
       const { scenarios, slowNotRun } = await discoverScenarios(cfg.scenariosDir, cfg.scenarioGlobs, { slow: cfg.slow });
       const plan = planMatrix(cfg.kernels, scenarios, { repeat: cfg.repeat, retries: cfg.retries, slowNotRun });
+      if (stop.signal.aborted) throw new Error('bisect step: interrupted before its run began');
       const results = await RunResults.create(cfg.resultsDir, opts.command, { plan: planRecord(plan) });
+      current = results;
       opts.onRun?.(results.dir);
       const reporters = new Reporters([new LineReporter((s) => process.stderr.write(s))]);
-      await runMatrix(cfg, plan, results, reporters, log);
+      await runMatrix(cfg, plan, results, reporters, log, stop.signal);
+      // A signal finished the run as interrupted meanwhile: it stays so.
+      if (current !== results) throw new Error('bisect step: interrupted');
+      current = undefined;
       await finishRun(results, 'complete');
       await reporters.emit('onEnd', results.summary, results.dir);
       return results.summary.cells.map((c): BisectCell => ({
@@ -42,6 +64,7 @@ export function realBisectDeps(opts: RealDepsOptions): BisectDeps {
         scenario: c.scenario,
         verdict: c.verdict,
         booted: c.bootMs !== undefined,
+        reason: c.reason,
         ...(c.signature !== undefined ? { signature: c.signature } : {}),
       }));
     },

@@ -15,7 +15,7 @@ import type { BisectCell } from './verdict.ts';
 const SIG = 'BUG: kernel NULL pointer dereference @ bio_integrity_process';
 
 /** What a commit's kernel does: pass, crash with SIG, fail another way, hang without an oops, not build, crash every 2nd run. */
-type State = 'ok' | 'crash' | 'other' | 'hang' | 'nobuild' | 'flaky';
+type State = 'ok' | 'crash' | 'other' | 'hang' | 'nobuild' | 'flaky' | 'skipped';
 
 async function makeRepo(states: State[]): Promise<{ repo: string; commits: string[] }> {
   const repo = mkdtempSync(join(tmpdir(), 'ih-bisect-repo-'));
@@ -53,6 +53,8 @@ function fakeDeps() {
       if (state === 'crash' || (state === 'flaky' && n % 2 === 0)) return [cell({ verdict: 'crash', signature: SIG })];
       if (state === 'other') return [cell({ verdict: 'fail', signature: 'crypt/001-gcm: data-mismatch' })];
       if (state === 'hang') return [cell({ verdict: 'hang' })];
+      // the sought scenario cannot run on this commit (its cipher is missing), another one passes
+      if (state === 'skipped') return [cell({ verdict: 'skip', reason: 'kernel lacks gcm' }), cell({ id: `6.1.0-g${head.slice(0, 12)}/integrity/001`, scenario: 'integrity/001' })];
       return [cell({})];
     },
   };
@@ -118,6 +120,15 @@ describe('npm run bisect (driver)', { timeout: 180_000 }, () => {
     const odd = report!.steps.filter((s) => stateOf(s.commit) === 'other' || stateOf(s.commit) === 'nobuild');
     expect(odd.length).toBeGreaterThan(0);
     for (const s of odd) expect(s).toMatchObject({ verdict: 'skip', code: 125 });
+  });
+
+  it('never calls good a commit where the scenario that failed on the bad end skipped', async () => {
+    const { outcome, report, commits } = await bisectOn(['ok', 'skipped', 'crash']);
+    expect(outcome.code).toBe(125);
+    const step = report!.steps.find((s) => s.commit === commits[1])!;
+    expect(step).toMatchObject({ verdict: 'skip', code: 125, reason: expect.stringContaining('a sought scenario skipped: 6.1.0-g') });
+    expect(step.reason).toContain('crypt/001-gcm skip: kernel lacks gcm');
+    expect(report!.candidates!.map((c) => c.commit).sort()).toEqual([commits[1], commits[2]].sort());
   });
 
   it('exits 125 with the candidates when only untestable commits are left', async () => {

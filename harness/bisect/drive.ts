@@ -55,7 +55,8 @@ export async function runBisect(args: BisectArgs, deps: DriverDeps): Promise<Bis
     await record.finish({ status: outcome.status, message: outcome.message, exitCode: outcome.code });
     return { code: outcome.code, message: outcome.message, record };
   } finally {
-    await wt.remove();
+    // Reported, not thrown over the bisection's outcome: the lock is released either way (git.ts).
+    await wt.remove().catch((e: unknown) => deps.log(`bisect: ${(e as Error).message}`));
   }
 }
 
@@ -73,8 +74,8 @@ interface Driven {
 async function drive(args: BisectArgs, deps: DriverDeps, wt: Worktree, record: BisectRecord, ends: Ends): Promise<Driven> {
   const tested = new Map<string, StepRecord>();
   let badEndCells: BisectCell[] = [];
-  const test = async (commit: string, role: StepRole, signatures: readonly string[]): Promise<StepRecord> => {
-    const { step, decision } = await testCommit(args, deps, wt, record, commit, role, signatures);
+  const test = async (commit: string, role: StepRole, signatures: readonly string[], sought: readonly string[] = []): Promise<StepRecord> => {
+    const { step, decision } = await testCommit(args, deps, wt, record, commit, role, signatures, sought);
     if (role === 'bad-end') badEndCells = decision.bad ?? [];
     tested.set(commit, step);
     await record.step(step);
@@ -92,10 +93,12 @@ async function drive(args: BisectArgs, deps: DriverDeps, wt: Worktree, record: B
   }
   const signatures = args.signatures.length > 0 ? args.signatures : deriveSignatures(badEndCells);
   record.report.signatures = signatures;
+  // The scenarios that showed it: a step where one of them skips cannot be judged good.
+  const sought = [...new Set(badEndCells.filter((c) => signatures.includes(failureSignature(c))).map((c) => c.scenario ?? c.id.slice(c.id.indexOf('/') + 1)))];
   deps.log(`bisect: looking for ${signatures.map((s) => `"${s}"`).join(' or ')}`);
 
   await checkout(wt.dir, ends.good);
-  const goodEnd = await test(ends.good, 'good-end', signatures);
+  const goodEnd = await test(ends.good, 'good-end', signatures, sought);
   if (goodEnd.code === BISECT_ABORT) return aborted(goodEnd);
   if (goodEnd.code !== BISECT_GOOD) {
     const why = goodEnd.code === BISECT_BAD ? 'fails the same way' : 'cannot be judged good';
@@ -104,7 +107,7 @@ async function drive(args: BisectArgs, deps: DriverDeps, wt: Worktree, record: B
 
   let state: BisectState = await bisect(wt.dir, ['start', ends.bad, ends.good]);
   while (state.kind === 'testing') {
-    const step = await test(state.commit, 'step', signatures);
+    const step = await test(state.commit, 'step', signatures, sought);
     if (step.code === BISECT_ABORT) return aborted(step);
     state = await bisect(wt.dir, [verdictOf(step.code)]);
   }
@@ -135,9 +138,10 @@ async function testCommit(
   commit: string,
   role: StepRole,
   signatures: readonly string[],
+  sought: readonly string[],
 ): Promise<{ step: StepRecord; decision: BisectDecision }> {
   const started = Date.now();
-  const argv = [...args.stepArgs, '--results', record.stepsDir, ...signatures.flatMap((s) => ['--signature', s])];
+  const argv = [...args.stepArgs, '--results', record.stepsDir, ...signatures.flatMap((s) => ['--signature', s]), ...sought.flatMap((s) => ['--sought', s])];
   const runs: StepRecord['runs'] = [];
   const decision = await repeatStep(args.repeat, async (i) => {
     if (args.repeat > 1) deps.log(`bisect: ${role} ${short(commit)} run ${i + 1} of up to ${args.repeat}`);

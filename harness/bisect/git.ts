@@ -3,6 +3,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { hashParts, tryLock } from '../../vm/kernel/build-cache.ts';
+import { stopBuildSteps } from '../../vm/kernel/build-run.ts';
 import { InfraError, tail, UsageError } from '../errors.ts';
 
 // git's messages are parsed below: keep them in English.
@@ -50,7 +51,11 @@ export async function subject(cwd: string, commit: string): Promise<string> {
 
 export interface Worktree {
   dir: string;
-  /** Removes the worktree (and its bisect state) and releases it; a second call waits for the first. */
+  /**
+   * Stops any build still running in this process and waits for it to exit, then removes the worktree (and
+   * its bisect state) and releases its lock, whatever failed before; rejects with an InfraError naming what
+   * could not be cleaned up. A second call waits for the first.
+   */
   remove(): Promise<void>;
 }
 
@@ -69,10 +74,19 @@ export async function addWorktree(top: string, root: string, commit: string): Pr
   let removing: Promise<void> | undefined;
   const remove = (): Promise<void> =>
     (removing ??= (async () => {
-      await git(top, ['worktree', 'remove', '--force', dir]);
-      await fs.rm(dir, { recursive: true, force: true });
-      await git(top, ['worktree', 'prune']);
-      await fs.rm(lock, { force: true });
+      const failed: string[] = [];
+      try {
+        // The build directory lives in the worktree: make must have exited before it goes.
+        await stopBuildSteps().catch((e: unknown) => failed.push(`stopping the build: ${(e as Error).message}`));
+        const r = await git(top, ['worktree', 'remove', '--force', dir]);
+        await fs.rm(dir, { recursive: true, force: true }).catch((e: unknown) => failed.push(`rm -r ${dir}: ${(e as Error).message}`));
+        if (r.exitCode !== 0 && (await fs.stat(dir).then(() => true, () => false))) failed.push(`git worktree remove --force ${dir}: ${tail(r.stderr, 2)}`);
+        const p = await git(top, ['worktree', 'prune']);
+        if (p.exitCode !== 0) failed.push(`git -C ${top} worktree prune exited ${p.exitCode}: ${tail(p.stderr, 2)}`);
+      } finally {
+        await fs.rm(lock, { force: true }).catch((e: unknown) => failed.push(`rm ${lock}: ${(e as Error).message}`));
+      }
+      if (failed.length > 0) throw new InfraError(`cleaning up the bisection worktree ${dir} failed: ${failed.join('; ')}`);
     })());
   try {
     // Left over by a run that was killed: start over.
@@ -81,7 +95,7 @@ export async function addWorktree(top: string, root: string, commit: string): Pr
     await git(top, ['worktree', 'prune']);
     await gitOk(top, ['worktree', 'add', '--detach', dir, commit]);
   } catch (e) {
-    await remove();
+    await remove().catch(() => undefined);
     throw e;
   }
   return { dir, remove };

@@ -16,6 +16,10 @@ boot, or a failure other than --signature), 255 usage error (aborts the bisectio
   --signature <text>   only this failure counts as bad (repeatable), e.g.
                        "BUG: kernel NULL pointer dereference @ bio_integrity_process"
                        or "<scenario id>: <disagreement kind>"; any other failure is 125
+  --sought <scenario>  a scenario whose failure is looked for (repeatable; npm run bisect passes the bad
+                       end's failing ones): if it skips, the commit cannot be tested (125), never good.
+                       Scenarios named by a "<scenario id>: ..." signature are sought too; with neither
+                       --signature nor --sought, every scenario is
   matrix options       --scenario, --patch, --kconfig, --make-arg, --boot-timeout, --memory, --results, ...
                        (see \`npm run matrix -- --help\`; --kernel is not allowed: the tree is the kernel)
 
@@ -26,6 +30,8 @@ boot, or a failure other than --signature), 255 usage error (aborts the bisectio
 export interface BisectRunArgs {
   cfg: Readonly<MatrixConfig>;
   signatures: string[];
+  /** Scenarios whose failure is looked for (--sought): a skip of one is 125. */
+  sought: string[];
 }
 
 function takeValue(argv: readonly string[], i: number, flag: string): string {
@@ -38,14 +44,16 @@ function takeValue(argv: readonly string[], i: number, flag: string): string {
 export function parseBisectRunArgs(argv: readonly string[], cwd: string): BisectRunArgs | 'help' {
   let tree = cwd;
   const signatures: string[] = [];
+  const sought: string[] = [];
   const rest: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
     if (flag === '-h' || flag === '--help') return 'help';
-    if (flag === '--tree' || flag === '--signature') {
+    if (flag === '--tree' || flag === '--signature' || flag === '--sought') {
       const value = inline ?? takeValue(argv, i++, flag);
       if (flag === '--tree') tree = value;
+      else if (flag === '--sought') sought.push(value);
       else signatures.push(value);
     } else if (flag === '-k' || flag === '--kernel') {
       throw new UsageError(`${flag}: bisect-run builds the checked-out tree (--tree <path>); it takes no --kernel`);
@@ -55,7 +63,7 @@ export function parseBisectRunArgs(argv: readonly string[], cwd: string): Bisect
   }
   try {
     // The tree comes first, so --patch/--kconfig/--make-arg anywhere bind to it.
-    return { cfg: parseMatrixArgs(['--kernel', `tree:${tree}`, ...rest]), signatures };
+    return { cfg: parseMatrixArgs(['--kernel', `tree:${tree}`, ...rest]), signatures, sought };
   } catch (e) {
     if (e instanceof CommanderError) return 'help';
     throw e;
@@ -91,5 +99,5 @@ export async function bisectStep(argv: readonly string[], cwd: string, deps: Bis
     else if (e instanceof KernelBuildError) step = { kind: 'build-failed', message: e.message };
     else step = { kind: 'infra', message: (e as Error).stack ?? String(e) };
   }
-  return decideBisectExit(step, args.signatures);
+  return decideBisectExit(step, args.signatures, args.sought);
 }

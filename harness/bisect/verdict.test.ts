@@ -5,9 +5,21 @@ const cell = (verdict: BisectCell['verdict'], extra: Partial<BisectCell> = {}): 
 const NULL_DEREF = 'BUG: kernel NULL pointer dereference @ bio_integrity_process';
 
 describe('decideBisectExit', () => {
-  it('is good when every cell passes, or passes and skips', () => {
+  it('is good when every cell passes, or passes and a scenario whose failure is not sought skips', () => {
     expect(decideBisectExit({ kind: 'cells', cells: [cell('pass'), cell('pass')] }).code).toBe(0);
-    expect(decideBisectExit({ kind: 'cells', cells: [cell('pass'), cell('skip')] }).code).toBe(0);
+    const other = cell('skip', { id: 'k/crypt/002', scenario: 'crypt/002' });
+    expect(decideBisectExit({ kind: 'cells', cells: [cell('pass'), other] }, [NULL_DEREF], ['crypt/001']).code).toBe(0);
+    expect(decideBisectExit({ kind: 'cells', cells: [cell('pass'), other] }, ['crypt/001: data-mismatch']).code).toBe(0);
+  });
+
+  it('never calls good a step where the sought scenario skipped (or its kernel went untested): 125', () => {
+    const skipped = cell('skip', { id: 'k/crypt/001', scenario: 'crypt/001', reason: 'kernel lacks gcm' });
+    for (const [sigs, sought] of [[[NULL_DEREF], ['crypt/001']], [['crypt/001: data-mismatch'], []], [[], []]] as const) {
+      const d = decideBisectExit({ kind: 'cells', cells: [cell('pass'), skipped] }, sigs, sought);
+      expect(d).toMatchObject({ code: 125, reason: 'cannot test this commit, a sought scenario skipped: k/crypt/001 skip: kernel lacks gcm' });
+    }
+    const untested = cell('error', { reason: 'kernel not tested: the guest could not load module(s) the stacks need: dm_crypt: gone' });
+    expect(decideBisectExit({ kind: 'cells', cells: [untested, cell('pass')] })).toMatchObject({ code: 125, reason: expect.stringContaining('kernel not tested: the guest could not load') });
   });
 
   it('is bad when a booted cell fails, crashes or hangs', () => {

@@ -22,6 +22,21 @@ export interface BisectCell {
   signature?: string;
   /** Scenario id; without it, taken from `id` ("<kernel>/<scenario>"). */
   scenario?: string;
+  /** Why it ended so (a skip's unmet requirement, an error's cause). */
+  reason?: string;
+}
+
+const scenarioOf = (c: BisectCell) => c.scenario ?? c.id.slice(c.id.indexOf('/') + 1);
+
+/**
+ * Whether a cell's scenario is one whose failure the bisection looks for: one named in `sought` (npm run
+ * bisect passes the bad end's failing scenarios) or by a "<scenario>: <kind>" signature; with neither
+ * signatures nor sought scenarios, any failure is bad, so every scenario is sought.
+ */
+export function isSought(c: BisectCell, signatures: readonly string[], sought: readonly string[]): boolean {
+  if (signatures.length === 0 && sought.length === 0) return true;
+  const scenario = scenarioOf(c);
+  return sought.includes(scenario) || signatures.some((sig) => sig.startsWith(`${scenario}: `));
 }
 
 /**
@@ -31,8 +46,7 @@ export interface BisectCell {
  */
 export function failureSignature(cell: BisectCell): string {
   if (cell.signature !== undefined) return cell.signature;
-  const scenario = cell.scenario ?? cell.id.slice(cell.id.indexOf('/') + 1);
-  return `${scenario}: ${cell.verdict}`;
+  return `${scenarioOf(cell)}: ${cell.verdict}`;
 }
 
 /** The signatures a bisection looks for, from the failed cells of the bad end (those that booted, see decideBisectExit). */
@@ -63,22 +77,23 @@ export interface BisectDecision {
  * The exit code of one step. Bad only for a failure the bisection is about: with `signatures`, a cell whose
  * failure signature is one of them (even if it kept the kernel from booting); without, a cell that booted and
  * then failed. A kernel that did not boot, or failed differently, or a step that built nothing or errored,
- * cannot say good or bad: 125.
+ * cannot say good or bad: 125. Nor can a step where a sought scenario (isSought) skipped: the failure looked
+ * for could not have shown there, so the commit is untestable, never good.
  */
-export function decideBisectExit(step: BisectStep, signatures: readonly string[] = []): BisectDecision {
+export function decideBisectExit(step: BisectStep, signatures: readonly string[] = [], sought: readonly string[] = []): BisectDecision {
   if (step.kind === 'usage') return { code: BISECT_ABORT, reason: `usage error: ${step.message}`, from: step.kind };
   if (step.kind === 'build-failed') return { code: BISECT_SKIP, reason: `cannot test this commit, the kernel did not build: ${step.message}`, from: step.kind };
   if (step.kind === 'infra') return { code: BISECT_SKIP, reason: `cannot test this commit, infrastructure error: ${step.message}`, from: step.kind };
   const { cells } = step;
-  return { ...decideOnCells(cells, signatures), cells, from: step.kind };
+  return { ...decideOnCells(cells, signatures, sought), cells, from: step.kind };
 }
 
-function decideOnCells(cells: BisectCell[], signatures: readonly string[]): Omit<BisectDecision, 'from'> {
+function decideOnCells(cells: BisectCell[], signatures: readonly string[], sought: readonly string[]): Omit<BisectDecision, 'from'> {
   if (cells.length === 0) return { code: BISECT_SKIP, reason: 'no cell ran' };
   const failed = cells.filter((c) => FAILED.has(c.verdict));
-  const sought = failed.filter((c) => (signatures.length === 0 ? c.booted : signatures.includes(failureSignature(c))));
-  if (sought.length > 0) {
-    return { code: BISECT_BAD, reason: `bad: ${sought.map((c) => `${c.id} ${c.verdict} (${failureSignature(c)})`).join('; ')}`, bad: sought };
+  const bad = failed.filter((c) => (signatures.length === 0 ? c.booted : signatures.includes(failureSignature(c))));
+  if (bad.length > 0) {
+    return { code: BISECT_BAD, reason: `bad: ${bad.map((c) => `${c.id} ${c.verdict} (${failureSignature(c)})`).join('; ')}`, bad };
   }
   const unbooted = failed.filter((c) => !c.booted);
   if (unbooted.length > 0) {
@@ -90,11 +105,17 @@ function decideOnCells(cells: BisectCell[], signatures: readonly string[]): Omit
       reason: `cannot test this commit, it fails differently: ${failed.map((c) => `${c.id} ${c.signature ?? c.verdict}`).join('; ')} (looking for ${signatures.join(' | ')})`,
     };
   }
-  // As for the matrix's exit code: an errored cell leaves the commit unjudged; skipped ones (a scenario this
-  // kernel cannot run) do not, as long as some cell passed.
+  // As for the matrix's exit code: an errored cell (a kernel its guest could not test among them) leaves the
+  // commit unjudged; so does a skipped cell of a sought scenario. Other skips (a scenario this kernel cannot
+  // run, whose failure is not looked for) do not, as long as some cell passed.
+  const said = (c: BisectCell) => (c.reason !== undefined ? `: ${c.reason.replace(/\s*\n\s*/g, ' ')}` : '');
   const errored = cells.filter((c) => c.verdict === 'error');
   if (errored.length > 0) {
-    return { code: BISECT_SKIP, reason: `cannot test this commit: ${errored.map((c) => `${c.id} error`).join('; ')}` };
+    return { code: BISECT_SKIP, reason: `cannot test this commit: ${errored.map((c) => `${c.id} error${said(c)}`).join('; ')}` };
+  }
+  const skipped = cells.filter((c) => c.verdict === 'skip' && isSought(c, signatures, sought));
+  if (skipped.length > 0) {
+    return { code: BISECT_SKIP, reason: `cannot test this commit, a sought scenario skipped: ${skipped.map((c) => `${c.id} skip${said(c)}`).join('; ')}` };
   }
   const passed = cells.filter((c) => c.verdict === 'pass');
   if (passed.length === 0) return { code: BISECT_SKIP, reason: `cannot test this commit: all ${cells.length} cell(s) skipped` };

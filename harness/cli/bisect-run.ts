@@ -6,16 +6,22 @@
 import tmp from 'tmp';
 import { liveGuests } from '../../vm/qemu/guest.ts';
 import { realBisectDeps } from '../bisect/deps.ts';
+import { liveBuildSteps, stopBuildSteps } from '../../vm/kernel/build-run.ts';
 import { BISECT_ABORT } from '../bisect/verdict.ts';
 import { BISECT_RUN_USAGE, bisectStep } from '../bisect/step.ts';
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
 const deps = realBisectDeps({ log, command: ['bisect-run', ...process.argv.slice(2)] });
 
-// Ctrl-C ends the bisection, not just this step: 255 makes `git bisect run` stop.
+// Ctrl-C ends the bisection, not just this step: 255 makes `git bisect run` stop. The step's run is left
+// `interrupted` (not `running`), and no make outlives this process in the user's tree.
 function onSignal(sig: NodeJS.Signals): void {
-  log(`bisect-run: ${sig}: stopping ${liveGuests().length} guest(s)`);
-  void Promise.all(liveGuests().map((g) => g.kill(1000))).finally(() => process.exit(BISECT_ABORT));
+  log(`bisect-run: ${sig}: stopping ${liveGuests().length} guest(s) and ${liveBuildSteps()} build step(s)`);
+  void (async () => {
+    await Promise.all(liveGuests().map((g) => g.kill(1000))).catch(() => undefined);
+    await stopBuildSteps().catch((e: unknown) => log(`bisect-run: stopping the build: ${(e as Error).message}`));
+    await deps.interrupt(BISECT_ABORT).catch((e: unknown) => log(`bisect-run: marking the run interrupted: ${(e as Error).message}`));
+  })().finally(() => process.exit(BISECT_ABORT));
 }
 
 async function main(): Promise<number> {

@@ -7,7 +7,8 @@ import tmp from 'tmp';
 import { cacheDir } from '../../vm/cache.ts';
 import { liveGuests } from '../../vm/qemu/guest.ts';
 import { BISECT_USAGE, parseBisectArgs } from '../bisect/args.ts';
-import { realBisectDeps } from '../bisect/deps.ts';
+import { realBisectDeps, type RealBisectDeps } from '../bisect/deps.ts';
+import { liveBuildSteps, stopBuildSteps } from '../../vm/kernel/build-run.ts';
 import { runBisect } from '../bisect/drive.ts';
 import type { Worktree } from '../bisect/git.ts';
 import type { BisectRecord } from '../bisect/record.ts';
@@ -19,16 +20,20 @@ const log = (s: string) => process.stderr.write(`${s}\n`);
 
 let active: { wt: Worktree; record: BisectRecord } | undefined;
 let stopping = false;
+let resultsDir: string | undefined;
+let deps: RealBisectDeps = realBisectDeps({ log, command: ['bisect'] });
 
-// The worktree must not outlive the bisection, whatever ends it.
+// The worktree must not outlive the bisection, whatever ends it; nor may a make still write into it.
 function onSignal(sig: NodeJS.Signals): void {
   if (stopping) process.exit(BISECT_ABORT);
   stopping = true;
-  log(`bisect: ${sig}: stopping ${liveGuests().length} guest(s), removing the worktree`);
+  log(`bisect: ${sig}: stopping ${liveGuests().length} guest(s) and ${liveBuildSteps()} build step(s), removing the worktree`);
   void (async () => {
     await Promise.all(liveGuests().map((g) => g.kill(1000))).catch(() => undefined);
-    await active?.record.finish({ status: 'interrupted', message: sig, exitCode: BISECT_ABORT }).catch(() => undefined);
-    await active?.wt.remove().catch(() => undefined);
+    await stopBuildSteps().catch((e: unknown) => log(`bisect: stopping the build: ${(e as Error).message}`));
+    await deps.interrupt(BISECT_ABORT).catch((e: unknown) => log(`bisect: marking the step's run interrupted: ${(e as Error).message}`));
+    await active?.record.finish({ status: 'interrupted', message: sig, exitCode: BISECT_ABORT }).catch((e: unknown) => log(`bisect: writing bisect.json: ${(e as Error).message}`));
+    await active?.wt.remove().catch((e: unknown) => log(`bisect: ${(e as Error).message}`));
   })().finally(() => process.exit(BISECT_ABORT));
 }
 
@@ -50,8 +55,7 @@ async function main(argv: string[]): Promise<number> {
   }
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  let resultsDir: string | undefined;
-  const deps = realBisectDeps({ log, command: ['bisect', ...argv], onRun: (dir) => (resultsDir = dir) });
+  deps = realBisectDeps({ log, command: ['bisect', ...argv], onRun: (dir) => (resultsDir = dir) });
   const outcome = await runBisect(args, {
     log,
     worktreeRoot: cacheDir('bisect'),

@@ -2,12 +2,13 @@
  * npm run merge -- [--results DIR] [--baseline RUN] <run-dir>...
  *
  * Merges runs (the shards of a matrix, or repeated runs) into one new run directory with its own summary.json
- * and reports, and exits like `npm run matrix` would have for the whole matrix.
+ * and reports, and exits like `npm run matrix` would have for the whole matrix; a shard missing, interrupted
+ * or with a summary.json cut short makes it 125 (unless a failure makes it 1), each named on stderr.
  */
 import { join, resolve } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { repoRoot } from '../../vm/cache.ts';
-import { loadRun } from '../baseline.ts';
+import { loadRun, UnreadableRunError } from '../baseline.ts';
 import { UsageError } from '../errors.ts';
 import { runMain } from './main.ts';
 import { finishRun } from '../finish.ts';
@@ -35,10 +36,25 @@ async function main(argv: string[]): Promise<number> {
   }
   const o = cmd.opts<{ results: string; baseline?: string }>();
   const runs = [];
-  for (const dir of cmd.args) runs.push(await loadRun(dir, 'merge'));
+  const unreadable: string[] = [];
+  for (const dir of cmd.args) {
+    try {
+      runs.push(await loadRun(dir, 'merge'));
+    } catch (e) {
+      // A shard whose summary.json was cut short is a shard missing, not a mistyped argument.
+      if (!(e instanceof UnreadableRunError)) throw e;
+      unreadable.push(`${e.message}; its cells are missing`);
+    }
+  }
   const baseline = o.baseline !== undefined ? await loadRun(o.baseline) : undefined;
   for (const w of mergeWarnings(runs)) log(`merge: warning: ${w}`);
-  const merged = await mergeRuns(runs, resolve(o.results), ['merge', ...argv]);
+  if (runs.length === 0) {
+    for (const u of unreadable) log(`merge: incomplete: ${u}`);
+    log('merge: no run could be read: nothing merged');
+    return 125;
+  }
+  const merged = await mergeRuns(runs, resolve(o.results), ['merge', ...argv], { unreadable });
+  for (const why of merged.summary.incomplete ?? []) log(`merge: incomplete: ${why}`);
   const code = await finishRun(merged, merged.summary.status === 'complete' ? 'complete' : 'interrupted', baseline);
   checkSummary(merged.summary);
   await new Reporters(fileReporters()).emit('onEnd', merged.summary, merged.dir);

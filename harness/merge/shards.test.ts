@@ -13,7 +13,7 @@ import { UsageError } from '../errors.ts';
 import { exitCodeForSummary } from '../exit-code.ts';
 import { finishRun } from '../finish.ts';
 import { applyGate } from '../gate/compare.ts';
-import { mergeRuns, mergeWarnings } from '../merge.ts';
+import { mergeIncomplete, mergeRuns, mergeWarnings } from '../merge.ts';
 import { cellDirName, RunResults, type CellRecord, type Summary } from '../results.ts';
 import type { Verdict } from '../run/observations.ts';
 import { loadSchema, validate } from '../schema/validate.ts';
@@ -225,8 +225,8 @@ describe('mergeWarnings', () => {
       summary: { status: 'complete', plan: { kernels: [kernel], totalCells: 33, cells: 11, repeat: 1, retries: 0, shard: { index, total: 3 } }, cells: [] } as unknown as Summary,
     });
     const runs = [one('6.1', 1), one('6.1', 2), one('6.1', 3), one('6.12', 1), one('6.12', 3)];
-    expect(mergeWarnings(runs)).toEqual(['shard(s) 2/3 of --kernel 6.12 not among the merged runs']);
-    expect(mergeWarnings(runs.slice(0, 2))).toEqual(['shard(s) 3/3 not among the merged runs']);
+    expect(mergeIncomplete(runs)).toEqual(['shard(s) 2/3 of --kernel 6.12 not among the merged runs']);
+    expect(mergeIncomplete(runs.slice(0, 2))).toEqual(['shard(s) 3/3 not among the merged runs']);
   });
 });
 

@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromiumAvailable } from '../reports/chromium.ts';
+import { needs, testRequirement } from '../test/requirements.ts';
 import { loadAllDetails } from '../reports/details.ts';
 import { OOPS_LINE, writeFakeRun } from '../reports/fake-run.ts';
 import { CELL_PIXELS, gridCells, inspectReport } from '../reports/report-check.ts';
@@ -48,8 +48,8 @@ describe('report.html', () => {
     expect(fail).toContain('read: Invalid or incomplete multibyte or wide character');
   });
 
-  it('in headless Chromium: the grid shows every verdict in its colour, and a crash cell opens its oops', async (ctx) => {
-    if (!(await chromiumAvailable())) ctx.skip();
+  it('in headless Chromium: the grid shows every verdict in its colour, and a crash cell opens its oops', async () => {
+    await needs(testRequirement('chromium'));
     await new HtmlReporter().onEnd(run.summary, run.dir);
     const seen = await inspectReport(run.dir, { cellId: '6.1.0-56-amd64/integrity/003-crash' }, join(dir, 'shot.png'));
     expect(seen.cells).toHaveLength(7);

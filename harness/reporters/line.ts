@@ -1,5 +1,6 @@
 import { reportOrder } from '../reports/order.ts';
 import type { CellRecord, Summary } from '../results.ts';
+import { untestedLine } from '../untested.ts';
 import type { Reporter, RunBeginInfo } from './reporter.ts';
 
 const LABEL: Record<string, string> = { pass: 'PASS ', fail: 'FAIL ', crash: 'CRASH', hang: 'HANG ', error: 'ERROR', skip: 'SKIP ' };
@@ -27,7 +28,7 @@ export function slowNotRunLine(s: Pick<Summary, 'plan'>): string | undefined {
 
 /**
  * The closing block: regressions first (with a baseline they decide the exit code), then flaky cells apart
- * from the steadily failing ones, then the counts.
+ * from the steadily failing ones, then one line per untested kernel and what a merge lacks, then the counts.
  */
 export function formatEnd(s: Summary, runDir: string): string {
   const cells = reportOrder(s);
@@ -52,6 +53,9 @@ export function formatEnd(s: Summary, runDir: string): string {
   if (s.baseline !== undefined) parts.push(`${s.baseline.regressions} regression(s), ${s.baseline.fixed} fixed against ${s.baseline.runId}`);
   const slow = slowNotRunLine(s);
   if (slow !== undefined) out.push(slow);
+  // One line per kernel that was not tested (its cells are not listed one by one), then what a merge lacks.
+  out.push(...(s.untested ?? []).map(untestedLine));
+  out.push(...(s.incomplete ?? []).map((why) => `INCOMPLETE: ${why}`));
   out.push(`${parts.join(', ') || 'no cells'} (accelerator: ${s.accelerator?.accel ?? 'n/a'}); results: ${runDir}/summary.json, report.html, junit.xml, ktap.txt`);
   return `${out.join('\n')}\n`;
 }

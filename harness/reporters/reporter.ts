@@ -3,7 +3,7 @@ import type { Verdict } from '../run/observations.ts';
 
 export interface RunBeginInfo {
   runDir: string;
-  /** Cells planned for this run (its shard). */
+  /** Cells planned for this run (its shard) that will run: those on kernels that could not be prepared are left out (the end names each such kernel once). */
   cells: number;
   /** Cell executions planned (cells x --repeat; retries come on top). */
   executions: number;
@@ -28,8 +28,9 @@ export interface ExecutionEnd extends ExecutionInfo {
 /**
  * A reporter sees the run through these hooks, called in this order: onBegin; then for each execution of a
  * cell onExecutionBegin and onExecutionEnd, and once all of a cell's executions are done onCellEnd with the
- * combined record (cells interleave when run in parallel; cells that never run, e.g. on an unavailable
- * kernel, get only onCellEnd); then onEnd with the final summary. Every hook is optional; a throwing
+ * combined record (cells interleave when run in parallel; cells on a kernel that could not be prepared, e.g.
+ * an unavailable one, get no hook: they are in the summary, and the end names the kernel once); then onEnd
+ * with the final summary. Every hook is optional; a throwing
  * reporter is reported on stderr and never ends the run (Playwright's rule).
  */
 export interface Reporter {

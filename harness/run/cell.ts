@@ -232,6 +232,11 @@ export function judgeCell(
   } else if (outcome?.verdict === 'error' && qemuStderr.trim() !== '') {
     outcome = { verdict: 'error', reason: `${outcome.reason}; qemu: ${tail(qemuStderr, 3)}` };
   }
+  // An error judges nothing, but what the model already found stays in the record (and keeps --retries off it).
+  if (outcome?.verdict === 'error' && session.disagreements.length > 0) {
+    const d = session.disagreements[0]!;
+    outcome = { verdict: 'error', reason: `${outcome.reason}; before it, ${session.disagreements.length} disagreement(s) with the model (disagreements.json); first: step ${d.step} ${d.kind}${d.block !== undefined ? ` block ${d.block}` : ''}: expected ${d.expected}, found ${d.found}` };
+  }
   if (outcome?.verdict === 'fail') signature ??= `${spec.scenario.id}: ${outcome.reason.split(':')[0]}`;
   return {
     verdict: outcome?.verdict ?? 'pass', reason: outcome?.reason ?? `${session.steps.length} steps agree with the model`,

@@ -13,6 +13,7 @@ import { integrityGeometry } from '../model/integrity/geometry.ts';
 import { parseIntegritySuperblock, SB_BYTES, type IntegritySuperblock } from '../model/integrity/superblock.ts';
 import type { CryptAeadStack } from '../scenario/crypt-schema.ts';
 import { AeadCell } from './aead-cell.ts';
+import { unavailableAlgorithm } from './guest-untested.ts';
 import { KernelFailure, SkipCell, type CellSpec, type GuestSession } from './cell.ts';
 import {
   classifyCryptCreateFailure, CRYPT_NAME, cryptoDriver, cryptTable, dmCreateArgv, dmRemoveArgv,
@@ -87,7 +88,8 @@ export class CryptCell extends AeadCell {
       const log = (await this.s.run(['dmesg'])).stdout.toString();
       const crypto = (await this.s.run(['cat', '/proc/crypto'])).stdout.toString();
       const why = classifyCryptCreateFailure(this.cipher, r.stderr.toString(), log, crypto);
-      throw why.verdict === 'skip' && first ? new SkipCell(why.reason) : new KernelFailure(why.reason);
+      if (why.verdict === 'skip' && first) throw new SkipCell(`${why.reason}; ${await unavailableAlgorithm(this.s, this.cipher.algorithm)}`);
+      throw new KernelFailure(why.reason);
     }
     await this.s.must(['dmsetup', 'mknodes']);
     this.isOpen = true;

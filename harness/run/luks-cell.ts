@@ -20,6 +20,7 @@ import {
 } from '../model/luks2/segment.ts';
 import type { Luks2Stack } from '../scenario/luks-schema.ts';
 import { AeadCell } from './aead-cell.ts';
+import { unavailableAlgorithm } from './guest-untested.ts';
 import { KernelFailure, SkipCell, type CellSpec, type GuestSession } from './cell.ts';
 import { readAt, type TransferPlan } from './disks.ts';
 import {
@@ -87,7 +88,8 @@ export class LuksCell extends AeadCell {
     if (r.exitCode !== 0) {
       const said = tail(r.stderr.toString() || r.stdout.toString(), 3);
       // cryptsetup checks the cipher through the kernel's crypto API before writing anything
-      if (/is not available/.test(said)) throw new SkipCell(`cryptsetup luksFormat: ${said}`);
+      // (skip when the kernel lacks a piece of the algorithm; unavailableAlgorithm throws when it has them all)
+      if (/is not available/.test(said)) throw new SkipCell(`cryptsetup luksFormat: ${said}; ${await unavailableAlgorithm(this.s, this.cipher.algorithm)}`);
       throw new KernelFailure(`cryptsetup luksFormat exited ${r.exitCode}: ${said}`);
     }
   }

@@ -18,12 +18,18 @@ import type { Verdict } from './observations.ts';
 /** Verdicts each cell id returns, one per execution, in order. */
 const script = new Map<string, Verdict[]>();
 const calls: string[] = [];
+/** A cell's reason and disagreement count instead of the defaults, for every execution of it. */
+const details = new Map<string, { reason?: string; disagreements?: number }>();
+const resultOf = (id: string, verdict: Verdict) => {
+  const d = details.get(id);
+  return { verdict, reason: d?.reason ?? `${verdict} here`, disagreements: Array.from({ length: d?.disagreements ?? 0 }, (_, i) => ({ step: 1, kind: 'read-data', expected: 'x', found: `y${i}` })) };
+};
 
 vi.mock('./run-cell.ts', () => ({
   runCell: vi.fn(async (spec: CellSpec) => {
     calls.push(`${spec.id} ${spec.dir.split('/').at(-1)}`);
     const verdict = script.get(spec.id)?.shift() ?? 'pass';
-    return { verdict, reason: `${verdict} here`, durationMs: 10, bootMs: 5, kernelRelease: 'r', steps: [], disagreements: [] };
+    return { ...resultOf(spec.id, verdict), durationMs: 10, bootMs: 5, kernelRelease: 'r', steps: [] };
   }),
 }));
 
@@ -45,7 +51,7 @@ vi.mock('./shared-guest.ts', () => ({
           await mkdir(spec.dir, { recursive: true });
           await writeFile(join(spec.dir, 'console.log'), `console of ${spec.id} @${position}`);
           const verdict = shared.get(`${spec.id}@${position}`) ?? script.get(spec.id)?.shift() ?? 'pass';
-          const result = { verdict, reason: `${verdict} here`, durationMs: 10, ...(position === 0 ? { bootMs: 5 } : {}), kernelRelease: 'r', steps: [], disagreements: [] };
+          const result = { ...resultOf(spec.id, verdict), durationMs: 10, ...(position === 0 ? { bootMs: 5 } : {}), kernelRelease: 'r', steps: [] };
           return { verdict, reusable: verdict === 'pass' || verdict === 'skip', result, guestDir };
         },
         close: async () => undefined,
@@ -71,6 +77,7 @@ describe('runMatrix', () => {
   beforeEach(async () => {
     root = await mkdtemp(join(tmpdir(), 'ih-dispatch-'));
     script.clear();
+    details.clear();
     shared.clear();
     calls.length = 0;
     guestsOpened.length = 0;
@@ -91,10 +98,11 @@ describe('runMatrix', () => {
     return { results, events };
   }
 
-  it('runs each cell once in its own directory, records unavailable kernels as skip without running them', async () => {
+  it('runs each cell once in its own directory, records unavailable kernels as skip without running or reporting them one by one', async () => {
     const { results, events } = await run(['--kernel', '6.1', '--kernel', '4.13']);
     expect(calls).toEqual(['k6.1/a/1 k6.1__a_1', 'k6.1/a/2 k6.1__a_2']);
-    expect(events[0]).toBe('begin 4 2');
+    expect(events[0]).toBe('begin 2 2');
+    expect(events.filter((e) => e.includes('4.13'))).toEqual([]);
     expect(results.summary.cells.map((c) => `${c.id} ${c.verdict} ${c.kernelSpec}`).sort()).toEqual([
       '4.13/a/1 skip 4.13', '4.13/a/2 skip 4.13', 'k6.1/a/1 pass 6.1', 'k6.1/a/2 pass 6.1',
     ]);
@@ -111,6 +119,34 @@ describe('runMatrix', () => {
     expect(a1).toMatchObject({ verdict: 'pass', dir: 'cells/k6.1__a_1/rep1-try3' });
     expect(a1.runs!.map((r) => r.verdict)).toEqual(['error', 'error', 'pass']);
     expect(results.summary.cells.find((c) => c.id === 'k6.1/a/2')).toMatchObject({ verdict: 'fail' });
+  });
+
+  it('does not retry an error that came after disagreements with the model: the record keeps them', async () => {
+    script.set('k6.1/a/1', ['error', 'pass']);
+    details.set('k6.1/a/1', { reason: 'agent failed running dmsetup remove', disagreements: 3 });
+    const { results } = await run(['--kernel', '6.1', '--retries', '2', '--scenario', 'a/1']);
+    expect(calls.filter((c) => c.startsWith('k6.1/a/1'))).toEqual(['k6.1/a/1 rep1-try1']);
+    expect(results.summary.cells.find((c) => c.id === 'k6.1/a/1')).toMatchObject({ verdict: 'error', disagreements: 3 });
+  });
+
+  it('keeps every attempt of a retried cell in summary.json, each with its own reason and directory', async () => {
+    script.set('k6.1/a/1', ['error', 'error', 'pass']);
+    const { results } = await run(['--kernel', '6.1', '--retries', '2', '--scenario', 'a/1']);
+    expect(results.summary.cells.find((c) => c.id === 'k6.1/a/1')!.runs!.map((r) => `${r.attempt} ${r.verdict} ${r.reason} ${r.dir}`)).toEqual([
+      '1 error error here cells/k6.1__a_1/rep1-try1', '2 error error here cells/k6.1__a_1/rep1-try2', '3 pass pass here cells/k6.1__a_1/rep1-try3',
+    ]);
+  });
+
+  it('a kernel its guest could not test boots no further guest: its other cells end untested at once, none retried', async () => {
+    details.set('k6.1/a/1', { reason: 'kernel not tested: the guest could not load module(s) the stacks need: dm_integrity: gone' });
+    script.set('k6.1/a/1', ['error']);
+    const { results } = await run(['--kernel', '6.1', '--retries', '2']);
+    expect(calls).toEqual(['k6.1/a/1 rep1-try1']);
+    expect(results.summary.cells.map((c) => `${c.id} ${c.verdict} ${c.reason}`)).toEqual([
+      'k6.1/a/1 error kernel not tested: the guest could not load module(s) the stacks need: dm_integrity: gone',
+      'k6.1/a/2 error kernel not tested: the guest could not load module(s) the stacks need: dm_integrity: gone',
+    ]);
+    expect(results.summary.cells[1]).toMatchObject({ dir: '' });
   });
 
   it('gives up after --retries and keeps the error', async () => {
@@ -172,6 +208,19 @@ describe('runMatrix', () => {
       expect(guestsOpened).toEqual([['k6.1/a/1', 'k6.1/a/2']]);
       expect(calls).toContain('k6.1/a/3 k6.1__a_3');
       expect(results.summary.cells.map((c) => `${c.id} ${c.verdict}`).sort()).toEqual(['k6.1/a/1 pass', 'k6.1/a/2 pass', 'k6.1/a/3 pass']);
+    });
+
+    it('a kernel its guest could not test opens no further guest', async () => {
+      const three = [...scenarios, { id: 'a/3', steps: [], stack: { type: 'integrity' } }] as unknown as Scenario[];
+      details.set('k6.1/a/1', { reason: 'kernel not tested: the guest could not load module(s) the stacks need: dm_integrity: gone' });
+      script.set('k6.1/a/1', ['error']);
+      const { results } = await run(['--kernel', '6.1', '--share-guest', '3', '--retries', '1'], { scenarios: three });
+      expect(guestsOpened).toEqual([['k6.1/a/1', 'k6.1/a/2', 'k6.1/a/3']]);
+      expect(calls).toEqual(['k6.1/a/1 rep1-try1 @0']);
+      expect(results.summary.cells.map((c) => `${c.id} ${c.verdict} ${c.dir === '' ? 'no-dir' : c.dir}`).sort()).toEqual([
+        'k6.1/a/1 error cells/k6.1__a_1/rep1-try1', 'k6.1/a/2 error no-dir', 'k6.1/a/3 error no-dir',
+      ]);
+      expect(results.summary.cells.every((c) => c.reason.startsWith('kernel not tested: '))).toBe(true);
     });
 
     it('retries an infrastructure error in a fresh guest and its own directory', async () => {

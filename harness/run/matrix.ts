@@ -17,6 +17,7 @@ import { needsOwnGuest, runShared, type SharedVm } from './share.ts';
 import { DISK_BUDGET, guestKey, SharedGuest, slotDisks, type SharedSlotRun } from './shared-guest.ts';
 import { chooseAccelFor, isReady, prepareKernels, type ReadyKernel } from './kernels.ts';
 import type { CellResult } from './observations.ts';
+import { guestUntestedReason } from '../untested.ts';
 
 type Cell = PlannedCell<KernelSpec, Scenario>;
 
@@ -48,13 +49,19 @@ export async function runMatrix(
   const { kernels, accel } = prepared ?? await prepareMatrix(cfg, plan, results, log);
   const runnable = plan.cells.filter((c) => isReady(kernels.get(c.kernel.text)!));
   await reporters.emit('onBegin', {
-    runDir: results.dir, cells: plan.cells.length, executions: runnable.length * plan.repeat, jobs: cfg.jobs,
+    runDir: results.dir, cells: runnable.length, executions: runnable.length * plan.repeat, jobs: cfg.jobs,
     kernels: plannedKernels(plan).map((k) => k.text),
   });
+  // Recorded, not reported one by one: the end of the run names each such kernel once (untested.ts).
   for (const cell of plan.cells) {
     const k = kernels.get(cell.kernel.text)!;
-    if (!isReady(k)) await reporters.emit('onCellEnd', await results.addCell(unrunCell(cell, k)));
+    if (!isReady(k)) await results.addCell(unrunCell(cell, k));
   }
+  // Kernels a guest could not test (a boot module did not load): their other executions boot nothing.
+  const untested = new Map<string, string>();
+  const noteUntested = (cell: Cell, run: RunRecord) => {
+    if (guestUntestedReason(run.reason) !== undefined && !untested.has(cell.kernel.text)) untested.set(cell.kernel.text, run.reason);
+  };
 
   const progress = new Map<Cell, CellProgress>(runnable.map((c) => [c, { runs: [], left: plan.repeat }]));
   const finish = async (cell: Cell, k: ReadyKernel, p: CellProgress) => {
@@ -62,7 +69,7 @@ export async function runMatrix(
   };
   const shared = cfg.shareGuest > 1 ? runnable.filter((c) => !needsOwnGuest(c.scenario)) : [];
   if (shared.length > 0) {
-    await runSharedGuests(cfg, plan, results, reporters, log, { runnable: shared, kernels, accel: accel.accel, progress, finish }, stop);
+    await runSharedGuests(cfg, plan, results, reporters, log, { runnable: shared, kernels, accel: accel.accel, progress, finish, untested, noteUntested }, stop);
   }
   const solo = runnable.filter((c) => !shared.includes(c));
   const limit = pLimit(cfg.jobs);
@@ -72,15 +79,33 @@ export async function runMatrix(
     const k = kernels.get(cell.kernel.text) as ReadyKernel;
     const p = progress.get(cell)!;
     for (let attempt = 1; ; attempt++) {
-      const { run, kernelRelease } = await runExecution(cfg, plan, results, reporters, { cell, k, accel: accel.accel, repeat, attempt });
+      const known = untested.get(cell.kernel.text);
+      const { run, kernelRelease } = known !== undefined
+        ? { run: untestedRun(repeat, attempt, known), kernelRelease: undefined }
+        : await runExecution(cfg, plan, results, reporters, { cell, k, accel: accel.accel, repeat, attempt });
       p.runs.push(run);
+      noteUntested(cell, run);
       if (kernelRelease !== undefined) p.kernelRelease = kernelRelease;
-      if (run.verdict !== 'error' || attempt > plan.retries || stop?.aborted) break;
+      if (!retriable(run) || attempt > plan.retries || stop?.aborted) break;
       log(`${k.kernel.label}/${cell.scenario.id}: infrastructure error, retrying (${attempt}/${plan.retries}): ${run.reason.replace(/\s*\n\s*/g, ' ')}`);
     }
     await finish(cell, k, p);
   })));
   return { kernels, accel };
+}
+
+/**
+ * --retries is for infrastructure errors that judged nothing. An error after the model already disagreed
+ * keeps its disagreements as the cell's record instead of trading them for another attempt, and a kernel
+ * its guest could not test (guestUntestedReason) would be untested again.
+ */
+function retriable(run: RunRecord): boolean {
+  return run.verdict === 'error' && run.disagreements === undefined && guestUntestedReason(run.reason) === undefined;
+}
+
+/** An execution on a kernel a guest already could not test: nothing boots, the reason is that guest's. */
+function untestedRun(repeat: number, attempt: number, reason: string): RunRecord {
+  return { repeat, attempt, verdict: 'error', reason, durationMs: 0, dir: '' };
 }
 
 /** The plan's kernels resolved and the accelerator chosen: what runMatrix needs before it boots anything. */
@@ -121,6 +146,7 @@ async function runSharedGuests(
   x: {
     runnable: Cell[]; kernels: Map<string, ReadyKernel | KernelRecord>; accel: Accel; progress: Map<Cell, CellProgress>;
     finish: (cell: Cell, k: ReadyKernel, p: CellProgress) => Promise<void>;
+    untested: ReadonlyMap<string, string>; noteUntested: (cell: Cell, run: RunRecord) => void;
   },
   stop?: AbortSignal,
 ): Promise<void> {
@@ -140,6 +166,17 @@ async function runSharedGuests(
   let guests = 0;
   const vm: SharedVm<SharedExecution, SharedSlotRun> = {
     open: async (batch) => {
+      // A kernel a guest could not test boots no further guest: each execution ends at once, as that one did.
+      const known = x.untested.get(batch[0]!.cell.kernel.text);
+      if (known !== undefined) {
+        return {
+          run: async (e) => {
+            const result: CellResult = { verdict: 'error', reason: known, durationMs: 0, steps: [], disagreements: [] };
+            return { verdict: 'error', reusable: false, result, guestDir: '' };
+          },
+          close: async () => undefined,
+        };
+      }
       const n = ++guests;
       const g = await SharedGuest.open(batch.map((e) => e.spec), join(results.dir, 'guests', `${batch[0]!.k.kernel.label}-${n}`));
       return {
@@ -164,16 +201,19 @@ async function runSharedGuests(
     final: async (e, r) => {
       const p = x.progress.get(e.cell)!;
       const res = r.result;
+      const ran = r.guestDir !== '';
       const run: RunRecord = {
-        repeat: e.repeat, attempt: e.attempt, verdict: res.verdict, reason: res.reason, durationMs: res.durationMs, dir: results.relative(e.spec.dir),
-        guest: results.relative(r.guestDir),
+        repeat: e.repeat, attempt: e.attempt, verdict: res.verdict, reason: res.reason, durationMs: res.durationMs, dir: ran ? results.relative(e.spec.dir) : '',
+        ...(ran ? { guest: results.relative(r.guestDir) } : {}),
         ...(res.bootMs !== undefined ? { bootMs: res.bootMs } : {}),
         ...(res.signature !== undefined ? { signature: res.signature } : {}),
+        ...(res.disagreements.length > 0 ? { disagreements: res.disagreements.length } : {}),
       };
-      await reporters.emit('onExecutionEnd', { ...info(e), verdict: run.verdict, reason: run.reason, durationMs: run.durationMs });
+      if (ran) await reporters.emit('onExecutionEnd', { ...info(e), verdict: run.verdict, reason: run.reason, durationMs: run.durationMs });
       p.runs.push(run);
+      x.noteUntested(e.cell, run);
       if (res.kernelRelease !== undefined) p.kernelRelease = res.kernelRelease;
-      if (run.verdict === 'error' && e.attempt <= plan.retries && !stop?.aborted) {
+      if (retriable(run) && e.attempt <= plan.retries && !stop?.aborted) {
         log(`${e.spec.id}: infrastructure error, retrying (${e.attempt}/${plan.retries}): ${run.reason.replace(/\s*\n\s*/g, ' ')}`);
         e.attempt++;
         e.spec = specFor(e.cell, e.k, e.repeat, e.attempt);
@@ -206,6 +246,7 @@ function cellRecord(cell: Cell, k: ReadyKernel, p: CellProgress): CellRecord {
     ...(c.from.bootMs !== undefined ? { bootMs: c.from.bootMs } : {}),
     ...(p.kernelRelease !== undefined ? { kernelRelease: p.kernelRelease } : {}),
     ...(c.from.signature !== undefined ? { signature: c.from.signature } : {}),
+    ...(c.from.disagreements !== undefined ? { disagreements: c.from.disagreements } : {}),
     ...(c.flaky ? { flaky: true } : {}),
     ...(runs.length > 1 ? { runs } : {}),
   };
@@ -222,7 +263,7 @@ async function runExecution(
   const info = { id, repeat: x.repeat, repeats: plan.repeat, attempt: x.attempt };
   await reporters.emit('onExecutionBegin', info);
   const started = Date.now();
-  let r: Pick<CellResult, 'verdict' | 'reason' | 'durationMs' | 'bootMs' | 'signature' | 'kernelRelease'>;
+  let r: Pick<CellResult, 'verdict' | 'reason' | 'durationMs' | 'bootMs' | 'signature' | 'kernelRelease'> & { disagreements?: unknown[] };
   try {
     await mkdir(dir, { recursive: true });
     r = await runCell({
@@ -236,6 +277,7 @@ async function runExecution(
     repeat: x.repeat, attempt: x.attempt, verdict: r.verdict, reason: r.reason, durationMs: r.durationMs, dir: results.relative(dir),
     ...(r.bootMs !== undefined ? { bootMs: r.bootMs } : {}),
     ...(r.signature !== undefined ? { signature: r.signature } : {}),
+    ...((r.disagreements?.length ?? 0) > 0 ? { disagreements: r.disagreements!.length } : {}),
   };
   await reporters.emit('onExecutionEnd', { ...info, verdict: run.verdict, reason: run.reason, durationMs: run.durationMs });
   return { run, ...(r.kernelRelease !== undefined ? { kernelRelease: r.kernelRelease } : {}) };

@@ -3,6 +3,7 @@ import type { Scenario } from '../scenario/load.ts';
 import type { GuestSession } from './cell.ts';
 import { KernelFailure, SkipCell } from './cell.ts';
 import { tail } from '../errors.ts';
+import { checkGuestModules, unavailableAlgorithm } from './guest-untested.ts';
 
 /**
  * Gathers what the scenario's requirements ask about, in the booted guest. In a shared guest the kernel's
@@ -11,6 +12,8 @@ import { tail } from '../errors.ts';
  */
 export async function gatherFacts(s: GuestSession, scenario: Scenario): Promise<GuestFacts> {
   const req = effectiveRequirements(scenario);
+  // A guest that did not load the modules the stacks need cannot say what the kernel lacks: untested, not skip.
+  await checkGuestModules(s);
   const must = async (argv: string[]) => {
     const r = await s.runOnce(argv);
     if (r.exitCode !== 0) {
@@ -49,8 +52,13 @@ export async function gatherFacts(s: GuestSession, scenario: Scenario): Promise<
 /** Throws SkipCell naming every unmet requirement; returns the facts for the rest of the cell. */
 export async function checkRequirements(s: GuestSession, scenario: Scenario): Promise<GuestFacts> {
   const facts = await gatherFacts(s, scenario);
-  const unmet = unmetRequirements(effectiveRequirements(scenario), facts);
-  if (unmet.length > 0) throw new SkipCell(unmet.join('; '));
+  const req = effectiveRequirements(scenario);
+  const unmet = unmetRequirements(req, facts);
+  if (unmet.length > 0) {
+    // A cipher the kernel provides but the guest could not instantiate is the kernel untested (throws), not a skip.
+    for (const alg of req.crypto.filter((c) => !facts.crypto.has(c))) unmet.push(await unavailableAlgorithm(s, alg));
+    throw new SkipCell(unmet.join('; '));
+  }
   s.note(`kernel ${facts.kernelVersion?.join('.') ?? '?'}; integrity target v${facts.targets.get('integrity') ?? '?'}`);
   return facts;
 }

@@ -12,9 +12,9 @@ const fullCell: Required<CellRecord> = {
   id: '6.1.0-56-amd64/integrity/001', kernel: '6.1.0-56-amd64', kernelSpec: '6.1', scenario: 'integrity/001', verdict: 'crash',
   reason: 'flaky: 1 pass, 1 crash in 2 repetitions; repetition 2: BUG: kernel NULL pointer dereference', durationMs: 61000, bootMs: 17000,
   kernelRelease: '6.1.0-56-amd64', signature: 'BUG: kernel NULL pointer dereference @ bio_integrity_verify_fn',
-  dir: 'cells/x/rep2-try1', guest: 'guests/6.1.0-56-amd64-2', flaky: true,
+  dir: 'cells/x/rep2-try1', guest: 'guests/6.1.0-56-amd64-2', flaky: true, disagreements: 2,
   runs: [
-    { repeat: 1, attempt: 1, verdict: 'error', reason: 'QEMU exited', durationMs: 1000, dir: 'cells/x/rep1-try1' },
+    { repeat: 1, attempt: 1, verdict: 'error', reason: 'QEMU exited', durationMs: 1000, dir: 'cells/x/rep1-try1', disagreements: 2 },
     { repeat: 1, attempt: 2, verdict: 'pass', reason: 'ok', durationMs: 30000, bootMs: 17000, dir: 'cells/x/rep1-try2' },
     { repeat: 2, attempt: 1, verdict: 'crash', reason: 'BUG', durationMs: 30000, signature: 'BUG @ f', dir: 'cells/x/rep2-try1', guest: 'guests/6.1.0-56-amd64-2' },
   ],
@@ -41,6 +41,8 @@ describe('summary.schema.json', () => {
         base: { spec: 'src:6.1', label: '6.1.158' }, candidate: { spec: 'src:6.1 --patch x.patch', label: '6.1.158+x' },
         regressions: 1, unjudged: 0, fixed: 0, compared: 3, compat: ['compat/integrity-crc32c-journal'],
       };
+      r.summary.untested = [{ kernel: '6.13', reason: 'could not be had: no linux-image-6.13' }, { kernel: '6.1', label: '6.1.0-56-amd64', reason: 'the guest could not load module(s)' }];
+      r.summary.incomplete = ['shard 2/2 not among the merged runs'];
       await r.finish('complete', 1);
       const written = JSON.parse(await readFile(join(r.dir, 'summary.json'), 'utf8'));
       expect(validate(schema, written)).toEqual([]);

@@ -8,7 +8,7 @@ import { InfraError, tail } from '../../harness/errors.ts';
 import { cacheDir } from '../cache.ts';
 import type { ResolvedKernel } from '../kernel/types.ts';
 import { hostFiles, type HostFile } from './host-binaries.ts';
-import { readModulesDep, selectModules } from './modules.ts';
+import { moduleName, readModulesDep, selectModules } from './modules.ts';
 
 const INIT_SCRIPT = new URL('./init.sh', import.meta.url);
 /** Bump when the image layout changes in a way the content hash cannot see. */
@@ -106,11 +106,17 @@ async function stage(root: string, kernel: ResolvedKernel, tools: GuestTools, la
   }
 }
 
+/** Test seams: an image that lacks what the kernel has, to prove the host notices. */
+export interface ImageHooks {
+  /** Module names (dm_integrity) whose files are left out, while init still loads them at boot. */
+  omitModules?: string[];
+}
+
 /**
  * Builds (or reuses from the cache) the guest initramfs for a kernel: busybox, the cryptsetup tools and
  * their libraries, kmod as /sbin/modprobe, the kernel's device-mapper and crypto modules, the agent.
  */
-export async function buildGuestImage(kernel: ResolvedKernel, tools: GuestTools): Promise<GuestImage> {
+export async function buildGuestImage(kernel: ResolvedKernel, tools: GuestTools, hooks: ImageHooks = {}): Promise<GuestImage> {
   const scratch = tmp.dirSync({ prefix: 'ih-image-', unsafeCleanup: true });
   try {
     let moduleFiles: string[] = [];
@@ -118,7 +124,8 @@ export async function buildGuestImage(kernel: ResolvedKernel, tools: GuestTools)
     if (kernel.modulesRoot !== undefined) {
       if (kernel.release === undefined) throw new InfraError(`kernel ${kernel.spec}: modules given but release unknown`);
       const sel = selectModules(await readModulesDep(kernel.modulesRoot, kernel.release, scratch.name));
-      moduleFiles = sel.files;
+      const omit = new Set(hooks.omitModules ?? []);
+      moduleFiles = sel.files.filter((f) => !omit.has(moduleName(f)));
       load = sel.load;
     }
     const busybox = '/bin/busybox';

@@ -1,4 +1,5 @@
 import { execa } from 'execa';
+import { needs, testRequirement } from '../../harness/test/requirements.ts';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -36,8 +37,8 @@ describe('nmPluginArgs', () => {
 
   const gcc = execa('gcc', ['--version'], { reject: false }).then((r) => r.exitCode === 0, () => false);
 
-  it("names gcc's plugin, and nm lists a gcc object the same with it", async (ctx) => {
-    if (!(await gcc)) ctx.skip();
+  it("names gcc's plugin, and nm lists a gcc object the same with it", async () => {
+    if (!(await gcc)) throw new Error('this test needs gcc, which is missing: apt-get install -y gcc');
     const args = await nmPluginArgs(['CC=ccache gcc']);
     expect(args).toEqual([expect.stringMatching(/^NM=nm --plugin \/\S+\/liblto_plugin\.so$/)]);
     const dir = mkdtempSync(path.join(tmpdir(), 'ih-nm-'));
@@ -55,8 +56,8 @@ describe('nmPluginArgs', () => {
 describe('withCcache', () => {
   const ccache = execa('ccache', ['--version'], { reject: false }).then((r) => r.exitCode === 0, () => false);
 
-  it('puts ccache in front of the target and the host compiler, leaving LLVM= builds and given wrappers alone', async (ctx) => {
-    if (!(await ccache)) ctx.skip();
+  it('puts ccache in front of the target and the host compiler, leaving LLVM= builds and given wrappers alone', async () => {
+    await needs(testRequirement('ccache'));
     expect(await withCcache([])).toEqual(['CC=ccache gcc', 'HOSTCC=ccache gcc']);
     expect(await withCcache(['V=1', 'CC=gcc-10'])).toEqual(['HOSTCC=ccache gcc', 'V=1', 'CC=ccache gcc-10']);
     expect(await withCcache(['HOSTCC=distcc gcc', 'CC=ccache gcc'])).toEqual(['HOSTCC=ccache distcc gcc', 'CC=ccache gcc']);

@@ -42,6 +42,33 @@ export interface StepResult {
   cpuMs: number;
 }
 
+type Child = ReturnType<typeof execa>;
+
+/** Build steps running now (make above all): a signal handler stops them before removing their tree. */
+const live = new Set<Child>();
+
+/** How many build steps (make, patch, ...) are running in this process. */
+export function liveBuildSteps(): number {
+  return live.size;
+}
+
+/**
+ * Stops every running build step and resolves once each has exited: SIGTERM (make passes it to the
+ * compilers it started and waits for them), then SIGKILL after `graceMs`. Whoever removes a build tree calls
+ * this first, so no make writes into a directory being removed.
+ */
+export async function stopBuildSteps(graceMs = 10_000): Promise<void> {
+  await Promise.all([...live].map(async (child) => {
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    try {
+      await child.catch(() => undefined);
+    } finally {
+      clearTimeout(timer);
+    }
+  }));
+}
+
 // Never throws for a non-zero exit: the caller knows what a failure of this step means.
 export async function runStep(
   log: BuildLog,
@@ -57,6 +84,8 @@ export async function runStep(
     reject: false,
     stdin: 'ignore',
     buffer: false,
+    // stopBuildSteps decides when a make that ignores SIGTERM is killed (make needs the time to stop its compilers)
+    forceKillAfterDelay: false,
   });
   const output: string[] = [];
   const pump = (stream: Readable | null) =>
@@ -72,7 +101,8 @@ export async function runStep(
       : Promise.resolve();
   const started = Date.now();
   const cpuBefore = childCpuMs();
-  const [result] = await Promise.all([child, pump(child.stdout), pump(child.stderr)]);
+  live.add(child);
+  const [result] = await Promise.all([child, pump(child.stdout), pump(child.stderr)]).finally(() => live.delete(child));
   const exitCode = result.exitCode ?? (result.failed ? 1 : 0);
   if (result.failed && result.exitCode === undefined) log.line(`(${result.shortMessage})`);
   const cpuMs = childCpuMs() - cpuBefore;

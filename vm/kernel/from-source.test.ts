@@ -35,7 +35,7 @@ describe('kernel labels', () => {
     const spec = withBuildOptions(src('src:6.1'), { ...noBuildOptions(), kconfig: ['/k/kasan.config'] });
     expect(resolvedFromBuilt(spec, built)).toEqual({
       spec: 'src:6.1 --kconfig /k/kasan.config', label: '6.1.192+kasan', bootImage: '/c/kernels/k/vmlinux', release: '6.1.192',
-      source: 'built from Debian linux-source-6.1 (cached build)', version: 'k', buildLog: '/c/logs/k.log', missingOptions: ['KASAN'],
+      source: 'built from Debian linux-source-6.1 (cached build)', version: 'k', buildLog: '/c/logs/k.log', configPath: '/c/kernels/k/config', missingOptions: ['KASAN'],
     });
   });
 });
