@@ -26,8 +26,28 @@ export interface KernelRecord {
   image?: { path: string; hash: string; fromCache: boolean; modules: string[] };
 }
 
+/**
+ * --share-guest: a crash, hang or fail of an execution that was not the first in its guest. It stays the
+ * verdict (nothing the kernel did is lost); the execution also ran again first in a fresh guest, which says
+ * whether the failure needs the sequence.
+ */
+export interface SharedRunRecord {
+  verdict: Verdict;
+  reason: string;
+  signature?: string;
+  /** the scenarios that ran before it in that guest, in order */
+  before: string[];
+  /** its files (<cell>/shared-run) and its guest, relative to the run directory */
+  dir: string;
+  guest: string;
+  /** the run first in a fresh guest */
+  rerun?: { verdict: Verdict; reason: string; signature?: string; dir: string };
+}
+
 /** One execution of a cell: repetition `repeat` (--repeat), attempt `attempt` (--retries, after an `error`). */
 export interface RunRecord extends Outcome {
+  /** --share-guest: the run in the shared sequence that this verdict comes from, with the fresh guest's beside it */
+  sharedRun?: SharedRunRecord;
   repeat: number;
   attempt: number;
   /** Directory of this execution, relative to the run directory ('' when nothing ran). */
@@ -57,6 +77,8 @@ export interface CellRecord extends Outcome {
   flaky?: boolean;
   /** Every execution, when there was more than one (--repeat, --retries). */
   runs?: RunRecord[];
+  /** --share-guest: the verdict comes from a shared sequence; the fresh guest's run is beside it */
+  sharedRun?: SharedRunRecord;
   baseline?: { verdict: Verdict | null; change: BaselineChange };
   /** Gate runs (npm run gate): which side the cell ran on and, on the candidate, how it compares with base. */
   gate?: GateCellRecord;

@@ -2,10 +2,10 @@ import { mkdir, readFile, rm, writeFile, appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AgentClosedError, AgentTimeoutError, parseIoReport, type ExecResult } from '../../vm/agent/client.ts';
 import type { Accel } from '../../vm/qemu/args.ts';
-import { Guest } from '../../vm/qemu/guest.ts';
+import { Guest, type GuestExit } from '../../vm/qemu/guest.ts';
 import type { GuestImage } from '../../vm/image/initramfs.ts';
 import type { ResolvedKernel } from '../../vm/kernel/types.ts';
-import { scanConsole } from '../console.ts';
+import { scanConsole, userFaults } from '../console.ts';
 import { InfraError, tail } from '../errors.ts';
 import type { Scenario } from '../scenario/load.ts';
 import type { CellResult, Disagreement, StepRecord } from './observations.ts';
@@ -221,20 +221,61 @@ export async function runStack(spec: CellSpec, session: GuestSession, hostDisks:
   await session.end();
 }
 
-export type Outcome = { verdict: CellResult['verdict']; reason: string } | undefined;
+export type Outcome = {
+  verdict: CellResult['verdict'];
+  reason: string;
+  /** QEMU ended while the harness talked to the guest: how it ended decides the verdict (exitOutcome) */
+  guestGone?: boolean;
+  signature?: string;
+} | undefined;
+
+/**
+ * A step that got no answer in time is the kernel's hang only when the VM was running: a QEMU that is
+ * stopped (SIGSTOP) or that paused the VM on a host I/O error (ENOSPC under the image) is the host's
+ * fault, `error`, named. Asked before the guest is killed, while QEMU can still say.
+ */
+export async function hostSideOutcome(guest: Guest, outcome: Outcome): Promise<Outcome> {
+  if (outcome?.verdict !== 'hang' && !(outcome?.verdict === 'error' && /did not answer|no answer/.test(outcome.reason))) return outcome;
+  const fault = await guest.hostFault().catch(() => undefined);
+  return fault === undefined ? outcome : { verdict: 'error', reason: `${fault} (${outcome.reason})` };
+}
+
+/** The signature of a reset nobody asked for that left no oops on the console (a triple fault, say). */
+export const SILENT_RESET = 'guest reset (no oops on console)';
+
+/**
+ * What QEMU's end says when it ended on its own while the scenario ran: the guest reset or shut down
+ * (with -no-reboot that ends QEMU) is the kernel's doing, `crash`; a signal the harness did not send, or
+ * QEMU giving up by itself, is the host's, `error`. A crash on the console wins over this (judgeCell).
+ */
+export function exitOutcome(outcome: Outcome, exit: GuestExit): Outcome {
+  if (!outcome?.guestGone) return outcome;
+  if (exit.endedBy === 'guest') {
+    return {
+      verdict: 'crash', signature: SILENT_RESET,
+      reason: `the guest reset during the scenario (QEMU exited under -no-reboot${exit.shutdownReason ? `, QMP SHUTDOWN reason ${exit.shutdownReason}` : ''}) with no oops or panic on the console`,
+    };
+  }
+  if (exit.endedBy === 'signal') return { verdict: 'error', reason: `QEMU was ended by ${exit.signal ?? 'a signal'} that the harness did not send (${outcome.reason})` };
+  return { verdict: 'error', reason: `QEMU exited by itself (exit ${exit.exitCode ?? exit.signal}) while the harness was talking to the guest` };
+}
 
 /**
  * The verdict from how the steps ended (`outcome`, undefined when they all ran) and the cell's console:
  * a crash in the console wins over everything, then disagreements with the model, then the steps' end.
  */
 export function judgeCell(
-  spec: Pick<CellSpec, 'scenario'>, session: GuestSession, outcome: Outcome, consoleText: string, qemuStderr: string,
+  spec: Pick<CellSpec, 'scenario'>, session: GuestSession, outcome: Outcome, consoleText: string, qemuStderr: string, exit?: GuestExit,
 ): { verdict: CellResult['verdict']; reason: string; signature?: string } {
   const finding = scanConsole(consoleText);
+  // a panic the guest image caused (no init) also ends QEMU through a reset: the console says which it was
+  if (exit !== undefined && finding?.kind !== 'infra') outcome = exitOutcome(outcome, exit);
   let signature: string | undefined;
   if (finding?.kind === 'crash') {
     outcome = { verdict: 'crash', reason: finding.line };
     signature = finding.signature;
+  } else if (outcome?.signature !== undefined) {
+    signature = outcome.signature;
   } else if (outcome === undefined && session.disagreements.length > 0) {
     const d = session.disagreements[0]!;
     outcome = { verdict: 'fail', reason: `${session.disagreements.length} disagreement(s) with the model; first: step ${d.step} ${d.kind}${d.block !== undefined ? ` block ${d.block}` : ''}: expected ${d.expected}, found ${d.found}` };
@@ -245,6 +286,11 @@ export function judgeCell(
     outcome = { verdict: 'error', reason: `${outcome.reason}; qemu: ${tail(qemuStderr, 3)}` };
   }
   if (outcome?.verdict === 'fail') signature ??= `${spec.scenario.id}: ${outcome.reason.split(':')[0]}`;
+  // a guest tool that faulted: its step failed, and the kernel's report of the fault is the evidence
+  const faults = userFaults(consoleText);
+  if (outcome !== undefined && outcome.verdict !== 'crash' && faults.length > 0) {
+    outcome = { ...outcome, reason: `${outcome.reason} (console: a guest program faulted: ${faults[0]})` };
+  }
   return {
     verdict: outcome?.verdict ?? 'pass', reason: outcome?.reason ?? `${session.steps.length} steps agree with the model`,
     ...(signature !== undefined ? { signature } : {}),
@@ -297,13 +343,13 @@ export async function runCell(spec: CellSpec): Promise<CellResult> {
     await session.guest.powerOff(15_000);
   } catch (e) {
     await session.end().catch(() => undefined);
-    outcome = classifyError(e);
+    outcome = await hostSideOutcome(session.guest, classifyError(e));
     await session.guest.kill();
   }
   const exit = await session.guest.exited;
   // A kill step's second boot logs to its own file: a crash there is this cell's too.
   const consoleText = await readFile(consoleLog, 'utf8').catch(() => '') + await readFile(join(spec.dir, SECOND_CONSOLE), 'utf8').catch(() => '');
-  Object.assign(result, judgeCell(spec, session, outcome, consoleText, exit.stderr));
+  Object.assign(result, judgeCell(spec, session, outcome, consoleText, exit.stderr, exit));
   result.durationMs = Date.now() - started;
   await writeCellFiles(spec, result);
   return result;
@@ -319,10 +365,11 @@ export async function bootGuest(guest: Guest, timeoutMs: number): Promise<{ kern
   }
 }
 
-export function classifyError(e: unknown): { verdict: CellResult['verdict']; reason: string } {
+export function classifyError(e: unknown): NonNullable<Outcome> {
   if (e instanceof StepHang) return { verdict: 'hang', reason: e.message };
   if (e instanceof SkipCell) return { verdict: 'skip', reason: e.message };
   if (e instanceof KernelFailure) return { verdict: 'fail', reason: e.message };
-  if (e instanceof AgentClosedError) return { verdict: 'error', reason: 'QEMU exited while the harness was talking to the guest' };
+  if (e instanceof AgentClosedError) return { verdict: 'error', reason: 'QEMU exited while the harness was talking to the guest', guestGone: true };
+  if (e instanceof AgentTimeoutError) return { verdict: 'error', reason: `the guest agent did not answer: ${e.message}` };
   return { verdict: 'error', reason: (e as Error).message ?? String(e) };
 }

@@ -108,14 +108,16 @@ export class AgentClient {
   private ready?: AgentReady;
   private failure?: Error;
   private nextId = 1;
+  /** QEMU's end of the channel closed: QEMU is exiting or gone (no request of ours closed it) */
+  streamEnded = false;
 
   constructor(
     private readonly input: Readable,
     private readonly output: Writable,
   ) {
     input.on('data', this.onData);
-    input.once('end', () => this.fail(new AgentClosedError('the guest agent stream ended (QEMU exited?)')));
-    input.once('close', () => this.fail(new AgentClosedError('the guest agent stream closed (QEMU exited?)')));
+    input.once('end', () => ((this.streamEnded = true), this.fail(new AgentClosedError('the guest agent stream ended (QEMU exited?)'))));
+    input.once('close', () => ((this.streamEnded = true), this.fail(new AgentClosedError('the guest agent stream closed (QEMU exited?)'))));
     input.on('error', (err) => this.fail(new AgentClosedError('reading from the guest agent failed', { cause: err })));
     output.on('error', (err) => this.fail(new AgentClosedError('writing to the guest agent failed', { cause: err })));
   }
