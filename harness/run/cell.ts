@@ -14,6 +14,7 @@ import { CryptCell } from './crypt-cell.ts';
 import { IntegrityCell } from './integrity-cell.ts';
 import type { CorruptionTargetFn } from './integrity-faults.ts';
 import { LuksCell } from './luks-cell.ts';
+import { checkFreeSpace, scenarioSpace } from './free-space.ts';
 
 export interface CellSpec {
   /** "<kernel label>/<scenario id>" */
@@ -199,8 +200,9 @@ export class GuestSession {
 /** The scenario's own disks plus its payload and output disks: fresh, sparse images under <dir>/disks. */
 export async function createCellDisks(spec: Pick<CellSpec, 'dir' | 'scenario' | 'seedDisks'>): Promise<{ plan: TransferPlan; disks: Array<{ role: string; path: string }> }> {
   const dir = join(spec.dir, 'disks');
-  await mkdir(dir, { recursive: true });
   const plan = planTransfers(spec.scenario);
+  // before the guest boots: a file system that fills up under a running guest pauses it (werror=stop)
+  await checkFreeSpace([{ path: dir, bytes: scenarioSpace(spec.scenario.disks, plan), what: `disk images of ${spec.scenario.id}` }]);
   const disks = [];
   for (const d of spec.scenario.disks) {
     // A compat read phase starts from the image the other kernel wrote.

@@ -11,6 +11,8 @@ import type { Reporters } from '../reporters/reporter.ts';
 import type { CellRecord, KernelRecord, RunRecord, RunResults, SharedRunRecord } from '../results.ts';
 import type { Scenario } from '../scenario/load.ts';
 import { runCell, type CellSpec } from './cell.ts';
+import { checkFreeSpace, RUN_SPACE } from './free-space.ts';
+import { cacheDir } from '../../vm/cache.ts';
 import { logClassOf } from './guest-state.ts';
 import { needsOwnGuest, runShared, type SharedVm } from './share.ts';
 import { DISK_BUDGET, guestKey, SharedGuest, slotDisks, type SharedSlotRun } from './shared-guest.ts';
@@ -93,6 +95,7 @@ export interface PreparedKernels {
  * compatibility pass) or relabel kernels before any cell runs.
  */
 export async function prepareMatrix(cfg: MatrixConfig, plan: Plan<KernelSpec, Scenario>, results: RunResults, log: (s: string) => void): Promise<PreparedKernels> {
+  await checkFreeSpace([{ path: results.dir, bytes: RUN_SPACE, what: 'results' }, { path: cacheDir(), bytes: RUN_SPACE, what: 'cache' }]);
   const kernels = await prepareKernels(plannedKernels(plan), cfg, results, log);
   const accel = await chooseAccelFor(cfg, kernels);
   results.summary.accelerator = accel;

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
-import { AgentClient, type ExecResult } from '../agent/client.ts';
+import { AgentClient, KMSG_TIMEOUT_MS, type ExecResult } from '../agent/client.ts';
 import { qemuArgs, type QemuSpec } from './args.ts';
 import { QmpClient } from './qmp.ts';
 
@@ -23,8 +23,6 @@ export interface GuestExit {
   shutdownReason?: string;
 }
 
-/** Marks written to /dev/kmsg must answer within this; a guest that cannot is hung or gone. */
-export const MARK_TIMEOUT_MS = 30_000;
 const QMP_TIMEOUT_MS = 3_000;
 
 /** Every guest this process started and has not reaped: killed on SIGINT/SIGTERM so none outlives a run. */
@@ -109,7 +107,7 @@ export class Guest {
   }
 
   /** Writes a marker into the kernel log so the console can be cut per step; has a deadline like every wait. */
-  mark(text: string, timeoutMs = MARK_TIMEOUT_MS): Promise<void> {
+  mark(text: string, timeoutMs = KMSG_TIMEOUT_MS): Promise<void> {
     return this.agent.kmsg(text, { timeoutMs });
   }
 
