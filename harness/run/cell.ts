@@ -47,6 +47,13 @@ export interface CellHooks {
   cmdline?: string[];
   /** Crash steps check with every write into dm-integrity's journal dropped from the replay (crash-stack.ts). */
   brokenReplay?: 'drop-journal';
+  /** A guest command run (and required to succeed) before the stack is built: a fault a test injects. */
+  beforeStack?: string[];
+  /**
+   * A guest command a shared guest runs once the scenario's end marker is on the console, before the next
+   * scenario begins (harness/faults: a panic between two scenarios). Its failure is not the scenario's.
+   */
+  afterEnd?: string[];
 }
 
 /** The console of the fresh guest a kill step boots after SIGKILLing the first (crash-kill.ts). */
@@ -216,6 +223,10 @@ export async function createCellDisks(spec: Pick<CellSpec, 'dir' | 'scenario' | 
 
 /** Builds the scenario's stack in a guest that is ready and runs its steps; throws what classifyError reads. */
 export async function runStack(spec: CellSpec, session: GuestSession, hostDisks: Map<string, string>, plan: TransferPlan): Promise<void> {
+  if (spec.hooks?.beforeStack !== undefined) {
+    await session.begin(-2, 'hook');
+    await session.must(spec.hooks.beforeStack);
+  }
   const type = spec.scenario.stack.type;
   const cell = type === 'crypt-aead' ? new CryptCell(spec, session, hostDisks, plan)
     : type === 'luks2' ? new LuksCell(spec, session, hostDisks, plan) : new IntegrityCell(spec, session, hostDisks, plan);

@@ -208,6 +208,9 @@ export class SharedGuest implements SharedGuestHandle<CellSpec, SharedSlotRun> {
       });
       if (!(await this.waitForConsole(end, entry))) entry.stateCheck = `${entry.stateCheck ?? ''} end marker not on the console after ${MARKER_WAIT_MS / 1000}s`.trim();
       entry.markerMs = Date.now() - markerStart;
+      if (spec.hooks?.afterEnd !== undefined) await guest.exec(spec.hooks.afterEnd, { timeoutMs: STATE_TIMEOUT_MS }).catch(() => undefined);
+      // QEMU closed the channel: let it finish ending, so how it ended is known now
+      if (guest.agent.streamEnded) await Promise.race([guest.exited, sleep(5000)]);
       // the scenario's steps all ran; a guest that stops answering now does so after them
       const silent = [this.stateError, markError].find((e) => e instanceof AgentTimeoutError);
       if (silent !== undefined && guest.state !== 'exited') {
@@ -228,7 +231,13 @@ export class SharedGuest implements SharedGuestHandle<CellSpec, SharedSlotRun> {
       outcome = { verdict: 'error', reason: `the shared guest was lost before this scenario began, after ${prev.spec.scenario.id} ended: ${outcome?.reason ?? 'no answer'}` };
     }
     Object.assign(result, judgeCell(spec, session, outcome, consoleText, exit?.stderr ?? '', began || prev === undefined ? exit : undefined));
-    if (result.verdict === 'pass' || result.verdict === 'skip') {
+    const trailer = scanConsole(text.slice(this.consumed));
+    if ((result.verdict === 'pass' || result.verdict === 'skip') && exit !== undefined && trailer?.kind === 'crash') {
+      // the guest died after the end marker: what the console says after it is this scenario's
+      Object.assign(result, { verdict: 'crash', signature: trailer.signature, reason: `${trailer.line} (on the console after the scenario ended)` });
+      await appendFile(join(spec.dir, 'console.log'), `--- ih: the shared guest's console after this scenario ended (${this.consolePath}) ---\n${text.slice(this.consumed)}`);
+      this.consumed = text.length;
+    } else if (result.verdict === 'pass' || result.verdict === 'skip') {
       if (exit !== undefined && exit.endedBy === 'guest') {
         Object.assign(result, { verdict: 'crash', signature: SILENT_RESET, reason: `the guest reset after the scenario's steps ended (QEMU exited under -no-reboot${exit.shutdownReason ? `, ${exit.shutdownReason}` : ''}) with no oops or panic on the console` });
       } else if (exit !== undefined) {

@@ -1,0 +1,192 @@
+/**
+ * Guest-side faults, injected for real on the Debian 6.1 kernel, each checked for the verdict class it must
+ * get and the exit code that class gives (exitCodeFor): a panic between two scenarios of a shared guest, QEMU
+ * killed (SIGKILL) and stopped (SIGSTOP) in a step, disk images on a full file system (before the guest
+ * boots, and filling up under a running guest), an initramfs that is garbage, and a guest program that
+ * segfaults. No fault may pass, and none may be blamed on the wrong side.
+ */
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { statfs } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { Guest, liveGuests } from '../../vm/qemu/guest.ts';
+import { exitCodeFor } from '../exit-code.ts';
+import { runCell, type CellSpec } from '../run/cell.ts';
+import type { Verdict } from '../run/observations.ts';
+import { runShared } from '../run/share.ts';
+import { DISK_BUDGET, guestKey, SharedGuest, slotDisks, type SharedSlotRun } from '../run/shared-guest.ts';
+import type { Scenario } from '../scenario/load.ts';
+import { prepareGuestKernel, scenarioFile, type GuestKernel } from '../test/guest-fixture.ts';
+
+let gk: GuestKernel;
+let s001: Scenario;
+let s003: Scenario;
+const root = mkdtempSync(join(tmpdir(), 'ih-faults-'));
+const mounts: string[] = [];
+
+beforeAll(async () => {
+  gk = await prepareGuestKernel();
+  s001 = await scenarioFile('integrity/001-crc32c-journal-corrupt');
+  s003 = await scenarioFile('integrity/003-hmac-direct-swap');
+});
+afterAll(() => {
+  for (const m of mounts) execFileSync('umount', ['-l', m]);
+  if (!process.env.IH_KEEP_TEST_DIR) rmSync(root, { recursive: true, force: true });
+});
+
+function spec(name: string, over: Partial<CellSpec> = {}, dir = join(root, name)): CellSpec {
+  return {
+    id: `fault/${name}`, dir, scenario: s001, kernel: gk.kernel, image: gk.image, accel: 'tcg',
+    bootTimeoutMs: 120_000, memoryMb: 768, cpus: 1, keepDisks: false, ...over,
+  };
+}
+
+/** Waits until the file holds `text` (a step marker on the console). */
+async function whenFileHas(path: string, text: string, timeoutMs = 180_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (existsSync(path) && readFileSync(path, 'utf8').includes(text)) return;
+    await sleep(100);
+  }
+  throw new Error(`${path} did not show '${text}' within ${timeoutMs / 1000}s`);
+}
+
+/** A tmpfs of `size` at a fresh directory (unmounted after the file). */
+function tmpfs(name: string, size: string): string {
+  const dir = join(root, name);
+  mkdirSync(dir, { recursive: true });
+  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir]);
+  mounts.push(dir);
+  return dir;
+}
+
+/** The table of the issue: what each fault must be, what it was, and the exit code that gives. */
+const table: Array<{ fault: string; expected: Verdict; seen: Verdict; exit: number }> = [];
+function record(fault: string, expected: Verdict, seen: Verdict): void {
+  table.push({ fault, expected, seen, exit: exitCodeFor([seen]) });
+  process.stderr.write(`FAULT | ${fault} | expected ${expected} | seen ${seen} | exit ${exitCodeFor([seen])}\n`);
+}
+
+describe('guest-side faults, injected for real', () => {
+  it('a kernel that panics between two scenarios of a shared guest: crash for the scenario before it, with the panic', async () => {
+    // sysrq-trigger 'c' panics the kernel at once, after scenario 1's end marker and before scenario 2 begins
+    const first = spec('panic-between-1', { hooks: { afterEnd: ['sh', '-c', 'echo c > /proc/sysrq-trigger'] } });
+    const second = spec('panic-between-2', { scenario: s003 });
+    const finals: Array<{ id: string; verdict: Verdict; position: number; r: SharedSlotRun }> = [];
+    const provisional: string[] = [];
+    let n = 0;
+    await runShared<CellSpec, SharedSlotRun>([first, second], { perGuest: 2, jobs: 1, budget: DISK_BUDGET, guestKey, weight: slotDisks }, {
+      open: (batch) => SharedGuest.open(batch, join(root, `panic-guest-${++n}`)),
+    }, {
+      final: async (x, r, position) => {
+        finals.push({ id: x.id, verdict: r.verdict, position, r });
+        return false;
+      },
+      provisional: async (x) => {
+        provisional.push(x.id);
+      },
+    });
+    const one = finals.find((f) => f.id === first.id)!;
+    const two = finals.find((f) => f.id === second.id)!;
+    record('panic (sysrq c) between scenario 1 and 2 of a shared guest: scenario 1', 'crash', one.verdict);
+    record('panic between scenarios: scenario 2 (never began there; fresh guest)', 'pass', two.verdict);
+    expect(one.verdict, one.r.result.reason).toBe('crash');
+    expect(one.r.result.signature).toMatch(/Kernel panic - not syncing: sysrq triggered crash/);
+    expect(one.r.result.reason).toMatch(/after the scenario ended/);
+    // the panic is in scenario 1's console, after its end marker
+    const slice = readFileSync(join(first.dir, 'console.log'), 'utf8');
+    expect(slice.indexOf('sysrq triggered crash')).toBeGreaterThan(slice.indexOf(`ih: scenario 0 ${s001.id} end`));
+    expect(two.verdict, two.r.result.reason).toBe('pass');
+    expect(two.position).toBe(0);
+    expect(exitCodeFor(finals.map((f) => f.verdict))).toBe(1);
+    expect(liveGuests()).toHaveLength(0);
+  }, 900_000);
+
+  it('QEMU killed with SIGKILL in a step: error, not a kernel verdict', async () => {
+    const s = spec('sigkill');
+    const running = runCell(s);
+    await whenFileHas(join(s.dir, 'console.log'), 'ih: step 1 read');
+    process.kill(liveGuests()[0]!.pid!, 'SIGKILL');
+    const r = await running;
+    record('QEMU SIGKILLed mid-scenario', 'error', r.verdict);
+    expect(r.verdict, r.reason).toBe('error');
+    expect(r.reason).toMatch(/SIGKILL that the harness did not send/);
+  }, 600_000);
+
+  it('QEMU stopped with SIGSTOP in a step: the step deadline passes, and the host is named, not the kernel', async () => {
+    const s = spec('sigstop', { scenario: { ...s001, stepTimeout: 15 } });
+    const running = runCell(s);
+    await whenFileHas(join(s.dir, 'console.log'), 'ih: step 1 read');
+    const pid = liveGuests()[0]!.pid!;
+    process.kill(pid, 'SIGSTOP');
+    const r = await running;
+    record('QEMU SIGSTOPped mid-scenario', 'error', r.verdict);
+    expect(r.verdict, r.reason).toBe('error');
+    expect(r.reason).toMatch(new RegExp(`QEMU \\(pid ${pid}\\) is stopped \\(process state T`));
+    expect(liveGuests()).toHaveLength(0);
+  }, 600_000);
+
+  it('disk images on a full file system: error naming the path and the free space, before any guest boots', async () => {
+    const dir = tmpfs('full-before', '8m');
+    writeFileSync(join(dir, 'filler'), Buffer.alloc(6 * 1024 * 1024));
+    const s = spec('enospc-before', {}, join(dir, 'cell'));
+    const start = vi.spyOn(Guest, 'start');
+    let r: SharedSlotRun;
+    let boots: number;
+    try {
+      const g = await SharedGuest.open([s], join(dir, 'guest'));
+      r = await g.run(s, 0);
+      await g.close();
+    } finally {
+      boots = start.mock.calls.length;
+      start.mockRestore();
+    }
+    record('results dir on a full 8 MiB tmpfs (before boot)', 'error', r.verdict);
+    expect(r.verdict).toBe('error');
+    expect(r.result.reason).toMatch(new RegExp(`not enough free space for the disk images of integrity/001-crc32c-journal-corrupt in ${dir}/cell/disks: [\\d.]+ MiB free`));
+    expect(boots).toBe(0);
+  }, 60_000);
+
+  it('disk images on a file system that fills up under the running guest: QEMU pauses it, error naming the image', async () => {
+    const dir = tmpfs('full-during', '160m');
+    const s = spec('enospc-during', { scenario: { ...s001, stepTimeout: 20 } }, join(dir, 'cell'));
+    const running = runCell(s);
+    // once the stack is built and written (the data image is allocated, format wiped it), leave the images'
+    // file system almost nothing: the read steps' output disk, still sparse, fills it from inside the guest
+    await whenFileHas(join(s.dir, 'console.log'), 'ih: step 0 write');
+    const st = await statfs(dir);
+    writeFileSync(join(dir, 'filler'), Buffer.alloc(Math.max(0, Number(st.bavail) * Number(st.bsize) - 256 * 1024)));
+    const r = await running;
+    record('disk images on a tmpfs filled up mid-scenario (ENOSPC)', 'error', r.verdict);
+    expect(r.verdict, r.reason).toBe('error');
+    expect(r.reason).toMatch(/QEMU paused the guest on a host I\/O error on .*cell\/disks\/\w+\.img.*no space left on the host file system/);
+  }, 600_000);
+
+  it('an initramfs that is garbage: error (the guest image), not a kernel crash', async () => {
+    const bad = join(root, 'garbage-initramfs.img');
+    copyFileSync(gk.image.path, bad);
+    writeFileSync(bad, Buffer.alloc(64 * 1024, 0x5a));
+    const s = spec('bad-initramfs', { image: { ...gk.image, path: bad } });
+    const r = await runCell(s);
+    record('corrupted initramfs', 'error', r.verdict);
+    expect(r.verdict, r.reason).toBe('error');
+    expect(r.reason).toMatch(/Kernel panic - not syncing: (VFS: Unable to mount root|No working init found)/);
+  }, 300_000);
+
+  it('a guest program that segfaults: its step fails with the kernel\'s report as evidence, never a crash', async () => {
+    const s = spec('segfault', { hooks: { beforeStack: ['sh', '-c', 'ulimit -s 512; f() { f; }; f'] } });
+    const r = await runCell(s);
+    record('guest tool segfaults (sh recursion)', 'fail', r.verdict);
+    expect(r.verdict, r.reason).not.toBe('crash');
+    expect(r.verdict, r.reason).toBe('fail');
+    expect(r.reason).toMatch(/exited SIGSEGV/);
+    expect(r.reason).toMatch(/a guest program faulted: .*segfault at/);
+  }, 300_000);
+
+  afterAll(() => {
+    if (table.length > 0) writeFileSync(join(tmpdir(), 'ih-guest-faults-table.json'), JSON.stringify(table, null, 2) + '\n');
+  });
+});
