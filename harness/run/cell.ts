@@ -147,11 +147,15 @@ export class GuestSession {
   async run(argv: string[], opts: { stdin?: Buffer; timeoutMs?: number } = {}): Promise<ExecResult> {
     const started = Date.now();
     let r: ExecResult;
+    const watch = watchHost(this.guest, argv);
     try {
-      r = await this.guest.exec(argv, { timeoutMs: opts.timeoutMs ?? this.stepTimeoutMs, ...(opts.stdin ? { stdin: opts.stdin } : {}) });
+      r = await Promise.race([this.guest.exec(argv, { timeoutMs: opts.timeoutMs ?? this.stepTimeoutMs, ...(opts.stdin ? { stdin: opts.stdin } : {}) }), watch.fault]);
     } catch (e) {
       this.current?.commands.push({ argv, exitCode: null, durationMs: Date.now() - started, stderrTail: String(e) });
       return this.rethrow(e, argv);
+    }
+    finally {
+      watch.stop();
     }
     const rec = { argv, exitCode: r.exitCode, durationMs: r.durationMs, ...(r.exitCode !== 0 ? { stderrTail: tail(r.stderr, 8) } : {}) };
     this.current?.commands.push(rec);
@@ -198,10 +202,46 @@ export class GuestSession {
   }
 
   private rethrow(e: unknown, argv: string[]): never {
+    if (e instanceof HostFault) throw e;
     if (e instanceof AgentTimeoutError) throw new StepHang(`'${argv.join(' ')}' did not answer within ${this.stepTimeoutMs / 1000}s`, { cause: e });
     if (e instanceof AgentClosedError) throw e;
     throw new InfraError(`agent failed running '${argv.join(' ')}': ${(e as Error).message}`, { cause: e });
   }
+}
+
+/** How often a running command's QEMU is asked whether the host stopped or paused it. */
+const HOST_WATCH_MS = 5_000;
+
+/** The host stopped or paused the VM while a command ran (watchHost): `error`, whatever the deadline says. */
+export class HostFault extends InfraError {
+  override name = 'HostFault';
+}
+
+/**
+ * While a guest command runs, asks every few seconds whether QEMU was stopped or paused the VM on a host I/O
+ * error (Guest.hostFault), so a full host file system ends the step as an `error` at once instead of after
+ * its deadline. `fault` rejects only then; it never resolves.
+ */
+function watchHost(guest: Guest, argv: string[]): { fault: Promise<never>; stop(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  const fault = new Promise<never>((_, reject) => {
+    if (typeof guest.hostFault !== 'function') return;
+    const tick = async () => {
+      const f = await guest.hostFault().catch(() => undefined);
+      if (timer === undefined) return;
+      if (f !== undefined) reject(new HostFault(`${f} (while '${argv.join(' ')}' ran)`));
+      else timer = setTimeout(() => void tick(), HOST_WATCH_MS);
+    };
+    timer = setTimeout(() => void tick(), HOST_WATCH_MS);
+  });
+  fault.catch(() => undefined);
+  return {
+    fault,
+    stop: () => {
+      clearTimeout(timer);
+      timer = undefined;
+    },
+  };
 }
 
 /** The scenario's own disks plus its payload and output disks: fresh, sparse images under <dir>/disks. */
