@@ -11,7 +11,6 @@ import { join } from 'node:path';
 import { parseIoReport } from '../../vm/agent/client.ts';
 import { progressAt } from '../crash/progress.ts';
 import { differingRanges, Replayer, replayPosition, type BrokenReplay, type CrashPoint } from '../crash/replay.ts';
-import { InfraError } from '../errors.ts';
 import { CrashConsistencyModel, MODE_PROMISES, type WorkloadOp, type WorkloadProgress } from '../model/crash/consistency.ts';
 import { KernelFailure } from './cell.ts';
 import type { CrashContext, Recording, StackContext } from './crash-record.ts';
