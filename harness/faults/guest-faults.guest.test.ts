@@ -6,7 +6,7 @@
  * segfaults. No fault may pass, and none may be blamed on the wrong side.
  */
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { statfs } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -152,7 +152,11 @@ describe('guest-side faults, injected for real', () => {
 
   it('disk images on a file system that fills up under the running guest: QEMU pauses it, error naming the image', async () => {
     const dir = tmpfs('full-during', '160m');
-    const s = spec('enospc-during', { scenario: { ...s001, stepTimeout: 20 } }, join(dir, 'cell'));
+    // only the disk images live there (the cell's directory links its disks/ to it): the harness's own
+    // files (console, steps, result) stay writable, so what is judged is the guest's I/O alone
+    const s = spec('enospc-during', { scenario: { ...s001, stepTimeout: 20 } });
+    mkdirSync(s.dir, { recursive: true });
+    symlinkSync(dir, join(s.dir, 'disks'));
     const running = runCell(s);
     // once the stack is built and written (the data image is allocated, format wiped it), leave the images'
     // file system almost nothing: the read steps' output disk, still sparse, fills it from inside the guest
@@ -162,7 +166,7 @@ describe('guest-side faults, injected for real', () => {
     const r = await running;
     record('disk images on a tmpfs filled up mid-scenario (ENOSPC)', 'error', r.verdict);
     expect(r.verdict, r.reason).toBe('error');
-    expect(r.reason).toMatch(/QEMU paused the guest on a host I\/O error on .*cell\/disks\/\w+\.img.*no space left on the host file system/);
+    expect(r.reason).toMatch(/QEMU paused the guest on a host I\/O error on \S*enospc-during\/disks\/\w+\.img.*no space left on the host file system/);
   }, 600_000);
 
   it('an initramfs that is garbage: error (the guest image), not a kernel crash', async () => {
