@@ -48,6 +48,12 @@ vi.mock('./shared-guest.ts', () => ({
           const result = { verdict, reason: `${verdict} here`, durationMs: 10, ...(position === 0 ? { bootMs: 5 } : {}), kernelRelease: 'r', steps: [], disagreements: [] };
           return { verdict, reusable: verdict === 'pass' || verdict === 'skip', result, guestDir, before: position > 0 ? batch.slice(0, position).map((b) => b.scenario.id) : [] };
         },
+        after: async (spec: CellSpec) => {
+          const v = shared.get(`${spec.id}@after`);
+          if (v === undefined) return undefined;
+          const result = { verdict: v, reason: `${v} after it ended`, durationMs: 10, kernelRelease: 'r', steps: [], disagreements: [] };
+          return { verdict: v, reusable: false, result, guestDir, before: [] };
+        },
         close: async () => undefined,
       };
     },
@@ -169,6 +175,12 @@ describe('runMatrix', () => {
       const { readFile } = await import('node:fs/promises');
       expect(await readFile(join(results.dir, 'cells/k6.1__a_2/shared-run/console.log'), 'utf8')).toBe('console of k6.1/a/2 @1');
       expect(await readFile(join(results.dir, 'cells/k6.1__a_2/console.log'), 'utf8')).toBe('console of k6.1/a/2 @0');
+    });
+
+    it('keeps a crash found on the console after a passing first scenario ended as its verdict', async () => {
+      shared.set('k6.1/a/1@after', 'crash');
+      const { results } = await run(['--kernel', '6.1', '--share-guest', '3']);
+      expect(results.summary.cells.map((c) => `${c.id} ${c.verdict} ${c.reason}`)).toEqual(['k6.1/a/1 crash crash after it ended', 'k6.1/a/2 pass pass here']);
     });
 
     it('does not keep an infrastructure error of a shared sequence: the fresh guest\'s run is the verdict', async () => {

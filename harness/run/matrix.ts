@@ -152,6 +152,7 @@ async function runSharedGuests(
           e.begun = true;
           return g.run(e.spec, position);
         },
+        after: (e) => g.after(e.spec),
         close: () => g.close(),
       };
     },
