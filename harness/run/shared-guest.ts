@@ -86,6 +86,8 @@ interface SlotLog {
   leftovers?: string[];
   stateCheck?: string;
   consoleNudges?: number;
+  /** what the console (or QEMU's end) showed after the scenario ended, which made it crash or hang */
+  afterEnd?: string;
 }
 
 export class SharedGuest implements SharedGuestHandle<CellSpec, SharedSlotRun> {
@@ -290,6 +292,8 @@ export class SharedGuest implements SharedGuestHandle<CellSpec, SharedSlotRun> {
     const a = f.after;
     const result: CellResult = { ...f.run.result, verdict: a.verdict, reason: a.reason, signature: a.signature };
     f.entry.verdict = a.verdict;
+    f.entry.afterEnd = a.reason;
+    if (this.guest?.state === 'exited') await this.writeLog();
     await appendFile(join(spec.dir, 'console.log'), `--- ih: the shared guest's console after this scenario ended (${this.consolePath}) ---\n${a.text}`).catch(() => undefined);
     await writeCellFiles(spec, result, { sharedGuest: { dir: this.dir, position: f.entry.position, ...(f.run.before.length > 0 ? { before: f.run.before } : {}) }, afterEnd: a.reason });
     return { ...f.run, verdict: a.verdict, reusable: false, result };
@@ -310,6 +314,10 @@ export class SharedGuest implements SharedGuestHandle<CellSpec, SharedSlotRun> {
       const exit = await g.exited;
       this.judgeGap(last, gap, running ? undefined : { outcome: { verdict: 'error', reason: 'QEMU ended', guestGone: true }, exit, host: undefined });
     }
+    await this.writeLog();
+  }
+
+  private async writeLog(): Promise<void> {
     await writeFile(join(this.dir, 'guest.json'), JSON.stringify({
       kernelRelease: this.kernelRelease, slots: this.slots.map((s) => s.spec.id), ran: this.log,
     }, null, 2) + '\n').catch(() => undefined);
