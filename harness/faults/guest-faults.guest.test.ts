@@ -1,12 +1,13 @@
 /**
  * Guest-side faults, injected for real on the Debian 6.1 kernel, each checked for the verdict class it must
  * get and the exit code that class gives (exitCodeFor): a panic between two scenarios of a shared guest, QEMU
+ * a scenario that panics only after another (its fresh-guest pass kept beside the crash), QEMU
  * killed (SIGKILL) and stopped (SIGSTOP) in a step, disk images on a full file system (before the guest
  * boots, and filling up under a running guest), an initramfs that is garbage, and a guest program that
  * segfaults. No fault may pass, and none may be blamed on the wrong side.
  */
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { statfs } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +15,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Guest, liveGuests } from '../../vm/qemu/guest.ts';
 import { exitCodeFor } from '../exit-code.ts';
+import type { RunRecord, SharedRunRecord } from '../results.ts';
 import { runCell, type CellSpec } from '../run/cell.ts';
+import { withSharedRun } from '../run/matrix.ts';
 import type { Verdict } from '../run/observations.ts';
 import { runShared } from '../run/share.ts';
 import { DISK_BUDGET, guestKey, SharedGuest, slotDisks, type SharedSlotRun } from '../run/shared-guest.ts';
@@ -103,6 +106,42 @@ describe('guest-side faults, injected for real', () => {
     expect(two.position).toBe(0);
     expect(exitCodeFor(finals.map((f) => f.verdict))).toBe(1);
     expect(liveGuests()).toHaveLength(0);
+  }, 900_000);
+
+  it('a scenario that panics only after another one: crash stays its verdict, with the fresh guest\'s pass beside it', async () => {
+    // scenario 1 leaves a mark the state check does not look for (a file in devtmpfs); scenario 2 panics
+    // the kernel only when it finds it, so in a fresh guest it passes: the bug "needs the sequence"
+    const first = spec('sequence-1', { hooks: { afterEnd: ['touch', '/dev/ih-sequence'] } });
+    const second = spec('sequence-2', { scenario: s003, hooks: { beforeStack: ['sh', '-c', 'if test -e /dev/ih-sequence; then echo c > /proc/sysrq-trigger; fi'] } });
+    const finals = new Map<string, RunRecord>();
+    const shared = new Map<string, SharedRunRecord>();
+    let n = 0;
+    await runShared<CellSpec, SharedSlotRun>([first, second], { perGuest: 2, jobs: 1, budget: DISK_BUDGET, guestKey, weight: slotDisks }, {
+      open: (batch) => SharedGuest.open(batch, join(root, `sequence-guest-${++n}`)),
+    }, {
+      provisional: async (x, r) => {
+        // what the matrix keeps (matrix.ts): the shared run's files aside, its verdict and what ran before it
+        renameSync(x.dir, `${x.dir}-shared`);
+        shared.set(x.id, { verdict: r.verdict, reason: r.result.reason, ...(r.result.signature ? { signature: r.result.signature } : {}), before: r.before, dir: `${x.dir}-shared`, guest: r.guestDir });
+      },
+      final: async (x, r) => {
+        const run: RunRecord = { repeat: 1, attempt: 1, verdict: r.verdict, reason: r.result.reason, durationMs: r.result.durationMs, dir: x.dir, ...(r.result.signature ? { signature: r.result.signature } : {}) };
+        const sr = shared.get(x.id);
+        finals.set(x.id, sr === undefined ? run : await withSharedRun(run, sr, '/'));
+        return false;
+      },
+    });
+    const one = finals.get(first.id)!;
+    const two = finals.get(second.id)!;
+    record('scenario 2 panics only after scenario 1 (shared guest)', 'crash', two.verdict);
+    expect(one.verdict, one.reason).toBe('pass');
+    expect(two.verdict, two.reason).toBe('crash');
+    expect(two.signature).toMatch(/^Kernel panic - not syncing: sysrq triggered crash/);
+    expect(two.sharedRun).toMatchObject({ verdict: 'crash', before: [s001.id], rerun: { verdict: 'pass' } });
+    expect(two.reason).toMatch(/in a shared guest after integrity\/001-crc32c-journal-corrupt; run again first in a fresh guest it passed/);
+    // both result.json files carry the pair
+    for (const d of [`${second.dir}-shared`, second.dir]) expect(JSON.parse(readFileSync(join(d, 'result.json'), 'utf8')).sharedRun.rerun.verdict).toBe('pass');
+    expect(exitCodeFor([...finals.values()].map((f) => f.verdict))).toBe(1);
   }, 900_000);
 
   it('QEMU killed with SIGKILL in a step: error, not a kernel verdict', async () => {
