@@ -7,8 +7,7 @@
  * segfaults. No fault may pass, and none may be blamed on the wrong side.
  */
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { statfs } from 'node:fs/promises';
+import { closeSync, copyFileSync, existsSync, openSync, writeSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -64,6 +63,19 @@ function tmpfs(name: string, size: string): string {
   execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir]);
   mounts.push(dir);
   return dir;
+}
+
+/** Writes `path` until its file system is full (the guest may be filling it at the same time). */
+function fillUp(path: string): void {
+  const fd = openSync(path, 'w');
+  const chunk = Buffer.alloc(1024 * 1024, 0xa5);
+  try {
+    for (;;) writeSync(fd, chunk);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOSPC') throw e;
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** The table of the issue: what each fault must be, what it was, and the exit code that gives. */
@@ -200,8 +212,7 @@ describe('guest-side faults, injected for real', () => {
     // once the stack is built and written (the data image is allocated, format wiped it), leave the images'
     // file system almost nothing: the read steps' output disk, still sparse, fills it from inside the guest
     await whenFileHas(join(s.dir, 'console.log'), 'ih: step 0 write');
-    const st = await statfs(dir);
-    writeFileSync(join(dir, 'filler'), Buffer.alloc(Math.max(0, Number(st.bavail) * Number(st.bsize) - 256 * 1024)));
+    fillUp(join(dir, 'filler'));
     const r = await running;
     record('disk images on a tmpfs filled up mid-scenario (ENOSPC)', 'error', r.verdict);
     expect(r.verdict, r.reason).toBe('error');

@@ -74,6 +74,7 @@ interface Slot {
 /** What the guest log (guests/<n>/guest.json) says about each scenario it ran. */
 interface SlotLog {
   id: string;
+  scenario: string;
   position: number;
   verdict: string;
   durationMs: number;
@@ -157,7 +158,7 @@ export class SharedGuest implements SharedGuestHandle<CellSpec, SharedSlotRun> {
       await writeCellFiles(spec, result).catch(() => undefined);
       return { verdict: 'error', reusable: false, result, guestDir: this.dir, before: [] };
     }
-    const entry: SlotLog = { id: spec.id, position, verdict: 'error', durationMs: 0 };
+    const entry: SlotLog = { id: spec.id, scenario: spec.scenario.id, position, verdict: 'error', durationMs: 0 };
     this.log.push(entry);
     const result: CellResult = { verdict: 'pass', reason: '', durationMs: 0, steps: [], disagreements: [] };
     let outcome: Outcome;
@@ -251,7 +252,7 @@ export class SharedGuest implements SharedGuestHandle<CellSpec, SharedSlotRun> {
     result.durationMs = Date.now() - started;
     entry.verdict = result.verdict;
     entry.durationMs = result.durationMs;
-    const before = this.log.slice(0, -1).map((l) => l.id);
+    const before = this.log.slice(0, -1).map((l) => l.scenario);
     await writeCellFiles(spec, result, { sharedGuest: { dir: this.dir, position, ...(before.length > 0 ? { before } : {}) } });
     if (result.verdict !== 'pass' && result.verdict !== 'skip') await guest.kill();
     const run: SharedSlotRun = { verdict: result.verdict, reusable: reusable && guest.state !== 'exited', result, guestDir: this.dir, before };
