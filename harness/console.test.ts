@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { normaliseHead, scanConsole } from './console.ts';
+import { normaliseHead, scanConsole, userFaults } from './console.ts';
 
 const OOPS = `[    5.10] ih: step 5 read
 [    5.33] BUG: kernel NULL pointer dereference, address: 0000000000000000
@@ -64,5 +64,23 @@ describe('normaliseHead', () => {
     expect(normaliseHead('general protection fault, probably for non-canonical address 0xdead000000000122: 0000 [#1] SMP')).toBe(
       'general protection fault, probably for non-canonical address: 0000',
     );
+  });
+});
+
+describe('user-process faults', () => {
+  const USER = `[   12.1] traps: ih-io[93] general protection fault ip:4011a2 sp:7ffd1c2e8a10 error:0 in ih-io[401000+9a000]
+[   12.2] sh[94]: segfault at 7ffd1c1e7ff8 ip 000000000041b2c3 sp 00007ffd1c1e8000 error 6 in busybox[401000+e1000] likely on CPU 0
+`;
+  it('are no kernel crash, and are listed as evidence', () => {
+    expect(scanConsole(USER)).toBeUndefined();
+    expect(userFaults(USER)).toEqual([
+      '[   12.1] traps: ih-io[93] general protection fault ip:4011a2 sp:7ffd1c2e8a10 error:0 in ih-io[401000+9a000]',
+      '[   12.2] sh[94]: segfault at 7ffd1c1e7ff8 ip 000000000041b2c3 sp 00007ffd1c1e8000 error 6 in busybox[401000+e1000] likely on CPU 0',
+    ]);
+  });
+  it('do not hide a kernel general protection fault after them', () => {
+    const f = scanConsole(`${USER}[   13.0] general protection fault, probably for non-canonical address 0xdead000000000100: 0000 [#1] PREEMPT SMP NOPTI\n[   13.0] RIP: 0010:dm_integrity_map+0x12/0x40\n`)!;
+    expect(f.kind).toBe('crash');
+    expect(f.signature).toBe('general protection fault, probably for non-canonical address: 0000 @ dm_integrity_map');
   });
 });

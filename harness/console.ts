@@ -17,6 +17,18 @@ const CRASH_PATTERNS: RegExp[] = [
   /INFO: task [^\n]* blocked for more than \d+ seconds[^\n]*/,
 ];
 
+/**
+ * A user process's fault, which the kernel reports and survives: `traps: ih-io[93] general protection fault
+ * ip:... in ih-io[...]`, `ih-io[93]: segfault at 0 ip ... error 4 in ih-io[...]`. The tool's failure shows as
+ * a failed step; the line is evidence, never a kernel crash.
+ */
+const USER_FAULT = /^.*(?:\btraps: \S+\[\d+\] (?:general protection fault|trap )|\S+\[\d+\]: segfault at )[^\n]*/gm;
+
+/** User-process fault lines in a console log (see USER_FAULT), trimmed, in order. */
+export function userFaults(text: string): string[] {
+  return [...text.matchAll(USER_FAULT)].map((m) => m[0].trim());
+}
+
 /** Panics caused by the guest image, not by the kernel under test. */
 const INFRA_PANIC = /Kernel panic - not syncing: (Attempted to kill init|No working init found|VFS: Unable to mount root)[^\n]*/;
 
@@ -65,9 +77,11 @@ export function normaliseHead(line: string): string {
 
 /** Finds the first crash (or harness-caused panic) in a console log, if any. */
 export function scanConsole(text: string): ConsoleFinding | undefined {
+  // the user-fault lines blanked out (same length, so indices hold): their words must not match a crash pattern
+  const kernelText = text.replace(USER_FAULT, (m) => ' '.repeat(m.length));
   let first: { index: number; line: string } | undefined;
   for (const re of CRASH_PATTERNS) {
-    const m = re.exec(text);
+    const m = re.exec(kernelText);
     if (m && (first === undefined || m.index < first.index)) first = { index: m.index, line: m[0].trim() };
   }
   if (first === undefined) return undefined;

@@ -5,7 +5,6 @@ import { mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AccelChoice } from '../vm/qemu/accel.ts';
 import type { Outcome, Verdict } from './run/observations.ts';
-import type { UntestedKernel } from './untested.ts';
 
 export const SUMMARY_SCHEMA_VERSION = 1;
 
@@ -33,8 +32,28 @@ export interface KernelRecord {
   image?: { path: string; hash: string; fromCache: boolean; modules: string[] };
 }
 
+/**
+ * --share-guest: a crash, hang or fail of an execution that was not the first in its guest. It stays the
+ * verdict (nothing the kernel did is lost); the execution also ran again first in a fresh guest, which says
+ * whether the failure needs the sequence.
+ */
+export interface SharedRunRecord {
+  verdict: Verdict;
+  reason: string;
+  signature?: string;
+  /** the scenarios that ran before it in that guest, in order */
+  before: string[];
+  /** its files (<cell>/shared-run) and its guest, relative to the run directory */
+  dir: string;
+  guest: string;
+  /** the run first in a fresh guest */
+  rerun?: { verdict: Verdict; reason: string; signature?: string; dir: string };
+}
+
 /** One execution of a cell: repetition `repeat` (--repeat), attempt `attempt` (--retries, after an `error`). */
 export interface RunRecord extends Outcome {
+  /** --share-guest: the run in the shared sequence that this verdict comes from, with the fresh guest's beside it */
+  sharedRun?: SharedRunRecord;
   repeat: number;
   attempt: number;
   /** Directory of this execution, relative to the run directory ('' when nothing ran). */
@@ -68,6 +87,8 @@ export interface CellRecord extends Outcome {
   disagreements?: number;
   /** Every execution, when there was more than one (--repeat, --retries). */
   runs?: RunRecord[];
+  /** --share-guest: the verdict comes from a shared sequence; the fresh guest's run is beside it */
+  sharedRun?: SharedRunRecord;
   baseline?: { verdict: Verdict | null; change: BaselineChange };
   /** Gate runs (npm run gate): which side the cell ran on and, on the candidate, how it compares with base. */
   gate?: GateCellRecord;
@@ -236,4 +257,13 @@ export class RunResults {
     });
     return this.writing;
   }
+}
+
+/** A requested kernel that was not tested (harness/untested.ts decides which). */
+export interface UntestedKernel {
+  /** The --kernel text. */
+  kernel: string;
+  /** Its label (uname -r) when it resolved. */
+  label?: string;
+  reason: string;
 }

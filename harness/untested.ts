@@ -9,15 +9,10 @@
  * have, a kernel older than the scenario needs) is `skip` and leaves the kernel tested, as long as some other
  * cell on it was judged.
  */
-import type { CellRecord, KernelRecord, Summary } from './results.ts';
+import type { CellRecord, KernelRecord, Summary, UntestedKernel } from './results.ts';
 
-export interface UntestedKernel {
-  /** The --kernel text. */
-  kernel: string;
-  /** Its label (uname -r) when it resolved. */
-  label?: string;
-  reason: string;
-}
+export type { UntestedKernel };
+
 
 /** Every cell reason of a kernel whose guest could not provide what the stacks need starts with this. */
 export const GUEST_UNTESTED_PREFIX = 'kernel not tested: ';

@@ -89,6 +89,11 @@ function detail(c: CellRecord, d: CellDetails, id: string): string {
   if (c.gate?.role === 'candidate') rows.push(['gate', `base ${c.gate.base ?? 'no such cell'}, candidate ${c.verdict}: <b>${c.gate.change ?? ''}</b>`]);
   if (c.gate?.role === 'compat') rows.push(['gate', `${c.gate.writer} wrote, ${c.gate.reader} read: <b>${c.gate.change ?? ''}</b>`]);
   if (c.dir !== '') rows.push(['files', ['console.log', 'steps.jsonl', 'result.json'].map((f) => `<a href="${esc(`${c.dir}/${f}`)}">${f}</a>`).join(' ')]);
+  if (c.sharedRun !== undefined) {
+    const sr = c.sharedRun;
+    const fresh = sr.rerun === undefined ? 'not run' : `${badge(sr.rerun.verdict)} <a href="${esc(`${sr.rerun.dir}/console.log`)}">console.log</a>`;
+    rows.push(['shared guest', `${badge(sr.verdict)} after ${esc(sr.before.join(', ') || 'nothing')}; first in a fresh guest: ${fresh}`]);
+  }
   if (c.guest !== undefined) rows.push(['guest', `${esc(c.guest)}: ${['console.log', 'guest.json'].map((f) => `<a href="${esc(`${c.guest}/${f}`)}">${f}</a>`).join(' ')}`]);
   const runs = c.runs === undefined ? '' : `<h3>Executions</h3><table><thead><tr><th>repetition</th><th>attempt</th><th>verdict</th><th>time</th><th>reason</th></tr></thead><tbody>${c.runs.map((r) => `<tr><td>${r.repeat}</td><td>${r.attempt}</td><td>${badge(r.verdict)}</td><td>${secs(r.durationMs)}</td><td>${esc(r.reason)}</td></tr>`).join('')}</tbody></table>`;
   return `<section class="detail" id="${id}" data-cell="${esc(c.id)}"><a class="close" href="#" title="close (Esc)">&times;</a>

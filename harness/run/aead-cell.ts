@@ -24,6 +24,7 @@ import { auditRaw, dropJournalReplay, type CrashStack } from './crash-stack.ts';
 import { runCrashStep } from './crash-step.ts';
 import { aeadErrorSectors, dmRemoveArgv } from './crypt-stack.ts';
 import { ioSize, readAt, writeAt, type TransferPlan } from './disks.ts';
+import { ioToolFailure, type TopDevice } from './io-refusal.ts';
 import { mapGuestDisks, writePattern, writePayload } from './guest-disks.ts';
 import { parseIntegrityStatus } from './integrity-stack.ts';
 import { blockList, judgeRead } from './read-judge.ts';
@@ -80,6 +81,12 @@ export abstract class AeadCell {
 
   protected get top(): string {
     return `/dev/mapper/${this.names.crypt}`;
+  }
+
+  /** The crypt device as the model has it: as big as dm-integrity's provided data, in the stack's sectors. */
+  private topDevice(): TopDevice {
+    const { model } = this.must();
+    return { dev: this.top, bytes: model.providedDataSectors * 512, blockSize: model.blockSize };
   }
 
   async run(): Promise<void> {
@@ -211,7 +218,7 @@ export abstract class AeadCell {
     const res = await this.s.run(['ih-io', 'copy', '--src', this.dev('payload'), '--src-offset', String(this.plan.offsets.get(i)),
       '--dst', this.top, '--dst-offset', String(r.offset), '--length', String(r.length), '--bs', String(ioSize(r, model.blockSize)), '--block', String(model.blockSize),
       ...concurrency(r), ...(r.fua ? ['--fua'] : [])]);
-    if (res.exitCode === 2 || res.exitCode === 3) throw new InfraError(`ih-io copy exited ${res.exitCode}: ${res.stderr.toString().trim()}`);
+    if (res.exitCode === 2 || res.exitCode === 3) throw await ioToolFailure(this.s, i, res, 'copy', this.topDevice());
     const failed = parseIoReport(res.stdout).ios.filter((l) => l.op === 'write' && !l.ok);
     for (const f of failed) {
       this.s.disagree({ step: i, kind: 'write-failed', sector: f.off / 512, expected: 'write succeeds', found: `errno ${f.errno} (${f.error ?? '?'})` });
@@ -232,7 +239,7 @@ export abstract class AeadCell {
     const outOff = this.plan.offsets.get(i)!;
     const res = await this.s.run(['ih-io', 'read', '--dev', this.top, '--offset', String(r.offset), '--length', String(r.length),
       '--bs', String(bs), '--block', String(model.blockSize), '--out', this.dev('out'), '--out-offset', String(outOff), '--log-ok', ...concurrency(r)]);
-    if (res.exitCode === 2 || res.exitCode === 3) throw new InfraError(`ih-io read exited ${res.exitCode}: ${res.stderr.toString().trim()}`);
+    if (res.exitCode === 2 || res.exitCode === 3) throw await ioToolFailure(this.s, i, res, 'read', this.topDevice());
     const got = await readAt(this.host('out'), outOff, r.length);
     const j = judgeRead(model, { step: i, offset: r.offset, length: r.length, bs }, parseIoReport(res.stdout), got);
     if (j.missing.length > 0) throw new InfraError(`ih-io read reported nothing for offset(s) ${j.missing.slice(0, 5).join(', ')}`);
@@ -249,7 +256,7 @@ export abstract class AeadCell {
   private async discard(i: number, d: { offset: number; length: number }): Promise<void> {
     const exp = expectCryptDiscard({ cryptAllowDiscards: this.cryptDiscards });
     const res = await this.s.run(['ih-io', 'discard', '--dev', this.top, '--offset', String(d.offset), '--length', String(d.length)]);
-    if (res.exitCode === 2 || res.exitCode === 3) throw new InfraError(`ih-io discard exited ${res.exitCode}: ${res.stderr.toString().trim()}`);
+    if (res.exitCode === 2 || res.exitCode === 3) throw await ioToolFailure(this.s, i, res, 'discard', this.topDevice());
     const line = parseIoReport(res.stdout).results.find((l) => l.op === 'discard');
     if (line === undefined) throw new InfraError('ih-io discard reported nothing');
     if (line.errno !== exp.errno) {

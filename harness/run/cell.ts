@@ -2,15 +2,16 @@ import { mkdir, rm, writeFile, appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AgentClosedError, AgentTimeoutError, parseIoReport, type ExecResult } from '../../vm/agent/client.ts';
 import type { Accel } from '../../vm/qemu/args.ts';
-import { Guest } from '../../vm/qemu/guest.ts';
+import { Guest, type GuestExit } from '../../vm/qemu/guest.ts';
 import type { GuestImage } from '../../vm/image/initramfs.ts';
 import type { ResolvedKernel } from '../../vm/kernel/types.ts';
-import { scanConsole } from '../console.ts';
+import { scanConsole, userFaults } from '../console.ts';
 import { InfraError, tail } from '../errors.ts';
 import type { Scenario } from '../scenario/load.ts';
 import type { CellResult, Disagreement, StepRecord } from './observations.ts';
 import { copyImage, createImage, planTransfers, type TransferPlan } from './disks.ts';
 import type { CorruptionTargetFn } from './integrity-faults.ts';
+import { checkFreeSpace, scenarioSpace } from './free-space.ts';
 
 export interface CellSpec {
   /** "<kernel label>/<scenario id>" */
@@ -43,6 +44,13 @@ export interface CellHooks {
   cmdline?: string[];
   /** Crash steps check with every write into dm-integrity's journal dropped from the replay (crash-stack.ts). */
   brokenReplay?: 'drop-journal';
+  /** A guest command run (and required to succeed) before the stack is built: a fault a test injects. */
+  beforeStack?: string[];
+  /**
+   * A guest command a shared guest runs once the scenario's end marker is on the console, before the next
+   * scenario begins (harness/faults: a panic between two scenarios). Its failure is not the scenario's.
+   */
+  afterEnd?: string[];
 }
 
 /** The console of the fresh guest a kill step boots after SIGKILLing the first (crash-kill.ts). */
@@ -136,11 +144,15 @@ export class GuestSession {
   async run(argv: string[], opts: { stdin?: Buffer; timeoutMs?: number } = {}): Promise<ExecResult> {
     const started = Date.now();
     let r: ExecResult;
+    const watch = watchHost(this.guest, argv);
     try {
-      r = await this.guest.exec(argv, { timeoutMs: opts.timeoutMs ?? this.stepTimeoutMs, ...(opts.stdin ? { stdin: opts.stdin } : {}) });
+      r = await Promise.race([this.guest.exec(argv, { timeoutMs: opts.timeoutMs ?? this.stepTimeoutMs, ...(opts.stdin ? { stdin: opts.stdin } : {}) }), watch.fault]);
     } catch (e) {
       this.current?.commands.push({ argv, exitCode: null, durationMs: Date.now() - started, stderrTail: String(e) });
       return this.rethrow(e, argv);
+    }
+    finally {
+      watch.stop();
     }
     const rec = { argv, exitCode: r.exitCode, durationMs: r.durationMs, ...(r.exitCode !== 0 ? { stderrTail: tail(r.stderr, 8) } : {}) };
     this.current?.commands.push(rec);
@@ -187,17 +199,54 @@ export class GuestSession {
   }
 
   private rethrow(e: unknown, argv: string[]): never {
+    if (e instanceof HostFault) throw e;
     if (e instanceof AgentTimeoutError) throw new StepHang(`'${argv.join(' ')}' did not answer within ${this.stepTimeoutMs / 1000}s`, { cause: e });
     if (e instanceof AgentClosedError) throw e;
     throw new InfraError(`agent failed running '${argv.join(' ')}': ${(e as Error).message}`, { cause: e });
   }
 }
 
+/** How often a running command's QEMU is asked whether the host stopped or paused it. */
+const HOST_WATCH_MS = 5_000;
+
+/** The host stopped or paused the VM while a command ran (watchHost): `error`, whatever the deadline says. */
+export class HostFault extends InfraError {
+  override name = 'HostFault';
+}
+
+/**
+ * While a guest command runs, asks every few seconds whether QEMU was stopped or paused the VM on a host I/O
+ * error (Guest.hostFault), so a full host file system ends the step as an `error` at once instead of after
+ * its deadline. `fault` rejects only then; it never resolves.
+ */
+function watchHost(guest: Guest, argv: string[]): { fault: Promise<never>; stop(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  const fault = new Promise<never>((_, reject) => {
+    if (typeof guest.hostFault !== 'function') return;
+    const tick = async () => {
+      const f = await guest.hostFault().catch(() => undefined);
+      if (timer === undefined) return;
+      if (f !== undefined) reject(new HostFault(`${f} (while '${argv.join(' ')}' ran)`));
+      else timer = setTimeout(() => void tick(), HOST_WATCH_MS);
+    };
+    timer = setTimeout(() => void tick(), HOST_WATCH_MS);
+  });
+  fault.catch(() => undefined);
+  return {
+    fault,
+    stop: () => {
+      clearTimeout(timer);
+      timer = undefined;
+    },
+  };
+}
+
 /** The scenario's own disks plus its payload and output disks: fresh, sparse images under <dir>/disks. */
 export async function createCellDisks(spec: Pick<CellSpec, 'dir' | 'scenario' | 'seedDisks'>): Promise<{ plan: TransferPlan; disks: Array<{ role: string; path: string }> }> {
   const dir = join(spec.dir, 'disks');
-  await mkdir(dir, { recursive: true });
   const plan = planTransfers(spec.scenario);
+  // before the guest boots: a file system that fills up under a running guest pauses it (werror=stop)
+  await checkFreeSpace([{ path: dir, bytes: scenarioSpace(spec.scenario.disks, plan), what: `disk images of ${spec.scenario.id}` }]);
   const disks = [];
   for (const d of spec.scenario.disks) {
     // A compat read phase starts from the image the other kernel wrote.
@@ -209,20 +258,61 @@ export async function createCellDisks(spec: Pick<CellSpec, 'dir' | 'scenario' | 
   return { plan, disks };
 }
 
-export type Outcome = { verdict: CellResult['verdict']; reason: string } | undefined;
+export type Outcome = {
+  verdict: CellResult['verdict'];
+  reason: string;
+  /** QEMU ended while the harness talked to the guest: how it ended decides the verdict (exitOutcome) */
+  guestGone?: boolean;
+  signature?: string;
+} | undefined;
+
+/**
+ * A step that got no answer in time is the kernel's hang only when the VM was running: a QEMU that is
+ * stopped (SIGSTOP) or that paused the VM on a host I/O error (ENOSPC under the image) is the host's
+ * fault, `error`, named. Asked before the guest is killed, while QEMU can still say.
+ */
+export async function hostSideOutcome(guest: Guest, outcome: Outcome): Promise<Outcome> {
+  if (outcome?.verdict !== 'hang' && !(outcome?.verdict === 'error' && /did not answer|no answer/.test(outcome.reason))) return outcome;
+  const fault = await guest.hostFault().catch(() => undefined);
+  return fault === undefined ? outcome : { verdict: 'error', reason: `${fault} (${outcome.reason})` };
+}
+
+/** The signature of a reset nobody asked for that left no oops on the console (a triple fault, say). */
+export const SILENT_RESET = 'guest reset (no oops on console)';
+
+/**
+ * What QEMU's end says when it ended on its own while the scenario ran: the guest reset or shut down
+ * (with -no-reboot that ends QEMU) is the kernel's doing, `crash`; a signal the harness did not send, or
+ * QEMU giving up by itself, is the host's, `error`. A crash on the console wins over this (judgeCell).
+ */
+export function exitOutcome(outcome: Outcome, exit: GuestExit): Outcome {
+  if (!outcome?.guestGone) return outcome;
+  if (exit.endedBy === 'guest') {
+    return {
+      verdict: 'crash', signature: SILENT_RESET,
+      reason: `the guest reset during the scenario (QEMU exited under -no-reboot${exit.shutdownReason ? `, QMP SHUTDOWN reason ${exit.shutdownReason}` : ''}) with no oops or panic on the console`,
+    };
+  }
+  if (exit.endedBy === 'signal') return { verdict: 'error', reason: `QEMU was ended by ${exit.signal ?? 'a signal'} that the harness did not send (${outcome.reason})` };
+  return { verdict: 'error', reason: `QEMU exited by itself (exit ${exit.exitCode ?? exit.signal}) while the harness was talking to the guest` };
+}
 
 /**
  * The verdict from how the steps ended (`outcome`, undefined when they all ran) and the cell's console:
  * a crash in the console wins over everything, then disagreements with the model, then the steps' end.
  */
 export function judgeCell(
-  spec: Pick<CellSpec, 'scenario'>, session: GuestSession, outcome: Outcome, consoleText: string, qemuStderr: string,
+  spec: Pick<CellSpec, 'scenario'>, session: GuestSession, outcome: Outcome, consoleText: string, qemuStderr: string, exit?: GuestExit,
 ): { verdict: CellResult['verdict']; reason: string; signature?: string } {
   const finding = scanConsole(consoleText);
+  // a panic the guest image caused (no init) also ends QEMU through a reset: the console says which it was
+  if (exit !== undefined && finding?.kind !== 'infra') outcome = exitOutcome(outcome, exit);
   let signature: string | undefined;
   if (finding?.kind === 'crash') {
     outcome = { verdict: 'crash', reason: finding.line };
     signature = finding.signature;
+  } else if (outcome?.signature !== undefined) {
+    signature = outcome.signature;
   } else if (outcome === undefined && session.disagreements.length > 0) {
     const d = session.disagreements[0]!;
     outcome = { verdict: 'fail', reason: `${session.disagreements.length} disagreement(s) with the model; first: step ${d.step} ${d.kind}${d.block !== undefined ? ` block ${d.block}` : ''}: expected ${d.expected}, found ${d.found}` };
@@ -238,6 +328,11 @@ export function judgeCell(
     outcome = { verdict: 'error', reason: `${outcome.reason}; before it, ${session.disagreements.length} disagreement(s) with the model (disagreements.json); first: step ${d.step} ${d.kind}${d.block !== undefined ? ` block ${d.block}` : ''}: expected ${d.expected}, found ${d.found}` };
   }
   if (outcome?.verdict === 'fail') signature ??= `${spec.scenario.id}: ${outcome.reason.split(':')[0]}`;
+  // a guest tool that faulted: its step failed, and the kernel's report of the fault is the evidence
+  const faults = userFaults(consoleText);
+  if (outcome !== undefined && outcome.verdict !== 'crash' && faults.length > 0) {
+    outcome = { ...outcome, reason: `${outcome.reason} (console: a guest program faulted: ${faults[0]})` };
+  }
   return {
     verdict: outcome?.verdict ?? 'pass', reason: outcome?.reason ?? `${session.steps.length} steps agree with the model`,
     ...(signature !== undefined ? { signature } : {}),
@@ -263,10 +358,11 @@ export async function bootGuest(guest: Guest, timeoutMs: number): Promise<{ kern
   }
 }
 
-export function classifyError(e: unknown): { verdict: CellResult['verdict']; reason: string } {
+export function classifyError(e: unknown): NonNullable<Outcome> {
   if (e instanceof StepHang) return { verdict: 'hang', reason: e.message };
   if (e instanceof SkipCell) return { verdict: 'skip', reason: e.message };
   if (e instanceof KernelFailure) return { verdict: 'fail', reason: e.message };
-  if (e instanceof AgentClosedError) return { verdict: 'error', reason: 'QEMU exited while the harness was talking to the guest' };
+  if (e instanceof AgentClosedError) return { verdict: 'error', reason: 'QEMU exited while the harness was talking to the guest', guestGone: true };
+  if (e instanceof AgentTimeoutError) return { verdict: 'error', reason: `the guest agent did not answer: ${e.message}` };
   return { verdict: 'error', reason: (e as Error).message ?? String(e) };
 }

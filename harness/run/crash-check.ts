@@ -11,11 +11,11 @@ import { join } from 'node:path';
 import { parseIoReport } from '../../vm/agent/client.ts';
 import { progressAt } from '../crash/progress.ts';
 import { differingRanges, Replayer, replayPosition, type BrokenReplay, type CrashPoint } from '../crash/replay.ts';
-import { InfraError } from '../errors.ts';
 import { CrashConsistencyModel, MODE_PROMISES, type WorkloadOp, type WorkloadProgress } from '../model/crash/consistency.ts';
 import { KernelFailure } from './cell.ts';
 import type { CrashContext, Recording, StackContext } from './crash-record.ts';
 import { readAt, writeAt } from './disks.ts';
+import { ioToolFailure } from './io-refusal.ts';
 
 /** Findings reported per crash point and kept images of failing points: enough to debug, not a flood. */
 const FINDINGS_PER_POINT = 4;
@@ -84,7 +84,7 @@ export async function reopenAndJudge(ctx: StackContext, model: CrashConsistencyM
   for (const [off, len] of extents) {
     const r = await s.run(['ih-io', 'read', '--dev', ctx.stack.top, '--offset', String(off), '--length', String(len), '--bs', '256K',
       '--block', String(ctx.blockSize), '--out', ctx.out.guest, '--out-offset', String(off)]);
-    if (r.exitCode === 2 || r.exitCode === 3) throw new InfraError(`ih-io read exited ${r.exitCode}: ${r.stderr.toString().trim()}`);
+    if (r.exitCode === 2 || r.exitCode === 3) throw await ioToolFailure(s, ctx.stepIndex, r, 'read', { dev: ctx.stack.top, bytes: ctx.old.length, blockSize: ctx.blockSize });
     for (const [b, e] of failingBlocks(parseIoReport(r.stdout), ctx.blockSize)) failing.set(b, e);
   }
   let found = 0;

@@ -5,7 +5,7 @@
  *   data disk <- log-writes (log on its own disk) <- dm-integrity [<- dm-crypt AEAD] <- workload
  */
 import { parseIoReport } from '../../vm/agent/client.ts';
-import { END_MARK, isMark, parseWriteLog, type WriteLog } from '../crash/log-writes.ts';
+import { END_MARK, isDiscard, isMark, parseWriteLog, type WriteLog } from '../crash/log-writes.ts';
 import { CLOSED_MARK, expectedMarks, opMark, START_MARK } from '../crash/progress.ts';
 import { Replayer, differingRanges, type BrokenReplay } from '../crash/replay.ts';
 import { InfraError } from '../errors.ts';
@@ -135,7 +135,7 @@ export async function recordCrashWorkload(ctx: CrashContext, c: CrashStep): Prom
 
   const logSource = openImage(ctx.log.host, `log disk of ${ctx.at}`);
   const log = parseWriteLog(logSource);
-  checkMarks(ctx, log, ops.length);
+  checkMarks(ctx, log, ops.length, logSource.length);
   await checkLogReplaysToDisk(ctx, logSource, log, base);
   return { ops, log, logSource, base };
 }
@@ -145,10 +145,19 @@ function mark(s: GuestSession, text: string): Promise<unknown> {
 }
 
 /** The log must hold the runner's marks in order and the target's end mark, or it lost entries. */
-function checkMarks(ctx: CrashContext, log: WriteLog, opCount: number): void {
+function checkMarks(ctx: CrashContext, log: WriteLog, opCount: number, logBytes: number): void {
   const marks = log.entries.filter(isMark).map((e) => e.mark);
   if (marks.at(-1) !== END_MARK) {
-    throw new InfraError(`${ctx.at}.log: the dm-log-writes log has no '${END_MARK}' mark: the log disk filled up (make it larger) or the target failed`);
+    // The target writes its end mark when it is removed. Without room for it the log disk the scenario
+    // gave was too small: the scenario's mistake (`error`, naming the field). With room to spare the
+    // kernel's target lost the tail of its log: kernel behaviour (`fail`).
+    const last = log.entries.at(-1);
+    const used = last === undefined ? log.sectorSize : Math.max(last.dataOffset + (isMark(last) || isDiscard(last) ? 0 : last.length), log.sectorSize * (last.index + 2));
+    const largest = Math.max(0, ...log.entries.filter((e) => !isMark(e) && !isDiscard(e)).map((e) => e.length));
+    if (logBytes - used < largest + 2 * log.sectorSize) {
+      throw new InfraError(`${ctx.at}.log: the dm-log-writes log has no '${END_MARK}' mark and fills its disk (${used} of ${logBytes} bytes): make the scenario's log disk larger`);
+    }
+    throw new KernelFailure(`${ctx.at}.log: dm-log-writes wrote no '${END_MARK}' mark when it was removed, with ${logBytes - used} bytes of its log disk still free`);
   }
   const want = expectedMarks(opCount);
   const got = marks.filter((m) => m !== END_MARK);

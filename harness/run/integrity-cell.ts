@@ -2,7 +2,10 @@ import { expectActivation, maxSuperblockVersion, parseIntegrityTable, type Integ
 import { IntegrityDeviceModel } from '../model/integrity/device.ts';
 import { integrityGeometry, type IntegrityGeometry } from '../model/integrity/geometry.ts';
 import { JOURNAL_COMMIT_ID_ERROR } from '../model/integrity/log.ts';
-import { parseIntegritySuperblock, SB_BYTES } from '../model/integrity/superblock.ts';
+import { parseIntegritySuperblock, SB_BYTES, type IntegritySuperblock } from '../model/integrity/superblock.ts';
+import { planIntegrityFormat } from '../model/integrity/format.ts';
+import { digestSize } from '../model/integrity/tags.ts';
+import { ModelInputError } from '../model/errors.ts';
 import { InfraError } from '../errors.ts';
 import type { GuestFacts } from '../scenario/requirements.ts';
 import type { CrashStep, HostFault, IntegrityStack, IoRange, KillStep } from '../scenario/schema.ts';
@@ -74,8 +77,16 @@ export class IntegrityCell {
     else this.s.note('opening the disk another kernel formatted and wrote (no format)');
     await this.activate();
     await this.recordTable();
-    const sb = parseIntegritySuperblock(await readAt(this.sbImage(), 0, SB_BYTES), `${this.stack.metaDisk ?? this.stack.disk} superblock`);
-    this.geom = integrityGeometry(sb, { separateMetadata: this.stack.metaDisk !== undefined });
+    let sb: IntegritySuperblock;
+    try {
+      sb = parseIntegritySuperblock(await readAt(this.sbImage(), 0, SB_BYTES), `${this.stack.metaDisk ?? this.stack.disk} superblock`);
+      this.geom = integrityGeometry(sb, { separateMetadata: this.stack.metaDisk !== undefined });
+    } catch (e) {
+      // the kernel wrote this superblock (integritysetup format loads the target, the target writes it)
+      if (e instanceof ModelInputError) throw new KernelFailure(`dm-integrity did not write a superblock the model can read: ${e.message}`, { cause: e });
+      throw e;
+    }
+    if (this.spec.phase !== 'read') this.checkFormat(sb);
     this.model = new IntegrityDeviceModel({
       sectorsPerBlock: 1 << sb.log2SectorsPerBlock, providedDataSectors: sb.providedDataSectors, allowDiscards: this.stack.allowDiscards,
       wiped: !this.stack.noWipe,
@@ -234,6 +245,28 @@ export class IntegrityCell {
     await this.s.must(['dmsetup', 'mknodes', NAME]);
     this.isOpen = true;
     this.tally.resetWindow();
+  }
+
+  /**
+   * Format drift: the superblock the kernel wrote must size the device as the model's own format plan does
+   * (crypt and luks cells check theirs the same way), before the model takes its geometry from it. The
+   * flags integritysetup asks for depend on its version and the kernel's, so they come from the superblock;
+   * the sizes may not. A separate metadata device has no plan in the model: said so in the report.
+   */
+  private checkFormat(sb: IntegritySuperblock): void {
+    if (this.stack.metaDisk !== undefined) {
+      this.s.note('format plan not checked: the model plans no separate metadata device');
+      return;
+    }
+    const want = planIntegrityFormat({
+      deviceSectors: this.diskSectors(), tagSize: digestSize(this.stack.hash), sectorsPerBlock: this.stack.sectorSize / 512,
+      ...(this.stack.interleaveSectors !== undefined ? { interleaveSectors: this.stack.interleaveSectors } : {}),
+      fixPadding: sb.fixedPadding, fixHmac: sb.fixedHmac, internalHash: true,
+    });
+    const fields = ['tagSize', 'log2SectorsPerBlock', 'log2InterleaveSectors', 'journalSections', 'providedDataSectors'] as const;
+    for (const f of fields) {
+      if (sb[f] !== want[f]) this.s.disagree({ step: -1, kind: 'format', expected: `superblock ${f} ${want[f]} (the model's format plan)`, found: String(sb[f]) });
+    }
   }
 
   private async recordTable(): Promise<void> {

@@ -11,6 +11,7 @@ import type { IoRange } from '../scenario/schema.ts';
 import type { GuestSession } from './cell.ts';
 import { KernelFailure } from './cell.ts';
 import { ioSize, readAt } from './disks.ts';
+import { ioToolFailure, type TopDevice } from './io-refusal.ts';
 
 export interface Range {
   min: number;
@@ -55,6 +56,11 @@ export interface IoContext {
   transferOffset(step: number): number;
 }
 
+/** The top device as the model has it: what ih-io must find when it refuses a request (io-refusal.ts). */
+function topDevice(ctx: IoContext): TopDevice {
+  return { dev: ctx.top, bytes: ctx.model.providedDataSectors * 512, blockSize: ctx.model.blockSize };
+}
+
 const hex = (n: number | undefined) => (n ?? 0).toString(16).padStart(2, '0');
 
 function firstDiff(a: Buffer, b: Buffer): number {
@@ -79,7 +85,7 @@ export async function writeStep(ctx: IoContext, i: number, r: IoRange): Promise<
   if (r.unaligned) argv.push('--src-buffered');
   if (r.fua) argv.push('--fua');
   const res = await s.run(argv);
-  if (res.exitCode === 2 || res.exitCode === 3) throw new InfraError(`ih-io copy exited ${res.exitCode}: ${res.stderr.toString().trim()}`);
+  if (res.exitCode === 2 || res.exitCode === 3) throw await ioToolFailure(s, i, res, 'copy', topDevice(ctx));
   const report = parseIoReport(res.stdout);
   const srcFailed = report.ios.find((l) => l.op === 'read' && !l.ok);
   if (srcFailed) throw new InfraError(`ih-io copy could not read the payload disk at ${srcFailed.off}: errno ${srcFailed.errno}`);
@@ -115,7 +121,7 @@ export async function readStep(ctx: IoContext, i: number, r: IoRange): Promise<v
   if (expected.some((e) => !e.exp.ok)) await s.readsMayFail();
   const res = await s.run(['ih-io', 'read', '--dev', ctx.top, '--offset', String(r.offset), ...transferArgs(ctx, r),
     '--out', ctx.outDev, '--out-offset', String(outOff), '--log-ok']);
-  if (res.exitCode === 2 || res.exitCode === 3) throw new InfraError(`ih-io read exited ${res.exitCode}: ${res.stderr.toString().trim()}`);
+  if (res.exitCode === 2 || res.exitCode === 3) throw await ioToolFailure(s, i, res, 'read', topDevice(ctx));
   const report = parseIoReport(res.stdout);
   const ios = new Map(report.ios.filter((l) => l.op === 'read').map((l) => [l.off, l]));
   const blocks = new Map(report.blocks.map((l) => [l.off, l]));
@@ -190,7 +196,7 @@ export async function discardStep(ctx: IoContext, i: number, d: { offset: number
   const { s, model } = ctx;
   const exp = model.expectDiscard(d.offset / 512, d.length / 512);
   const res = await s.run(['ih-io', 'discard', '--dev', ctx.top, '--offset', String(d.offset), '--length', String(d.length)]);
-  if (res.exitCode === 2 || res.exitCode === 3) throw new InfraError(`ih-io discard exited ${res.exitCode}: ${res.stderr.toString().trim()}`);
+  if (res.exitCode === 2 || res.exitCode === 3) throw await ioToolFailure(s, i, res, 'discard', topDevice(ctx));
   const line = parseIoReport(res.stdout).results.find((l) => l.op === 'discard');
   if (line === undefined) throw new InfraError('ih-io discard reported nothing');
   if (line.errno !== exp.errno) {
@@ -204,7 +210,7 @@ export async function flushStep(ctx: IoContext, i: number): Promise<void> {
   const { s, model } = ctx;
   const exp = model.expectFlush();
   const res = await s.run(['ih-io', 'flush', '--dev', ctx.top]);
-  if (res.exitCode === 2 || res.exitCode === 3) throw new InfraError(`ih-io flush exited ${res.exitCode}: ${res.stderr.toString().trim()}`);
+  if (res.exitCode === 2 || res.exitCode === 3) throw await ioToolFailure(s, i, res, 'flush', topDevice(ctx));
   const line = parseIoReport(res.stdout).results.find((l) => l.op === 'flush');
   if (line === undefined) throw new InfraError('ih-io flush reported nothing');
   if (line.errno !== exp.errno) {

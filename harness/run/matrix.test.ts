@@ -52,7 +52,13 @@ vi.mock('./shared-guest.ts', () => ({
           await writeFile(join(spec.dir, 'console.log'), `console of ${spec.id} @${position}`);
           const verdict = shared.get(`${spec.id}@${position}`) ?? script.get(spec.id)?.shift() ?? 'pass';
           const result = { ...resultOf(spec.id, verdict), durationMs: 10, ...(position === 0 ? { bootMs: 5 } : {}), kernelRelease: 'r', steps: [] };
-          return { verdict, reusable: verdict === 'pass' || verdict === 'skip', result, guestDir };
+          return { verdict, reusable: verdict === 'pass' || verdict === 'skip', result, guestDir, before: position > 0 ? batch.slice(0, position).map((b) => b.scenario.id) : [] };
+        },
+        after: async (spec: CellSpec) => {
+          const v = shared.get(`${spec.id}@after`);
+          if (v === undefined) return undefined;
+          const result = { verdict: v, reason: `${v} after it ended`, durationMs: 10, kernelRelease: 'r', steps: [], disagreements: [] };
+          return { verdict: v, reusable: false, result, guestDir, before: [] };
         },
         close: async () => undefined,
       };
@@ -190,16 +196,34 @@ describe('runMatrix', () => {
       expect(results.summary.cells[0]).toMatchObject({ bootMs: 5 });
     });
 
-    it('reruns a scenario that crashed after another first in a fresh guest, keeping the shared run aside', async () => {
+    it('keeps a crash seen only after another scenario as the verdict, with the fresh guest\'s pass beside it', async () => {
       shared.set('k6.1/a/2@1', 'crash');
       const { results, events } = await run(['--kernel', '6.1', '--share-guest', '3']);
       expect(guestsOpened).toEqual([['k6.1/a/1', 'k6.1/a/2'], ['k6.1/a/2']]);
-      // the rerun's guest is the one the verdict comes from
-      expect(results.summary.cells.map((c) => `${c.id} ${c.verdict} ${c.guest}`)).toEqual(['k6.1/a/1 pass guests/k6.1-1', 'k6.1/a/2 pass guests/k6.1-2']);
+      // the shared run's guest and files are the evidence the verdict comes from
+      expect(results.summary.cells.map((c) => `${c.id} ${c.verdict} ${c.guest} ${c.dir}`)).toEqual([
+        'k6.1/a/1 pass guests/k6.1-1 cells/k6.1__a_1', 'k6.1/a/2 crash guests/k6.1-1 cells/k6.1__a_2/shared-run',
+      ]);
+      const cell = results.summary.cells[1]!;
+      expect(cell.sharedRun).toMatchObject({ verdict: 'crash', before: ['a/1'], guest: 'guests/k6.1-1', rerun: { verdict: 'pass', dir: 'cells/k6.1__a_2' } });
+      expect(cell.reason).toMatch(/crash here \(in a shared guest after a\/1; run again first in a fresh guest it passed/);
       expect(events.filter((e) => e.startsWith('exec k6.1/a/2'))).toHaveLength(1);
       const { readFile } = await import('node:fs/promises');
       expect(await readFile(join(results.dir, 'cells/k6.1__a_2/shared-run/console.log'), 'utf8')).toBe('console of k6.1/a/2 @1');
       expect(await readFile(join(results.dir, 'cells/k6.1__a_2/console.log'), 'utf8')).toBe('console of k6.1/a/2 @0');
+    });
+
+    it('keeps a crash found on the console after a passing first scenario ended as its verdict', async () => {
+      shared.set('k6.1/a/1@after', 'crash');
+      const { results } = await run(['--kernel', '6.1', '--share-guest', '3']);
+      expect(results.summary.cells.map((c) => `${c.id} ${c.verdict} ${c.reason}`)).toEqual(['k6.1/a/1 crash crash after it ended', 'k6.1/a/2 pass pass here']);
+    });
+
+    it('does not keep an infrastructure error of a shared sequence: the fresh guest\'s run is the verdict', async () => {
+      shared.set('k6.1/a/2@1', 'error');
+      const { results } = await run(['--kernel', '6.1', '--share-guest', '3']);
+      expect(results.summary.cells.map((c) => `${c.id} ${c.verdict} ${c.dir}`)).toEqual(['k6.1/a/1 pass cells/k6.1__a_1', 'k6.1/a/2 pass cells/k6.1__a_2']);
+      expect(results.summary.cells[1]!.sharedRun).toBeUndefined();
     });
 
     it('runs a scenario with a kill step in a guest of its own: it ends its QEMU and boots another', async () => {

@@ -1,4 +1,4 @@
-import { mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pLimit from 'p-limit';
 import type { KernelSpec } from '../../vm/kernel/spec.ts';
@@ -6,12 +6,14 @@ import type { AccelChoice } from '../../vm/qemu/accel.ts';
 import type { Accel } from '../../vm/qemu/args.ts';
 import type { MatrixConfig } from '../config.ts';
 import { executions, perExecutionDirs, plannedKernels, type Plan, type PlannedCell } from '../plan.ts';
-import { combineRuns } from '../repeat.ts';
+import { combineRuns, isJudged, worstVerdict } from '../repeat.ts';
 import type { Reporters } from '../reporters/reporter.ts';
-import type { CellRecord, KernelRecord, RunRecord, RunResults } from '../results.ts';
+import type { CellRecord, KernelRecord, RunRecord, RunResults, SharedRunRecord } from '../results.ts';
 import type { Scenario } from '../scenario/load.ts';
 import type { CellSpec } from './cell.ts';
 import { runCell } from './run-cell.ts';
+import { checkFreeSpace, RUN_SPACE } from './free-space.ts';
+import { cacheDir } from '../../vm/cache.ts';
 import { logClassOf } from './guest-state.ts';
 import { needsOwnGuest, runShared, type SharedVm } from './share.ts';
 import { DISK_BUDGET, guestKey, SharedGuest, slotDisks, type SharedSlotRun } from './shared-guest.ts';
@@ -119,6 +121,7 @@ export interface PreparedKernels {
  * compatibility pass) or relabel kernels before any cell runs.
  */
 export async function prepareMatrix(cfg: MatrixConfig, plan: Plan<KernelSpec, Scenario>, results: RunResults, log: (s: string) => void): Promise<PreparedKernels> {
+  await checkFreeSpace([{ path: results.dir, bytes: RUN_SPACE, what: 'results' }, { path: cacheDir(), bytes: RUN_SPACE, what: 'cache' }]);
   const kernels = await prepareKernels(plannedKernels(plan), cfg, results, log);
   const accel = await chooseAccelFor(cfg, kernels);
   results.summary.accelerator = accel;
@@ -135,6 +138,8 @@ interface SharedExecution {
   spec: CellSpec;
   /** onExecutionBegin was sent (a provisional run and its rerun are one execution to reporters) */
   begun: boolean;
+  /** a crash, hang or fail in a shared sequence, waiting for the run first in a fresh guest */
+  sharedRun?: SharedRunRecord;
 }
 
 /**
@@ -172,7 +177,7 @@ async function runSharedGuests(
         return {
           run: async (e) => {
             const result: CellResult = { verdict: 'error', reason: known, durationMs: 0, steps: [], disagreements: [] };
-            return { verdict: 'error', reusable: false, result, guestDir: '' };
+            return { verdict: 'error', reusable: false, result, guestDir: '', before: [] };
           },
           close: async () => undefined,
         };
@@ -185,6 +190,7 @@ async function runSharedGuests(
           e.begun = true;
           return g.run(e.spec, position);
         },
+        after: (e) => g.after(e.spec),
         close: () => g.close(),
       };
     },
@@ -197,18 +203,29 @@ async function runSharedGuests(
     provisional: async (e, r, position) => {
       log(`${e.spec.id}: ${r.verdict} as scenario ${position + 1} of a shared guest; running it again first in a fresh guest (${r.result.reason.replace(/\s*\n\s*/g, ' ')})`);
       await setAside(e.spec.dir);
+      // an infrastructure error in the sequence judges nothing; anything the kernel did stays
+      if (isJudged(r.verdict)) {
+        e.sharedRun = {
+          verdict: r.verdict, reason: r.result.reason, ...(r.result.signature !== undefined ? { signature: r.result.signature } : {}),
+          before: r.before, dir: results.relative(join(e.spec.dir, 'shared-run')), guest: results.relative(r.guestDir),
+        };
+      }
     },
     final: async (e, r) => {
       const p = x.progress.get(e.cell)!;
       const res = r.result;
       const ran = r.guestDir !== '';
-      const run: RunRecord = {
+      let run: RunRecord = {
         repeat: e.repeat, attempt: e.attempt, verdict: res.verdict, reason: res.reason, durationMs: res.durationMs, dir: ran ? results.relative(e.spec.dir) : '',
         ...(ran ? { guest: results.relative(r.guestDir) } : {}),
         ...(res.bootMs !== undefined ? { bootMs: res.bootMs } : {}),
         ...(res.signature !== undefined ? { signature: res.signature } : {}),
         ...(res.disagreements.length > 0 ? { disagreements: res.disagreements.length } : {}),
       };
+      if (e.sharedRun !== undefined) {
+        run = await withSharedRun(run, e.sharedRun, results.dir);
+        e.sharedRun = undefined;
+      }
       if (ran) await reporters.emit('onExecutionEnd', { ...info(e), verdict: run.verdict, reason: run.reason, durationMs: run.durationMs });
       p.runs.push(run);
       x.noteUntested(e.cell, run);
@@ -224,6 +241,34 @@ async function runSharedGuests(
       return false;
     },
   });
+}
+
+/**
+ * The verdict of an execution that crashed, hung or failed in a shared sequence: that run's (or the fresh
+ * guest's, should it be worse), never laundered into the fresh guest's pass. Both result.json files get
+ * the pair as `sharedRun`.
+ */
+export async function withSharedRun(rerun: RunRecord, shared: SharedRunRecord, runDir: string): Promise<RunRecord> {
+  const pair: SharedRunRecord = {
+    ...shared,
+    rerun: { verdict: rerun.verdict, reason: rerun.reason, ...(rerun.signature !== undefined ? { signature: rerun.signature } : {}), dir: rerun.dir },
+  };
+  const rerunWorse = isJudged(rerun.verdict) && worstVerdict([shared.verdict, rerun.verdict]) !== shared.verdict;
+  const fresh = rerun.verdict === 'pass' ? 'passed (the failure needs the scenarios before it)' : `${rerun.verdict}: ${rerun.reason}`;
+  const out: RunRecord = rerunWorse
+    ? { ...rerun, reason: `${rerun.reason} (in the shared guest after ${shared.before.join(', ')} it was ${shared.verdict}: ${shared.reason})`, sharedRun: pair }
+    : {
+      ...rerun, verdict: shared.verdict, dir: shared.dir, guest: shared.guest, sharedRun: pair,
+      reason: `${shared.reason} (in a shared guest after ${shared.before.join(', ') || 'nothing'}; run again first in a fresh guest it ${fresh})`,
+      ...(shared.signature !== undefined ? { signature: shared.signature } : {}),
+    };
+  if (!rerunWorse && shared.signature === undefined) delete out.signature;
+  for (const d of [shared.dir, rerun.dir]) {
+    const file = join(runDir, d, 'result.json');
+    const json = await readFile(file, 'utf8').then((t) => JSON.parse(t) as Record<string, unknown>, () => undefined);
+    if (json !== undefined) await writeFile(file, JSON.stringify({ ...json, sharedRun: pair, cellVerdict: out.verdict }, null, 2) + '\n');
+  }
+  return out;
 }
 
 /** A provisional run's files move to <dir>/shared-run/, out of the way of the run that counts. */
@@ -248,6 +293,7 @@ function cellRecord(cell: Cell, k: ReadyKernel, p: CellProgress): CellRecord {
     ...(c.from.signature !== undefined ? { signature: c.from.signature } : {}),
     ...(c.from.disagreements !== undefined ? { disagreements: c.from.disagreements } : {}),
     ...(c.flaky ? { flaky: true } : {}),
+    ...(c.from.sharedRun !== undefined ? { sharedRun: c.from.sharedRun } : {}),
     ...(runs.length > 1 ? { runs } : {}),
   };
 }

@@ -10,7 +10,7 @@ import { Guest } from '../../vm/qemu/guest.ts';
 import type { CellResult } from './observations.ts';
 import type { TransferPlan } from './disks.ts';
 import {
-  bootGuest, classifyError, createCellDisks, GuestSession, judgeCell, SECOND_CONSOLE, StepHang, writeCellFiles,
+  bootGuest, classifyError, createCellDisks, GuestSession, hostSideOutcome, judgeCell, SECOND_CONSOLE, StepHang, writeCellFiles,
   type CellSpec, type Outcome,
 } from './cell.ts';
 import { CryptCell } from './crypt-cell.ts';
@@ -19,6 +19,10 @@ import { LuksCell } from './luks-cell.ts';
 
 /** Builds the scenario's stack in a guest that is ready and runs its steps; throws what classifyError reads. */
 export async function runStack(spec: CellSpec, session: GuestSession, hostDisks: Map<string, string>, plan: TransferPlan): Promise<void> {
+  if (spec.hooks?.beforeStack !== undefined) {
+    await session.begin(-2, 'hook');
+    await session.must(spec.hooks.beforeStack);
+  }
   const type = spec.scenario.stack.type;
   const cell = type === 'crypt-aead' ? new CryptCell(spec, session, hostDisks, plan)
     : type === 'luks2' ? new LuksCell(spec, session, hostDisks, plan) : new IntegrityCell(spec, session, hostDisks, plan);
@@ -63,13 +67,13 @@ export async function runCell(spec: CellSpec): Promise<CellResult> {
     await session.guest.powerOff(15_000);
   } catch (e) {
     await session.end().catch(() => undefined);
-    outcome = classifyError(e);
+    outcome = await hostSideOutcome(session.guest, classifyError(e));
     await session.guest.kill();
   }
   const exit = await session.guest.exited;
   // A kill step's second boot logs to its own file: a crash there is this cell's too.
   const consoleText = await readFile(consoleLog, 'utf8').catch(() => '') + await readFile(join(spec.dir, SECOND_CONSOLE), 'utf8').catch(() => '');
-  Object.assign(result, judgeCell(spec, session, outcome, consoleText, exit.stderr));
+  Object.assign(result, judgeCell(spec, session, outcome, consoleText, exit.stderr, exit));
   result.durationMs = Date.now() - started;
   await writeCellFiles(spec, result);
   return result;

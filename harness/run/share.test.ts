@@ -11,6 +11,8 @@ interface Item {
   first?: Verdict;
   /** leaves state behind although it passed */
   dirty?: boolean;
+  /** passes, but the console after its end shows a crash */
+  crashAfter?: boolean;
 }
 
 interface Run extends SlotRun {
@@ -49,6 +51,10 @@ class FakeVm implements SharedVm<Item, Run> {
         const reusable = (verdict === 'pass' || verdict === 'skip') && !x.dirty;
         if (verdict !== 'pass' && verdict !== 'skip') alive = false;
         return { verdict, reusable, guest };
+      },
+      after: async (x: Item): Promise<Run | undefined> => {
+        this.events.push(`after ${x.id}`);
+        return x.crashAfter ? { verdict: 'crash', reusable: false, guest } : undefined;
       },
       close: async () => {
         this.live--;
@@ -100,11 +106,23 @@ describe('runShared', () => {
   it('reruns a later scenario that crashed first in a fresh guest, and the rest of its batch after it', async () => {
     const { vm, finals, provisional } = await run(items(4, { 1: { later: 'crash', first: 'pass' } }), opts({ perGuest: 4 }));
     expect(provisional).toEqual(['s1']);
-    // its crash in the shared guest is not its verdict: the fresh guest's pass is
+    // the fresh guest's run comes to final; the shared run came to provisional first (the caller keeps both)
     expect(finals.find((f) => f.id === 's1')).toEqual({ id: 's1', verdict: 'pass', position: 0 });
     expect(vm.batches).toEqual([['s0', 's1', 's2', 's3'], ['s1', 's2', 's3']]);
     expect(vm.runs.filter((r) => r.id === 's2')).toHaveLength(1);
     expect(vm.boots).toBe(2);
+  });
+
+  it('decides a passing run only after the console after its end was read, and keeps a crash found there', async () => {
+    const { vm, finals, provisional } = await run(items(4, { 0: { crashAfter: true }, 2: { crashAfter: true } }), opts({ perGuest: 4 }));
+    // s0 was first in its guest: its crash after the end is its verdict; s2 was not: it runs again first
+    expect(finals.find((f) => f.id === 's0')).toEqual({ id: 's0', verdict: 'crash', position: 0 });
+    expect(provisional).toEqual(['s2']);
+    expect(vm.events.slice(0, 4)).toEqual(['open 1', 'after s0', 'after s1', 'after s2']);
+    // the last run of a guest is decided once the guest is off (its console then goes to QEMU's end)
+    const closed = vm.events.indexOf('closed 1');
+    expect(closed).toBeGreaterThan(0);
+    expect(vm.events.indexOf('after s3', closed)).toBeGreaterThan(closed);
   });
 
   it('keeps a crash that happens again when the scenario runs first', async () => {
@@ -188,7 +206,10 @@ describe('runShared and powering off', () => {
     const vm = new FakeVm();
     vm.closeMs = 30;
     await runShared(items(4), opts({ perGuest: 2 }), vm, { final: async () => false });
-    expect(vm.events).toEqual(['open 1', 'close 1', 'open 2', 'close 2', 'closed 1', 'closed 2']);
+    expect(vm.events.filter((e) => !e.startsWith('after'))).toEqual(['open 1', 'close 1', 'open 2', 'close 2', 'closed 1', 'closed 2']);
+    // each guest's last run is decided after its guest is off
+    expect(vm.events.indexOf('after s1')).toBeGreaterThan(vm.events.indexOf('closed 1'));
+    expect(vm.events.indexOf('after s3')).toBeGreaterThan(vm.events.indexOf('closed 2'));
   });
 });
 

@@ -6,9 +6,13 @@
  * - A batch holds executions with the same guest key (kernel, image, memory, CPUs, command line), at most
  *   `perGuest` of them and at most `budget` disks (every scenario brings its own fresh disks, attached
  *   when the guest boots).
- * - Only the first execution of a guest may end in anything but pass or skip. A later one that does is
- *   provisional: it is run again first in a fresh guest and that run is its verdict, so no scenario is
- *   ever blamed for a crash, hang or leftover of one that ran before it in the same guest.
+ * - Nothing the kernel did in a shared guest is lost. A later execution (not the first of its guest) that
+ *   does not pass or skip is run again first in a fresh guest (`provisional`); the caller keeps both runs
+ *   (a crash, hang or fail in the sequence stays the verdict, the fresh run says whether it needs the
+ *   sequence), and an infrastructure `error` in the sequence counts for nothing.
+ * - An execution that passed or skipped is decided only once the console after its end has been read
+ *   (`after`): up to the next scenario's begin, or to QEMU's end for the last one. A crash there is found
+ *   after it ended and is its own.
  * - A guest that is not reusable (its scenario did not pass or skip, it left state behind, or it stopped
  *   answering) is retired; the executions of its batch that did not run go to a fresh guest.
  */
@@ -27,6 +31,12 @@ export interface SlotRun {
 export interface SharedGuestHandle<X, R extends SlotRun> {
   /** Runs x as the position-th scenario of this guest (position 0 boots it). */
   run(x: X, position: number): Promise<R>;
+  /**
+   * x's run judged again with what the console showed after x ended (a crash or a reset before the next
+   * scenario began, or before QEMU's end): undefined when that showed nothing. Asked once the next
+   * scenario has run, or once the guest is closed.
+   */
+  after?(x: X): Promise<R | undefined>;
   /** Ends the guest (powers it off or kills it). */
   close(): Promise<void>;
 }
@@ -125,31 +135,55 @@ export async function runShared<X, R extends SlotRun>(items: X[], o: ShareOption
   const inGuests = new Set<Running>();
   const inFlight = (key: string): number => [...inGuests].reduce((n, b) => n + (b.key === key ? b.left : 0), 0);
 
-  const runBatch = async (batch: X[], mine: Running): Promise<void> => {
+  /** Runs a batch; resolves, once its last scenario has run, with the guest's power-off and what waits for it. */
+  const runBatch = async (batch: X[], mine: Running): Promise<{ tail: Promise<void> }> => {
     const guest = await vm.open(batch);
     const back: Pending<X>[] = [];
+    const decide = async (x: X, r: R, pos: number): Promise<void> => {
+      if (pos > 0 && !SHAREABLE.has(r.verdict)) {
+        await cb.provisional?.(x, r, pos);
+        back.push({ x, first: true });
+      } else if (await cb.final(x, r, pos)) {
+        back.push({ x, first: false });
+      }
+    };
+    // a run that passed or skipped, waiting for the console after its end
+    let held: { x: X; r: R; pos: number } | undefined;
+    const release = async (): Promise<void> => {
+      if (held === undefined) return;
+      const h = held;
+      held = undefined;
+      const later = guest.after !== undefined ? await guest.after(h.x) : undefined;
+      await decide(h.x, later ?? h.r, h.pos);
+    };
+    // Whatever has to run again goes first, so cells still finish roughly in plan order.
+    const requeue = () => {
+      if (!o.stop?.aborted) queue.unshift(...back.splice(0));
+    };
     try {
       for (const [pos, x] of batch.entries()) {
-        if (o.stop?.aborted) return;
+        if (o.stop?.aborted) break;
         mine.left = batch.length - pos - 1;
         const r = await guest.run(x, pos);
-        if (pos > 0 && !SHAREABLE.has(r.verdict)) {
-          await cb.provisional?.(x, r, pos);
-          back.push({ x, first: true });
-        } else if (await cb.final(x, r, pos)) {
-          back.push({ x, first: false });
-        }
+        await release();
+        if (SHAREABLE.has(r.verdict)) held = { x, r, pos };
+        else await decide(x, r, pos);
         if (!r.reusable || !SHAREABLE.has(r.verdict)) {
           back.push(...batch.slice(pos + 1).map((y) => ({ x: y, first: false })));
-          return;
+          break;
         }
       }
     } finally {
-      // Whatever has to run again goes first, so cells still finish roughly in plan order.
-      if (!o.stop?.aborted) queue.unshift(...back);
-      // The guest powers off (~1 s under TCG) while this worker already prepares its next batch.
-      closing.push(guest.close());
+      requeue();
     }
+    // The guest powers off (~1 s under TCG) while this worker already prepares its next batch; the last
+    // run is decided after that, with the console to QEMU's end.
+    const tail = (async () => {
+      await guest.close();
+      await release();
+      requeue();
+    })();
+    return { tail };
   };
 
   const worker = async (): Promise<void> => {
@@ -163,11 +197,17 @@ export async function runShared<X, R extends SlotRun>(items: X[], o: ShareOption
       }
       const mine: Running = { key: o.guestKey(batch[0]!), left: batch.length };
       inGuests.add(mine);
+      let tail: Promise<void> | undefined;
       try {
-        await runBatch(batch, mine);
+        tail = (await runBatch(batch, mine)).tail;
       } finally {
-        inGuests.delete(mine);
-        changed();
+        // the batch counts as running until its last run is decided: what that puts back must find a worker
+        const done = () => {
+          inGuests.delete(mine);
+          changed();
+        };
+        if (tail === undefined) done();
+        else closing.push(tail.finally(done));
       }
     }
   };

@@ -5,14 +5,15 @@
  * Between two scenarios the guest must be as it booted (guest-state.ts); each scenario's console is its own
  * slice of the guest's console, cut at kmsg markers.
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ExecResult } from '../../vm/agent/client.ts';
-import { Guest } from '../../vm/qemu/guest.ts';
+import { AgentTimeoutError, type ExecResult } from '../../vm/agent/client.ts';
+import { Guest, type GuestExit } from '../../vm/qemu/guest.ts';
+import { scanConsole } from '../console.ts';
 import { tail } from '../errors.ts';
 import {
-  bootGuest, classifyError, createCellDisks, GuestSession, judgeCell, writeCellFiles, type CellSpec, type Outcome,
+  bootGuest, classifyError, createCellDisks, GuestSession, hostSideOutcome, judgeCell, SILENT_RESET, writeCellFiles, type CellSpec, type Outcome,
 } from './cell.ts';
 import { runStack } from './run-cell.ts';
 import type { TransferPlan } from './disks.ts';
@@ -24,6 +25,25 @@ export interface SharedSlotRun extends SlotRun {
   result: CellResult;
   /** the guest's directory (console.log, guest.json) */
   guestDir: string;
+  /** ids of the scenarios that ran before this one in the same guest, in order */
+  before: string[];
+}
+
+/** What the console (or QEMU's end) showed after a scenario ended and before the next began. */
+interface AfterEnd {
+  verdict: 'crash' | 'hang';
+  reason: string;
+  signature: string;
+  /** the console text between the scenario's end marker and the next begin marker (or QEMU's end) */
+  text: string;
+}
+
+/** The last scenario that passed or skipped, until the console after it has been read. */
+interface Finished {
+  spec: CellSpec;
+  run: SharedSlotRun;
+  entry: SlotLog;
+  after?: AfterEnd;
 }
 
 /** What makes two cells able to share a guest: the same QEMU command line apart from their disks. */
@@ -55,6 +75,7 @@ interface Slot {
 /** What the guest log (guests/<n>/guest.json) says about each scenario it ran. */
 interface SlotLog {
   id: string;
+  scenario: string;
   position: number;
   verdict: string;
   durationMs: number;
@@ -67,6 +88,8 @@ interface SlotLog {
   leftovers?: string[];
   stateCheck?: string;
   consoleNudges?: number;
+  /** what the console (or QEMU's end) showed after the scenario ended, which made it crash or hang */
+  afterEnd?: string;
 }
 
 export class SharedGuest implements SharedGuestHandle<CellSpec, SharedSlotRun> {
@@ -89,6 +112,11 @@ export class SharedGuest implements SharedGuestHandle<CellSpec, SharedSlotRun> {
   /** answers that hold for the guest's whole life (GuestSession.onceCache) */
   private readonly once = new Map<string, ExecResult>();
   private openError: string | undefined;
+  /** the previous scenario, while it passed or skipped: what follows its end is still its own */
+  private last: Finished | undefined;
+  private readonly finished = new Map<CellSpec, Finished>();
+  /** the state check after a scenario failed on this (a timeout: the guest stopped answering) */
+  private stateError: unknown;
 
   private constructor(private readonly slots: Slot[], private readonly dir: string) {}
 
@@ -129,9 +157,9 @@ export class SharedGuest implements SharedGuestHandle<CellSpec, SharedSlotRun> {
       const reason = this.openError ?? `${spec.id} has no slot in this shared guest`;
       const result: CellResult = { verdict: 'error', reason, durationMs: Date.now() - started, steps: [], disagreements: [] };
       await writeCellFiles(spec, result).catch(() => undefined);
-      return { verdict: 'error', reusable: false, result, guestDir: this.dir };
+      return { verdict: 'error', reusable: false, result, guestDir: this.dir, before: [] };
     }
-    const entry: SlotLog = { id: spec.id, position, verdict: 'error', durationMs: 0 };
+    const entry: SlotLog = { id: spec.id, scenario: spec.scenario.id, position, verdict: 'error', durationMs: 0 };
     this.log.push(entry);
     const result: CellResult = { verdict: 'pass', reason: '', durationMs: 0, steps: [], disagreements: [] };
     let outcome: Outcome;
@@ -139,6 +167,11 @@ export class SharedGuest implements SharedGuestHandle<CellSpec, SharedSlotRun> {
     const begin = `ih: scenario ${position} ${spec.scenario.id} begin`;
     const end = `ih: scenario ${position} ${spec.scenario.id} end`;
     let reusable = true;
+    let began = false;
+    let host: string | undefined;
+    let afterSteps: string | undefined;
+    const prev = this.last;
+    this.last = undefined;
     try {
       if (!this.booted) {
         this.booted = true;
@@ -155,48 +188,138 @@ export class SharedGuest implements SharedGuestHandle<CellSpec, SharedSlotRun> {
       if (this.carry.has(cls)) session.ratelimitGate = () => this.waitForRatelimit(entry, cls);
       session.onceCache = this.once;
       await guest.mark(`${begin}\n`);
+      began = true;
       await runStack(spec, session, new Map(slot.disks.map((d) => [d.role, d.path])), slot.plan);
     } catch (e) {
       await session.end().catch(() => undefined);
-      outcome = classifyError(e);
+      const plain = classifyError(e);
+      outcome = await hostSideOutcome(guest, plain);
+      if (outcome !== plain) host = outcome?.reason;
     }
     Object.assign(result, { steps: session.steps, disagreements: session.disagreements });
     if (outcome === undefined || outcome.verdict === 'skip') {
       const stateStart = Date.now();
+      this.stateError = undefined;
       reusable = await this.checkState(entry);
       entry.stateMs = Date.now() - stateStart;
       // With its newline the record is complete at once; without one printk keeps it open for a
       // continuation and the console prints it only when the next record arrives.
       const markerStart = Date.now();
-      await guest.mark(`${end}\n`).catch(() => (reusable = false));
+      let markError: unknown;
+      await guest.mark(`${end}\n`).catch((e: unknown) => {
+        reusable = false;
+        markError = e;
+      });
       if (!(await this.waitForConsole(end, entry))) entry.stateCheck = `${entry.stateCheck ?? ''} end marker not on the console after ${MARKER_WAIT_MS / 1000}s`.trim();
       entry.markerMs = Date.now() - markerStart;
+      if (spec.hooks?.afterEnd !== undefined) await guest.exec(spec.hooks.afterEnd, { timeoutMs: STATE_TIMEOUT_MS }).catch(() => undefined);
+      // QEMU closed the channel: let it finish ending, so how it ended is known now
+      if (guest.agent.streamEnded) await Promise.race([guest.exited, sleep(5000)]);
+      // the scenario's steps all ran; a guest that stops answering now does so after them
+      const silent = [this.stateError, markError].find((e) => e instanceof AgentTimeoutError);
+      if (silent !== undefined && guest.state !== 'exited') {
+        host = await guest.hostFault().catch(() => undefined);
+        afterSteps = host ?? `the guest stopped answering after the scenario's steps ended (${(silent as Error).message})`;
+      }
     } else {
       reusable = false;
       await guest.kill();
     }
     const text = await readFile(this.consolePath, 'utf8').catch(() => '');
-    const consoleText = this.slice(text, position, begin, end);
+    const { own: consoleText, gap } = this.slice(text, position, begin, end);
     await writeFile(join(spec.dir, 'console.log'), consoleText);
-    const qemuStderr = guest.state === 'exited' ? (await guest.exited).stderr : '';
-    Object.assign(result, judgeCell(spec, session, outcome, consoleText, qemuStderr));
-    if (guest.state === 'exited' && result.verdict === 'pass') {
-      result.verdict = 'error';
-      result.reason = `QEMU exited after the scenario ended${qemuStderr.trim() ? `: ${tail(qemuStderr, 3)}` : ''}`;
+    const exit = guest.state === 'exited' ? await guest.exited : undefined;
+    if (prev !== undefined) this.judgeGap(prev, gap, began ? undefined : { outcome, exit, host });
+    if (!began && prev !== undefined) {
+      // the guest ended or stopped before this scenario's first step: nothing here is this scenario's
+      outcome = { verdict: 'error', reason: `the shared guest was lost before this scenario began, after ${prev.spec.scenario.id} ended: ${outcome?.reason ?? 'no answer'}` };
+    }
+    Object.assign(result, judgeCell(spec, session, outcome, consoleText, exit?.stderr ?? '', began || prev === undefined ? exit : undefined));
+    const trailer = scanConsole(text.slice(this.consumed));
+    if ((result.verdict === 'pass' || result.verdict === 'skip') && exit !== undefined && trailer?.kind === 'crash') {
+      // the guest died after the end marker: what the console says after it is this scenario's
+      Object.assign(result, { verdict: 'crash', signature: trailer.signature, reason: `${trailer.line} (on the console after the scenario ended)` });
+      await appendFile(join(spec.dir, 'console.log'), `--- ih: the shared guest's console after this scenario ended (${this.consolePath}) ---\n${text.slice(this.consumed)}`);
+      this.consumed = text.length;
+    } else if (result.verdict === 'pass' || result.verdict === 'skip') {
+      if (exit !== undefined && exit.endedBy === 'guest') {
+        Object.assign(result, { verdict: 'crash', signature: SILENT_RESET, reason: `the guest reset after the scenario's steps ended (QEMU exited under -no-reboot${exit.shutdownReason ? `, ${exit.shutdownReason}` : ''}) with no oops or panic on the console` });
+      } else if (exit !== undefined) {
+        Object.assign(result, { verdict: 'error', reason: `QEMU ended after the scenario's steps ended (${exit.endedBy === 'signal' ? `${exit.signal ?? 'a signal'} the harness did not send` : `exit ${exit.exitCode}`})${exit.stderr.trim() ? `: ${tail(exit.stderr, 3)}` : ''}` });
+      } else if (afterSteps !== undefined) {
+        Object.assign(result, host !== undefined ? { verdict: 'error', reason: afterSteps } : { verdict: 'hang', reason: afterSteps, signature: `${spec.scenario.id}: hang` });
+      }
     }
     result.durationMs = Date.now() - started;
     entry.verdict = result.verdict;
     entry.durationMs = result.durationMs;
-    await writeCellFiles(spec, result, { sharedGuest: { dir: this.dir, position } });
+    const before = this.log.slice(0, -1).map((l) => l.scenario);
+    await writeCellFiles(spec, result, { sharedGuest: { dir: this.dir, position, ...(before.length > 0 ? { before } : {}) } });
     if (result.verdict !== 'pass' && result.verdict !== 'skip') await guest.kill();
-    return { verdict: result.verdict, reusable: reusable && guest.state !== 'exited', result, guestDir: this.dir };
+    const run: SharedSlotRun = { verdict: result.verdict, reusable: reusable && guest.state !== 'exited', result, guestDir: this.dir, before };
+    if (result.verdict === 'pass' || result.verdict === 'skip') {
+      this.last = { spec, run, entry };
+      this.finished.set(spec, this.last);
+    }
+    return run;
+  }
+
+  /**
+   * The console between `prev`'s end marker and the next begin marker (or QEMU's end) is `prev`'s: a crash
+   * there was found after it ended. When the next scenario never began because the guest reset or stopped
+   * answering (and the host has no part in it), that too happened after `prev` ended.
+   */
+  private judgeGap(prev: Finished, gap: string, lost?: { outcome: Outcome; exit: GuestExit | undefined; host: string | undefined }): void {
+    const finding = scanConsole(gap);
+    if (finding?.kind === 'crash') {
+      prev.after = { verdict: 'crash', signature: finding.signature, text: gap, reason: `${finding.line} (on the console after ${prev.spec.scenario.id} ended, before the next scenario began)` };
+      return;
+    }
+    if (lost === undefined || lost.host !== undefined || finding?.kind === 'infra') return;
+    if (lost.outcome?.guestGone && lost.exit?.endedBy === 'guest') {
+      prev.after = {
+        verdict: 'crash', signature: SILENT_RESET, text: gap,
+        reason: `the guest reset after ${prev.spec.scenario.id} ended, before the next scenario began (QEMU exited under -no-reboot${lost.exit.shutdownReason ? `, ${lost.exit.shutdownReason}` : ''}), with no oops or panic on the console`,
+      };
+    } else if (lost.outcome?.verdict === 'error' && /did not answer/.test(lost.outcome.reason)) {
+      prev.after = { verdict: 'hang', signature: `${prev.spec.scenario.id}: hang`, text: gap, reason: `the guest stopped answering after ${prev.spec.scenario.id} ended: ${lost.outcome.reason}` };
+    }
+  }
+
+  /** The run of `spec` judged again with what came after its end (share.ts asks once that is known). */
+  async after(spec: CellSpec): Promise<SharedSlotRun | undefined> {
+    const f = this.finished.get(spec);
+    this.finished.delete(spec);
+    if (f?.after === undefined) return undefined;
+    const a = f.after;
+    const result: CellResult = { ...f.run.result, verdict: a.verdict, reason: a.reason, signature: a.signature };
+    f.entry.verdict = a.verdict;
+    f.entry.afterEnd = a.reason;
+    if (this.guest?.state === 'exited') await this.writeLog();
+    await appendFile(join(spec.dir, 'console.log'), `--- ih: the shared guest's console after this scenario ended (${this.consolePath}) ---\n${a.text}`).catch(() => undefined);
+    await writeCellFiles(spec, result, { sharedGuest: { dir: this.dir, position: f.entry.position, ...(f.run.before.length > 0 ? { before: f.run.before } : {}) }, afterEnd: a.reason });
+    return { ...f.run, verdict: a.verdict, reusable: false, result };
   }
 
   async close(): Promise<void> {
-    if (this.guest !== undefined && this.guest.state !== 'exited') {
-      if (this.booted && this.guest.state === 'ready') await this.guest.powerOff(15_000);
-      else await this.guest.kill();
+    const g = this.guest;
+    const running = g !== undefined && g.state !== 'exited';
+    if (g !== undefined && g.state !== 'exited') {
+      if (this.booted && g.state === 'ready') await g.powerOff(15_000);
+      else await g.kill();
     }
+    // the last scenario's console goes on to QEMU's end
+    const last = this.last;
+    this.last = undefined;
+    if (g !== undefined && last !== undefined) {
+      const gap = (await readFile(this.consolePath, 'utf8').catch(() => '')).slice(this.consumed);
+      const exit = await g.exited;
+      this.judgeGap(last, gap, running ? undefined : { outcome: { verdict: 'error', reason: 'QEMU ended', guestGone: true }, exit, host: undefined });
+    }
+    await this.writeLog();
+  }
+
+  private async writeLog(): Promise<void> {
     await writeFile(join(this.dir, 'guest.json'), JSON.stringify({
       kernelRelease: this.kernelRelease, slots: this.slots.map((s) => s.spec.id), ran: this.log,
     }, null, 2) + '\n').catch(() => undefined);
@@ -244,6 +367,7 @@ export class SharedGuest implements SharedGuestHandle<CellSpec, SharedSlotRun> {
       return left.length === 0;
     } catch (e) {
       entry.stateCheck = (e as Error).message;
+      this.stateError = e;
       return false;
     }
   }
@@ -284,11 +408,18 @@ export class SharedGuest implements SharedGuestHandle<CellSpec, SharedSlotRun> {
    * cell, as in a guest of its own) and then only its own scenario, from its begin marker to its end
    * marker (or QEMU's end).
    */
-  private slice(text: string, position: number, begin: string, end: string): string {
+  private slice(text: string, position: number, begin: string, end: string): { own: string; gap: string } {
     const lineStart = (i: number) => text.lastIndexOf('\n', i) + 1;
     const b = text.indexOf(begin, this.consumed);
     if (position === 0) this.bootPart = b >= 0 ? text.slice(0, lineStart(b)) : text;
-    const from = b >= 0 ? lineStart(b) : Math.max(this.consumed, this.bootPart.length);
+    const gapStart = Math.max(this.consumed, this.bootPart.length);
+    // before the begin marker: the previous scenario's afterlife (or, when the marker never came, all that is left)
+    const gap = position === 0 ? '' : b >= 0 ? text.slice(gapStart, lineStart(b)) : text.slice(gapStart);
+    if (b < 0 && position > 0) {
+      this.consumed = text.length;
+      return { own: this.bootPart + `--- ih: this scenario's begin marker never reached the console ---\n`, gap };
+    }
+    const from = b >= 0 ? lineStart(b) : gapStart;
     const e = text.indexOf(end, from);
     const to = e >= 0 ? (text.indexOf('\n', e) >= 0 ? text.indexOf('\n', e) + 1 : text.length) : text.length;
     this.consumed = to;
@@ -297,6 +428,6 @@ export class SharedGuest implements SharedGuestHandle<CellSpec, SharedSlotRun> {
     const note = position > 0 && skipped > 0
       ? `--- ih: ${skipped} bytes of the ${position} scenario(s) before this one in the shared guest left out (${this.consolePath}) ---\n`
       : '';
-    return this.bootPart + note + own;
+    return { own: this.bootPart + note + own, gap };
   }
 }

@@ -18,6 +18,10 @@ const fullCell: Required<CellRecord> = {
     { repeat: 1, attempt: 2, verdict: 'pass', reason: 'ok', durationMs: 30000, bootMs: 17000, dir: 'cells/x/rep1-try2' },
     { repeat: 2, attempt: 1, verdict: 'crash', reason: 'BUG', durationMs: 30000, signature: 'BUG @ f', dir: 'cells/x/rep2-try1', guest: 'guests/6.1.0-56-amd64-2' },
   ],
+  sharedRun: {
+    verdict: 'crash', reason: 'BUG', signature: 'BUG @ f', before: ['integrity/001'], dir: 'cells/x/rep2-try1/shared-run', guest: 'guests/6.1.0-56-amd64-2',
+    rerun: { verdict: 'pass', reason: 'ok', dir: 'cells/x/rep2-try1' },
+  },
   baseline: { verdict: 'pass', change: 'regression' },
   gate: { role: 'compat', base: 'pass', change: 'regression', writer: 'base', reader: 'candidate' },
 };

@@ -18,6 +18,9 @@ export type { IoEvent, IoInfo, IoLine, IoReport, IoResult, IoSetupError, IoSumma
 
 export const AGENT_PROTOCOL_VERSION = 1;
 
+/** A kmsg write is one write(2) to /dev/kmsg: anything near this long is a guest that stopped answering. */
+export const KMSG_TIMEOUT_MS = 30_000;
+
 export interface AgentReady {
   protocol: number;
   kernelRelease: string;
@@ -108,14 +111,16 @@ export class AgentClient {
   private ready?: AgentReady;
   private failure?: Error;
   private nextId = 1;
+  /** QEMU's end of the channel closed: QEMU is exiting or gone (no request of ours closed it) */
+  streamEnded = false;
 
   constructor(
     private readonly input: Readable,
     private readonly output: Writable,
   ) {
     input.on('data', this.onData);
-    input.once('end', () => this.fail(new AgentClosedError('the guest agent stream ended (QEMU exited?)')));
-    input.once('close', () => this.fail(new AgentClosedError('the guest agent stream closed (QEMU exited?)')));
+    input.once('end', () => ((this.streamEnded = true), this.fail(new AgentClosedError('the guest agent stream ended (QEMU exited?)'))));
+    input.once('close', () => ((this.streamEnded = true), this.fail(new AgentClosedError('the guest agent stream closed (QEMU exited?)'))));
     input.on('error', (err) => this.fail(new AgentClosedError('reading from the guest agent failed', { cause: err })));
     output.on('error', (err) => this.fail(new AgentClosedError('writing to the guest agent failed', { cause: err })));
   }
@@ -171,10 +176,13 @@ export class AgentClient {
     };
   }
 
-  /** Write one line to the guest's /dev/kmsg: a marker to cut the console log at (blktests-style). */
+  /**
+   * Write one line to the guest's /dev/kmsg: a marker to cut the console log at (blktests-style). It has a
+   * deadline like every wait on the guest (KMSG_TIMEOUT_MS unless told): a hung guest never answers.
+   */
   async kmsg(text: string, opts: RequestOptions = {}): Promise<void> {
     const label = `kmsg ${JSON.stringify(text.slice(0, 80))}`;
-    const frame = await this.request('kmsg', [Buffer.from(text, 'utf8')], {}, label, opts.timeoutMs);
+    const frame = await this.request('kmsg', [Buffer.from(text, 'utf8')], {}, label, opts.timeoutMs ?? KMSG_TIMEOUT_MS);
     expectType(frame, 'ok', label);
   }
 

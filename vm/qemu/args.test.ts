@@ -18,6 +18,14 @@ describe('qemuArgs', () => {
       expect(append.split(' ')).toContain(w);
     }
   });
+  it('stops the VM on a host I/O error instead of failing the guest\'s bio, and gives QMP a socket when asked', () => {
+    for (const d of after(qemuArgs(spec), '-drive')) expect(d.split(',')).toEqual(expect.arrayContaining(['werror=stop', 'rerror=stop']));
+    expect(after(qemuArgs(spec), '-monitor')).toEqual(['none']);
+    const a = qemuArgs({ ...spec, qmpSocket: '/tmp/ih-qmp-x/qmp.sock' });
+    expect(a).not.toContain('-monitor');
+    expect(after(a, '-chardev')).toContain('socket,id=qmp,path=/tmp/ih-qmp-x/qmp.sock,server=on,wait=off');
+    expect(after(a, '-mon')).toEqual(['chardev=qmp,mode=control']);
+  });
   it('uses TCG unless KVM was chosen', () => {
     expect(after(qemuArgs(spec), '-machine')).toEqual(['q35,accel=tcg']);
     expect(after(qemuArgs({ ...spec, accel: 'kvm' }), '-machine')).toEqual(['q35,accel=kvm']);

@@ -23,6 +23,11 @@ export interface QemuSpec {
   disks: DiskSpec[];
   /** Host file receiving the serial console (kernel log, init messages). */
   consoleLog: string;
+  /**
+   * A unix socket path for QMP (qmp.ts): the VM's run state and why QEMU ended. Without one QEMU gets no
+   * monitor at all.
+   */
+  qmpSocket?: string;
 }
 
 /** Kernel parameters every guest gets: a crash or a hang must end QEMU at once, not stall the run. */
@@ -54,7 +59,9 @@ export function qemuArgs(spec: QemuSpec): string[] {
     '-append', [...BASE_CMDLINE, ...(spec.append ?? [])].join(' '),
     '-chardev', `file,id=con,path=${optValue(spec.consoleLog)}`,
     '-serial', 'chardev:con',
-    '-monitor', 'none',
+    ...(spec.qmpSocket !== undefined
+      ? ['-chardev', `socket,id=qmp,path=${optValue(spec.qmpSocket)},server=on,wait=off`, '-mon', 'chardev=qmp,mode=control']
+      : ['-monitor', 'none']),
     // The agent's channel is QEMU's own stdin/stdout: no socket paths, no listener races.
     '-chardev', 'stdio,id=agent,signal=off',
     '-device', 'virtio-serial-pci',
@@ -62,7 +69,10 @@ export function qemuArgs(spec: QemuSpec): string[] {
   ];
   if (spec.disks.length > MAX_DISKS) throw new Error(`a guest takes at most ${MAX_DISKS} disks, not ${spec.disks.length}`);
   spec.disks.forEach((d, i) => {
-    const opts = [`file=${optValue(d.path)}`, 'format=raw', 'if=none', `id=disk${i}`, 'cache=writeback', 'aio=threads'];
+    // A host I/O error (ENOSPC on the results file system, EIO of the host disk) stops the VM instead of
+    // reaching the guest as a failed bio: the kernel under test did nothing wrong, and QMP reports the
+    // pause with the image and the reason (guest.ts, hostFault).
+    const opts = [`file=${optValue(d.path)}`, 'format=raw', 'if=none', `id=disk${i}`, 'cache=writeback', 'aio=threads', 'werror=stop', 'rerror=stop'];
     if (d.readOnly) opts.push('readonly=on');
     args.push('-drive', opts.join(','));
     args.push('-device', `virtio-blk-pci,drive=disk${i},serial=${d.serial},${diskAddress(i)}`);
