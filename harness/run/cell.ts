@@ -9,6 +9,7 @@ import { scanConsole } from '../console.ts';
 import { InfraError, tail } from '../errors.ts';
 import type { Scenario } from '../scenario/load.ts';
 import type { CellResult, Disagreement, StepRecord } from './observations.ts';
+import type { CommandExpectation, Expectation, HostOp } from '../repro/types.ts';
 import { copyImage, createImage, planTransfers, type TransferPlan } from './disks.ts';
 import { CryptCell } from './crypt-cell.ts';
 import { IntegrityCell } from './integrity-cell.ts';
@@ -145,7 +146,10 @@ export class GuestSession {
       this.current?.commands.push({ argv, exitCode: null, durationMs: Date.now() - started, stderrTail: String(e) });
       return this.rethrow(e, argv);
     }
-    const rec = { argv, exitCode: r.exitCode, durationMs: r.durationMs, ...(r.exitCode !== 0 ? { stderrTail: tail(r.stderr, 8) } : {}) };
+    const rec = {
+      argv, exitCode: r.exitCode, durationMs: r.durationMs, ...(r.exitCode !== 0 ? { stderrTail: tail(r.stderr, 8) } : {}),
+      ...(opts.stdin ? { stdinHex: opts.stdin.toString('hex') } : {}),
+    };
     this.current?.commands.push(rec);
     if (this.current) this.current.durationMs += r.durationMs;
     if (r.exitCode === 127) throw new InfraError(`guest has no program ${argv[0]} (exit 127): ${tail(r.stderr, 3)}`);
@@ -173,6 +177,8 @@ export class GuestSession {
   /** Runs argv and requires exit 0: otherwise the kernel (or the stack on it) failed this step. */
   async must(argv: string[], opts: { stdin?: Buffer } = {}): Promise<ExecResult> {
     const r = await this.run(argv, opts);
+    const rec = this.current?.commands.at(-1);
+    if (rec !== undefined) rec.must = true;
     if (r.exitCode !== 0) {
       throw new KernelFailure(`'${argv.join(' ')}' exited ${r.exitCode ?? r.signal}: ${tail(r.stderr.toString() || r.stdout.toString(), 5)}`);
     }
@@ -183,6 +189,23 @@ export class GuestSession {
   observeFailed(block: number, errno: number): void {
     if (this.current === undefined) return;
     (this.current.failedBlocks ??= []).push({ block, errno });
+  }
+
+  /** The model's answer for the next command this step runs (`last`: the one it just ran); see repro/types.ts. */
+  expect(e: Expectation, which: 'next' | 'last' = 'next'): void {
+    if (this.current === undefined) return;
+    const command = this.current.commands.length - (which === 'last' ? 1 : 0);
+    (this.current.expect ??= []).push({ command, ...e } as CommandExpectation);
+  }
+
+  /** A change the host made to a raw image in this step. */
+  hostOp(op: HostOp): void {
+    if (this.current !== undefined) (this.current.hostOps ??= []).push(op);
+  }
+
+  /** Which guest device each disk is, recorded on the current step. */
+  recordDisks(disks: ReadonlyMap<string, string>): void {
+    if (this.current !== undefined) this.current.disks = Object.fromEntries(disks);
   }
 
   disagree(d: Disagreement): void {

@@ -18,6 +18,7 @@ import {
 } from './integrity-stack.ts';
 import { mapGuestDisks } from './guest-disks.ts';
 import { pattern } from './pattern.ts';
+import { PayloadIndex } from '../repro/expect.ts';
 import { checkRequirements } from './requirements.ts';
 import { runKillStep } from './crash-kill.ts';
 import type { CrashContext } from './crash-record.ts';
@@ -48,6 +49,7 @@ export class IntegrityCell {
   private superblockFlips: FlippedByte[] = [];
   private isOpen = false;
   private crashed = false;
+  private readonly payload = new PayloadIndex();
 
   constructor(
     private readonly spec: CellSpec,
@@ -187,7 +189,7 @@ export class IntegrityCell {
     return {
       s: this.s, model: this.modelOrThrow(), tally: this.tally, top: TOP,
       payloadDev: this.guestDev('payload'), outDev: this.guestDev('out'), outImage: this.host('out'),
-      patternFor: (step: number, r: IoRange) => this.patternFor(step, r),
+      patternFor: (step: number, r: IoRange) => this.patternFor(step, r), payload: this.payload,
       transferOffset: (step: number) => {
         const o = this.plan.offsets.get(step);
         if (o === undefined) throw new InfraError(`no transfer offset planned for step ${step}`);
@@ -205,7 +207,9 @@ export class IntegrityCell {
   private async writePayload(): Promise<void> {
     for (const [i, step] of this.spec.scenario.steps.entries()) {
       if (typeof step === 'string' || !('write' in step)) continue;
-      await writeAt(this.host('payload'), this.plan.offsets.get(i)!, this.patternFor(i, step.write));
+      const bytes = this.patternFor(i, step.write);
+      await writeAt(this.host('payload'), this.plan.offsets.get(i)!, bytes);
+      this.payload.add(this.plan.offsets.get(i)!, bytes);
     }
   }
 
@@ -298,11 +302,12 @@ export class IntegrityCell {
   }
 
   private async fault(f: HostFault): Promise<void> {
-    const { flipped, note } = await applyFault({
-      geom: this.geom!, model: this.modelOrThrow(), images: this.images(),
+    const { flipped, note, ops } = await applyFault({
+      geom: this.geom!, model: this.modelOrThrow(), images: this.images(), roles: { data: this.stack.disk, meta: this.stack.metaDisk ?? this.stack.disk },
       ...(this.spec.hooks?.corruptionTarget ? { targetOf: this.spec.hooks.corruptionTarget } : {}),
     }, f);
     if ('corruptSuperblock' in f) this.superblockFlips.push(...flipped);
+    for (const op of ops) this.s.hostOp(op);
     this.s.note(note);
   }
 
@@ -326,6 +331,7 @@ export class IntegrityCell {
       this.s.disagree({ step: i, kind: 'status-size', expected: `${model.providedDataSectors} provided data sectors (superblock)`, found: String(st.providedDataSectors) });
     }
     const { min, max } = this.tally.window;
+    this.s.expect({ op: 'status', device: NAME, mismatches: [min, max] }, 'last');
     if (st.mismatches < min || st.mismatches > max) {
       this.s.disagree({ step: i, kind: 'mismatch-counter', expected: min === max ? String(min) : `${min}..${max}`, found: String(st.mismatches) });
     }

@@ -11,6 +11,7 @@ import type { IoRange } from '../scenario/schema.ts';
 import type { GuestSession } from './cell.ts';
 import { KernelFailure } from './cell.ts';
 import { ioSize, readAt } from './disks.ts';
+import { readExpectation, type PayloadIndex } from '../repro/expect.ts';
 
 export interface Range {
   min: number;
@@ -53,6 +54,8 @@ export interface IoContext {
   /** the bytes a write step writes (host-generated) */
   patternFor(step: number, r: IoRange): Buffer;
   transferOffset(step: number): number;
+  /** where the model's expected bytes sit in the payload, for the reproducer's record */
+  payload: PayloadIndex;
 }
 
 const hex = (n: number | undefined) => (n ?? 0).toString(16).padStart(2, '0');
@@ -78,6 +81,7 @@ export async function writeStep(ctx: IoContext, i: number, r: IoRange): Promise<
   // an unaligned length cannot be read O_DIRECT from the payload disk: only the write is meant to be misaligned
   if (r.unaligned) argv.push('--src-buffered');
   if (r.fua) argv.push('--fua');
+  s.expect({ op: 'write', offset: r.offset, length: r.length, bs: ioSize(r, model.blockSize), errno: exp.ok ? 0 : exp.errno });
   const res = await s.run(argv);
   if (res.exitCode === 2 || res.exitCode === 3) throw new InfraError(`ih-io copy exited ${res.exitCode}: ${res.stderr.toString().trim()}`);
   const report = parseIoReport(res.stdout);
@@ -113,6 +117,8 @@ export async function readStep(ctx: IoContext, i: number, r: IoRange): Promise<v
   const expected: Array<{ off: number; exp: ExpectedRead }> = [];
   if (!r.unaligned) for (let off = r.offset; off < r.offset + r.length; off += bs) expected.push({ off, exp: model.expectRead(off / 512, bs) });
   if (expected.some((e) => !e.exp.ok)) await s.readsMayFail();
+  s.expect(r.unaligned ? { op: 'read-unaligned', offset: r.offset, errno: model.directIoProblem(r.offset, r.length)?.errno ?? 0 }
+    : readExpectation(model, { offset: r.offset, length: r.length, bs }, ctx.payload));
   const res = await s.run(['ih-io', 'read', '--dev', ctx.top, '--offset', String(r.offset), ...transferArgs(ctx, r),
     '--out', ctx.outDev, '--out-offset', String(outOff), '--log-ok']);
   if (res.exitCode === 2 || res.exitCode === 3) throw new InfraError(`ih-io read exited ${res.exitCode}: ${res.stderr.toString().trim()}`);
@@ -189,6 +195,7 @@ function judgeRead(ctx: IoContext, i: number, off: number, bs: number, exp: Expe
 export async function discardStep(ctx: IoContext, i: number, d: { offset: number; length: number }): Promise<void> {
   const { s, model } = ctx;
   const exp = model.expectDiscard(d.offset / 512, d.length / 512);
+  s.expect({ op: 'discard', errno: exp.errno });
   const res = await s.run(['ih-io', 'discard', '--dev', ctx.top, '--offset', String(d.offset), '--length', String(d.length)]);
   if (res.exitCode === 2 || res.exitCode === 3) throw new InfraError(`ih-io discard exited ${res.exitCode}: ${res.stderr.toString().trim()}`);
   const line = parseIoReport(res.stdout).results.find((l) => l.op === 'discard');
@@ -203,6 +210,7 @@ export async function discardStep(ctx: IoContext, i: number, d: { offset: number
 export async function flushStep(ctx: IoContext, i: number): Promise<void> {
   const { s, model } = ctx;
   const exp = model.expectFlush();
+  s.expect({ op: 'flush', errno: exp.errno });
   const res = await s.run(['ih-io', 'flush', '--dev', ctx.top]);
   if (res.exitCode === 2 || res.exitCode === 3) throw new InfraError(`ih-io flush exited ${res.exitCode}: ${res.stderr.toString().trim()}`);
   const line = parseIoReport(res.stdout).results.find((l) => l.op === 'flush');
