@@ -15,6 +15,7 @@ import { CryptCell } from './crypt-cell.ts';
 import { IntegrityCell } from './integrity-cell.ts';
 import type { CorruptionTargetFn } from './integrity-faults.ts';
 import { LuksCell } from './luks-cell.ts';
+import { wantsRepro, writeRepro } from '../repro/write.ts';
 
 export interface CellSpec {
   /** "<kernel label>/<scenario id>" */
@@ -274,12 +275,13 @@ export function judgeCell(
   };
 }
 
-/** result.json, disagreements.json; the disks of a passing cell go unless --keep-disks. */
-export async function writeCellFiles(spec: Pick<CellSpec, 'dir' | 'keepDisks'>, result: CellResult, extra: Record<string, unknown> = {}): Promise<void> {
+/** result.json, disagreements.json, repro/ of a failing cell; the disks of a passing cell go unless --keep-disks. */
+export async function writeCellFiles(spec: Pick<CellSpec, 'dir' | 'keepDisks' | 'id' | 'scenario' | 'phase'>, result: CellResult, extra: Record<string, unknown> = {}): Promise<void> {
   await writeFile(join(spec.dir, 'result.json'), JSON.stringify({ ...result, ...extra }, null, 2) + '\n');
   if (result.disagreements.length > 0) {
     await writeFile(join(spec.dir, 'disagreements.json'), JSON.stringify(result.disagreements, null, 2) + '\n');
   }
+  if (wantsRepro(result.verdict)) await writeRepro(spec, result);
   if (result.verdict === 'pass' && !spec.keepDisks) await rm(join(spec.dir, 'disks'), { recursive: true, force: true });
 }
 
