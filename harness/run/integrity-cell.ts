@@ -331,7 +331,7 @@ export class IntegrityCell {
       this.s.disagree({ step: i, kind: 'status-size', expected: `${model.providedDataSectors} provided data sectors (superblock)`, found: String(st.providedDataSectors) });
     }
     const { min, max } = this.tally.window;
-    this.s.expect({ op: 'status', device: NAME, mismatches: [min, max] }, 'last');
+    this.s.expect({ op: 'status', device: NAME, mismatches: [this.tally.modelWindow.min, this.tally.modelWindow.max] }, 'last');
     if (st.mismatches < min || st.mismatches > max) {
       this.s.disagree({ step: i, kind: 'mismatch-counter', expected: min === max ? String(min) : `${min}..${max}`, found: String(st.mismatches) });
     }

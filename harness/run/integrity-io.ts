@@ -22,6 +22,11 @@ export interface Range {
 export class ChecksumTally {
   /** since the last open: what `dmsetup status` must show */
   window: Range = { min: 0, max: 0 };
+  /**
+   * What `window` would be had every read failed exactly as the model says: `window` counts the failures
+   * the kernel gave, this one the reproducer's check (harness/repro/), which replays the reads on any kernel.
+   */
+  modelWindow: Range = { min: 0, max: 0 };
   /** the whole cell: bounds the number of log lines */
   cell: Range = { min: 0, max: 0 };
   /** step -> sectors a "Checksum failed" line in that step may name */
@@ -29,6 +34,12 @@ export class ChecksumTally {
 
   resetWindow(): void {
     this.window = { min: 0, max: 0 };
+    this.modelWindow = { min: 0, max: 0 };
+  }
+
+  addModel(min: number, max: number): void {
+    this.modelWindow.min += min;
+    this.modelWindow.max += max;
   }
 
   add(step: number, min: number, max: number, sectors: number[]): void {
@@ -160,6 +171,10 @@ function judgeRead(ctx: IoContext, i: number, off: number, bs: number, exp: Expe
   // Checksum events: one per failing dm-integrity bio. A one-block request is one bio; a larger one may be
   // split, each piece with a bad block counting once; if an EIO piece can end it first, none may count.
   const eilseq = exp.failingBlocks.filter((b) => model.blockExpectation(b).errno === EILSEQ);
+  if (!exp.ok && eilseq.length > 0) {
+    if (nBlocks === 1) tally.addModel(1, 1);
+    else tally.addModel((exp.errnos.length === 1 ? 1 : 0) + eilseq.length, eilseq.length * 2);
+  }
   if (errno !== 0 && eilseq.length > 0) {
     const sectors = eilseq.map((b) => checksumLineSector(b, spb));
     if (nBlocks === 1) tally.add(i, 1, 1, sectors);
