@@ -61,7 +61,7 @@ const isText = (b: Buffer) => b.every((x) => x === 9 || x === 10 || (x >= 32 && 
 
 /** The kernel-log lines the harness calls a crash (console.ts), as one POSIX extended regular expression. */
 export function oopsRegex(): string {
-  return CRASH_PATTERNS.map((re) => re.source.replace(/\[\^\\n\]\*/g, '').replace(/\\d/g, '[0-9]')).join('|');
+  return CRASH_PATTERNS.map((re) => re.source.replace(/\[\^\\n\]\*/g, '.*').replace(/\\d/g, '[0-9]')).join('|');
 }
 
 export function generateRepro(input: ReproInput): Repro {
@@ -108,7 +108,7 @@ export function generateRepro(input: ReproInput): Repro {
 
   const lines: string[] = [];
   for (const step of input.steps) {
-    lines.push('', `ih_step ${sq(`${label(step)} ${step.kind}`)}${step.note ? `  # ${step.note.replace(/\n/g, ' ')}` : ''}`);
+    lines.push('', `ih_step ${sq(step.index < 0 ? 'setup' : `${step.index} ${step.kind}`)}${step.note ? `  # ${step.note.replace(/\n/g, ' ')}` : ''}`);
     for (const op of step.hostOps ?? []) lines.push(hostOpLine(op, devs));
     step.commands.forEach((c, j) => {
       const expect = step.expect?.filter((e) => e.command === j) ?? [];
