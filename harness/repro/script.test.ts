@@ -101,7 +101,7 @@ describe('the generated reproducer', () => {
   });
 });
 
-describe('what the generator refuses', () => {
+describe('what the generator leaves out or refuses', () => {
   it('a cell whose guest never reached the scenario', () => {
     expect(() => generateRepro({ ...integrityRun(), steps: [] })).toThrow(ReproUnsupported);
   });
@@ -110,6 +110,12 @@ describe('what the generator refuses', () => {
     const input = integrityRun();
     input.steps.push({ index: 8, kind: 'crash', durationMs: 1, commands: [] });
     expect(() => generateRepro(input)).toThrow(/step 8 is a crash step/);
+  });
+
+  it('a table that names a guest device by major:minor (read back from the kernel): left out, said so', () => {
+    const input = integrityRun();
+    input.steps[0]!.commands.push(cmd(['dmsetup', 'create', 'ih-int', '--table', '0 129160 integrity 254:48 0 4 J 1 internal_hash:crc32c'], { exitCode: 1 }));
+    expect(generateRepro(input).files.get('repro.sh')).toContain("# not replayed (names a guest device by major:minor; exited 1 in the run): dmsetup create ih-int --table '0 129160 integrity 254:48 0 4 J 1 internal_hash:crc32c'");
   });
 
   it('a transfer disk named outside ih-io', () => {

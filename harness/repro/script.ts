@@ -116,6 +116,12 @@ export function generateRepro(input: ReproInput): Repro {
         lines.push(`# not replayed (a question to the guest): ${c.argv.map(sq).join(' ')}`);
         return;
       }
+      // a table read back from the kernel names devices by major:minor, which are the guest's, not this machine's
+      const stdinText = c.stdinHex !== undefined ? Buffer.from(c.stdinHex, 'hex').toString('latin1') : '';
+      if ([...c.argv, stdinText].some((a) => /(^|\s)\d+:\d+(\s|$)/.test(a))) {
+        lines.push(`# not replayed (names a guest device by major:minor; exited ${c.exitCode ?? '-'} in the run): ${c.argv.map(sq).join(' ')}`);
+        return;
+      }
       let words: string[];
       if (c.argv[0] === 'ih-io') {
         const io = ioWords(c.argv, devs, word);
