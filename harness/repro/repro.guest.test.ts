@@ -23,17 +23,29 @@ import { prepareGuestKernel, type GuestKernel } from '../test/guest-fixture.ts';
 const root = mkdtempSync(join(tmpdir(), 'ih-repro-test-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-/** A matrix run of one scenario on src:6.1 with one patch; returns the cell and its kernel's boot image. */
-async function failingCell(name: string, patch: string, scenario: string) {
-  const results = join(root, name);
+const SEED = join(repoRoot(), 'scenarios/regressions/4.13-bio-integrity-endio.patch');
+const SKIP = join(repoRoot(), 'harness/repro/fixtures/dm-integrity-skip-tag-compare.patch');
+
+/** One matrix run: src:6.1 with each patch, both scenarios (the two other cells pass: neither patch touches them). */
+async function matrixRun() {
+  const results = join(root, 'run');
   const r = await execa('node', [
     '--import', 'tsx', join(repoRoot(), 'harness/cli/matrix.ts'),
-    '--kernel', 'src:6.1', '--patch', patch, '--scenario', scenario, '--jobs', '1', '--results', results,
+    '--kernel', 'src:6.1', '--patch', SEED, '--kernel', 'src:6.1', '--patch', SKIP,
+    '--scenario', 'crypt/001-*', '--scenario', 'integrity/001-*', '--jobs', '2', '--results', results,
   ], { cwd: repoRoot(), reject: false, all: true });
   const s = JSON.parse(readFileSync(join(results, 'latest', 'summary.json'), 'utf8')) as Summary;
-  const cell = s.cells[0]!;
-  return { r, cell, dir: join(results, 'latest', cell.dir), bootImage: s.kernels[0]!.bootImage! };
+  const cell = (patch: number, scenario: string) => {
+    const k = s.kernels[patch]!;
+    const c = s.cells.find((x) => x.kernel === k.label && x.scenario === scenario);
+    if (c === undefined) throw new Error(`no cell ${k.label}/${scenario} in the run:\n${r.all}`);
+    return { cell: c, dir: join(results, 'latest', c.dir), bootImage: k.bootImage!, all: r.all };
+  };
+  return { seed: cell(0, 'crypt/001-gcm-read-after-write'), skip: cell(1, 'integrity/001-crc32c-journal-corrupt') };
 }
+
+let run: Promise<Awaited<ReturnType<typeof matrixRun>>> | undefined;
+const failingCells = () => (run ??= matrixRun());
 
 interface ReproRun {
   exec?: ExecResult;
@@ -79,8 +91,8 @@ const said = (x: ReproRun) => `${x.exec?.stdout.toString() ?? ''}${x.exec?.stder
 
 describe('reproducers generated from failing cells, run in fresh guests', () => {
   it('the seed regression: crashes on the patched kernel, exits 0 on clean src:6.1', { timeout: 3_600_000 }, async () => {
-    const seed = await failingCell('seed', join(repoRoot(), 'scenarios/regressions/4.13-bio-integrity-endio.patch'), 'crypt/001-*');
-    expect(seed.cell.verdict, seed.r.all).toBe('crash');
+    const { seed } = await failingCells();
+    expect(seed.cell.verdict, seed.all).toBe('crash');
     const repro = join(seed.dir, 'repro');
     expect(existsSync(join(repro, 'repro.sh')), readdirSync(repro).join(' ')).toBe(true);
     const disk = { name: 'data', size: 64 << 20 };
@@ -98,8 +110,8 @@ describe('reproducers generated from failing cells, run in fresh guests', () => 
   });
 
   it('a silent acceptance: exits 1 naming the block on the kernel that skips the tag compare, 0 on clean src:6.1', { timeout: 3_600_000 }, async () => {
-    const skip = await failingCell('skip', join(repoRoot(), 'harness/repro/fixtures/dm-integrity-skip-tag-compare.patch'), 'integrity/001-*');
-    expect(skip.cell.verdict, skip.r.all).toBe('fail');
+    const { skip } = await failingCells();
+    expect(skip.cell.verdict, skip.all).toBe('fail');
     expect(skip.cell.signature).toBe('integrity/001-crc32c-journal-corrupt: silent-acceptance');
     const repro = join(skip.dir, 'repro');
     expect(existsSync(join(repro, 'repro.sh')), readdirSync(repro).join(' ')).toBe(true);
