@@ -8,7 +8,7 @@
  *  - a silent acceptance (fixtures/dm-integrity-skip-tag-compare.patch: reads never compare tags):
  *    integrity/001 fails (the model expects EILSEQ for the corrupted blocks); the reproducer exits 1.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -56,6 +56,7 @@ interface ReproRun {
 /** Boots a fresh guest with the scenario's disk (empty, as the harness starts it), copies repro/ in and runs it. */
 async function runRepro(gk: GuestKernel, reproDir: string, disk: { name: string; size: number }, tag: string): Promise<ReproRun> {
   const dir = join(root, tag);
+  mkdirSync(dir, { recursive: true });
   const consoleLog = join(dir, 'console.log');
   const image = await createImage(dir, disk.name, disk.size);
   const guest = Guest.start({
