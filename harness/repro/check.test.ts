@@ -126,6 +126,20 @@ describe('ih_run', () => {
     expect(r.stderr).toMatch(/exited 1 here but 0 in the run/);
   });
 
+  it('one the model does not judge that worked in the run but fails here: 125; one that failed in the run too: goes on', async () => {
+    const r = await lib('ih_run e 0 -- false');
+    expect(r.exitCode).toBe(125);
+    expect(r.stderr).toMatch(/'false' exited 1 here but 0 in the run/);
+    expect((await lib('ih_run 0 1 -- false; echo AFTER')).stdout.trim()).toBe('AFTER');
+  });
+
+  it('a command the model says must be refused that succeeded: reproduced; refused: goes on', async () => {
+    const r = await lib("ih_run 0 0 -- true; ih_refused 'Invalid magic'");
+    expect(r.exitCode).toBe(1);
+    expect(r.stdout.trim()).toBe("REPRODUCED: step 1 read: open-accepted: expected refused (Invalid magic), found 'true' succeeded");
+    expect((await lib("ih_run 0 1 -- false; ih_refused x; echo AFTER")).stdout.trim()).toBe('AFTER');
+  });
+
   it('one still running after IH_TIMEOUT: a hang', async () => {
     const started = Date.now();
     const r = await lib('ih_run 0 - -- sleep 30; echo AFTER');

@@ -61,6 +61,19 @@ describe('the generated reproducer', () => {
     expect(sh).toContain('ih_need dmsetup integritysetup tee');
   });
 
+  it('marks a tool command the model does not judge, that worked in the run, as one that must work here', () => {
+    const input = integrityRun();
+    input.steps[0]!.commands.push(cmd(['dmsetup', 'create', 'ih-crypt', '--table', '0 8 crypt x']));
+    expect(generateRepro(input).files.get('repro.sh')).toContain("ih_run e 0 -- dmsetup create ih-crypt --table '0 8 crypt x'");
+  });
+
+  it('checks that a command the model says must be refused is refused, whatever it did in the run', () => {
+    const input = integrityRun();
+    input.steps[0]!.commands.push(cmd(['integritysetup', 'open', '/dev/vdd', 'ih-int', '--integrity', 'crc32c']));
+    input.steps[0]!.expect = [{ command: input.steps[0]!.commands.length - 1, op: 'refused', why: 'Invalid magic' }];
+    expect(generateRepro(input).files.get('repro.sh')).toContain('ih_run 0 0 -- integritysetup open "${DISK_data}" ih-int --integrity crc32c\nih_refused \'Invalid magic\'\n');
+  });
+
   it('leaves out questions to the guest, but not a status whose counter the model judges', () => {
     expect(sh).toContain('# not replayed (a question to the guest): dmsetup table --showkeys ih-int');
     expect(sh).toContain('# not replayed (a question to the guest): cat /proc/version');

@@ -41,7 +41,7 @@ function isQuery(argv: string[]): boolean {
 }
 
 /** Disagreement kinds the script checks; others (audits, kernel-log counts, table contents) it does not. */
-const CHECKED = new Set(['false-alarm', 'silent-acceptance', 'wrong-errno', 'data-mismatch', 'short-read', 'write-failed',
+const CHECKED = new Set(['open-accepted', 'discard-refusal', 'false-alarm', 'silent-acceptance', 'wrong-errno', 'data-mismatch', 'short-read', 'write-failed',
   'write-accepted', 'unaligned-io', 'discard', 'flush', 'mismatch-counter']);
 
 type Part = string | { v: string };
@@ -144,8 +144,14 @@ export function generateRepro(input: ReproInput): Repro {
           stdin = `-i "$R/${name}" `;
         }
       }
-      lines.push(`ih_run ${c.must ? 1 : 0} ${c.exitCode ?? '-'} ${stdin}-- ${words.join(' ')}`);
+      // a tool command the model does not judge but that worked in the run must work here too (else 125)
+      const must = c.must ? '1' : c.argv[0] !== 'ih-io' && c.exitCode === 0 && expect.length === 0 ? 'e' : '0';
+      lines.push(`ih_run ${must} ${c.exitCode ?? '-'} ${stdin}-- ${words.join(' ')}`);
       for (const e of expect) {
+        if (e.op === 'refused') {
+          lines.push(`ih_refused ${sq(e.why)}`);
+          continue;
+        }
         const name = `expect-${label(step)}-${j}.txt`;
         const text = expectationText(e, (hex) => {
           const at = extraBytes;
@@ -213,6 +219,7 @@ export function expectationText(e: CommandExpectation, extra: (hex: string) => n
     case 'read-unaligned': return `unaligned ${e.offset} ${e.errno}\n`;
     case 'discard': case 'flush': return `${e.op} ${e.errno}\n`;
     case 'status': return `status ${e.device} ${e.mismatches[0]} ${e.mismatches[1]}\n`;
+    case 'refused': return `refused\n`;
   }
 }
 

@@ -24,7 +24,9 @@ export type CommandExpectation =
   }
   | { command: number; op: 'read-unaligned'; offset: number; errno: number }
   | { command: number; op: 'discard' | 'flush'; errno: number }
-  | { command: number; op: 'status'; device: string; mismatches: [number, number] };
+  | { command: number; op: 'status'; device: string; mismatches: [number, number] }
+  /** the model says the kernel (or the tool) must refuse this command: any exit but 0 */
+  | { command: number; op: 'refused'; why: string };
 
 /** A CommandExpectation before the session knows which command it belongs to. */
 export type Expectation = CommandExpectation extends infer E ? E extends { command: number } ? Omit<E, 'command'> : never : never;

@@ -270,11 +270,13 @@ export class IntegrityCell {
    */
   private async refusedOpen(i: number, error: string, sbBefore: Buffer): Promise<void> {
     await this.flushGuestCaches();
+    this.s.expect({ op: 'refused', why: error });
     const viaTool = await this.s.run(integrityOpenArgv(this.stack, this.devices(), NAME));
     if (viaTool.exitCode === 0) {
       this.s.disagree({ step: i, kind: 'open-accepted', expected: `refused: ${error}`, found: 'integritysetup open succeeded' });
       await this.s.must(integrityCloseArgv(NAME));
     }
+    this.s.expect({ op: 'refused', why: error });
     const viaTable = await this.s.run(['dmsetup', 'create', NAME, '--table', this.table!.text]);
     if (viaTable.exitCode === 0) {
       this.s.disagree({ step: i, kind: 'open-accepted', expected: `refused: ${error}`, found: 'the kernel accepted the table' });

@@ -64,7 +64,8 @@ ih_disk() {
 ih_step() { IH_STEP=$1; ih_say "repro: step $1"; }
 
 # ih_run MUST RUN_EXIT [-i STDIN_FILE] -- ARGV...: runs one command of the scenario as the harness did.
-# MUST 1: the model requires exit 0. RUN_EXIT: what it exited with in the run ('-': it never returned).
+# MUST 1: the model requires exit 0; e: the model does not judge it, but it succeeded in the run, so a
+# failure here means this machine differs; 0: anything goes. RUN_EXIT: its exit in the run ('-': never returned).
 ih_run() {
   ih_must=$1 ih_was=$2
   shift 2
@@ -86,7 +87,11 @@ ih_run() {
   IH_RC=$?
   kill "$ih_dog" 2>/dev/null
   IH_WAITING=''
+  IH_WAITING_LAST="$*"
   ih_oops "$*"
+  if [ "$ih_must" = e ] && [ "$IH_RC" != 0 ]; then
+    ih_env "step $IH_STEP: '$*' exited $IH_RC here but 0 in the run: $(tail -n 3 "$W/last.err")"
+  fi
   if [ "$ih_must" = 1 ] && [ "$IH_RC" != 0 ]; then
     if [ "$ih_was" != 0 ]; then
       ih_reproduced "step $IH_STEP: '$*' exited $IH_RC (in the run: $ih_was); the model requires it to succeed: $(tail -n 3 "$W/last.err")"
@@ -142,6 +147,11 @@ ih_check() {
       ih_reproduced "step $IH_STEP: data-mismatch block $ih_b (sector $((ih_b * ih_bsz / 512))): expected byte $((ih_at % ih_bsz)) = 0x$(printf %02x $((0$2))), found 0x$(printf %02x $((0$3)))"
     fi
   done <"$W/data"
+}
+
+# ih_refused WHY: the model says the last command must be refused (a bad superblock, a refused option).
+ih_refused() {
+  [ "$IH_RC" != 0 ] || ih_reproduced "step $IH_STEP: open-accepted: expected refused ($1), found '$IH_WAITING_LAST' succeeded"
 }
 
 # ih_flip DEVICE OFFSET: the host's corruption, one byte XOR 0xff at a raw offset (the stack is closed).
