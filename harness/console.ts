@@ -4,7 +4,7 @@
  */
 
 /** Kernel messages that make a cell `crash` (blktests promotes similar dmesg lines to failures). */
-const CRASH_PATTERNS: RegExp[] = [
+export const CRASH_PATTERNS: RegExp[] = [
   /BUG: [^\n]*/,
   /kernel BUG at [^\n]*/,
   /Oops: [^\n]*/,

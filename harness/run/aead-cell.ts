@@ -29,6 +29,7 @@ import { mapGuestDisks, writePattern, writePayload } from './guest-disks.ts';
 import { parseIntegrityStatus } from './integrity-stack.ts';
 import { blockList, judgeRead } from './read-judge.ts';
 import { checkRequirements } from './requirements.ts';
+import { payloadIndex, readExpectation, type PayloadIndex } from '../repro/expect.ts';
 
 /** ih-io --procs: the range's chunks issued by that many processes at once (the same bytes end up on disk). */
 function concurrency(r: IoRange): string[] {
@@ -57,6 +58,7 @@ export abstract class AeadCell {
   protected lowerDevice: string | undefined;
   /** a crash or kill step left the disk at a crash point the device model does not describe */
   private crashed = false;
+  private payload: PayloadIndex | undefined;
 
   protected abstract readonly cipher: CryptAeadCipher;
   protected abstract readonly key: Buffer;
@@ -94,6 +96,7 @@ export abstract class AeadCell {
     this.guestDisk = await mapGuestDisks(this.s, this.hostDisk.keys());
     await checkRequirements(this.s, this.spec.scenario);
     await writePayload(this.spec.scenario, this.plan, this.host('payload'));
+    this.payload = payloadIndex(this.spec.scenario, this.plan);
     await this.prepare();
     await this.format();
     await this.open(true);
@@ -215,6 +218,7 @@ export abstract class AeadCell {
 
   private async write(i: number, r: IoRange): Promise<void> {
     const { model } = this.must();
+    this.s.expect({ op: 'write', offset: r.offset, length: r.length, bs: ioSize(r, model.blockSize), errno: 0 });
     const res = await this.s.run(['ih-io', 'copy', '--src', this.dev('payload'), '--src-offset', String(this.plan.offsets.get(i)),
       '--dst', this.top, '--dst-offset', String(r.offset), '--length', String(r.length), '--bs', String(ioSize(r, model.blockSize)), '--block', String(model.blockSize),
       ...concurrency(r), ...(r.fua ? ['--fua'] : [])]);
@@ -237,6 +241,7 @@ export abstract class AeadCell {
     const { model } = this.must();
     const bs = ioSize(r, model.blockSize);
     const outOff = this.plan.offsets.get(i)!;
+    this.s.expect(readExpectation(model, { offset: r.offset, length: r.length, bs }, this.payload!));
     const res = await this.s.run(['ih-io', 'read', '--dev', this.top, '--offset', String(r.offset), '--length', String(r.length),
       '--bs', String(bs), '--block', String(model.blockSize), '--out', this.dev('out'), '--out-offset', String(outOff), '--log-ok', ...concurrency(r)]);
     if (res.exitCode === 2 || res.exitCode === 3) throw await ioToolFailure(this.s, i, res, 'read', this.topDevice());
@@ -255,6 +260,7 @@ export abstract class AeadCell {
   /** BLKDISCARD on the crypt device: the model says it fails (model/crypt/discard.ts), so nothing changes. */
   private async discard(i: number, d: { offset: number; length: number }): Promise<void> {
     const exp = expectCryptDiscard({ cryptAllowDiscards: this.cryptDiscards });
+    this.s.expect({ op: 'discard', errno: exp.errno });
     const res = await this.s.run(['ih-io', 'discard', '--dev', this.top, '--offset', String(d.offset), '--length', String(d.length)]);
     if (res.exitCode === 2 || res.exitCode === 3) throw await ioToolFailure(this.s, i, res, 'discard', this.topDevice());
     const line = parseIoReport(res.stdout).results.find((l) => l.op === 'discard');
@@ -286,6 +292,7 @@ export abstract class AeadCell {
       const at = cryptCorruptionOffset(geom, this.cipher, block, where);
       const byte = await readAt(image, at, 1);
       await writeAt(image, at, Buffer.from([byte[0]! ^ 0xff]));
+      this.s.hostOp({ op: 'flip', disk: this.layout.disk, offset: at });
       model.corrupt(block, where === 'data' ? 'data' : 'tag');
     }
     this.s.note(`flipped one ${where === 'tag' ? 'auth-tag' : where} byte in blocks ${blocks.join(', ')}`);
@@ -295,6 +302,7 @@ export abstract class AeadCell {
   private async status(i: number): Promise<void> {
     const { sb } = this.must();
     const r = await this.s.must(['dmsetup', 'status', this.names.integrity]);
+    this.s.expect({ op: 'status', device: this.names.integrity, mismatches: [0, 0] }, 'last');
     const st = parseIntegrityStatus(r.stdout.toString());
     if (st === undefined) throw new KernelFailure(`dmsetup status ${this.names.integrity}: unexpected output '${r.stdout.toString().trim()}'`);
     if (st.providedDataSectors !== sb.providedDataSectors) {

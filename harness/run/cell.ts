@@ -9,9 +9,11 @@ import { scanConsole, userFaults } from '../console.ts';
 import { InfraError, tail } from '../errors.ts';
 import type { Scenario } from '../scenario/load.ts';
 import type { CellResult, Disagreement, StepRecord } from './observations.ts';
+import type { CommandExpectation, Expectation, HostOp } from '../repro/types.ts';
 import { copyImage, createImage, planTransfers, type TransferPlan } from './disks.ts';
 import type { CorruptionTargetFn } from './integrity-faults.ts';
 import { checkFreeSpace, scenarioSpace } from './free-space.ts';
+import { wantsRepro, writeRepro } from '../repro/write.ts';
 
 export interface CellSpec {
   /** "<kernel label>/<scenario id>" */
@@ -154,7 +156,10 @@ export class GuestSession {
     finally {
       watch.stop();
     }
-    const rec = { argv, exitCode: r.exitCode, durationMs: r.durationMs, ...(r.exitCode !== 0 ? { stderrTail: tail(r.stderr, 8) } : {}) };
+    const rec = {
+      argv, exitCode: r.exitCode, durationMs: r.durationMs, ...(r.exitCode !== 0 ? { stderrTail: tail(r.stderr, 8) } : {}),
+      ...(opts.stdin ? { stdinHex: opts.stdin.toString('hex') } : {}),
+    };
     this.current?.commands.push(rec);
     if (this.current) this.current.durationMs += r.durationMs;
     if (r.exitCode === 127) throw new InfraError(`guest has no program ${argv[0]} (exit 127): ${tail(r.stderr, 3)}`);
@@ -182,6 +187,8 @@ export class GuestSession {
   /** Runs argv and requires exit 0: otherwise the kernel (or the stack on it) failed this step. */
   async must(argv: string[], opts: { stdin?: Buffer } = {}): Promise<ExecResult> {
     const r = await this.run(argv, opts);
+    const rec = this.current?.commands.at(-1);
+    if (rec !== undefined) rec.must = true;
     if (r.exitCode !== 0) {
       throw new KernelFailure(`'${argv.join(' ')}' exited ${r.exitCode ?? r.signal}: ${tail(r.stderr.toString() || r.stdout.toString(), 5)}`);
     }
@@ -192,6 +199,23 @@ export class GuestSession {
   observeFailed(block: number, errno: number): void {
     if (this.current === undefined) return;
     (this.current.failedBlocks ??= []).push({ block, errno });
+  }
+
+  /** The model's answer for the next command this step runs (`last`: the one it just ran); see repro/types.ts. */
+  expect(e: Expectation, which: 'next' | 'last' = 'next'): void {
+    if (this.current === undefined) return;
+    const command = this.current.commands.length - (which === 'last' ? 1 : 0);
+    (this.current.expect ??= []).push({ command, ...e } as CommandExpectation);
+  }
+
+  /** A change the host made to a raw image in this step. */
+  hostOp(op: HostOp): void {
+    if (this.current !== undefined) (this.current.hostOps ??= []).push(op);
+  }
+
+  /** Which guest device each disk is, recorded on the current step. */
+  recordDisks(disks: ReadonlyMap<string, string>): void {
+    if (this.current !== undefined) this.current.disks = Object.fromEntries(disks);
   }
 
   disagree(d: Disagreement): void {
@@ -339,12 +363,14 @@ export function judgeCell(
   };
 }
 
-/** result.json, disagreements.json; the disks of a passing cell go unless --keep-disks. */
-export async function writeCellFiles(spec: Pick<CellSpec, 'dir' | 'keepDisks'>, result: CellResult, extra: Record<string, unknown> = {}): Promise<void> {
+/** result.json, disagreements.json, repro/ of a failing cell; the disks of a passing cell go unless --keep-disks. */
+export async function writeCellFiles(spec: Pick<CellSpec, 'dir' | 'keepDisks' | 'id' | 'scenario' | 'phase'>, result: CellResult, extra: Record<string, unknown> = {}): Promise<void> {
   await writeFile(join(spec.dir, 'result.json'), JSON.stringify({ ...result, ...extra }, null, 2) + '\n');
   if (result.disagreements.length > 0) {
     await writeFile(join(spec.dir, 'disagreements.json'), JSON.stringify(result.disagreements, null, 2) + '\n');
   }
+  // a reproducer that cannot be written never changes the cell: writeRepro says why in repro/ itself
+  if (wantsRepro(result.verdict)) await writeRepro(spec, result).catch(() => undefined);
   if (result.verdict === 'pass' && !spec.keepDisks) await rm(join(spec.dir, 'disks'), { recursive: true, force: true });
 }
 

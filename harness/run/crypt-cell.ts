@@ -102,6 +102,7 @@ export class CryptCell extends AeadCell {
   /** The model says dm-integrity without an internal hash refuses allow_discards: check, and say so. */
   private async checkIntegrityDiscardRefusal(table: string): Promise<void> {
     const want = integrityTakesAllowDiscards({ internalHash: false });
+    if (!want.ok) this.s.expect({ op: 'refused', why: want.error });
     const r = await this.s.run(dmCreateArgv(INTEGRITY_NAME, table));
     if (r.exitCode === 0) {
       this.s.disagree({ step: -1, kind: 'discard-refusal', expected: `dm-integrity refuses allow_discards: ${INTEGRITY_DISCARD_REFUSAL}`, found: 'table loaded' });

@@ -16,6 +16,7 @@ export async function mapGuestDisks(s: GuestSession, roles: Iterable<string>): P
   for (const role of roles) {
     if (!found.has(role)) throw new InfraError(`guest has no virtio disk with serial ih-${role} (found: ${[...found.keys()].join(', ') || 'none'})`);
   }
+  s.recordDisks(found);
   return found;
 }
 

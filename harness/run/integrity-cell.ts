@@ -21,6 +21,7 @@ import {
 } from './integrity-stack.ts';
 import { mapGuestDisks } from './guest-disks.ts';
 import { pattern } from '../model/pattern.ts';
+import { PayloadIndex } from '../repro/expect.ts';
 import { checkRequirements } from './requirements.ts';
 import { runKillStep } from './crash-kill.ts';
 import type { CrashContext } from './crash-record.ts';
@@ -51,6 +52,7 @@ export class IntegrityCell {
   private superblockFlips: FlippedByte[] = [];
   private isOpen = false;
   private crashed = false;
+  private readonly payload = new PayloadIndex();
 
   constructor(
     private readonly spec: CellSpec,
@@ -199,7 +201,7 @@ export class IntegrityCell {
     return {
       s: this.s, model: this.modelOrThrow(), tally: this.tally, top: TOP,
       payloadDev: this.guestDev('payload'), outDev: this.guestDev('out'), outImage: this.host('out'),
-      patternFor: (step: number, r: IoRange) => this.patternFor(step, r),
+      patternFor: (step: number, r: IoRange) => this.patternFor(step, r), payload: this.payload,
       transferOffset: (step: number) => {
         const o = this.plan.offsets.get(step);
         if (o === undefined) throw new InfraError(`no transfer offset planned for step ${step}`);
@@ -217,7 +219,9 @@ export class IntegrityCell {
   private async writePayload(): Promise<void> {
     for (const [i, step] of this.spec.scenario.steps.entries()) {
       if (typeof step === 'string' || !('write' in step)) continue;
-      await writeAt(this.host('payload'), this.plan.offsets.get(i)!, this.patternFor(i, step.write));
+      const bytes = this.patternFor(i, step.write);
+      await writeAt(this.host('payload'), this.plan.offsets.get(i)!, bytes);
+      this.payload.add(this.plan.offsets.get(i)!, bytes);
     }
   }
 
@@ -300,11 +304,13 @@ export class IntegrityCell {
    */
   private async refusedOpen(i: number, error: string, sbBefore: Buffer): Promise<void> {
     await this.flushGuestCaches();
+    this.s.expect({ op: 'refused', why: error });
     const viaTool = await this.s.run(integrityOpenArgv(this.stack, this.devices(), NAME));
     if (viaTool.exitCode === 0) {
       this.s.disagree({ step: i, kind: 'open-accepted', expected: `refused: ${error}`, found: 'integritysetup open succeeded' });
       await this.s.must(integrityCloseArgv(NAME));
     }
+    this.s.expect({ op: 'refused', why: error });
     const viaTable = await this.s.run(['dmsetup', 'create', NAME, '--table', this.table!.text]);
     if (viaTable.exitCode === 0) {
       this.s.disagree({ step: i, kind: 'open-accepted', expected: `refused: ${error}`, found: 'the kernel accepted the table' });
@@ -332,11 +338,12 @@ export class IntegrityCell {
   }
 
   private async fault(f: HostFault): Promise<void> {
-    const { flipped, note } = await applyFault({
-      geom: this.geom!, model: this.modelOrThrow(), images: this.images(),
+    const { flipped, note, ops } = await applyFault({
+      geom: this.geom!, model: this.modelOrThrow(), images: this.images(), roles: { data: this.stack.disk, meta: this.stack.metaDisk ?? this.stack.disk },
       ...(this.spec.hooks?.corruptionTarget ? { targetOf: this.spec.hooks.corruptionTarget } : {}),
     }, f);
     if ('corruptSuperblock' in f) this.superblockFlips.push(...flipped);
+    for (const op of ops) this.s.hostOp(op);
     this.s.note(note);
   }
 
@@ -360,6 +367,7 @@ export class IntegrityCell {
       this.s.disagree({ step: i, kind: 'status-size', expected: `${model.providedDataSectors} provided data sectors (superblock)`, found: String(st.providedDataSectors) });
     }
     const { min, max } = this.tally.window;
+    this.s.expect({ op: 'status', device: NAME, mismatches: [this.tally.modelWindow.min, this.tally.modelWindow.max] }, 'last');
     if (st.mismatches < min || st.mismatches > max) {
       this.s.disagree({ step: i, kind: 'mismatch-counter', expected: min === max ? String(min) : `${min}..${max}`, found: String(st.mismatches) });
     }

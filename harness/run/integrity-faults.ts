@@ -10,6 +10,7 @@ import type { IntegrityDeviceModel } from '../model/integrity/device.ts';
 import type { IntegrityGeometry } from '../model/integrity/geometry.ts';
 import type { HostFault } from '../scenario/schema.ts';
 import { readAt, writeAt } from './disks.ts';
+import type { HostOp } from '../repro/types.ts';
 
 export type CorruptionTargetFn = typeof corruptionTarget;
 
@@ -18,6 +19,8 @@ export interface FaultContext {
   model: IntegrityDeviceModel;
   /** host image paths */
   images: { data: string; meta?: string };
+  /** the scenario's names of those disks, for the record of what changed (default: data, meta) */
+  roles?: { data: string; meta: string };
   targetOf?: CorruptionTargetFn;
 }
 
@@ -41,8 +44,23 @@ async function flip(ctx: FaultContext, image: 'data' | 'meta', offset: number): 
   return { image, offset, original: original! };
 }
 
-/** Applies one fault step to the images and tells the model; returns the bytes changed and a note. */
-export async function applyFault(ctx: FaultContext, f: HostFault): Promise<{ flipped: FlippedByte[]; note: string }> {
+/** Applies one fault step to the images and tells the model; returns the bytes changed, the operations, and a note. */
+export async function applyFault(ctx: FaultContext, f: HostFault): Promise<{ flipped: FlippedByte[]; ops: HostOp[]; note: string }> {
+  const r = await applyFaultOnly(ctx, f);
+  const disk = (image: 'data' | 'meta') => ctx.roles?.[image] ?? image;
+  const at = (p: { image: 'data' | 'meta'; offset: number }) => ({ disk: disk(p.image), offset: p.offset });
+  const ops: HostOp[] = r.swapped?.map((w) => ({ op: 'swap', a: at(w.a), b: at(w.b), length: w.length }))
+    ?? r.flipped.map((b) => ({ op: 'flip', ...at(b) }));
+  return { flipped: r.flipped, ops, note: r.note };
+}
+
+interface Swapped {
+  a: { image: 'data' | 'meta'; offset: number };
+  b: { image: 'data' | 'meta'; offset: number };
+  length: number;
+}
+
+async function applyFaultOnly(ctx: FaultContext, f: HostFault): Promise<{ flipped: FlippedByte[]; swapped?: Swapped[]; note: string }> {
   const targetOf = ctx.targetOf ?? corruptionTarget;
   if ('corrupt' in f) {
     const c = f.corrupt;
@@ -58,6 +76,7 @@ export async function applyFault(ctx: FaultContext, f: HostFault): Promise<{ fli
   }
   if ('swap' in f) {
     const [a, b] = f.swap.blocks;
+    const swapped: Swapped[] = [];
     for (const where of ['data', 'tag'] as const) {
       const ta = targetOf(ctx.geom, a, where);
       const tb = targetOf(ctx.geom, b, where);
@@ -66,9 +85,10 @@ export async function applyFault(ctx: FaultContext, f: HostFault): Promise<{ fli
       const [da, db] = [await readAt(pa, ta.offset, len), await readAt(pb, tb.offset, len)];
       await writeAt(pa, ta.offset, db);
       await writeAt(pb, tb.offset, da);
+      swapped.push({ a: { image: ta.image, offset: ta.offset }, b: { image: tb.image, offset: tb.offset }, length: len });
     }
     ctx.model.swap(a, b);
-    return { flipped: [], note: `swapped blocks ${a} and ${b} with their tags` };
+    return { flipped: [], swapped, note: `swapped blocks ${a} and ${b} with their tags` };
   }
   if ('corruptSuperblock' in f) {
     const field: SuperblockField = f.corruptSuperblock.field;

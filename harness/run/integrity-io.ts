@@ -12,6 +12,7 @@ import type { GuestSession } from './cell.ts';
 import { KernelFailure } from './cell.ts';
 import { ioSize, readAt } from './disks.ts';
 import { ioToolFailure, type TopDevice } from './io-refusal.ts';
+import { readExpectation, type PayloadIndex } from '../repro/expect.ts';
 
 export interface Range {
   min: number;
@@ -22,6 +23,11 @@ export interface Range {
 export class ChecksumTally {
   /** since the last open: what `dmsetup status` must show */
   window: Range = { min: 0, max: 0 };
+  /**
+   * What `window` would be had every read failed exactly as the model says: `window` counts the failures
+   * the kernel gave, this one the reproducer's check (harness/repro/), which replays the reads on any kernel.
+   */
+  modelWindow: Range = { min: 0, max: 0 };
   /** the whole cell: bounds the number of log lines */
   cell: Range = { min: 0, max: 0 };
   /** step -> sectors a "Checksum failed" line in that step may name */
@@ -29,6 +35,12 @@ export class ChecksumTally {
 
   resetWindow(): void {
     this.window = { min: 0, max: 0 };
+    this.modelWindow = { min: 0, max: 0 };
+  }
+
+  addModel(min: number, max: number): void {
+    this.modelWindow.min += min;
+    this.modelWindow.max += max;
   }
 
   add(step: number, min: number, max: number, sectors: number[]): void {
@@ -54,6 +66,8 @@ export interface IoContext {
   /** the bytes a write step writes (host-generated) */
   patternFor(step: number, r: IoRange): Buffer;
   transferOffset(step: number): number;
+  /** where the model's expected bytes sit in the payload, for the reproducer's record */
+  payload: PayloadIndex;
 }
 
 /** The top device as the model has it: what ih-io must find when it refuses a request (io-refusal.ts). */
@@ -84,6 +98,7 @@ export async function writeStep(ctx: IoContext, i: number, r: IoRange): Promise<
   // an unaligned length cannot be read O_DIRECT from the payload disk: only the write is meant to be misaligned
   if (r.unaligned) argv.push('--src-buffered');
   if (r.fua) argv.push('--fua');
+  s.expect({ op: 'write', offset: r.offset, length: r.length, bs: ioSize(r, model.blockSize), errno: exp.ok ? 0 : exp.errno });
   const res = await s.run(argv);
   if (res.exitCode === 2 || res.exitCode === 3) throw await ioToolFailure(s, i, res, 'copy', topDevice(ctx));
   const report = parseIoReport(res.stdout);
@@ -119,6 +134,8 @@ export async function readStep(ctx: IoContext, i: number, r: IoRange): Promise<v
   const expected: Array<{ off: number; exp: ExpectedRead }> = [];
   if (!r.unaligned) for (let off = r.offset; off < r.offset + r.length; off += bs) expected.push({ off, exp: model.expectRead(off / 512, bs) });
   if (expected.some((e) => !e.exp.ok)) await s.readsMayFail();
+  s.expect(r.unaligned ? { op: 'read-unaligned', offset: r.offset, errno: model.directIoProblem(r.offset, r.length)?.errno ?? 0 }
+    : readExpectation(model, { offset: r.offset, length: r.length, bs }, ctx.payload));
   const res = await s.run(['ih-io', 'read', '--dev', ctx.top, '--offset', String(r.offset), ...transferArgs(ctx, r),
     '--out', ctx.outDev, '--out-offset', String(outOff), '--log-ok']);
   if (res.exitCode === 2 || res.exitCode === 3) throw await ioToolFailure(s, i, res, 'read', topDevice(ctx));
@@ -160,6 +177,10 @@ function judgeRead(ctx: IoContext, i: number, off: number, bs: number, exp: Expe
   // Checksum events: one per failing dm-integrity bio. A one-block request is one bio; a larger one may be
   // split, each piece with a bad block counting once; if an EIO piece can end it first, none may count.
   const eilseq = exp.failingBlocks.filter((b) => model.blockExpectation(b).errno === EILSEQ);
+  if (!exp.ok && eilseq.length > 0) {
+    if (nBlocks === 1) tally.addModel(1, 1);
+    else tally.addModel((exp.errnos.length === 1 ? 1 : 0) + eilseq.length, eilseq.length * 2);
+  }
   if (errno !== 0 && eilseq.length > 0) {
     const sectors = eilseq.map((b) => checksumLineSector(b, spb));
     if (nBlocks === 1) tally.add(i, 1, 1, sectors);
@@ -195,6 +216,7 @@ function judgeRead(ctx: IoContext, i: number, off: number, bs: number, exp: Expe
 export async function discardStep(ctx: IoContext, i: number, d: { offset: number; length: number }): Promise<void> {
   const { s, model } = ctx;
   const exp = model.expectDiscard(d.offset / 512, d.length / 512);
+  s.expect({ op: 'discard', errno: exp.errno });
   const res = await s.run(['ih-io', 'discard', '--dev', ctx.top, '--offset', String(d.offset), '--length', String(d.length)]);
   if (res.exitCode === 2 || res.exitCode === 3) throw await ioToolFailure(s, i, res, 'discard', topDevice(ctx));
   const line = parseIoReport(res.stdout).results.find((l) => l.op === 'discard');
@@ -209,6 +231,7 @@ export async function discardStep(ctx: IoContext, i: number, d: { offset: number
 export async function flushStep(ctx: IoContext, i: number): Promise<void> {
   const { s, model } = ctx;
   const exp = model.expectFlush();
+  s.expect({ op: 'flush', errno: exp.errno });
   const res = await s.run(['ih-io', 'flush', '--dev', ctx.top]);
   if (res.exitCode === 2 || res.exitCode === 3) throw await ioToolFailure(s, i, res, 'flush', topDevice(ctx));
   const line = parseIoReport(res.stdout).results.find((l) => l.op === 'flush');

@@ -130,6 +130,7 @@ export class LuksCell extends AeadCell {
 
   /** cryptsetup refuses --allow-discards for integrity devices (model/crypt/discard.ts); nothing is left open. */
   private async checkDiscardRefusal(disk: string): Promise<void> {
+    this.s.expect({ op: 'refused', why: LUKS2_DISCARD_REFUSAL });
     const r = await this.s.run(luksOpenArgv(disk, true));
     const said = tail(r.stderr.toString(), 2);
     if (r.exitCode === 0) {
