@@ -50,6 +50,7 @@ function addedParts(build: KernelBuildOptions): string[] {
     ...build.patches.map((p) => basename(p).replace(/\.(patch|diff)$/, '')),
     ...build.kconfig.map((k) => basename(k).replace(/\.(config|fragment|cfg)$/, '')),
     ...build.makeArgs,
+    ...(build.coverage !== undefined ? ['gcov'] : []),
   ].map(labelPart);
 }
 
@@ -63,6 +64,7 @@ export function resolvedFromBuilt(spec: SourceKernelSpec, built: BuiltKernel): R
     version: built.cacheKey,
     buildLog: built.buildLog,
     missingOptions: built.missingOptions,
+    ...(built.coverage !== undefined ? { coverage: built.coverage } : {}),
   };
 }
 
@@ -73,6 +75,7 @@ export async function provideSourceKernel(spec: SourceKernelSpec, opts: SourceBu
     patches: spec.build.patches.map((p) => resolve(p)),
     kconfig: spec.build.kconfig.map((k) => resolve(k)),
     makeArgs: spec.build.makeArgs,
+    ...(spec.build.coverage !== undefined ? { coverage: spec.build.coverage } : {}),
     cacheDir: cacheDir(),
     jobs: opts.jobs ?? availableParallelism(),
     ...(opts.log !== undefined ? { onStatus: opts.log } : {}),
