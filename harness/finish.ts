@@ -1,10 +1,16 @@
 import { applyBaseline, type LoadedRun } from './baseline.ts';
+import { summarizeCoverage } from './coverage/run.ts';
 import { exitCodeForSummary } from './exit-code.ts';
 import type { RunResults } from './results.ts';
 
 /** Compares with the baseline (if any), decides the exit code and marks the run finished in summary.json. */
 export async function finishRun(results: RunResults, status: 'complete' | 'interrupted', baseline?: LoadedRun, forcedExit?: number): Promise<number> {
   if (baseline !== undefined) applyBaseline(results.summary, baseline);
+  // Coverage is read once the guests are gone; an interrupted run keeps its counters for no summary.
+  if (status === 'complete') {
+    const coverage = await summarizeCoverage(results.summary, results.dir);
+    if (coverage !== undefined) results.summary.coverage = coverage;
+  }
   const code = forcedExit ?? exitCodeForSummary(results.summary);
   await results.finish(status, code);
   return code;

@@ -52,6 +52,14 @@ export const BUILD_REQUIREMENTS: Requirement[] = [
   { what: 'gpg (signatures of kernel.org checksum lists)', check: () => onPath('gpg'), pkg: 'gpg' },
 ];
 
+/** What --coverage needs besides a build: lcov's geninfo (runs the compiler's gcov), lcov and genhtml. */
+export const COVERAGE_REQUIREMENTS: Requirement[] = [
+  { what: 'geninfo (--coverage)', check: () => onPath('geninfo'), pkg: 'lcov' },
+  { what: 'genhtml (--coverage)', check: () => onPath('genhtml'), pkg: 'lcov' },
+  { what: 'gcov (--coverage)', check: () => onPath('gcov'), pkg: 'gcc' },
+  { what: 'gcovr (--coverage)', check: () => onPath('gcovr'), pkg: 'gcovr' },
+];
+
 export interface PreflightResult {
   installed: string[];
 }

@@ -10,7 +10,7 @@ import { BISECT_ABORT } from '../bisect/verdict.ts';
 import { BISECT_RUN_USAGE, bisectStep } from '../bisect/step.ts';
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
-const deps = realBisectDeps({ log, command: ['bisect-run', ...process.argv.slice(2)] });
+const deps = realBisectDeps({ log, command: ['bisect-run', ...process.argv.slice(2)], coverage: process.argv.slice(2).some((a) => a === '--coverage' || a.startsWith('--coverage-file')) });
 
 // Ctrl-C ends the bisection, not just this step: 255 makes `git bisect run` stop.
 function onSignal(sig: NodeJS.Signals): void {

@@ -51,7 +51,7 @@ async function main(argv: string[]): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   let resultsDir: string | undefined;
-  const deps = realBisectDeps({ log, command: ['bisect', ...argv], onRun: (dir) => (resultsDir = dir) });
+  const deps = realBisectDeps({ log, command: ['bisect', ...argv], onRun: (dir) => (resultsDir = dir), coverage: argv.some((a) => a === '--coverage' || a.startsWith('--coverage-file')) });
   const outcome = await runBisect(args, {
     log,
     worktreeRoot: cacheDir('bisect'),

@@ -1,3 +1,4 @@
+import { coverageLines } from '../coverage/format.ts';
 import { reportOrder } from '../reports/order.ts';
 import type { CellRecord, Summary } from '../results.ts';
 import type { Reporter, RunBeginInfo } from './reporter.ts';
@@ -49,6 +50,7 @@ export function formatEnd(s: Summary, runDir: string): string {
   if (s.baseline !== undefined) parts.push(`${s.baseline.regressions} regression(s), ${s.baseline.fixed} fixed against ${s.baseline.runId}`);
   const slow = slowNotRunLine(s);
   if (slow !== undefined) out.push(slow);
+  if (s.coverage !== undefined) out.push(...coverageLines(s.coverage));
   out.push(`${parts.join(', ') || 'no cells'} (accelerator: ${s.accelerator?.accel ?? 'n/a'}); results: ${runDir}/summary.json, report.html, junit.xml, ktap.txt`);
   return `${out.join('\n')}\n`;
 }

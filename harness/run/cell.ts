@@ -14,6 +14,7 @@ import { CryptCell } from './crypt-cell.ts';
 import { IntegrityCell } from './integrity-cell.ts';
 import type { CorruptionTargetFn } from './integrity-faults.ts';
 import { LuksCell } from './luks-cell.ts';
+import { coverageHooks } from '../coverage/guest.ts';
 
 export interface CellSpec {
   /** "<kernel label>/<scenario id>" */
@@ -293,7 +294,10 @@ export async function runCell(spec: CellSpec): Promise<CellResult> {
     const bootStart = Date.now();
     result.kernelRelease = (await bootGuest(guest, spec.bootTimeoutMs)).kernelRelease;
     result.bootMs = Date.now() - bootStart;
+    const coverage = coverageHooks(spec.kernel, spec.dir);
+    await coverage.before((argv, o) => guest.exec(argv, o));
     await runStack(spec, session, new Map(disks.map((d) => [d.role, d.path])), plan);
+    await coverage.after((argv, o) => session.guest.exec(argv, o));
     await session.guest.powerOff(15_000);
   } catch (e) {
     await session.end().catch(() => undefined);
