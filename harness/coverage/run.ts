@@ -1,9 +1,9 @@
 // The end of a --coverage run: each scenario's counters into a tracefile, the run's merged tracefile and
 // genhtml's line view under <run>/coverage/, and what summary.json and report.html say about them.
-import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CellRecord, CoverageRecord, KernelRecord, Summary } from '../results.ts';
-import { captureCell, mergeTracefiles, renderHtml } from './capture.ts';
+import { captureCell, CELL_TRACEFILE, mergeTracefiles, renderHtml } from './capture.ts';
 import { CELL_COVERAGE_DIR } from './guest.ts';
 import { enteredFunctions, executedLines, fileRatios, parseTracefile, type Tracefile } from './tracefile.ts';
 
@@ -36,7 +36,9 @@ async function captureKernel(runDir: string, k: KernelRecord & { coverage: NonNu
     }
     const cellDir = join(runDir, cell.dir);
     try {
-      const info = await captureCell(cellDir, k.coverage, cell.scenario);
+      // a run being merged (npm run merge) captured its cells already, maybe on another machine
+      const done = join(cellDir, CELL_TRACEFILE);
+      const info = (await stat(done).catch(() => null)) ? done : await captureCell(cellDir, k.coverage, cell.scenario);
       if (info === undefined) {
         const why = await readFile(join(cellDir, CELL_COVERAGE_DIR, 'error.txt'), 'utf8').catch(() => '');
         scenarios.push({ scenario: cell.scenario, missing: why.trim() || `no counters read (${cell.verdict})` });
