@@ -1,7 +1,9 @@
 // The end of a --coverage run: each scenario's counters into a tracefile, the run's merged tracefile and
 // genhtml's line view under <run>/coverage/, and what summary.json and report.html say about them.
 import { copyFile, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
+import pLimit from 'p-limit';
 import type { CellRecord, CoverageRecord, KernelRecord, Summary } from '../results.ts';
 import { captureCell, CELL_TRACEFILE, mergeTracefiles, renderHtml } from './capture.ts';
 import { CELL_COVERAGE_DIR } from './guest.ts';
@@ -27,13 +29,11 @@ interface Captured {
 
 async function captureKernel(runDir: string, k: KernelRecord & { coverage: NonNullable<KernelRecord['coverage']> }, cells: CellRecord[], errors: string[]) {
   const label = k.label ?? k.spec;
-  const captured: Captured[] = [];
-  const scenarios: CoverageRecord['kernels'][number]['scenarios'] = [];
-  for (const cell of cells) {
-    if (cell.dir === '') {
-      scenarios.push({ scenario: cell.scenario, missing: `not run (${cell.verdict})` });
-      continue;
-    }
+  const limit = pLimit(availableParallelism());
+  await mkdir(join(runDir, COVERAGE_DIR, label), { recursive: true });
+  // one geninfo per cell, as many at once as there are cores; the results keep the cells' order
+  const outcomes = await Promise.all(cells.map((cell) => limit(async (): Promise<Captured | { scenario: string; missing: string }> => {
+    if (cell.dir === '') return { scenario: cell.scenario, missing: `not run (${cell.verdict})` };
     const cellDir = join(runDir, cell.dir);
     try {
       // a run being merged (npm run merge) captured its cells already, maybe on another machine
@@ -41,18 +41,18 @@ async function captureKernel(runDir: string, k: KernelRecord & { coverage: NonNu
       const info = (await stat(done).catch(() => null)) ? done : await captureCell(cellDir, k.coverage, cell.scenario);
       if (info === undefined) {
         const why = await readFile(join(cellDir, CELL_COVERAGE_DIR, 'error.txt'), 'utf8').catch(() => '');
-        scenarios.push({ scenario: cell.scenario, missing: why.trim() || `no counters read (${cell.verdict})` });
-        continue;
+        return { scenario: cell.scenario, missing: why.trim() || `no counters read (${cell.verdict})` };
       }
       const rel = join(COVERAGE_DIR, label, fileName(cell.scenario));
-      await mkdir(join(runDir, COVERAGE_DIR, label), { recursive: true });
       await copyFile(info, join(runDir, rel));
-      captured.push({ scenario: cell.scenario, info: rel, trace: parseTracefile(await readFile(info, 'utf8')) });
+      return { scenario: cell.scenario, info: rel, trace: parseTracefile(await readFile(info, 'utf8')) };
     } catch (e) {
       errors.push(`${cell.id}: ${(e as Error).message}`);
-      scenarios.push({ scenario: cell.scenario, missing: (e as Error).message });
+      return { scenario: cell.scenario, missing: (e as Error).message };
     }
-  }
+  })));
+  const captured = outcomes.filter((o): o is Captured => 'trace' in o);
+  const scenarios = outcomes.filter((o): o is { scenario: string; missing: string } => 'missing' in o);
   return { label, captured, scenarios };
 }
 
