@@ -15,10 +15,14 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 const src = join(root, 'linux/drivers/md/dm-x.c');
 mkdirSync(join(root, 'linux/drivers/md'), { recursive: true });
+const header = join(root, 'linux/include/linux/h.h');
+mkdirSync(join(root, 'linux/include/linux'), { recursive: true });
+writeFileSync(header, 'static inline int h(void) { return 0; }\n');
 writeFileSync(src, 'int a(void)\n{ return 1; }\nint b(void)\n{ return 2; }\nint c(void)\n{ return 3; }\n');
 
 function info(test: string, a: number, b: number): string {
-  return `TN:${test}\nSF:${src}\nFN:1,a\nFN:3,b\nFN:5,c\nFNDA:${a},a\nFNDA:${b},b\nFNDA:0,c\nFNF:3\nFNH:${(a > 0 ? 1 : 0) + (b > 0 ? 1 : 0)}\n` +
+  // an inline function of a header is in the tracefile too, and out of the summary's files
+  return `TN:${test}\nSF:${header}\nFN:1,h\nFNDA:1,h\nDA:1,1\nend_of_record\nSF:${src}\nFN:1,a\nFN:3,b\nFN:5,c\nFNDA:${a},a\nFNDA:${b},b\nFNDA:0,c\nFNF:3\nFNH:${(a > 0 ? 1 : 0) + (b > 0 ? 1 : 0)}\n` +
     `DA:2,${a}\nDA:4,${b}\nDA:6,0\nLF:3\nLH:${(a > 0 ? 1 : 0) + (b > 0 ? 1 : 0)}\nend_of_record\n`;
 }
 
@@ -51,6 +55,7 @@ describe('summarizeCoverage', () => {
     const fns = JSON.parse(readFileSync(join(run, rec.functions!), 'utf8')) as FunctionsFile;
     expect(fns.kernels[0]!.functions.map((f) => [f.name, f.scenarios])).toEqual([['a', ['g/one', 'g/two']], ['b', ['g/two']], ['c', []]]);
     expect(readFileSync(join(run, rec.lcov!), 'utf8')).toContain('TN:one');
+    expect(readFileSync(join(run, rec.lcov!), 'utf8')).toContain(`SF:${header}`);
     expect(existsSync(join(run, rec.html!))).toBe(true);
 
     expect(validate(loadSchema('summary'), { ...s, coverage: rec })).toEqual([]);

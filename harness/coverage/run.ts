@@ -56,6 +56,11 @@ async function captureKernel(runDir: string, k: KernelRecord & { coverage: NonNu
   return { label, captured, scenarios };
 }
 
+/** Whether gcov's source file is the .c of one of the profiled objects (drivers/md/dm-integrity.o: .../drivers/md/dm-integrity.c). */
+export function isProfiledSource(file: string, objects: readonly string[]): boolean {
+  return objects.some((o) => file.endsWith(`/${o.replace(/\.o$/, '.c')}`));
+}
+
 // What each scenario reaches that no other scenario of the kernel does: none means the others cover it.
 function uniqueCounts(captured: readonly Captured[]): Map<string, { lines: number; functions: number; uniqueLines: number; uniqueFunctions: number }> {
   const lines = captured.map((c) => executedLines(c.trace));
@@ -112,14 +117,16 @@ export async function summarizeCoverage(summary: Summary, runDir: string): Promi
         merged.set(file, m);
       }
     }
-    const unique = uniqueCounts(captured);
+    // the profiled objects' own sources; inline functions of headers stay in lcov.info and the line view
+    const own = new Map([...merged].filter(([file]) => isProfiledSource(file, k.coverage.objects)));
+    const unique = uniqueCounts(captured.map((c) => ({ ...c, trace: new Map([...c.trace].filter(([file]) => own.has(file))) })));
     record.kernels.push({
       kernel: label,
       spec: k.spec,
-      files: [...merged].map(([file, f]) => ({ file, ...fileRatios(f) })).sort((a, b) => a.file.localeCompare(b.file)),
+      files: [...own].map(([file, f]) => ({ file, ...fileRatios(f) })).sort((a, b) => a.file.localeCompare(b.file)),
       scenarios: [...captured.map((c) => ({ scenario: c.scenario, info: c.info, ...unique.get(c.scenario)! })), ...scenarios],
     });
-    functionsFile.kernels.push(functionsOf(label, captured, merged));
+    functionsFile.kernels.push(functionsOf(label, captured, own));
   }
   await mkdir(join(runDir, COVERAGE_DIR), { recursive: true });
   await writeFile(join(runDir, FUNCTIONS_FILE), `${JSON.stringify(functionsFile)}\n`);
