@@ -1,10 +1,34 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execa } from 'execa';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseCounterStream, writeCounters } from './guest.ts';
+import { collectArgv, parseCounterStream, resetArgv, writeCounters } from './guest.ts';
 
 const frame = (path: string, bytes: Buffer) => Buffer.concat([Buffer.from(`F ${bytes.length} ${path}\n`), bytes]);
+
+describe('the guest scripts', () => {
+  it('read every .gcda under gcov/ byte for byte (run by busybox sh, as in the guest)', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'ih-debugfs-'));
+    try {
+      const bytes = Buffer.from([1, 0x0a, 0, 0x46, 0x20, 0x0a, 255]);
+      mkdirSync(join(d, 'gcov/work/b/drivers/md'), { recursive: true });
+      writeFileSync(join(d, 'gcov/work/b/drivers/md/dm-integrity.gcda'), bytes);
+      writeFileSync(join(d, 'gcov/work/b/drivers/md/dm-crypt.gcda'), '');
+      writeFileSync(join(d, 'gcov/work/b/drivers/md/dm-crypt.gcno'), 'not a counter file');
+      const [sh, ...args] = collectArgv(d);
+      const r = await execa('busybox', [sh!, ...args], { encoding: 'buffer' });
+      const files = parseCounterStream(Buffer.from(r.stdout));
+      expect([...files.keys()].sort()).toEqual(['/work/b/drivers/md/dm-crypt.gcda', '/work/b/drivers/md/dm-integrity.gcda']);
+      expect(files.get('/work/b/drivers/md/dm-integrity.gcda')).toEqual(bytes);
+      const [sh2, ...args2] = resetArgv(d);
+      await execa('busybox', [sh2!, ...args2]);
+      expect(readFileSync(join(d, 'gcov/reset'), 'utf8')).toBe('1\n');
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+});
 
 describe('the guest counter stream', () => {
   it('splits files by their byte counts, newlines and all', () => {

@@ -14,36 +14,43 @@ export const CELL_GCDA_DIR = join(CELL_COVERAGE_DIR, 'gcda');
 const TIMEOUT_MS = 60_000;
 
 // One constant script per action (no input in it): debugfs mounted around the action when it was not.
-function script(action: string): string[] {
+// `debugfs` is where it is mounted; tests point it at a directory of their own.
+function script(action: string, debugfs: string): string[] {
   return ['sh', '-c', [
-    'set -e; d=/sys/kernel/debug; m=',
+    `set -e; d=${debugfs}; m=`,
     '[ -e $d/gcov ] || { mount -t debugfs debugfs $d; m=1; }',
     action,
     '[ -z "$m" ] || umount $d',
   ].join('\n')];
 }
 
+const DEBUGFS = '/sys/kernel/debug';
+
 // Each file as a header line "F <size> <path under gcov/>" and its bytes: debugfs reports a size of 0 for
 // gcov files, so the bytes are counted from a copy (which nothing changes between the copy and the read).
-const COLLECT = script([
-  'find $d/gcov -name "*.gcda" | while read -r f; do',
-  '  cat "$f" > /tmp/ih-gcda; echo "F $(wc -c < /tmp/ih-gcda) ${f#$d/gcov}"; cat /tmp/ih-gcda',
-  'done; rm -f /tmp/ih-gcda',
-].join('\n'));
+export function collectArgv(debugfs = DEBUGFS): string[] {
+  return script([
+    'find $d/gcov -name "*.gcda" | while read -r f; do',
+    '  cat "$f" > /tmp/ih-gcda; echo "F $(wc -c < /tmp/ih-gcda) ${f#$d/gcov}"; cat /tmp/ih-gcda',
+    'done; rm -f /tmp/ih-gcda',
+  ].join('\n'), debugfs);
+}
 
-const RESET = script('echo 1 > $d/gcov/reset');
+export function resetArgv(debugfs = DEBUGFS): string[] {
+  return script('echo 1 > $d/gcov/reset', debugfs);
+}
 
 type Exec = (argv: string[], opts: { timeoutMs: number }) => Promise<ExecResult>;
 
 /** Zeroes every counter of the guest's kernel. */
 export async function resetCounters(exec: Exec): Promise<void> {
-  const r = await exec(RESET, { timeoutMs: TIMEOUT_MS });
+  const r = await exec(resetArgv(), { timeoutMs: TIMEOUT_MS });
   if (r.exitCode !== 0) throw new Error(`resetting the gcov counters failed (exit ${r.exitCode}): ${r.stderr.toString().trim()}`);
 }
 
 /** The guest's .gcda files: path under debugfs' gcov/ (the build dir's absolute path, then the object's) -> bytes. */
 export async function readCounters(exec: Exec): Promise<Map<string, Buffer>> {
-  const r = await exec(COLLECT, { timeoutMs: TIMEOUT_MS });
+  const r = await exec(collectArgv(), { timeoutMs: TIMEOUT_MS });
   if (r.exitCode !== 0) throw new Error(`reading the gcov counters failed (exit ${r.exitCode}): ${r.stderr.toString().trim()}`);
   return parseCounterStream(r.stdout);
 }
