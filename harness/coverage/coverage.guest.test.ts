@@ -1,5 +1,5 @@
-// --coverage end to end (opt-in: IH_SLOW_TESTS=1; a gcov kernel is a build of its own: ~8 min cold on 2 idle
-// cores, every object misses ccache once): linux-source-6.1 built with gcov counters for the integrity path,
+// --coverage end to end (opt-in: IH_SLOW_TESTS=1; a gcov kernel is a build of its own: every object misses
+// ccache once, 660 s of CPU, 12 min wall on the shared 2-core machine; then 37 s): linux-source-6.1 built with gcov counters for the integrity path,
 // two scenarios in one shared guest, then one in a guest of its own. Each scenario's coverage must show the
 // functions it calls and not those it does not, which also proves the counters are reset between scenarios.
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
