@@ -64,7 +64,7 @@ describe('summarizeCoverage', () => {
     expect(lines).toContain('66.7% (2/3)');
     expect(lines).toContain('scenarios that reach no line the others do not: g/one');
     const html = coverageSection({ ...s, coverage: rec }, fns);
-    expect(html).toContain('candidate to drop or merge');
+    expect(html).toContain('no line of its own: a candidate to drop or merge');
     expect(html).toContain('2 of 3 functions entered');
   });
 });

@@ -26,7 +26,7 @@ function filesTable(k: CoverageRecord['kernels'][number]): string {
 function scenariosTable(k: CoverageRecord['kernels'][number]): string {
   const rows = k.scenarios.map((s) => s.missing !== undefined
     ? `<tr><td>${esc(s.scenario)}</td><td colspan="4" class="muted">no coverage: ${esc(s.missing)}</td></tr>`
-    : `<tr${s.uniqueLines === 0 ? ' style="background:#fff8e1"' : ''}><td>${esc(s.scenario)}</td><td>${s.lines}</td><td>${s.functions}</td><td>${s.uniqueLines}</td><td>${s.uniqueFunctions}${s.uniqueLines === 0 ? ' <b>nothing of its own: a candidate to drop or merge</b>' : ''}</td></tr>`).join('');
+    : `<tr${s.uniqueLines === 0 ? ' style="background:#fff8e1"' : ''}><td>${esc(s.scenario)}</td><td>${s.lines}</td><td>${s.functions}</td><td>${s.uniqueLines}</td><td>${s.uniqueFunctions}${s.uniqueLines === 0 ? ' <b>no line of its own: a candidate to drop or merge</b> <span class="muted">(by coverage alone; what it judges may still be its own)</span>' : ''}</td></tr>`).join('');
   return `<table><thead><tr><th>scenario</th><th>lines reached</th><th>functions entered</th><th>lines no other scenario reaches</th><th>functions no other scenario enters</th></tr></thead><tbody>${rows}</tbody></table>`;
 }
 
