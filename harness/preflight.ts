@@ -57,7 +57,6 @@ export const COVERAGE_REQUIREMENTS: Requirement[] = [
   { what: 'geninfo (--coverage)', check: () => onPath('geninfo'), pkg: 'lcov' },
   { what: 'genhtml (--coverage)', check: () => onPath('genhtml'), pkg: 'lcov' },
   { what: 'gcov (--coverage)', check: () => onPath('gcov'), pkg: 'gcc' },
-  { what: 'gcovr (--coverage)', check: () => onPath('gcovr'), pkg: 'gcovr' },
 ];
 
 export interface PreflightResult {
