@@ -3,7 +3,8 @@ import { join, resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { repoRoot } from '../vm/cache.ts';
 import { MIRROR_SOURCES, parseMirrorOptions, resolveMirrors, type Mirrors } from '../vm/fetch/mirrors.ts';
-import type { KernelSpec } from '../vm/kernel/spec.ts';
+import { checkCoverageObjects, DEFAULT_COVERAGE_OBJECTS, readCoverageFile } from '../vm/kernel/build-coverage.ts';
+import { isSourceSpec, withCoverage, type KernelSpec } from '../vm/kernel/spec.ts';
 import { UsageError } from './errors.ts';
 import { parseShard } from './plan.ts';
 import type { ShardSpec } from './results.ts';
@@ -38,6 +39,8 @@ export interface MatrixConfig {
   mirrors: Mirrors;
   /** --kcidb: also write the run as KCIDB I/O data when it ends. */
   kcidb?: KcidbOutput;
+  /** --coverage: the objects every kernel built from source profiles (harness/coverage/). */
+  coverage?: string[];
 }
 
 /** Scenarios per guest unless --share-guest says otherwise (measured: docs/ARCHITECTURE.md, "Shared guests"). */
@@ -86,7 +89,9 @@ export function addRunOptions(cmd: Command): Command {
     .option('--repeat <n>', 'run each cell n times; cells with mixed verdicts are reported as flaky', positiveInt('--repeat'), 1)
     .option('--retries <n>', 'run an execution again up to n times when its verdict is error (infrastructure only)', nonNegativeInt('--retries'), 0)
     .option('--mirror <source=url>', `download kernels from a mirror of ${Object.keys(MIRROR_SOURCES).join(', ')} (repeatable; env IH_MIRROR_KERNEL_ORG etc.)`, collect, [])
-    .option('--share-guest <n>', 'scenarios run one after the other in one booted guest, each on fresh disks (1: a guest per cell)', positiveInt('--share-guest'), DEFAULT_SHARE_GUEST);
+    .option('--share-guest <n>', 'scenarios run one after the other in one booted guest, each on fresh disks (1: a guest per cell)', positiveInt('--share-guest'), DEFAULT_SHARE_GUEST)
+    .option('--coverage', `build src:/tree: kernels with gcov counters for the integrity path (${DEFAULT_COVERAGE_OBJECTS.map((o) => o.replace(/^.*\//, '')).join(', ')}) and record each scenario's coverage (a separate build)`, false)
+    .option('--coverage-file <path>', 'more objects to profile, one path a line (e.g. drivers/md/dm-bufio.o); implies --coverage (repeatable)', collect, []);
   return addKcidbOptions(cmd, true);
 }
 
@@ -108,13 +113,33 @@ export interface RunOptionValues {
   modules?: string; scenario: string[]; slow: boolean; results: string; jobs?: number; bootTimeout: number; memory: number; cpus: number; keepDisks: boolean;
   repeat: number; retries: number; shareGuest: number; mirror: string[];
   kcidb?: string; kcidbOrigin: string; kcidbUrl?: string;
+  coverage: boolean; coverageFile: string[];
+}
+
+/** The objects --coverage and --coverage-file ask for, or undefined without either. */
+function coverageObjects(o: Pick<RunOptionValues, 'coverage' | 'coverageFile'>): string[] | undefined {
+  if (!o.coverage && o.coverageFile.length === 0) return undefined;
+  try {
+    return checkCoverageObjects([...DEFAULT_COVERAGE_OBJECTS, ...o.coverageFile.flatMap(readCoverageFile)], '--coverage-file');
+  } catch (e) {
+    throw new UsageError((e as Error).message, { cause: e });
+  }
+}
+
+// Coverage needs a kernel built here (gcov is compiled in); a packaged kernel in the same run just has none.
+function withCoverageKernels(kernels: KernelSpec[], objects: readonly string[]): KernelSpec[] {
+  if (!kernels.some(isSourceSpec)) {
+    throw new UsageError('--coverage needs a kernel built from source (--kernel src:<version> or tree:<path>): gcov counters are compiled in');
+  }
+  return kernels.map((k) => (isSourceSpec(k) ? withCoverage(k, objects) : k));
 }
 
 /** The run options' values and the kernels as a frozen MatrixConfig; `extra` adds what only one command has. */
 export function runConfig(o: RunOptionValues, kernels: KernelSpec[], env: NodeJS.ProcessEnv, extra: Partial<MatrixConfig> = {}): Readonly<MatrixConfig> {
   const kcidb = kcidbOutput(o);
+  const coverage = coverageObjects(o);
   const cfg: MatrixConfig = {
-    kernels,
+    kernels: coverage === undefined ? kernels : withCoverageKernels(kernels, coverage),
     scenarioGlobs: o.scenario,
     slow: o.slow,
     scenariosDir: join(repoRoot(), 'scenarios'),
@@ -131,6 +156,7 @@ export function runConfig(o: RunOptionValues, kernels: KernelSpec[], env: NodeJS
     ...extra,
     ...(kcidb !== undefined ? { kcidb } : {}),
     ...(o.modules !== undefined ? { modules: o.modules } : {}),
+    ...(coverage !== undefined ? { coverage } : {}),
     ...(env.IH_ACCEL !== undefined ? { accel: env.IH_ACCEL } : {}),
   };
   if (cfg.accel !== undefined && cfg.accel !== 'tcg' && cfg.accel !== 'kvm') throw new UsageError(`IH_ACCEL=${cfg.accel}: expected tcg or kvm`);

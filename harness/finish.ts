@@ -1,4 +1,5 @@
 import { applyBaseline, type LoadedRun } from './baseline.ts';
+import { summarizeCoverage } from './coverage/run.ts';
 import { exitCodeForSummary } from './exit-code.ts';
 import type { RunResults } from './results.ts';
 import { untestedKernels } from './untested.ts';
@@ -10,6 +11,11 @@ import { untestedKernels } from './untested.ts';
 export async function finishRun(results: RunResults, status: 'complete' | 'interrupted', baseline?: LoadedRun, forcedExit?: number): Promise<number> {
   if (baseline !== undefined) applyBaseline(results.summary, baseline);
   results.summary.untested = untestedKernels(results.summary);
+  // Coverage is read once the guests are gone; an interrupted run keeps its counters for no summary.
+  if (status === 'complete') {
+    const coverage = await summarizeCoverage(results.summary, results.dir);
+    if (coverage !== undefined) results.summary.coverage = coverage;
+  }
   const code = forcedExit ?? exitCodeForSummary(results.summary);
   await results.finish(status, code);
   return code;

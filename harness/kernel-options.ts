@@ -94,7 +94,7 @@ function wrap(text: string, width: number, indent: string): string {
   return lines.join('\n');
 }
 
-const FLAG: Record<Exclude<KernelOption, 'kernel'>, keyof KernelBuildOptions> = {
+const FLAG: Record<Exclude<KernelOption, 'kernel'>, 'patches' | 'kconfig' | 'makeArgs'> = {
   patch: 'patches',
   kconfig: 'kconfig',
   'make-arg': 'makeArgs',

@@ -6,6 +6,7 @@ import { copyBuildLog, copyCellFolder, copyGuests, freeName, type Taken } from '
 import { combineRuns } from './repeat.ts';
 import { RunResults, type CellRecord, type KernelRecord, type PlanRecord, type RunRecord, type Summary } from './results.ts';
 import { loadSchema, validate } from './schema/validate.ts';
+import { summarizeCoverage } from './coverage/run.ts';
 
 /** "cells/<name>/rep1-try1" -> "cells/<name>": the folder that holds everything of one cell. */
 function cellFolder(dir: string): string {
@@ -177,6 +178,8 @@ export async function mergeRuns(runs: LoadedRun[], resultsRoot: string, command:
   }
   s.cells = cells;
   recomputeAggregates(s, runs, (c) => baselineOf.get(c));
+  const coverage = await summarizeCoverage(s, out.dir);
+  if (coverage !== undefined) s.coverage = coverage;
   s.status = runs.every((r) => r.summary.status === 'complete') ? 'complete' : 'interrupted';
   const incomplete = [...(opts.unreadable ?? []), ...mergeIncomplete(runs)];
   if (incomplete.length > 0) s.incomplete = incomplete;

@@ -52,6 +52,13 @@ export const BUILD_REQUIREMENTS: Requirement[] = [
   { what: 'gpgv (signatures of downloaded kernels and kernel.org checksum lists)', check: () => onPath('gpgv'), pkg: 'gpgv' },
 ];
 
+/** What --coverage needs besides a build: lcov's geninfo (runs the compiler's gcov), lcov and genhtml. */
+export const COVERAGE_REQUIREMENTS: Requirement[] = [
+  { what: 'geninfo (--coverage)', check: () => onPath('geninfo'), pkg: 'lcov' },
+  { what: 'genhtml (--coverage)', check: () => onPath('genhtml'), pkg: 'lcov' },
+  { what: 'gcov (--coverage)', check: () => onPath('gcov'), pkg: 'gcc' },
+];
+
 export interface PreflightResult {
   installed: string[];
 }

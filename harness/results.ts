@@ -30,6 +30,8 @@ export interface KernelRecord {
   /** What QEMU's -kernel got (a bzImage, or a vmlinux booted through PVH); absent when it never resolved. */
   bootImage?: string;
   image?: { path: string; hash: string; fromCache: boolean; modules: string[] };
+  /** --coverage kernels: the profiled objects, the build dir and where the notes (.gcno) of the build are. */
+  coverage?: { objects: string[]; buildDir: string; notesDir: string };
 }
 
 /**
@@ -168,6 +170,43 @@ export interface Summary {
   untested?: UntestedKernel[];
   /** Set by `npm run merge`: why the merged run is not the whole matrix (a shard missing, interrupted or unreadable); exit 125. */
   incomplete?: string[];
+  /** --coverage runs: the kernels' coverage of the profiled objects (harness/coverage/). */
+  coverage?: CoverageRecord;
+}
+
+export interface CoverageRatio {
+  hit: number;
+  found: number;
+  pct: number | null;
+}
+
+/** What --coverage measured: files relative to the run directory, one entry per kernel built with it. */
+export interface CoverageRecord {
+  /** every scenario on every kernel, merged (lcov -a) */
+  lcov?: string;
+  /** genhtml's line view of `lcov` */
+  html?: string;
+  /** where each scenario's functions are listed (report.html reads it) */
+  functions?: string;
+  kernels: Array<{
+    kernel: string;
+    spec: string;
+    files: Array<{ file: string; lines: CoverageRatio; functions: CoverageRatio; branches: CoverageRatio }>;
+    scenarios: Array<{
+      scenario: string;
+      /** the scenario's tracefile */
+      info?: string;
+      lines?: number;
+      functions?: number;
+      /** lines / functions no other scenario of this kernel reached */
+      uniqueLines?: number;
+      uniqueFunctions?: number;
+      /** why the scenario has no coverage (it did not run, crashed, or its counters could not be read) */
+      missing?: string;
+    }>;
+  }>;
+  /** what went wrong with lcov's tools, if anything */
+  errors?: string[];
 }
 
 export function emptyCounts(): Record<Verdict, number> {

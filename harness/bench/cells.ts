@@ -24,12 +24,13 @@ export interface CellsBench {
   slowNotRun: string[];
 }
 
-export async function benchCells(kernel: string, jobs: number, shareGuest: number, resultsRoot: string, scenario?: string): Promise<CellsBench> {
-  const results = join(resultsRoot, `jobs${jobs}-share${shareGuest}`);
+export async function benchCells(kernel: string, jobs: number, shareGuest: number, resultsRoot: string, scenario?: string, extra: readonly string[] = []): Promise<CellsBench> {
+  const results = join(resultsRoot, `jobs${jobs}-share${shareGuest}${extra.join('').replace(/[^A-Za-z0-9]+/g, '-')}`);
   const args = [
     '--import', 'tsx', join(repoRoot(), 'harness/cli/matrix.ts'), '--kernel', kernel, '--jobs', String(jobs), '--share-guest', String(shareGuest), '--results', results,
   ];
   if (scenario !== undefined) args.push('--scenario', scenario);
+  args.push(...extra);
   const t = Date.now();
   const run = await execa('node', args, { cwd: repoRoot(), reject: false, stdio: ['ignore', 'ignore', 'inherit'] });
   const wallMs = Date.now() - t;

@@ -1,6 +1,6 @@
 // The real builder and runner behind a bisect step (bisect-run and npm run bisect): the same code as the matrix.
 import { provideKernel } from '../../vm/kernel/provider.ts';
-import { BUILD_REQUIREMENTS, preflight, REQUIREMENTS } from '../preflight.ts';
+import { BUILD_REQUIREMENTS, COVERAGE_REQUIREMENTS, preflight, REQUIREMENTS } from '../preflight.ts';
 import { LineReporter } from '../reporters/line.ts';
 import { Reporters } from '../reporters/reporter.ts';
 import { finishRun } from '../finish.ts';
@@ -17,6 +17,8 @@ export interface RealDepsOptions {
   command: string[];
   /** Told the results directory of each step's run. */
   onRun?: (dir: string) => void;
+  /** The steps build with --coverage: preflight checks lcov's tools too. */
+  coverage?: boolean;
 }
 
 export interface RealBisectDeps extends BisectDeps {
@@ -40,7 +42,8 @@ export function realBisectDeps(opts: RealDepsOptions): RealBisectDeps {
       if (run !== undefined) await finishRun(run, 'interrupted', undefined, code);
     },
     async preflight() {
-      await preflight({ log, requirements: [...REQUIREMENTS, ...BUILD_REQUIREMENTS] });
+      // lcov too: a step's --coverage is only known per run, and the tools are small
+      await preflight({ log, requirements: [...REQUIREMENTS, ...BUILD_REQUIREMENTS, ...(opts.coverage === true ? COVERAGE_REQUIREMENTS : [])] });
     },
     async build(spec) {
       await provideKernel(spec, { log: (line) => log(`build: ${line}`) });

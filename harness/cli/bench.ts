@@ -7,6 +7,9 @@
  * clean builds with ccache on: into an empty ccache of the bench's own (a fresh machine's first build), then
  * into another fresh build dir from that ccache (a new build dir once ccache has seen the sources).
  *
+ * --only coverage: the default library on a kernel built here (--coverage-kernel, default src:6.1) at --jobs 2,
+ * without and with --coverage, and the ratio of the wall times (both kernels are built first, untimed).
+ *
  * Speed targets are measured here, never in timed unit tests. Prints a table and writes
  * results/bench-<time>.json. Run it on a quiet machine: most numbers are wall time (builds also report CPU time).
  */
@@ -19,10 +22,11 @@ import { AUDIT_BENCH_KINDS, benchAudit, formatAuditBench } from '../bench/audit.
 import { benchBoot } from '../bench/boot.ts';
 import { benchBuild } from '../bench/build.ts';
 import { benchCells, type CellsBench } from '../bench/cells.ts';
+import { benchCoverage } from '../bench/coverage.ts';
 import { DEFAULT_SHARE_GUEST } from '../config.ts';
 import { prepareGuestKernel } from '../test/guest-fixture.ts';
 
-const SECTIONS = ['audit', 'boot', 'cells', 'build'] as const;
+const SECTIONS = ['audit', 'boot', 'cells', 'build', 'coverage'] as const;
 const DEFAULT_SECTIONS = ['audit', 'boot', 'cells'];
 
 async function main(argv: string[]): Promise<number> {
@@ -35,9 +39,10 @@ async function main(argv: string[]): Promise<number> {
     .option('--runs <n>', 'repetitions for audit and boot (best / median is reported)', '3')
     .option('--scenario <glob>', 'limit the cells section to these scenarios')
     .option('--jobs <list>', 'cells section: --jobs values to compare', '1,2')
+    .option('--coverage-kernel <spec>', 'coverage section: the kernel built without and with --coverage', 'src:6.1')
     .option('--share-guest <list>', 'cells section: --share-guest values to compare (1: a guest per cell)', `1,${DEFAULT_SHARE_GUEST}`)
     .parse(argv, { from: 'user' })
-    .opts<{ only: string; kernel: string; runs: string; scenario?: string; jobs: string; shareGuest: string; build: boolean; buildIncremental: boolean; buildCcache: boolean }>();
+    .opts<{ only: string; kernel: string; runs: string; scenario?: string; jobs: string; shareGuest: string; coverageKernel: string; build: boolean; buildIncremental: boolean; buildCcache: boolean }>();
   const only = o.only.split(',').map((s) => s.trim());
   if ((o.build || o.buildIncremental || o.buildCcache) && !only.includes('build')) only.push('build');
   const bad = only.filter((s) => !(SECTIONS as readonly string[]).includes(s));
@@ -90,6 +95,12 @@ async function main(argv: string[]): Promise<number> {
           }
         }
       }
+    }
+    if (only.includes('coverage')) {
+      const r = await benchCoverage(o.coverageKernel, join(dir, 'results'), o.scenario);
+      out.coverage = r;
+      const s = (ms: number) => (ms / 1000).toFixed(1);
+      say(`coverage ${o.coverageKernel} --jobs 2: ${r.without.cells} cells ${s(r.without.wallMs)} s without --coverage, ${s(r.with.wallMs)} s with (ratio ${r.ratio.toFixed(2)}; ${JSON.stringify(r.with.verdicts)}) (load ${loadavg().map((l) => l.toFixed(1)).join(' ')})`);
     }
     if (only.includes('build')) {
       const r = await benchBuild(cacheDir(), dir, say, '6.1', { incrementalOnly: o.buildIncremental && !o.build, ccache: o.buildCcache });

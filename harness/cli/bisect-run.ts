@@ -11,7 +11,7 @@ import { BISECT_ABORT } from '../bisect/verdict.ts';
 import { BISECT_RUN_USAGE, bisectStep } from '../bisect/step.ts';
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
-const deps = realBisectDeps({ log, command: ['bisect-run', ...process.argv.slice(2)] });
+const deps = realBisectDeps({ log, command: ['bisect-run', ...process.argv.slice(2)], coverage: process.argv.slice(2).some((a) => a === '--coverage' || a.startsWith('--coverage-file')) });
 
 // Ctrl-C ends the bisection, not just this step: 255 makes `git bisect run` stop. The step's run is left
 // `interrupted` (not `running`), and no make outlives this process in the user's tree.

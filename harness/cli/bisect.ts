@@ -55,7 +55,7 @@ async function main(argv: string[]): Promise<number> {
   }
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  deps = realBisectDeps({ log, command: ['bisect', ...argv], onRun: (dir) => (resultsDir = dir) });
+  deps = realBisectDeps({ log, command: ['bisect', ...argv], onRun: (dir) => (resultsDir = dir), coverage: argv.some((a) => a === '--coverage' || a.startsWith('--coverage-file')) });
   const outcome = await runBisect(args, {
     log,
     worktreeRoot: cacheDir('bisect'),

@@ -11,7 +11,7 @@ import { formatGateEnd } from '../gate/compare.ts';
 import { parseGateArgs } from '../gate/config.ts';
 import { planGate, runGate } from '../gate/run.ts';
 import { planRecord } from '../plan.ts';
-import { BUILD_REQUIREMENTS, preflight, REQUIREMENTS } from '../preflight.ts';
+import { BUILD_REQUIREMENTS, COVERAGE_REQUIREMENTS, preflight, REQUIREMENTS } from '../preflight.ts';
 import { KcidbReporter } from '../report/kcidb/write.ts';
 import { fileReporters } from '../reporters/files.ts';
 import { LineReporter } from '../reporters/line.ts';
@@ -32,7 +32,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const gp = await planGate(cfg);
   const builds = [cfg.base, cfg.candidate].some(isSourceSpec);
-  await preflight({ log, requirements: builds ? [...REQUIREMENTS, ...BUILD_REQUIREMENTS] : REQUIREMENTS });
+  await preflight({ log, requirements: [...REQUIREMENTS, ...(builds ? BUILD_REQUIREMENTS : []), ...(cfg.matrix.coverage !== undefined ? COVERAGE_REQUIREMENTS : [])] });
   const results = await RunResults.create(cfg.matrix.resultsDir, ['gate', ...argv], { plan: planRecord(gp.plan) });
   log(`gate: base ${cfg.base.text} vs candidate ${cfg.candidate.text}: ${gp.plan.cells.length} cells, ${gp.compat.length * 2} compatibility cells -> ${results.dir}`);
   const reporters = new Reporters([process.stdout.isTTY ? new LiveReporter() : new LineReporter(), ...fileReporters(), ...(cfg.matrix.kcidb !== undefined ? [new KcidbReporter(cfg.matrix.kcidb, log)] : [])]);

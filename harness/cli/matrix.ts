@@ -5,7 +5,7 @@ import { runMain } from './main.ts';
 import { finishRun } from '../finish.ts';
 import { planMatrix, planRecord } from '../plan.ts';
 import { isSourceSpec } from '../../vm/kernel/spec.ts';
-import { BUILD_REQUIREMENTS, preflight, REQUIREMENTS } from '../preflight.ts';
+import { BUILD_REQUIREMENTS, COVERAGE_REQUIREMENTS, preflight, REQUIREMENTS } from '../preflight.ts';
 import { KcidbReporter } from '../report/kcidb/write.ts';
 import { fileReporters } from '../reporters/files.ts';
 import { LineReporter } from '../reporters/line.ts';
@@ -30,7 +30,7 @@ async function main(argv: string[]): Promise<number> {
   const { scenarios, slowNotRun } = await discoverScenarios(cfg.scenariosDir, cfg.scenarioGlobs, { slow: cfg.slow });
   const plan = planMatrix(cfg.kernels, scenarios, { repeat: cfg.repeat, retries: cfg.retries, slowNotRun, ...(cfg.shard ? { shard: cfg.shard } : {}) });
   const builds = cfg.kernels.some(isSourceSpec);
-  await preflight({ log, requirements: builds ? [...REQUIREMENTS, ...BUILD_REQUIREMENTS] : REQUIREMENTS });
+  await preflight({ log, requirements: [...REQUIREMENTS, ...(builds ? BUILD_REQUIREMENTS : []), ...(cfg.coverage !== undefined ? COVERAGE_REQUIREMENTS : [])] });
   const results = await RunResults.create(cfg.resultsDir, ['matrix', ...argv], { plan: planRecord(plan) });
   if (plan.shard !== undefined) log(`shard ${plan.shard.index}/${plan.shard.total}: ${plan.cells.length} of ${plan.totalCells} cells`);
   const reporters = new Reporters([process.stdout.isTTY ? new LiveReporter() : new LineReporter(), ...fileReporters(), ...(cfg.kcidb !== undefined ? [new KcidbReporter(cfg.kcidb, log)] : [])]);

@@ -5,6 +5,8 @@ import { kernelColumns, reportOrder } from '../reports/order.ts';
 import type { CellRecord, Summary } from '../results.ts';
 import { SCRIPT, STYLE, VERDICT_COLOURS } from './html-assets.ts';
 import type { Reporter } from './reporter.ts';
+import type { FunctionsFile } from '../coverage/run.ts';
+import { coverageSection, loadFunctions } from './html-coverage.ts';
 
 export function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
@@ -111,7 +113,7 @@ function kernelsTable(s: Summary): string {
 }
 
 /** report.html: one self-contained file (inline style, inline script, no external resource). */
-export function buildHtml(s: Summary, details: Map<CellRecord, CellDetails>): string {
+export function buildHtml(s: Summary, details: Map<CellRecord, CellDetails>, functions?: FunctionsFile): string {
   const cells = reportOrder(s);
   const ids = new Map(cells.map((c, i) => [c, `cell-${i + 1}`]));
   const anchor = (c: CellRecord) => ids.get(c)!;
@@ -134,6 +136,7 @@ ${grid(s, anchor)}
 ${flaky}
 ${failing}
 ${kernelsTable(s)}
+${coverageSection(s, functions)}
 ${cells.map((c) => detail(c, details.get(c) ?? { steps: [], disagreements: [] }, anchor(c))).join('\n')}
 <script>${SCRIPT}</script>
 </body></html>
@@ -142,6 +145,6 @@ ${cells.map((c) => detail(c, details.get(c) ?? { steps: [], disagreements: [] },
 
 export class HtmlReporter implements Reporter {
   async onEnd(summary: Summary, runDir: string): Promise<void> {
-    await writeFile(join(runDir, 'report.html'), buildHtml(summary, await loadAllDetails(runDir, summary.cells)));
+    await writeFile(join(runDir, 'report.html'), buildHtml(summary, await loadAllDetails(runDir, summary.cells), await loadFunctions(runDir, summary)));
   }
 }

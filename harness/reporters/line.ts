@@ -1,3 +1,4 @@
+import { coverageLines } from '../coverage/format.ts';
 import { reportOrder } from '../reports/order.ts';
 import type { CellRecord, Summary } from '../results.ts';
 import { untestedLine } from '../untested.ts';
@@ -53,6 +54,7 @@ export function formatEnd(s: Summary, runDir: string): string {
   if (s.baseline !== undefined) parts.push(`${s.baseline.regressions} regression(s), ${s.baseline.fixed} fixed against ${s.baseline.runId}`);
   const slow = slowNotRunLine(s);
   if (slow !== undefined) out.push(slow);
+  if (s.coverage !== undefined) out.push(...coverageLines(s.coverage));
   // One line per kernel that was not tested (its cells are not listed one by one), then what a merge lacks.
   out.push(...(s.untested ?? []).map(untestedLine));
   out.push(...(s.incomplete ?? []).map((why) => `INCOMPLETE: ${why}`));

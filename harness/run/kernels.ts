@@ -73,6 +73,7 @@ export async function prepareKernels(specs: KernelSpec[], cfg: MatrixConfig, res
         ...patches,
         ...(kernel.missingOptions !== undefined ? { missingOptions: kernel.missingOptions } : {}),
         bootImage: kernel.bootImage,
+        ...(kernel.coverage !== undefined ? { coverage: kernel.coverage } : {}),
         image: { path: image.path, hash: image.hash, fromCache: image.fromCache, modules: image.modules },
       });
       out.set(spec.text, { kernel, image });

@@ -7,6 +7,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AgentTimeoutError } from '../../vm/agent/client.ts';
 import { Guest } from '../../vm/qemu/guest.ts';
+import { coverageHooks } from '../coverage/guest.ts';
 import type { CellResult } from './observations.ts';
 import type { TransferPlan } from './disks.ts';
 import {
@@ -63,7 +64,10 @@ export async function runCell(spec: CellSpec): Promise<CellResult> {
     const bootStart = Date.now();
     result.kernelRelease = (await bootGuest(guest, spec.bootTimeoutMs)).kernelRelease;
     result.bootMs = Date.now() - bootStart;
+    const coverage = coverageHooks(spec.kernel, spec.dir);
+    await coverage.before((argv, o) => guest.exec(argv, o));
     await runStack(spec, session, new Map(disks.map((d) => [d.role, d.path])), plan);
+    await coverage.after((argv, o) => session.guest.exec(argv, o));
     await session.guest.powerOff(15_000);
   } catch (e) {
     await session.end().catch(() => undefined);

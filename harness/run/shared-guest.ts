@@ -20,6 +20,7 @@ import type { TransferPlan } from './disks.ts';
 import { leftovers, LOG_CLASSES, logClassOf, parseGuestState, ratelimitCarry, STATE_ARGV, type GuestState, type LogClass } from './guest-state.ts';
 import type { CellResult } from './observations.ts';
 import type { SharedGuestHandle, SlotRun } from './share.ts';
+import { coverageHooks } from '../coverage/guest.ts';
 
 export interface SharedSlotRun extends SlotRun {
   result: CellResult;
@@ -187,9 +188,12 @@ export class SharedGuest implements SharedGuestHandle<CellSpec, SharedSlotRun> {
       // Everything before the scenario's first read the model expects to fail runs during the wait.
       if (this.carry.has(cls)) session.ratelimitGate = () => this.waitForRatelimit(entry, cls);
       session.onceCache = this.once;
+      const coverage = coverageHooks(spec.kernel, spec.dir);
+      await coverage.before((argv, o) => guest.exec(argv, o));
       await guest.mark(`${begin}\n`);
       began = true;
       await runStack(spec, session, new Map(slot.disks.map((d) => [d.role, d.path])), slot.plan);
+      await coverage.after((argv, o) => guest.exec(argv, o));
     } catch (e) {
       await session.end().catch(() => undefined);
       const plain = classifyError(e);

@@ -22,6 +22,7 @@ import { FAST_MAKEFILE, fastRebuildArgs, fastRebuildMakefile, findFastRebuild, s
 import { skipEmptyCommandsArgs } from './build-kbuild-cmd.ts';
 import { probeMemoArgsFor } from './build-probe-memo.ts';
 import { perObjectArgs } from './build-per-object.ts';
+import { coverageMakeArgs, GCOV_FRAGMENT, publishNotes } from './build-coverage.ts';
 import { makeArgValue } from './build-make-args.ts';
 import { parseHunks } from './build-patch.ts';
 import { relocateToolCommands } from './build-relocate.ts';
@@ -60,6 +61,21 @@ export interface BuildRequest {
    * when build-fast-plan.ts allows it (default true; false forces the full make, e.g. to compare the two).
    */
   fastRebuild?: boolean;
+  /**
+   * Objects (paths relative to the tree, e.g. drivers/md/dm-integrity.o) compiled with gcov counters in a
+   * CONFIG_GCOV_KERNEL kernel (build-coverage.ts). Part of the configuration key: a separate build.
+   */
+  coverage?: readonly string[];
+}
+
+/** A --coverage kernel: what the host needs to read a guest's counters back (harness/coverage/). */
+export interface KernelCoverage {
+  /** Profiled objects that this configuration builds (their notes are in notesDir). */
+  objects: string[];
+  /** The build dir: the compiler's working directory, which the counters' and notes' paths start from. */
+  buildDir: string;
+  /** <kernel dir>/gcov: the notes files (.gcno) of this build, laid out as in the build dir. */
+  notesDir: string;
 }
 
 export interface BuiltKernel {
@@ -79,6 +95,7 @@ export interface BuiltKernel {
   missingOptions: string[];
   /** Wall time of this call. */
   durationMs: number;
+  coverage?: KernelCoverage;
 }
 
 const ARCH = 'x86_64';
@@ -90,6 +107,7 @@ interface KernelMeta {
   release: string;
   missingOptions: string[];
   sourceDescription: string;
+  coverage?: Omit<KernelCoverage, 'notesDir'>;
 }
 
 export async function buildKernel(req: BuildRequest): Promise<BuiltKernel> {
@@ -104,9 +122,9 @@ export async function buildKernel(req: BuildRequest): Promise<BuiltKernel> {
   const warn = (message: string) => status(`warning: ${message}`);
   const ctx = { cacheDir, warn, log: status };
 
-  const fragments = await loadFragments(req.kconfig ?? []);
+  const fragments = await loadFragments(fragmentFiles(req));
   const patches = await loadPatches(req.patches ?? []);
-  const makeArgs = await withCcache(req.makeArgs ?? []);
+  const makeArgs = await withCcache(userMakeArgs(req));
   const cfgKey = configKey({ fragments, makeArgs });
 
   const base = await resolveSource(req.source, ctx);
@@ -120,7 +138,7 @@ export async function buildKernel(req: BuildRequest): Promise<BuiltKernel> {
   if (src.key !== null) {
     const cached = await readCachedKernel(kernelDir);
     if (cached) {
-      return { ...kernelFiles(kernelDir, cached.bootImageName), ...cached, ...revision, buildLog: logFile, cacheKey, fromCache: true, durationMs: Date.now() - started };
+      return { ...fromKernelDir(kernelDir, cached), ...revision, buildLog: logFile, cacheKey, fromCache: true, durationMs: Date.now() - started };
     }
   }
 
@@ -143,9 +161,10 @@ export async function buildKernel(req: BuildRequest): Promise<BuiltKernel> {
         warn(message);
         log.line(`warning: ${message}`);
       }
-      if (missingCritical.length > 0) {
+      const critical = [...missingCritical, ...(req.coverage !== undefined && !/^CONFIG_GCOV_KERNEL=y$/m.test(configText) ? ['GCOV_KERNEL'] : [])];
+      if (critical.length > 0) {
         throw new KernelBuildError(
-          `${src.description}: the configured kernel lacks ${missingCritical.map((o) => `CONFIG_${o}`).join(', ')}, ` +
+          `${src.description}: the configured kernel lacks ${critical.map((o) => `CONFIG_${o}`).join(', ')}, ` +
             'without which the harness cannot run (does this tree have them? see the build log)',
           { logTail: log.lastLines(), logFile },
         );
@@ -159,24 +178,33 @@ export async function buildKernel(req: BuildRequest): Promise<BuiltKernel> {
       await checkBootable(path.join(outDir, target.built), src.description, log);
       const release = (await fs.readFile(path.join(outDir, 'include/config/kernel.release'), 'utf8')).trim();
       const meta: KernelMeta = { bootImageName: target.published, release, missingOptions, sourceDescription: src.description };
-      await publishKernel(outDir, kernelDir, target, meta, src.key === null);
+      await publishKernel(outDir, kernelDir, target, meta, src.key === null, req.coverage);
       await writeStamp(path.join(outDir, '.ih-built'), cacheKey);
       return meta;
     });
     const done = `built ${meta.release} in ${((Date.now() - started) / 1000).toFixed(1)} s`;
     log.line(`# ${done}`);
     req.onStatus?.(done);
-    return { ...kernelFiles(kernelDir, meta.bootImageName), ...meta, ...revision, buildLog: logFile, cacheKey, fromCache: false, durationMs: Date.now() - started };
+    return { ...fromKernelDir(kernelDir, meta), ...revision, buildLog: logFile, cacheKey, fromCache: false, durationMs: Date.now() - started };
   } finally {
     await log.close();
   }
 }
 
 /** The build dir a base (unpatched) build of this source and configuration uses, for tools that reuse it. */
-export async function baseBuildDir(req: Pick<BuildRequest, 'source' | 'kconfig' | 'makeArgs' | 'cacheDir'>): Promise<string> {
-  const cfgKey = configKey({ fragments: await loadFragments(req.kconfig ?? []), makeArgs: await withCcache(req.makeArgs ?? []) });
+export async function baseBuildDir(req: Pick<BuildRequest, 'source' | 'kconfig' | 'makeArgs' | 'cacheDir' | 'coverage'>): Promise<string> {
+  const cfgKey = configKey({ fragments: await loadFragments(fragmentFiles(req)), makeArgs: await withCcache(userMakeArgs(req)) });
   const ctx = { cacheDir: await fs.realpath(req.cacheDir), warn: () => undefined, log: () => undefined };
   return buildDirFor(await resolveSource(req.source, ctx), cfgKey, ctx.cacheDir);
+}
+
+// The user's fragments, then gcov's for a --coverage build (last: it wins over a fragment that turns it off).
+function fragmentFiles(req: Pick<BuildRequest, 'kconfig' | 'coverage'>): string[] {
+  return [...(req.kconfig ?? []), ...(req.coverage !== undefined ? [GCOV_FRAGMENT] : [])];
+}
+
+function userMakeArgs(req: Pick<BuildRequest, 'makeArgs' | 'coverage'>): string[] {
+  return [...(req.makeArgs ?? []), ...(req.coverage !== undefined ? coverageMakeArgs(req.coverage) : [])];
 }
 
 function validateRequest(req: BuildRequest): void {
@@ -408,8 +436,11 @@ function buildFailure(what: string, log: BuildLog): KernelBuildError {
   );
 }
 
-function kernelFiles(kernelDir: string, image: KernelMeta['bootImageName']): { bootImage: string; configPath: string } {
-  return { bootImage: path.join(kernelDir, image), configPath: path.join(kernelDir, 'config') };
+// What a BuiltKernel has from the kernel dir and its meta.json, the coverage's notes dir filled in.
+function fromKernelDir(kernelDir: string, meta: KernelMeta): Omit<BuiltKernel, 'buildLog' | 'cacheKey' | 'fromCache' | 'durationMs'> {
+  const { coverage, ...rest } = meta;
+  const files = { ...rest, bootImage: path.join(kernelDir, meta.bootImageName), configPath: path.join(kernelDir, 'config') };
+  return coverage === undefined ? files : { ...files, coverage: { ...coverage, notesDir: path.join(kernelDir, 'gcov') } };
 }
 
 // A vmlinux without the PVH note (a tree whose CONFIG_PVH does not add it) would only show as a guest that
@@ -424,10 +455,11 @@ async function checkBootable(image: string, description: string, log: BuildLog):
 
 // Copies the result out of the build dir, so a later rebuild there never changes a kernel a guest
 // is booting.
-async function publishKernel(outDir: string, kernelDir: string, target: BootTarget, meta: KernelMeta, replace: boolean): Promise<void> {
+async function publishKernel(outDir: string, kernelDir: string, target: BootTarget, meta: KernelMeta, replace: boolean, coverage: readonly string[] | undefined): Promise<void> {
   if (replace) await fs.rm(kernelDir, { recursive: true, force: true });
   await createDirAtomically(kernelDir, async (tmp) => {
     await fs.mkdir(tmp, { recursive: true });
+    if (coverage !== undefined) meta.coverage = { objects: await publishNotes(outDir, path.join(tmp, 'gcov'), coverage), buildDir: outDir };
     await fs.copyFile(path.join(outDir, target.built), path.join(tmp, target.published));
     await fs.copyFile(path.join(outDir, '.config'), path.join(tmp, 'config'));
     await fs.copyFile(path.join(outDir, 'System.map'), path.join(tmp, 'System.map')).catch(() => undefined);

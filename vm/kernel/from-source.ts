@@ -50,6 +50,7 @@ function addedParts(build: KernelBuildOptions): string[] {
     ...build.patches.map((p) => basename(p).replace(/\.(patch|diff)$/, '')),
     ...build.kconfig.map((k) => basename(k).replace(/\.(config|fragment|cfg)$/, '')),
     ...build.makeArgs,
+    ...(build.coverage !== undefined ? ['gcov'] : []),
   ].map(labelPart);
 }
 
@@ -64,6 +65,7 @@ export function resolvedFromBuilt(spec: SourceKernelSpec, built: BuiltKernel): R
     buildLog: built.buildLog,
     configPath: built.configPath,
     missingOptions: built.missingOptions,
+    ...(built.coverage !== undefined ? { coverage: built.coverage } : {}),
   };
 }
 
@@ -74,6 +76,7 @@ export async function provideSourceKernel(spec: SourceKernelSpec, opts: SourceBu
     patches: spec.build.patches.map((p) => resolve(p)),
     kconfig: spec.build.kconfig.map((k) => resolve(k)),
     makeArgs: spec.build.makeArgs,
+    ...(spec.build.coverage !== undefined ? { coverage: spec.build.coverage } : {}),
     cacheDir: cacheDir(),
     jobs: opts.jobs ?? availableParallelism(),
     ...(opts.log !== undefined ? { onStatus: opts.log } : {}),

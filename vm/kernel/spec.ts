@@ -6,6 +6,8 @@ export interface KernelBuildOptions {
   patches: string[];
   kconfig: string[];
   makeArgs: string[];
+  /** --coverage: objects compiled with gcov counters (vm/kernel/build-coverage.ts); absent: no gcov kernel. */
+  coverage?: string[];
 }
 
 /** What the user wrote after --kernel (and the build options given with it), parsed but not yet resolved to files. */
@@ -40,6 +42,11 @@ export function withBuildOptions(spec: SourceKernelSpec, build: KernelBuildOptio
     ...build.makeArgs.map((m) => `--make-arg ${m}`),
   ];
   return { ...spec, text: words.join(' '), build };
+}
+
+/** The spec as a --coverage build of these objects (its text ends in --coverage, its label in +gcov). */
+export function withCoverage(spec: SourceKernelSpec, objects: readonly string[]): SourceKernelSpec {
+  return { ...spec, text: `${spec.text} --coverage`, build: { ...spec.build, coverage: [...objects] } };
 }
 
 const VERSION = /^\d+\.\d+$/;

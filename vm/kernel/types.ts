@@ -1,3 +1,5 @@
+import type { KernelCoverage } from './build.ts';
+
 /** A kernel ready to boot: the image, its modules (if any), and where it came from. */
 export interface ResolvedKernel {
   /** The --kernel text as the user wrote it. */
@@ -23,4 +25,6 @@ export interface ResolvedKernel {
   configPath?: string;
   /** Kernels built here: =y options of the Kconfig fragments that the final .config lacks. */
   missingOptions?: string[];
+  /** Kernels built here with --coverage: where the notes of the profiled objects are (harness/coverage/). */
+  coverage?: KernelCoverage;
 }
