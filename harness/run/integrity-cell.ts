@@ -263,8 +263,9 @@ export class IntegrityCell {
       return;
     }
     const want = planIntegrityFormat({
-      deviceSectors: this.diskSectors(), tagSize: digestSize(this.stack.hash), sectorsPerBlock: this.stack.sectorSize / 512,
+      deviceSectors: this.diskSectors(), tagSize: this.stack.tagSize ?? digestSize(this.stack.hash), sectorsPerBlock: this.stack.sectorSize / 512,
       ...(this.stack.interleaveSectors !== undefined ? { interleaveSectors: this.stack.interleaveSectors } : {}),
+      ...(this.stack.journalSize !== undefined ? { journalSectors: this.stack.journalSize / 512 } : {}),
       fixPadding: sb.fixedPadding, fixHmac: sb.fixedHmac, internalHash: true,
     });
     const fields = ['tagSize', 'log2SectorsPerBlock', 'log2InterleaveSectors', 'journalSections', 'providedDataSectors'] as const;
