@@ -1,5 +1,5 @@
-// --coverage end to end (opt-in: IH_SLOW_TESTS=1; a gcov kernel is a build of its own: every object misses
-// ccache once, 660 s of CPU, 12 min wall on the shared 2-core machine; then 37 s): linux-source-6.1 built with gcov counters for the integrity path,
+// --coverage end to end (a gcov kernel is a build of its own: every object misses ccache the first time, 660 s
+// of CPU, 12 min wall on the shared 2-core machine; then 37 s): linux-source-6.1 built with gcov counters for the integrity path,
 // two scenarios in one shared guest, then one in a guest of its own. Each scenario's coverage must show the
 // functions it calls and not those it does not, which also proves the counters are reset between scenarios.
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
@@ -45,7 +45,7 @@ function scenarioTrace(dir: string, s: { coverage?: { kernels: Array<{ scenarios
   return parseTracefile(readFileSync(join(dir, entry!.info!), 'utf8'));
 }
 
-describe.skipIf(process.env.IH_SLOW_TESTS !== '1')('--coverage on linux-source-6.1', () => {
+describe('--coverage on linux-source-6.1', () => {
   it('a shared guest: each scenario reaches what it calls and nothing of what only the other calls', { timeout: 3_600_000 }, async () => {
     const { results, code } = await run(['--scenario', 'integrity/001-*', '--scenario', 'crypt/001-*']);
     const s = results.summary;
