@@ -45,9 +45,6 @@ export function formatEnd(s: Summary, runDir: string): string {
   section('Flaky (repetitions disagree)', cells.filter((c) => c.flaky));
   section(s.baseline !== undefined ? 'Failing, as in the baseline or new' : 'Failing',
     cells.filter((c) => !c.flaky && ['fail', 'crash', 'hang'].includes(c.verdict) && c.baseline?.change !== 'regression'));
-  // An unavailable kernel's how-to, once per kernel (its cells carry only a one-line reason).
-  const unavailable = s.kernels.filter((k) => k.status === 'unavailable');
-  if (unavailable.length > 0) out.push(`Kernels not available (${unavailable.length}):`, ...unavailable.map((k) => `  ${k.spec}: ${oneLine(k.message ?? k.status)}`));
   const parts = Object.entries(s.counts).filter(([, n]) => n > 0).map(([v, n]) => `${n} ${v}`);
   const flaky = s.cells.filter((c) => c.flaky).length;
   if (flaky > 0) parts.push(`${flaky} flaky`);

@@ -34,7 +34,7 @@ beforeAll(async () => {
   image = await buildGuestImage(kernel, { agent: tools.agent, io: tools.io });
   const scenarios = join(repoRoot(), 'scenarios');
   scenario = await loadScenario(join(scenarios, `${SCENARIO}.yaml`), scenarios);
-  expect(scenario.steps).toContainEqual({ corrupt: { blocks: CORRUPTED, where: 'data' } });
+  expect(scenario.steps).toContainEqual({ corrupt: { blocks: CORRUPTED, where: 'data', byte: 0 } });
 }, 600_000);
 
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
