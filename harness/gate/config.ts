@@ -49,9 +49,11 @@ export function parseGateArgs(argv: string[], env: NodeJS.ProcessEnv = process.e
   const o = cmd.opts<RunOptionValues & { compat: boolean; compatStack: string[] }>();
   const sides = bindFlaggedKernels(kernels.events, ['base', 'candidate']);
   const { base, candidate } = distinctSpecs(sides.get('base')!, sides.get('candidate')!);
+  // the matrix's kernels are base and candidate as the run options made them (--coverage builds both with gcov)
+  const matrix = runConfig(o, [base, candidate], env);
   return Object.freeze({
-    matrix: runConfig(o, [base, candidate], env),
-    base, candidate,
+    matrix,
+    base: matrix.kernels[0]!, candidate: matrix.kernels[1]!,
     compat: o.compat,
     compatGlobs: o.compatStack,
     compatDir: join(repoRoot(), 'harness', 'gate'),

@@ -248,6 +248,13 @@ describe('parseGateArgs', () => {
     expect(b3).toEqual({ kind: 'alias', text: '6.1', version: '6.1' });
   });
 
+  it('builds both sides with gcov under --coverage, as the matrix it runs does', () => {
+    const c = parseGateArgs(['--base', 'src:6.1', '--candidate', 'src:6.1', '--patch', fix, '--coverage'], {});
+    expect([c.base.text, c.candidate.text]).toEqual(['src:6.1 --coverage', `src:6.1 --patch ${fix} --coverage`]);
+    expect(c.candidate).toMatchObject({ kind: 'src', build: { patches: [fix], coverage: expect.arrayContaining(['drivers/md/dm-integrity.o']) } });
+    expect(c.matrix.kernels).toEqual([c.base, c.candidate]);
+  });
+
   it('refuses what cannot be gated, naming the option', () => {
     expect(() => parseGateArgs(['--base', '6.1'], {})).toThrow(/--candidate <kernel> is required/);
     expect(() => parseGateArgs(['--base', '6.1', '--candidate', '6.12', '--base', '6.1'], {})).toThrow(/--base is given 2 times/);
