@@ -13,6 +13,8 @@ export interface MirrorServer {
   requests: { path: string; range?: string }[];
   /** Path -> bytes after which the next response to it is cut off (the connection destroyed); used once. */
   dropOnce: Map<string, number>;
+  /** like dropOnce, for every request of the path: each response is cut after that many bytes */
+  dropAlways: Map<string, number>;
   close(): Promise<void>;
 }
 
@@ -40,7 +42,7 @@ function serve(root: string, server: MirrorServer) {
     } else {
       res.writeHead(200, { 'content-length': st.size, 'accept-ranges': 'bytes' });
     }
-    const drop = server.dropOnce.get(path);
+    const drop = server.dropOnce.get(path) ?? server.dropAlways.get(path);
     if (drop !== undefined) {
       server.dropOnce.delete(path);
       const stream = createReadStream(file, { start, end: start + drop - 1 });
@@ -53,7 +55,7 @@ function serve(root: string, server: MirrorServer) {
 }
 
 export async function startMirrorServer(root: string): Promise<MirrorServer> {
-  const server: MirrorServer = { url: '', requests: [], dropOnce: new Map(), close: async () => undefined };
+  const server: MirrorServer = { url: '', requests: [], dropOnce: new Map(), dropAlways: new Map(), close: async () => undefined };
   const http = createServer((req, res) => void serve(root, server)(req, res));
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
   server.url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
