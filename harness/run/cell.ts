@@ -1,6 +1,6 @@
 import { mkdir, rm, writeFile, appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AgentClosedError, AgentTimeoutError, parseIoReport, type ExecResult } from '../../vm/agent/client.ts';
+import { AgentClosedError, AgentTimeoutError, type ExecResult } from '../../vm/agent/client.ts';
 import type { Accel } from '../../vm/qemu/args.ts';
 import { Guest, type GuestExit } from '../../vm/qemu/guest.ts';
 import type { GuestImage } from '../../vm/image/initramfs.ts';

@@ -1,5 +1,5 @@
 import { isKeyedHash } from '../model/integrity/tags.ts';
-import type { IntegrityStack } from '../scenario/schema.ts';
+import { OPEN_OPTIONS, type IntegrityStack } from '../scenario/schema.ts';
 
 /**
  * argv for the real tools that build and tear down a dm-integrity stack in the guest. Pure: the runner
@@ -10,12 +10,6 @@ const MODE_FLAG: Record<IntegrityStack['mode'], string[]> = {
   bitmap: ['--integrity-bitmap-mode'],
   direct: ['--integrity-no-journal'],
 };
-
-/** The stack's runtime tunables and the integritysetup open option of each. */
-export const OPEN_OPTIONS = [
-  ['journalWatermark', '--journal-watermark'], ['journalCommitTime', '--journal-commit-time'], ['bufferSectors', '--buffer-sectors'],
-  ['bitmapSectorsPerBit', '--bitmap-sectors-per-bit'], ['bitmapFlushTime', '--bitmap-flush-time'],
-] as const satisfies ReadonlyArray<readonly [keyof IntegrityStack, string]>;
 
 export const KEY_FILE = '/tmp/ih-integrity.key';
 

@@ -4,10 +4,9 @@
  * cell `skip` with the reasons, never `fail`.
  */
 import { isKeyedHash, kernelHashName } from '../model/integrity/tags.ts';
-import { OPEN_OPTIONS } from '../run/integrity-stack.ts';
 import { CRYPT_FLAG_VERSIONS } from './crypt-schema.ts';
 import type { Scenario } from './load.ts';
-import type { Requirements } from './schema.ts';
+import { OPEN_OPTIONS, type Requirements } from './schema.ts';
 
 
 /** The scenario's own `requires` plus what its stack and steps imply. */

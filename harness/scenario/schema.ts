@@ -51,6 +51,12 @@ export const integrityStackSchema = z.strictObject({
   interleaveSectors: z.number().int().min(8).max(2 ** 30).refine((n) => (n & (n - 1)) === 0, 'expected a power of two').optional(),
 });
 
+/** The stack's runtime tunables and the integritysetup open option of each. */
+export const OPEN_OPTIONS = [
+  ['journalWatermark', '--journal-watermark'], ['journalCommitTime', '--journal-commit-time'], ['bufferSectors', '--buffer-sectors'],
+  ['bitmapSectorsPerBit', '--bitmap-sectors-per-bit'], ['bitmapFlushTime', '--bitmap-flush-time'],
+] as const satisfies ReadonlyArray<readonly [keyof IntegrityStack, string]>;
+
 export const stackSchema = z.discriminatedUnion('type', [integrityStackSchema, cryptAeadStackSchema, luks2StackSchema]);
 
 /** An I/O range on the top device of the stack. `bs: block` means one I/O per integrity block. */
