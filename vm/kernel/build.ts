@@ -143,14 +143,22 @@ export async function buildKernel(req: BuildRequest): Promise<BuiltKernel> {
   }
 
   const outDir = buildDirFor(src, cfgKey, cacheDir);
+  const baseFirst = patches.length > 0 && src.key !== null ? await buildBaseFirst(req, base, outDir, cfgKey, status) : undefined;
   await fs.mkdir(path.dirname(logFile), { recursive: true });
   await fs.writeFile(logFile, '');
   const log = new BuildLog(logFile, req.onLog);
   try {
     log.line(`# integrity-harness kernel build ${cacheKey}: ${src.description}`);
     log.line(`# source ready after ${(preparedMs / 1000).toFixed(1)} s`);
+    if (baseFirst !== undefined) log.line(`# ${baseFirst}`);
     req.onStatus?.(`building ${src.description} (log: ${logFile})`);
     const meta = await withLock(`${outDir}.lock`, async () => {
+      // Another build of the same kernel (a gate's other side, a parallel run) may have held the lock.
+      const finished = src.key !== null ? await readCachedKernel(kernelDir) : undefined;
+      if (finished !== undefined) {
+        log.line('# built by another build of the same kernel while this one waited for the build dir');
+        return finished;
+      }
       const seeded = patches.length > 0 && src.key !== null && (await seedFromBase(base, src.dir, patches, outDir, cfgKey, log));
       const configStamp = hashParts([cfgKey, ...kconfigTouchingPatches(patches)]);
       await configure(src.dir, outDir, fragments, makeArgs, configStamp, log, cacheDir);
@@ -253,6 +261,33 @@ export async function withCcache(makeArgs: readonly string[]): Promise<string[]>
 function buildDirFor(src: ResolvedSource, cfgKey: string, cacheDir: string): string {
   if (src.cacheOwned) return path.join(src.dir, `ih-out-${cfgKey}`);
   return path.join(cacheDir, 'build', `tree-${hashParts([src.dir]).slice(0, 8)}-${cfgKey}`);
+}
+
+// A patched build of a cache-owned source starts from the finished unpatched build (seedFromBase). When
+// there is none yet, the base is built first: the patched build then recompiles only what its patches
+// change, and so does every later patch set on the same base (a gate's or a bisection's other side, the
+// next revision of the series). The cost is a relink or two over building the patched tree alone.
+// A base that does not build is left behind: the patched tree (which may fix it) gets the full make.
+async function buildBaseFirst(
+  req: BuildRequest,
+  base: ResolvedSource,
+  outDir: string,
+  cfgKey: string,
+  status: (line: string) => void,
+): Promise<string | undefined> {
+  if (!base.cacheOwned || (await pathExists(outDir))) return undefined;
+  const baseOut = path.join(base.dir, `ih-out-${cfgKey}`);
+  if ((await readStamp(path.join(baseOut, '.ih-built'))) !== undefined) return undefined;
+  status(`building the unpatched ${base.description} first, so the patched build recompiles only what the patches change`);
+  try {
+    const built = await buildKernel({ ...req, patches: [], logFile: undefined });
+    return `built the unpatched base first (${built.cacheKey}, log: ${built.buildLog})`;
+  } catch (err) {
+    if (!(err instanceof KernelBuildError)) throw err;
+    const message = `the unpatched ${base.description} did not build (${err.message.split('\n')[0]}); building the patched tree in full`;
+    status(`warning: ${message}`);
+    return message;
+  }
 }
 
 // Starts a patched build from a copy of the base's finished build dir: source files the patches did
