@@ -71,6 +71,13 @@ describe('npm run gate on linux-source-6.1', () => {
     // the faulting function, as RIP or as the first reliable frame of the trace
     expect(mail).toMatch(/^ {2}(RIP: \d{4}:| {1,2})bio_integrity_process\+0x[0-9a-f]+\/0x[0-9a-f]+/m);
     expect(mail).not.toMatch(/^ {2}\[\s*\d+\.\d+\]/m);
+
+    // re-judged by the current model (npm run rejudge): the executions it judges replay the same, the crash is
+    // the console's and stays, the gate's comparison is composed again and still exits 1
+    const rj = await execa('node', ['--import', 'tsx', join(repoRoot(), 'harness/cli/rejudge.ts'), dir], { cwd: repoRoot(), reject: false, all: true });
+    expect(rj.stdout, rj.all).toMatch(/^4 cell\(s\): 3 judged the same, 0 changed, 1 with executions not replayed; gate: 1 regression\(s\), 0 unjudged; exit 1$/m);
+    expect(rj.stdout).toMatch(/^KEPT {5}.*crypt\/001-gcm-read-after-write .*: crash: a crash is not the model's to judge: kept$/m);
+    expect(rj.exitCode).toBe(1);
   });
 
   it('exits 0 with the same kernel as base and candidate: both sides run, nothing regresses', { timeout: 3_600_000 }, async () => {

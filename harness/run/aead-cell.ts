@@ -23,11 +23,11 @@ import type { CrashContext } from './crash-record.ts';
 import { auditRaw, dropJournalReplay, type CrashStack } from './crash-stack.ts';
 import { runCrashStep } from './crash-step.ts';
 import { aeadErrorSectors, dmRemoveArgv } from './crypt-stack.ts';
-import { ioSize, readAt, writeAt, type TransferPlan } from './disks.ts';
+import { ioSize, writeAt, type TransferPlan } from './disks.ts';
 import { ioToolFailure, type TopDevice } from './io-refusal.ts';
 import { mapGuestDisks, writePattern, writePayload } from './guest-disks.ts';
 import { parseIntegrityStatus } from './integrity-stack.ts';
-import { blockList, judgeRead } from './read-judge.ts';
+import { blockList, expectedBlockData, judgeRead } from './read-judge.ts';
 import { checkRequirements } from './requirements.ts';
 import { payloadIndex, readExpectation, type PayloadIndex } from '../repro/expect.ts';
 
@@ -123,7 +123,7 @@ export abstract class AeadCell {
     // the crash steps judged every read and audited the disk themselves; the device model is behind them
     if (this.crashed) return;
     await this.checkAeadLog(steps.length);
-    this.audit(steps.length);
+    await this.audit(steps.length);
   }
 
   private async crash(i: number, c: CrashStep): Promise<void> {
@@ -245,16 +245,17 @@ export abstract class AeadCell {
     const res = await this.s.run(['ih-io', 'read', '--dev', this.top, '--offset', String(r.offset), '--length', String(r.length),
       '--bs', String(bs), '--block', String(model.blockSize), '--out', this.dev('out'), '--out-offset', String(outOff), '--log-ok', ...concurrency(r)]);
     if (res.exitCode === 2 || res.exitCode === 3) throw await ioToolFailure(this.s, i, res, 'read', this.topDevice());
-    const got = await readAt(this.host('out'), outOff, r.length);
-    const j = judgeRead(model, { step: i, offset: r.offset, length: r.length, bs }, parseIoReport(res.stdout), got);
+    const req = { step: i, offset: r.offset, length: r.length, bs };
+    const got = await this.s.images.readBlocks(this.host('out'), outOff, r.length, model.blockSize, expectedBlockData(model, req));
+    const j = judgeRead(model, req, parseIoReport(res.stdout), got);
     if (j.missing.length > 0) throw new InfraError(`ih-io read reported nothing for offset(s) ${j.missing.slice(0, 5).join(', ')}`);
     if (j.shortReads.length > 0) throw new KernelFailure(`short read at offset ${j.shortReads[0]} of ${this.top}`);
     j.expectedFailing.forEach((b) => this.mayFail.add(b));
     j.disagreements.forEach((d) => this.s.disagree(d));
-    const errnos = [...new Set(j.failedErrnos)].join('/');
-    this.s.note(j.failedBlocks.length === 0
+    const errnos = [...new Set(j.failed.map((f) => f.errno))].join('/');
+    this.s.note(j.failed.length === 0
       ? `all ${r.length / model.blockSize} blocks read`
-      : `failed blocks: ${blockList(j.failedBlocks)} (errno ${errnos}); model: ${j.expectedFailing.length ? blockList(j.expectedFailing) : 'none'}`);
+      : `failed blocks: ${blockList(j.failed.map((f) => f.block))} (errno ${errnos}); model: ${j.expectedFailing.length ? blockList(j.expectedFailing) : 'none'}`);
   }
 
   /** BLKDISCARD on the crypt device: the model says it fails (model/crypt/discard.ts), so nothing changes. */
@@ -290,8 +291,8 @@ export abstract class AeadCell {
     for (const block of blocks) {
       if (block >= model.blocks) throw new InfraError(`corrupt: block ${block} is beyond the device's ${model.blocks} blocks (the loader should have refused it)`);
       const at = cryptCorruptionOffset(geom, this.cipher, block, where);
-      const byte = await readAt(image, at, 1);
-      await writeAt(image, at, Buffer.from([byte[0]! ^ 0xff]));
+      const byte = await this.s.images.readAt(image, at, 1);
+      await this.s.images.writeAt(image, at, Buffer.from([byte[0]! ^ 0xff]));
       this.s.hostOp({ op: 'flip', disk: this.layout.disk, offset: at });
       model.corrupt(block, where === 'data' ? 'data' : 'tag');
     }
@@ -329,11 +330,12 @@ export abstract class AeadCell {
   }
 
   /** With the stack deactivated (journal drained), every sector of the raw disk against the model. */
-  private audit(step: number): void {
+  private async audit(step: number): Promise<void> {
     const { model } = this.must();
+    const image = await this.s.images.wholeImage(this.host(this.layout.disk));
     let report;
     try {
-      report = auditIntegrityImage(this.host(this.layout.disk), {
+      report = auditIntegrityImage(image, {
         verifier: cryptAeadVerifier({ cipher: this.cipher, key: this.key, sectorSize: this.layout.sectorSize, ivOffsetSectors: this.ivOffset }),
         startSector: this.startSector,
         expected: model,

@@ -1,5 +1,5 @@
 import { mkdir, rm, writeFile, appendFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { AgentClosedError, AgentTimeoutError, type ExecResult } from '../../vm/agent/client.ts';
 import type { Accel } from '../../vm/qemu/args.ts';
 import { Guest, type GuestExit } from '../../vm/qemu/guest.ts';
@@ -8,7 +8,8 @@ import type { ResolvedKernel } from '../../vm/kernel/types.ts';
 import { scanConsole, userFaults } from '../console.ts';
 import { InfraError, tail } from '../errors.ts';
 import type { Scenario } from '../scenario/load.ts';
-import type { CellResult, Disagreement, StepRecord } from './observations.ts';
+import type { CellResult, Disagreement, Observation, ObservationHeader, StepRecord } from './observations.ts';
+import { RecordingImages, type HostImages } from './host-images.ts';
 import type { CommandExpectation, Expectation, HostOp } from '../repro/types.ts';
 import { copyImage, createImage, planTransfers, type TransferPlan } from './disks.ts';
 import type { CorruptionTargetFn } from './integrity-faults.ts';
@@ -100,11 +101,45 @@ export class GuestSession {
   /** Set by runCell: boots a fresh QEMU on the cell's disk images (the kill step's second boot). */
   bootFresh: (() => Promise<Guest>) | undefined;
 
+  /** The host's access to the cell's raw images; every access is an observation (startObserving names them). */
+  images: HostImages = new RecordingImages(new Map(), (o) => this.observe(o));
+
+  /** Observations not yet in observations.jsonl (written at each step's end). */
+  private pending: Observation[] = [];
+  private readonly observationLog: string;
+  private observing: Promise<void> | undefined;
+
   /**
    * @param disks role -> /dev/vdX when the guest's disks were mapped already (a shared guest maps all its
    * slots once); otherwise mapGuestDisks finds them by their serial ih-<role>.
    */
-  constructor(public guest: Guest, readonly stepTimeoutMs: number, private readonly stepLog: string, readonly disks?: ReadonlyMap<string, string>) {}
+  constructor(public guest: Guest, readonly stepTimeoutMs: number, private readonly stepLog: string, readonly disks?: ReadonlyMap<string, string>) {
+    this.observationLog = join(dirname(stepLog), 'observations.jsonl');
+  }
+
+  /**
+   * Starts the cell's observations.jsonl with what a replay needs beyond the steps (the scenario as it ran),
+   * and names the raw images by their disks. Called once the cell's images are known (runStack).
+   */
+  startObserving(header: Omit<ObservationHeader, 't' | 'version'>, roles: ReadonlyMap<string, string>): void {
+    this.images = new RecordingImages(roles, (o) => this.observe(o));
+    const line: ObservationHeader = { t: 'header', version: 1, ...header, ...(this.disks !== undefined ? { disks: Object.fromEntries(this.disks) } : {}) };
+    this.observing = writeFile(this.observationLog, `${JSON.stringify(line)}\n`);
+  }
+
+  /** Records what the guest or the host images showed, under the current step. */
+  observe(o: Observation extends infer T ? (T extends { step: number } ? Omit<T, 'step'> : never) : never): void {
+    this.pending.push({ ...o, step: this.current?.index ?? -3 } as Observation);
+  }
+
+  private async flushObservations(): Promise<void> {
+    if (this.observing === undefined) return;
+    await this.observing;
+    if (this.pending.length === 0) return;
+    const lines = this.pending.map((o) => JSON.stringify(o)).join('\n');
+    this.pending = [];
+    await appendFile(this.observationLog, `${lines}\n`);
+  }
 
   /** After the host killed QEMU: the session goes on in a fresh guest on the same disks. */
   async bootAgain(): Promise<void> {
@@ -119,6 +154,7 @@ export class GuestSession {
     if (kind === 'crash' || kind === 'kill') await this.readsMayFail();
     this.current = { index, kind, commands: [], durationMs: 0 };
     this.currentStarted = Date.now();
+    this.observe({ t: 'begin', kind });
     await this.guest.mark(`ih: step ${index} ${kind}`).catch((e: unknown) => this.rethrow(e, ['kmsg']));
   }
 
@@ -131,11 +167,13 @@ export class GuestSession {
   }
 
   async end(): Promise<void> {
-    if (this.current === undefined) return;
-    this.current.wallMs = Date.now() - this.currentStarted;
-    this.steps.push(this.current);
-    await appendFile(this.stepLog, JSON.stringify(this.current) + '\n');
-    this.current = undefined;
+    if (this.current !== undefined) {
+      this.current.wallMs = Date.now() - this.currentStarted;
+      this.steps.push(this.current);
+      await appendFile(this.stepLog, JSON.stringify(this.current) + '\n');
+      this.current = undefined;
+    }
+    await this.flushObservations();
   }
 
   note(text: string): void {
@@ -151,6 +189,11 @@ export class GuestSession {
       r = await Promise.race([this.guest.exec(argv, { timeoutMs: opts.timeoutMs ?? this.stepTimeoutMs, ...(opts.stdin ? { stdin: opts.stdin } : {}) }), watch.fault]);
     } catch (e) {
       this.current?.commands.push({ argv, exitCode: null, durationMs: Date.now() - started, stderrTail: String(e) });
+      this.observe({
+        t: 'cmd', argv, ...(opts.stdin ? { stdinHex: opts.stdin.toString('hex') } : {}), exitCode: null, signal: null,
+        durationMs: Date.now() - started, stdout: '', stderr: '',
+        failed: { kind: e instanceof AgentTimeoutError ? 'timeout' : e instanceof AgentClosedError ? 'closed' : 'other', message: (e as Error).message ?? String(e) },
+      });
       return this.rethrow(e, argv);
     }
     finally {
@@ -161,6 +204,7 @@ export class GuestSession {
       ...(opts.stdin ? { stdinHex: opts.stdin.toString('hex') } : {}),
     };
     this.current?.commands.push(rec);
+    this.observeResult(argv, r, opts.stdin);
     if (this.current) this.current.durationMs += r.durationMs;
     if (r.exitCode === 127) throw new InfraError(`guest has no program ${argv[0]} (exit 127): ${tail(r.stderr, 3)}`);
     return r;
@@ -172,11 +216,19 @@ export class GuestSession {
     const hit = this.onceCache?.get(key);
     if (hit !== undefined) {
       this.current?.commands.push({ argv, exitCode: hit.exitCode, durationMs: 0, cached: true });
+      this.observeResult(argv, { ...hit, durationMs: 0 }, undefined, true);
       return hit;
     }
     const r = await this.run(argv);
     if (r.exitCode !== null) this.onceCache?.set(key, r);
     return r;
+  }
+
+  private observeResult(argv: string[], r: ExecResult, stdin: Buffer | undefined, cached = false): void {
+    this.observe({
+      t: 'cmd', argv, ...(stdin ? { stdinHex: stdin.toString('hex') } : {}), exitCode: r.exitCode, signal: r.signal, durationMs: r.durationMs,
+      ...(r.timedOut ? { timedOut: true } : {}), stdout: r.stdout.toString(), stderr: r.stderr.toString(), ...(cached ? { cached } : {}),
+    });
   }
 
   /** Forgets a cached answer (it no longer holds, or a requirement it denies is to be asked afresh). */

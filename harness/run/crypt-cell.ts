@@ -19,7 +19,7 @@ import {
   classifyCryptCreateFailure, CRYPT_NAME, cryptoDriver, cryptTable, dmCreateArgv, dmRemoveArgv,
   FORMAT_NAME, INTEGRITY_NAME, integrityTable, targetError,
 } from './crypt-stack.ts';
-import { readAt, type TransferPlan } from './disks.ts';
+import type { TransferPlan } from './disks.ts';
 
 export class CryptCell extends AeadCell {
   private readonly stack: CryptAeadStack;
@@ -48,7 +48,7 @@ export class CryptCell extends AeadCell {
     }
     let sb: IntegritySuperblock;
     try {
-      sb = parseIntegritySuperblock(await readAt(this.host(this.stack.disk), 0, SB_BYTES), `${this.stack.disk} superblock`);
+      sb = parseIntegritySuperblock(await this.s.images.readAt(this.host(this.stack.disk), 0, SB_BYTES), `${this.stack.disk} superblock`);
     } catch (e) {
       if (e instanceof ModelInputError) throw new KernelFailure(`dm-integrity did not write a valid superblock: ${e.message}`, { cause: e });
       throw e;

@@ -11,7 +11,7 @@ import type { GuestFacts } from '../scenario/requirements.ts';
 import type { CrashStep, HostFault, IntegrityStack, IoRange, KillStep } from '../scenario/schema.ts';
 import type { CellSpec, GuestSession } from './cell.ts';
 import { KernelFailure } from './cell.ts';
-import { readAt, writeAt, type TransferPlan } from './disks.ts';
+import { writeAt, type TransferPlan } from './disks.ts';
 import { auditStack, judgeKernelLog } from './integrity-checks.ts';
 import { applyFault, dataSectorRanges, type FlippedByte } from './integrity-faults.ts';
 import { ChecksumTally, discardStep, flushStep, readStep, writeStep, type IoContext } from './integrity-io.ts';
@@ -81,7 +81,7 @@ export class IntegrityCell {
     await this.recordTable();
     let sb: IntegritySuperblock;
     try {
-      sb = parseIntegritySuperblock(await readAt(this.sbImage(), 0, SB_BYTES), `${this.stack.metaDisk ?? this.stack.disk} superblock`);
+      sb = parseIntegritySuperblock(await this.s.images.readAt(this.sbImage(), 0, SB_BYTES), `${this.stack.metaDisk ?? this.stack.disk} superblock`);
       this.geom = integrityGeometry(sb, { separateMetadata: this.stack.metaDisk !== undefined });
     } catch (e) {
       // the kernel wrote this superblock (integritysetup format loads the target, the target writes it)
@@ -285,7 +285,7 @@ export class IntegrityCell {
   private async openStep(i: number): Promise<void> {
     const model = this.modelOrThrow();
     const table = this.table!;
-    const sbBefore = await readAt(this.sbImage(), 0, SB_BYTES);
+    const sbBefore = await this.s.images.readAt(this.sbImage(), 0, SB_BYTES);
     const act = expectActivation(sbBefore, { ...table.params, maxVersion: maxSuperblockVersion(this.facts?.kernelVersion ?? [0]) });
     if (!act.ok) {
       await this.refusedOpen(i, act.error, sbBefore);
@@ -318,7 +318,7 @@ export class IntegrityCell {
       await this.s.must(['dmsetup', 'remove', NAME]);
     }
     this.require(i, `integrity: ${error}`);
-    const sbAfter = await readAt(this.sbImage(), 0, SB_BYTES);
+    const sbAfter = await this.s.images.readAt(this.sbImage(), 0, SB_BYTES);
     if (!sbAfter.equals(sbBefore)) this.s.disagree({ step: i, kind: 'superblock-rewritten', expected: 'the refused superblock left as it was', found: 'the superblock area changed' });
     this.s.note(`open refused as the model says: ${error}`);
   }
@@ -340,7 +340,7 @@ export class IntegrityCell {
 
   private async fault(f: HostFault): Promise<void> {
     const { flipped, note, ops } = await applyFault({
-      geom: this.geom!, model: this.modelOrThrow(), images: this.images(), roles: { data: this.stack.disk, meta: this.stack.metaDisk ?? this.stack.disk },
+      geom: this.geom!, model: this.modelOrThrow(), images: this.images(), io: this.s.images, roles: { data: this.stack.disk, meta: this.stack.metaDisk ?? this.stack.disk },
       ...(this.spec.hooks?.corruptionTarget ? { targetOf: this.spec.hooks.corruptionTarget } : {}),
     }, f);
     if ('corruptSuperblock' in f) this.superblockFlips.push(...flipped);

@@ -9,7 +9,6 @@ import { ModelInputError } from '../model/errors.ts';
 import { CHECKSUM_FAILED, checksumLineBounds } from '../model/integrity/log.ts';
 import type { IntegrityStack } from '../scenario/schema.ts';
 import type { GuestSession } from './cell.ts';
-import { readAt } from './disks.ts';
 import type { FlippedByte } from './integrity-faults.ts';
 import type { ChecksumTally } from './integrity-io.ts';
 import { splitByStep } from './kernel-log.ts';
@@ -59,8 +58,8 @@ export async function auditStack(
   s: GuestSession, step: number, stack: IntegrityStack, model: IntegrityDeviceModel,
   images: { data: string; meta?: string }, undo: FlippedByte[],
 ): Promise<void> {
-  const data = await imageFor(images.data, undo.filter((f) => f.image === 'data'));
-  const meta = images.meta !== undefined ? await imageFor(images.meta, undo.filter((f) => f.image === 'meta')) : undefined;
+  const data = await imageFor(await s.images.wholeImage(images.data), undo.filter((f) => f.image === 'data'));
+  const meta = images.meta !== undefined ? await imageFor(await s.images.wholeImage(images.meta), undo.filter((f) => f.image === 'meta')) : undefined;
   let report;
   try {
     report = auditIntegrityImage(data, {
@@ -69,7 +68,7 @@ export async function auditStack(
     });
   } catch (e) {
     if (!(e instanceof ModelInputError)) throw e;
-    const sb = await readAt(images.meta ?? images.data, 0, 16);
+    const sb = await s.images.readAt(images.meta ?? images.data, 0, 16);
     s.disagree({ step, kind: 'audit-unreadable', expected: 'an image the model can read', found: `${e.message} (first bytes ${sb.toString('hex')})` });
     return;
   }

@@ -9,7 +9,7 @@ import { InfraError } from '../errors.ts';
 import type { IntegrityDeviceModel } from '../model/integrity/device.ts';
 import type { IntegrityGeometry } from '../model/integrity/geometry.ts';
 import type { HostFault } from '../scenario/schema.ts';
-import { readAt, writeAt } from './disks.ts';
+import type { HostImages } from './host-images.ts';
 import type { HostOp } from '../repro/types.ts';
 
 export type CorruptionTargetFn = typeof corruptionTarget;
@@ -19,6 +19,8 @@ export interface FaultContext {
   model: IntegrityDeviceModel;
   /** host image paths */
   images: { data: string; meta?: string };
+  /** how the host reads and writes them (the session's, which observes every access) */
+  io: HostImages;
   /** the scenario's names of those disks, for the record of what changed (default: data, meta) */
   roles?: { data: string; meta: string };
   targetOf?: CorruptionTargetFn;
@@ -39,8 +41,8 @@ function imagePath(ctx: FaultContext, image: 'data' | 'meta'): string {
 
 async function flip(ctx: FaultContext, image: 'data' | 'meta', offset: number): Promise<FlippedByte> {
   const path = imagePath(ctx, image);
-  const [original] = await readAt(path, offset, 1);
-  await writeAt(path, offset, Buffer.from([original! ^ 0xff]));
+  const [original] = await ctx.io.readAt(path, offset, 1);
+  await ctx.io.writeAt(path, offset, Buffer.from([original! ^ 0xff]));
   return { image, offset, original: original! };
 }
 
@@ -82,9 +84,9 @@ async function applyFaultOnly(ctx: FaultContext, f: HostFault): Promise<{ flippe
       const tb = targetOf(ctx.geom, b, where);
       const len = where === 'data' ? ctx.geom.blockSize : ctx.geom.tagSize;
       const [pa, pb] = [imagePath(ctx, ta.image), imagePath(ctx, tb.image)];
-      const [da, db] = [await readAt(pa, ta.offset, len), await readAt(pb, tb.offset, len)];
-      await writeAt(pa, ta.offset, db);
-      await writeAt(pb, tb.offset, da);
+      const [da, db] = [await ctx.io.readAt(pa, ta.offset, len), await ctx.io.readAt(pb, tb.offset, len)];
+      await ctx.io.writeAt(pa, ta.offset, db);
+      await ctx.io.writeAt(pb, tb.offset, da);
       swapped.push({ a: { image: ta.image, offset: ta.offset }, b: { image: tb.image, offset: tb.offset }, length: len });
     }
     ctx.model.swap(a, b);

@@ -4,13 +4,13 @@
  * later checks need: the mismatch counter's range and which sectors the kernel may name in its log.
  */
 import { parseIoReport } from '../../vm/agent/client.ts';
-import { EILSEQ, type ExpectedRead, type IntegrityDeviceModel } from '../model/integrity/device.ts';
-import { checksumLineSector } from '../model/integrity/log.ts';
+import type { ExpectedRead, IntegrityDeviceModel } from '../model/integrity/device.ts';
 import { InfraError } from '../errors.ts';
 import type { IoRange } from '../scenario/schema.ts';
 import type { GuestSession } from './cell.ts';
 import { KernelFailure } from './cell.ts';
-import { ioSize, readAt } from './disks.ts';
+import { ioSize } from './disks.ts';
+import { expectedBlockData, judgeRead } from './read-judge.ts';
 import { ioToolFailure, type TopDevice } from './io-refusal.ts';
 import { readExpectation, type PayloadIndex } from '../repro/expect.ts';
 
@@ -75,13 +75,6 @@ function topDevice(ctx: IoContext): TopDevice {
   return { dev: ctx.top, bytes: ctx.model.providedDataSectors * 512, blockSize: ctx.model.blockSize };
 }
 
-const hex = (n: number | undefined) => (n ?? 0).toString(16).padStart(2, '0');
-
-function firstDiff(a: Buffer, b: Buffer): number {
-  for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return i;
-  return Math.min(a.length, b.length);
-}
-
 function transferArgs(ctx: IoContext, r: IoRange): string[] {
   const bs = ioSize(r, ctx.model.blockSize);
   const args = ['--length', String(r.length), '--bs', String(bs), '--block', String(r.unaligned ? bs : ctx.model.blockSize)];
@@ -140,10 +133,8 @@ export async function readStep(ctx: IoContext, i: number, r: IoRange): Promise<v
     '--out', ctx.outDev, '--out-offset', String(outOff), '--log-ok']);
   if (res.exitCode === 2 || res.exitCode === 3) throw await ioToolFailure(s, i, res, 'read', topDevice(ctx));
   const report = parseIoReport(res.stdout);
-  const ios = new Map(report.ios.filter((l) => l.op === 'read').map((l) => [l.off, l]));
-  const blocks = new Map(report.blocks.map((l) => [l.off, l]));
   if (r.unaligned) {
-    const io = ios.get(r.offset);
+    const io = report.ios.find((l) => l.op === 'read' && l.off === r.offset);
     if (io === undefined) throw new InfraError(`ih-io read reported nothing for offset ${r.offset}`);
     const bad = model.directIoProblem(r.offset, r.length);
     const want = bad?.errno ?? 0;
@@ -151,66 +142,15 @@ export async function readStep(ctx: IoContext, i: number, r: IoRange): Promise<v
     s.note(`unaligned read of ${r.length} bytes at ${r.offset}: errno ${io.errno}`);
     return;
   }
-  const got = await readAt(ctx.outImage, outOff, r.length);
-  for (const { off, exp } of expected) {
-    const io = ios.get(off);
-    if (io === undefined) throw new InfraError(`ih-io read reported nothing for offset ${off}`);
-    if (!io.ok && io.errno === 0) throw new KernelFailure(`short read at offset ${off} of ${ctx.top} (${io.error ?? 'EOF'})`);
-    judgeRead(ctx, i, off, bs, exp, io.errno, blocks, got.subarray(off - r.offset, off - r.offset + bs));
-  }
-}
-
-function judgeRead(ctx: IoContext, i: number, off: number, bs: number, exp: ExpectedRead, errno: number, blocks: Map<number, { errno: number }>, got: Buffer): void {
-  const { s, model, tally } = ctx;
-  const bsz = model.blockSize;
-  const spb = model.sectorsPerBlock;
-  const firstBlock = off / bsz;
-  const nBlocks = bs / bsz;
-  const failing = new Set(exp.failingBlocks);
-  if (exp.ok && errno !== 0) {
-    s.disagree({ step: i, kind: 'false-alarm', block: firstBlock, sector: off / 512, expected: `${bs} bytes read`, found: `errno ${errno}` });
-  } else if (!exp.ok && errno === 0) {
-    s.disagree({ step: i, kind: 'silent-acceptance', block: exp.failingBlocks[0], sector: exp.failingBlocks[0]! * spb, expected: `errno ${exp.errnos.join('|')} (blocks ${exp.failingBlocks.join(', ')})`, found: 'read succeeded' });
-  } else if (!exp.ok && !exp.errnos.includes(errno)) {
-    s.disagree({ step: i, kind: 'wrong-errno', block: firstBlock, sector: off / 512, expected: `errno ${exp.errnos.join('|')}`, found: `errno ${errno}` });
-  }
-  // Checksum events: one per failing dm-integrity bio. A one-block request is one bio; a larger one may be
-  // split, each piece with a bad block counting once; if an EIO piece can end it first, none may count.
-  const eilseq = exp.failingBlocks.filter((b) => model.blockExpectation(b).errno === EILSEQ);
-  if (!exp.ok && eilseq.length > 0) {
-    if (nBlocks === 1) tally.addModel(1, 1);
-    else tally.addModel((exp.errnos.length === 1 ? 1 : 0) + eilseq.length, eilseq.length * 2);
-  }
-  if (errno !== 0 && eilseq.length > 0) {
-    const sectors = eilseq.map((b) => checksumLineSector(b, spb));
-    if (nBlocks === 1) tally.add(i, 1, 1, sectors);
-    else tally.add(i, exp.errnos.length === 1 ? 1 : 0, eilseq.length, sectors);
-  }
-  for (let b = 0; b < nBlocks; b++) {
-    const block = firstBlock + b;
-    const bOff = off + b * bsz;
-    const e = model.blockExpectation(block);
-    // ih-io re-reads each block of a failed multi-block request alone: one more bio per block
-    const perBlock = errno === 0 || nBlocks === 1 ? errno : blocks.get(bOff)?.errno ?? 0;
-    if (perBlock !== 0) s.observeFailed(block, perBlock);
-    if (errno !== 0 && nBlocks > 1) {
-      if (e.errno === EILSEQ) tally.add(i, 1, 1, [checksumLineSector(block, spb)]);
-      const mustFail = failing.has(block);
-      if (mustFail !== (perBlock !== 0)) {
-        s.disagree({ step: i, kind: mustFail ? 'silent-acceptance' : 'false-alarm', block, sector: bOff / 512,
-          expected: mustFail ? `errno ${e.errno}` : 'block reads', found: perBlock !== 0 ? `errno ${perBlock}` : 'block read' });
-      } else if (mustFail && perBlock !== e.errno) {
-        s.disagree({ step: i, kind: 'wrong-errno', block, sector: bOff / 512, expected: `errno ${e.errno}`, found: `errno ${perBlock}` });
-      }
-    }
-    if (perBlock !== 0 || failing.has(block) || exp.indeterminateBlocks.includes(block)) continue;
-    const want = model.expectBlockRead(block).data!;
-    const seen = got.subarray(b * bsz, (b + 1) * bsz);
-    if (!seen.equals(want)) {
-      const at = firstDiff(seen, want);
-      s.disagree({ step: i, kind: 'data-mismatch', block, sector: bOff / 512, expected: `byte ${at} = 0x${hex(want[at])}`, found: `0x${hex(seen[at])}` });
-    }
-  }
+  const req = { step: i, offset: r.offset, length: r.length, bs };
+  const got = await s.images.readBlocks(ctx.outImage, outOff, r.length, model.blockSize, expectedBlockData(model, req));
+  const j = judgeRead(model, req, report, got);
+  if (j.missing.length > 0) throw new InfraError(`ih-io read reported nothing for offset(s) ${j.missing.slice(0, 5).join(', ')}`);
+  j.failed.forEach((f) => s.observeFailed(f.block, f.errno));
+  j.disagreements.forEach((d) => s.disagree(d));
+  j.modelChecksum.forEach((c) => ctx.tally.addModel(c.min, c.max));
+  j.checksum.forEach((c) => ctx.tally.add(i, c.min, c.max, c.sectors));
+  if (j.shortReads.length > 0) throw new KernelFailure(`short read at offset ${j.shortReads[0]} of ${ctx.top}`);
 }
 
 export async function discardStep(ctx: IoContext, i: number, d: { offset: number; length: number }): Promise<void> {

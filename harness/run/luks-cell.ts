@@ -22,7 +22,7 @@ import type { Luks2Stack } from '../scenario/luks-schema.ts';
 import { AeadCell } from './aead-cell.ts';
 import { unavailableAlgorithm } from './guest-untested.ts';
 import { KernelFailure, SkipCell, type CellSpec, type GuestSession } from './cell.ts';
-import { readAt, type TransferPlan } from './disks.ts';
+import type { TransferPlan } from './disks.ts';
 import {
   LUKS_INTEGRITY_NAME, LUKS_NAME, luksCloseArgv, luksFormatArgv, luksOpenArgv, luksTableProblems, parseDmTable, PASSPHRASE_FILE, VOLUME_KEY_FILE,
 } from './luks-stack.ts';
@@ -54,6 +54,16 @@ export class LuksCell extends AeadCell {
     await this.s.must(['tee', PASSPHRASE_FILE], { stdin: Buffer.from(`ih-luks ${this.spec.scenario.id}`) });
   }
 
+  /**
+   * Both header copies: 2 x hdr_size as the primary's binary header gives it (32 KiB as cryptsetup writes
+   * it, small enough to keep as an observation), or the largest area the format allows when it names none.
+   */
+  private async readHeaderArea(image: string): Promise<Buffer> {
+    const hdrSize = Number((await this.s.images.readAt(image, 0, 16)).readBigUInt64BE(8));
+    const size = hdrSize >= 16 * 1024 && 2 * hdrSize <= HEADER_READ_BYTES ? 2 * hdrSize : HEADER_READ_BYTES;
+    return this.s.images.readAt(image, 0, size);
+  }
+
   protected async format(): Promise<void> {
     // the compatibility pass's reader takes the header another kernel's cryptsetup wrote
     if (this.spec.phase !== 'read') await this.luksFormat();
@@ -61,14 +71,14 @@ export class LuksCell extends AeadCell {
     let seg: Luks2DataSegment;
     let sb: IntegritySuperblock;
     try {
-      const header = parseLuks2Header(await readAt(image, 0, HEADER_READ_BYTES), `${this.stack.disk} LUKS2 header`);
+      const header = parseLuks2Header(await this.readHeaderArea(image), `${this.stack.disk} LUKS2 header`);
       seg = luks2DataSegment(header.active.json, `${this.stack.disk} LUKS2 header`);
       this.checkSegment(seg);
       // the model decrypts with what the header says, not with what the scenario asked for
       const c = luks2SegmentCipher(seg);
       if (c.spec !== this.cipher.spec) throw new ModelInputError(`header cipher ${seg.encryption} + ${seg.integrity} is ${c.spec}, the scenario's is ${this.cipher.spec}`);
       if (seg.ivTweak !== 0) throw new ModelInputError(`iv_tweak ${seg.ivTweak}: a fresh luksFormat writes 0, the model does not follow others`);
-      sb = parseIntegritySuperblock(await readAt(image, seg.offset, SB_BYTES), `${this.stack.disk} dm-integrity superblock at ${seg.offset}`);
+      sb = parseIntegritySuperblock(await this.s.images.readAt(image, seg.offset, SB_BYTES), `${this.stack.disk} dm-integrity superblock at ${seg.offset}`);
     } catch (e) {
       if (e instanceof ModelInputError) throw new KernelFailure(`luksFormat left a disk the model cannot read: ${e.message}`, { cause: e });
       throw e;

@@ -56,3 +56,43 @@ export interface CellResult extends Outcome {
   steps: StepRecord[];
   disagreements: Disagreement[];
 }
+
+/**
+ * One line of a cell's observations.jsonl: what the guest and the host images showed, in the order the cell
+ * saw it, apart from any judgement (harness/rejudge/ replays it against the current model). Bytes are kept
+ * where they are small (superblocks, headers, single bytes) or where a read block differs from what the
+ * model expected when it ran; everything else is kept as a sha256.
+ */
+export type Observation =
+  | { t: 'begin'; step: number; kind: string }
+  | {
+      t: 'cmd'; step: number; argv: string[]; stdinHex?: string; exitCode: number | null; signal: string | null;
+      durationMs: number; timedOut?: boolean; stdout: string; stderr: string; cached?: boolean;
+      /** the agent failed instead of answering: how (the cell's end follows from it) */
+      failed?: { kind: 'timeout' | 'closed' | 'other'; message: string };
+    }
+  | { t: 'image-read'; step: number; image: string; offset: number; length: number; sha256: string; hex?: string }
+  | { t: 'image-write'; step: number; image: string; offset: number; length: number; sha256: string }
+  | { t: 'blocks'; step: number; image: string; offset: number; blockSize: number; blocks: ObservedBlock[] }
+  /** the whole image went to the raw-disk audit (its findings are the step's disagreements) */
+  | { t: 'image-audit'; step: number; image: string };
+
+/** One block of a read, as the host found it on the output disk. */
+export interface ObservedBlock {
+  /** the first 128 bits of its sha256, in hex (host-images.ts blockDigest) */
+  sha256: string;
+  /** the bytes, when they differ from what the model expected at the time (bounded per read) */
+  hex?: string;
+}
+
+/** The first line of observations.jsonl: what a replay needs that the steps do not say. */
+export interface ObservationHeader {
+  t: 'header';
+  version: 1;
+  cell: string;
+  /** the scenario as it ran (the file may have changed since) */
+  scenario: unknown;
+  /** role -> guest device when the guest mapped its disks before the cell began (a shared guest) */
+  disks?: Record<string, string>;
+  phase?: 'write' | 'read';
+}

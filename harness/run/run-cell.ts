@@ -20,6 +20,7 @@ import { LuksCell } from './luks-cell.ts';
 
 /** Builds the scenario's stack in a guest that is ready and runs its steps; throws what classifyError reads. */
 export async function runStack(spec: CellSpec, session: GuestSession, hostDisks: Map<string, string>, plan: TransferPlan): Promise<void> {
+  session.startObserving({ cell: spec.id, scenario: spec.scenario, ...(spec.phase !== undefined ? { phase: spec.phase } : {}) }, hostDisks);
   if (spec.hooks?.beforeStack !== undefined) {
     await session.begin(-2, 'hook');
     await session.must(spec.hooks.beforeStack);

@@ -1,0 +1,89 @@
+/**
+ * `npm run rejudge` on a real run: a run of Debian 6.1 on integrity, dm-crypt AEAD and LUKS2 scenarios is
+ * judged again by the current model from its observations alone and nothing changes; the same run with one
+ * observation doctored (a block's bytes, a read's errno) gets the disagreement the model must find.
+ */
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { afterAll, describe, expect, it } from 'vitest';
+import { repoRoot } from '../../vm/cache.ts';
+import type { Summary } from '../results.ts';
+import type { Observation } from '../run/observations.ts';
+import type { RunRejudgement } from './rejudge.ts';
+
+const root = mkdtempSync(join(tmpdir(), 'ih-rejudge-test-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+const cli = (script: string, args: string[]) =>
+  execa('node', ['--import', 'tsx', join(repoRoot(), 'harness/cli', script), ...args], { cwd: repoRoot(), reject: false, all: true });
+
+interface Doctored { file: string; records: string[] }
+
+function observationsOf(run: string, scenario: string): Doctored {
+  const s = JSON.parse(readFileSync(join(run, 'summary.json'), 'utf8')) as Summary;
+  const cell = s.cells.find((c) => c.scenario === scenario)!;
+  const file = join(run, cell.dir, 'observations.jsonl');
+  return { file, records: readFileSync(file, 'utf8').split('\n').filter((l) => l !== '') };
+}
+
+const save = (d: Doctored) => writeFileSync(d.file, `${d.records.join('\n')}\n`);
+
+describe('npm run rejudge', () => {
+  let run = '';
+
+  it('judges a stored run of the model-judged stacks the same, from observations alone', { timeout: 1_800_000 }, async () => {
+    const results = join(root, 'run');
+    const m = await cli('matrix.ts', ['--kernel', '6.1', '--scenario', 'integrity/001-*', '--scenario', 'integrity/003-*', '--scenario', 'crypt/002-*',
+      '--scenario', 'luks/001-*', '--jobs', '2', '--keep-disks', '--results', results]);
+    expect(m.exitCode, m.all).toBe(0);
+    run = join(results, 'latest');
+    const r = await cli('rejudge.ts', [run]);
+    expect(r.stdout, r.all).toMatch(/^4 cell\(s\): 4 judged the same, 0 changed, 0 with executions not replayed; exit 0$/m);
+    expect(r.stdout).not.toMatch(/^(CHANGED|KEPT|NOTE)/m);
+    expect(r.exitCode).toBe(0);
+  });
+
+  it('finds the data mismatch in a doctored read-back block, and the silent acceptance in a doctored errno', { timeout: 600_000 }, async () => {
+    expect(run, 'the first test made a run').not.toBe('');
+    const doctored = join(root, 'doctored');
+    cpSync(run, doctored, { recursive: true, dereference: true });
+
+    // a block that read back: its digest no longer that of the bytes the model expects
+    const obs = observationsOf(doctored, 'integrity/001-crc32c-journal-corrupt');
+    const header = JSON.parse(obs.records[0]!) as { scenario: { steps: Array<string | { read?: { offset: number } }> } };
+    const at = obs.records.findIndex((l) => l.startsWith('{"t":"blocks"'));
+    const blocks = JSON.parse(obs.records[at]!) as Extract<Observation, { t: 'blocks' }>;
+    const k = blocks.blocks.findIndex((b) => b.hex === undefined);
+    blocks.blocks[k] = { sha256: '0'.repeat(32) };
+    obs.records[at] = JSON.stringify(blocks);
+    const step = header.scenario.steps[blocks.step] as { read: { offset: number } };
+    const block = step.read.offset / blocks.blockSize + k;
+
+    // a read the kernel failed (the corrupted block): ih-io's report now says it succeeded
+    const failedAt = obs.records.findIndex((l) => l.startsWith('{"t":"cmd"') && l.includes('"ih-io","read"') && l.includes('\\"ok\\":false'));
+    const cmd = JSON.parse(obs.records[failedAt]!) as Extract<Observation, { t: 'cmd' }>;
+    cmd.stdout = cmd.stdout.split('\n').map((l) => {
+      if (!l.startsWith('{')) return l;
+      const e = JSON.parse(l) as { op: string; ok: boolean; errno: number; error?: string };
+      if (e.op !== 'read' || e.ok) return l;
+      return JSON.stringify({ ...e, ok: true, errno: 0, error: undefined });
+    }).join('\n');
+    obs.records[failedAt] = JSON.stringify(cmd);
+    save(obs);
+
+    const r = await cli('rejudge.ts', [doctored, '--json']);
+    expect(r.exitCode, r.all).toBe(1);
+    const out = JSON.parse(r.stdout) as Pick<RunRejudgement, 'cells' | 'exitCode'>;
+    const cell = out.cells.find((c) => c.id.endsWith('integrity/001-crc32c-journal-corrupt'))!;
+    expect(cell).toMatchObject({ before: 'pass', after: 'fail' });
+    const kinds = cell.executions[0]!.after!.disagreements.map((d) => [d.step, d.kind, d.block]);
+    expect(kinds).toContainEqual([blocks.step, 'data-mismatch', block]);
+    expect(kinds).toContainEqual([cmd.step, 'silent-acceptance', expect.any(Number)]);
+    // the other cells' observations were not touched: judged as before
+    expect(out.cells.filter((c) => c !== cell).map((c) => c.after)).toEqual(['pass', 'pass', 'pass']);
+    // the stored run itself is unchanged
+    expect(readFileSync(join(doctored, 'summary.json'), 'utf8')).toBe(readFileSync(join(run, 'summary.json'), 'utf8'));
+  });
+});

@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { AgentTimeoutError } from '../../vm/agent/client.ts';
+import type { Observation } from '../run/observations.ts';
+import { NotReplayable, ObservationCursor, ReplayGuest, ReplayImages } from './replay.ts';
+
+const cmd = (argv: string[], extra: Partial<Extract<Observation, { t: 'cmd' }>> = {}): Observation =>
+  ({ t: 'cmd', step: 0, argv, exitCode: 0, signal: null, durationMs: 3, stdout: 'out', stderr: '', ...extra });
+
+describe('a replayed guest', () => {
+  it('answers each command as the run recorded it, in order, skipping the step marks', async () => {
+    const g = new ReplayGuest(new ObservationCursor([{ t: 'begin', step: 0, kind: 'setup' }, cmd(['uname', '-r'], { stdout: '6.1.0\n' }), cmd(['false'], { exitCode: 1 })]));
+    expect((await g.exec(['uname', '-r'])).stdout.toString()).toBe('6.1.0\n');
+    expect((await g.exec(['false'])).exitCode).toBe(1);
+  });
+
+  it('stops when the current code runs another command, gives other input, or asks for more than was recorded', async () => {
+    const g = new ReplayGuest(new ObservationCursor([cmd(['dmsetup', 'status']), cmd(['tee', 'k'], { stdinHex: '00' })]));
+    await expect(g.exec(['dmsetup', 'table'])).rejects.toThrow(/runs 'dmsetup table' where the run ran 'dmsetup status'/);
+    await expect(new ReplayGuest(new ObservationCursor([cmd(['tee', 'k'], { stdinHex: '00' })])).exec(['tee', 'k'], { stdin: Buffer.from([1]) })).rejects.toThrow(/other input/);
+    await expect(new ReplayGuest(new ObservationCursor([])).exec(['true'])).rejects.toBeInstanceOf(NotReplayable);
+  });
+
+  it('fails a command the way the agent failed it in the run', async () => {
+    const g = new ReplayGuest(new ObservationCursor([cmd(['ih-io', 'read'], { exitCode: null, failed: { kind: 'timeout', message: 'no answer' } })]));
+    await expect(g.exec(['ih-io', 'read'])).rejects.toBeInstanceOf(AgentTimeoutError);
+  });
+});
+
+describe('replayed host images', () => {
+  const roles = new Map([['data', '/run/cell/disks/data.img']]);
+  it('give back the bytes a small read kept and refuse a read the run kept only as a digest', async () => {
+    const images = new ReplayImages(new ObservationCursor([
+      { t: 'image-read', step: -1, image: 'data', offset: 0, length: 2, sha256: 'x', hex: 'abcd' },
+      { t: 'image-read', step: -1, image: 'data', offset: 0, length: 1 << 20, sha256: 'y' },
+    ]), roles, '/nonexistent');
+    expect(await images.readAt('/run/cell/disks/data.img', 0, 2)).toEqual(Buffer.from([0xab, 0xcd]));
+    await expect(images.readAt('/run/cell/disks/data.img', 0, 1 << 20)).rejects.toThrow(/kept only the digest of data at 0\+1048576/);
+  });
+
+  it('stop at a read elsewhere than the run read, and at an audit whose image was not kept', async () => {
+    const images = new ReplayImages(new ObservationCursor([
+      { t: 'image-read', step: 2, image: 'data', offset: 512, length: 1, sha256: 'x', hex: '00' },
+      { t: 'image-audit', step: 5, image: 'data' },
+    ]), roles, '/nonexistent');
+    await expect(images.readAt('/run/cell/disks/data.img', 513, 1)).rejects.toThrow(/step 2: the current code reads data at 513\+1 where the run read data at 512\+1/);
+    await expect(images.wholeImage('/run/cell/disks/data.img')).rejects.toThrow(/raw-disk audit of data needs the image/);
+  });
+});
