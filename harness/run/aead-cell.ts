@@ -25,7 +25,7 @@ import { runCrashStep } from './crash-step.ts';
 import { aeadErrorSectors, dmRemoveArgv } from './crypt-stack.ts';
 import { ioSize, writeAt, type TransferPlan } from './disks.ts';
 import { ioToolFailure, type TopDevice } from './io-refusal.ts';
-import { mapGuestDisks, writePattern, writePayload } from './guest-disks.ts';
+import { CellDisks, writePattern, writePayload } from './guest-disks.ts';
 import { parseIntegrityStatus } from './integrity-stack.ts';
 import { blockList, expectedBlockData, judgeRead } from './read-judge.ts';
 import { checkRequirements } from './requirements.ts';
@@ -43,7 +43,6 @@ export interface AeadState {
 }
 
 export abstract class AeadCell {
-  protected guestDisk = new Map<string, string>();
   protected state: AeadState | undefined;
   protected isOpen = false;
   /** every block some read was expected to fail on: the only blocks dm-crypt may log AEAD errors for */
@@ -70,9 +69,13 @@ export abstract class AeadCell {
   constructor(
     protected readonly spec: CellSpec,
     protected readonly s: GuestSession,
-    protected readonly hostDisk: Map<string, string>,
+    hostDisk: Map<string, string>,
     protected readonly plan: TransferPlan,
-  ) {}
+  ) {
+    this.disks = new CellDisks(hostDisk);
+  }
+
+  protected readonly disks: CellDisks;
 
   /** Called once the guest's disks are known, before format(): key files and the like. */
   protected async prepare(): Promise<void> {}
@@ -93,7 +96,7 @@ export abstract class AeadCell {
 
   async run(): Promise<void> {
     await this.s.begin(-1, 'setup');
-    this.guestDisk = await mapGuestDisks(this.s, this.hostDisk.keys());
+    await this.disks.map(this.s);
     await checkRequirements(this.s, this.spec.scenario);
     await writePayload(this.spec.scenario, this.plan, this.host('payload'));
     this.payload = payloadIndex(this.spec.scenario, this.plan);
@@ -139,11 +142,7 @@ export abstract class AeadCell {
 
   /** A fresh guest after a kill: the same disks under the same names, and the key files written again. */
   private async rebooted(): Promise<void> {
-    const before = this.guestDisk;
-    this.guestDisk = await mapGuestDisks(this.s, this.hostDisk.keys());
-    for (const [role, dev] of before) {
-      if (this.guestDisk.get(role) !== dev) throw new InfraError(`after the reboot disk ${role} is ${this.guestDisk.get(role)}, it was ${dev}`);
-    }
+    await this.disks.remap(this.s);
     await this.prepare();
   }
 
@@ -200,15 +199,11 @@ export abstract class AeadCell {
   }
 
   protected host(role: string): string {
-    const p = this.hostDisk.get(role);
-    if (p === undefined) throw new InfraError(`no host image for disk '${role}'`);
-    return p;
+    return this.disks.host(role);
   }
 
   protected dev(role: string): string {
-    const d = this.guestDisk.get(role);
-    if (d === undefined) throw new InfraError(`guest has no disk with serial ih-${role}`);
-    return d;
+    return this.disks.dev(role);
   }
 
   protected must(): AeadState {

@@ -29,6 +29,38 @@ async function scanGuestDisks(s: GuestSession, found: Map<string, string>): Prom
   }
 }
 
+/** A cell's disks by role: the host image of each and, once mapped, its guest device. */
+export class CellDisks {
+  private guest = new Map<string, string>();
+  constructor(private readonly images: ReadonlyMap<string, string>) {}
+
+  /** Finds each disk by its virtio serial, so a change in PCI enumeration order cannot swap them. */
+  async map(s: GuestSession): Promise<void> {
+    this.guest = await mapGuestDisks(s, this.images.keys());
+  }
+
+  /** A fresh guest (after a kill step): the same disks must come up under the same names. */
+  async remap(s: GuestSession): Promise<void> {
+    const before = this.guest;
+    await this.map(s);
+    for (const [role, dev] of before) {
+      if (this.guest.get(role) !== dev) throw new InfraError(`after the reboot disk ${role} is ${this.guest.get(role)}, it was ${dev}`);
+    }
+  }
+
+  host(role: string): string {
+    const p = this.images.get(role);
+    if (p === undefined) throw new InfraError(`no host image for disk '${role}'`);
+    return p;
+  }
+
+  dev(role: string): string {
+    const d = this.guest.get(role);
+    if (d === undefined) throw new InfraError(`guest has no disk with serial ih-${role}`);
+    return d;
+  }
+}
+
 /** Device-mapper targets the scenario needs: missing ones make the cell `skip`, not `fail`. */
 export async function requireTargets(s: GuestSession, targets: string[]): Promise<void> {
   const r = await s.must(['dmsetup', 'targets']);

@@ -19,7 +19,7 @@ import {
   integrityCloseArgv, integrityFormatArgv, integrityOpenArgv, KEY_FILE, lowerTable, mergeRanges, parseIntegrityStatus,
   type IntegrityDevices,
 } from './integrity-stack.ts';
-import { mapGuestDisks } from './guest-disks.ts';
+import { CellDisks } from './guest-disks.ts';
 import { pattern } from '../model/pattern.ts';
 import { PayloadIndex } from '../repro/expect.ts';
 import { checkRequirements } from './requirements.ts';
@@ -44,7 +44,7 @@ export class IntegrityCell {
   private facts: GuestFacts | undefined;
   /** the live table of the first activation: a refused open is retried with it through dmsetup */
   private table: { text: string; params: Omit<IntegrityTable, 'maxVersion'> } | undefined;
-  private readonly guestDisk = new Map<string, string>();
+  private readonly disks: CellDisks;
   private readonly tally = new ChecksumTally();
   /** step -> kernel lines the model requires in that step */
   private readonly requiredLog = new Map<number, string[]>();
@@ -57,16 +57,17 @@ export class IntegrityCell {
   constructor(
     private readonly spec: CellSpec,
     private readonly s: GuestSession,
-    private readonly hostDisk: Map<string, string>,
+    hostDisk: Map<string, string>,
     private readonly plan: TransferPlan,
   ) {
+    this.disks = new CellDisks(hostDisk);
     if (spec.scenario.stack.type !== 'integrity') throw new InfraError(`IntegrityCell given a ${spec.scenario.stack.type} stack`);
     this.stack = spec.scenario.stack;
   }
 
   async run(): Promise<void> {
     await this.s.begin(-1, 'setup');
-    await this.mapDisks();
+    await this.disks.map(this.s);
     this.facts = await checkRequirements(this.s, this.spec.scenario);
     await this.writePayload();
     if (this.stack.key) await this.s.must(['tee', KEY_FILE], { stdin: Buffer.from(this.stack.key, 'hex') }); // the guest has no /dev/stdin
@@ -141,12 +142,7 @@ export class IntegrityCell {
 
   /** A fresh guest: the same disks must come up under the same names, and the key file is gone. */
   private async rebooted(): Promise<void> {
-    const before = new Map(this.guestDisk);
-    this.guestDisk.clear();
-    await this.mapDisks();
-    for (const [role, dev] of before) {
-      if (this.guestDisk.get(role) !== dev) throw new InfraError(`after the reboot disk ${role} is ${this.guestDisk.get(role)}, it was ${dev}`);
-    }
+    await this.disks.remap(this.s);
     if (this.stack.key) await this.s.must(['tee', KEY_FILE], { stdin: Buffer.from(this.stack.key, 'hex') });
   }
 
@@ -165,15 +161,11 @@ export class IntegrityCell {
   }
 
   private host(role: string): string {
-    const p = this.hostDisk.get(role);
-    if (p === undefined) throw new InfraError(`no host image for disk '${role}'`);
-    return p;
+    return this.disks.host(role);
   }
 
   private guestDev(role: string): string {
-    const d = this.guestDisk.get(role);
-    if (d === undefined) throw new InfraError(`guest has no disk with serial ih-${role}`);
-    return d;
+    return this.disks.dev(role);
   }
 
   private devices(): IntegrityDevices {
@@ -208,11 +200,6 @@ export class IntegrityCell {
         return o;
       },
     };
-  }
-
-  /** Finds each disk by its virtio serial, so a change in PCI enumeration order cannot swap them. */
-  private async mapDisks(): Promise<void> {
-    for (const [role, dev] of await mapGuestDisks(this.s, this.hostDisk.keys())) this.guestDisk.set(role, dev);
   }
 
   /** The host generates every byte the guest will write, onto the payload disk, before any step runs. */
