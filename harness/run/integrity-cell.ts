@@ -242,15 +242,12 @@ export class IntegrityCell {
    * Format drift: the superblock the kernel wrote must size the device as the model's own format plan does
    * (crypt and luks cells check theirs the same way), before the model takes its geometry from it. The
    * flags integritysetup asks for depend on its version and the kernel's, so they come from the superblock;
-   * the sizes may not. A separate metadata device has no plan in the model: said so in the report.
+   * the sizes may not. With a separate metadata device the plan sizes the journal by what fits there.
    */
   private checkFormat(sb: IntegritySuperblock): void {
-    if (this.stack.metaDisk !== undefined) {
-      this.s.note('format plan not checked: the model plans no separate metadata device');
-      return;
-    }
+    const meta = this.stack.metaDisk !== undefined ? this.spec.scenario.disks.find((d) => d.name === this.stack.metaDisk) : undefined;
     const want = planIntegrityFormat({
-      deviceSectors: this.diskSectors(), tagSize: this.stack.tagSize ?? digestSize(this.stack.hash), sectorsPerBlock: this.stack.sectorSize / 512,
+      deviceSectors: this.diskSectors(), ...(meta !== undefined ? { metaDeviceSectors: meta.size / 512 } : {}), tagSize: this.stack.tagSize ?? digestSize(this.stack.hash), sectorsPerBlock: this.stack.sectorSize / 512,
       ...(this.stack.interleaveSectors !== undefined ? { interleaveSectors: this.stack.interleaveSectors } : {}),
       ...(this.stack.journalSize !== undefined ? { journalSectors: this.stack.journalSize / 512 } : {}),
       fixPadding: sb.fixedPadding, fixHmac: sb.fixedHmac, internalHash: true,

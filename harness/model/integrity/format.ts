@@ -2,7 +2,8 @@
  * What the kernel writes into a fresh superblock (initialize_superblock(), get_provided_data_sectors(),
  * calculate_device_limits() in drivers/md/dm-integrity.c), for a device of a given size. Used to build
  * synthetic images and to predict provided_data_sectors for a scenario's disk before a guest runs.
- * No separate metadata device, not inline.
+ * With a separate metadata device (metaDeviceSectors) the data device is all data and the journal is the
+ * largest that fits beside the tags on the metadata device. Not inline.
  */
 import { ModelInputError } from '../errors.ts';
 import { integrityGeometry, journalLayout } from './geometry.ts';
@@ -20,10 +21,16 @@ const DEFAULT_INTERLEAVE_SECTORS = 32768;
 const DEFAULT_JOURNAL_SIZE_FACTOR = 7;
 const DEFAULT_MAX_JOURNAL_SECTORS = 131072; // 64-bit kernels
 const DEFAULT_SECTORS_PER_BITMAP_BIT = 32768;
+const DEFAULT_BUFFER_SECTORS = 128;
+const METADATA_PADDING_SECTORS = 8;
 
 export interface FormatParams {
   /** size of the whole device the target sits on, in 512-byte sectors */
   deviceSectors: number;
+  /** a separate metadata device (meta_device:), its size in 512-byte sectors */
+  metaDeviceSectors?: number;
+  /** the table's buffer_sectors at format (default 128) */
+  bufferSectors?: number;
   startSector?: number;
   tagSize: number;
   sectorsPerBlock?: number;
@@ -68,6 +75,7 @@ export function planIntegrityFormat(p: FormatParams): IntegritySuperblockFields 
     recalcSector: 0,
     salt: fixedHmac ? (p.salt ?? Buffer.alloc(16)) : Buffer.alloc(16),
   };
+  if (p.metaDeviceSectors !== undefined) return planWithMetaDevice(p, fields, journalSections, j.sectionSectors);
   // get_provided_data_sectors(): greedy bit search, keeping each bit for which the layout still fits
   const fits = (provided: number): boolean => {
     const sb = asSuperblock({ ...fields, providedDataSectors: provided });
@@ -83,6 +91,39 @@ export function planIntegrityFormat(p: FormatParams): IntegritySuperblockFields 
   fields.providedDataSectors = provided;
   fields.log2BlocksPerBitmapBit = log2BlocksPerBitmapBit(fields);
   return fields;
+}
+
+/**
+ * initialize_superblock() with a meta_dev: no interleaving (log2 0) and no padding flag; the data device is all
+ * data (whole blocks); the journal gets the most sections up to what journal_sectors asks that fit beside the
+ * tags (calculate_device_limits(): tags rounded up to whole buffers), with smaller buffers tried before giving up.
+ */
+function planWithMetaDevice(p: FormatParams, fields: IntegritySuperblockFields, wantSections: number, sectionSectors: number): IntegritySuperblockFields {
+  const meta = p.metaDeviceSectors!;
+  const spb = 2 ** fields.log2SectorsPerBlock;
+  fields.log2InterleaveSectors = 0;
+  fields.flags &= ~SB_FLAG.FIXED_PADDING;
+  fields.providedDataSectors = Math.floor(p.deviceSectors / spb) * spb;
+  const tagBytes = (fields.providedDataSectors / spb) * p.tagSize;
+  for (let log2Buffer = Math.min(Math.floor(Math.log2(p.bufferSectors ?? DEFAULT_BUFFER_SECTORS)), 22); ; log2Buffer--) {
+    const bufferBytes = 2 ** (log2Buffer + 9);
+    const metaSectors = Math.ceil(tagBytes / bufferBytes) * 2 ** log2Buffer;
+    const fits = (sections: number) => {
+      const initial = SB_SECTORS + sectionSectors * sections;
+      return initial + METADATA_PADDING_SECTORS < meta && initial + metaSectors <= meta;
+    };
+    let sections = 0;
+    for (let bit = Math.floor(Math.log2(wantSections)); bit >= 0; bit--) {
+      const test = sections | (2 ** bit);
+      if (test <= wantSections && fits(test)) sections = test;
+    }
+    if (sections > 0) {
+      fields.journalSections = sections;
+      fields.log2BlocksPerBitmapBit = log2BlocksPerBitmapBit(fields);
+      return fields;
+    }
+    if (log2Buffer <= 3) throw new ModelInputError(`a metadata device of ${meta} sectors cannot hold the tags of ${fields.providedDataSectors} data sectors and a journal`);
+  }
 }
 
 /** dm_integrity_ctr(): sectors_per_bit default 32768, grown until the bitmap fits in the journal. */
