@@ -11,7 +11,7 @@ import { loadCatalog } from './catalog.ts';
 import { provideDownloadedKernel } from './download-kernel.ts';
 import { noBuildOptions, withBuildOptions, type KernelSpec } from './spec.ts';
 
-// A mirror without Ubuntu's 4.13.16, with a kernel.org tarball whose checksum list is not signed and which has no
+// A mirror without Debian's 4.13 snapshot and without Ubuntu's 4.13.16, with a kernel.org tarball whose checksum list is not signed and which has no
 // .tar.sign: the order of the attempts shows in the requests, and nothing proves the tarball.
 const root = mkdtempSync(join(tmpdir(), 'ih-download-kernel-'));
 let server: MirrorServer;
@@ -38,19 +38,21 @@ const src = () => {
   if (s?.kind !== 'tarball') throw new Error('4.13 must be a kernel.org release in vm/kernels.yaml');
   return s;
 };
-const mirrors = () => resolveMirrors({}, { 'kernel.org': `${server.url}/pub/linux/kernel`, 'ubuntu-mainline': `${server.url}/mainline` });
+const mirrors = () => resolveMirrors({}, { 'kernel.org': `${server.url}/pub/linux/kernel`, 'ubuntu-mainline': `${server.url}/mainline`, 'debian-snapshot': `${server.url}/archive/debian` });
 const spec = (): Extract<KernelSpec, { kind: 'tarball' }> => ({ kind: 'tarball', text: '4.13', version: '4.13', build: noBuildOptions() });
 
 describe('provideDownloadedKernel', () => {
-  it('tries Ubuntu mainline (amd64/, then the version directory), then kernel.org; a list nothing proves is refused before the tarball', async () => {
+  it('tries the Debian snapshot (InRelease, then Release), Ubuntu mainline (amd64/, then the version directory), then kernel.org; a list nothing proves is refused before the tarball', async () => {
     server.requests.length = 0;
     const lines: string[] = [];
     const err = await provideDownloadedKernel(spec(), src(), { mirrors: mirrors(), log: (l) => lines.push(l) }).catch((e: unknown) => e);
     expect(server.requests.map((r) => r.path)).toEqual([
+      '/archive/debian/20171125T000000Z/dists/unstable/InRelease', '/archive/debian/20171125T000000Z/dists/unstable/Release',
       '/mainline/v4.13.16/amd64/', '/mainline/v4.13.16/', '/pub/linux/kernel/v4.x/sha256sums.asc',
       '/pub/linux/kernel/v4.x/linux-4.13.16.tar.xz', '/pub/linux/kernel/v4.x/linux-4.13.16.tar.sign',
     ]);
-    expect(lines[0]).toMatch(/^no prebuilt kernel \(not in the archive\): .*\/mainline\/v4\.13\.16\/: the Ubuntu mainline archive has no such release.*; trying the kernel\.org source$/);
+    expect(lines[0]).toMatch(/^no prebuilt kernel from the Debian snapshot archive \(not in the archive\): .*\/dists\/unstable\/Release: HTTP 404.*; trying Ubuntu mainline$/);
+    expect(lines[1]).toMatch(/^no prebuilt kernel from Ubuntu mainline \(not in the archive\): .*\/mainline\/v4\.13\.16\/: the Ubuntu mainline archive has no such release.*; trying the kernel\.org source$/);
     expect(err).toBeInstanceOf(KernelUnavailableError);
     expect((err as KernelUnavailableError).short).toMatch(/^its download failed verification: linux-4\.13\.16\.tar\.xz: its sha256 matches sha256sums\.asc, but nothing proves where it came from/);
     // nothing was placed where the build would take it from
@@ -62,6 +64,6 @@ describe('provideDownloadedKernel', () => {
     const withArgs = withBuildOptions(spec(), { ...noBuildOptions(), makeArgs: ['HOSTCFLAGS=-fcommon'] }) as Extract<KernelSpec, { kind: 'tarball' }>;
     await provideDownloadedKernel(withArgs, src(), { mirrors: mirrors() }).catch(() => undefined);
     expect(server.requests[0]!.path).toBe('/pub/linux/kernel/v4.x/sha256sums.asc');
-    expect(server.requests.some((r) => r.path.startsWith('/mainline/'))).toBe(false);
+    expect(server.requests.some((r) => r.path.startsWith('/mainline/') || r.path.startsWith('/archive/'))).toBe(false);
   });
 });
