@@ -116,6 +116,18 @@ describe('fetchDebianSnapshot (127.0.0.1 stand-in for snapshot.debian.org)', () 
     expect(k.source).toContain(`Release signed by Debian Archive Test Key (9/stretch) <ftpmaster@example.org> (${key.fingerprint})`);
   });
 
+  it('refuses a Release with no signature at all (no InRelease, no Release.gpg)', async () => {
+    const gpgFile = join(archive, TS, 'dists', 'buster', 'Release.gpg');
+    renameSync(gpgFile, `${gpgFile}.away`);
+    try {
+      const err = await fetchDebianSnapshot('4.13', { ...entry, suite: 'buster' }, { mirrors: mirrors(), cacheRoot: join(root, 'c10'), env: env() }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(VerificationError);
+      expect((err as Error).message).toBe(`${base()}/dists/buster/Release: the suite has neither InRelease nor Release.gpg (HTTP 404 for both), so nothing proves where it came from; not used`);
+    } finally {
+      renameSync(`${gpgFile}.away`, gpgFile);
+    }
+  });
+
   it('refuses a Release whose signature is BAD, naming the file and its URL; nothing below it is fetched', async () => {
     const inRelease = join(dists, 'InRelease');
     const forged = readFileSync(inRelease, 'utf8').replace(/^ ([0-9a-f])/m, (_m, c: string) => ` ${c === '0' ? '1' : '0'}`);

@@ -57,9 +57,14 @@ async function signedRelease(dists: string, work: string, keyring: string): Prom
   const url = `${dists}/Release`;
   const file = join(work, 'Release');
   await fs.writeFile(file, await fetchBytes(url));
-  await fs.writeFile(join(work, 'Release.gpg'), await fetchBytes(`${url}.gpg`));
-  const sig = await verifyDetachedByAny(join(work, 'Release.gpg'), file, `${url}.gpg`, keyring, 'Release');
-  return { text: await fs.readFile(file, 'utf8'), url, sig };
+  // A Release without its signature is refused, as apt refuses it, not passed over like a missing suite.
+  const sig = await fetchBytes(`${url}.gpg`).catch((e: unknown) => {
+    if (!(e instanceof NotFoundError)) throw e;
+    throw new VerificationError(`${url}: the suite has neither InRelease nor Release.gpg (HTTP 404 for both), so nothing proves where it came from; not used`, 'unsigned');
+  });
+  await fs.writeFile(join(work, 'Release.gpg'), sig);
+  const good = await verifyDetachedByAny(join(work, 'Release.gpg'), file, `${url}.gpg`, keyring, 'Release');
+  return { text: await fs.readFile(file, 'utf8'), url, sig: good };
 }
 
 async function decoded(file: string, decode: (typeof PACKAGES)[number]['decode']): Promise<string> {

@@ -5,7 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveMirrors } from '../fetch/mirrors.ts';
+import { makeTestKey, type TestKey } from '../fetch/test-gpg.ts';
 import { startMirrorServer, type MirrorServer } from '../fetch/test-server.ts';
+import { makeKernelDeb, writeSnapshotSuite } from './test-snapshot-archive.ts';
 import { KernelUnavailableError } from './build-errors.ts';
 import { loadCatalog } from './catalog.ts';
 import { provideDownloadedKernel } from './download-kernel.ts';
@@ -15,6 +17,7 @@ import { noBuildOptions, withBuildOptions, type KernelSpec } from './spec.ts';
 // .tar.sign: the order of the attempts shows in the requests, and nothing proves the tarball.
 const root = mkdtempSync(join(tmpdir(), 'ih-download-kernel-'));
 let server: MirrorServer;
+let key: TestKey;
 const saved = process.env.IH_CACHE_DIR;
 
 beforeAll(async () => {
@@ -23,11 +26,19 @@ beforeAll(async () => {
   const tarball = Buffer.from('not a real tarball\n');
   writeFileSync(join(root, 'www', 'pub', 'linux', 'kernel', 'v4.x', 'linux-4.13.16.tar.xz'), tarball);
   writeFileSync(join(root, 'www', 'pub', 'linux', 'kernel', 'v4.x', 'sha256sums.asc'), `${createHash('sha256').update(tarball).digest('hex')}  linux-4.13.16.tar.xz\n`);
+  // a snapshot suite signed by a key that is not among Debian's (vm/keys/debian)
+  key = await makeTestKey('Not Debian <not-debian@example.org>');
+  const deb = await makeKernelDeb(root, 'linux-image-4.13.0-1-amd64', '4.13.13-1', '4.13.0-1-amd64');
+  await writeSnapshotSuite({
+    archiveRoot: join(root, 'www', 'archive', 'debian'), timestamp: '20171125T000000Z', suite: 'experimental', key,
+    debs: [{ file: deb, package: 'linux-image-4.13.0-1-amd64', version: '4.13.13-1' }],
+  });
   server = await startMirrorServer(join(root, 'www'));
   process.env.IH_CACHE_DIR = join(root, 'cache');
-});
+}, 60_000);
 afterAll(async () => {
   await server.close();
+  await key.remove();
   if (saved === undefined) delete process.env.IH_CACHE_DIR;
   else process.env.IH_CACHE_DIR = saved;
   await rm(root, { recursive: true, force: true });
@@ -57,6 +68,16 @@ describe('provideDownloadedKernel', () => {
     expect((err as KernelUnavailableError).short).toMatch(/^its download failed verification: linux-4\.13\.16\.tar\.xz: its sha256 matches sha256sums\.asc, but nothing proves where it came from/);
     // nothing was placed where the build would take it from
     expect(existsSync(join(root, 'cache', 'tarballs', 'v4.x', 'linux-4.13.16.tar.xz'))).toBe(false);
+  });
+
+  it('stops at a prebuilt package that fails its check (here: a Release signed by a key Debian does not use), trying no other source', async () => {
+    server.requests.length = 0;
+    const s = src();
+    const err = await provideDownloadedKernel(spec(), { ...s, debianSnapshot: { ...s.debianSnapshot!, suite: 'experimental' } }, { mirrors: mirrors() }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(KernelUnavailableError);
+    expect((err as KernelUnavailableError).short).toMatch(
+      /^its download failed verification: InRelease \(from http:\/\/127\.0\.0\.1:\d+\/archive\/debian\/20171125T000000Z\/dists\/experimental\/InRelease\): signed by key [0-9A-F]{16}, which is not in the keyring /);
+    expect(server.requests.map((r) => r.path)).toEqual(['/archive/debian/20171125T000000Z/dists/experimental/InRelease']);
   });
 
   it('goes straight to the source when the kernel is to be built with options (--make-arg)', async () => {
