@@ -73,7 +73,7 @@ describe('provideKernel for a tarball alias', () => {
       expect(Date.now() - started).toBeLessThan(5000);
       expect(err).toBeInstanceOf(KernelUnavailableError);
       const msg = (err as Error).message;
-      expect(msg).toContain("--kernel 4.13: Debian's linux-image-4.13.0-1-amd64=4.13.13-1 (snapshot 20171125T000000Z), Ubuntu's mainline packages (v4.13.16), and the kernel.org tarball https://cdn.kernel.org/pub/linux/kernel/v4.x/linux-4.13.16.tar.xz (vm/kernels.yaml) could not be downloaded");
+      expect(msg).toContain("--kernel 4.13: Debian's linux-image-4.13.0-1-amd64=4.13.13-1 (snapshot 20171125T000000Z), Ubuntu's mainline packages (v4.13.16) and the kernel.org tarball https://cdn.kernel.org/pub/linux/kernel/v4.x/linux-4.13.16.tar.xz (vm/kernels.yaml) could not be downloaded");
       expect(msg).toContain(`http://127.0.0.1:${port}/archive/debian/20171125T000000Z/dists/unstable/InRelease: fetch failed`);
       expect(msg).toContain(`http://127.0.0.1:${port}/mainline/v4.13.16/amd64/: fetch failed`);
       expect(msg).toContain(`http://127.0.0.1:${port}/pub/linux/kernel/v4.x/sha256sums.asc: fetch failed`);

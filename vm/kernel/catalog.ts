@@ -81,11 +81,13 @@ export function loadCatalog(): Map<string, CatalogSource> {
 export function tarballUnavailableMessage(src: Extract<CatalogSource, { kind: 'tarball' }>, cacheRoot: string, why: readonly string[] = []): string {
   const name = src.url.split('/').at(-1)!.replace(/\.tar\.[a-z0-9]+$/, '');
   const files = tarballFiles({ alias: src.alias, url: src.url, checksums: src.checksums }, cacheRoot);
-  const prebuilt = [
+  const tried = [
     ...(src.debianSnapshot !== undefined ? [`Debian's ${src.debianSnapshot.package}=${src.debianSnapshot.version} (snapshot ${src.debianSnapshot.timestamp})`] : []),
     ...(src.ubuntuMainline !== undefined ? [`Ubuntu's mainline packages (${src.ubuntuMainline})`] : []),
-  ].map((p) => `${p}, `).join('');
-  return `--kernel ${src.alias}: ${prebuilt}${prebuilt !== '' ? 'and ' : ''}the kernel.org tarball ${src.url} (vm/kernels.yaml) could not be downloaded` +
+    `the kernel.org tarball ${src.url} (vm/kernels.yaml)`,
+  ];
+  const list = tried.length === 1 ? tried[0]! : `${tried.slice(0, -1).join(', ')} and ${tried.at(-1)!}`;
+  return `--kernel ${src.alias}: ${list} could not be downloaded` +
     `${why.length > 0 ? ` (${why.join('; ')})` : ''}. ` +
     `Reach a mirror with --mirror kernel.org=<url>, --mirror ubuntu-mainline=<url> or --mirror debian-snapshot=<url> ` +
     `(or IH_MIRROR_KERNEL_ORG, IH_MIRROR_UBUNTU_MAINLINE, IH_MIRROR_DEBIAN_SNAPSHOT); ` +
