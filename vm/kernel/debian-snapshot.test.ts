@@ -116,6 +116,21 @@ describe('fetchDebianSnapshot (127.0.0.1 stand-in for snapshot.debian.org)', () 
     expect(k.source).toContain(`Release signed by Debian Archive Test Key (9/stretch) <ftpmaster@example.org> (${key.fingerprint})`);
   });
 
+  it('takes the next compression Release lists (Packages.gz) when the server lacks Packages.xz', async () => {
+    const xz = join(dists, 'main', 'binary-amd64', 'Packages.xz');
+    renameSync(xz, `${xz}.away`);
+    server.requests.length = 0;
+    try {
+      const k = await fetchDebianSnapshot('4.13', entry, { mirrors: mirrors(), cacheRoot: join(root, 'c11'), env: env() });
+      expect(k.release).toBe(REL);
+      expect(server.requests.map((r) => r.path).slice(1, 3)).toEqual([
+        `/archive/debian/${TS}/dists/unstable/main/binary-amd64/Packages.xz`, `/archive/debian/${TS}/dists/unstable/main/binary-amd64/Packages.gz`,
+      ]);
+    } finally {
+      renameSync(`${xz}.away`, xz);
+    }
+  });
+
   it('refuses a Release with no signature at all (no InRelease, no Release.gpg)', async () => {
     const gpgFile = join(archive, TS, 'dists', 'buster', 'Release.gpg');
     renameSync(gpgFile, `${gpgFile}.away`);

@@ -18,7 +18,7 @@ import type { Mirrors } from '../fetch/mirrors.ts';
 import type { ProgressFactory } from '../fetch/progress.ts';
 import { fetchVerified } from '../fetch/store.ts';
 import type { DebianSnapshotEntry } from './catalog.ts';
-import { findPackage, parseRelease, versionsOf } from './deb-index.ts';
+import { findPackage, parseRelease, versionsOf, type ReleaseIndex } from './deb-index.ts';
 import { unpackDeb, unpackedKernel } from './debian.ts';
 import type { ResolvedKernel } from './types.ts';
 
@@ -76,6 +76,32 @@ async function decoded(file: string, decode: (typeof PACKAGES)[number]['decode']
   return r.stdout;
 }
 
+/**
+ * The suite's amd64 Packages file: each compression the signed Release lists, preferred first, checked
+ * against the sha256 Release gives it; one the server lacks (404) passes to the next, as apt does.
+ */
+async function packagesIndex(dists: string, index: ReleaseIndex, expectedFrom: string, e: DebianSnapshotEntry, f: SnapshotFetch): Promise<{ packagesUrl: string; packages: string }> {
+  const listed = PACKAGES.filter((p) => index.sha256.has(p.path));
+  if (listed.length === 0) {
+    throw new VerificationError(`${dists}: its Release's SHA256 field lists no ${PACKAGES.map((p) => p.path).join(', ')}; nothing to check the package against`, 'other');
+  }
+  let missing: NotFoundError | undefined;
+  for (const p of listed) {
+    const packagesUrl = `${dists}/${p.path}`;
+    try {
+      const file = await fetchVerified({
+        url: packagesUrl, name: `${e.suite}-${e.timestamp}-${p.path.split('/').at(-1)!}`, sha256: index.sha256.get(p.path)!.sha256,
+        expectedFrom, cacheRoot: f.cacheRoot, ...(f.progress !== undefined ? { progress: f.progress } : {}),
+      });
+      return { packagesUrl, packages: await decoded(file, p.decode) };
+    } catch (err) {
+      if (!(err instanceof NotFoundError)) throw err;
+      missing = err;
+    }
+  }
+  throw missing!;
+}
+
 function entryText(e: DebianSnapshotEntry): string {
   return `${e.package}=${e.version} (${e.suite} at ${e.timestamp})`;
 }
@@ -114,17 +140,7 @@ export async function fetchDebianSnapshot(spec: string, e: DebianSnapshotEntry, 
         `${release.url}: is the Release of suite ${index.suite ?? '?'} (codename ${index.codename ?? '?'}), not of ${e.suite} as vm/kernels.yaml says; not used`, 'other');
     }
     const signed = `signed by ${release.sig.signer} (${release.sig.fingerprint})`;
-    const listed = PACKAGES.find((p) => index.sha256.has(p.path));
-    if (listed === undefined) {
-      throw new VerificationError(`${release.url}: its SHA256 field lists no ${PACKAGES.map((p) => p.path).join(', ')}; nothing to check the package against`, 'other');
-    }
-    const packagesUrl = `${dists}/${listed.path}`;
-    const packagesFile = await fetchVerified({
-      url: packagesUrl, name: `${e.suite}-${e.timestamp}-${listed.path.split('/').at(-1)!}`, sha256: index.sha256.get(listed.path)!.sha256,
-      expectedFrom: `${release.url}, ${signed}`, cacheRoot: f.cacheRoot,
-      ...(f.progress !== undefined ? { progress: f.progress } : {}),
-    });
-    const packages = await decoded(packagesFile, listed.decode);
+    const { packagesUrl, packages } = await packagesIndex(dists, index, `${release.url}, ${signed}`, e, f);
     const pkg = findPackage(packages, e.package, e.version);
     if (pkg === undefined) {
       const have = versionsOf(packages, e.package);
