@@ -9,12 +9,12 @@ import { progressTo } from '../fetch/progress.ts';
 import { KernelUnavailableError } from './build-errors.ts';
 import type { CatalogSource } from './catalog.ts';
 import { tarballUnavailableMessage } from './catalog.ts';
+import { fetchDebianSnapshot } from './debian-snapshot.ts';
 import { provideSourceKernel } from './from-source.ts';
 import { fetchKernelOrgTarball } from './kernel-org.ts';
 import type { KernelSpec } from './spec.ts';
 import { tarballPresent } from './tarball.ts';
 import type { ResolvedKernel } from './types.ts';
-import { fetchDebianSnapshot } from './debian-snapshot.ts';
 import { fetchUbuntuMainline } from './ubuntu-mainline.ts';
 
 export interface DownloadKernelOptions {
