@@ -28,7 +28,7 @@ describe('reports of one real matrix run (--kernel 6.1 --kernel 4.13)', () => {
     const r = await execa('npx', ['tsx', 'harness/cli/matrix.ts', '--kernel', '6.1', '--kernel', '4.13', '--scenario', 'integrity/001-*', '--jobs', '1', '--results', root], {
       reject: false, timeout: 290_000,
       // 4.13 downloads from mirrors that refuse at once (nothing listens on 127.0.0.1:9), as offline.
-      env: { IH_MIRROR_KERNEL_ORG: 'http://127.0.0.1:9/pub/linux/kernel', IH_MIRROR_UBUNTU_MAINLINE: 'http://127.0.0.1:9/mainline' },
+      env: { IH_MIRROR_KERNEL_ORG: 'http://127.0.0.1:9/pub/linux/kernel', IH_MIRROR_UBUNTU_MAINLINE: 'http://127.0.0.1:9/mainline', IH_MIRROR_DEBIAN_SNAPSHOT: 'http://127.0.0.1:9/archive/debian' },
     });
     exitCode = r.exitCode;
     stdout = r.stdout;

@@ -29,6 +29,22 @@ function judge(what: string, url: string, keyring: string, status: string, exitC
   throw new VerificationError(`${what} (from ${url}): signature not verified (gpgv exit ${exitCode}): ${status.trim().split('\n').slice(-3).join(' | ')}`);
 }
 
+/**
+ * Judges a file an archive signs with several keys at once (Debian's Release: the current and the previous
+ * archive key): one valid signature by a key in the keyring suffices, a key that has expired since it signed
+ * still counts (EXPKEYSIG, as apt counts it for old snapshots), and any BAD signature refuses the file.
+ * gpgv exits 2 when one of the signers is missing, so its status lines decide, not its exit code.
+ */
+function judgeAny(what: string, url: string, keyring: string, status: string, exitCode: number | undefined): GoodSignature {
+  if (/^\[GNUPG:\] BADSIG/m.test(status)) {
+    throw new VerificationError(`${what}: BAD signature (from ${url}); the file was altered after signing and is not used`, 'bad');
+  }
+  const valid = /^\[GNUPG:\] VALIDSIG \S+ .* ([0-9A-F]{40})\s*$/m.exec(status);
+  const good = /^\[GNUPG:\] (?:GOODSIG|EXPKEYSIG) \S+ (.*)$/m.exec(status);
+  if (valid !== null && good !== null) return { fingerprint: valid[1]!, signer: good[1]!.trim() };
+  return judge(what, url, keyring, status, exitCode);
+}
+
 async function runGpgv(args: string[]) {
   const r = await execa('gpgv', ['--status-fd', '1', ...args], { reject: false });
   if ((r as { code?: string }).code === 'ENOENT') throw new VerificationError(GPGV_MISSING, 'tool');
@@ -45,6 +61,24 @@ export async function verifyClearsigned(file: string, url: string, keyring: stri
   } finally {
     await fs.rm(out, { force: true });
   }
+}
+
+/** Like verifyClearsigned, for a file signed by several keys of which one in the keyring suffices (judgeAny). */
+export async function verifyClearsignedByAny(file: string, url: string, keyring: string, what = file): Promise<GoodSignature & { text: string }> {
+  const out = `${file}.signed-${process.pid}`;
+  try {
+    const r = await runGpgv(['--keyring', keyring, '--output', out, file]);
+    const sig = judgeAny(what, url, keyring, String(r.stdout ?? ''), r.exitCode);
+    return { ...sig, text: await fs.readFile(out, 'utf8') };
+  } finally {
+    await fs.rm(out, { force: true });
+  }
+}
+
+/** Like verifyDetached, for a signature file holding several signatures of which one in the keyring suffices. */
+export async function verifyDetachedByAny(sigFile: string, dataFile: string, url: string, keyring: string, what = dataFile): Promise<GoodSignature> {
+  const r = await runGpgv(['--keyring', keyring, sigFile, dataFile]);
+  return judgeAny(what, url, keyring, String(r.stdout ?? ''), r.exitCode);
 }
 
 /** Checks a detached signature over a file. */

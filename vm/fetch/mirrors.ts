@@ -5,6 +5,7 @@ import { UsageError } from '../../harness/errors.ts';
 export const MIRROR_SOURCES = {
   'kernel.org': { env: 'IH_MIRROR_KERNEL_ORG', base: 'https://cdn.kernel.org/pub/linux/kernel' },
   'ubuntu-mainline': { env: 'IH_MIRROR_UBUNTU_MAINLINE', base: 'https://kernel.ubuntu.com/mainline' },
+  'debian-snapshot': { env: 'IH_MIRROR_DEBIAN_SNAPSHOT', base: 'https://snapshot.debian.org/archive/debian' },
 } as const;
 
 export type MirrorSource = keyof typeof MIRROR_SOURCES;

@@ -21,6 +21,11 @@ describe('vm/kernels.yaml', () => {
         expect(src.checksums).toBe(`https://cdn.kernel.org/pub/linux/kernel/v${alias.split('.')[0]}.x/sha256sums.asc`);
         // the prebuilt packages are of the same release as the tarball
         expect(`linux-${src.ubuntuMainline?.slice(1)}.tar.xz`).toBe(src.url.split('/').at(-1));
+        // Debian's package is of the same series (its own point release), named as Debian names its images
+        if (src.debianSnapshot !== undefined) {
+          expect(src.debianSnapshot.package, alias).toMatch(new RegExp(`^linux-image-${alias.replace('.', '\\.')}\\.0-\\d+-amd64(-unsigned)?$`));
+          expect(src.debianSnapshot.version, alias).toMatch(new RegExp(`^${alias.replace('.', '\\.')}\\.\\d+-`));
+        }
       }
     }
   });
@@ -42,6 +47,11 @@ describe('vm/kernels.yaml', () => {
     expect(() => parseCatalog('kernels:\n  "latest": { debian: x }\n', 'k.yaml')).toThrow(/^k\.yaml: kernels\.latest: alias must be <major>\.<minor>/);
     expect(() => parseCatalog('kernels:\n  "6.1": { debian: "(" }\n', 'k.yaml')).toThrow(/^k\.yaml: kernels\.6\.1\.debian: not a regular expression/);
     expect(parseCatalog(readFileSync(CATALOG_FILE, 'utf8')).size).toBe(9);
+    const tar = 'tarball: https://x/linux-4.13.16.tar.xz, checksums: https://x/sha256sums.asc';
+    expect(() => parseCatalog(`kernels:\n  "4.13": { ${tar}, debian-snapshot: { timestamp: 2017-11-25, suite: unstable, package: linux-image-4.13.0-1-amd64, version: 4.13.13-1 } }\n`, 'k.yaml'))
+      .toThrow(/^k\.yaml: kernels\.4\.13\.debian-snapshot\.timestamp: expected a snapshot\.debian\.org timestamp like 20171125T000000Z/);
+    expect(() => parseCatalog(`kernels:\n  "4.13": { ${tar}, debian-snapshot: { timestamp: 20171125T000000Z, suite: unstable, package: linux-4.13, version: 4.13.13-1 } }\n`, 'k.yaml'))
+      .toThrow(/kernels\.4\.13\.debian-snapshot\.package: expected a linux-image-\* package name/);
   });
 });
 
@@ -52,7 +62,9 @@ describe('provideKernel for a tarball alias', () => {
     await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
     const port = (probe.address() as AddressInfo).port;
     await new Promise<void>((r) => probe.close(() => r()));
-    const mirrors = resolveMirrors({}, { 'kernel.org': `http://127.0.0.1:${port}/pub/linux/kernel`, 'ubuntu-mainline': `http://127.0.0.1:${port}/mainline` });
+    const mirrors = resolveMirrors({}, {
+      'kernel.org': `http://127.0.0.1:${port}/pub/linux/kernel`, 'ubuntu-mainline': `http://127.0.0.1:${port}/mainline`, 'debian-snapshot': `http://127.0.0.1:${port}/archive/debian`,
+    });
     const saved = process.env.IH_CACHE_DIR;
     process.env.IH_CACHE_DIR = mkdtempSync(join(tmpdir(), 'ih-catalog-'));
     try {
@@ -61,10 +73,12 @@ describe('provideKernel for a tarball alias', () => {
       expect(Date.now() - started).toBeLessThan(5000);
       expect(err).toBeInstanceOf(KernelUnavailableError);
       const msg = (err as Error).message;
-      expect(msg).toContain("--kernel 4.13: Ubuntu's mainline packages (v4.13.16) or the kernel.org tarball https://cdn.kernel.org/pub/linux/kernel/v4.x/linux-4.13.16.tar.xz (vm/kernels.yaml) could not be downloaded");
+      expect(msg).toContain("--kernel 4.13: Debian's linux-image-4.13.0-1-amd64=4.13.13-1 (snapshot 20171125T000000Z), Ubuntu's mainline packages (v4.13.16) and the kernel.org tarball https://cdn.kernel.org/pub/linux/kernel/v4.x/linux-4.13.16.tar.xz (vm/kernels.yaml) could not be downloaded");
+      expect(msg).toContain(`http://127.0.0.1:${port}/archive/debian/20171125T000000Z/dists/unstable/InRelease: fetch failed`);
       expect(msg).toContain(`http://127.0.0.1:${port}/mainline/v4.13.16/amd64/: fetch failed`);
       expect(msg).toContain(`http://127.0.0.1:${port}/pub/linux/kernel/v4.x/sha256sums.asc: fetch failed`);
       expect(msg).toContain('--mirror kernel.org=<url>');
+      expect(msg).toContain('--mirror debian-snapshot=<url>');
       expect(msg).toContain('--kernel tree:/path/to/linux-4.13.16');
       expect(msg).toContain('--kernel /path/to/bzImage');
       expect((err as KernelUnavailableError).short).toBe('could not be downloaded');

@@ -5,11 +5,21 @@ import { z } from 'zod';
 import { UsageError } from '../../harness/errors.ts';
 import { tarballFiles } from './tarball.ts';
 
+/** A Debian kernel package as the snapshot archive holds it: the suite's index at that moment lists it. */
+export interface DebianSnapshotEntry {
+  /** snapshot.debian.org timestamp (YYYYMMDDTHHMMSSZ): the archive as it was at its last import before then */
+  timestamp: string;
+  /** dists/<suite> whose signed Release and Packages list the package then */
+  suite: string;
+  package: string;
+  version: string;
+}
+
 /** Where a version alias comes from (vm/kernels.yaml). */
 export type CatalogSource =
   | { kind: 'debian'; alias: string; pattern: RegExp; note?: string }
-  // A kernel.org release; `ubuntuMainline` names the Ubuntu mainline directory (v4.13.16) holding its prebuilt packages.
-  | { kind: 'tarball'; alias: string; url: string; checksums: string; ubuntuMainline?: string; note?: string };
+  // A kernel.org release; `debianSnapshot` and `ubuntuMainline` name prebuilt packages of the series, tried first.
+  | { kind: 'tarball'; alias: string; url: string; checksums: string; debianSnapshot?: DebianSnapshotEntry; ubuntuMainline?: string; note?: string };
 
 export const CATALOG_FILE = fileURLToPath(new URL('../kernels.yaml', import.meta.url));
 
@@ -19,6 +29,12 @@ const entry = z.union([
     tarball: z.url(),
     checksums: z.url(),
     'ubuntu-mainline': z.string().regex(/^v\d+\.\d+(\.\d+)?$/, 'expected a mainline directory name like v4.13.16').optional(),
+    'debian-snapshot': z.object({
+      timestamp: z.string().regex(/^\d{8}T\d{6}Z$/, 'expected a snapshot.debian.org timestamp like 20171125T000000Z'),
+      suite: z.string().regex(/^[a-z][a-z0-9-]*$/, 'expected a suite name like unstable or buster'),
+      package: z.string().regex(/^linux-image-[a-z0-9][a-z0-9.+-]*$/, 'expected a linux-image-* package name'),
+      version: z.string().regex(/^[0-9][A-Za-z0-9.+~:-]*$/, 'expected a Debian version like 4.13.13-1'),
+    }).strict().optional(),
     note: z.string().optional(),
   }).strict(),
 ]);
@@ -43,8 +59,9 @@ export function parseCatalog(text: string, file = CATALOG_FILE): Map<string, Cat
       }
       out.set(alias, { kind: 'debian', alias, pattern, ...note });
     } else {
-      const prebuilt = e['ubuntu-mainline'] !== undefined ? { ubuntuMainline: e['ubuntu-mainline'] } : {};
-      out.set(alias, { kind: 'tarball', alias, url: e.tarball, checksums: e.checksums, ...prebuilt, ...note });
+      const mainline = e['ubuntu-mainline'] !== undefined ? { ubuntuMainline: e['ubuntu-mainline'] } : {};
+      const snapshot = e['debian-snapshot'] !== undefined ? { debianSnapshot: e['debian-snapshot'] } : {};
+      out.set(alias, { kind: 'tarball', alias, url: e.tarball, checksums: e.checksums, ...snapshot, ...mainline, ...note });
     }
   }
   return out;
@@ -64,10 +81,16 @@ export function loadCatalog(): Map<string, CatalogSource> {
 export function tarballUnavailableMessage(src: Extract<CatalogSource, { kind: 'tarball' }>, cacheRoot: string, why: readonly string[] = []): string {
   const name = src.url.split('/').at(-1)!.replace(/\.tar\.[a-z0-9]+$/, '');
   const files = tarballFiles({ alias: src.alias, url: src.url, checksums: src.checksums }, cacheRoot);
-  const prebuilt = src.ubuntuMainline !== undefined ? `Ubuntu's mainline packages (${src.ubuntuMainline}) or ` : '';
-  return `--kernel ${src.alias}: ${prebuilt}the kernel.org tarball ${src.url} (vm/kernels.yaml) could not be downloaded` +
+  const tried = [
+    ...(src.debianSnapshot !== undefined ? [`Debian's ${src.debianSnapshot.package}=${src.debianSnapshot.version} (snapshot ${src.debianSnapshot.timestamp})`] : []),
+    ...(src.ubuntuMainline !== undefined ? [`Ubuntu's mainline packages (${src.ubuntuMainline})`] : []),
+    `the kernel.org tarball ${src.url} (vm/kernels.yaml)`,
+  ];
+  const list = tried.length === 1 ? tried[0]! : `${tried.slice(0, -1).join(', ')} and ${tried.at(-1)!}`;
+  return `--kernel ${src.alias}: ${list} could not be downloaded` +
     `${why.length > 0 ? ` (${why.join('; ')})` : ''}. ` +
-    `Reach a mirror with --mirror kernel.org=<url> or --mirror ubuntu-mainline=<url> (or IH_MIRROR_KERNEL_ORG, IH_MIRROR_UBUNTU_MAINLINE); ` +
+    `Reach a mirror with --mirror kernel.org=<url>, --mirror ubuntu-mainline=<url> or --mirror debian-snapshot=<url> ` +
+    `(or IH_MIRROR_KERNEL_ORG, IH_MIRROR_UBUNTU_MAINLINE, IH_MIRROR_DEBIAN_SNAPSHOT); ` +
     `or pass --kernel tree:/path/to/${name} (the unpacked tarball) or tree:/path/to/linux@v${name.replace(/^linux-/, '')} (a git checkout), ` +
     `or a built --kernel /path/to/bzImage [--modules DIR]; or put the tarball at ${files.tarball} and ${src.checksums} at ${files.checksums} ` +
     `(sha256 checked against the list, its signature with gpgv against vm/keys/kernel.org or IH_KERNEL_ORG_KEYRING)`;

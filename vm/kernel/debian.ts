@@ -53,6 +53,33 @@ async function packageVersion(pkg: string): Promise<string> {
   return m[1];
 }
 
+/** Unpacks a kernel .deb's files under `root` (dpkg-deb -x: no maintainer scripts, nothing installed). */
+export async function unpackDeb(deb: string, root: string): Promise<void> {
+  const x = await execa('dpkg-deb', ['-x', deb, root], { reject: false });
+  if (x.exitCode !== 0) throw new InfraError(`dpkg-deb -x ${deb} failed: ${tail(x.stderr)}`);
+}
+
+/**
+ * The bootable kernel in an unpacked Debian kernel package: root/boot/vmlinuz-<release> for QEMU,
+ * root/lib/modules/<release> for the initramfs, root/boot/config-<release> when the package has it.
+ */
+export async function unpackedKernel(root: string, what: string, k: { spec: string; source: string; version: string }): Promise<ResolvedKernel> {
+  const images = (await readdir(join(root, 'boot'))).filter((f) => f.startsWith('vmlinuz-'));
+  if (images.length !== 1) throw new InfraError(`${what} holds ${images.length} vmlinuz files, expected 1`);
+  const release = images[0]!.slice('vmlinuz-'.length);
+  const config = join(root, 'boot', `config-${release}`);
+  return {
+    ...(existsSync(config) ? { configPath: config } : {}),
+    spec: k.spec,
+    label: release,
+    bootImage: join(root, 'boot', images[0]!),
+    modulesRoot: root,
+    release,
+    source: k.source,
+    version: k.version,
+  };
+}
+
 /** Downloads (apt-get download) and unpacks (dpkg-deb -x) a kernel package into the cache; never installs it. */
 export async function fetchDebianKernel(pkg: string, spec: string): Promise<ResolvedKernel> {
   const version = await packageVersion(pkg);
@@ -63,25 +90,10 @@ export async function fetchDebianKernel(pkg: string, spec: string): Promise<Reso
       if (dl.exitCode !== 0) throw new InfraError(`apt-get download ${pkg}=${version} failed: ${tail(dl.stderr)}`);
       const debs = (await readdir(tmp)).filter((f) => f.endsWith('.deb'));
       if (debs.length !== 1) throw new InfraError(`apt-get download ${pkg} left ${debs.length} .deb files in ${tmp}`);
-      const x = await execa('dpkg-deb', ['-x', join(tmp, debs[0]!), join(tmp, 'root')], { reject: false });
-      if (x.exitCode !== 0) throw new InfraError(`dpkg-deb -x ${debs[0]} failed: ${tail(x.stderr)}`);
+      await unpackDeb(join(tmp, debs[0]!), join(tmp, 'root'));
       await execa('rm', ['-f', join(tmp, debs[0]!)]);
       await execa('touch', [join(tmp, '.complete')]);
     });
   }
-  const root = join(dir, 'root');
-  const images = (await readdir(join(root, 'boot'))).filter((f) => f.startsWith('vmlinuz-'));
-  if (images.length !== 1) throw new InfraError(`package ${pkg} holds ${images.length} vmlinuz files, expected 1`);
-  const release = images[0]!.slice('vmlinuz-'.length);
-  const config = join(root, 'boot', `config-${release}`);
-  return {
-    ...(existsSync(config) ? { configPath: config } : {}),
-    spec,
-    label: release,
-    bootImage: join(root, 'boot', images[0]!),
-    modulesRoot: root,
-    release,
-    source: `debian:${pkg}=${version}`,
-    version,
-  };
+  return unpackedKernel(join(dir, 'root'), `package ${pkg}`, { spec, source: `debian:${pkg}=${version}`, version });
 }

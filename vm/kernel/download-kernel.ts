@@ -1,5 +1,6 @@
-// A catalog alias that names a kernel.org release: prebuilt first (Ubuntu mainline packages, when the catalog
-// names them and no --patch/--kconfig/--make-arg asks for a build), else the kernel.org tarball, downloaded and
+// A catalog alias that names a kernel.org release: prebuilt first, when the catalog names packages and no
+// --patch/--kconfig/--make-arg asks for a build: Debian's own build from the snapshot archive (its index is
+// signed by keys shipped here), then Ubuntu's mainline packages; else the kernel.org tarball, downloaded and
 // checked, then built like src:. What cannot be downloaded becomes KernelUnavailableError with the how-to.
 import { cacheDir } from '../cache.ts';
 import { DownloadError, NotFoundError, VerificationError } from '../fetch/errors.ts';
@@ -8,6 +9,7 @@ import { progressTo } from '../fetch/progress.ts';
 import { KernelUnavailableError } from './build-errors.ts';
 import type { CatalogSource } from './catalog.ts';
 import { tarballUnavailableMessage } from './catalog.ts';
+import { fetchDebianSnapshot } from './debian-snapshot.ts';
 import { provideSourceKernel } from './from-source.ts';
 import { fetchKernelOrgTarball } from './kernel-org.ts';
 import type { KernelSpec } from './spec.ts';
@@ -35,14 +37,19 @@ export async function provideDownloadedKernel(spec: TarballSpec, src: TarballSou
   const common = { mirrors, cacheRoot, progress, log };
   const why: string[] = [];
   const build = spec.build.patches.length + spec.build.kconfig.length + spec.build.makeArgs.length > 0;
-  if (src.ubuntuMainline !== undefined && !build) {
+  const prebuilt: { name: string; fetch: () => Promise<ResolvedKernel> }[] = build ? [] : [
+    ...(src.debianSnapshot !== undefined ? [{ name: 'the Debian snapshot archive', fetch: () => fetchDebianSnapshot(spec.text, src.debianSnapshot!, common) }] : []),
+    ...(src.ubuntuMainline !== undefined ? [{ name: 'Ubuntu mainline', fetch: () => fetchUbuntuMainline(spec.text, src.ubuntuMainline!, common) }] : []),
+  ];
+  for (const [i, p] of prebuilt.entries()) {
     try {
-      return await fetchUbuntuMainline(spec.text, src.ubuntuMainline, common);
+      return await p.fetch();
     } catch (e) {
       if (e instanceof VerificationError) throw failedCheck(spec, e);
       if (!(e instanceof DownloadError)) throw e;
       why.push(e.message);
-      log(`no prebuilt kernel (${e instanceof NotFoundError ? 'not in the archive' : 'archive unreachable'}): ${e.message}; trying the kernel.org source`);
+      const next = prebuilt[i + 1]?.name ?? 'the kernel.org source';
+      log(`no prebuilt kernel from ${p.name} (${e instanceof NotFoundError ? 'not in the archive' : 'archive unreachable'}): ${e.message}; trying ${next}`);
     }
   }
   if (!(await tarballPresent(src, cacheRoot))) {

@@ -13,7 +13,7 @@ export interface ProvideOptions {
   modules?: string;
   /** Progress of slow steps (kernel builds, downloads). */
   log?: (line: string) => void;
-  /** Where kernel.org / Ubuntu mainline are reached (default: IH_MIRROR_* or the canonical hosts). */
+  /** Where kernel.org, Ubuntu mainline and the Debian snapshot archive are reached (default: IH_MIRROR_* or the canonical hosts). */
   mirrors?: Mirrors;
 }
 
