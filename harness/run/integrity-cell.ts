@@ -16,7 +16,7 @@ import { auditStack, judgeKernelLog } from './integrity-checks.ts';
 import { applyFault, dataSectorRanges, type FlippedByte } from './integrity-faults.ts';
 import { ChecksumTally, discardStep, flushStep, readStep, writeStep, type IoContext } from './integrity-io.ts';
 import {
-  integrityCloseArgv, integrityFormatArgv, integrityOpenArgv, KEY_FILE, lowerTable, mergeRanges, parseIntegrityStatus,
+  integrityCloseArgv, integrityFormatArgv, integrityKeyFiles, integrityOpenArgv, lowerTable, mergeRanges, parseIntegrityStatus,
   type IntegrityDevices,
 } from './integrity-stack.ts';
 import { CellDisks } from './guest-disks.ts';
@@ -70,7 +70,7 @@ export class IntegrityCell {
     await this.disks.map(this.s);
     this.facts = await checkRequirements(this.s, this.spec.scenario);
     await this.writePayload();
-    if (this.stack.key) await this.s.must(['tee', KEY_FILE], { stdin: Buffer.from(this.stack.key, 'hex') }); // the guest has no /dev/stdin
+    await this.writeKeyFiles();
     if (this.stack.lower === 'linear') {
       await this.s.must(['dmsetup', 'create', LOWER], { stdin: Buffer.from(lowerTable(this.guestDev(this.stack.disk), this.diskSectors())) });
       await this.s.must(['dmsetup', 'mknodes', LOWER]);
@@ -143,7 +143,12 @@ export class IntegrityCell {
   /** A fresh guest: the same disks must come up under the same names, and the key file is gone. */
   private async rebooted(): Promise<void> {
     await this.disks.remap(this.s);
-    if (this.stack.key) await this.s.must(['tee', KEY_FILE], { stdin: Buffer.from(this.stack.key, 'hex') });
+    await this.writeKeyFiles();
+  }
+
+  /** The keys the stack's commands read from files (the guest has no /dev/stdin). */
+  private async writeKeyFiles(): Promise<void> {
+    for (const { file, key } of integrityKeyFiles(this.stack)) await this.s.must(['tee', file], { stdin: key });
   }
 
   private crashContext(i: number, log: string, kind: 'crash' | 'kill' = 'crash'): CrashContext {
@@ -250,7 +255,7 @@ export class IntegrityCell {
       deviceSectors: this.diskSectors(), ...(meta !== undefined ? { metaDeviceSectors: meta.size / 512 } : {}), tagSize: this.stack.tagSize ?? digestSize(this.stack.hash), sectorsPerBlock: this.stack.sectorSize / 512,
       ...(this.stack.interleaveSectors !== undefined ? { interleaveSectors: this.stack.interleaveSectors } : {}),
       ...(this.stack.journalSize !== undefined ? { journalSectors: this.stack.journalSize / 512 } : {}),
-      fixPadding: sb.fixedPadding, fixHmac: sb.fixedHmac, internalHash: true,
+      fixPadding: sb.fixedPadding, fixHmac: sb.fixedHmac, internalHash: true, journalMac: this.stack.journalIntegrity !== undefined,
     });
     const fields = ['tagSize', 'log2SectorsPerBlock', 'log2InterleaveSectors', 'journalSections', 'providedDataSectors'] as const;
     for (const f of fields) {

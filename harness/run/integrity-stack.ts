@@ -12,6 +12,27 @@ const MODE_FLAG: Record<IntegrityStack['mode'], string[]> = {
 };
 
 export const KEY_FILE = '/tmp/ih-integrity.key';
+export const JOURNAL_MAC_KEY_FILE = '/tmp/ih-journal-mac.key';
+export const JOURNAL_CRYPT_KEY_FILE = '/tmp/ih-journal-crypt.key';
+
+/** Key files the stack's commands read, with their bytes: written in the guest before format and after a reboot. */
+export function integrityKeyFiles(s: IntegrityStack): Array<{ file: string; key: Buffer }> {
+  return [
+    ...(s.key !== undefined ? [{ file: KEY_FILE, key: Buffer.from(s.key, 'hex') }] : []),
+    ...(s.journalIntegrity !== undefined ? [{ file: JOURNAL_MAC_KEY_FILE, key: Buffer.from(s.journalIntegrity.key, 'hex') }] : []),
+    ...(s.journalCrypt !== undefined ? [{ file: JOURNAL_CRYPT_KEY_FILE, key: Buffer.from(s.journalCrypt.key, 'hex') }] : []),
+  ];
+}
+
+/** The journal's MAC and encryption: integritysetup wants them at format and at every open. */
+function journalArgs(s: IntegrityStack): string[] {
+  const argv: string[] = [];
+  const j = s.journalIntegrity;
+  if (j !== undefined) argv.push('--journal-integrity', j.alg, '--journal-integrity-key-file', JOURNAL_MAC_KEY_FILE, '--journal-integrity-key-size', String(j.key.length / 2));
+  const c = s.journalCrypt;
+  if (c !== undefined) argv.push('--journal-crypt', c.alg, '--journal-crypt-key-file', JOURNAL_CRYPT_KEY_FILE, '--journal-crypt-key-size', String(c.key.length / 2));
+  return argv;
+}
 
 function hashArgs(s: IntegrityStack): string[] {
   if (isKeyedHash(s.hash)) return ['--integrity', s.hash, '--integrity-key-file', KEY_FILE, '--integrity-key-size', String(s.key!.length / 2)];
@@ -30,7 +51,7 @@ function deviceArgs(d: IntegrityDevices): { device: string; extra: string[] } {
 
 export function integrityFormatArgv(s: IntegrityStack, d: IntegrityDevices): string[] {
   const { device, extra } = deviceArgs(d);
-  const argv = ['integritysetup', 'format', '--batch-mode', device, ...extra, ...hashArgs(s), '--sector-size', String(s.sectorSize)];
+  const argv = ['integritysetup', 'format', '--batch-mode', device, ...extra, ...hashArgs(s), ...journalArgs(s), '--sector-size', String(s.sectorSize)];
   if (s.interleaveSectors !== undefined) argv.push('--interleave-sectors', String(s.interleaveSectors));
   // open takes the tag size from the superblock (integritysetup refuses --tag-size there)
   if (s.tagSize !== undefined) argv.push('--tag-size', String(s.tagSize));
@@ -41,7 +62,7 @@ export function integrityFormatArgv(s: IntegrityStack, d: IntegrityDevices): str
 
 export function integrityOpenArgv(s: IntegrityStack, d: IntegrityDevices, name: string): string[] {
   const { device, extra } = deviceArgs(d);
-  const argv = ['integritysetup', 'open', device, name, ...extra, ...hashArgs(s), ...MODE_FLAG[s.mode]];
+  const argv = ['integritysetup', 'open', device, name, ...extra, ...hashArgs(s), ...journalArgs(s), ...MODE_FLAG[s.mode]];
   if (s.allowDiscards) argv.push('--allow-discards');
   for (const [field, flag] of OPEN_OPTIONS) if (s[field] !== undefined) argv.push(flag, String(s[field]));
   return argv;

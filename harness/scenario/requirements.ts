@@ -31,6 +31,14 @@ export function effectiveRequirements(s: Pick<Scenario, 'requires' | 'stack' | '
     if (st.tagSize !== undefined) option('integritysetup', '--tag-size');
     if (st.journalSize !== undefined) option('integritysetup', '--journal-size');
     if (st.noWipe) option('integritysetup', '--no-wipe');
+    if (st.journalIntegrity !== undefined) {
+      option('integritysetup', '--journal-integrity');
+      crypto.add(kernelHashName(st.journalIntegrity.alg));
+    }
+    if (st.journalCrypt !== undefined) {
+      option('integritysetup', '--journal-crypt');
+      crypto.add(st.journalCrypt.alg === 'ctr-aes' ? 'ctr(aes)' : 'cbc(aes)');
+    }
     for (const [field, flag] of OPEN_OPTIONS) if (st[field] !== undefined) option('integritysetup', flag);
   } else {
     // dm-crypt AEAD on dm-integrity, from dmsetup tables (crypt-aead) or cryptsetup (luks2)

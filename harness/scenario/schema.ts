@@ -22,6 +22,8 @@ const version = z.string().regex(/^\d+(\.\d+){0,2}$/, 'expected a version like "
 
 export const diskSchema = z.strictObject({ name, size });
 
+const hexKey = z.string().regex(/^([0-9a-f]{2})+$/, 'expected a hex string');
+
 export const integrityStackSchema = z.strictObject({
   type: z.literal('integrity'),
   disk: name,
@@ -40,6 +42,12 @@ export const integrityStackSchema = z.strictObject({
   /** Format-time interleave area size in 512-byte sectors (a power of two); small areas put area edges within reach. */
   /** integritysetup format --journal-size (bytes; the geometry is read back from the superblock). */
   journalSize: size.optional(),
+  /**
+   * The journal's own protection (integritysetup --journal-integrity / --journal-crypt, at format and open):
+   * a MAC over each journal section's tags and data, and the journal's sectors encrypted, with these hex keys.
+   */
+  journalIntegrity: z.strictObject({ alg: z.enum(['hmac-sha1', 'hmac-sha256', 'hmac-sha512']), key: hexKey }).optional(),
+  journalCrypt: z.strictObject({ alg: z.enum(['ctr-aes', 'cbc-aes']), key: hexKey.refine((k) => [32, 48, 64].includes(k.length), 'expected an AES key of 16, 24 or 32 bytes in hex') }).optional(),
   /** integritysetup format --no-wipe: never-written blocks keep whatever tags the disk held (reads of them fail). */
   noWipe: z.boolean().default(false),
   /** open options that change when the kernel commits and flushes, not the format (journal or bitmap mode). */
