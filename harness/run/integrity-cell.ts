@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { expectActivation, maxSuperblockVersion, parseIntegrityTable, type IntegrityTable } from '../model/integrity/activation.ts';
 import { IntegrityDeviceModel } from '../model/integrity/device.ts';
 import { integrityGeometry, type IntegrityGeometry } from '../model/integrity/geometry.ts';
@@ -29,6 +30,8 @@ import { dropJournalReplay, integrityCrashStack } from './crash-stack.ts';
 import { runCrashStep } from './crash-step.ts';
 
 const NAME = 'ih-int';
+/** How often the cell asks whether a recalculation finished. */
+const RECALC_POLL_MS = 250;
 const LOWER = 'ih-low';
 const TOP = `/dev/mapper/${NAME}`;
 
@@ -95,6 +98,7 @@ export class IntegrityCell {
       wiped: !this.stack.noWipe,
     });
     this.model.activate();
+    if (this.stack.recalculate) this.model.recalculate();
     const io = this.ioContext();
     for (const [i, step] of this.spec.scenario.steps.entries()) {
       const kind = typeof step === 'string' ? step : Object.keys(step)[0]!;
@@ -241,6 +245,27 @@ export class IntegrityCell {
     await this.s.must(['dmsetup', 'mknodes', NAME]);
     this.isOpen = true;
     this.tally.resetWindow();
+    if (this.stack.recalculate) await this.waitRecalculated();
+  }
+
+  /**
+   * --integrity-recalculate runs in the background: until `dmsetup status` shows no recalculation sector, reads
+   * of what it has not reached are not verified. The model describes the device after it, so the cell waits.
+   */
+  private async waitRecalculated(): Promise<void> {
+    const deadline = Date.now() + this.s.stepTimeoutMs;
+    for (let polls = 1; ; polls++) {
+      const r = await this.s.must(['dmsetup', 'status', NAME]);
+      const st = parseIntegrityStatus(r.stdout.toString());
+      if (st === undefined) throw new KernelFailure(`dmsetup status ${NAME}: unexpected output '${r.stdout.toString().trim()}'`);
+      // the kernel leaves the flag set in journal and direct mode: its sector at the end says it is done
+      if (st.recalcSector === '-' || Number(st.recalcSector) >= st.providedDataSectors) {
+        this.s.note(`recalculation done after ${polls} status poll(s)`);
+        return;
+      }
+      if (Date.now() > deadline) throw new KernelFailure(`recalculation still at sector ${st.recalcSector} of ${st.providedDataSectors} after ${this.s.stepTimeoutMs / 1000}s`);
+      await sleep(RECALC_POLL_MS);
+    }
   }
 
   /**
@@ -282,10 +307,24 @@ export class IntegrityCell {
     }
     await this.activate();
     model.activate();
+    if (this.stack.recalculate) this.recalculatedFrom(sbBefore);
     if (model.failedErrno) {
       this.require(i, JOURNAL_COMMIT_ID_ERROR);
       this.s.note(`the model expects the device to fail every I/O with errno ${model.failedErrno}`);
     }
+  }
+
+  /**
+   * What an open with --integrity-recalculate recalculates, by the superblock it found: everything when no
+   * recalculation was under way, the rest when one was cut short; nothing when the last one reached the end,
+   * which leaves the flag set in journal and direct mode (dm_integrity_ctr() starts over only without it).
+   */
+  private recalculatedFrom(sbArea: Buffer): void {
+    const model = this.modelOrThrow();
+    const sb = parseIntegritySuperblock(sbArea, `${this.stack.metaDisk ?? this.stack.disk} superblock`);
+    if (!sb.recalculating) model.recalculate(0);
+    else if (sb.recalcSector < sb.providedDataSectors) model.recalculate(Math.floor(sb.recalcSector / model.sectorsPerBlock));
+    else this.s.note('the last recalculation reached the end: the kernel does not start another');
   }
 
   /**

@@ -64,6 +64,7 @@ export function integrityOpenArgv(s: IntegrityStack, d: IntegrityDevices, name: 
   const { device, extra } = deviceArgs(d);
   const argv = ['integritysetup', 'open', device, name, ...extra, ...hashArgs(s), ...journalArgs(s), ...MODE_FLAG[s.mode]];
   if (s.allowDiscards) argv.push('--allow-discards');
+  if (s.recalculate) argv.push('--integrity-recalculate');
   for (const [field, flag] of OPEN_OPTIONS) if (s[field] !== undefined) argv.push(flag, String(s[field]));
   return argv;
 }

@@ -31,6 +31,7 @@ export function effectiveRequirements(s: Pick<Scenario, 'requires' | 'stack' | '
     if (st.tagSize !== undefined) option('integritysetup', '--tag-size');
     if (st.journalSize !== undefined) option('integritysetup', '--journal-size');
     if (st.noWipe) option('integritysetup', '--no-wipe');
+    if (st.recalculate) option('integritysetup', '--integrity-recalculate');
     if (st.journalIntegrity !== undefined) {
       option('integritysetup', '--journal-integrity');
       crypto.add(kernelHashName(st.journalIntegrity.alg));

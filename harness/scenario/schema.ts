@@ -50,6 +50,11 @@ export const integrityStackSchema = z.strictObject({
   journalCrypt: z.strictObject({ alg: z.enum(['ctr-aes', 'cbc-aes']), key: hexKey.refine((k) => [32, 48, 64].includes(k.length), 'expected an AES key of 16, 24 or 32 bytes in hex') }).optional(),
   /** integritysetup format --no-wipe: never-written blocks keep whatever tags the disk held (reads of them fail). */
   noWipe: z.boolean().default(false),
+  /**
+   * integritysetup open --integrity-recalculate, at every open: the kernel recomputes every tag from the data on
+   * disk in the background; the cell waits until `dmsetup status` says it is done before the next step.
+   */
+  recalculate: z.boolean().default(false),
   /** open options that change when the kernel commits and flushes, not the format (journal or bitmap mode). */
   journalWatermark: z.number().int().min(0).max(100).optional(),
   journalCommitTime: z.number().int().min(1).optional(),

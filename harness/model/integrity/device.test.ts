@@ -128,3 +128,28 @@ describe('IntegrityDeviceModel faults', () => {
     expect(() => m.swap(6, 6)).toThrow(/itself/);
   });
 });
+
+describe('recalculation (--integrity-recalculate)', () => {
+  it('makes never-written blocks of an unwiped device read as zeros and replaces flipped tags from its start on', () => {
+    const m = new IntegrityDeviceModel({ sectorsPerBlock: 1, providedDataSectors: 64, wiped: false });
+    expect(m.expectBlockRead(3).errno).toBe(84);
+    m.write(0, Buffer.alloc(2 * 512, 7));
+    m.corrupt(1, 'tag');
+    m.corrupt(40, 'tag');
+    m.recalculate(8);
+    // below the start (an earlier recalculation's part) a flip made since stays; from it on, tags are new
+    expect(m.expectBlockRead(1).errno).toBe(84);
+    expect(m.expectBlockRead(40)).toMatchObject({ ok: true, data: Buffer.alloc(512) });
+    m.recalculate();
+    expect(m.expectBlockRead(1)).toMatchObject({ ok: true, data: Buffer.alloc(512, 7) });
+    expect(m.expectBlockRead(3)).toMatchObject({ ok: true, data: Buffer.alloc(512) });
+    expect(m.wiped).toBe(true);
+  });
+
+  it('refuses to recalculate over a block whose data the host changed', () => {
+    const m = new IntegrityDeviceModel({ sectorsPerBlock: 1, providedDataSectors: 64 });
+    m.write(0, Buffer.alloc(512, 1));
+    m.corrupt(0, 'data');
+    expect(() => m.recalculate()).toThrow(/block 0, whose data the host changed/);
+  });
+});

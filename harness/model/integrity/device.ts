@@ -87,8 +87,14 @@ export class IntegrityDeviceModel {
   readonly sectorsPerBlock: number;
   readonly providedDataSectors: number;
   readonly allowDiscards: boolean;
-  /** never-written blocks were wiped at format time (the default for integritysetup/cryptsetup) */
-  readonly wiped: boolean;
+  /**
+   * Never-written blocks hold zeros under valid tags: wiped at format time (the default for integritysetup
+   * and cryptsetup), or their tags recalculated since (recalculate()).
+   */
+  get wiped(): boolean {
+    return this.zeroed;
+  }
+  private zeroed: boolean;
   readonly blockSize: number;
   readonly blocks: number;
   private readonly state = new BlockMap<BlockState>();
@@ -107,7 +113,7 @@ export class IntegrityDeviceModel {
     this.sectorsPerBlock = p.sectorsPerBlock;
     this.providedDataSectors = p.providedDataSectors;
     this.allowDiscards = p.allowDiscards ?? false;
-    this.wiped = p.wiped ?? true;
+    this.zeroed = p.wiped ?? true;
     this.blockSize = p.sectorsPerBlock * 512;
     this.blocks = p.providedDataSectors / p.sectorsPerBlock;
   }
@@ -223,6 +229,21 @@ export class IntegrityDeviceModel {
     const prev = this.corruption.get(block);
     // a data and a tag corruption together still fail; keep 'tag' since it fails even when discarded
     this.corruption.set(block, prev === 'tag' ? 'tag' : where);
+  }
+
+  /**
+   * The kernel recomputed every tag from `fromBlock` on from the data on disk (--integrity-recalculate, waited
+   * for): never-written blocks now read as zeros and a flipped tag is replaced. A flipped data byte would become data the model
+   * does not hold, so a recalculation over one is refused.
+   */
+  recalculate(fromBlock = 0): void {
+    for (const [block, where] of this.corruption) {
+      if (block < fromBlock) continue;
+      if (where === 'data') throw new ModelInputError(`recalculating over block ${block}, whose data the host changed, is not modelled`);
+      this.corruption.delete(block);
+    }
+    // blocks below fromBlock: an earlier recalculation (from 0) got that far, so they hold valid tags too
+    this.zeroed = true;
   }
 
   /** For the audit's hot loop, unchecked and allocation-free: the block's state (undefined: never written or discarded). */
