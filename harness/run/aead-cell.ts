@@ -26,11 +26,12 @@ import { runCrashStep } from './crash-step.ts';
 import { aeadErrorSectors, dmRemoveArgv } from './crypt-stack.ts';
 import { ioSize, readAt, writeAt, type TransferPlan } from './disks.ts';
 import { ioToolFailure, type TopDevice } from './io-refusal.ts';
-import { mapGuestDisks, writePattern, writePayload } from './guest-disks.ts';
+import { mapGuestDisks, writePayload } from './guest-disks.ts';
 import { parseIntegrityStatus } from './integrity-stack.ts';
 import { blockList, judgeRead } from './read-judge.ts';
 import { checkRequirements } from './requirements.ts';
-import { payloadIndex, readExpectation, type PayloadIndex } from '../repro/expect.ts';
+import { readExpectation, type PayloadIndex } from '../repro/expect.ts';
+import { writePattern } from '../scenario/payload.ts';
 
 export interface AeadState {
   model: IntegrityDeviceModel;
@@ -91,8 +92,7 @@ export abstract class AeadCell {
     await this.s.begin(-1, 'setup');
     this.guestDisk = await mapGuestDisks(this.s, this.hostDisk.keys());
     await checkRequirements(this.s, this.spec.scenario);
-    await writePayload(this.spec.scenario, this.plan, this.host('payload'));
-    this.payload = payloadIndex(this.spec.scenario, this.plan);
+    this.payload = await writePayload(this.spec.scenario, this.plan, this.host('payload'));
     await this.prepare();
     await this.format();
     await this.open(true);
