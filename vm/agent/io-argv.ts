@@ -59,24 +59,28 @@ export type IoField<C extends OptionCommand> = Exclude<KeysOf<Extract<IoCommand,
 /** text: a path, as given; size: IoSize; flag: present when true; ranges: the option once per FailRange. */
 export type OptionKind = 'text' | 'size' | 'flag' | 'ranges';
 
+/** The transfer options read and copy write after their devices and offsets, and the ones after those. */
+const TRANSFER = [
+  ['length', '--length', 'size'], ['bs', '--bs', 'size'], ['block', '--block', 'size'], ['jobs', '--jobs', 'size'],
+  ['procs', '--procs', 'size'], ['unaligned', '--unaligned', 'flag'],
+] as const;
+const TRANSFER_MODES = [
+  ['srcBuffered', '--src-buffered', 'flag'], ['dstBuffered', '--dst-buffered', 'flag'], ['noDirect', '--no-direct', 'flag'],
+  ['fua', '--fua', 'flag'], ['fsync', '--fsync', 'flag'], ['failRanges', '--fail-range', 'ranges'],
+] as const;
+
 /**
  * Each subcommand's options in the order they are written. The order of the options read and copy had
  * when each call site built its own argv is kept, so a run records the argv it always did.
  */
 export const IO_OPTIONS = {
   read: [
-    ['dev', '--dev', 'text'], ['offset', '--offset', 'size'], ['length', '--length', 'size'], ['bs', '--bs', 'size'],
-    ['block', '--block', 'size'], ['jobs', '--jobs', 'size'], ['procs', '--procs', 'size'], ['unaligned', '--unaligned', 'flag'],
-    ['out', '--out', 'text'], ['outOffset', '--out-offset', 'size'], ['logOk', '--log-ok', 'flag'],
-    ['noDirect', '--no-direct', 'flag'], ['srcBuffered', '--src-buffered', 'flag'], ['dstBuffered', '--dst-buffered', 'flag'],
-    ['fua', '--fua', 'flag'], ['fsync', '--fsync', 'flag'], ['failRanges', '--fail-range', 'ranges'],
+    ['dev', '--dev', 'text'], ['offset', '--offset', 'size'], ...TRANSFER,
+    ['out', '--out', 'text'], ['outOffset', '--out-offset', 'size'], ['logOk', '--log-ok', 'flag'], ...TRANSFER_MODES,
   ],
   copy: [
     ['src', '--src', 'text'], ['srcOffset', '--src-offset', 'size'], ['dst', '--dst', 'text'], ['dstOffset', '--dst-offset', 'size'],
-    ['length', '--length', 'size'], ['bs', '--bs', 'size'], ['block', '--block', 'size'], ['jobs', '--jobs', 'size'],
-    ['procs', '--procs', 'size'], ['unaligned', '--unaligned', 'flag'], ['srcBuffered', '--src-buffered', 'flag'],
-    ['dstBuffered', '--dst-buffered', 'flag'], ['noDirect', '--no-direct', 'flag'], ['fua', '--fua', 'flag'],
-    ['fsync', '--fsync', 'flag'], ['logOk', '--log-ok', 'flag'], ['failRanges', '--fail-range', 'ranges'],
+    ...TRANSFER, ['logOk', '--log-ok', 'flag'], ...TRANSFER_MODES,
   ],
   zero: [
     ['dev', '--dev', 'text'], ['offset', '--offset', 'size'], ['length', '--length', 'size'], ['bs', '--bs', 'size'],
