@@ -3,9 +3,6 @@
  * cell asks the model anyway, before the command runs; pure.
  */
 import type { IntegrityDeviceModel } from '../model/integrity/device.ts';
-import type { Scenario } from '../scenario/load.ts';
-import type { TransferPlan } from '../run/disks.ts';
-import { writePattern } from '../run/guest-disks.ts';
 import type { Expectation } from './types.ts';
 
 const HEAD = 16;
@@ -34,16 +31,6 @@ export class PayloadIndex {
     const part = this.parts.find((p) => at >= p.offset && at + want.length <= p.offset + p.bytes.length);
     return part?.bytes.subarray(at - part.offset, at - part.offset + want.length).equals(want) ? at : undefined;
   }
-}
-
-/** The payload of a scenario as the cells put it on the payload disk (guest-disks.ts writePayload). */
-export function payloadIndex(scenario: Scenario, plan: TransferPlan): PayloadIndex {
-  const index = new PayloadIndex();
-  for (const [i, step] of scenario.steps.entries()) {
-    if (typeof step === 'string' || !('write' in step)) continue;
-    index.add(plan.offsets.get(i)!, writePattern(scenario, i, step.write));
-  }
-  return index;
 }
 
 const isZero = (b: Buffer) => b.every((x) => x === 0);

@@ -6,6 +6,7 @@
  * close the stack and set the model's state in format().
  */
 import { parseIoReport } from '../../vm/agent/client.ts';
+import { ioArgv } from '../../vm/agent/io-argv.ts';
 import { InfraError } from '../errors.ts';
 import { auditIntegrityImage } from '../model/integrity/audit.ts';
 import { cryptCorruptionOffset, type CryptCorruption } from '../model/crypt/corrupt.ts';
@@ -25,16 +26,12 @@ import { runCrashStep } from './crash-step.ts';
 import { aeadErrorSectors, dmRemoveArgv } from './crypt-stack.ts';
 import { ioSize, writeAt, type TransferPlan } from './disks.ts';
 import { ioToolFailure, type TopDevice } from './io-refusal.ts';
-import { CellDisks, writePattern, writePayload } from './guest-disks.ts';
+import { CellDisks, writePayload } from './guest-disks.ts';
 import { parseIntegrityStatus } from './integrity-stack.ts';
 import { blockList, expectedBlockData, judgeRead } from './read-judge.ts';
 import { checkRequirements } from './requirements.ts';
-import { payloadIndex, readExpectation, type PayloadIndex } from '../repro/expect.ts';
-
-/** ih-io --procs: the range's chunks issued by that many processes at once (the same bytes end up on disk). */
-function concurrency(r: IoRange): string[] {
-  return r.procs !== undefined ? ['--procs', String(r.procs)] : [];
-}
+import { readExpectation, type PayloadIndex } from '../repro/expect.ts';
+import { writePattern } from '../scenario/payload.ts';
 
 export interface AeadState {
   model: IntegrityDeviceModel;
@@ -98,8 +95,7 @@ export abstract class AeadCell {
     await this.s.begin(-1, 'setup');
     await this.disks.map(this.s);
     await checkRequirements(this.s, this.spec.scenario);
-    await writePayload(this.spec.scenario, this.plan, this.host('payload'));
-    this.payload = payloadIndex(this.spec.scenario, this.plan);
+    this.payload = await writePayload(this.spec.scenario, this.plan, this.host('payload'));
     await this.prepare();
     await this.format();
     await this.open(true);
@@ -214,9 +210,9 @@ export abstract class AeadCell {
   private async write(i: number, r: IoRange): Promise<void> {
     const { model } = this.must();
     this.s.expect({ op: 'write', offset: r.offset, length: r.length, bs: ioSize(r, model.blockSize), errno: 0 });
-    const res = await this.s.run(['ih-io', 'copy', '--src', this.dev('payload'), '--src-offset', String(this.plan.offsets.get(i)),
-      '--dst', this.top, '--dst-offset', String(r.offset), '--length', String(r.length), '--bs', String(ioSize(r, model.blockSize)), '--block', String(model.blockSize),
-      ...concurrency(r), ...(r.fua ? ['--fua'] : [])]);
+    // --procs: the range's chunks issued by that many processes at once (the same bytes end up on disk)
+    const res = await this.s.run(ioArgv({ cmd: 'copy', src: this.dev('payload'), srcOffset: this.plan.offsets.get(i)!,
+      dst: this.top, dstOffset: r.offset, length: r.length, bs: ioSize(r, model.blockSize), block: model.blockSize, procs: r.procs, fua: r.fua }));
     if (res.exitCode === 2 || res.exitCode === 3) throw await ioToolFailure(this.s, i, res, 'copy', this.topDevice());
     const failed = parseIoReport(res.stdout).ios.filter((l) => l.op === 'write' && !l.ok);
     for (const f of failed) {
@@ -237,8 +233,8 @@ export abstract class AeadCell {
     const bs = ioSize(r, model.blockSize);
     const outOff = this.plan.offsets.get(i)!;
     this.s.expect(readExpectation(model, { offset: r.offset, length: r.length, bs }, this.payload!));
-    const res = await this.s.run(['ih-io', 'read', '--dev', this.top, '--offset', String(r.offset), '--length', String(r.length),
-      '--bs', String(bs), '--block', String(model.blockSize), '--out', this.dev('out'), '--out-offset', String(outOff), '--log-ok', ...concurrency(r)]);
+    const res = await this.s.run(ioArgv({ cmd: 'read', dev: this.top, offset: r.offset, length: r.length,
+      bs, block: model.blockSize, procs: r.procs, out: this.dev('out'), outOffset: outOff, logOk: true }));
     if (res.exitCode === 2 || res.exitCode === 3) throw await ioToolFailure(this.s, i, res, 'read', this.topDevice());
     const req = { step: i, offset: r.offset, length: r.length, bs };
     const got = await this.s.images.readBlocks(this.host('out'), outOff, r.length, model.blockSize, expectedBlockData(model, req));
@@ -257,7 +253,7 @@ export abstract class AeadCell {
   private async discard(i: number, d: { offset: number; length: number }): Promise<void> {
     const exp = expectCryptDiscard({ cryptAllowDiscards: this.cryptDiscards });
     this.s.expect({ op: 'discard', errno: exp.errno });
-    const res = await this.s.run(['ih-io', 'discard', '--dev', this.top, '--offset', String(d.offset), '--length', String(d.length)]);
+    const res = await this.s.run(ioArgv({ cmd: 'discard', dev: this.top, offset: d.offset, length: d.length }));
     if (res.exitCode === 2 || res.exitCode === 3) throw await ioToolFailure(this.s, i, res, 'discard', this.topDevice());
     const line = parseIoReport(res.stdout).results.find((l) => l.op === 'discard');
     if (line === undefined) throw new InfraError('ih-io discard reported nothing');

@@ -9,6 +9,7 @@
 import { writeFile, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseIoReport } from '../../vm/agent/client.ts';
+import { ioArgv } from '../../vm/agent/io-argv.ts';
 import { progressAt } from '../crash/progress.ts';
 import { differingRanges, Replayer, replayPosition, type BrokenReplay, type CrashPoint } from '../crash/replay.ts';
 import { CrashConsistencyModel, MODE_PROMISES, type WorkloadOp, type WorkloadProgress } from '../model/crash/consistency.ts';
@@ -82,8 +83,8 @@ export async function reopenAndJudge(ctx: StackContext, model: CrashConsistencyM
   }
   const failing = new Map<number, number>();
   for (const [off, len] of extents) {
-    const r = await s.run(['ih-io', 'read', '--dev', ctx.stack.top, '--offset', String(off), '--length', String(len), '--bs', '256K',
-      '--block', String(ctx.blockSize), '--out', ctx.out.guest, '--out-offset', String(off)]);
+    const r = await s.run(ioArgv({ cmd: 'read', dev: ctx.stack.top, offset: off, length: len, bs: '256K',
+      block: ctx.blockSize, out: ctx.out.guest, outOffset: off }));
     if (r.exitCode === 2 || r.exitCode === 3) throw await ioToolFailure(s, ctx.stepIndex, r, 'read', { dev: ctx.stack.top, bytes: ctx.old.length, blockSize: ctx.blockSize });
     for (const [b, e] of failingBlocks(parseIoReport(r.stdout), ctx.blockSize)) failing.set(b, e);
   }

@@ -5,6 +5,7 @@
  *   data disk <- log-writes (log on its own disk) <- dm-integrity [<- dm-crypt AEAD] <- workload
  */
 import { parseIoReport } from '../../vm/agent/client.ts';
+import { ioArgv } from '../../vm/agent/io-argv.ts';
 import { END_MARK, isDiscard, isMark, parseWriteLog, type WriteLog } from '../crash/log-writes.ts';
 import { CLOSED_MARK, expectedMarks, opMark, START_MARK } from '../crash/progress.ts';
 import { Replayer, differingRanges, type BrokenReplay } from '../crash/replay.ts';
@@ -86,13 +87,11 @@ export async function stageWorkload(ctx: Pick<CrashContext, 'payload'>, ops: Wor
 /** The guest command of one workload operation on the top device. */
 export function workloadArgv(ctx: Pick<CrashContext, 'stack' | 'payload' | 'blockSize'>, op: CrashOp, payloadAt: number): string[] {
   const top = ctx.stack.top;
-  if (op === 'flush') return ['ih-io', 'flush', '--dev', top];
+  if (op === 'flush') return ioArgv({ cmd: 'flush', dev: top });
   const w = op.write;
   const bs = w.bs === 'block' ? ctx.blockSize : w.bs;
-  const argv = ['ih-io', 'copy', '--src', ctx.payload.guest, '--src-offset', String(payloadAt), '--dst', top,
-    '--dst-offset', String(w.offset), '--length', String(w.length), '--bs', String(bs), '--block', String(ctx.blockSize), '--jobs', String(w.jobs)];
-  if (w.fua) argv.push('--fua');
-  return argv;
+  return ioArgv({ cmd: 'copy', src: ctx.payload.guest, srcOffset: payloadAt, dst: top,
+    dstOffset: w.offset, length: w.length, bs, block: ctx.blockSize, jobs: w.jobs, fua: w.fua });
 }
 
 /** A workload operation must succeed: a failed write or flush is a disagreement, a broken helper an error. */

@@ -3,11 +3,11 @@
  * targets, and putting the host-generated write payload on its disk.
  */
 import { InfraError } from '../errors.ts';
+import { PayloadIndex } from '../repro/expect.ts';
 import type { Scenario } from '../scenario/load.ts';
-import type { IoRange } from '../scenario/schema.ts';
+import { payloadParts } from '../scenario/payload.ts';
 import { SkipCell, type GuestSession } from './cell.ts';
 import { writeAt, type TransferPlan } from './disks.ts';
-import { pattern } from '../model/pattern.ts';
 
 /** role -> /dev/vdX, by virtio serial (ih-<role>), so PCI enumeration order cannot swap disks. */
 export async function mapGuestDisks(s: GuestSession, roles: Iterable<string>): Promise<Map<string, string>> {
@@ -69,15 +69,15 @@ export async function requireTargets(s: GuestSession, targets: string[]): Promis
   if (missing.length > 0) throw new SkipCell(`kernel lacks device-mapper target(s): ${missing.join(', ')}`);
 }
 
-/** The bytes a write step writes: a keystream seeded by scenario id and step index. */
-export function writePattern(scenario: Scenario, step: number, r: IoRange): Buffer {
-  return pattern(`${scenario.id}#${step}`, 0, r.length);
-}
-
-/** The host generates every byte the guest will write, onto the payload disk, before any step runs. */
-export async function writePayload(scenario: Scenario, plan: TransferPlan, payloadImage: string): Promise<void> {
-  for (const [i, step] of scenario.steps.entries()) {
-    if (typeof step === 'string' || !('write' in step)) continue;
-    await writeAt(payloadImage, plan.offsets.get(i)!, writePattern(scenario, i, step.write));
+/**
+ * The host generates every byte the guest will write, onto the payload disk, before any step runs; the
+ * index it returns finds a block's expected bytes in that payload (for the reproducer's expectations).
+ */
+export async function writePayload(scenario: Scenario, plan: TransferPlan, payloadImage: string): Promise<PayloadIndex> {
+  const index = new PayloadIndex();
+  for (const { offset, bytes } of payloadParts(scenario, plan.offsets)) {
+    await writeAt(payloadImage, offset, bytes);
+    index.add(offset, bytes);
   }
+  return index;
 }

@@ -12,7 +12,7 @@ import type { GuestFacts } from '../scenario/requirements.ts';
 import type { CrashStep, HostFault, IntegrityStack, IoRange, KillStep } from '../scenario/schema.ts';
 import type { CellSpec, GuestSession } from './cell.ts';
 import { KernelFailure } from './cell.ts';
-import { writeAt, type TransferPlan } from './disks.ts';
+import type { TransferPlan } from './disks.ts';
 import { auditStack, judgeKernelLog } from './integrity-checks.ts';
 import { applyFault, dataSectorRanges, type FlippedByte } from './integrity-faults.ts';
 import { ChecksumTally, discardStep, flushStep, readStep, writeStep, type IoContext } from './integrity-io.ts';
@@ -20,9 +20,9 @@ import {
   integrityCloseArgv, integrityFormatArgv, integrityKeyFiles, integrityOpenArgv, lowerTable, mergeRanges, parseIntegrityStatus,
   type IntegrityDevices,
 } from './integrity-stack.ts';
-import { CellDisks } from './guest-disks.ts';
-import { pattern } from '../model/pattern.ts';
+import { CellDisks, writePayload } from './guest-disks.ts';
 import { PayloadIndex } from '../repro/expect.ts';
+import { writePattern } from '../scenario/payload.ts';
 import { checkRequirements } from './requirements.ts';
 import { runKillStep } from './crash-kill.ts';
 import type { CrashContext } from './crash-record.ts';
@@ -55,7 +55,7 @@ export class IntegrityCell {
   private superblockFlips: FlippedByte[] = [];
   private isOpen = false;
   private crashed = false;
-  private readonly payload = new PayloadIndex();
+  private payload = new PayloadIndex();
 
   constructor(
     private readonly spec: CellSpec,
@@ -72,7 +72,7 @@ export class IntegrityCell {
     await this.s.begin(-1, 'setup');
     await this.disks.map(this.s);
     this.facts = await checkRequirements(this.s, this.spec.scenario);
-    await this.writePayload();
+    this.payload = await writePayload(this.spec.scenario, this.plan, this.host('payload'));
     await this.writeKeyFiles();
     if (this.stack.lower === 'linear') {
       await this.s.must(['dmsetup', 'create', LOWER], { stdin: Buffer.from(lowerTable(this.guestDev(this.stack.disk), this.diskSectors())) });
@@ -107,7 +107,7 @@ export class IntegrityCell {
       else if (step === 'close') await this.close();
       else if (step === 'status') await this.status(i);
       else if (step === 'flush') await flushStep(io, i);
-      else if ('write' in step && this.spec.phase === 'read') { this.modelOrThrow().write(step.write.offset / 512, this.patternFor(i, step.write)); this.s.note('written by the other kernel'); }
+      else if ('write' in step && this.spec.phase === 'read') { this.modelOrThrow().write(step.write.offset / 512, writePattern(this.spec.scenario, i, step.write)); this.s.note('written by the other kernel'); }
       else if ('write' in step) { this.noteAreas(step.write); await writeStep(io, i, step.write); }
       else if ('read' in step && this.spec.phase === 'write') this.s.note('left to the reading kernel');
       else if ('read' in step) { this.noteAreas(step.read); await readStep(io, i, step.read); }
@@ -202,27 +202,13 @@ export class IntegrityCell {
     return {
       s: this.s, model: this.modelOrThrow(), tally: this.tally, top: TOP,
       payloadDev: this.guestDev('payload'), outDev: this.guestDev('out'), outImage: this.host('out'),
-      patternFor: (step: number, r: IoRange) => this.patternFor(step, r), payload: this.payload,
+      patternFor: (step: number, r: IoRange) => writePattern(this.spec.scenario, step, r), payload: this.payload,
       transferOffset: (step: number) => {
         const o = this.plan.offsets.get(step);
         if (o === undefined) throw new InfraError(`no transfer offset planned for step ${step}`);
         return o;
       },
     };
-  }
-
-  /** The host generates every byte the guest will write, onto the payload disk, before any step runs. */
-  private async writePayload(): Promise<void> {
-    for (const [i, step] of this.spec.scenario.steps.entries()) {
-      if (typeof step === 'string' || !('write' in step)) continue;
-      const bytes = this.patternFor(i, step.write);
-      await writeAt(this.host('payload'), this.plan.offsets.get(i)!, bytes);
-      this.payload.add(this.plan.offsets.get(i)!, bytes);
-    }
-  }
-
-  private patternFor(step: number, r: IoRange): Buffer {
-    return pattern(`${this.spec.scenario.id}#${step}`, 0, r.length);
   }
 
   /** Says in the report when a range crosses interleave areas (and the metadata run between them). */

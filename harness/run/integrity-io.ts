@@ -4,6 +4,7 @@
  * later checks need: the mismatch counter's range and which sectors the kernel may name in its log.
  */
 import { parseIoReport } from '../../vm/agent/client.ts';
+import { ioArgv } from '../../vm/agent/io-argv.ts';
 import type { ExpectedRead, IntegrityDeviceModel } from '../model/integrity/device.ts';
 import { InfraError } from '../errors.ts';
 import type { IoRange } from '../scenario/schema.ts';
@@ -75,22 +76,17 @@ function topDevice(ctx: IoContext): TopDevice {
   return { dev: ctx.top, bytes: ctx.model.providedDataSectors * 512, blockSize: ctx.model.blockSize };
 }
 
-function transferArgs(ctx: IoContext, r: IoRange): string[] {
+function transferOptions(ctx: IoContext, r: IoRange) {
   const bs = ioSize(r, ctx.model.blockSize);
-  const args = ['--length', String(r.length), '--bs', String(bs), '--block', String(r.unaligned ? bs : ctx.model.blockSize)];
-  if (r.procs !== undefined) args.push('--procs', String(r.procs));
-  if (r.unaligned) args.push('--unaligned');
-  return args;
+  return { length: r.length, bs, block: r.unaligned ? bs : ctx.model.blockSize, procs: r.procs, unaligned: r.unaligned };
 }
 
 export async function writeStep(ctx: IoContext, i: number, r: IoRange): Promise<void> {
   const { s, model } = ctx;
   const exp = model.expectWrite(r.offset, r.length);
-  const argv = ['ih-io', 'copy', '--src', ctx.payloadDev, '--src-offset', String(ctx.transferOffset(i)),
-    '--dst', ctx.top, '--dst-offset', String(r.offset), ...transferArgs(ctx, r)];
-  // an unaligned length cannot be read O_DIRECT from the payload disk: only the write is meant to be misaligned
-  if (r.unaligned) argv.push('--src-buffered');
-  if (r.fua) argv.push('--fua');
+  const argv = ioArgv({ cmd: 'copy', src: ctx.payloadDev, srcOffset: ctx.transferOffset(i), dst: ctx.top, dstOffset: r.offset, ...transferOptions(ctx, r),
+    // an unaligned length cannot be read O_DIRECT from the payload disk: only the write is meant to be misaligned
+    srcBuffered: r.unaligned, fua: r.fua });
   s.expect({ op: 'write', offset: r.offset, length: r.length, bs: ioSize(r, model.blockSize), errno: exp.ok ? 0 : exp.errno });
   const res = await s.run(argv);
   if (res.exitCode === 2 || res.exitCode === 3) throw await ioToolFailure(s, i, res, 'copy', topDevice(ctx));
@@ -129,8 +125,8 @@ export async function readStep(ctx: IoContext, i: number, r: IoRange): Promise<v
   if (expected.some((e) => !e.exp.ok)) await s.readsMayFail();
   s.expect(r.unaligned ? { op: 'read-unaligned', offset: r.offset, errno: model.directIoProblem(r.offset, r.length)?.errno ?? 0 }
     : readExpectation(model, { offset: r.offset, length: r.length, bs }, ctx.payload));
-  const res = await s.run(['ih-io', 'read', '--dev', ctx.top, '--offset', String(r.offset), ...transferArgs(ctx, r),
-    '--out', ctx.outDev, '--out-offset', String(outOff), '--log-ok']);
+  const res = await s.run(ioArgv({ cmd: 'read', dev: ctx.top, offset: r.offset, ...transferOptions(ctx, r),
+    out: ctx.outDev, outOffset: outOff, logOk: true }));
   if (res.exitCode === 2 || res.exitCode === 3) throw await ioToolFailure(s, i, res, 'read', topDevice(ctx));
   const report = parseIoReport(res.stdout);
   if (r.unaligned) {
@@ -157,7 +153,7 @@ export async function discardStep(ctx: IoContext, i: number, d: { offset: number
   const { s, model } = ctx;
   const exp = model.expectDiscard(d.offset / 512, d.length / 512);
   s.expect({ op: 'discard', errno: exp.errno });
-  const res = await s.run(['ih-io', 'discard', '--dev', ctx.top, '--offset', String(d.offset), '--length', String(d.length)]);
+  const res = await s.run(ioArgv({ cmd: 'discard', dev: ctx.top, offset: d.offset, length: d.length }));
   if (res.exitCode === 2 || res.exitCode === 3) throw await ioToolFailure(s, i, res, 'discard', topDevice(ctx));
   const line = parseIoReport(res.stdout).results.find((l) => l.op === 'discard');
   if (line === undefined) throw new InfraError('ih-io discard reported nothing');
@@ -172,7 +168,7 @@ export async function flushStep(ctx: IoContext, i: number): Promise<void> {
   const { s, model } = ctx;
   const exp = model.expectFlush();
   s.expect({ op: 'flush', errno: exp.errno });
-  const res = await s.run(['ih-io', 'flush', '--dev', ctx.top]);
+  const res = await s.run(ioArgv({ cmd: 'flush', dev: ctx.top }));
   if (res.exitCode === 2 || res.exitCode === 3) throw await ioToolFailure(s, i, res, 'flush', topDevice(ctx));
   const line = parseIoReport(res.stdout).results.find((l) => l.op === 'flush');
   if (line === undefined) throw new InfraError('ih-io flush reported nothing');

@@ -6,6 +6,7 @@
  * naming what was seen). Anything else is the harness's own mistake: an argument it built wrong (`error`).
  */
 import { parseIoReport, type ExecResult } from '../../vm/agent/client.ts';
+import { ioArgv } from '../../vm/agent/io-argv.ts';
 import { InfraError } from '../errors.ts';
 import type { GuestSession } from './cell.ts';
 import { KernelFailure } from './cell.ts';
@@ -43,7 +44,7 @@ export async function ioToolFailure(s: GuestSession, step: number, res: ExecResu
   const own = openFailed(res.stdout);
   if (own !== undefined) return own;
   // ask the device itself what it is: the refusal may come from a size or block size the kernel got wrong
-  const info = await s.run(['ih-io', 'info', '--dev', top.dev]);
+  const info = await s.run(ioArgv({ cmd: 'info', dev: top.dev }));
   if (info.exitCode !== 0) return openFailed(info.stdout) ?? new InfraError(message);
   let seen;
   try {

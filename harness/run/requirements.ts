@@ -1,6 +1,7 @@
 import { effectiveRequirements, kernelVersionOf, parseDmTargets, parseProcCrypto, unmetRequirements, type GuestFacts } from '../scenario/requirements.ts';
 import type { Scenario } from '../scenario/load.ts';
 import type { GuestSession } from './cell.ts';
+import { ioArgv } from '../../vm/agent/io-argv.ts';
 import { KernelFailure, SkipCell } from './cell.ts';
 import { tail } from '../errors.ts';
 import { checkGuestModules, unavailableAlgorithm } from './guest-untested.ts';
@@ -33,7 +34,7 @@ export async function gatherFacts(s: GuestSession, scenario: Scenario): Promise<
   let crypto = parseProcCrypto((await s.must(['cat', '/proc/crypto'])).stdout.toString());
   const absent = req.crypto.filter((alg) => !crypto.has(alg));
   if (absent.length > 0) {
-    for (const alg of absent) await s.run(['ih-io', 'alg', alg]);
+    for (const alg of absent) await s.run(ioArgv({ cmd: 'alg', name: alg }));
     crypto = parseProcCrypto((await s.must(['cat', '/proc/crypto'])).stdout.toString());
   }
   const help = new Map<string, string | undefined>();
