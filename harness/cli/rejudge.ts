@@ -32,6 +32,8 @@ async function main(argv: string[]): Promise<number> {
   }
   let same = 0;
   let notReplayed = 0;
+  /** a note shared by many re-judged cells (the audit without kept images) is said once, with the count */
+  const notes = new Map<string, string[]>();
   for (const c of r.cells) {
     const moved = c.executions.filter(changed);
     const unreplayed = c.executions.filter((e) => e.after === undefined);
@@ -40,11 +42,12 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(`  was: ${first(e.before.disagreements)}\n  now: ${first(e.after!.disagreements)}\n  ${e.after!.reason}\n`);
     }
     for (const e of unreplayed) process.stdout.write(`KEPT     ${c.id} (${e.dir}): ${e.before.verdict}: ${e.note}\n`);
-    for (const e of c.executions.filter((x) => x.after !== undefined && x.note !== undefined)) process.stdout.write(`NOTE     ${c.id}: ${e.note}\n`);
+    for (const e of c.executions.filter((x) => x.after !== undefined && x.note !== undefined)) notes.set(e.note!, [...(notes.get(e.note!) ?? []), c.id]);
     if (moved.length === 0 && unreplayed.length === 0) same++;
     if (unreplayed.length > 0) notReplayed++;
     if (c.before !== c.after) process.stdout.write(`VERDICT  ${c.id}: ${c.before} -> ${c.after}\n`);
   }
+  for (const [note, ids] of notes) process.stdout.write(`NOTE     ${ids.length === 1 ? ids[0] : `${ids.length} cells`}: ${note}\n`);
   const g = r.summary.gate;
   process.stdout.write(`${r.cells.length} cell(s): ${same} judged the same, ${r.cells.length - same - notReplayed} changed, ${notReplayed} with executions not replayed` +
     `${g !== undefined ? `; gate: ${g.regressions} regression(s), ${g.unjudged} unjudged` : ''}; exit ${r.exitCode}\n`);
