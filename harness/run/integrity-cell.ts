@@ -42,6 +42,8 @@ const TOP = `/dev/mapper/${NAME}`;
  */
 export class IntegrityCell {
   private readonly stack: IntegrityStack;
+  /** the mode the stack opens in: the scenario's, until an open step names another */
+  private mode: IntegrityStack['mode'];
   private model: IntegrityDeviceModel | undefined;
   private geom: IntegrityGeometry | undefined;
   private facts: GuestFacts | undefined;
@@ -66,6 +68,7 @@ export class IntegrityCell {
     this.disks = new CellDisks(hostDisk);
     if (spec.scenario.stack.type !== 'integrity') throw new InfraError(`IntegrityCell given a ${spec.scenario.stack.type} stack`);
     this.stack = spec.scenario.stack;
+    this.mode = this.stack.mode;
   }
 
   async run(): Promise<void> {
@@ -104,6 +107,7 @@ export class IntegrityCell {
       const kind = typeof step === 'string' ? step : Object.keys(step)[0]!;
       await this.s.begin(i, kind);
       if (step === 'open') await this.openStep(i);
+      else if (typeof step === 'object' && 'open' in step) await this.openStep(i, step.open.mode);
       else if (step === 'close') await this.close();
       else if (step === 'status') await this.status(i);
       else if (step === 'flush') await flushStep(io, i);
@@ -187,6 +191,10 @@ export class IntegrityCell {
     return this.stack.metaDisk !== undefined ? { data, meta: this.host(this.stack.metaDisk) } : { data };
   }
 
+  private openStack(): IntegrityStack {
+    return { ...this.stack, mode: this.mode };
+  }
+
   /** The image holding the superblock: the metadata disk when there is one. */
   private sbImage(): string {
     return this.host(this.stack.metaDisk ?? this.stack.disk);
@@ -227,7 +235,7 @@ export class IntegrityCell {
 
   private async activate(): Promise<void> {
     await this.flushGuestCaches();
-    await this.s.must(integrityOpenArgv(this.stack, this.devices(), NAME));
+    await this.s.must(integrityOpenArgv(this.openStack(), this.devices(), NAME));
     await this.s.must(['dmsetup', 'mknodes', NAME]);
     this.isOpen = true;
     this.tally.resetWindow();
@@ -282,7 +290,9 @@ export class IntegrityCell {
   }
 
   /** The model decides from the superblock on disk whether the kernel must accept this activation. */
-  private async openStep(i: number): Promise<void> {
+  private async openStep(i: number, mode?: IntegrityStack['mode']): Promise<void> {
+    if (mode !== undefined && mode !== this.mode) this.s.note(`opens in ${mode} mode (was ${this.mode})`);
+    this.mode = mode ?? this.mode;
     const model = this.modelOrThrow();
     const table = this.table!;
     const sbBefore = await this.s.images.readAt(this.sbImage(), 0, SB_BYTES);
@@ -320,7 +330,7 @@ export class IntegrityCell {
   private async refusedOpen(i: number, error: string, sbBefore: Buffer): Promise<void> {
     await this.flushGuestCaches();
     this.s.expect({ op: 'refused', why: error });
-    const viaTool = await this.s.run(integrityOpenArgv(this.stack, this.devices(), NAME));
+    const viaTool = await this.s.run(integrityOpenArgv(this.openStack(), this.devices(), NAME));
     if (viaTool.exitCode === 0) {
       this.s.disagree({ step: i, kind: 'open-accepted', expected: `refused: ${error}`, found: 'integritysetup open succeeded' });
       await this.s.must(integrityCloseArgv(NAME));

@@ -95,7 +95,7 @@ describe('loadScenario rejects, naming the file and the field', () => {
 
   it('a step that is no step, listing what a step can be', async () => {
     const m = await loadError(`${HEAD}${STACK}${steps('opne', 'wrte: { offset: 0, length: 4096 }')}`);
-    expect(m).toMatch(/steps\[0\]: expected one of "close", "open", "status", "flush" or an object with one key of write, read, discard, corrupt, swap, corruptSuperblock, corruptJournal, ioError, crash, kill; got "opne"/);
+    expect(m).toMatch(/steps\[0\]: expected one of "close", "open", "status", "flush" or an object with one key of write, read, discard, corrupt, swap, corruptSuperblock, corruptJournal, ioError, crash, kill, open; got "opne"/);
     expect(m).toMatch(/steps\[1\]: expected .*; got \{"wrte"/);
   });
 
@@ -203,5 +203,14 @@ describe('globToRegExp', () => {
     expect(match('*')).toEqual([]);
     expect(globToRegExp('a[b').test('a[b')).toBe(true); // an unclosed [ is itself
     expect(globToRegExp('a[]b').test('a[]b')).toBe(true);
+  });
+});
+
+describe('an open in another mode', () => {
+  it('is refused for a crypt stack and for an integrity stack tuned for one mode', async () => {
+    const crypt = await loadError(`${HEAD}stack: { type: crypt-aead, disk: data, cipher: 'capi:gcm(aes)-random', key: 'ab00000000000000000000000000000000000000000000000000000000000000' }\n${steps('close', 'open: { mode: bitmap }')}`);
+    expect(crypt).toMatch(/steps\[1\]\.open\.mode: only an integrity stack opens in another mode/);
+    const tuned = await loadError(`${HEAD}stack: { type: integrity, disk: data, journalWatermark: 10 }\n${steps('close', 'open: { mode: bitmap }')}`);
+    expect(tuned).toMatch(/steps\[1\]\.open\.mode: the stack's journalWatermark belong to one mode/);
   });
 });

@@ -115,8 +115,13 @@ export function checkSemantics(_file: string, s: ScenarioBody): string[] {
     const needClosed = (what: string) => {
       if (open) errs.push(`${at}.${what}: the host can only change a closed stack (add a 'close' step before it)`);
     };
-    if (step === 'open') {
+    if (step === 'open' || (typeof step === 'object' && 'open' in step)) {
       if (open) errs.push(`${at}: 'open' but the stack is already open`);
+      if (typeof step !== 'string' && stack.type !== 'integrity') errs.push(`${at}.open.mode: only an integrity stack opens in another mode`);
+      if (typeof step !== 'string' && stack.type === 'integrity') {
+        const tuned = (['journalWatermark', 'journalCommitTime', 'bitmapSectorsPerBit', 'bitmapFlushTime'] as const).filter((f) => stack[f] !== undefined);
+        if (tuned.length > 0) errs.push(`${at}.open.mode: the stack's ${tuned.join(', ')} belong to one mode; a scenario that changes mode sets none`);
+      }
       open = brokenAt === undefined;
     } else if (step === 'close') {
       if (!open) errs.push(`${at}: 'close' but the stack is already closed`);

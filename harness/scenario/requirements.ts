@@ -23,8 +23,9 @@ export function effectiveRequirements(s: Pick<Scenario, 'requires' | 'stack' | '
     crypto.add(kernelHashName(st.hash));
     if (st.lower === 'linear') targets.add('linear');
     if (s.steps.some((x) => typeof x === 'object' && 'ioError' in x)) targets.add('error');
-    if (st.mode === 'bitmap') option('integritysetup', '--integrity-bitmap-mode');
-    if (st.mode === 'direct') option('integritysetup', '--integrity-no-journal');
+    const modes = new Set([st.mode, ...s.steps.flatMap((x) => (typeof x === 'object' && 'open' in x ? [x.open.mode] : []))]);
+    if (modes.has('bitmap')) option('integritysetup', '--integrity-bitmap-mode');
+    if (modes.has('direct')) option('integritysetup', '--integrity-no-journal');
     if (st.allowDiscards) option('integritysetup', '--allow-discards');
     if (st.metaDisk !== undefined) option('integritysetup', '--data-device');
     if (isKeyedHash(st.hash)) option('integritysetup', '--integrity-key-file');

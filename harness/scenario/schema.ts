@@ -153,6 +153,8 @@ export const stepSchema = z.union([
   z.strictObject({ kill }),
   z.literal('close'),
   z.literal('open'),
+  /** Integrity stacks: open in another mode (integritysetup open's mode flag), which later opens keep. */
+  z.strictObject({ open: z.strictObject({ mode: z.enum(['journal', 'bitmap', 'direct']) }) }),
   z.literal('status'),
   z.literal('flush'),
 ]);
