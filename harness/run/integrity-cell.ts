@@ -127,7 +127,7 @@ export class IntegrityCell {
     if (this.stack.lower === 'linear') await this.s.must(['dmsetup', 'remove', LOWER]);
     if (this.crashed) return;
     const dmesg = await this.s.must(['dmesg']);
-    judgeKernelLog(this.s, end, dmesg.stdout.toString(), this.tally, this.requiredLog);
+    judgeKernelLog(this.s, end, dmesg.stdout.toString(), this.tally, this.requiredLog, this.modelOrThrow().sectorsPerBlock);
     await auditStack(this.s, end, this.stack, this.modelOrThrow(), this.images(), this.superblockFlips);
   }
 

@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { auditIntegrityImage } from '../model/integrity/audit.ts';
 import type { IntegrityDeviceModel } from '../model/integrity/device.ts';
 import { ModelInputError } from '../model/errors.ts';
-import { CHECKSUM_FAILED, checksumLineBounds } from '../model/integrity/log.ts';
+import { CHECKSUM_FAILED, checksumLineBlockSector, checksumLineBounds } from '../model/integrity/log.ts';
 import type { IntegrityStack } from '../scenario/schema.ts';
 import type { GuestSession } from './cell.ts';
 import type { FlippedByte } from './integrity-faults.ts';
@@ -14,10 +14,12 @@ import type { ChecksumTally } from './integrity-io.ts';
 import { splitByStep } from './kernel-log.ts';
 
 /**
- * Every "Checksum failed" line must name a sector the model expected a failure at in that step; their number
+ * Every "Checksum failed" line must name a sector of a block the model expected to fail in that step; their number
  * must fit the ratelimit bounds; every line the model requires must be there.
  */
-export function judgeKernelLog(s: GuestSession, step: number, dmesg: string, tally: ChecksumTally, required: Map<number, string[]>): void {
+export function judgeKernelLog(
+  s: GuestSession, step: number, dmesg: string, tally: ChecksumTally, required: Map<number, string[]>, sectorsPerBlock: number,
+): void {
   const byStep = splitByStep(dmesg);
   let lines = 0;
   for (const [i, text] of byStep) {
@@ -27,7 +29,7 @@ export function judgeKernelLog(s: GuestSession, step: number, dmesg: string, tal
       lines++;
       const sector = Number.parseInt(m[1]!, 16);
       const allowed = tally.logSectors.get(i);
-      if (!allowed?.has(sector)) {
+      if (!allowed?.has(checksumLineBlockSector(sector, sectorsPerBlock))) {
         s.disagree({ step: i, kind: 'log-unexpected', sector, expected: allowed?.size ? `checksum lines for sectors ${[...allowed].map((x) => `0x${x.toString(16)}`).join(', ')}` : 'no checksum line', found: line.trim() });
       }
     }

@@ -16,9 +16,19 @@ export function checksumLineBounds(events: { min: number; max: number }): { min:
   return { min: Math.min(events.min, RATELIMIT_BURST), max: events.max };
 }
 
-/** The sector a checksum line names for a failing block. */
+/** The sector a checksum line names for a failing block (integrity_recheck(): the block's first). */
 export function checksumLineSector(block: number, sectorsPerBlock: number): number {
   return block * sectorsPerBlock;
+}
+
+/**
+ * The failing block a checksum line names, as the first sector of it. The line names a sector inside the
+ * block: its first since "dm-integrity: recheck the integrity tag after a failure" (c88f5e553fe3, 6.8, in the
+ * 6.1 and 6.6 stable series), one derived from the tag's position before it (the block's last sector for a
+ * one-block read: Debian 11's 5.10 logs 0x7 for the 4 KiB block at 0x0). Either names the same block.
+ */
+export function checksumLineBlockSector(sector: number, sectorsPerBlock: number): number {
+  return sector - (sector % sectorsPerBlock);
 }
 
 /** dm_integrity_io_error() logs this once when journal replay meets an unknown commit id (DMERR, not limited). */
