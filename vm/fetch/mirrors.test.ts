@@ -23,7 +23,7 @@ describe('mirrors', () => {
 
   it('refuse an unknown source or a non-http URL, naming the option', () => {
     expect(() => parseMirrorOptions(['kernel-org=http://x'])).toThrow(UsageError);
-    expect(() => parseMirrorOptions(['kernel-org=http://x'])).toThrow(/^--mirror kernel-org=http:\/\/x: expected <source>=<url> with source one of kernel\.org, ubuntu-mainline, debian-snapshot$/);
+    expect(() => parseMirrorOptions(['kernel-org=http://x'])).toThrow(/^--mirror kernel-org=http:\/\/x: expected <source>=<url> with source one of kernel\.org, ubuntu-mainline, debian-snapshot, debian$/);
     expect(() => parseMirrorOptions(['kernel.org=ftp://x'])).toThrow(/--mirror kernel\.org: 'ftp:\/\/x' must be an http\(s\) URL/);
     expect(() => resolveMirrors({ IH_MIRROR_KERNEL_ORG: 'nope' })).toThrow(/^IH_MIRROR_KERNEL_ORG: 'nope' is not a URL/);
   });

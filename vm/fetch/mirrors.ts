@@ -6,6 +6,7 @@ export const MIRROR_SOURCES = {
   'kernel.org': { env: 'IH_MIRROR_KERNEL_ORG', base: 'https://cdn.kernel.org/pub/linux/kernel' },
   'ubuntu-mainline': { env: 'IH_MIRROR_UBUNTU_MAINLINE', base: 'https://kernel.ubuntu.com/mainline' },
   'debian-snapshot': { env: 'IH_MIRROR_DEBIAN_SNAPSHOT', base: 'https://snapshot.debian.org/archive/debian' },
+  debian: { env: 'IH_MIRROR_DEBIAN', base: 'http://deb.debian.org/debian' },
 } as const;
 
 export type MirrorSource = keyof typeof MIRROR_SOURCES;

@@ -19,7 +19,16 @@ export interface DebianSnapshotEntry {
 export type CatalogSource =
   | { kind: 'debian'; alias: string; pattern: RegExp; note?: string }
   // A kernel.org release; `debianSnapshot` and `ubuntuMainline` name prebuilt packages of the series, tried first.
-  | { kind: 'tarball'; alias: string; url: string; checksums: string; debianSnapshot?: DebianSnapshotEntry; ubuntuMainline?: string; note?: string };
+  | {
+      kind: 'tarball'; alias: string; url: string; checksums: string; debianArchive?: DebianArchiveEntry; debianSnapshot?: DebianSnapshotEntry;
+      ubuntuMainline?: string; note?: string;
+    };
+
+/** A series Debian still publishes (deb.debian.org): the newest package of the suite whose name matches. */
+export interface DebianArchiveEntry {
+  suite: string;
+  package: RegExp;
+}
 
 export const CATALOG_FILE = fileURLToPath(new URL('../kernels.yaml', import.meta.url));
 
@@ -29,6 +38,10 @@ const entry = z.union([
     tarball: z.url(),
     checksums: z.url(),
     'ubuntu-mainline': z.string().regex(/^v\d+\.\d+(\.\d+)?$/, 'expected a mainline directory name like v4.13.16').optional(),
+    'debian-archive': z.object({
+      suite: z.string().regex(/^[a-z][a-z0-9-]*$/, 'expected a suite name like bullseye'),
+      package: z.string().regex(/^\^linux-image-/, 'expected a regular expression for linux-image-* package names, like ^linux-image-5\.10\.0-[0-9]+-amd64-unsigned$'),
+    }).strict().optional(),
     'debian-snapshot': z.object({
       timestamp: z.string().regex(/^\d{8}T\d{6}Z$/, 'expected a snapshot.debian.org timestamp like 20171125T000000Z'),
       suite: z.string().regex(/^[a-z][a-z0-9-]*$/, 'expected a suite name like unstable or buster'),
@@ -61,7 +74,16 @@ export function parseCatalog(text: string, file = CATALOG_FILE): Map<string, Cat
     } else {
       const mainline = e['ubuntu-mainline'] !== undefined ? { ubuntuMainline: e['ubuntu-mainline'] } : {};
       const snapshot = e['debian-snapshot'] !== undefined ? { debianSnapshot: e['debian-snapshot'] } : {};
-      out.set(alias, { kind: 'tarball', alias, url: e.tarball, checksums: e.checksums, ...snapshot, ...mainline, ...note });
+      const da = e['debian-archive'];
+      let archive = {};
+      if (da !== undefined) {
+        try {
+          archive = { debianArchive: { suite: da.suite, package: new RegExp(da.package) } };
+        } catch (err) {
+          throw new UsageError(`${file}: kernels.${alias}.debian-archive.package: not a regular expression: ${(err as Error).message}`);
+        }
+      }
+      out.set(alias, { kind: 'tarball', alias, url: e.tarball, checksums: e.checksums, ...archive, ...snapshot, ...mainline, ...note });
     }
   }
   return out;

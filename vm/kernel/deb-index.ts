@@ -61,6 +61,23 @@ export function findPackage(text: string, pkg: string, version: string, arch = '
   return undefined;
 }
 
+/** Every amd64 stanza whose package name matches `pattern`, with its name and version (Debian's current archive). */
+export function packagesMatching(text: string, pattern: RegExp, arch = 'amd64'): Array<PackageEntry & { package: string; version: string }> {
+  const out: Array<PackageEntry & { package: string; version: string }> = [];
+  for (const stanza of text.replace(/\r\n/g, '\n').split(/\n\s*\n/)) {
+    if (!stanza.includes('linux-image-')) continue;
+    const f = stanzaFields(stanza);
+    const name = f.get('Package');
+    if (name === undefined || !pattern.test(name) || f.get('Architecture') !== arch) continue;
+    const filename = f.get('Filename');
+    const sha256 = f.get('SHA256');
+    const version = f.get('Version');
+    if (filename === undefined || version === undefined || sha256 === undefined || !/^[0-9a-f]{64}$/.test(sha256)) continue;
+    out.push({ package: name, version, filename, sha256, size: Number(f.get('Size') ?? NaN) });
+  }
+  return out;
+}
+
 /** Versions of `pkg` the Packages file lists, for an error message when the catalog's version is not among them. */
 export function versionsOf(text: string, pkg: string): string[] {
   const out: string[] = [];

@@ -10,7 +10,7 @@ import { makeTestKey, type TestKey } from '../fetch/test-gpg.ts';
 import { startMirrorServer, type MirrorServer } from '../fetch/test-server.ts';
 import type { DebianSnapshotEntry } from './catalog.ts';
 import { findPackage, parseRelease } from './deb-index.ts';
-import { fetchDebianSnapshot, snapshotCacheDir } from './debian-snapshot.ts';
+import { fetchDebianArchive, fetchDebianSnapshot, snapshotCacheDir } from './debian-snapshot.ts';
 import { makeKernelDeb, writeSnapshotSuite } from './test-snapshot-archive.ts';
 
 // snapshot.debian.org's layout on 127.0.0.1: /archive/debian/20171125T000000Z/{dists/unstable,pool/main/l/linux}/,
@@ -214,5 +214,34 @@ describe('fetchDebianSnapshot (127.0.0.1 stand-in for snapshot.debian.org)', () 
     } finally {
       renameSync(join(archive, TS, 'dists', 'stretch'), bDists);
     }
+  });
+});
+
+describe('fetchDebianArchive (127.0.0.1 stand-in for deb.debian.org)', () => {
+  const current = () => resolveMirrors({}, { debian: `${server.url}/archive/debian/${TS}` });
+  const series = { suite: 'unstable', package: /^linux-image-4\.13\.0-1-amd64$/ };
+
+  it('takes the newest amd64 package whose name matches, through the signed index', async () => {
+    const k = await fetchDebianArchive('4.13', series, { mirrors: current(), cacheRoot: join(root, 'a1'), env: env() });
+    // 4.13.10-1 and 4.13.13-1 are listed for amd64 (and the newer one for i386, and a -dbg package): dpkg's order picks 4.13.13-1
+    expect(k).toMatchObject({ release: REL, version: '4.13.13-1' });
+    expect(k.source).toMatch(new RegExp(`^debian:unstable/${PKG}=4\\.13\\.13-1 \\(${PKG}_4\\.13\\.13-1_amd64\\.deb from `));
+  });
+
+  it('uses the package the last download chose when the archive cannot be reached, and says so', async () => {
+    const cache = join(root, 'a2');
+    const first = await fetchDebianArchive('4.13', series, { mirrors: current(), cacheRoot: cache, env: env() });
+    const said: string[] = [];
+    const offline = resolveMirrors({}, { debian: 'http://127.0.0.1:9/debian' });
+    const k = await fetchDebianArchive('4.13', series, { mirrors: offline, cacheRoot: cache, env: env(), log: (l) => said.push(l) });
+    expect(k.bootImage).toBe(first.bootImage);
+    expect(said.join('\n')).toMatch(/127\.0\.0\.1:9\/debian unreachable .*; using the package the last download chose/);
+    // without a cached choice the same failure is the caller's to handle (the next source is tried)
+    await expect(fetchDebianArchive('4.13', series, { mirrors: offline, cacheRoot: join(root, 'a3'), env: env() })).rejects.toThrow();
+  });
+
+  it('refuses a suite that lists no package of the series', async () => {
+    await expect(fetchDebianArchive('4.13', { suite: 'unstable', package: /^linux-image-9\.9/ }, { mirrors: current(), cacheRoot: join(root, 'a4'), env: env() }))
+      .rejects.toBeInstanceOf(NotFoundError);
   });
 });

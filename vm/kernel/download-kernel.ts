@@ -9,7 +9,7 @@ import { progressTo } from '../fetch/progress.ts';
 import { KernelUnavailableError } from './build-errors.ts';
 import type { CatalogSource } from './catalog.ts';
 import { tarballUnavailableMessage } from './catalog.ts';
-import { fetchDebianSnapshot } from './debian-snapshot.ts';
+import { fetchDebianArchive, fetchDebianSnapshot } from './debian-snapshot.ts';
 import { provideSourceKernel } from './from-source.ts';
 import { fetchKernelOrgTarball } from './kernel-org.ts';
 import type { KernelSpec } from './spec.ts';
@@ -38,6 +38,7 @@ export async function provideDownloadedKernel(spec: TarballSpec, src: TarballSou
   const why: string[] = [];
   const build = spec.build.patches.length + spec.build.kconfig.length + spec.build.makeArgs.length > 0;
   const prebuilt: { name: string; fetch: () => Promise<ResolvedKernel> }[] = build ? [] : [
+    ...(src.debianArchive !== undefined ? [{ name: `Debian's archive (${src.debianArchive.suite})`, fetch: () => fetchDebianArchive(spec.text, src.debianArchive!, common) }] : []),
     ...(src.debianSnapshot !== undefined ? [{ name: 'the Debian snapshot archive', fetch: () => fetchDebianSnapshot(spec.text, src.debianSnapshot!, common) }] : []),
     ...(src.ubuntuMainline !== undefined ? [{ name: 'Ubuntu mainline', fetch: () => fetchUbuntuMainline(spec.text, src.ubuntuMainline!, common) }] : []),
   ];
