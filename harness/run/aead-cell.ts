@@ -25,7 +25,7 @@ import { auditRaw, dropJournalReplay, type CrashStack } from './crash-stack.ts';
 import { runCrashStep } from './crash-step.ts';
 import { aeadErrorSectors, dmRemoveArgv } from './crypt-stack.ts';
 import { ioSize, writeAt, type TransferPlan } from './disks.ts';
-import { ioToolFailure, type TopDevice } from './io-refusal.ts';
+import { checkTopDevice, ioToolFailure, type TopDevice } from './io-refusal.ts';
 import { CellDisks, writePayload } from './guest-disks.ts';
 import { parseIntegrityStatus } from './integrity-stack.ts';
 import { blockList, expectedBlockData, judgeRead } from './read-judge.ts';
@@ -99,10 +99,11 @@ export abstract class AeadCell {
     await this.prepare();
     await this.format();
     await this.open(true);
+    await checkTopDevice(this.s, -1, this.topDevice());
     await this.checkDiscardLimit();
     const steps = this.spec.scenario.steps;
     for (const [i, step] of steps.entries()) {
-      if (step === 'open') { await this.s.begin(i, 'open'); await this.open(false); }
+      if (step === 'open') { await this.s.begin(i, 'open'); await this.open(false); await checkTopDevice(this.s, i, this.topDevice()); }
       else if (step === 'close') { await this.s.begin(i, 'close'); await this.close(); }
       else if (step === 'status') { await this.s.begin(i, 'status'); await this.status(i); }
       else if (typeof step !== 'string' && 'crash' in step) { await this.s.begin(i, 'crash'); await this.crash(i, step.crash); }

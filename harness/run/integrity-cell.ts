@@ -15,7 +15,8 @@ import { KernelFailure } from './cell.ts';
 import type { TransferPlan } from './disks.ts';
 import { auditStack, judgeKernelLog } from './integrity-checks.ts';
 import { applyFault, dataSectorRanges, type FlippedByte } from './integrity-faults.ts';
-import { ChecksumTally, discardStep, flushStep, readStep, writeStep, type IoContext } from './integrity-io.ts';
+import { ChecksumTally, discardStep, flushStep, readStep, topDevice, writeStep, type IoContext } from './integrity-io.ts';
+import { checkTopDevice } from './io-refusal.ts';
 import {
   integrityCloseArgv, integrityFormatArgv, integrityKeyFiles, integrityOpenArgv, lowerTable, mergeRanges, parseIntegrityStatus,
   type IntegrityDevices,
@@ -102,6 +103,7 @@ export class IntegrityCell {
     });
     this.model.activate();
     if (this.stack.recalculate) this.model.recalculate();
+    await checkTopDevice(this.s, -1, topDevice(this.ioContext()));
     const io = this.ioContext();
     for (const [i, step] of this.spec.scenario.steps.entries()) {
       const kind = typeof step === 'string' ? step : Object.keys(step)[0]!;
@@ -304,6 +306,7 @@ export class IntegrityCell {
     await this.activate();
     model.activate();
     if (this.stack.recalculate) this.recalculatedFrom(sbBefore);
+    if (!model.failedErrno) await checkTopDevice(this.s, i, topDevice(this.ioContext()));
     if (model.failedErrno) {
       this.require(i, JOURNAL_COMMIT_ID_ERROR);
       this.s.note(`the model expects the device to fail every I/O with errno ${model.failedErrno}`);

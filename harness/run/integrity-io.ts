@@ -72,7 +72,7 @@ export interface IoContext {
 }
 
 /** The top device as the model has it: what ih-io must find when it refuses a request (io-refusal.ts). */
-function topDevice(ctx: IoContext): TopDevice {
+export function topDevice(ctx: IoContext): TopDevice {
   return { dev: ctx.top, bytes: ctx.model.providedDataSectors * 512, blockSize: ctx.model.blockSize };
 }
 

@@ -53,6 +53,13 @@ export async function ioToolFailure(s: GuestSession, step: number, res: ExecResu
     return new InfraError(message);
   }
   if (seen === undefined) return new InfraError(message);
+  const found = judgeGeometry(s, step, top, seen);
+  if (found.length === 0) return new InfraError(message);
+  return new KernelFailure(`${top.dev} is not the device the model describes (${found.join('; ')}): ${message}`);
+}
+
+/** The device's size and logical block size against the model's: a disagreement for each that differs. */
+function judgeGeometry(s: GuestSession, step: number, top: TopDevice, seen: { size: number; logicalBlockSize: number }): string[] {
   const found: string[] = [];
   if (seen.size !== top.bytes) {
     s.disagree({ step, kind: 'device-size', expected: `${top.bytes} bytes (${top.bytes / 512} sectors, the model)`, found: `${seen.size} bytes` });
@@ -62,6 +69,18 @@ export async function ioToolFailure(s: GuestSession, step: number, res: ExecResu
     s.disagree({ step, kind: 'logical-block-size', expected: `${top.blockSize} (the model)`, found: String(seen.logicalBlockSize) });
     found.push(`logical block size ${seen.logicalBlockSize}, the model says ${top.blockSize}`);
   }
-  if (found.length === 0) return new InfraError(message);
-  return new KernelFailure(`${top.dev} is not the device the model describes (${found.join('; ')}): ${message}`);
+  return found;
+}
+
+/**
+ * After each activation: the top device's size and logical block size as the kernel gives them, against the
+ * model. A device that accepts I/O the stack cannot serve (a 4 KiB-sector stack announcing 512-byte blocks)
+ * would pass every aligned request the scenario makes and fail a file system's; it is a disagreement now.
+ */
+export async function checkTopDevice(s: GuestSession, step: number, top: TopDevice): Promise<void> {
+  const info = await s.run(ioArgv({ cmd: 'info', dev: top.dev }));
+  if (info.exitCode !== 0) throw (await ioToolFailure(s, step, info, 'info', top));
+  const seen = parseIoReport(info.stdout).info;
+  if (seen === undefined) throw new InfraError(`ih-io info ${top.dev} reported no geometry`);
+  judgeGeometry(s, step, top, seen);
 }
