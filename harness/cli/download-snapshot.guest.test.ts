@@ -6,7 +6,7 @@
  * and a scenario passes on it. The package is Debian's 6.1 kernel (what apt gives here) repacked under the name
  * and version vm/kernels.yaml gives for 4.13 (linux-image-4.13.0-1-amd64 4.13.13-1).
  */
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +20,7 @@ import { provideKernel } from '../../vm/kernel/provider.ts';
 import { parseKernelSpec } from '../../vm/kernel/spec.ts';
 import { writeSnapshotSuite } from '../../vm/kernel/test-snapshot-archive.ts';
 import type { Summary } from '../results.ts';
+import { downloadTestCache } from '../test/download-cache.ts';
 
 const entry = (() => {
   const s = loadCatalog().get('4.13');
@@ -59,11 +60,7 @@ beforeAll(async () => {
   });
   await rm(deb);
   server = await startMirrorServer(join(root, 'www'));
-  // A cache of its own for what is downloaded (a fake 4.13 must never reach the shared cache), sharing the rest.
-  mkdirSync(join(cache, 'kernels'), { recursive: true });
-  for (const e of readdirSync(sharedCache)) {
-    if (!['kernels', 'downloads', 'keyrings', 'tarballs'].includes(e)) symlinkSync(join(sharedCache, e), join(cache, e));
-  }
+  downloadTestCache(sharedCache, cache);
 }, 600_000);
 afterAll(async () => {
   await server?.close();

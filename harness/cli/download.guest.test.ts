@@ -4,7 +4,7 @@
  * resumed), checked against CHECKSUMS and its signature, unpacked, booted, and a scenario passes on it.
  * The package is Debian's 6.1 kernel (what apt gives here) repacked under the 4.13 mainline name.
  */
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -18,6 +18,7 @@ import { startMirrorServer, type MirrorServer } from '../../vm/fetch/test-server
 import { provideKernel } from '../../vm/kernel/provider.ts';
 import { parseKernelSpec } from '../../vm/kernel/spec.ts';
 import type { Summary } from '../results.ts';
+import { downloadTestCache } from '../test/download-cache.ts';
 
 const DEB = 'linux-image-unsigned-4.13.16-041316-generic_4.13.16-041316.201711240901_amd64.deb';
 const DEB_PATH = `/mainline/v4.13.16/amd64/${DEB}`;
@@ -55,11 +56,7 @@ beforeAll(async () => {
   key = await makeTestKey('Kernel PPA Test <ppa@example.org>');
   await key.detachSign(join(dir, 'CHECKSUMS'), join(dir, 'CHECKSUMS.gpg'));
   server = await startMirrorServer(join(root, 'www'));
-  // A cache of its own for what is downloaded (a fake 4.13 must never reach the shared cache), sharing the rest.
-  mkdirSync(join(cache, 'kernels'), { recursive: true });
-  for (const entry of readdirSync(sharedCache)) {
-    if (!['kernels', 'downloads', 'keyrings', 'tarballs'].includes(entry)) symlinkSync(join(sharedCache, entry), join(cache, entry));
-  }
+  downloadTestCache(sharedCache, cache);
 }, 600_000);
 afterAll(async () => {
   await server?.close();
