@@ -59,7 +59,7 @@ describe('import graph', () => {
   const graph = importGraph([...sources('harness'), ...sources('vm')]);
 
   it('reads every module and its imports', () => {
-    expect(graph.get('harness/run/run-cell.ts')).toContain('harness/run/cell.ts');
+    expect(graph.get('harness/run/run-cell.ts')).toContain('harness/run/session/cell.ts');
     expect(graph.size).toBeGreaterThan(100);
   });
 

@@ -7,7 +7,7 @@ import { UsageError } from './errors.ts';
 import { exitCodeForSummary } from './exit-code.ts';
 import { writeFakeRun } from './reports/fake-run.ts';
 import type { CellRecord, Summary } from './results.ts';
-import type { Verdict } from './run/observations.ts';
+import type { Verdict } from './run/session/observations.ts';
 
 const cell = (kernelSpec: string, scenario: string, verdict: Verdict, kernel = kernelSpec): CellRecord =>
   ({ id: `${kernel}/${scenario}`, kernel, kernelSpec, scenario, verdict, reason: verdict, durationMs: 1, dir: '' });

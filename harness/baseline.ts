@@ -2,7 +2,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { UsageError } from './errors.ts';
 import type { BaselineChange, CellRecord, Summary } from './results.ts';
-import type { Verdict } from './run/observations.ts';
+import type { Verdict } from './run/session/observations.ts';
 import { loadSchema, validate } from './schema/validate.ts';
 
 export interface LoadedRun {

@@ -1,5 +1,5 @@
 import type { BaselineChange, GateRecord, Summary } from './results.ts';
-import type { Verdict } from './run/observations.ts';
+import type { Verdict } from './run/session/observations.ts';
 import { untestedKernels } from './untested.ts';
 
 /**

@@ -1,5 +1,5 @@
 import type { RunRecord } from './results.ts';
-import type { Verdict } from './run/observations.ts';
+import type { Verdict } from './run/session/observations.ts';
 
 /** Least to most severe: a cell's verdict over several executions is the most severe one seen. */
 const SEVERITY: Verdict[] = ['skip', 'pass', 'error', 'fail', 'hang', 'crash'];

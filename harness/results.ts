@@ -4,7 +4,7 @@ import { renameSync, writeFileSync } from 'node:fs';
 import { mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AccelChoice } from '../vm/qemu/accel.ts';
-import type { Outcome, Verdict } from './run/observations.ts';
+import type { Outcome, Verdict } from './run/session/observations.ts';
 
 export const SUMMARY_SCHEMA_VERSION = 1;
 

@@ -1,4 +1,4 @@
-import type { Verdict } from '../run/observations.ts';
+import type { Verdict } from '../run/session/observations.ts';
 
 /**
  * `git bisect run` reads the script's exit code: 0 good, 1-127 except 125 bad, 125 skip (cannot test this

@@ -9,7 +9,7 @@
  */
 import { loadRun } from '../baseline.ts';
 import { changed, rejudgeRun } from '../rejudge/rejudge.ts';
-import type { Disagreement } from '../run/observations.ts';
+import type { Disagreement } from '../run/session/observations.ts';
 import { runMain } from './main.ts';
 
 const first = (ds: Disagreement[]) => {

@@ -11,7 +11,7 @@ import { repoRoot } from '../../vm/cache.ts';
 import { loadRun } from '../baseline.ts';
 import { UsageError } from '../errors.ts';
 import { wantsRepro, writeRepro } from '../repro/write.ts';
-import type { CellResult } from '../run/observations.ts';
+import type { CellResult } from '../run/session/observations.ts';
 import { loadScenario } from '../scenario/load.ts';
 import { runMain } from './main.ts';
 

@@ -15,12 +15,12 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Guest, liveGuests } from '../../vm/qemu/guest.ts';
 import { exitCodeFor } from '../exit-code.ts';
 import type { RunRecord, SharedRunRecord } from '../results.ts';
-import { type CellSpec } from '../run/cell.ts';
+import { type CellSpec } from '../run/session/cell.ts';
 import { runCell } from '../run/run-cell.ts';
 import { withSharedRun } from '../run/matrix.ts';
-import type { Verdict } from '../run/observations.ts';
-import { runShared } from '../run/share.ts';
-import { DISK_BUDGET, guestKey, SharedGuest, slotDisks, type SharedSlotRun } from '../run/shared-guest.ts';
+import type { Verdict } from '../run/session/observations.ts';
+import { runShared } from '../run/share/share.ts';
+import { DISK_BUDGET, guestKey, SharedGuest, slotDisks, type SharedSlotRun } from '../run/share/shared-guest.ts';
 import type { Scenario } from '../scenario/load.ts';
 import { prepareGuestKernel, scenarioFile, type GuestKernel } from '../test/guest-fixture.ts';
 

@@ -2,7 +2,7 @@
  * Injected kernel fault (guest side): a dm-integrity that announces the wrong logical block size. The patch
  * (fixtures/integrity-logical-block-512.patch) makes a 4 KiB-sector stack report 512-byte logical blocks, as a
  * limits regression would. ih-io refuses to issue O_DIRECT I/O the device's own answers contradict, and the
- * cell must be `fail` with the disagreement naming what the kernel said (harness/run/io-refusal.ts), never an
+ * cell must be `fail` with the disagreement naming what the kernel said (harness/run/session/io-refusal.ts), never an
  * infrastructure `error`. The same scenario passes on the unpatched tree (source-kernel.guest.test.ts builds it).
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';

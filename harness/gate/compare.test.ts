@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { exitCodeForGate } from '../exit-code.ts';
-import type { Verdict } from '../run/observations.ts';
+import type { Verdict } from '../run/session/observations.ts';
 import { compatChange, gateChange } from './compare.ts';
 
 const V: Verdict[] = ['pass', 'fail', 'crash', 'hang', 'error', 'skip'];

@@ -5,7 +5,7 @@
  */
 import { classifyChange, matchBaseline } from '../baseline.ts';
 import type { BaselineChange, CellRecord, GateRecord, Summary } from '../results.ts';
-import type { Verdict } from '../run/observations.ts';
+import type { Verdict } from '../run/session/observations.ts';
 
 const BAD: Verdict[] = ['fail', 'crash', 'hang'];
 const JUDGED: Verdict[] = ['pass', ...BAD];

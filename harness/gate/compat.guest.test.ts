@@ -16,7 +16,7 @@ import { integrityGeometry } from '../model/integrity/geometry.ts';
 import { parseIntegritySuperblock, SB_BYTES } from '../model/integrity/superblock.ts';
 import type { Summary } from '../results.ts';
 import { runCell } from '../run/run-cell.ts';
-import { readAt, writeAt } from '../run/disks.ts';
+import { readAt, writeAt } from '../run/session/disks.ts';
 import { loadScenario } from '../scenario/load.ts';
 import { prepareGuestKernel } from '../test/guest-fixture.ts';
 

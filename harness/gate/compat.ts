@@ -15,10 +15,10 @@ import type { Accel } from '../../vm/qemu/args.ts';
 import type { MatrixConfig } from '../config.ts';
 import type { Reporters } from '../reporters/reporter.ts';
 import type { CellRecord, KernelRecord, RunResults } from '../results.ts';
-import type { CellSpec } from '../run/cell.ts';
+import type { CellSpec } from '../run/session/cell.ts';
 import { runCell as realRunCell } from '../run/run-cell.ts';
 import { isReady, type ReadyKernel } from '../run/kernels.ts';
-import type { CellResult } from '../run/observations.ts';
+import type { CellResult } from '../run/session/observations.ts';
 import type { Scenario } from '../scenario/load.ts';
 import type { Role } from './sides.ts';
 

@@ -15,7 +15,7 @@ import { finishRun } from '../finish.ts';
 import { applyGate } from '../gate/compare.ts';
 import { mergeIncomplete, mergeRuns, mergeWarnings } from '../merge.ts';
 import { cellDirName, RunResults, type CellRecord, type Summary } from '../results.ts';
-import type { Verdict } from '../run/observations.ts';
+import type { Verdict } from '../run/session/observations.ts';
 import { loadSchema, validate } from '../schema/validate.ts';
 import { freeName } from './files.ts';
 

@@ -10,7 +10,7 @@ import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../../vm/cache.ts';
 import type { Summary } from '../results.ts';
-import type { Observation } from '../run/observations.ts';
+import type { Observation } from '../run/session/observations.ts';
 import type { RunRejudgement } from './rejudge.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'ih-rejudge-test-'));

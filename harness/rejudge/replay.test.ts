@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AgentTimeoutError } from '../../vm/agent/client.ts';
-import type { Observation } from '../run/observations.ts';
+import type { Observation } from '../run/session/observations.ts';
 import { NotReplayable, ObservationCursor, ReplayGuest, ReplayImages } from './replay.ts';
 
 const cmd = (argv: string[], extra: Partial<Extract<Observation, { t: 'cmd' }>> = {}): Observation =>

@@ -1,6 +1,6 @@
 /**
  * A stored execution played back: the guest answers every command as it answered in the run, and the host's
- * image reads return what the run saw (observations.jsonl, written by harness/run/cell.ts and host-images.ts).
+ * image reads return what the run saw (observations.jsonl, written by harness/run/session/cell.ts and host-images.ts).
  * The cell's own code runs on top of it unchanged, with the current model judging, so whatever judgement
  * changed since the run shows, and nothing else can. When the current code asks for something the run never
  * did (another command, a read elsewhere, bytes the run did not keep), the replay stops: NotReplayable.
@@ -9,9 +9,9 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AgentClosedError, AgentTimeoutError, type ExecResult } from '../../vm/agent/client.ts';
-import { GuestSession } from '../run/cell.ts';
-import { sha256, type HostImages } from '../run/host-images.ts';
-import type { Observation, ObservationHeader, ObservedBlock } from '../run/observations.ts';
+import { GuestSession } from '../run/session/cell.ts';
+import { sha256, type HostImages } from '../run/session/host-images.ts';
+import type { Observation, ObservationHeader, ObservedBlock } from '../run/session/observations.ts';
 
 /** The current code departs from what the run recorded: its judgement of the run cannot be replayed. */
 export class NotReplayable extends Error {

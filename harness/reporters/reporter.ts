@@ -1,5 +1,5 @@
 import type { CellRecord, Summary } from '../results.ts';
-import type { Verdict } from '../run/observations.ts';
+import type { Verdict } from '../run/session/observations.ts';
 
 export interface RunBeginInfo {
   runDir: string;

@@ -16,7 +16,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { AgentClosedError, type ExecResult } from '../../vm/agent/client.ts';
 import { repoRoot } from '../../vm/cache.ts';
 import { Guest } from '../../vm/qemu/guest.ts';
-import { createImage } from '../run/disks.ts';
+import { createImage } from '../run/session/disks.ts';
 import type { Summary } from '../results.ts';
 import { prepareGuestKernel, type GuestKernel } from '../test/guest-fixture.ts';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { StepRecord } from '../run/observations.ts';
+import type { StepRecord } from '../run/session/observations.ts';
 import { expectationText, generateRepro, oopsRegex, ReproUnsupported, shellWord, type ReproInput } from './script.ts';
 
 const cmd = (argv: string[], extra: Partial<StepRecord['commands'][number]> = {}) => ({ argv, exitCode: 0, durationMs: 1, ...extra });

@@ -7,7 +7,7 @@
  * reads land), both buffered, as they are not the device under test.
  */
 import { CRASH_PATTERNS } from '../console.ts';
-import type { CellResult, StepRecord } from '../run/observations.ts';
+import type { CellResult, StepRecord } from '../run/session/observations.ts';
 import type { CommandExpectation, HostOp } from './types.ts';
 
 export interface ReproInput {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Scenario } from '../scenario/load.ts';
-import type { CellResult } from '../run/observations.ts';
+import type { CellResult } from '../run/session/observations.ts';
 import { writeRepro } from './write.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'ih-repro-write-'));

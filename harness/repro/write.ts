@@ -8,8 +8,8 @@
 import { copyFile, chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Scenario } from '../scenario/load.ts';
-import { readAt } from '../run/disks.ts';
-import type { CellResult } from '../run/observations.ts';
+import { readAt } from '../run/session/disks.ts';
+import type { CellResult } from '../run/session/observations.ts';
 import { generateRepro } from './script.ts';
 
 const HERE = new URL('.', import.meta.url).pathname;

@@ -12,8 +12,8 @@ import { planMatrix } from '../plan.ts';
 import { Reporters, type Reporter } from '../reporters/reporter.ts';
 import { RunResults, type KernelRecord } from '../results.ts';
 import type { Scenario } from '../scenario/load.ts';
-import type { CellSpec } from './cell.ts';
-import type { Verdict } from './observations.ts';
+import type { CellSpec } from './session/cell.ts';
+import type { Verdict } from './session/observations.ts';
 
 /** Verdicts each cell id returns, one per execution, in order. */
 const script = new Map<string, Verdict[]>();
@@ -37,7 +37,7 @@ vi.mock('./run-cell.ts', () => ({
 const shared = new Map<string, Verdict>();
 const guestsOpened: string[][] = [];
 
-vi.mock('./shared-guest.ts', () => ({
+vi.mock('./share/shared-guest.ts', () => ({
   DISK_BUDGET: 24,
   guestKey: (spec: CellSpec) => spec.kernel.label,
   slotDisks: () => 3,

@@ -8,15 +8,15 @@ import { join } from 'node:path';
 import { AgentTimeoutError } from '../../vm/agent/client.ts';
 import { Guest } from '../../vm/qemu/guest.ts';
 import { coverageHooks } from '../coverage/guest.ts';
-import type { CellResult } from './observations.ts';
-import type { TransferPlan } from './disks.ts';
+import type { CellResult } from './session/observations.ts';
+import type { TransferPlan } from './session/disks.ts';
 import {
   bootGuest, classifyError, createCellDisks, GuestSession, hostSideOutcome, judgeCell, SECOND_CONSOLE, StepHang, writeCellFiles,
   type CellSpec, type Outcome,
-} from './cell.ts';
-import { CryptCell } from './crypt-cell.ts';
-import { IntegrityCell } from './integrity-cell.ts';
-import { LuksCell } from './luks-cell.ts';
+} from './session/cell.ts';
+import { CryptCell } from './stacks/crypt/crypt-cell.ts';
+import { IntegrityCell } from './stacks/integrity/integrity-cell.ts';
+import { LuksCell } from './stacks/crypt/luks-cell.ts';
 
 /** Builds the scenario's stack in a guest that is ready and runs its steps; throws what classifyError reads. */
 export async function runStack(spec: CellSpec, session: GuestSession, hostDisks: Map<string, string>, plan: TransferPlan): Promise<void> {

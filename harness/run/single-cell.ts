@@ -10,7 +10,7 @@ import { provideKernel } from '../../vm/kernel/provider.ts';
 import { parseKernelSpec } from '../../vm/kernel/spec.ts';
 import { loadScenario, type Scenario } from '../scenario/load.ts';
 import { runCell } from './run-cell.ts';
-import type { CellResult } from './observations.ts';
+import type { CellResult } from './session/observations.ts';
 
 export interface SingleCellRun {
   scenario: Scenario;

@@ -128,7 +128,7 @@ const crash = z.strictObject({
 
 /**
  * The blunt crash: runs the workload on the open stack, SIGKILLs QEMU during one of its writes, boots a
- * fresh guest on the same disks and checks the reopened stack (harness/run/crash-kill.ts).
+ * fresh guest on the same disks and checks the reopened stack (harness/crash/steps/crash-kill.ts).
  */
 const kill = z.strictObject({
   workload: z.array(crashOpSchema).min(1),

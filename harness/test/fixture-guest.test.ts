@@ -1,7 +1,7 @@
 /** regenerateInGuest must refuse, not return, what a guest that never booted or did not pass left behind. */
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import type { CellResult } from '../run/observations.ts';
+import type { CellResult } from '../run/session/observations.ts';
 
 const next: { result: Partial<CellResult> } = { result: {} };
 vi.mock('../run/single-cell.ts', () => ({

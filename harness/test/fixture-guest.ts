@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { repoRoot } from '../../vm/cache.ts';
 import { pattern } from '../model/pattern.ts';
-import type { CellResult } from '../run/observations.ts';
+import type { CellResult } from '../run/session/observations.ts';
 import { runScenarioFile } from '../run/single-cell.ts';
 import type { Scenario } from '../scenario/load.ts';
 import type { IntegrityDeviceModel } from '../model/integrity/device.ts';

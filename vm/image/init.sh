@@ -12,7 +12,7 @@ mount -t tmpfs tmpfs /tmp
 echo "ih-init: kernel $(uname -r)"
 # One modprobe for all (each process start costs under TCG); one by one only to name the one that failed.
 # Each failure goes to /run/ih-modules-failed, which the host reads before any scenario
-# (harness/run/guest-untested.ts): a guest without the modules the stacks need leaves the kernel untested.
+# (harness/run/share/guest-untested.ts): a guest without the modules the stacks need leaves the kernel untested.
 if [ -s /etc/ih/modules ] && ! modprobe -a $(cat /etc/ih/modules); then
   for m in $(cat /etc/ih/modules); do
     if ! said=$(modprobe "$m" 2>&1); then

@@ -1,0 +1,83 @@
+/**
+ * Steps every stack's runner shares with the guest: finding disks by serial, checking device-mapper
+ * targets, and putting the host-generated write payload on its disk.
+ */
+import { InfraError } from '../../errors.ts';
+import { PayloadIndex } from '../../repro/expect.ts';
+import type { Scenario } from '../../scenario/load.ts';
+import { payloadParts } from '../../scenario/payload.ts';
+import { SkipCell, type GuestSession } from './cell.ts';
+import { writeAt, type TransferPlan } from './disks.ts';
+
+/** role -> /dev/vdX, by virtio serial (ih-<role>), so PCI enumeration order cannot swap disks. */
+export async function mapGuestDisks(s: GuestSession, roles: Iterable<string>): Promise<Map<string, string>> {
+  const found = new Map<string, string>(s.disks ?? []);
+  if (s.disks === undefined) await scanGuestDisks(s, found);
+  for (const role of roles) {
+    if (!found.has(role)) throw new InfraError(`guest has no virtio disk with serial ih-${role} (found: ${[...found.keys()].join(', ') || 'none'})`);
+  }
+  s.recordDisks(found);
+  return found;
+}
+
+async function scanGuestDisks(s: GuestSession, found: Map<string, string>): Promise<void> {
+  const ls = await s.must(['ls', '/sys/block']);
+  for (const name of ls.stdout.toString().split(/\s+/).filter((n) => /^vd[a-z]+$/.test(n))) {
+    const r = await s.run(['cat', `/sys/block/${name}/serial`]);
+    const serial = r.stdout.toString().trim();
+    if (serial.startsWith('ih-')) found.set(serial.slice(3), `/dev/${name}`);
+  }
+}
+
+/** A cell's disks by role: the host image of each and, once mapped, its guest device. */
+export class CellDisks {
+  private guest = new Map<string, string>();
+  constructor(private readonly images: ReadonlyMap<string, string>) {}
+
+  /** Finds each disk by its virtio serial, so a change in PCI enumeration order cannot swap them. */
+  async map(s: GuestSession): Promise<void> {
+    this.guest = await mapGuestDisks(s, this.images.keys());
+  }
+
+  /** A fresh guest (after a kill step): the same disks must come up under the same names. */
+  async remap(s: GuestSession): Promise<void> {
+    const before = this.guest;
+    await this.map(s);
+    for (const [role, dev] of before) {
+      if (this.guest.get(role) !== dev) throw new InfraError(`after the reboot disk ${role} is ${this.guest.get(role)}, it was ${dev}`);
+    }
+  }
+
+  host(role: string): string {
+    const p = this.images.get(role);
+    if (p === undefined) throw new InfraError(`no host image for disk '${role}'`);
+    return p;
+  }
+
+  dev(role: string): string {
+    const d = this.guest.get(role);
+    if (d === undefined) throw new InfraError(`guest has no disk with serial ih-${role}`);
+    return d;
+  }
+}
+
+/** Device-mapper targets the scenario needs: missing ones make the cell `skip`, not `fail`. */
+export async function requireTargets(s: GuestSession, targets: string[]): Promise<void> {
+  const r = await s.must(['dmsetup', 'targets']);
+  const have = new Set(r.stdout.toString().split('\n').map((l) => l.split(/\s+/)[0]));
+  const missing = [...new Set(targets)].filter((t) => !have.has(t));
+  if (missing.length > 0) throw new SkipCell(`kernel lacks device-mapper target(s): ${missing.join(', ')}`);
+}
+
+/**
+ * The host generates every byte the guest will write, onto the payload disk, before any step runs; the
+ * index it returns finds a block's expected bytes in that payload (for the reproducer's expectations).
+ */
+export async function writePayload(scenario: Scenario, plan: TransferPlan, payloadImage: string): Promise<PayloadIndex> {
+  const index = new PayloadIndex();
+  for (const { offset, bytes } of payloadParts(scenario, plan.offsets)) {
+    await writeAt(payloadImage, offset, bytes);
+    index.add(offset, bytes);
+  }
+  return index;
+}

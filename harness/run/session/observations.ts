@@ -1,0 +1,98 @@
+/** What the harness saw, and where it disagrees with the model. Shared by the runner and reporters. */
+import type { CommandExpectation, HostOp } from '../../repro/types.ts';
+
+export type Verdict = 'pass' | 'fail' | 'crash' | 'hang' | 'error' | 'skip';
+
+export interface Disagreement {
+  step: number;
+  /** silent-acceptance | false-alarm | data-mismatch | wrong-errno | wrong-failing-blocks | mismatch-counter | log */
+  kind: string;
+  /** Block index on the top device, when the disagreement is about one block. */
+  block?: number;
+  /** Logical 512-byte sector where that block starts. */
+  sector?: number;
+  expected: string;
+  found: string;
+}
+
+export interface StepRecord {
+  index: number;
+  /** "write", "read", "corrupt", "open", "close", "status", "setup", "teardown". */
+  kind: string;
+  /** `cached`: not run again, the answer this shared guest gave to the same command earlier */
+  commands: Array<{
+    argv: string[]; exitCode: number | null; durationMs: number; stderrTail?: string; cached?: boolean;
+    /** its stdin in hex (key files, dm tables), so a reproducer can give it the same */
+    stdinHex?: string;
+    /** the model requires exit 0 (GuestSession.must) */
+    must?: boolean;
+  }>;
+  durationMs: number;
+  /** Host wall time from the step's begin to its end: guest commands plus the host's own work (model, images). */
+  wallMs?: number;
+  note?: string;
+  /** Blocks (top-device indices) whose reads the kernel failed in this step, with the errno it gave. */
+  failedBlocks?: Array<{ block: number; errno: number }>;
+  /** disk name -> guest device (the step that mapped them), so a reproducer can name its own */
+  disks?: Record<string, string>;
+  /** what the host did to the raw images in this step (corruptions), with the stack closed */
+  hostOps?: HostOp[];
+  /** the model's answer for the commands of this step that it judges */
+  expect?: CommandExpectation[];
+}
+
+/** How one execution of a cell ended: shared by the in-memory result, each run record and the summary's cell. */
+export interface Outcome {
+  verdict: Verdict;
+  reason: string;
+  durationMs: number;
+  bootMs?: number;
+  /** Normalised failure signature (crash: oops type + function; fail: scenario + first disagreement kind). */
+  signature?: string;
+}
+
+export interface CellResult extends Outcome {
+  kernelRelease?: string;
+  steps: StepRecord[];
+  disagreements: Disagreement[];
+}
+
+/**
+ * One line of a cell's observations.jsonl: what the guest and the host images showed, in the order the cell
+ * saw it, apart from any judgement (harness/rejudge/ replays it against the current model). Bytes are kept
+ * where they are small (superblocks, headers, single bytes) or where a read block differs from what the
+ * model expected when it ran; everything else is kept as a sha256.
+ */
+export type Observation =
+  | { t: 'begin'; step: number; kind: string }
+  | {
+      t: 'cmd'; step: number; argv: string[]; stdinHex?: string; exitCode: number | null; signal: string | null;
+      durationMs: number; timedOut?: boolean; stdout: string; stderr: string; cached?: boolean;
+      /** the agent failed instead of answering: how (the cell's end follows from it) */
+      failed?: { kind: 'timeout' | 'closed' | 'other'; message: string };
+    }
+  | { t: 'image-read'; step: number; image: string; offset: number; length: number; sha256: string; hex?: string }
+  | { t: 'image-write'; step: number; image: string; offset: number; length: number; sha256: string }
+  | { t: 'blocks'; step: number; image: string; offset: number; blockSize: number; blocks: ObservedBlock[] }
+  /** the whole image went to the raw-disk audit (its findings are the step's disagreements) */
+  | { t: 'image-audit'; step: number; image: string };
+
+/** One block of a read, as the host found it on the output disk. */
+export interface ObservedBlock {
+  /** the first 128 bits of its sha256, in hex (host-images.ts blockDigest) */
+  sha256: string;
+  /** the bytes, when they differ from what the model expected at the time (bounded per read) */
+  hex?: string;
+}
+
+/** The first line of observations.jsonl: what a replay needs that the steps do not say. */
+export interface ObservationHeader {
+  t: 'header';
+  version: 1;
+  cell: string;
+  /** the scenario as it ran (the file may have changed since) */
+  scenario: unknown;
+  /** role -> guest device when the guest mapped its disks before the cell began (a shared guest) */
+  disks?: Record<string, string>;
+  phase?: 'write' | 'read';
+}

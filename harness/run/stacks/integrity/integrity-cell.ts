@@ -1,0 +1,404 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { expectActivation, maxSuperblockVersion, parseIntegrityTable, type IntegrityTable } from '../../../model/integrity/activation.ts';
+import { IntegrityDeviceModel } from '../../../model/integrity/device.ts';
+import { integrityGeometry, type IntegrityGeometry } from '../../../model/integrity/geometry.ts';
+import { JOURNAL_COMMIT_ID_ERROR } from '../../../model/integrity/log.ts';
+import { parseIntegritySuperblock, SB_BYTES, type IntegritySuperblock } from '../../../model/integrity/superblock.ts';
+import { planIntegrityFormat } from '../../../model/integrity/format.ts';
+import { digestSize } from '../../../model/integrity/tags.ts';
+import { ModelInputError } from '../../../model/errors.ts';
+import { InfraError } from '../../../errors.ts';
+import type { GuestFacts } from '../../../scenario/requirements.ts';
+import type { CrashStep, HostFault, IntegrityStack, IoRange, KillStep } from '../../../scenario/schema.ts';
+import type { CellSpec, GuestSession } from '../../session/cell.ts';
+import { KernelFailure } from '../../session/cell.ts';
+import type { TransferPlan } from '../../session/disks.ts';
+import { auditStack, judgeKernelLog } from './integrity-checks.ts';
+import { applyFault, dataSectorRanges, type FlippedByte } from './integrity-faults.ts';
+import { ChecksumTally, discardStep, flushStep, readStep, topDevice, writeStep, type IoContext } from './integrity-io.ts';
+import { checkTopDevice } from '../../session/io-refusal.ts';
+import {
+  integrityCloseArgv, integrityFormatArgv, integrityKeyFiles, integrityOpenArgv, lowerTable, mergeRanges, parseIntegrityStatus,
+  type IntegrityDevices,
+} from './integrity-stack.ts';
+import { CellDisks, writePayload } from '../../session/guest-disks.ts';
+import { PayloadIndex } from '../../../repro/expect.ts';
+import { writePattern } from '../../../scenario/payload.ts';
+import { checkRequirements } from '../../session/requirements.ts';
+import { runKillStep } from '../../../crash/steps/crash-kill.ts';
+import type { CrashContext } from '../../../crash/steps/crash-record.ts';
+import { dropJournalReplay, integrityCrashStack } from '../../../crash/steps/crash-stack.ts';
+import { runCrashStep } from '../../../crash/steps/crash-step.ts';
+
+const NAME = 'ih-int';
+/** How often the cell asks whether a recalculation finished. */
+const RECALC_POLL_MS = 250;
+const LOWER = 'ih-low';
+const TOP = `/dev/mapper/${NAME}`;
+
+/**
+ * Runs an integrity scenario: builds the stack with integritysetup (over a dm-linear device when asked),
+ * moves bytes, applies faults, and judges everything with the model. With the stack closed at the end it
+ * checks the kernel log and audits the raw images.
+ */
+export class IntegrityCell {
+  private readonly stack: IntegrityStack;
+  /** the mode the stack opens in: the scenario's, until an open step names another */
+  private mode: IntegrityStack['mode'];
+  private model: IntegrityDeviceModel | undefined;
+  private geom: IntegrityGeometry | undefined;
+  private facts: GuestFacts | undefined;
+  /** the live table of the first activation: a refused open is retried with it through dmsetup */
+  private table: { text: string; params: Omit<IntegrityTable, 'maxVersion'> } | undefined;
+  private readonly disks: CellDisks;
+  private readonly tally = new ChecksumTally();
+  /** step -> kernel lines the model requires in that step */
+  private readonly requiredLog = new Map<number, string[]>();
+  private errorRanges: Array<{ start: number; length: number }> = [];
+  private superblockFlips: FlippedByte[] = [];
+  private isOpen = false;
+  private crashed = false;
+  private payload = new PayloadIndex();
+
+  constructor(
+    private readonly spec: CellSpec,
+    private readonly s: GuestSession,
+    hostDisk: Map<string, string>,
+    private readonly plan: TransferPlan,
+  ) {
+    this.disks = new CellDisks(hostDisk);
+    if (spec.scenario.stack.type !== 'integrity') throw new InfraError(`IntegrityCell given a ${spec.scenario.stack.type} stack`);
+    this.stack = spec.scenario.stack;
+    this.mode = this.stack.mode;
+  }
+
+  async run(): Promise<void> {
+    await this.s.begin(-1, 'setup');
+    await this.disks.map(this.s);
+    this.facts = await checkRequirements(this.s, this.spec.scenario);
+    this.payload = await writePayload(this.spec.scenario, this.plan, this.host('payload'));
+    await this.writeKeyFiles();
+    if (this.stack.lower === 'linear') {
+      await this.s.must(['dmsetup', 'create', LOWER], { stdin: Buffer.from(lowerTable(this.guestDev(this.stack.disk), this.diskSectors())) });
+      await this.s.must(['dmsetup', 'mknodes', LOWER]);
+    }
+    // the compatibility pass's reader opens what another kernel formatted
+    if (this.spec.phase !== 'read') await this.s.must(integrityFormatArgv(this.stack, this.devices()));
+    else this.s.note('opening the disk another kernel formatted and wrote (no format)');
+    await this.activate();
+    await this.recordTable();
+    let sb: IntegritySuperblock;
+    try {
+      sb = parseIntegritySuperblock(await this.s.images.readAt(this.sbImage(), 0, SB_BYTES), `${this.stack.metaDisk ?? this.stack.disk} superblock`);
+      this.geom = integrityGeometry(sb, { separateMetadata: this.stack.metaDisk !== undefined });
+    } catch (e) {
+      // the kernel wrote this superblock (integritysetup format loads the target, the target writes it)
+      if (e instanceof ModelInputError) throw new KernelFailure(`dm-integrity did not write a superblock the model can read: ${e.message}`, { cause: e });
+      throw e;
+    }
+    if (this.spec.phase !== 'read') this.checkFormat(sb);
+    this.model = new IntegrityDeviceModel({
+      sectorsPerBlock: 1 << sb.log2SectorsPerBlock, providedDataSectors: sb.providedDataSectors, allowDiscards: this.stack.allowDiscards,
+      wiped: !this.stack.noWipe,
+    });
+    this.model.activate();
+    if (this.stack.recalculate) this.model.recalculate();
+    await checkTopDevice(this.s, -1, topDevice(this.ioContext()));
+    const io = this.ioContext();
+    for (const [i, step] of this.spec.scenario.steps.entries()) {
+      const kind = typeof step === 'string' ? step : Object.keys(step)[0]!;
+      await this.s.begin(i, kind);
+      if (step === 'open') await this.openStep(i);
+      else if (typeof step === 'object' && 'open' in step) await this.openStep(i, step.open.mode);
+      else if (step === 'close') await this.close();
+      else if (step === 'status') await this.status(i);
+      else if (step === 'flush') await flushStep(io, i);
+      else if ('write' in step && this.spec.phase === 'read') { this.modelOrThrow().write(step.write.offset / 512, writePattern(this.spec.scenario, i, step.write)); this.s.note('written by the other kernel'); }
+      else if ('write' in step) { this.noteAreas(step.write); await writeStep(io, i, step.write); }
+      else if ('read' in step && this.spec.phase === 'write') this.s.note('left to the reading kernel');
+      else if ('read' in step) { this.noteAreas(step.read); await readStep(io, i, step.read); }
+      else if ('discard' in step) await discardStep(io, i, step.discard);
+      else if ('ioError' in step) await this.ioError(step.ioError.blocks);
+      else if ('crash' in step) await this.crash(i, step.crash);
+      else if ('kill' in step) await this.kill(i, step.kill);
+      else await this.fault(step);
+    }
+    const end = this.spec.scenario.steps.length;
+    await this.s.begin(end, 'teardown');
+    if (this.isOpen) await this.close();
+    if (this.stack.lower === 'linear') await this.s.must(['dmsetup', 'remove', LOWER]);
+    if (this.crashed) return;
+    const dmesg = await this.s.must(['dmesg']);
+    judgeKernelLog(this.s, end, dmesg.stdout.toString(), this.tally, this.requiredLog, this.modelOrThrow().sectorsPerBlock);
+    await auditStack(this.s, end, this.stack, this.modelOrThrow(), this.images(), this.superblockFlips);
+  }
+
+  /**
+   * The crash step leaves the data disk at its last checked crash point, which the device model does not
+   * describe: it judges the stack itself (reads at every point, tags in journal mode), so the teardown's
+   * kernel-log and whole-image checks against the model are not made after it.
+   */
+  private async crash(i: number, c: CrashStep): Promise<void> {
+    await runCrashStep(this.crashContext(i, c.log), c); // leaves the stack open, as it found it
+    this.crashed = true;
+  }
+
+  /** QEMU dies in this step; the checks run in a fresh guest, so the same holds as after a crash step. */
+  private async kill(i: number, k: KillStep): Promise<void> {
+    const { log: _log, ...ctx } = this.crashContext(i, this.stack.disk, 'kill');
+    await runKillStep({ ...ctx, rebooted: () => this.rebooted() }, k);
+    this.crashed = true;
+  }
+
+  /** A fresh guest: the same disks must come up under the same names, and the key file is gone. */
+  private async rebooted(): Promise<void> {
+    await this.disks.remap(this.s);
+    await this.writeKeyFiles();
+  }
+
+  /** The keys the stack's commands read from files (the guest has no /dev/stdin). */
+  private async writeKeyFiles(): Promise<void> {
+    for (const { file, key } of integrityKeyFiles(this.stack)) await this.s.must(['tee', file], { stdin: key });
+  }
+
+  private crashContext(i: number, log: string, kind: 'crash' | 'kill' = 'crash'): CrashContext {
+    const model = this.modelOrThrow();
+    const old = Buffer.alloc(model.blocks * model.blockSize);
+    for (let b = 0; b < model.blocks; b++) model.expectBlockRead(b).data?.copy(old, b * model.blockSize);
+    const disk = (role: string) => ({ guest: this.guestDev(role), host: this.host(role) });
+    return {
+      session: this.s, stack: integrityCrashStack(this.s, this.stack, NAME, disk(this.stack.disk)), at: `steps[${i}].${kind}`, stepIndex: i, seed: `${this.spec.scenario.id}#${i}`,
+      data: { ...disk(this.stack.disk), size: this.spec.scenario.disks.find((d) => d.name === this.stack.disk)!.size },
+      log: disk(log), payload: { ...disk('payload'), offset: this.plan.offsets.get(i)! }, out: disk('out'),
+      blockSize: model.blockSize, old, dir: this.spec.dir,
+      ...(this.spec.hooks?.brokenReplay ? { broken: dropJournalReplay(this.geom!) } : {}),
+    };
+  }
+
+  private host(role: string): string {
+    return this.disks.host(role);
+  }
+
+  private guestDev(role: string): string {
+    return this.disks.dev(role);
+  }
+
+  private devices(): IntegrityDevices {
+    const data = this.stack.lower === 'linear' ? `/dev/mapper/${LOWER}` : this.guestDev(this.stack.disk);
+    return this.stack.metaDisk !== undefined ? { data, meta: this.guestDev(this.stack.metaDisk) } : { data };
+  }
+
+  private images(): { data: string; meta?: string } {
+    const data = this.host(this.stack.disk);
+    return this.stack.metaDisk !== undefined ? { data, meta: this.host(this.stack.metaDisk) } : { data };
+  }
+
+  private openStack(): IntegrityStack {
+    return { ...this.stack, mode: this.mode };
+  }
+
+  /** The image holding the superblock: the metadata disk when there is one. */
+  private sbImage(): string {
+    return this.host(this.stack.metaDisk ?? this.stack.disk);
+  }
+
+  private diskSectors(): number {
+    const d = this.spec.scenario.disks.find((x) => x.name === this.stack.disk);
+    if (d === undefined) throw new InfraError(`stack disk '${this.stack.disk}' is not declared`);
+    return d.size / 512;
+  }
+
+  private ioContext(): IoContext {
+    return {
+      s: this.s, model: this.modelOrThrow(), tally: this.tally, top: TOP,
+      payloadDev: this.guestDev('payload'), outDev: this.guestDev('out'), outImage: this.host('out'),
+      patternFor: (step: number, r: IoRange) => writePattern(this.spec.scenario, step, r), payload: this.payload,
+      transferOffset: (step: number) => {
+        const o = this.plan.offsets.get(step);
+        if (o === undefined) throw new InfraError(`no transfer offset planned for step ${step}`);
+        return o;
+      },
+    };
+  }
+
+  /** Says in the report when a range crosses interleave areas (and the metadata run between them). */
+  private noteAreas(r: IoRange): void {
+    const g = this.geom!;
+    if (g.separateMetadata) return;
+    const first = Math.floor(r.offset / 512 / g.interleaveSectors);
+    const last = Math.floor((r.offset + r.length - 1) / 512 / g.interleaveSectors);
+    if (last > first) this.s.note(`range crosses interleave areas ${first}..${last} (${g.interleaveSectors} sectors each)`);
+  }
+
+  private async flushGuestCaches(): Promise<void> {
+    await this.s.must(['blockdev', '--flushbufs', this.guestDev(this.stack.disk)]);
+    if (this.stack.metaDisk !== undefined) await this.s.must(['blockdev', '--flushbufs', this.guestDev(this.stack.metaDisk)]);
+  }
+
+  private async activate(): Promise<void> {
+    await this.flushGuestCaches();
+    await this.s.must(integrityOpenArgv(this.openStack(), this.devices(), NAME));
+    await this.s.must(['dmsetup', 'mknodes', NAME]);
+    this.isOpen = true;
+    this.tally.resetWindow();
+    if (this.stack.recalculate) await this.waitRecalculated();
+  }
+
+  /**
+   * --integrity-recalculate runs in the background: until `dmsetup status` shows no recalculation sector, reads
+   * of what it has not reached are not verified. The model describes the device after it, so the cell waits.
+   */
+  private async waitRecalculated(): Promise<void> {
+    const deadline = Date.now() + this.s.stepTimeoutMs;
+    for (let polls = 1; ; polls++) {
+      const r = await this.s.must(['dmsetup', 'status', NAME]);
+      const st = parseIntegrityStatus(r.stdout.toString());
+      if (st === undefined) throw new KernelFailure(`dmsetup status ${NAME}: unexpected output '${r.stdout.toString().trim()}'`);
+      // the kernel leaves the flag set in journal and direct mode: its sector at the end says it is done
+      if (st.recalcSector === '-' || Number(st.recalcSector) >= st.providedDataSectors) {
+        this.s.note(`recalculation done after ${polls} status poll(s)`);
+        return;
+      }
+      if (Date.now() > deadline) throw new KernelFailure(`recalculation still at sector ${st.recalcSector} of ${st.providedDataSectors} after ${this.s.stepTimeoutMs / 1000}s`);
+      await sleep(RECALC_POLL_MS);
+    }
+  }
+
+  /**
+   * Format drift: the superblock the kernel wrote must size the device as the model's own format plan does
+   * (crypt and luks cells check theirs the same way), before the model takes its geometry from it. The
+   * flags integritysetup asks for depend on its version and the kernel's, so they come from the superblock;
+   * the sizes may not. With a separate metadata device the plan sizes the journal by what fits there.
+   */
+  private checkFormat(sb: IntegritySuperblock): void {
+    const meta = this.stack.metaDisk !== undefined ? this.spec.scenario.disks.find((d) => d.name === this.stack.metaDisk) : undefined;
+    const want = planIntegrityFormat({
+      deviceSectors: this.diskSectors(), ...(meta !== undefined ? { metaDeviceSectors: meta.size / 512 } : {}), tagSize: this.stack.tagSize ?? digestSize(this.stack.hash), sectorsPerBlock: this.stack.sectorSize / 512,
+      ...(this.stack.interleaveSectors !== undefined ? { interleaveSectors: this.stack.interleaveSectors } : {}),
+      ...(this.stack.journalSize !== undefined ? { journalSectors: this.stack.journalSize / 512 } : {}),
+      fixPadding: sb.fixedPadding, fixHmac: sb.fixedHmac, internalHash: true, journalMac: this.stack.journalIntegrity !== undefined,
+    });
+    const fields = ['tagSize', 'log2SectorsPerBlock', 'log2InterleaveSectors', 'journalSections', 'providedDataSectors'] as const;
+    for (const f of fields) {
+      if (sb[f] !== want[f]) this.s.disagree({ step: -1, kind: 'format', expected: `superblock ${f} ${want[f]} (the model's format plan)`, found: String(sb[f]) });
+    }
+  }
+
+  private async recordTable(): Promise<void> {
+    const text = (await this.s.must(['dmsetup', 'table', '--showkeys', NAME])).stdout.toString().trim();
+    const params = parseIntegrityTable(text);
+    if (params === undefined) throw new KernelFailure(`dmsetup table ${NAME}: not an integrity table: '${text}'`);
+    this.table = { text, params };
+  }
+
+  /** The model decides from the superblock on disk whether the kernel must accept this activation. */
+  private async openStep(i: number, mode?: IntegrityStack['mode']): Promise<void> {
+    if (mode !== undefined && mode !== this.mode) this.s.note(`opens in ${mode} mode (was ${this.mode})`);
+    this.mode = mode ?? this.mode;
+    const model = this.modelOrThrow();
+    const table = this.table!;
+    const sbBefore = await this.s.images.readAt(this.sbImage(), 0, SB_BYTES);
+    const act = expectActivation(sbBefore, { ...table.params, maxVersion: maxSuperblockVersion(this.facts?.kernelVersion ?? [0]) });
+    if (!act.ok) {
+      await this.refusedOpen(i, act.error, sbBefore);
+      return;
+    }
+    await this.activate();
+    model.activate();
+    if (this.stack.recalculate) this.recalculatedFrom(sbBefore);
+    if (!model.failedErrno) await checkTopDevice(this.s, i, topDevice(this.ioContext()));
+    if (model.failedErrno) {
+      this.require(i, JOURNAL_COMMIT_ID_ERROR);
+      this.s.note(`the model expects the device to fail every I/O with errno ${model.failedErrno}`);
+    }
+  }
+
+  /**
+   * What an open with --integrity-recalculate recalculates, by the superblock it found: everything when no
+   * recalculation was under way, the rest when one was cut short; nothing when the last one reached the end,
+   * which leaves the flag set in journal and direct mode (dm_integrity_ctr() starts over only without it).
+   */
+  private recalculatedFrom(sbArea: Buffer): void {
+    const model = this.modelOrThrow();
+    const sb = parseIntegritySuperblock(sbArea, `${this.stack.metaDisk ?? this.stack.disk} superblock`);
+    if (!sb.recalculating) model.recalculate(0);
+    else if (sb.recalcSector < sb.providedDataSectors) model.recalculate(Math.floor(sb.recalcSector / model.sectorsPerBlock));
+    else this.s.note('the last recalculation reached the end: the kernel does not start another');
+  }
+
+  /**
+   * Both integritysetup and the kernel must refuse the activation (integritysetup may refuse before the
+   * kernel sees it, so the recorded table is loaded with dmsetup too), and nothing may write the superblock.
+   */
+  private async refusedOpen(i: number, error: string, sbBefore: Buffer): Promise<void> {
+    await this.flushGuestCaches();
+    this.s.expect({ op: 'refused', why: error });
+    const viaTool = await this.s.run(integrityOpenArgv(this.openStack(), this.devices(), NAME));
+    if (viaTool.exitCode === 0) {
+      this.s.disagree({ step: i, kind: 'open-accepted', expected: `refused: ${error}`, found: 'integritysetup open succeeded' });
+      await this.s.must(integrityCloseArgv(NAME));
+    }
+    this.s.expect({ op: 'refused', why: error });
+    const viaTable = await this.s.run(['dmsetup', 'create', NAME, '--table', this.table!.text]);
+    if (viaTable.exitCode === 0) {
+      this.s.disagree({ step: i, kind: 'open-accepted', expected: `refused: ${error}`, found: 'the kernel accepted the table' });
+      await this.s.must(['dmsetup', 'remove', NAME]);
+    }
+    this.require(i, `integrity: ${error}`);
+    const sbAfter = await this.s.images.readAt(this.sbImage(), 0, SB_BYTES);
+    if (!sbAfter.equals(sbBefore)) this.s.disagree({ step: i, kind: 'superblock-rewritten', expected: 'the refused superblock left as it was', found: 'the superblock area changed' });
+    this.s.note(`open refused as the model says: ${error}`);
+  }
+
+  private require(step: number, line: string): void {
+    this.requiredLog.set(step, [...(this.requiredLog.get(step) ?? []), line]);
+  }
+
+  private async close(): Promise<void> {
+    await this.s.must(integrityCloseArgv(NAME));
+    this.isOpen = false;
+    this.model?.deactivate();
+  }
+
+  private modelOrThrow(): IntegrityDeviceModel {
+    if (this.model === undefined) throw new InfraError('model used before the stack was formatted');
+    return this.model;
+  }
+
+  private async fault(f: HostFault): Promise<void> {
+    const { flipped, note, ops } = await applyFault({
+      geom: this.geom!, model: this.modelOrThrow(), images: this.images(), io: this.s.images, roles: { data: this.stack.disk, meta: this.stack.metaDisk ?? this.stack.disk },
+      ...(this.spec.hooks?.corruptionTarget ? { targetOf: this.spec.hooks.corruptionTarget } : {}),
+    }, f);
+    if ('corruptSuperblock' in f) this.superblockFlips.push(...flipped);
+    for (const op of ops) this.s.hostOp(op);
+    this.s.note(note);
+  }
+
+  /** Maps dm-error over the blocks' data sectors in the dm-linear device under dm-integrity. */
+  private async ioError(blocks: number[]): Promise<void> {
+    const model = this.modelOrThrow();
+    this.errorRanges = mergeRanges([...this.errorRanges, ...dataSectorRanges(this.geom!, blocks)]);
+    const table = lowerTable(this.guestDev(this.stack.disk), this.diskSectors(), this.errorRanges);
+    await this.s.must(['dmsetup', 'load', LOWER], { stdin: Buffer.from(table) });
+    await this.s.must(['dmsetup', 'resume', LOWER]);
+    blocks.forEach((b) => model.ioError(b));
+    this.s.note(`dm-error over data sectors ${this.errorRanges.map((r) => `${r.start}+${r.length}`).join(', ')}`);
+  }
+
+  private async status(i: number): Promise<void> {
+    const r = await this.s.must(['dmsetup', 'status', NAME]);
+    const st = parseIntegrityStatus(r.stdout.toString());
+    if (st === undefined) throw new KernelFailure(`dmsetup status ${NAME}: unexpected output '${r.stdout.toString().trim()}'`);
+    const model = this.modelOrThrow();
+    if (st.providedDataSectors !== model.providedDataSectors) {
+      this.s.disagree({ step: i, kind: 'status-size', expected: `${model.providedDataSectors} provided data sectors (superblock)`, found: String(st.providedDataSectors) });
+    }
+    const { min, max } = this.tally.window;
+    this.s.expect({ op: 'status', device: NAME, mismatches: [this.tally.modelWindow.min, this.tally.modelWindow.max] }, 'last');
+    if (st.mismatches < min || st.mismatches > max) {
+      this.s.disagree({ step: i, kind: 'mismatch-counter', expected: min === max ? String(min) : `${min}..${max}`, found: String(st.mismatches) });
+    }
+    this.s.note(`mismatches ${st.mismatches} (model ${min === max ? min : `${min}..${max}`})`);
+  }
+}

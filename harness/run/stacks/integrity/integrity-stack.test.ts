@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { integrityFormatArgv, integrityOpenArgv, lowerTable, mergeRanges, parseIntegrityStatus } from './integrity-stack.ts';
+import { integrityStackSchema } from '../../../scenario/schema.ts';
+
+describe('integrity stack argv', () => {
+  it('puts the metadata device first and the data device behind --data-device', () => {
+    const s = integrityStackSchema.parse({ type: 'integrity', disk: 'data', metaDisk: 'meta', mode: 'bitmap', allowDiscards: true, sectorSize: 4096 });
+    expect(integrityFormatArgv(s, { data: '/dev/vda', meta: '/dev/vdb' })).toEqual(['integritysetup', 'format', '--batch-mode', '/dev/vdb', '--data-device', '/dev/vda', '--integrity', 'crc32c', '--sector-size', '4096']);
+    expect(integrityOpenArgv(s, { data: '/dev/vda', meta: '/dev/vdb' }, 'x')).toEqual(['integritysetup', 'open', '/dev/vdb', 'x', '--data-device', '/dev/vda', '--integrity', 'crc32c', '--integrity-bitmap-mode', '--allow-discards']);
+  });
+
+  it('gives the tag size, journal size and wipe to format, the tunables to open', () => {
+    const s = integrityStackSchema.parse({
+      type: 'integrity', disk: 'data', hash: 'hmac-sha1', key: '00', tagSize: 6, journalSize: '256KiB', noWipe: true,
+      journalWatermark: 10, journalCommitTime: 100, bufferSectors: 16,
+    });
+    expect(integrityFormatArgv(s, { data: '/dev/vda' })).toEqual(['integritysetup', 'format', '--batch-mode', '/dev/vda',
+      '--integrity', 'hmac-sha1', '--integrity-key-file', '/tmp/ih-integrity.key', '--integrity-key-size', '1', '--sector-size', '512',
+      '--tag-size', '6', '--journal-size', '262144', '--no-wipe']);
+    expect(integrityOpenArgv(s, { data: '/dev/vda' }, 'x')).toEqual(['integritysetup', 'open', '/dev/vda', 'x',
+      '--integrity', 'hmac-sha1', '--integrity-key-file', '/tmp/ih-integrity.key', '--integrity-key-size', '1',
+      '--journal-watermark', '10', '--journal-commit-time', '100', '--buffer-sectors', '16']);
+  });
+
+  it('builds a dm-linear table with dm-error holes', () => {
+    expect(lowerTable('/dev/vda', 100)).toBe('0 100 linear /dev/vda 0\n');
+    expect(lowerTable('/dev/vda', 100, [{ start: 10, length: 8 }, { start: 92, length: 8 }])).toBe('0 10 linear /dev/vda 0\n10 8 error\n18 74 linear /dev/vda 18\n92 8 error\n');
+    expect(() => lowerTable('/dev/vda', 100, [{ start: 96, length: 8 }])).toThrow(/leaves/);
+    expect(mergeRanges([{ start: 8, length: 8 }, { start: 0, length: 8 }, { start: 24, length: 8 }])).toEqual([{ start: 0, length: 16 }, { start: 24, length: 8 }]);
+  });
+
+  it('reads dmsetup status', () => {
+    expect(parseIntegrityStatus('0 126976 integrity 3 126976 -\n')).toEqual({ mismatches: 3, providedDataSectors: 126976, recalcSector: '-' });
+  });
+});

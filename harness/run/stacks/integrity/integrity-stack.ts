@@ -1,0 +1,116 @@
+import { isKeyedHash } from '../../../model/integrity/tags.ts';
+import { OPEN_OPTIONS, type IntegrityStack } from '../../../scenario/schema.ts';
+
+/**
+ * argv for the real tools that build and tear down a dm-integrity stack in the guest. Pure: the runner
+ * executes them through the agent.
+ */
+const MODE_FLAG: Record<IntegrityStack['mode'], string[]> = {
+  journal: [],
+  bitmap: ['--integrity-bitmap-mode'],
+  direct: ['--integrity-no-journal'],
+};
+
+export const KEY_FILE = '/tmp/ih-integrity.key';
+export const JOURNAL_MAC_KEY_FILE = '/tmp/ih-journal-mac.key';
+export const JOURNAL_CRYPT_KEY_FILE = '/tmp/ih-journal-crypt.key';
+
+/** Key files the stack's commands read, with their bytes: written in the guest before format and after a reboot. */
+export function integrityKeyFiles(s: IntegrityStack): Array<{ file: string; key: Buffer }> {
+  return [
+    ...(s.key !== undefined ? [{ file: KEY_FILE, key: Buffer.from(s.key, 'hex') }] : []),
+    ...(s.journalIntegrity !== undefined ? [{ file: JOURNAL_MAC_KEY_FILE, key: Buffer.from(s.journalIntegrity.key, 'hex') }] : []),
+    ...(s.journalCrypt !== undefined ? [{ file: JOURNAL_CRYPT_KEY_FILE, key: Buffer.from(s.journalCrypt.key, 'hex') }] : []),
+  ];
+}
+
+/** The journal's MAC and encryption: integritysetup wants them at format and at every open. */
+function journalArgs(s: IntegrityStack): string[] {
+  const argv: string[] = [];
+  const j = s.journalIntegrity;
+  if (j !== undefined) argv.push('--journal-integrity', j.alg, '--journal-integrity-key-file', JOURNAL_MAC_KEY_FILE, '--journal-integrity-key-size', String(j.key.length / 2));
+  const c = s.journalCrypt;
+  if (c !== undefined) argv.push('--journal-crypt', c.alg, '--journal-crypt-key-file', JOURNAL_CRYPT_KEY_FILE, '--journal-crypt-key-size', String(c.key.length / 2));
+  return argv;
+}
+
+function hashArgs(s: IntegrityStack): string[] {
+  if (isKeyedHash(s.hash)) return ['--integrity', s.hash, '--integrity-key-file', KEY_FILE, '--integrity-key-size', String(s.key!.length / 2)];
+  return ['--integrity', s.hash];
+}
+
+/** Where the stack's devices are in the guest: with a metadata device, integritysetup's device is that one. */
+export interface IntegrityDevices {
+  data: string;
+  meta?: string;
+}
+
+function deviceArgs(d: IntegrityDevices): { device: string; extra: string[] } {
+  return d.meta !== undefined ? { device: d.meta, extra: ['--data-device', d.data] } : { device: d.data, extra: [] };
+}
+
+export function integrityFormatArgv(s: IntegrityStack, d: IntegrityDevices): string[] {
+  const { device, extra } = deviceArgs(d);
+  const argv = ['integritysetup', 'format', '--batch-mode', device, ...extra, ...hashArgs(s), ...journalArgs(s), '--sector-size', String(s.sectorSize)];
+  if (s.interleaveSectors !== undefined) argv.push('--interleave-sectors', String(s.interleaveSectors));
+  // open takes the tag size from the superblock (integritysetup refuses --tag-size there)
+  if (s.tagSize !== undefined) argv.push('--tag-size', String(s.tagSize));
+  if (s.journalSize !== undefined) argv.push('--journal-size', String(s.journalSize));
+  if (s.noWipe) argv.push('--no-wipe');
+  return argv;
+}
+
+export function integrityOpenArgv(s: IntegrityStack, d: IntegrityDevices, name: string): string[] {
+  const { device, extra } = deviceArgs(d);
+  const argv = ['integritysetup', 'open', device, name, ...extra, ...hashArgs(s), ...journalArgs(s), ...MODE_FLAG[s.mode]];
+  if (s.allowDiscards) argv.push('--allow-discards');
+  if (s.recalculate) argv.push('--integrity-recalculate');
+  for (const [field, flag] of OPEN_OPTIONS) if (s[field] !== undefined) argv.push(flag, String(s[field]));
+  return argv;
+}
+
+export function integrityCloseArgv(name: string): string[] {
+  return ['integritysetup', 'close', name];
+}
+
+/**
+ * A dm table (stdin of `dmsetup create|load NAME`) mapping `sectors` of `device` linearly, except the
+ * given sector ranges, which the `error` target fails with EIO.
+ */
+export function lowerTable(device: string, sectors: number, errorRanges: Array<{ start: number; length: number }> = []): string {
+  const ranges = [...errorRanges].sort((a, b) => a.start - b.start);
+  const lines: string[] = [];
+  let at = 0;
+  for (const r of ranges) {
+    if (r.start < at || r.start + r.length > sectors || r.length <= 0) throw new Error(`error range ${r.start}+${r.length} overlaps or leaves the ${sectors}-sector device`);
+    if (r.start > at) lines.push(`${at} ${r.start - at} linear ${device} ${at}`);
+    lines.push(`${r.start} ${r.length} error`);
+    at = r.start + r.length;
+  }
+  if (at < sectors) lines.push(`${at} ${sectors - at} linear ${device} ${at}`);
+  return lines.join('\n') + '\n';
+}
+
+/** Merges sorted, possibly adjacent sector ranges. */
+export function mergeRanges(ranges: Array<{ start: number; length: number }>): Array<{ start: number; length: number }> {
+  const out: Array<{ start: number; length: number }> = [];
+  for (const r of [...ranges].sort((a, b) => a.start - b.start)) {
+    const last = out.at(-1);
+    if (last && last.start + last.length >= r.start) last.length = Math.max(last.length, r.start + r.length - last.start);
+    else out.push({ ...r });
+  }
+  return out;
+}
+
+export interface IntegrityStatus {
+  mismatches: number;
+  providedDataSectors: number;
+  recalcSector: string;
+}
+
+/** `dmsetup status <name>`: "0 <len> integrity <mismatches> <provided_data_sectors> <recalc_sector|->". */
+export function parseIntegrityStatus(line: string): IntegrityStatus | undefined {
+  const m = line.trim().match(/^\d+ \d+ integrity (\d+) (\d+) (\S+)/);
+  if (!m) return undefined;
+  return { mismatches: Number(m[1]), providedDataSectors: Number(m[2]), recalcSector: m[3]! };
+}
