@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Guest, liveGuests } from '../../vm/qemu/guest.ts';
 import { exitCodeFor } from '../exit-code.ts';
 import type { RunRecord, SharedRunRecord } from '../results.ts';
-import { type CellSpec } from '../run/session/cell.ts';
+import { SILENT_RESET, type CellSpec } from '../run/session/cell.ts';
 import { runCell } from '../run/run-cell.ts';
 import { withSharedRun } from '../run/matrix.ts';
 import type { Verdict } from '../run/session/observations.ts';
@@ -229,6 +229,16 @@ describe('guest-side faults, injected for real', () => {
     record('corrupted initramfs', 'error', r.verdict);
     expect(r.verdict, r.reason).toBe('error');
     expect(r.reason).toMatch(/Kernel panic - not syncing: (VFS: Unable to mount root|No working init found)/);
+  }, 300_000);
+
+  it('a guest that resets with no oops (sysrq b) in a scenario: crash with the silent-reset signature, not an error', async () => {
+    // sysrq 'b' reboots at once without a panic or an oops; under -no-reboot QEMU ends, and how it ended says so
+    const s = spec('silent-reset', { hooks: { beforeStack: ['sh', '-c', 'echo b > /proc/sysrq-trigger'] } });
+    const r = await runCell(s);
+    record('guest reset with no oops (sysrq b) mid-scenario', 'crash', r.verdict);
+    expect(r.verdict, r.reason).toBe('crash');
+    expect(r.signature).toBe(SILENT_RESET);
+    expect(r.reason).toMatch(/the guest reset during the scenario .* with no oops or panic on the console/);
   }, 300_000);
 
   it('a guest program that segfaults: its step fails with the kernel\'s report as evidence, never a crash', async () => {
