@@ -67,10 +67,18 @@ export function matchBaseline(cells: CellRecord[], base: CellRecord[]): Map<Cell
 /** Annotates every cell of `summary` with its baseline verdict and change, and records the totals. */
 export function applyBaseline(summary: Summary, base: LoadedRun): void {
   const matched = matchBaseline(summary.cells, base.summary.cells);
+  classifyAgainst(summary, { runId: base.summary.runId, dir: base.dir }, (c) => matched.get(c)?.verdict ?? null);
+}
+
+/**
+ * Each cell's change from its verdict in the baseline run `base` (`before`: null when it had no such cell),
+ * and the totals in summary.baseline. A merge and a re-judged run take `before` from what was recorded.
+ */
+export function classifyAgainst(summary: Summary, base: { runId: string; dir: string }, before: (c: CellRecord) => Verdict | null): void {
   for (const cell of summary.cells) {
-    const before = matched.get(cell)?.verdict ?? null;
-    cell.baseline = { verdict: before, change: classifyChange(before, cell.verdict) };
+    const was = before(cell);
+    cell.baseline = { verdict: was, change: classifyChange(was, cell.verdict) };
   }
   const count = (ch: BaselineChange) => summary.cells.filter((c) => c.baseline?.change === ch).length;
-  summary.baseline = { runId: base.summary.runId, dir: base.dir, regressions: count('regression'), unjudged: count('unjudged'), fixed: count('fixed') };
+  summary.baseline = { runId: base.runId, dir: base.dir, regressions: count('regression'), unjudged: count('unjudged'), fixed: count('fixed') };
 }

@@ -3,10 +3,10 @@
  * have computed them: the counts, the baseline comparison (when every run compared with the same baseline),
  * and a gate run's judgement (applyGate: a shard may hold a candidate cell whose base cell ran in another).
  */
-import { classifyChange, type LoadedRun } from '../baseline.ts';
+import { classifyAgainst, type LoadedRun } from '../baseline.ts';
 import { UsageError } from '../errors.ts';
 import { applyGate, type GateSide } from '../gate/compare.ts';
-import { emptyCounts, type BaselineChange, type CellRecord, type Summary } from '../results.ts';
+import { emptyCounts, type CellRecord, type Summary } from '../results.ts';
 
 export interface MergedGate {
   sides: { base: GateSide; candidate: GateSide };
@@ -63,12 +63,7 @@ export function recomputeAggregates(
   const base = sharedBaseline(runs);
   delete s.baseline;
   if (base !== undefined) {
-    for (const c of s.cells) {
-      const before = baselineOf(c)?.verdict ?? null;
-      c.baseline = { verdict: before, change: classifyChange(before, c.verdict) };
-    }
-    const count = (ch: BaselineChange) => s.cells.filter((c) => c.baseline?.change === ch).length;
-    s.baseline = { ...base, regressions: count('regression'), unjudged: count('unjudged'), fixed: count('fixed') };
+    classifyAgainst(s, base, (c) => baselineOf(c)?.verdict ?? null);
   } else {
     for (const c of s.cells) delete c.baseline;
   }

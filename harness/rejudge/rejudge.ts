@@ -8,11 +8,11 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { applyBaseline, loadRun } from '../baseline.ts';
+import { classifyAgainst } from '../baseline.ts';
 import { exitCodeForSummary } from '../exit-code.ts';
 import { applyGate } from '../gate/compare.ts';
 import { combineRuns } from '../repeat.ts';
-import type { CellRecord, Summary } from '../results.ts';
+import { emptyCounts, type CellRecord, type Summary } from '../results.ts';
 import { classifyError, judgeCell, SECOND_CONSOLE, type CellSpec, type Outcome } from '../run/session/cell.ts';
 import { createImage, planTransfers } from '../run/session/disks.ts';
 import type { CellResult, Disagreement, Verdict } from '../run/session/observations.ts';
@@ -127,9 +127,11 @@ export async function rejudgeRun(runDir: string): Promise<RunRejudgement> {
     const executions = await rejudgeCell(runDir, c);
     cells.push({ id: c.id, before, after: c.verdict, executions });
   }
-  summary.counts = Object.fromEntries((['pass', 'fail', 'crash', 'hang', 'error', 'skip'] as const).map((v) => [v, summary.cells.filter((c) => c.verdict === v).length])) as Summary['counts'];
+  summary.counts = emptyCounts();
+  for (const c of summary.cells) summary.counts[c.verdict] += 1;
   if (summary.gate !== undefined) applyGate(summary, { base: summary.gate.base, candidate: summary.gate.candidate }, summary.gate.compat);
-  if (summary.baseline !== undefined) applyBaseline(summary, await loadRun(summary.baseline.dir, 'the baseline of this run'));
+  // the baseline's verdicts are recorded per cell: the comparison needs no second run read
+  if (summary.baseline !== undefined) classifyAgainst(summary, summary.baseline, (c) => c.baseline?.verdict ?? null);
   return { summary, cells, exitCode: exitCodeForSummary(summary) };
 }
 
