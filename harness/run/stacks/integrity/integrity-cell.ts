@@ -103,8 +103,8 @@ export class IntegrityCell {
     });
     this.model.activate();
     if (this.stack.recalculate) this.model.recalculate();
-    await checkTopDevice(this.s, -1, topDevice(this.ioContext()));
     const io = this.ioContext();
+    await checkTopDevice(this.s, -1, topDevice(io));
     for (const [i, step] of this.spec.scenario.steps.entries()) {
       const kind = typeof step === 'string' ? step : Object.keys(step)[0]!;
       await this.s.begin(i, kind);
