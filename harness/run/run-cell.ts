@@ -11,7 +11,7 @@ import { coverageHooks } from '../coverage/guest.ts';
 import type { CellResult } from './session/observations.ts';
 import type { TransferPlan } from './session/disks.ts';
 import {
-  bootGuest, classifyError, createCellDisks, GuestSession, hostSideOutcome, judgeCell, SECOND_CONSOLE, StepHang, writeCellFiles,
+  bootGuest, classifyError, createCellDisks, GuestSession, qemuDisk, hostSideOutcome, judgeCell, SECOND_CONSOLE, StepHang, writeCellFiles,
   type CellSpec, type Outcome,
 } from './session/cell.ts';
 import { CryptCell } from './stacks/crypt/crypt-cell.ts';
@@ -43,7 +43,7 @@ export async function runCell(spec: CellSpec): Promise<CellResult> {
 
   const qemu = {
     kernel: spec.kernel.bootImage, initrd: spec.image.path, accel: spec.accel, memoryMb: spec.memoryMb, cpus: spec.cpus,
-    consoleLog, disks: disks.map((d) => ({ path: d.path, serial: `ih-${d.role}` })),
+    consoleLog, disks: disks.map((d) => qemuDisk(d, `ih-${d.role}`)),
     append: spec.hooks?.cmdline,
   };
   const guest = Guest.start(qemu);

@@ -44,7 +44,7 @@ ${steps('write: { offset: 0, length: 1MiB, bs: 64KiB, procs: 4, fua: true }', 'r
     const s = await loadScenario(join(dir, 'g/ok.yaml'), dir);
     expect(s.id).toBe('g/ok');
     expect(s.stack).toMatchObject({ mode: 'bitmap', sectorSize: 4096, lower: 'disk' });
-    expect(s.steps[0]).toEqual({ write: { offset: 0, length: 1 << 20, bs: 65536, procs: 4, fua: true, unaligned: false } });
+    expect(s.steps[0]).toEqual({ write: { offset: 0, length: 1 << 20, bs: 65536, procs: 4, fua: true, unaligned: false, buffered: false } });
     expect(s.requires).toEqual({ targets: [], kernel: '6.1', targetVersions: { integrity: '1.10.0' }, crypto: ['hmac(sha256)'], toolOptions: { integritysetup: ['--allow-discards'] } });
   });
 
@@ -119,6 +119,22 @@ describe('loadScenario rejects, naming the file and the field', () => {
     expect(await loadError(`${HEAD}stack: { type: integrity, disk: dta }\n${steps('status')}`)).toMatch(/stack\.disk: 'dta' is not one of the declared disks \(data\)/);
     expect(await loadError(`${HEAD}stack: { type: integrity, disk: data, metaDisk: data }\n${steps('status')}`)).toMatch(/stack\.metaDisk: 'data' is also stack\.disk/);
     expect(await loadError(`${HEAD}stack: { type: integrity, disk: data, metaDisk: meta }\n${steps('status')}`)).toMatch(/stack\.metaDisk: 'meta' is not one of the declared disks/);
+  });
+
+  it('a disk whose blocks are larger than the stack\'s sectors, and host changes under T10 protection information', async () => {
+    const disk4k = 'description: This test exercises the loader with one small scenario.\ndisks: [{ name: data, size: 64MiB, logicalBlockSize: 4096 }]\n';
+    expect(await loadError(`${disk4k}${STACK}${steps('status')}`)).toMatch(/disks\[0\]\.logicalBlockSize: 4096 is larger than the stack's sectorSize 512/);
+    const pi = 'description: This test exercises the loader with one small scenario.\ndisks: [{ name: data, size: 64MiB, nvme: { pi: 1 } }]\n';
+    expect(await loadError(`${pi}${STACK}${steps('close', 'corrupt: { blocks: [1], where: data }', 'open')}`)).toMatch(/steps\[1\]\.corrupt: host changes under T10 protection information are not modelled \(disk\(s\) data have nvme\.pi > 0\)/);
+    expect(await loadError(`${HEAD.replace('size: 64MiB', 'size: 64MiB, nvme: { pi: 2 }')}${STACK}${steps('status')}`)).toMatch(/disks\[0\]\.nvme\.pi/);
+  });
+
+  it('vectored or buffered I/O where it cannot be done or judged', async () => {
+    expect(await loadError(`${HEAD}${STACK}${steps('read: { offset: 0, length: 8KiB, buffered: true }')}`)).toMatch(/steps\[0\]\.read\.buffered: reads are O_DIRECT/);
+    expect(await loadError(`${HEAD}${STACK}${steps('write: { offset: 512, length: 8KiB, bs: 512, buffered: true }')}`)).toMatch(/steps\[0\]\.write\.buffered: offset 512 and length 8192 must be multiples of 4096/);
+    expect(await loadError(`${HEAD}${STACK}${steps('write: { offset: 0, length: 8KiB, iovecs: 4 }')}`)).toMatch(/steps\[0\]\.write\.iovecs: an I\/O of one 512-byte block cannot be split/);
+    expect(await loadError(`${HEAD}${STACK}${steps('write: { offset: 100, length: 1000, unaligned: true, iovecs: 2 }')}`)).toMatch(/steps\[0\]\.write\.iovecs: an unaligned range is one plain I\/O/);
+    expect(await loadError(`${HEAD}${STACK}${steps('read: { offset: 0, length: 8KiB, bs: 4KiB, iovecs: 17 }')}`)).toMatch(/steps\[0\]\.read\.iovecs/);
   });
 
   it('keys that do not fit the hash', async () => {

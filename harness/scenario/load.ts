@@ -101,6 +101,15 @@ export function checkSemantics(_file: string, s: ScenarioBody): string[] {
   if (stack.type === 'crypt-aead') errs.push(...checkCryptAeadScenario(stack, s.steps, disk));
   if (stack.type === 'luks2') errs.push(...checkLuks2Scenario(stack, s.steps, disk));
   const unit = stack.sectorSize;
+  const stackDisks = [stack.disk, ...(stack.type === 'integrity' && stack.metaDisk !== undefined ? [stack.metaDisk] : [])];
+  const protectedDisks: string[] = [];
+  s.disks.forEach((d, i) => {
+    if (!stackDisks.includes(d.name)) return;
+    if (d.logicalBlockSize > unit) {
+      errs.push(`disks[${i}].logicalBlockSize: ${d.logicalBlockSize} is larger than the stack's sectorSize ${unit}; the model does not say what a stack of smaller sectors does on such a disk`);
+    }
+    if (d.nvme !== undefined && d.nvme.pi !== 0) protectedDisks.push(d.name);
+  });
   let open = true;
   let brokenAt: number | undefined;
   const erroring = new Set<number>();
@@ -114,6 +123,9 @@ export function checkSemantics(_file: string, s: ScenarioBody): string[] {
     };
     const needClosed = (what: string) => {
       if (open) errs.push(`${at}.${what}: the host can only change a closed stack (add a 'close' step before it)`);
+      // The namespace checks its own guard tags first: a changed block fails below the stack, which the
+      // model does not follow (it would fail dm-integrity's tag reads, and with them the whole device).
+      if (protectedDisks.length > 0) errs.push(`${at}.${what}: host changes under T10 protection information are not modelled (disk(s) ${protectedDisks.join(', ')} have nvme.pi ${'>'} 0)`);
     };
     if (step === 'open' || (typeof step === 'object' && 'open' in step)) {
       if (open) errs.push(`${at}: 'open' but the stack is already open`);
@@ -166,10 +178,18 @@ export function checkSemantics(_file: string, s: ScenarioBody): string[] {
       errs.push(...checkRange(`${at}.${kind}`, r, unit, disk?.size));
       if (kind === 'write') errs.push(...checkNotErroring(`${at}.write`, r.offset, r.length, unit, erroring));
       if (kind === 'read' && r.fua) errs.push(`${at}.read.fua: FUA applies to writes only`);
+      if (kind === 'read' && r.buffered) errs.push(`${at}.read.buffered: reads are O_DIRECT, so each block is the device's answer and not the page cache's`);
+      if (kind === 'write' && r.buffered && (r.offset % PAGE || r.length % PAGE)) {
+        // a partial page is read before it is written (the page cache's read-modify-write), which the model does not follow
+        errs.push(`${at}.write.buffered: offset ${r.offset} and length ${r.length} must be multiples of ${PAGE}, so the page cache writes whole pages`);
+      }
     }
   });
   return errs;
 }
+
+/** The page size of the guests' x86-64 kernels. */
+const PAGE = 4096;
 
 function checkBlocks(at: string, blocks: number[], unit: number, diskSize: number | undefined): string[] {
   if (diskSize === undefined) return [];
@@ -196,6 +216,8 @@ function checkRange(at: string, r: IoRange, unit: number, diskSize: number | und
     if (r.length === 0) errs.push(`${at}.length: must be positive`);
     if (r.bs !== 'block') errs.push(`${at}.bs: an unaligned range is issued as one I/O; leave bs out`);
     if (r.procs !== undefined) errs.push(`${at}.procs: an unaligned range is issued as one I/O by one process`);
+    if (r.iovecs !== undefined) errs.push(`${at}.iovecs: an unaligned range is one plain I/O; vectored pieces are block-aligned`);
+    if (r.buffered) errs.push(`${at}.buffered: an unaligned range is an O_DIRECT refusal test; a buffered write has nothing to refuse`);
     if (diskSize !== undefined && r.offset + r.length > diskSize) errs.push(`${at}: ends at ${r.offset + r.length}, beyond the ${diskSize}-byte disk`);
     return errs;
   }
@@ -203,6 +225,8 @@ function checkRange(at: string, r: IoRange, unit: number, diskSize: number | und
   const bs = r.bs === 'block' ? unit : r.bs;
   if (bs % unit !== 0 || bs === 0) errs.push(`${at}.bs: ${bs} is not a positive multiple of ${unit}`);
   else if (r.length % bs !== 0) errs.push(`${at}.length: ${r.length} is not a multiple of bs ${bs}`);
+  if (r.iovecs !== undefined && bs / unit < 2) errs.push(`${at}.iovecs: an I/O of one ${unit}-byte block cannot be split; give bs of two blocks or more`);
+  if (r.iovecs !== undefined && r.buffered) errs.push(`${at}.iovecs: vectored I/O is O_DIRECT only (buffered writes reach the device as writeback)`);
   return errs;
 }
 

@@ -20,7 +20,19 @@ const name = z.string().regex(/^[a-z][a-z0-9-]*$/, 'expected a lower-case name l
 /** "6.1", "6.1.90", "1.10.0": dotted numbers, compared numerically. */
 const version = z.string().regex(/^\d+(\.\d+){0,2}$/, 'expected a version like "6.1" or "1.10.0"');
 
-export const diskSchema = z.strictObject({ name, size });
+export const diskSchema = z.strictObject({
+  name,
+  /** Bytes the guest sees (on an NVMe disk, the namespace's data; its metadata is stored after it). */
+  size,
+  /** The disk's logical (and physical) block size as the guest sees it: 4096 models 4Kn drives. */
+  logicalBlockSize: z.union([z.literal(512), z.literal(4096)]).default(512),
+  /**
+   * An NVMe namespace instead of a virtio disk, with 8 bytes of metadata per logical block in a separate
+   * buffer: `pi: 1` or `3` is T10 protection information (the kernel generates and verifies a CRC guard
+   * on every bio: bio_integrity_prep), `pi: 0` metadata without protection (a no-op integrity profile).
+   */
+  nvme: z.strictObject({ pi: z.union([z.literal(0), z.literal(1), z.literal(3)]) }).optional(),
+});
 
 const hexKey = z.string().regex(/^([0-9a-f]{2})+$/, 'expected a hex string');
 
@@ -83,6 +95,16 @@ const ioRange = z.strictObject({
   procs: z.number().int().min(2).max(64).optional(),
   /** Writes use O_DSYNC, so each is a FUA write (or write + flush). */
   fua: z.boolean().default(false),
+  /**
+   * Each I/O is one preadv/pwritev of up to this many pieces of varied sizes, each block-aligned at its own
+   * place in memory but not page-aligned (ih-io --iov): bios of many bvecs that start mid-page.
+   */
+  iovecs: z.number().int().min(2).max(16).optional(),
+  /**
+   * Writes only: through the page cache (no O_DIRECT), then fsync, so writeback builds the bios. Reads stay
+   * O_DIRECT: the page cache would return what it holds instead of what the device says.
+   */
+  buffered: z.boolean().default(false),
 });
 
 const corrupt = z.strictObject({
@@ -198,6 +220,7 @@ export const scenarioSchema = z.strictObject({
 export type ScenarioBody = z.infer<typeof scenarioSchema>;
 export type Step = z.infer<typeof stepSchema>;
 export type IntegrityStack = z.infer<typeof integrityStackSchema>;
+export type ScenarioDisk = z.infer<typeof diskSchema>;
 export type IoRange = z.infer<typeof ioRange>;
 export type Corruption = z.infer<typeof corrupt>;
 /** Every host-side fault step's body, keyed by its step name. */

@@ -27,7 +27,8 @@ function ioCOptions(source: string): { subcommands: string[]; options: Map<strin
   const start = source.indexOf('static void parse_args(');
   const end = source.indexOf('\n}\n', start);
   if (start < 0 || end < 0) throw new Error('io.c: no parse_args()');
-  const guards: Record<string, (cmd: string) => boolean> = { '': () => true, '!is_copy &&': (c) => c !== 'copy', 'is_copy &&': (c) => c === 'copy' };
+  const guards: Record<string, (cmd: string) => boolean> = { '': () => true, '!is_copy &&': (c) => c !== 'copy', 'is_copy &&': (c) => c === 'copy',
+    '(o.cmd == CMD_READ || is_copy) &&': (c) => c === 'read' || c === 'copy' };
   const options = new Map<string, Accepted>();
   for (const line of source.slice(start, end).split('\n')) {
     const cond = /^\s*(?:else )?if \((.*)\)\s*\{?$/.exec(line)?.[1];
@@ -67,12 +68,12 @@ const EVERY: IoCommand[] = [
     {
       cmd: 'read' as const, dev: '/nonexistent/ih-dev', offset: 4096, length: '8K' as const, bs: 4096, block: '8s' as const, ...workers,
       unaligned: true, out: '/nonexistent/ih-out', outOffset: 0, logOk: true, noDirect: true, srcBuffered: true,
-      dstBuffered: true, fua: true, fsync: true, failRanges: [{ offset: 0, length: 512, errno: 84 }, { offset: 4096, length: 512, errno: 5 }],
+      dstBuffered: true, fua: true, fsync: true, failRanges: [{ offset: 0, length: 512, errno: 84 }, { offset: 4096, length: 512, errno: 5 }], iov: 4,
     },
     {
       cmd: 'copy' as const, src: '/nonexistent/ih-src', srcOffset: 0, dst: '/nonexistent/ih-dst', dstOffset: '1M' as const, length: 8192,
       bs: 4096, block: 512, ...workers, unaligned: true, srcBuffered: true, dstBuffered: true, noDirect: true, fua: true,
-      fsync: true, logOk: true, failRanges: [{ offset: 0, length: 512, errno: 84 }],
+      fsync: true, logOk: true, failRanges: [{ offset: 0, length: 512, errno: 84 }], iov: 16,
     },
     { cmd: 'zero' as const, dev: '/nonexistent/ih-dev', offset: 0, length: '1G' as const, bs: '1M' as const, ...workers, fua: true, fsync: true },
   ]),

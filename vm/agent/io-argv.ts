@@ -31,6 +31,8 @@ interface TransferOptions {
   /** skip io.c's O_DIRECT alignment refusal: the kernel answers, usually EINVAL */
   unaligned?: boolean | undefined;
   failRanges?: FailRange[] | undefined;
+  /** each I/O on the device under test one preadv/pwritev of up to this many scattered, block-aligned pieces */
+  iov?: number | undefined;
 }
 
 export type ReadCommand = { cmd: 'read'; dev: string; offset?: IoSize | undefined; out?: string | undefined; outOffset?: IoSize | undefined }
@@ -66,7 +68,7 @@ const TRANSFER = [
 ] as const;
 const TRANSFER_MODES = [
   ['srcBuffered', '--src-buffered', 'flag'], ['dstBuffered', '--dst-buffered', 'flag'], ['noDirect', '--no-direct', 'flag'],
-  ['fua', '--fua', 'flag'], ['fsync', '--fsync', 'flag'], ['failRanges', '--fail-range', 'ranges'],
+  ['fua', '--fua', 'flag'], ['fsync', '--fsync', 'flag'], ['failRanges', '--fail-range', 'ranges'], ['iov', '--iov', 'size'],
 ] as const;
 
 /**

@@ -1,5 +1,5 @@
 /**
- * Typed view of ih-io's stdout (JSON lines, see IO.md). Wire names are snake_case; this module is the one
+ * Typed view of ih-io's stdout (JSON lines, one per I/O that failed or was asked for, then a summary). Wire names are snake_case; this module is the one
  * place that maps them to the harness's camelCase.
  */
 import { z } from 'zod';

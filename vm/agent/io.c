@@ -1,5 +1,6 @@
 /*
- * ih-io: the guest's only O_DIRECT data mover (busybox dd ignores iflag=direct). See IO.md.
+ * ih-io: the guest's only O_DIRECT data mover (busybox dd ignores iflag=direct). Its options: ih-io --help;
+ * its output: vm/agent/io-report.ts.
  *
  * Every I/O reports the kernel's real errno. A failed read is re-read block by block so the host
  * learns exactly which blocks fail and how (EILSEQ from dm-integrity/dm-crypt AEAD, EIO, ...), and the
@@ -23,6 +24,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -42,7 +44,7 @@ static struct {
 	enum cmd cmd;
 	const char *src, *dst;
 	uint64_t src_off, dst_off, length, bs, block;
-	int have_length, src_direct, dst_direct, fua, fsync, jobs, procs, log_ok, unaligned;
+	int have_length, src_direct, dst_direct, fua, fsync, jobs, procs, log_ok, unaligned, iov;
 	struct fail_range fail[MAX_FAIL_RANGES];
 	int nfail;
 } o = {.src_direct = 1, .dst_direct = 1, .jobs = 1};
@@ -139,7 +141,7 @@ static void usage_error(const char *fmt, ...)
 	va_start(ap, fmt);
 	fputs("ih-io: ", stderr);
 	vfprintf(stderr, fmt, ap);
-	fputs("\n(see vm/agent/IO.md; ih-io --help)\n", stderr);
+	fputs("\n(ih-io --help lists every option)\n", stderr);
 	va_end(ap);
 	exit(2);
 }
@@ -170,6 +172,59 @@ static int injected(uint64_t off, uint64_t len)
 	return 0;
 }
 
+/*
+ * --iov N: each I/O on the device under test is one preadv/pwritev of up to N pieces of varied sizes
+ * (1, 3, 2, 5... blocks), each at a block-aligned but not page-aligned place of its own in a scattered
+ * buffer: legal O_DIRECT that builds bios of many bvecs starting mid-page.
+ */
+#define MAX_IOV 16
+static const unsigned iov_weights[] = {1, 3, 2, 5, 1, 4, 2, 7};
+static __thread char *vbuf;
+
+static int plan_iov(struct iovec *v, uint64_t len)
+{
+	if (!vbuf && posix_memalign((void **)&vbuf, 4096, o.bs + (MAX_IOV + 1) * o.block) != 0)
+		setup_error("posix_memalign", NULL, ENOMEM, NULL);
+	uint64_t left = len / o.block, pos = o.block;
+	int n = 0;
+	while (left > 0) {
+		uint64_t nb = n == o.iov - 1 ? left : iov_weights[n % 8];
+		if (nb > left)
+			nb = left;
+		v[n].iov_base = vbuf + pos;
+		v[n].iov_len = nb * o.block;
+		pos += v[n].iov_len + o.block;
+		left -= nb;
+		n++;
+	}
+	return n;
+}
+
+/* One vectored transfer of len bytes between buf and the device; a short one ends as an error. */
+static int vec_at(int fd, char *buf, uint64_t len, uint64_t off, int write, int *eof)
+{
+	struct iovec v[MAX_IOV];
+	int n = plan_iov(v, len);
+	if (write)
+		for (int i = 0, at = 0; i < n; at += (int)v[i].iov_len, i++)
+			memcpy(v[i].iov_base, buf + at, v[i].iov_len);
+	ssize_t r;
+	do
+		r = write ? pwritev(fd, v, n, (off_t)off) : preadv(fd, v, n, (off_t)off);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return errno;
+	if ((uint64_t)r < len) {
+		if (!write)
+			*eof = 1;
+		return write ? ENOSPC : -1;
+	}
+	if (!write)
+		for (int i = 0, at = 0; i < n; at += (int)v[i].iov_len, i++)
+			memcpy(buf + at, v[i].iov_base, v[i].iov_len);
+	return 0;
+}
+
 /* Returns 0 or the errno; 0 bytes before the end is "EOF" and reported as errno 0 with error "EOF". */
 static int read_at(char *buf, uint64_t len, uint64_t off, int *eof)
 {
@@ -177,6 +232,8 @@ static int read_at(char *buf, uint64_t len, uint64_t off, int *eof)
 	int e = injected(off, len);
 	if (e)
 		return e;
+	if (o.iov && o.cmd == CMD_READ && len > o.block)
+		return vec_at(src_fd, buf, len, off, 0, eof);
 	while (len > 0) {
 		ssize_t n = pread(src_fd, buf, len, (off_t)off);
 		if (n < 0 && errno == EINTR)
@@ -194,6 +251,9 @@ static int read_at(char *buf, uint64_t len, uint64_t off, int *eof)
 
 static int write_at(const char *buf, uint64_t len, uint64_t off)
 {
+	int eof;
+	if (o.iov && o.cmd == CMD_COPY && len > o.block)
+		return vec_at(dst_fd, (char *)buf, len, off, 1, &eof);
 	while (len > 0) {
 		ssize_t n = pwrite(dst_fd, buf, len, (off_t)off);
 		if (n < 0 && errno == EINTR)
@@ -451,6 +511,7 @@ static void help(void)
 	      "transfer options: --bs N (1M) --block N (logical block size or 4096) --jobs N | --procs N\n"
 	      "  --fua --fsync --no-direct --src-buffered --dst-buffered --log-ok\n"
 	      "  --unaligned (skip the O_DIRECT alignment refusal: the kernel answers, usually EINVAL)\n"
+	      "  --iov N (2-16: each I/O on the device one preadv/pwritev of N scattered, block-aligned pieces)\n"
 	      "  --fail-range OFF:LEN:ERRNO (test only: pretend reads overlapping the range fail)\n"
 	      "sizes: bytes, or with suffix K M G (binary) or s (512-byte sectors)\n",
 	      stdout);
@@ -515,6 +576,8 @@ static void parse_args(int argc, char **argv)
 			o.jobs = (int)parse_size(a, v);
 		else if (VALUE("--procs"))
 			o.procs = (int)parse_size(a, v);
+		else if ((o.cmd == CMD_READ || is_copy) && VALUE("--iov"))
+			o.iov = (int)parse_size(a, v);
 		else if (VALUE("--fail-range")) {
 			unsigned long long off, len;
 			int err;
@@ -532,6 +595,8 @@ static void parse_args(int argc, char **argv)
 		usage_error("copy needs --dst");
 	if (o.procs && o.jobs > 1)
 		usage_error("--jobs and --procs are exclusive");
+	if (o.iov && (o.iov < 2 || o.iov > MAX_IOV))
+		usage_error("--iov must be between 2 and %d", MAX_IOV);
 	if (o.jobs < 1 || o.jobs > MAX_WORKERS || o.procs < 0 || o.procs > MAX_WORKERS)
 		usage_error("--jobs/--procs must be between 1 and %d", MAX_WORKERS);
 }

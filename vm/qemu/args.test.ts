@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_DISKS, qemuArgs, type QemuSpec } from './args.ts';
+import { diskImageBytes, MAX_DISKS, qemuArgs, type QemuSpec } from './args.ts';
 
 const spec: QemuSpec = {
   kernel: '/k/bzImage', initrd: '/k/init.cpio.gz', accel: 'tcg', memoryMb: 512, cpus: 1,
@@ -41,6 +41,24 @@ describe('qemuArgs', () => {
     ]);
     expect(after(a, '-chardev')[0]).toBe('file,id=con,path=/r/cell,,1/console.log');
   });
+  it('gives a 4Kn disk 4096-byte logical and physical blocks, and an NVMe disk its own controller with PI metadata', () => {
+    const a = qemuArgs({ ...spec, disks: [
+      { path: '/r/4k.img', serial: 'ih-data', logicalBlockSize: 4096 },
+      { path: '/r/pi.img', serial: 'ih-meta', nvme: { pi: 1 } },
+    ] });
+    const dev = after(a, '-device');
+    expect(dev).toContain('virtio-blk-pci,drive=disk0,serial=ih-data,logical_block_size=4096,physical_block_size=4096,bus=pcie.0,addr=0x8.0x0,multifunction=on');
+    expect(dev).toContain('nvme,id=nvme1,serial=ih-meta,bus=pcie.0,addr=0x8.0x1');
+    expect(dev).toContain('nvme-ns,drive=disk1,bus=nvme1,nsid=1,logical_block_size=512,physical_block_size=512,ms=8,mset=0,pi=1');
+    expect(dev.filter((d) => d.startsWith('virtio-blk-pci'))).toHaveLength(1);
+  });
+
+  it('sizes an NVMe image for its data plus 8 bytes of metadata per block, and a virtio image for its data', () => {
+    expect(diskImageBytes(1 << 20, {})).toBe(1 << 20);
+    expect(diskImageBytes(1 << 20, { nvme: { pi: 1 } })).toBe((1 << 20) + 2048 * 8);
+    expect(diskImageBytes(1 << 20, { nvme: { pi: 0 }, logicalBlockSize: 4096 })).toBe((1 << 20) + 256 * 8);
+  });
+
   it('puts disks eight to a slot, each slot a multifunction device, and refuses more than the slots hold', () => {
     const disks = Array.from({ length: 17 }, (_, i) => ({ path: `/r/d${i}`, serial: `ih-d${i}` }));
     const devs = after(qemuArgs({ ...spec, disks }), '-device').filter((d) => d.startsWith('virtio-blk-pci'));

@@ -9,6 +9,22 @@ export interface DiskSpec {
   /** virtio-blk serial, visible in the guest as /sys/block/vdX/serial; identifies the disk's role. */
   serial: string;
   readOnly?: boolean;
+  /** The logical and physical block size the guest sees (default 512). */
+  logicalBlockSize?: number;
+  /**
+   * An NVMe namespace (its own controller, serial as above) with 8 bytes of metadata per block kept after
+   * the data in the same image, and this T10 PI type (0: metadata without protection).
+   */
+  nvme?: { pi: 0 | 1 | 3 };
+}
+
+/** Bytes of NVMe metadata per logical block: the size of one T10 PI tuple. */
+export const NVME_METADATA_BYTES = 8;
+
+/** The image file's size for a disk whose guest-visible size is `bytes`. */
+export function diskImageBytes(bytes: number, d: Pick<DiskSpec, 'logicalBlockSize' | 'nvme'>): number {
+  if (d.nvme === undefined) return bytes;
+  return bytes + (bytes / (d.logicalBlockSize ?? 512)) * NVME_METADATA_BYTES;
 }
 
 export interface QemuSpec {
@@ -75,7 +91,16 @@ export function qemuArgs(spec: QemuSpec): string[] {
     const opts = [`file=${optValue(d.path)}`, 'format=raw', 'if=none', `id=disk${i}`, 'cache=writeback', 'aio=threads', 'werror=stop', 'rerror=stop'];
     if (d.readOnly) opts.push('readonly=on');
     args.push('-drive', opts.join(','));
-    args.push('-device', `virtio-blk-pci,drive=disk${i},serial=${d.serial},${diskAddress(i)}`);
+    const lbs = d.logicalBlockSize ?? 512;
+    const blockSizes = lbs === 512 ? '' : `,logical_block_size=${lbs},physical_block_size=${lbs}`;
+    if (d.nvme === undefined) {
+      args.push('-device', `virtio-blk-pci,drive=disk${i},serial=${d.serial}${blockSizes},${diskAddress(i)}`);
+    } else {
+      // mset=0: the metadata travels in its own buffer (extended LBAs leave Linux an unusable namespace);
+      // QEMU keeps it after the data, so the data stays at the same image offsets as on a virtio disk.
+      args.push('-device', `nvme,id=nvme${i},serial=${d.serial},${diskAddress(i)}`);
+      args.push('-device', `nvme-ns,drive=disk${i},bus=nvme${i},nsid=1,logical_block_size=${lbs},physical_block_size=${lbs},ms=${NVME_METADATA_BYTES},mset=0,pi=${d.nvme.pi}`);
+    }
   });
   return args;
 }

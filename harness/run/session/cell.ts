@@ -1,7 +1,7 @@
 import { mkdir, rm, writeFile, appendFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { AgentClosedError, AgentTimeoutError, type ExecResult } from '../../../vm/agent/client.ts';
-import type { Accel } from '../../../vm/qemu/args.ts';
+import { diskImageBytes, type Accel, type DiskSpec } from '../../../vm/qemu/args.ts';
 import { Guest, type GuestExit } from '../../../vm/qemu/guest.ts';
 import type { GuestImage } from '../../../vm/image/initramfs.ts';
 import type { ResolvedKernel } from '../../../vm/kernel/types.ts';
@@ -317,17 +317,31 @@ function watchHost(guest: Guest, argv: string[]): { fault: Promise<never>; stop(
   };
 }
 
+/** One of a cell's disks: its role, its host image and how QEMU presents it. */
+export interface CellDisk {
+  role: string;
+  path: string;
+  logicalBlockSize?: number;
+  nvme?: DiskSpec['nvme'];
+}
+
+/** What QEMU needs of a cell disk, under the serial the guest finds it by. */
+export function qemuDisk(d: CellDisk, serial: string): DiskSpec {
+  return { path: d.path, serial, logicalBlockSize: d.logicalBlockSize, nvme: d.nvme };
+}
+
 /** The scenario's own disks plus its payload and output disks: fresh, sparse images under <dir>/disks. */
-export async function createCellDisks(spec: Pick<CellSpec, 'dir' | 'scenario' | 'seedDisks'>): Promise<{ plan: TransferPlan; disks: Array<{ role: string; path: string }> }> {
+export async function createCellDisks(spec: Pick<CellSpec, 'dir' | 'scenario' | 'seedDisks'>): Promise<{ plan: TransferPlan; disks: CellDisk[] }> {
   const dir = join(spec.dir, 'disks');
   const plan = planTransfers(spec.scenario);
   // before the guest boots: a file system that fills up under a running guest pauses it (werror=stop)
-  await checkFreeSpace([{ path: dir, bytes: scenarioSpace(spec.scenario.disks, plan), what: `disk images of ${spec.scenario.id}` }]);
-  const disks = [];
+  await checkFreeSpace([{ path: dir, bytes: scenarioSpace(spec.scenario.disks.map((d) => ({ size: diskImageBytes(d.size, d) })), plan), what: `disk images of ${spec.scenario.id}` }]);
+  const disks: CellDisk[] = [];
   for (const d of spec.scenario.disks) {
     // A compat read phase starts from the image the other kernel wrote.
     const seed = spec.seedDisks?.[d.name];
-    disks.push({ role: d.name, path: seed !== undefined ? await copyImage(seed, dir, d.name) : await createImage(dir, d.name, d.size) });
+    const shape = { logicalBlockSize: d.logicalBlockSize, nvme: d.nvme };
+    disks.push({ role: d.name, path: seed !== undefined ? await copyImage(seed, dir, d.name) : await createImage(dir, d.name, diskImageBytes(d.size, shape)), ...shape });
   }
   disks.push({ role: 'payload', path: await createImage(dir, 'payload', plan.payloadSize) });
   disks.push({ role: 'out', path: await createImage(dir, 'out', plan.outSize) });

@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadScenario } from '../../scenario/load.ts';
 import { payloadParts } from '../../scenario/payload.ts';
 import { createImage, planTransfers, readAt } from './disks.ts';
-import { writePayload } from './guest-disks.ts';
+import { parseDiskList, writePayload } from './guest-disks.ts';
 
 const scenarios = resolve(import.meta.dirname, '../../../scenarios');
 const dir = mkdtempSync(join(tmpdir(), 'ih-guest-disks-'));
@@ -26,5 +26,12 @@ describe('writePayload', () => {
       expect(index.locate(block)).toBe(offset + 4096);
     }
     expect(index.locate(Buffer.alloc(512, 0xa5))).toBeUndefined();
+  });
+});
+
+describe('parseDiskList', () => {
+  it('maps each serial to its device, virtio and NVMe alike, and skips a disk with no serial', () => {
+    const m = parseDiskList('vda ih-data\nvdb ih-out\nnvme0n1 ih-meta\nvdc\n');
+    expect([...m]).toEqual([['ih-data', '/dev/vda'], ['ih-out', '/dev/vdb'], ['ih-meta', '/dev/nvme0n1']]);
   });
 });

@@ -5,38 +5,71 @@
 import { InfraError } from '../../errors.ts';
 import { PayloadIndex } from '../../repro/expect.ts';
 import type { Scenario } from '../../scenario/load.ts';
+import type { ScenarioDisk } from '../../scenario/schema.ts';
 import { payloadParts } from '../../scenario/payload.ts';
 import { SkipCell, type GuestSession } from './cell.ts';
 import { writeAt, type TransferPlan } from './disks.ts';
 
-/** role -> /dev/vdX, by virtio serial (ih-<role>), so PCI enumeration order cannot swap disks. */
+/** role -> /dev/vdX or /dev/nvmeXn1, by serial (ih-<role>), so PCI enumeration order cannot swap disks. */
 export async function mapGuestDisks(s: GuestSession, roles: Iterable<string>): Promise<Map<string, string>> {
   const found = new Map<string, string>(s.disks ?? []);
   if (s.disks === undefined) await scanGuestDisks(s, found);
   for (const role of roles) {
-    if (!found.has(role)) throw new InfraError(`guest has no virtio disk with serial ih-${role} (found: ${[...found.keys()].join(', ') || 'none'})`);
+    if (!found.has(role)) throw new InfraError(`guest has no disk with serial ih-${role} (found: ${[...found.keys()].join(', ') || 'none'})`);
   }
   s.recordDisks(found);
   return found;
 }
 
+/**
+ * Every virtio disk and NVMe namespace with its serial, one "name serial" line each, in one round trip. An
+ * NVMe namespace's serial is its controller's (or, under native multipath, its subsystem's).
+ */
+export const LIST_DISKS_ARGV = ['sh', '-c',
+  'for d in /sys/block/vd* /sys/block/nvme*n*; do [ -e "$d" ] || continue; '
+  + 's=$(cat "$d/serial" 2>/dev/null || cat "$d/device/serial" 2>/dev/null); echo "${d##*/} $s"; done'];
+
+/** serial -> /dev/<name>, from LIST_DISKS_ARGV's output. */
+export function parseDiskList(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const [dev, serial] = line.trim().split(/\s+/);
+    if (dev && serial) out.set(serial, `/dev/${dev}`);
+  }
+  return out;
+}
+
 async function scanGuestDisks(s: GuestSession, found: Map<string, string>): Promise<void> {
-  const ls = await s.must(['ls', '/sys/block']);
-  for (const name of ls.stdout.toString().split(/\s+/).filter((n) => /^vd[a-z]+$/.test(n))) {
-    const r = await s.run(['cat', `/sys/block/${name}/serial`]);
-    const serial = r.stdout.toString().trim();
-    if (serial.startsWith('ih-')) found.set(serial.slice(3), `/dev/${name}`);
+  const ls = await s.must(LIST_DISKS_ARGV);
+  for (const [serial, dev] of parseDiskList(ls.stdout.toString())) {
+    if (serial.startsWith('ih-')) found.set(serial.slice(3), dev);
   }
 }
+
+/** The block layer's integrity profile name of an NVMe namespace with 8 bytes of metadata of each PI type. */
+const NVME_PROFILES = { 0: 'nop', 1: 'T10-DIF-TYPE1-CRC', 3: 'T10-DIF-TYPE3-CRC' } as const;
 
 /** A cell's disks by role: the host image of each and, once mapped, its guest device. */
 export class CellDisks {
   private guest = new Map<string, string>();
   constructor(private readonly images: ReadonlyMap<string, string>) {}
 
-  /** Finds each disk by its virtio serial, so a change in PCI enumeration order cannot swap them. */
-  async map(s: GuestSession): Promise<void> {
+  /**
+   * Finds each disk by its serial, so a change in PCI enumeration order cannot swap them, and checks that
+   * each NVMe disk carries the integrity profile its metadata asks for: without it the scenario would not
+   * test what it says.
+   */
+  async map(s: GuestSession, disks: ReadonlyArray<Pick<ScenarioDisk, 'name' | 'nvme'>> = []): Promise<void> {
     this.guest = await mapGuestDisks(s, this.images.keys());
+    for (const d of disks) {
+      if (d.nvme === undefined) continue;
+      const dev = this.dev(d.name).replace('/dev/', '');
+      const r = await s.run(['cat', `/sys/block/${dev}/integrity/format`]);
+      const want = NVME_PROFILES[d.nvme.pi];
+      if (r.exitCode !== 0) throw new SkipCell(`kernel without block integrity support (CONFIG_BLK_DEV_INTEGRITY): disk ${d.name} has NVMe metadata the kernel cannot use`);
+      const format = r.stdout.toString().trim();
+      if (format !== want) throw new InfraError(`disk ${d.name} (${dev}) has integrity profile '${format}', not '${want}' for nvme.pi ${d.nvme.pi}: the guest does not see the namespace the scenario asks for`);
+    }
   }
 
   /** A fresh guest (after a kill step): the same disks must come up under the same names. */

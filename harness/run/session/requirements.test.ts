@@ -36,7 +36,7 @@ function fakeGuest(world: { targets: string; crypto: string[]; modulesFailed?: s
 }
 
 const scenario = (hash: string) => ({
-  id: 'g/x', requires: { targets: [], targetVersions: {}, crypto: [], toolOptions: {} }, steps: ['status'],
+  id: 'g/x', requires: { targets: [], targetVersions: {}, crypto: [], toolOptions: {} }, steps: ['status'], disks: [{ name: 'data', size: 1 << 26, logicalBlockSize: 512 }],
   stack: { type: 'integrity', disk: 'data', hash, mode: 'bitmap', lower: 'disk', sectorSize: 512, allowDiscards: false },
 }) as unknown as Scenario;
 

@@ -13,11 +13,12 @@ import { Guest, type GuestExit } from '../../../vm/qemu/guest.ts';
 import { scanConsole } from '../../console.ts';
 import { tail } from '../../errors.ts';
 import {
-  bootGuest, classifyError, createCellDisks, GuestSession, hostSideOutcome, judgeCell, SILENT_RESET, writeCellFiles, type CellSpec, type Outcome,
+  bootGuest, classifyError, createCellDisks, GuestSession, qemuDisk, hostSideOutcome, judgeCell, SILENT_RESET, writeCellFiles, type CellDisk, type CellSpec, type Outcome,
 } from '../session/cell.ts';
 import { runStack } from '../run-cell.ts';
 import type { TransferPlan } from '../session/disks.ts';
 import { leftovers, LOG_CLASSES, logClassOf, parseGuestState, ratelimitCarry, STATE_ARGV, type GuestState, type LogClass } from './guest-state.ts';
+import { LIST_DISKS_ARGV, parseDiskList } from '../session/guest-disks.ts';
 import type { CellResult } from '../session/observations.ts';
 import type { SharedGuestHandle, SlotRun } from './share.ts';
 import { coverageHooks } from '../../coverage/guest.ts';
@@ -69,7 +70,7 @@ const MARKER_WAIT_MS = 20_000;
 interface Slot {
   spec: CellSpec;
   plan: TransferPlan;
-  disks: Array<{ role: string; path: string }>;
+  disks: CellDisk[];
   serialPrefix: string;
 }
 
@@ -136,7 +137,7 @@ export class SharedGuest implements SharedGuestHandle<CellSpec, SharedSlotRun> {
       g.guest = Guest.start({
         kernel: first.kernel.bootImage, initrd: first.image.path, accel: first.accel, memoryMb: first.memoryMb, cpus: first.cpus,
         consoleLog: g.consolePath, append: first.hooks?.cmdline,
-        disks: slots.flatMap((s) => s.disks.map((d) => ({ path: d.path, serial: `${s.serialPrefix}${d.role}` }))),
+        disks: slots.flatMap((s) => s.disks.map((d) => qemuDisk(d, `${s.serialPrefix}${d.role}`))),
       });
     } catch (e) {
       g.openError = `could not set up the shared guest: ${(e as Error).message}`;
@@ -332,11 +333,8 @@ export class SharedGuest implements SharedGuestHandle<CellSpec, SharedSlotRun> {
   /** Maps every slot's disks in one round trip and records the state every scenario must leave behind. */
   private async afterBoot(): Promise<void> {
     const guest = this.guest!;
-    const ls = await guest.exec(['sh', '-c', 'for d in /sys/block/vd*; do echo "${d##*/} $(cat $d/serial)"; done'], { timeoutMs: STATE_TIMEOUT_MS });
-    for (const line of ls.stdout.toString().split('\n')) {
-      const [dev, serial] = line.trim().split(/\s+/);
-      if (dev && serial) this.devices.set(serial, `/dev/${dev}`);
-    }
+    const ls = await guest.exec(LIST_DISKS_ARGV, { timeoutMs: STATE_TIMEOUT_MS });
+    for (const [serial, dev] of parseDiskList(ls.stdout.toString())) this.devices.set(serial, dev);
     const st = await guest.exec(STATE_ARGV, { timeoutMs: STATE_TIMEOUT_MS });
     this.baseline = parseGuestState(st.stdout.toString());
   }

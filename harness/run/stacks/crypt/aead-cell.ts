@@ -93,7 +93,7 @@ export abstract class AeadCell {
 
   async run(): Promise<void> {
     await this.s.begin(-1, 'setup');
-    await this.disks.map(this.s);
+    await this.disks.map(this.s, this.spec.scenario.disks);
     await checkRequirements(this.s, this.spec.scenario);
     this.payload = await writePayload(this.spec.scenario, this.plan, this.host('payload'));
     await this.prepare();
@@ -213,13 +213,18 @@ export abstract class AeadCell {
     this.s.expect({ op: 'write', offset: r.offset, length: r.length, bs: ioSize(r, model.blockSize), errno: 0 });
     // --procs: the range's chunks issued by that many processes at once (the same bytes end up on disk)
     const res = await this.s.run(ioArgv({ cmd: 'copy', src: this.dev('payload'), srcOffset: this.plan.offsets.get(i)!,
-      dst: this.top, dstOffset: r.offset, length: r.length, bs: ioSize(r, model.blockSize), block: model.blockSize, procs: r.procs, fua: r.fua }));
+      dst: this.top, dstOffset: r.offset, length: r.length, bs: ioSize(r, model.blockSize), block: model.blockSize, procs: r.procs, fua: r.fua,
+      iov: r.iovecs, ...(r.buffered ? { dstBuffered: true, fsync: true } : {}) }));
     if (res.exitCode === 2 || res.exitCode === 3) throw await ioToolFailure(this.s, i, res, 'copy', this.topDevice());
-    const failed = parseIoReport(res.stdout).ios.filter((l) => l.op === 'write' && !l.ok);
+    const report = parseIoReport(res.stdout);
+    const failed = report.ios.filter((l) => l.op === 'write' && !l.ok);
     for (const f of failed) {
       this.s.disagree({ step: i, kind: 'write-failed', sector: f.off / 512, expected: 'write succeeds', found: `errno ${f.errno} (${f.error ?? '?'})` });
     }
-    if (res.exitCode !== 0 && failed.length === 0) throw new KernelFailure(`ih-io copy exited ${res.exitCode}: ${res.stderr.toString().trim()}`);
+    // a buffered write's errors surface at fsync, after writeback
+    const sync = report.results.find((l) => l.op === 'fsync' && !l.ok);
+    if (sync) this.s.disagree({ step: i, kind: 'write-failed', sector: r.offset / 512, expected: 'fsync after the writes succeeds', found: `errno ${sync.errno} (${sync.error ?? '?'})` });
+    if (res.exitCode !== 0 && failed.length === 0 && !sync) throw new KernelFailure(`ih-io copy exited ${res.exitCode}: ${res.stderr.toString().trim()}`);
     model.write(r.offset / 512, writePattern(this.spec.scenario, i, r));
   }
 
@@ -235,7 +240,7 @@ export abstract class AeadCell {
     const outOff = this.plan.offsets.get(i)!;
     this.s.expect(readExpectation(model, { offset: r.offset, length: r.length, bs }, this.payload!));
     const res = await this.s.run(ioArgv({ cmd: 'read', dev: this.top, offset: r.offset, length: r.length,
-      bs, block: model.blockSize, procs: r.procs, out: this.dev('out'), outOffset: outOff, logOk: true }));
+      bs, block: model.blockSize, procs: r.procs, iov: r.iovecs, out: this.dev('out'), outOffset: outOff, logOk: true }));
     if (res.exitCode === 2 || res.exitCode === 3) throw await ioToolFailure(this.s, i, res, 'read', this.topDevice());
     const req = { step: i, offset: r.offset, length: r.length, bs };
     const got = await this.s.images.readBlocks(this.host('out'), outOff, r.length, model.blockSize, expectedBlockData(model, req));

@@ -74,7 +74,7 @@ export class IntegrityCell {
 
   async run(): Promise<void> {
     await this.s.begin(-1, 'setup');
-    await this.disks.map(this.s);
+    await this.disks.map(this.s, this.spec.scenario.disks);
     this.facts = await checkRequirements(this.s, this.spec.scenario);
     this.payload = await writePayload(this.spec.scenario, this.plan, this.host('payload'));
     await this.writeKeyFiles();

@@ -78,7 +78,7 @@ export function topDevice(ctx: IoContext): TopDevice {
 
 function transferOptions(ctx: IoContext, r: IoRange) {
   const bs = ioSize(r, ctx.model.blockSize);
-  return { length: r.length, bs, block: r.unaligned ? bs : ctx.model.blockSize, procs: r.procs, unaligned: r.unaligned };
+  return { length: r.length, bs, block: r.unaligned ? bs : ctx.model.blockSize, procs: r.procs, unaligned: r.unaligned, iov: r.iovecs };
 }
 
 export async function writeStep(ctx: IoContext, i: number, r: IoRange): Promise<void> {
@@ -86,7 +86,7 @@ export async function writeStep(ctx: IoContext, i: number, r: IoRange): Promise<
   const exp = model.expectWrite(r.offset, r.length);
   const argv = ioArgv({ cmd: 'copy', src: ctx.payloadDev, srcOffset: ctx.transferOffset(i), dst: ctx.top, dstOffset: r.offset, ...transferOptions(ctx, r),
     // an unaligned length cannot be read O_DIRECT from the payload disk: only the write is meant to be misaligned
-    srcBuffered: r.unaligned, fua: r.fua });
+    srcBuffered: r.unaligned, fua: r.fua, ...(r.buffered ? { dstBuffered: true, fsync: true } : {}) });
   s.expect({ op: 'write', offset: r.offset, length: r.length, bs: ioSize(r, model.blockSize), errno: exp.ok ? 0 : exp.errno });
   const res = await s.run(argv);
   if (res.exitCode === 2 || res.exitCode === 3) throw await ioToolFailure(s, i, res, 'copy', topDevice(ctx));
@@ -99,7 +99,10 @@ export async function writeStep(ctx: IoContext, i: number, r: IoRange): Promise<
     for (const f of failed) {
       s.disagree({ step: i, kind: 'write-failed', sector: f.off / 512, expected: 'write succeeds', found: `errno ${f.errno} (${f.error ?? '?'})` });
     }
-    if (res.exitCode !== 0 && failed.length === 0) throw new KernelFailure(`ih-io copy exited ${res.exitCode}: ${res.stderr.toString().trim()}`);
+    // a buffered write's errors surface at fsync, after writeback
+    const sync = report.results.find((l) => l.op === 'fsync' && !l.ok);
+    if (sync) s.disagree({ step: i, kind: 'write-failed', sector: r.offset / 512, expected: 'fsync after the writes succeeds', found: `errno ${sync.errno} (${sync.error ?? '?'})` });
+    if (res.exitCode !== 0 && failed.length === 0 && !sync) throw new KernelFailure(`ih-io copy exited ${res.exitCode}: ${res.stderr.toString().trim()}`);
     model.write(r.offset / 512, ctx.patternFor(i, r));
     return;
   }
