@@ -9,6 +9,7 @@ const MEANING: Record<string, string> = {
   'wrong-failing-blocks': 'another set of blocks failed than must fail',
   'mismatch-counter': "dm-integrity's mismatch counter differs from the number of checksum failures",
   log: 'the kernel log differs from what the stack must print',
+  'journal-not-cleared': 'a clean close left dm-integrity journal entries for the next activation to replay',
 };
 
 /** A step's guest commands as one would type them (the last one is usually the I/O that disagreed). */

@@ -81,6 +81,18 @@ describe('IntegrityDeviceModel faults', () => {
     expect(m.expectWrite(4096, 8192)).toEqual({ ok: true, errno: 0 });
   });
 
+  it('a journal replay at activation undoes the host\'s changes to the blocks it writes again, and only to those', () => {
+    const m = new IntegrityDeviceModel({ sectorsPerBlock: 1, providedDataSectors: 64 });
+    m.write(0, block(1, 512 * 8));
+    m.corrupt(2);
+    m.corrupt(6, 'tag');
+    expect(m.replayJournal([6, 7])).toEqual([6]);
+    expect(m.expectBlockRead(6)).toMatchObject({ ok: true });
+    expect(m.expectBlockRead(2)).toMatchObject({ ok: false, errno: EILSEQ });
+    expect(m.expectedMismatches()).toBe(1);
+    expect(() => m.replayJournal([64])).toThrow();
+  });
+
   it('fails blocks under a lower-device I/O error with EIO, never EILSEQ', () => {
     const m = new IntegrityDeviceModel({ sectorsPerBlock: 1, providedDataSectors: 64 });
     m.write(0, block(1, 512 * 8));

@@ -168,6 +168,20 @@ export class IntegrityDeviceModel {
     if (where === 'commit-id') this.journalBroken = true;
   }
 
+  /**
+   * An activation replayed journal entries the last close left used (kernels without the journal cleared at
+   * suspend): each block is written again from the journal, data and tag, so a host change to it is gone.
+   * The journal holds each block's newest write (sections are reused oldest first), which the reads check.
+   */
+  replayJournal(blocks: Iterable<number>): number[] {
+    const healed: number[] = [];
+    for (const b of blocks) {
+      this.checkBlock(b);
+      if (this.corruption.delete(b)) healed.push(b);
+    }
+    return healed;
+  }
+
   /** From now on the device under the data fails this block's data sectors with EIO. */
   ioError(block: number): void {
     this.checkBlock(block);

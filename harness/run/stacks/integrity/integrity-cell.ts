@@ -8,7 +8,8 @@ import { planIntegrityFormat } from '../../../model/integrity/format.ts';
 import { digestSize } from '../../../model/integrity/tags.ts';
 import { ModelInputError } from '../../../model/errors.ts';
 import { InfraError } from '../../../errors.ts';
-import type { GuestFacts } from '../../../scenario/requirements.ts';
+import { compareVersions, type GuestFacts } from '../../../scenario/requirements.ts';
+import { journalExtent, usedJournalSectors } from '../../../model/integrity/journal.ts';
 import type { CrashStep, HostFault, IntegrityStack, IoRange, KillStep } from '../../../scenario/schema.ts';
 import type { CellSpec, GuestSession } from '../../session/cell.ts';
 import { KernelFailure } from '../../session/cell.ts';
@@ -47,6 +48,9 @@ export class IntegrityCell {
   private mode: IntegrityStack['mode'];
   private model: IntegrityDeviceModel | undefined;
   private geom: IntegrityGeometry | undefined;
+  private journalSections = 0;
+  /** blocks whose journal entries the last close left used: the next activation writes them again */
+  private pendingReplay: Set<number> | undefined;
   private facts: GuestFacts | undefined;
   /** the live table of the first activation: a refused open is retried with it through dmsetup */
   private table: { text: string; params: Omit<IntegrityTable, 'maxVersion'> } | undefined;
@@ -91,6 +95,7 @@ export class IntegrityCell {
     try {
       sb = parseIntegritySuperblock(await this.s.images.readAt(this.sbImage(), 0, SB_BYTES), `${this.stack.metaDisk ?? this.stack.disk} superblock`);
       this.geom = integrityGeometry(sb, { separateMetadata: this.stack.metaDisk !== undefined });
+      this.journalSections = sb.journalSections;
     } catch (e) {
       // the kernel wrote this superblock (integritysetup format loads the target, the target writes it)
       if (e instanceof ModelInputError) throw new KernelFailure(`dm-integrity did not write a superblock the model can read: ${e.message}`, { cause: e });
@@ -110,7 +115,7 @@ export class IntegrityCell {
       await this.s.begin(i, kind);
       if (step === 'open') await this.openStep(i);
       else if (typeof step === 'object' && 'open' in step) await this.openStep(i, step.open.mode);
-      else if (step === 'close') await this.close();
+      else if (step === 'close') await this.close(i);
       else if (step === 'status') await this.status(i);
       else if (step === 'flush') await flushStep(io, i);
       else if ('write' in step && this.spec.phase === 'read') { this.modelOrThrow().write(step.write.offset / 512, writePattern(this.spec.scenario, i, step.write)); this.s.note('written by the other kernel'); }
@@ -125,7 +130,7 @@ export class IntegrityCell {
     }
     const end = this.spec.scenario.steps.length;
     await this.s.begin(end, 'teardown');
-    if (this.isOpen) await this.close();
+    if (this.isOpen) await this.close(end);
     if (this.stack.lower === 'linear') await this.s.must(['dmsetup', 'remove', LOWER]);
     if (this.crashed) return;
     const dmesg = await this.s.must(['dmesg']);
@@ -305,6 +310,11 @@ export class IntegrityCell {
     }
     await this.activate();
     model.activate();
+    if (this.pendingReplay !== undefined) {
+      const healed = model.replayJournal(this.pendingReplay);
+      this.s.note(`the open replays the ${this.pendingReplay.size} block(s) the journal still held${healed.length ? `, undoing the host's changes to block(s) ${healed.join(', ')}` : ''}`);
+      this.pendingReplay = undefined;
+    }
     if (this.stack.recalculate) this.recalculatedFrom(sbBefore);
     if (!model.failedErrno) await checkTopDevice(this.s, i, topDevice(this.ioContext()));
     if (model.failedErrno) {
@@ -354,10 +364,34 @@ export class IntegrityCell {
     this.requiredLog.set(step, [...(this.requiredLog.get(step) ?? []), line]);
   }
 
-  private async close(): Promise<void> {
+  private async close(step: number): Promise<void> {
     await this.s.must(integrityCloseArgv(NAME));
     this.isOpen = false;
     this.model?.deactivate();
+    await this.readClosedJournal(step);
+  }
+
+  /**
+   * After a clean close in journal mode, whether the kernel left journal entries used (journal.ts): a later
+   * open replays them over the host's changes, so the model must know which blocks. An encrypted journal
+   * (--journal-crypt) cannot be read from the host and is taken as cleared. Upstream 6.1 and later always
+   * clears it, so used entries there are the kernel's fault.
+   */
+  private async readClosedJournal(step: number): Promise<void> {
+    this.pendingReplay = undefined;
+    if (this.mode !== 'journal' || this.stack.journalCrypt !== undefined || this.geom === undefined || this.model === undefined) return;
+    const ext = journalExtent(this.geom, this.journalSections);
+    const journal = await this.s.images.readAt(this.sbImage(), ext.offset, ext.length);
+    const sectors = usedJournalSectors(journal, this.geom, this.journalSections);
+    if (sectors.length === 0) return;
+    const outside = sectors.find((ls) => ls >= this.geom!.providedDataSectors);
+    if (outside !== undefined) throw new KernelFailure(`the closed journal holds an entry for sector ${outside}, beyond the device's ${this.geom.providedDataSectors} sectors`);
+    const version = this.facts?.kernelVersion;
+    if (version !== undefined && compareVersions(version, [6, 1]) >= 0) {
+      this.s.disagree({ step, kind: 'journal-not-cleared', expected: 'every journal entry unused after a clean close (Linux 6.1 clears the journal at suspend, 984bf2cc531e)', found: `${sectors.length} used entries` });
+    }
+    this.pendingReplay = new Set(sectors.map((ls) => Math.floor(ls / this.geom!.sectorsPerBlock)));
+    this.s.note(`the kernel left ${sectors.length} journal entries used at close (${this.pendingReplay.size} blocks): the next open replays them`);
   }
 
   private modelOrThrow(): IntegrityDeviceModel {

@@ -1,0 +1,42 @@
+/**
+ * What a closed journal-mode device's journal still holds. Since Linux 6.1 (984bf2cc531e "dm integrity:
+ * clear the journal on suspend", backported to the 5.10, 5.15 and 6.0 stable series) postsuspend marks every
+ * entry unused once the data is in place. Older kernels leave the last sections' entries used, and the next
+ * activation's replay_journal() writes each of them again, data and tag, over whatever the disk then holds.
+ *
+ * A section is JOURNAL_BLOCK_SECTORS (8) sectors of entries, each sector packing entriesPerSector entries
+ * from its start (the commit id and any MAC sit at its end), then the entries' data sectors. An entry starts
+ * with its logical sector as two little-endian u32 (sector_lo, sector_hi); sector_hi 0xffffffff marks it
+ * unused, 0xfffffffe in progress (journal_entry_is_unused / journal_entry_is_inprogress).
+ */
+import { ModelInputError } from '../errors.ts';
+import type { IntegrityGeometry } from './geometry.ts';
+
+const JOURNAL_BLOCK_SECTORS = 8;
+const UNUSED = 0xffffffff;
+const IN_PROGRESS = 0xfffffffe;
+
+export type JournalGeometry = Pick<IntegrityGeometry, 'startSector' | 'journalSectionSectors' | 'journalSectionEntries' | 'journalEntrySize'>;
+
+/** Where the journal lies in the superblock's image (bytes), for `sections` sections. */
+export function journalExtent(geom: JournalGeometry, sections: number): { offset: number; length: number } {
+  return { offset: (geom.startSector + JOURNAL_BLOCK_SECTORS) * 512, length: sections * geom.journalSectionSectors * 512 };
+}
+
+/** The logical sectors of every used entry in an unencrypted journal, in section order. */
+export function usedJournalSectors(journal: Buffer, geom: JournalGeometry, sections: number): number[] {
+  const { length } = journalExtent(geom, sections);
+  if (journal.length !== length) throw new ModelInputError(`journal of ${sections} sections is ${length} bytes, got ${journal.length}`);
+  const perSector = geom.journalSectionEntries / JOURNAL_BLOCK_SECTORS;
+  if (!Number.isInteger(perSector) || perSector < 1) throw new ModelInputError(`${geom.journalSectionEntries} entries per section do not fill ${JOURNAL_BLOCK_SECTORS} sectors`);
+  const out: number[] = [];
+  for (let s = 0; s < sections; s++) {
+    for (let k = 0; k < geom.journalSectionEntries; k++) {
+      const at = s * geom.journalSectionSectors * 512 + Math.floor(k / perSector) * 512 + (k % perSector) * geom.journalEntrySize;
+      const hi = journal.readUInt32LE(at + 4);
+      if (hi === UNUSED || hi === IN_PROGRESS) continue;
+      out.push(hi * 2 ** 32 + journal.readUInt32LE(at));
+    }
+  }
+  return out;
+}
