@@ -95,7 +95,7 @@ describe('loadScenario rejects, naming the file and the field', () => {
 
   it('a step that is no step, listing what a step can be', async () => {
     const m = await loadError(`${HEAD}${STACK}${steps('opne', 'wrte: { offset: 0, length: 4096 }')}`);
-    expect(m).toMatch(/steps\[0\]: expected one of "close", "open", "status", "flush" or an object with one key of write, read, discard, corrupt, swap, corruptSuperblock, corruptJournal, ioError, crash, kill, open; got "opne"/);
+    expect(m).toMatch(/steps\[0\]: expected one of "close", "open", "status", "flush", "reload", "suspend" or an object with one key of write, read, discard, corrupt, swap, corruptSuperblock, corruptJournal, ioError, crash, kill, open; got "opne"/);
     expect(m).toMatch(/steps\[1\]: expected .*; got \{"wrte"/);
   });
 

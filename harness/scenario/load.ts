@@ -138,7 +138,7 @@ export function checkSemantics(_file: string, s: ScenarioBody): string[] {
     } else if (step === 'close') {
       if (!open) errs.push(`${at}: 'close' but the stack is already closed`);
       open = false;
-    } else if (step === 'status' || step === 'flush') {
+    } else if (step === 'status' || step === 'flush' || step === 'reload' || step === 'suspend') {
       needOpen(step);
     } else if ('corrupt' in step) {
       needClosed('corrupt');

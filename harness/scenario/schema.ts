@@ -179,6 +179,10 @@ export const stepSchema = z.union([
   z.strictObject({ open: z.strictObject({ mode: z.enum(['journal', 'bitmap', 'direct']) }) }),
   z.literal('status'),
   z.literal('flush'),
+  /** The top device's table loaded again under it (dmsetup suspend, reload, resume): a new target instance. */
+  z.literal('reload'),
+  /** The top device suspended and resumed (postsuspend flushes the journal; resume replays nothing). */
+  z.literal('suspend'),
 ]);
 
 export const requiresSchema = z

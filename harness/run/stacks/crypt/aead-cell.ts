@@ -7,6 +7,7 @@
  */
 import { parseIoReport } from '../../../../vm/agent/client.ts';
 import { ioArgv } from '../../../../vm/agent/io-argv.ts';
+import { reloadTable, suspendResume } from '../../session/dm-reload.ts';
 import { InfraError } from '../../../errors.ts';
 import { auditIntegrityImage } from '../../../model/integrity/audit.ts';
 import { cryptCorruptionOffset, type CryptCorruption } from '../../../model/crypt/corrupt.ts';
@@ -106,6 +107,7 @@ export abstract class AeadCell {
       if (step === 'open') { await this.s.begin(i, 'open'); await this.open(false); await checkTopDevice(this.s, i, this.topDevice()); }
       else if (step === 'close') { await this.s.begin(i, 'close'); await this.close(); }
       else if (step === 'status') { await this.s.begin(i, 'status'); await this.status(i); }
+      else if (step === 'reload' || step === 'suspend') { await this.s.begin(i, step); await this.reload(i, step); }
       else if (typeof step !== 'string' && 'crash' in step) { await this.s.begin(i, 'crash'); await this.crash(i, step.crash); }
       else if (typeof step !== 'string' && 'kill' in step) { await this.s.begin(i, 'kill'); await this.kill(i, step.kill); }
       else if (typeof step === 'string' || !('write' in step || 'read' in step || 'discard' in step || 'corrupt' in step)) {
@@ -135,6 +137,16 @@ export abstract class AeadCell {
     const { log: _log, ...ctx } = this.crashContext(i, this.layout.disk, 'kill');
     await runKillStep({ ...ctx, rebooted: () => this.rebooted() }, k);
     this.crashed = true;
+  }
+
+  /**
+   * dm-crypt's table loaded again under the open device (a new crypt instance over the same dm-integrity,
+   * its integrity profile checked again by crypt_integrity_ctr), or the crypt device suspended and resumed.
+   */
+  private async reload(i: number, how: 'reload' | 'suspend'): Promise<void> {
+    if (how === 'reload') await reloadTable(this.s, this.names.crypt);
+    else await suspendResume(this.s, this.names.crypt);
+    await checkTopDevice(this.s, i, this.topDevice());
   }
 
   /** A fresh guest after a kill: the same disks under the same names, and the key files written again. */

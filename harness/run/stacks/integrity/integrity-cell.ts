@@ -18,6 +18,7 @@ import { auditStack, judgeKernelLog } from './integrity-checks.ts';
 import { applyFault, dataSectorRanges, type FlippedByte } from './integrity-faults.ts';
 import { ChecksumTally, discardStep, flushStep, readStep, topDevice, writeStep, type IoContext } from './integrity-io.ts';
 import { checkTopDevice } from '../../session/io-refusal.ts';
+import { reloadTable, suspendResume } from '../../session/dm-reload.ts';
 import {
   integrityCloseArgv, integrityFormatArgv, integrityKeyFiles, integrityOpenArgv, lowerTable, mergeRanges, parseIntegrityStatus,
   type IntegrityDevices,
@@ -118,6 +119,7 @@ export class IntegrityCell {
       else if (step === 'close') await this.close(i);
       else if (step === 'status') await this.status(i);
       else if (step === 'flush') await flushStep(io, i);
+      else if (step === 'reload' || step === 'suspend') await this.reload(i, step);
       else if ('write' in step && this.spec.phase === 'read') { this.modelOrThrow().write(step.write.offset / 512, writePattern(this.spec.scenario, i, step.write)); this.s.note('written by the other kernel'); }
       else if ('write' in step) { this.noteAreas(step.write); await writeStep(io, i, step.write); }
       else if ('read' in step && this.spec.phase === 'write') this.s.note('left to the reading kernel');
@@ -362,6 +364,19 @@ export class IntegrityCell {
 
   private require(step: number, line: string): void {
     this.requiredLog.set(step, [...(this.requiredLog.get(step) ?? []), line]);
+  }
+
+  /**
+   * A table reload or a suspend/resume of the open device. The model sees a deactivation and an activation:
+   * postsuspend writes the journal out, and a replay at resume writes the same data again.
+   */
+  private async reload(i: number, how: 'reload' | 'suspend'): Promise<void> {
+    const model = this.modelOrThrow();
+    if (how === 'reload') await reloadTable(this.s, NAME);
+    else await suspendResume(this.s, NAME);
+    model.deactivate();
+    model.activate();
+    if (!model.failedErrno) await checkTopDevice(this.s, i, topDevice(this.ioContext()));
   }
 
   private async close(step: number): Promise<void> {
