@@ -30,12 +30,31 @@ const WERROR = [
   "drivers/md/dm-integrity.c:1234:17: error: array subscript 3 is above array bounds of 'u8[3]' [-Werror=array-bounds]",
   'make[2]: *** [scripts/Makefile.build:302: drivers/md/dm-integrity.o] Error 1',
 ];
+// As a real 4.19.72 tree's build printed them with Debian 12's GCC 12 (build dir shortened to /b): objtool's
+// own libsubcmd fails under -Werror; a --kconfig fragment turning stack validation off built that tree.
+const OBJTOOL_419 = [
+  '  CC       /b/tools/objtool/help.o',
+  'In file included from help.c:12:',
+  "In function ‘xrealloc’,",
+  "subcmd-util.h:56:23: error: pointer may be used after ‘realloc’ [-Werror=use-after-free]",
+  'cc1: all warnings being treated as errors',
+  'make[5]: *** [/src/linux-4.19.72/tools/build/Makefile.build:97: /b/tools/objtool/help.o] Error 1',
+  'make[1]: *** [/src/linux-4.19.72/Makefile:1647: tools/objtool] Error 2',
+];
 const PLAIN = [
   "drivers/md/dm-integrity.c:99:5: error: 'foo' undeclared (first use in this function)",
   'make[2]: *** [scripts/Makefile.build:302: drivers/md/dm-integrity.o] Error 1',
 ];
 
 describe('diagnoseBuildLog', () => {
+  it('on a real 4.19 log: objtool, and the -Werror of a host tool, answered with HOSTCFLAGS', () => {
+    const found = diagnoseBuildLog(OBJTOOL_419);
+    expect(found.map((d) => d.id)).toEqual(['objtool', 'werror']);
+    expect(found[0]!.fix).toContain("'# CONFIG_STACK_VALIDATION is not set'");
+    expect(found[1]!.fix).toContain('--make-arg HOSTCFLAGS=-Wno-error=use-after-free');
+  });
+
+
   it('names HOSTCFLAGS=-fcommon for dtc\'s double yylloc', () => {
     expect(diagnoseBuildLog(YYLLOC)).toEqual([{ id: 'yylloc', line: YYLLOC[1], fix: expect.stringContaining('--make-arg HOSTCFLAGS=-fcommon') }]);
   });

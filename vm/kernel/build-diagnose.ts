@@ -12,11 +12,14 @@ export interface BuildDiagnosis {
 }
 
 const HOST_TOOL = /^(?:\S*\/)?(?:scripts|tools)\//;
+/** kbuild's and tools/build's "  CC  <object>" lines: which object the compiler messages after it are about. */
+const COMPILE_STEP = /^\s+(?:HOSTCC|CC|HOSTCXX|HOSTLD|LD|AS)\s+(\S+)/;
 
 interface Rule {
   id: string;
   test: RegExp;
-  fix: (m: RegExpExecArray, line: string) => string;
+  /** `object`: what the last compile step before the line was building (host tools print bare file names) */
+  fix: (m: RegExpExecArray, line: string, object: string) => string;
 }
 
 const RULES: Rule[] = [
@@ -39,13 +42,13 @@ const RULES: Rule[] = [
     id: 'objtool',
     test: /(?:^|\s)objtool: |tools\/objtool\/\S+: (?:error|In function)|\btools\/objtool\b.*Error \d/,
     fix: () =>
-      "this tree's objtool does not build with, or does not understand the output of, this toolchain: build with an older GCC (--make-arg CC=gcc-<version> --make-arg HOSTCC=gcc-<version>, " +
-      "or --toolchain-image where available) or turn stack validation off with a --kconfig fragment holding '# CONFIG_STACK_VALIDATION is not set' and CONFIG_UNWINDER_FRAME_POINTER=y",
+      "this tree's objtool does not build with, or does not understand the output of, this toolchain: build with an older GCC (--make-arg CC=gcc-<version> --make-arg HOSTCC=gcc-<version>) " +
+      "or turn stack validation off with a --kconfig fragment holding '# CONFIG_STACK_VALIDATION is not set' and CONFIG_UNWINDER_FRAME_POINTER=y",
   },
   {
     id: 'werror',
     test: /\[-Werror=([A-Za-z0-9-]+)=?\]/,
-    fix: (m, line) => HOST_TOOL.test(line)
+    fix: (m, line, object) => HOST_TOOL.test(line) || /(?:^|\/)(?:scripts|tools)\//.test(object)
       ? `a warning this tree's host tools treat as an error is new in this GCC: --make-arg HOSTCFLAGS=-Wno-error=${m[1]}`
       : `a warning this tree treats as an error is new in this GCC: --make-arg KCFLAGS=-Wno-error=${m[1]}`,
   },
@@ -55,10 +58,13 @@ const RULES: Rule[] = [
 export function diagnoseBuildLog(lines: readonly string[]): BuildDiagnosis[] {
   const out: BuildDiagnosis[] = [];
   for (const rule of RULES) {
+    let object = '';
     for (const line of lines) {
+      const step = COMPILE_STEP.exec(line);
+      if (step !== null) object = step[1]!;
       const m = rule.test.exec(line);
       if (m === null) continue;
-      out.push({ id: rule.id, line: line.trim(), fix: rule.fix(m, line.trim()) });
+      out.push({ id: rule.id, line: line.trim(), fix: rule.fix(m, line.trim(), object) });
       break;
     }
   }
