@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compareVersions, effectiveRequirements, helpListsOption, kernelVersionOf, parseDmTargets, parseProcCrypto, unmetRequirements, type GuestFacts } from './requirements.ts';
+import { compareVersions, cryptsetupFixesPadding, effectiveRequirements, helpListsOption, kernelVersionOf, parseDmTargets, parseProcCrypto, unmetRequirements, type GuestFacts } from './requirements.ts';
 import { scenarioSchema } from './schema.ts';
 
 const base = scenarioSchema.parse({
@@ -34,6 +34,26 @@ describe('requirements', () => {
     expect(r.toolOptions.cryptsetup!.sort()).toEqual(['--integrity', '--integrity-no-wipe', '--pbkdf-force-iterations', '--sector-size', '--volume-key-file']);
     const crypt = scenarioSchema.parse({ ...base, requires: {}, steps: ['status'], stack: { type: 'crypt-aead', disk: 'data', cipher: 'capi:gcm(aes)-random' } });
     expect(effectiveRequirements(crypt)).toMatchObject({ targets: ['integrity', 'crypt'], toolOptions: {} });
+  });
+
+  it('asks for the dm-integrity target version of each feature the stack uses, keeping a higher one the scenario gives', () => {
+    const plain = { ...base, requires: { targets: [], targetVersions: {}, crypto: [], toolOptions: {} } };
+    const int = (stack: object) => effectiveRequirements(scenarioSchema.parse({ ...plain, steps: ['status'], stack: { type: 'integrity', disk: 'data', ...stack } })).targetVersions.integrity;
+    expect(int({ mode: 'journal' })).toBeUndefined();
+    expect(int({ mode: 'bitmap' })).toBe('1.3.0');
+    expect(int({ mode: 'journal', allowDiscards: true })).toBe('1.6.0');
+    expect(int({ mode: 'direct', recalculate: true })).toBe('1.2.0');
+    expect(effectiveRequirements(base).targetVersions.integrity).toBe('1.10.0');
+    const crypt = scenarioSchema.parse({ ...plain, steps: ['status'], stack: { type: 'crypt-aead', disk: 'data', cipher: 'capi:gcm(aes)-random' } });
+    expect(effectiveRequirements(crypt).targetVersions.integrity).toBe('1.4.0');
+    expect(unmetRequirements(effectiveRequirements(crypt), facts({ targets: parseDmTargets('integrity v1.2.0\ncrypt v1.18.1\n') })))
+      .toEqual([expect.stringContaining('integrity')]);
+  });
+
+  it('knows cryptsetup asks for fix_padding from target 1.4.0 on', () => {
+    expect(cryptsetupFixesPadding('1.2.0')).toBe(false);
+    expect(cryptsetupFixesPadding('1.4.0')).toBe(true);
+    expect(cryptsetupFixesPadding('1.10.0')).toBe(true);
   });
 
   it('are met by a guest that has everything', () => {

@@ -9,6 +9,21 @@ import type { Scenario } from './load.ts';
 import { OPEN_OPTIONS, type Requirements } from './schema.ts';
 
 
+/**
+ * The dm-integrity target version each feature needs, as cryptsetup decides it before it asks the kernel
+ * (lib/libdevmapper.c, _dm_set_integrity_compat: recalculate 1.2.0, bitmap 1.3.0, fix_padding 1.4.0, discards
+ * 1.6.0); meta_device came with 1.1.0. A 4.19 kernel (target 1.2.0) has none of bitmap mode, fix_padding and
+ * discards: those scenarios skip there, and cryptsetup formats LUKS2 integrity without fix_padding.
+ */
+export const INTEGRITY_TARGET = {
+  metaDevice: '1.1.0', recalculate: '1.2.0', bitmap: '1.3.0', fixPadding: '1.4.0', allowDiscards: '1.6.0',
+} as const;
+
+/** Whether cryptsetup asks dm-integrity for fix_padding on a target of this version ("1.10.0"). */
+export function cryptsetupFixesPadding(targetVersion: string | undefined): boolean {
+  return targetVersion === undefined || compareVersions(parseVersion(targetVersion), parseVersion(INTEGRITY_TARGET.fixPadding)) >= 0;
+}
+
 /** The scenario's own `requires` plus what its stack and steps imply. */
 export function effectiveRequirements(s: Pick<Scenario, 'requires' | 'stack' | 'steps'>): Requirements {
   const r = s.requires;
@@ -17,6 +32,9 @@ export function effectiveRequirements(s: Pick<Scenario, 'requires' | 'stack' | '
   const options = new Map(Object.entries(r.toolOptions).map(([k, v]) => [k, new Set(v)]));
   const targetVersions = { ...r.targetVersions };
   const option = (program: string, opt: string) => options.set(program, (options.get(program) ?? new Set()).add(opt));
+  const atLeast = (target: string, min: string) => {
+    if (compareVersions(parseVersion(min), parseVersion(targetVersions[target] ?? '0')) > 0) targetVersions[target] = min;
+  };
   const st = s.stack;
   if (st.type === 'integrity') {
     targets.add('integrity');
@@ -24,6 +42,11 @@ export function effectiveRequirements(s: Pick<Scenario, 'requires' | 'stack' | '
     if (st.lower === 'linear') targets.add('linear');
     if (s.steps.some((x) => typeof x === 'object' && 'ioError' in x)) targets.add('error');
     const modes = new Set([st.mode, ...s.steps.flatMap((x) => (typeof x === 'object' && 'open' in x ? [x.open.mode] : []))]);
+    // dm-integrity's own versions of what integritysetup asks it for (its ctr refuses the option before them)
+    if (modes.has('bitmap')) atLeast('integrity', INTEGRITY_TARGET.bitmap);
+    if (st.allowDiscards) atLeast('integrity', INTEGRITY_TARGET.allowDiscards);
+    if (st.recalculate) atLeast('integrity', INTEGRITY_TARGET.recalculate);
+    if (st.metaDisk !== undefined) atLeast('integrity', INTEGRITY_TARGET.metaDevice);
     if (modes.has('bitmap')) option('integritysetup', '--integrity-bitmap-mode');
     if (modes.has('direct')) option('integritysetup', '--integrity-no-journal');
     if (st.allowDiscards) option('integritysetup', '--allow-discards');
@@ -46,6 +69,9 @@ export function effectiveRequirements(s: Pick<Scenario, 'requires' | 'stack' | '
     // dm-crypt AEAD on dm-integrity, from dmsetup tables (crypt-aead) or cryptsetup (luks2)
     targets.add('integrity');
     targets.add('crypt');
+    // the crypt-aead cell's dm-integrity table asks for fix_padding (crypt-stack.ts)
+    if (st.type === 'crypt-aead') atLeast('integrity', INTEGRITY_TARGET.fixPadding);
+    if (st.allowDiscards) atLeast('integrity', INTEGRITY_TARGET.allowDiscards);
     if (st.type === 'crypt-aead') {
       for (const flag of st.flags) {
         const min = CRYPT_FLAG_VERSIONS[flag];

@@ -10,9 +10,9 @@ import { planIntegrityFormat } from '../integrity/format.ts';
 import type { IntegritySuperblockFields } from '../integrity/superblock.ts';
 import { LUKS2_DEFAULT_DATA_OFFSET } from './segment.ts';
 
-export function planLuks2Integrity(p: { diskBytes: number; tagSize: number; sectorSize: number; dataOffset?: number }): IntegritySuperblockFields {
+export function planLuks2Integrity(p: { diskBytes: number; tagSize: number; sectorSize: number; dataOffset?: number; fixPadding?: boolean }): IntegritySuperblockFields {
   return planIntegrityFormat({
     deviceSectors: p.diskBytes / 512, startSector: (p.dataOffset ?? LUKS2_DEFAULT_DATA_OFFSET) / 512,
-    tagSize: p.tagSize, sectorsPerBlock: p.sectorSize / 512, fixPadding: true,
+    tagSize: p.tagSize, sectorsPerBlock: p.sectorSize / 512, fixPadding: p.fixPadding ?? true,
   });
 }

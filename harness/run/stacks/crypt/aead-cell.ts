@@ -31,6 +31,7 @@ import { CellDisks, writePayload } from '../../session/guest-disks.ts';
 import { parseIntegrityStatus } from '../integrity/integrity-stack.ts';
 import { blockList, expectedBlockData, judgeRead } from '../../session/read-judge.ts';
 import { checkRequirements } from '../../session/requirements.ts';
+import type { GuestFacts } from '../../../scenario/requirements.ts';
 import { readExpectation, type PayloadIndex } from '../../../repro/expect.ts';
 import { writePattern } from '../../../scenario/payload.ts';
 
@@ -59,6 +60,8 @@ export abstract class AeadCell {
 
   protected abstract readonly cipher: CryptAeadCipher;
   protected abstract readonly key: Buffer;
+  /** what the guest's kernel and tools are, once the requirements are checked */
+  protected facts: GuestFacts | undefined;
   /** device-mapper names of the two layers */
   protected abstract readonly names: { crypt: string; integrity: string };
   /** the scenario's data disk and crypt sector size */
@@ -95,7 +98,7 @@ export abstract class AeadCell {
   async run(): Promise<void> {
     await this.s.begin(-1, 'setup');
     await this.disks.map(this.s, this.spec.scenario.disks);
-    await checkRequirements(this.s, this.spec.scenario);
+    this.facts = await checkRequirements(this.s, this.spec.scenario);
     this.payload = await writePayload(this.spec.scenario, this.plan, this.host('payload'));
     await this.prepare();
     await this.format();

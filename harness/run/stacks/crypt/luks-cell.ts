@@ -6,6 +6,7 @@
  * Without --integrity-no-wipe cryptsetup wrote every sector once (all read as zeros); with it, a sector
  * never written has no valid tuple and fails (device.ts, `wiped`).
  */
+import { cryptsetupFixesPadding } from '../../../scenario/requirements.ts';
 import { InfraError, tail } from '../../../errors.ts';
 import { deriveCryptKey, type CryptAeadCipher } from '../../../model/crypt/cipher.ts';
 import { LUKS2_DISCARD_REFUSAL } from '../../../model/crypt/discard.ts';
@@ -121,12 +122,17 @@ export class LuksCell extends AeadCell {
   /** Format drift in dm-integrity: the superblock must be what the kernel's defaults give at that offset. */
   private checkFormat(sb: IntegritySuperblock): void {
     const disk = this.spec.scenario.disks.find((x) => x.name === this.stack.disk)!;
-    const want = planLuks2Integrity({ diskBytes: disk.size, tagSize: this.cipher.tupleSize, sectorSize: this.stack.sectorSize, dataOffset: this.startSector * 512 });
+    // cryptsetup asks for fix_padding only where the target has it (a 4.19 kernel's 1.2.0 does not)
+    const target = this.facts?.targets.get('integrity');
+    const padded = cryptsetupFixesPadding(target);
+    const want = planLuks2Integrity({ diskBytes: disk.size, tagSize: this.cipher.tupleSize, sectorSize: this.stack.sectorSize, dataOffset: this.startSector * 512, fixPadding: padded });
     const fields = ['tagSize', 'log2SectorsPerBlock', 'log2InterleaveSectors', 'journalSections', 'providedDataSectors'] as const;
     for (const f of fields) {
       if (sb[f] !== want[f]) this.s.disagree({ step: -1, kind: 'format', expected: `superblock ${f} ${want[f]}`, found: String(sb[f]) });
     }
-    if (!sb.fixedPadding) this.s.disagree({ step: -1, kind: 'format', expected: 'fixed-padding flag (cryptsetup 2.x formats with fix_padding)', found: `flags 0x${sb.flags.toString(16)}` });
+    if (sb.fixedPadding !== padded) {
+      this.s.disagree({ step: -1, kind: 'format', expected: `${padded ? '' : 'no '}fixed-padding flag (cryptsetup ${padded ? 'asks for' : 'cannot ask for'} fix_padding on integrity target ${target ?? '?'})`, found: `flags 0x${sb.flags.toString(16)}` });
+    }
   }
 
   protected async open(first: boolean): Promise<void> {
