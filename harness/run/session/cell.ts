@@ -403,9 +403,11 @@ export function judgeCell(
     signature = finding.signature;
   } else if (outcome?.signature !== undefined) {
     signature = outcome.signature;
-  } else if (outcome === undefined && session.disagreements.length > 0) {
+  } else if ((outcome === undefined || outcome.verdict === 'skip') && session.disagreements.length > 0) {
+    // a scenario that became untestable part way keeps what the kernel got wrong before: fail, not skip
     const d = session.disagreements[0]!;
-    outcome = { verdict: 'fail', reason: `${session.disagreements.length} disagreement(s) with the model; first: step ${d.step} ${d.kind}${d.block !== undefined ? ` block ${d.block}` : ''}: expected ${d.expected}, found ${d.found}` };
+    const rest = outcome?.verdict === 'skip' ? ` (then the rest was skipped: ${outcome.reason})` : '';
+    outcome = { verdict: 'fail', reason: `${session.disagreements.length} disagreement(s) with the model; first: step ${d.step} ${d.kind}${d.block !== undefined ? ` block ${d.block}` : ''}: expected ${d.expected}, found ${d.found}${rest}` };
     signature = `${spec.scenario.id}: ${d.kind}`;
   } else if (outcome?.verdict === 'error' && finding?.kind === 'infra') {
     outcome = { verdict: 'error', reason: `${outcome.reason} (console: ${finding.line})` };

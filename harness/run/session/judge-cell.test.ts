@@ -24,3 +24,17 @@ describe('judgeCell: an error keeps what the model found before it', () => {
     expect(j).toEqual({ verdict: 'error', reason: 'QEMU exited' });
   });
 });
+
+describe('judgeCell: a scenario that becomes untestable part way', () => {
+  it('is a fail when the kernel disagreed with the model before, with the skip reason after', () => {
+    const s = session();
+    s.disagree({ step: 2, kind: 'silent-acceptance', block: 5, expected: 'errno 84', found: 'read succeeded' });
+    const j = judgeCell(spec, s, { verdict: 'skip', reason: 'the journal is not cleared at suspend' }, '', '');
+    expect(j.verdict).toBe('fail');
+    expect(j.reason).toMatch(/^1 disagreement\(s\) with the model; first: step 2 silent-acceptance block 5: .* \(then the rest was skipped: the journal is not cleared at suspend\)$/);
+  });
+
+  it('stays a skip when nothing disagreed before it', () => {
+    expect(judgeCell(spec, session(), { verdict: 'skip', reason: 'kernel lacks dm-dust' }, '', '')).toMatchObject({ verdict: 'skip', reason: 'kernel lacks dm-dust' });
+  });
+});
