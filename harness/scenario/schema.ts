@@ -31,7 +31,12 @@ export const diskSchema = z.strictObject({
    * buffer: `pi: 1` or `3` is T10 protection information (the kernel generates and verifies a CRC guard
    * on every bio: bio_integrity_prep), `pi: 0` metadata without protection (a no-op integrity profile).
    */
-  nvme: z.strictObject({ pi: z.union([z.literal(0), z.literal(1), z.literal(3)]) }).optional(),
+  nvme: z.strictObject({
+    pi: z.union([z.literal(0), z.literal(1), z.literal(3)]),
+    /** the block layer verifies (read_verify) and generates (write_generate) the metadata itself; false turns it off in sysfs */
+    readVerify: z.boolean().default(true),
+    writeGenerate: z.boolean().default(true),
+  }).optional(),
 });
 
 const hexKey = z.string().regex(/^([0-9a-f]{2})+$/, 'expected a hex string');

@@ -46,8 +46,16 @@ async function scanGuestDisks(s: GuestSession, found: Map<string, string>): Prom
   }
 }
 
-/** The block layer's integrity profile name of an NVMe namespace with 8 bytes of metadata of each PI type. */
-const NVME_PROFILES = { 0: 'nop', 1: 'T10-DIF-TYPE1-CRC', 3: 'T10-DIF-TYPE3-CRC' } as const;
+/**
+ * What the block layer registers for an NVMe namespace with 8 bytes of metadata of each PI type, as its
+ * sysfs integrity/ attributes show it (nvme_init_integrity: the guard's 2 bytes are the tag for type 1, guard
+ * and reference tag 6 for type 3; plain metadata gets the no-op profile and no device capability).
+ */
+const NVME_PROFILES = {
+  0: { format: 'nop', tag_size: '0', device_is_integrity_capable: '0', read_verify: '1', write_generate: '1' },
+  1: { format: 'T10-DIF-TYPE1-CRC', tag_size: '2', device_is_integrity_capable: '1', read_verify: '1', write_generate: '1' },
+  3: { format: 'T10-DIF-TYPE3-CRC', tag_size: '6', device_is_integrity_capable: '1', read_verify: '1', write_generate: '1' },
+} as const;
 
 /** A cell's disks by role: the host image of each and, once mapped, its guest device. */
 export class CellDisks {
@@ -59,16 +67,33 @@ export class CellDisks {
    * each NVMe disk carries the integrity profile its metadata asks for: without it the scenario would not
    * test what it says.
    */
-  async map(s: GuestSession, disks: ReadonlyArray<Pick<ScenarioDisk, 'name' | 'nvme'>> = []): Promise<void> {
+  async map(s: GuestSession, disks: ReadonlyArray<Pick<ScenarioDisk, 'name' | 'nvme' | 'logicalBlockSize'>> = []): Promise<void> {
     this.guest = await mapGuestDisks(s, this.images.keys());
     for (const d of disks) {
       if (d.nvme === undefined) continue;
-      const dev = this.dev(d.name).replace('/dev/', '');
-      const r = await s.run(['cat', `/sys/block/${dev}/integrity/format`]);
+      const dir = `/sys/block/${this.dev(d.name).replace('/dev/', '')}/integrity`;
+      const r = await s.run(['cat', `${dir}/format`]);
       const want = NVME_PROFILES[d.nvme.pi];
       if (r.exitCode !== 0) throw new SkipCell(`kernel without block integrity support (CONFIG_BLK_DEV_INTEGRITY): disk ${d.name} has NVMe metadata the kernel cannot use`);
       const format = r.stdout.toString().trim();
-      if (format !== want) throw new InfraError(`disk ${d.name} (${dev}) has integrity profile '${format}', not '${want}' for nvme.pi ${d.nvme.pi}: the guest does not see the namespace the scenario asks for`);
+      if (format !== want.format) throw new InfraError(`disk ${d.name} (${dir}) has integrity profile '${format}', not '${want.format}' for nvme.pi ${d.nvme.pi}: the guest does not see the namespace the scenario asks for`);
+      await this.checkProfile(s, d.name, dir, { ...want, protection_interval_bytes: String(d.logicalBlockSize ?? 512) });
+      for (const [file, on] of [['read_verify', d.nvme.readVerify], ['write_generate', d.nvme.writeGenerate]] as const) {
+        if (on !== false) continue;
+        await s.must(['sh', '-c', `echo 0 > ${dir}/${file}`]);
+        await this.checkProfile(s, d.name, dir, { [file]: '0' });
+      }
+    }
+  }
+
+  /**
+   * The namespace's integrity attributes as the kernel registered them (nvme_init_integrity,
+   * blk_integrity_register): a value other than the device's is the block layer's disagreement.
+   */
+  private async checkProfile(s: GuestSession, disk: string, dir: string, want: Record<string, string>): Promise<void> {
+    for (const [file, value] of Object.entries(want)) {
+      const got = (await s.must(['cat', `${dir}/${file}`])).stdout.toString().trim();
+      if (got !== value) s.disagree({ step: -1, kind: 'lower-integrity', expected: `${dir}/${file} ${value} (disk ${disk})`, found: got });
     }
   }
 
