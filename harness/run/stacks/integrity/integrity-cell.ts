@@ -9,7 +9,8 @@ import { digestSize } from '../../../model/integrity/tags.ts';
 import { ModelInputError } from '../../../model/errors.ts';
 import { InfraError } from '../../../errors.ts';
 import type { GuestFacts } from '../../../scenario/requirements.ts';
-import type { CrashStep, HostFault, IntegrityStack, IoRange, KillStep } from '../../../scenario/schema.ts';
+import type { CrashStep, HostFault, IntegrityStack, IoRange, KillStep, TableTry } from '../../../scenario/schema.ts';
+import { runTablesStep } from './integrity-tables.ts';
 import type { CellSpec, GuestSession } from '../../session/cell.ts';
 import { KernelFailure } from '../../session/cell.ts';
 import type { TransferPlan } from '../../session/disks.ts';
@@ -121,6 +122,7 @@ export class IntegrityCell {
       else if ('ioError' in step) await this.ioError(step.ioError.blocks);
       else if ('crash' in step) await this.crash(i, step.crash);
       else if ('kill' in step) await this.kill(i, step.kill);
+      else if ('tables' in step) await this.tables(i, step.tables);
       else await this.fault(step);
     }
     const end = this.spec.scenario.steps.length;
@@ -141,6 +143,16 @@ export class IntegrityCell {
   private async crash(i: number, c: CrashStep): Promise<void> {
     await runCrashStep(this.crashContext(i, c.log), c); // leaves the stack open, as it found it
     this.crashed = true;
+  }
+
+  /** Raw tables the ctr model judges (integrity-tables.ts); the stack is closed. */
+  private async tables(i: number, tables: TableTry[]): Promise<void> {
+    await this.flushGuestCaches();
+    await runTablesStep({
+      s: this.s, disks: this.disks, diskSizes: new Map(this.spec.scenario.disks.map((d) => [d.name, d.size])),
+      stackDisks: [this.stack.disk, ...(this.stack.metaDisk !== undefined ? [this.stack.metaDisk] : [])],
+      kernelVersion: this.facts?.kernelVersion ?? [0], memoryMb: this.spec.memoryMb, at: `${this.spec.scenario.file}: steps[${i}].tables`,
+    }, i, tables);
   }
 
   /** QEMU dies in this step; the checks run in a fresh guest, so the same holds as after a crash step. */
