@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { expectCtr, type CtrDevice, type CtrEnv } from './ctr.ts';
 import { ctrKernel } from './ctr-kernel.ts';
@@ -124,6 +125,20 @@ describe('expectCtr: the superblock', () => {
     expect(expectCtr('/dev/vda 0 32 J 3 internal_hash:hmac(sha256):0011 recalculate legacy_recalculate', e)).toMatchObject({ ok: true });
     expect(expectCtr('/dev/vda 0 32 J 4 internal_hash:hmac(sha256):0011 recalculate fix_hmac journal_mac:hmac(sha256):22', e)).toMatchObject({ ok: true });
     expect(expectCtr('/dev/vda 0 4 J 2 internal_hash:crc32c recalculate', e)).toMatchObject({ ok: true, superblock: { version: 2 } });
+  });
+
+  it('checks the superblock MAC of a fix_hmac superblock outside recovery mode', () => {
+    const f = planIntegrityFormat({ deviceSectors: 32 * MIB, tagSize: 32, fixPadding: true, fixHmac: true, internalHash: true, journalMac: true, salt: Buffer.alloc(16, 7) });
+    const sb = encodeIntegritySuperblock(f);
+    const key = Buffer.from('2233', 'hex');
+    createHmac('sha256', key).update(sb.subarray(0, 480)).digest().copy(sb, 480);
+    const line = (dev: string, mode: string) => `${dev} 0 32 ${mode} 3 internal_hash:hmac(sha256):0011 journal_mac:hmac(sha256):2233 fix_hmac`;
+    const good = { '/dev/good': withSb(32 * MIB, sb) };
+    expect(expectCtr(line('/dev/good', 'J'), env(good))).toMatchObject({ ok: true, formats: false });
+    const bad = Buffer.from(sb);
+    bad[100]! ^= 1;
+    expect(expectCtr(line('/dev/bad', 'J'), env({ '/dev/bad': withSb(32 * MIB, bad) }))).toMatchObject({ ok: false, error: 'Error reading superblock', errno: 'EILSEQ' });
+    expect(expectCtr(line('/dev/bad', 'R'), env({ '/dev/bad': withSb(32 * MIB, bad) }))).toMatchObject({ ok: true });
   });
 
   it('refuses a journal larger than the guest memory', () => {

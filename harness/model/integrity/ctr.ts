@@ -7,9 +7,9 @@
  * otherwise it keeps the superblock it found.
  *
  * Not modelled (ModelInputError): inline mode's integrity profiles beyond "the lower device has none",
- * a superblock MAC check (fix_hmac + journal_mac on a formatted device), allocation failures, journals
- * near the guest's memory size.
+ * superblock MACs other than hmac(sha*), allocation failures, journals near the guest's memory size.
  */
+import { createHmac } from 'node:crypto';
 import { ModelInputError } from '../errors.ts';
 import { cipherAlg, hashAlg, type HashAlg } from './ctr-algs.ts';
 import { refuse, scanCtrArgs, type AlgSpec, type CtrArgs, type CtrRefusal } from './ctr-args.ts';
@@ -159,6 +159,9 @@ export function expectCtr(line: string, env: CtrEnv): CtrOutcome {
   const area = a.start + SB_SECTORS > sbDev.sectors ? 'eio' : sbDev.read(a.start);
   if (area === 'eio') return refuse('Error reading superblock', `offset ${a.start}`, 'EIO');
   if (area.length < SB_BYTES) throw new ModelInputError(`superblock area is ${area.length} bytes, need ${SB_BYTES}`);
+  if (a.mode !== 'R' && jm.hash && area.readUInt32LE(24) & SB_FLAG.FIXED_HMAC && !superblockMacOk(area, s.journalMac!, jm.hash)) {
+    return refuse('Error reading superblock', 'journal_mac', 'EILSEQ');
+  }
   const recalc = s.flags.has('recalculate') || s.flags.has('reset_recalculate');
   let sb: IntegritySuperblockFields;
   let formats = false;
@@ -209,9 +212,6 @@ function afterSuperblock(a: CtrArgs, s: Settings, env: CtrEnv, f: Found): CtrOut
     return refuse('Invalid interleave_sectors in the superblock', `log2 ${li}`);
   }
   if (!!(sb.flags & SB_FLAG.HAVE_JOURNAL_MAC) !== !!s.journalMac) return refuse('Journal mac mismatch', 'journal_mac');
-  if (!f.formats && s.journalMac && sb.flags & SB_FLAG.FIXED_HMAC && a.mode !== 'R') {
-    throw new ModelInputError('a formatted superblock with fix_hmac and journal_mac: its MAC check is not modelled');
-  }
   const j = journalLayout({ tagSize: sb.tagSize, log2SectorsPerBlock: sb.log2SectorsPerBlock, haveJournalMac: !!(sb.flags & SB_FLAG.HAVE_JOURNAL_MAC) });
   const initial = SB_SECTORS + j.sectionSectors * sb.journalSections;
   const spb = 2 ** sb.log2SectorsPerBlock;
@@ -242,6 +242,17 @@ function afterSuperblock(a: CtrArgs, s: Settings, env: CtrEnv, f: Found): CtrOut
     ok: true, formats: f.formats, writesSuperblock: f.formats && a.mode !== 'R', superblock, providedDataSectors: provided, mode: a.mode,
     tagSize: f.tagSize, sectorsPerBlock: s.sectorsPerBlock, internalHash: s.internalHash, metaDevice: s.metaDevice, flags: s.flags,
   };
+}
+
+/**
+ * sb_mac() on read: with fix_hmac the superblock's first sector ends with the journal MAC of what precedes it.
+ * Only the hmac(sha*) MACs are modelled.
+ */
+function superblockMacOk(area: Buffer, spec: AlgSpec, h: HashAlg): boolean {
+  const m = spec.alg.match(/^hmac\((sha1|sha256|sha512)\)$/);
+  if (!m || spec.key === undefined) throw new ModelInputError(`the superblock MAC with journal_mac '${spec.alg}' is not modelled`);
+  const at = 512 - h.digestSize;
+  return createHmac(m[1]!, spec.key).update(area.subarray(0, at)).digest().equals(area.subarray(at, 512));
 }
 
 /** calculate_device_limits() with a metadata device, retried with smaller buffers down to 8 sectors. */

@@ -7,6 +7,7 @@
  */
 import { expectCtr, type CtrDevice, type CtrOutcome } from '../../../model/integrity/ctr.ts';
 import { ctrKernel } from '../../../model/integrity/ctr-kernel.ts';
+import { parseIntegrityTable } from '../../../model/integrity/activation.ts';
 import { parseIntegritySuperblock, SB_BYTES, SB_FLAG } from '../../../model/integrity/superblock.ts';
 import { ModelInputError } from '../../../model/errors.ts';
 import { InfraError, UsageError } from '../../../errors.ts';
@@ -148,6 +149,11 @@ async function accepted(ctx: TablesContext, i: number, exitCode: number | null, 
   const st = parseIntegrityStatus((await s.must(['dmsetup', 'status', TRY_NAME])).stdout.toString());
   if (st?.providedDataSectors !== want.providedDataSectors) {
     s.disagree({ step: i, kind: 'table-size', expected: `${want.providedDataSectors} provided data sectors`, found: String(st?.providedDataSectors) });
+  }
+  // the table the target reports back (its STATUSTYPE_TABLE) names the mode and tag size it runs with
+  const shown = parseIntegrityTable((await s.must(['dmsetup', 'table', TRY_NAME])).stdout.toString());
+  if (shown?.mode !== want.mode || shown.tagSize !== want.tagSize) {
+    s.disagree({ step: i, kind: 'table-shown', expected: `mode ${want.mode}, tag size ${want.tagSize}`, found: shown ? `mode ${shown.mode}, tag size ${shown.tagSize}` : 'no integrity table' });
   }
   await s.must(['dmsetup', 'remove', TRY_NAME]);
   if (sbAt === undefined || before === undefined) return;
