@@ -28,7 +28,9 @@ export type CtrOption =
   | { kind: 'internal_hash' | 'journal_crypt' | 'journal_mac'; spec: AlgSpec }
   | { kind: 'flag'; name: string };
 
-export const refuse = (error: string, at: string, errno: string | undefined = 'EINVAL'): CtrRefusal => ({ ok: false, error, errno, at });
+export const refuse = (error: string, at: string, errno = 'EINVAL'): CtrRefusal => ({ ok: false, error, errno, at });
+/** A refusal whose errno differs between kernels (dm_get_device(): -ENODEV in 6.1, lookup_bdev()'s -ENOENT later). */
+const refuseAnyErrno = (error: string, at: string): CtrRefusal => ({ ok: false, error, errno: undefined, at });
 
 const U32_MAX = 2 ** 32 - 1;
 
@@ -122,7 +124,7 @@ export interface CtrArgs {
 export function scanCtrArgs(argv: readonly string[], k: CtrKernel, lookup: (path: string) => boolean): CtrArgs | CtrRefusal {
   if (argv.length <= 4) return refuse('Invalid argument count', `${argv.length} arguments`);
   // dm_get_device(): -ENODEV or -ENOENT depending on the kernel's lookup path, so no errno is claimed
-  if (!lookup(argv[0]!)) return refuse('Device lookup failed', argv[0]!, undefined);
+  if (!lookup(argv[0]!)) return refuseAnyErrno('Device lookup failed', argv[0]!);
   const startText = argv[1]!;
   const start = scanU64(startText, '');
   if (start === undefined) return refuse('Invalid starting offset', startText);
@@ -142,7 +144,7 @@ export function scanCtrArgs(argv: readonly string[], k: CtrKernel, lookup: (path
   for (const s of argv.slice(5, 5 + count)) {
     const o = scanOption(s, k);
     if ('ok' in o) return o;
-    if (o.kind === 'meta_device' && !lookup(o.path)) return refuse('Device lookup failed', s, undefined);
+    if (o.kind === 'meta_device' && !lookup(o.path)) return refuseAnyErrno('Device lookup failed', s);
     options.push(o);
   }
   return { device: argv[0]!, start: Number(start), tagSize, mode, options };

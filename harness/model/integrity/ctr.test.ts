@@ -28,7 +28,7 @@ const refusal = (line: string, x: CtrEnv = e) => {
 describe('expectCtr: the argument scan', () => {
   it('refuses in the kernel order, first failing argument first', () => {
     expect(refusal('/dev/vda 0 4 J')).toBe('Invalid argument count');
-    expect(refusal('/dev/nope 0 x Q 1 foo')).toBe('Device lookup failed');
+    expect(expectCtr('/dev/nope 0 x Q 1 foo', e)).toMatchObject({ error: 'Device lookup failed', errno: undefined });
     expect(refusal('/dev/vda abc 4 J 0')).toBe('Invalid starting offset');
     expect(refusal('/dev/vda 0 0 J 0')).toBe('Invalid tag size');
     expect(refusal('/dev/vda 0 4 X 0')).toBe('Invalid mode (expecting J, B, D, R)');
