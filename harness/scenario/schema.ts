@@ -130,6 +130,12 @@ const tableTry = z.strictObject({
   args: z.string().trim().min(1),
   /** The table's length in sectors; default: what the model says the target provides (8 when it refuses). */
   length: z.number().int().positive().optional(),
+  /**
+   * An accepted table is then left as a crash would leave it: the host saves the first 64 KiB of its superblock
+   * disk (superblock, and in bitmap mode the bitmap) while the target is live and puts them back once it is
+   * removed, so the next table finds e.g. a dirty bitmap (dm_integrity_resume()'s recovery paths).
+   */
+  crash: z.boolean().default(false),
 });
 
 export const crashOpSchema = z.union([z.strictObject({ write: crashWrite }), z.literal('flush')]);

@@ -18,6 +18,8 @@ import { splitByStep } from '../../session/kernel-log.ts';
 import { parseIntegrityStatus } from './integrity-stack.ts';
 
 export const TRY_NAME = 'ih-try';
+/** What a `crash` table leaves as it was while live: the superblock and the start of the journal (the bitmap). */
+const CRASH_AREA = 64 * 1024;
 
 export interface TablesContext {
   s: GuestSession;
@@ -119,7 +121,7 @@ export async function runTablesStep(ctx: TablesContext, i: number, tables: Table
     const sbBefore = sbAt !== undefined ? await s.images.readAt(ctx.disks.host(sbAt.disk), sbAt.offset, SB_BYTES) : undefined;
     if (!want.ok) s.expect({ op: 'refused', why: want.error });
     const r = await s.run(['dmsetup', 'create', TRY_NAME, '--table', table]);
-    if (want.ok) await accepted(ctx, i, r.exitCode, table, want, sbAt, sbBefore);
+    if (want.ok) await accepted(ctx, i, r.exitCode, table, want, sbAt, sbBefore, t.crash);
     else {
       refusals.push({ error: want.error, errno: want.errno });
       if (r.exitCode === 0) {
@@ -140,7 +142,7 @@ export async function runTablesStep(ctx: TablesContext, i: number, tables: Table
 }
 
 /** An accepted table serves the model's size; a formatted superblock is the one the model predicted. */
-async function accepted(ctx: TablesContext, i: number, exitCode: number | null, table: string, want: Extract<CtrOutcome, { ok: true }>, sbAt: { disk: string; offset: number } | undefined, before: Buffer | undefined): Promise<void> {
+async function accepted(ctx: TablesContext, i: number, exitCode: number | null, table: string, want: Extract<CtrOutcome, { ok: true }>, sbAt: { disk: string; offset: number } | undefined, before: Buffer | undefined, crash: boolean): Promise<void> {
   const { s } = ctx;
   if (exitCode !== 0) {
     s.disagree({ step: i, kind: 'table-refused', expected: 'the kernel accepts the table (model)', found: `dmsetup create failed for '${table}'` });
@@ -155,9 +157,15 @@ async function accepted(ctx: TablesContext, i: number, exitCode: number | null, 
   if (shown?.mode !== want.mode || shown.tagSize !== want.tagSize) {
     s.disagree({ step: i, kind: 'table-shown', expected: `mode ${want.mode}, tag size ${want.tagSize}`, found: shown ? `mode ${shown.mode}, tag size ${shown.tagSize}` : 'no integrity table' });
   }
+  const live = crash && sbAt !== undefined ? await s.images.readAt(ctx.disks.host(sbAt.disk), sbAt.offset, CRASH_AREA) : undefined;
   await s.must(['dmsetup', 'remove', TRY_NAME]);
+  if (live !== undefined && sbAt !== undefined) {
+    await s.images.writeAt(ctx.disks.host(sbAt.disk), sbAt.offset, live);
+    await s.must(['blockdev', '--flushbufs', ctx.disks.dev(sbAt.disk)]);
+    s.note(`put back the ${CRASH_AREA / 1024} KiB the live target had written at ${sbAt.disk}:${sbAt.offset} (a crash)`);
+  }
   if (sbAt === undefined || before === undefined) return;
-  const after = await s.images.readAt(ctx.disks.host(sbAt.disk), sbAt.offset, SB_BYTES);
+  const after = live?.subarray(0, SB_BYTES) ?? await s.images.readAt(ctx.disks.host(sbAt.disk), sbAt.offset, SB_BYTES);
   if (!want.writesSuperblock) {
     if (want.mode === 'R' && !after.equals(before)) s.disagree({ step: i, kind: 'superblock-rewritten', expected: 'recovery mode writes nothing', found: 'the superblock area changed' });
     return;
