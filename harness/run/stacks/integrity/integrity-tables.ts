@@ -35,7 +35,7 @@ export interface TablesContext {
 }
 
 /** A device a table names: a disk, a prefix of one through dm-linear, a dm-error device, or nothing. */
-interface Named {
+export interface Named {
   path: string;
   sectors: number;
   /** the disk whose image holds its bytes (absent: dm-error) */
@@ -46,7 +46,7 @@ interface Named {
 const PLACEHOLDER = /\{([^}]*)\}/g;
 
 /** Replaces the placeholders with guest paths; dm-linear and dm-error helpers are listed to be made first. */
-function resolve(args: string, ctx: TablesContext, n: number): { line: string; named: Named[] } {
+export function resolveTableArgs(args: string, ctx: Pick<TablesContext, 'diskSizes' | 'at'> & { disks: Pick<CellDisks, 'dev'> }, n: number): { line: string; named: Named[] } {
   const named: Named[] = [];
   let k = 0;
   const line = args.replace(PLACEHOLDER, (_m, body: string) => {
@@ -96,7 +96,7 @@ export async function runTablesStep(ctx: TablesContext, i: number, tables: Table
   const kernel = ctrKernel(ctx.kernelVersion);
   const refusals: Array<{ error: string; errno: string | undefined }> = [];
   for (const [n, t] of tables.entries()) {
-    const { line, named } = resolve(t.args, ctx, n);
+    const { line, named } = resolveTableArgs(t.args, ctx, n);
     const devices = await prefetch(ctx, line, named);
     const env = (length: number) => ({ kernel, length, device: (p: string) => devices.get(p), ramPages: ctx.memoryMb * 256 });
     let want: CtrOutcome;
