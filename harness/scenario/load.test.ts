@@ -48,6 +48,14 @@ ${steps('write: { offset: 0, length: 1MiB, bs: 64KiB, procs: 4, fua: true }', 'r
     expect(s.requires).toEqual({ targets: [], kernel: '6.1', targetVersions: { integrity: '1.10.0' }, crypto: ['hmac(sha256)'], toolOptions: { integritysetup: ['--allow-discards'] } });
   });
 
+  it('a tables step: placeholders must name declared disks and sizes within them, with the stack closed', async () => {
+    const steps = (args: string) => `${STACK}steps: [close, { tables: [{ args: "${args}" }] }]\n`;
+    expect(await loadError(`${HEAD}${steps('{disk:nope} 0 4 J 0')}`)).toMatch(/\{disk:nope\} names no declared disk/);
+    expect(await loadError(`${HEAD}${steps('{disk:data:999999999} 0 4 J 0')}`)).toMatch(/not within the 67108864-byte disk/);
+    expect(await loadError(`${HEAD}${steps('{bogus} 0 4 J 0')}`)).toMatch(/none of \{disk:NAME\}/);
+    expect(await loadError(`${HEAD}${STACK}steps: [{ tables: [{ args: "{missing} 0 4 J 0" }] }]\n`)).toMatch(/only change a closed stack/);
+  });
+
   it('every scenario in the repository', async () => {
     const all = await loadScenarios(new URL('../../scenarios', import.meta.url).pathname);
     expect(all.length).toBeGreaterThan(0);
@@ -95,7 +103,7 @@ describe('loadScenario rejects, naming the file and the field', () => {
 
   it('a step that is no step, listing what a step can be', async () => {
     const m = await loadError(`${HEAD}${STACK}${steps('opne', 'wrte: { offset: 0, length: 4096 }')}`);
-    expect(m).toMatch(/steps\[0\]: expected one of "close", "open", "status", "flush", "reload", "suspend" or an object with one key of write, read, discard, corrupt, swap, corruptSuperblock, corruptJournal, ioError, crash, kill, open; got "opne"/);
+    expect(m).toMatch(/steps\[0\]: expected one of "close", "open", "status", "flush", "reload", "suspend" or an object with one key of write, read, discard, corrupt, swap, corruptSuperblock, corruptJournal, ioError, tables, crash, kill, open; got "opne"/);
     expect(m).toMatch(/steps\[1\]: expected .*; got \{"wrte"/);
   });
 

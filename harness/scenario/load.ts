@@ -97,6 +97,10 @@ export function checkSemantics(_file: string, s: ScenarioBody): string[] {
       if (stack[field] !== undefined && stack.mode !== mode) errs.push(`stack.${field}: applies to ${mode} mode only, the mode is ${stack.mode}`);
     }
     if (!isKeyedHash(stack.hash) && stack.key !== undefined) errs.push(`stack.key: only the hmac-* hashes take a key, the hash is ${stack.hash}`);
+    if (stack.table !== undefined) {
+      if (stack.lower !== 'disk') errs.push('stack.table: a raw-table stack sits on its disk directly (lower: disk)');
+      if (s.steps.some((x) => typeof x === 'object' && ('crash' in x || 'kill' in x))) errs.push('stack.table: crash and kill steps rebuild the stack with integritysetup; not with a raw table');
+    }
   }
   if (stack.type === 'crypt-aead') errs.push(...checkCryptAeadScenario(stack, s.steps, disk));
   if (stack.type === 'luks2') errs.push(...checkLuks2Scenario(stack, s.steps, disk));
@@ -166,6 +170,10 @@ export function checkSemantics(_file: string, s: ScenarioBody): string[] {
       const r = step.discard;
       errs.push(...checkAligned(`${at}.discard`, r.offset, r.length, unit, disk?.size));
       errs.push(...checkNotErroring(`${at}.discard`, r.offset, r.length, unit, erroring));
+    } else if ('tables' in step) {
+      if (stack.type !== 'integrity') errs.push(`${at}.tables: raw dm-integrity tables belong to an integrity stack's scenario`);
+      needClosed('tables');
+      errs.push(...checkTablePlaceholders(`${at}.tables`, step.tables.map((t) => t.args), disks));
     } else if ('crash' in step) {
       needOpen('crash');
       errs.push(...checkCrashStep(`${at}.crash`, step.crash, s, i));
@@ -182,6 +190,26 @@ export function checkSemantics(_file: string, s: ScenarioBody): string[] {
       if (kind === 'write' && r.buffered && (r.offset % PAGE || r.length % PAGE)) {
         // a partial page is read before it is written (the page cache's read-modify-write), which the model does not follow
         errs.push(`${at}.write.buffered: offset ${r.offset} and length ${r.length} must be multiples of ${PAGE}, so the page cache writes whole pages`);
+      }
+    }
+  });
+  return errs;
+}
+
+/** {disk:NAME[:N]} must name a declared disk; N must leave room for a superblock and fit the disk. */
+function checkTablePlaceholders(at: string, args: string[], disks: Map<string, { size: number }>): string[] {
+  const errs: string[] = [];
+  args.forEach((a, j) => {
+    for (const m of a.matchAll(/\{([^}]*)\}/g)) {
+      const [kind, name, n] = m[1]!.split(':');
+      if (kind === 'disk') {
+        const d = disks.get(name ?? '');
+        if (d === undefined) errs.push(`${at}[${j}].args: {${m[1]}} names no declared disk`);
+        else if (n !== undefined && (!/^\d+$/.test(n) || Number(n) === 0 || Number(n) * 512 > d.size)) errs.push(`${at}[${j}].args: {${m[1]}}: ${n} sectors is not within the ${d.size}-byte disk`);
+      } else if (kind === 'error') {
+        if (name === undefined || !/^\d+$/.test(name) || Number(name) === 0) errs.push(`${at}[${j}].args: {${m[1]}}: expected {error:N} with N sectors`);
+      } else if (kind !== 'missing') {
+        errs.push(`${at}[${j}].args: {${m[1]}} is none of {disk:NAME}, {disk:NAME:N}, {error:N}, {missing}`);
       }
     }
   });

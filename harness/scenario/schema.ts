@@ -79,6 +79,13 @@ export const integrityStackSchema = z.strictObject({
   bitmapSectorsPerBit: z.number().int().min(1).refine((n) => (n & (n - 1)) === 0, 'expected a power of two').optional(),
   bitmapFlushTime: z.number().int().min(1).optional(),
   interleaveSectors: z.number().int().min(8).max(2 ** 30).refine((n) => (n & (n - 1)) === 0, 'expected a power of two').optional(),
+  /**
+   * Activate with `dmsetup create` from a raw dm-integrity table instead of integritysetup: the table carries
+   * what the fields above say (internal_hash, block_size, meta_device, journal_sectors, ...) and these extra
+   * optional arguments (e.g. fix_padding, fix_hmac, legacy_recalculate) after them. Nothing formats or wipes
+   * first: the kernel formats the zeroed disk itself, so never-written blocks fail to read (as with noWipe).
+   */
+  table: z.strictObject({ options: z.array(z.string().regex(/^\S+$/, 'expected one table argument without blanks')).default([]) }).optional(),
 });
 
 /** The stack's runtime tunables and the integritysetup open option of each. */
@@ -140,6 +147,24 @@ const crashWrite = z.strictObject({
   jobs: z.number().int().min(1).max(64).default(1),
 });
 
+/**
+ * One raw table for `dmsetup create`: the integrity target's arguments ("<dev> <offset> <tag_size> <mode>
+ * <#opts> <opts...>"), where {disk:NAME} is a declared disk's device, {disk:NAME:N} a dm-linear device of its
+ * first N sectors, {error:N} a dm-error device of N sectors and {missing} a path that names no device. The
+ * model (harness/model/integrity/ctr.ts) says whether the kernel accepts it; the scenario never does.
+ */
+const tableTry = z.strictObject({
+  args: z.string().trim().min(1),
+  /** The table's length in sectors; default: what the model says the target provides (8 when it refuses). */
+  length: z.number().int().positive().optional(),
+  /**
+   * An accepted table is then left as a crash would leave it: the host saves the first 64 KiB of its superblock
+   * disk (superblock, and in bitmap mode the bitmap) while the target is live and puts them back once it is
+   * removed, so the next table finds e.g. a dirty bitmap (dm_integrity_resume()'s recovery paths).
+   */
+  crash: z.boolean().default(false),
+});
+
 export const crashOpSchema = z.union([z.strictObject({ write: crashWrite }), z.literal('flush')]);
 
 /** Records the workload with dm-log-writes beneath the stack, then checks the stack at crash points. */
@@ -176,6 +201,8 @@ export const stepSchema = z.union([
   z.strictObject({ corruptJournal }),
   /** From now on the lower device fails these blocks' data sectors with EIO (dm-error in the dm-linear device). */
   z.strictObject({ ioError: z.strictObject({ blocks: z.array(blockIndex).min(1) }) }),
+  /** Loads each table with dmsetup and removes what the kernel accepted; the stack must be closed. */
+  z.strictObject({ tables: z.array(tableTry).min(1) }),
   z.strictObject({ crash }),
   z.strictObject({ kill }),
   z.literal('close'),
@@ -242,3 +269,4 @@ export type Requirements = z.infer<typeof requiresSchema>;
 export type CrashStep = z.infer<typeof crash>;
 export type CrashOp = z.infer<typeof crashOpSchema>;
 export type KillStep = z.infer<typeof kill>;
+export type TableTry = z.infer<typeof tableTry>;

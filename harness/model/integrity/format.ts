@@ -44,7 +44,16 @@ export interface FormatParams {
   internalHash?: boolean;
   journalMac?: boolean;
   bitmapMode?: boolean;
+  /** the table's `recalculate`: the flag (and version 2) is set before the kernel writes the superblock */
+  recalculate?: boolean;
+  /** log2 of the table's sectors_per_bit (default 15: 32768 sectors) */
+  log2SectorsPerBitmapBit?: number;
   salt?: Buffer;
+}
+
+/** Nothing fits: initialize_superblock() finds no provided data sectors (or no journal beside the tags). */
+export class DeviceTooSmall extends ModelInputError {
+  override name = 'DeviceTooSmall';
 }
 
 export function planIntegrityFormat(p: FormatParams): IntegritySuperblockFields {
@@ -56,6 +65,7 @@ export function planIntegrityFormat(p: FormatParams): IntegritySuperblockFields 
   const fixedHmac = !!p.fixHmac && (!!p.internalHash || !!p.journalMac);
   if (fixedHmac) flags |= SB_FLAG.FIXED_HMAC;
   if (p.fixPadding) flags |= SB_FLAG.FIXED_PADDING;
+  if (p.recalculate) flags |= SB_FLAG.RECALCULATING;
   const log2spb = Math.log2(spb);
   const j = journalLayout({ tagSize: p.tagSize, log2SectorsPerBlock: log2spb, haveJournalMac: !!p.journalMac });
   const journalSectors = p.journalSectors ?? Math.min(DEFAULT_MAX_JOURNAL_SECTORS, Math.floor(p.deviceSectors / 2 ** DEFAULT_JOURNAL_SIZE_FACTOR));
@@ -64,7 +74,7 @@ export function planIntegrityFormat(p: FormatParams): IntegritySuperblockFields 
   const li = Math.min(MAX_LOG2_INTERLEAVE_SECTORS, Math.max(MIN_LOG2_INTERLEAVE_SECTORS, Math.floor(Math.log2(interleave))));
 
   const fields: IntegritySuperblockFields = {
-    version: kernelSuperblockVersion(flags, { bitmapMode: p.bitmapMode }),
+    version: kernelSuperblockVersion(flags, { bitmapMode: p.bitmapMode, metaDevice: p.metaDeviceSectors !== undefined }),
     log2InterleaveSectors: li,
     tagSize: p.tagSize,
     journalSections,
@@ -76,21 +86,29 @@ export function planIntegrityFormat(p: FormatParams): IntegritySuperblockFields 
     salt: fixedHmac ? (p.salt ?? Buffer.alloc(16)) : Buffer.alloc(16),
   };
   if (p.metaDeviceSectors !== undefined) return planWithMetaDevice(p, fields, journalSections, j.sectionSectors);
-  // get_provided_data_sectors(): greedy bit search, keeping each bit for which the layout still fits
+  const provided = providedDataSectors(fields, p.deviceSectors, start);
+  if (!provided) throw new DeviceTooSmall(`device of ${p.deviceSectors} sectors is too small for dm-integrity at start ${start}`);
+  fields.providedDataSectors = provided;
+  fields.log2BlocksPerBitmapBit = log2BlocksPerBitmapBit(fields, p.log2SectorsPerBitmapBit);
+  return fields;
+}
+
+/**
+ * get_provided_data_sectors() without a metadata device: a greedy bit search over the device's size, keeping
+ * each bit for which the layout (superblock, journal, interleaved tags and data from `start`) still fits.
+ * 0 when nothing fits.
+ */
+export function providedDataSectors(f: IntegritySuperblockFields, deviceSectors: number, start = 0): number {
   const fits = (provided: number): boolean => {
-    const sb = asSuperblock({ ...fields, providedDataSectors: provided });
-    const g = integrityGeometry(sb, { startSector: start });
-    if (g.initialSectors + 8 >= p.deviceSectors) return false;
-    return g.requiredDataBytes / 512 <= p.deviceSectors;
+    const g = integrityGeometry(asSuperblock({ ...f, providedDataSectors: provided }), { startSector: start });
+    if (g.initialSectors + 8 >= deviceSectors) return false;
+    return g.requiredDataBytes / 512 <= deviceSectors;
   };
   let provided = 0;
-  for (let bit = Math.floor(Math.log2(p.deviceSectors)); bit >= 3; bit--) {
+  for (let bit = Math.floor(Math.log2(deviceSectors)); bit >= 3; bit--) {
     if (fits(provided + 2 ** bit)) provided += 2 ** bit;
   }
-  if (!provided) throw new ModelInputError(`device of ${p.deviceSectors} sectors is too small for dm-integrity at start ${start}`);
-  fields.providedDataSectors = provided;
-  fields.log2BlocksPerBitmapBit = log2BlocksPerBitmapBit(fields);
-  return fields;
+  return provided;
 }
 
 /**
@@ -104,6 +122,8 @@ function planWithMetaDevice(p: FormatParams, fields: IntegritySuperblockFields, 
   fields.log2InterleaveSectors = 0;
   fields.flags &= ~SB_FLAG.FIXED_PADDING;
   fields.providedDataSectors = Math.floor(p.deviceSectors / spb) * spb;
+  fields.version = kernelSuperblockVersion(fields.flags, { bitmapMode: p.bitmapMode, metaDevice: true });
+  if (!fields.providedDataSectors) throw new DeviceTooSmall(`a data device of ${p.deviceSectors} sectors holds no ${spb}-sector block`);
   const tagBytes = (fields.providedDataSectors / spb) * p.tagSize;
   for (let log2Buffer = Math.min(Math.floor(Math.log2(p.bufferSectors ?? DEFAULT_BUFFER_SECTORS)), 22); ; log2Buffer--) {
     const bufferBytes = 2 ** (log2Buffer + 9);
@@ -119,16 +139,16 @@ function planWithMetaDevice(p: FormatParams, fields: IntegritySuperblockFields, 
     }
     if (sections > 0) {
       fields.journalSections = sections;
-      fields.log2BlocksPerBitmapBit = log2BlocksPerBitmapBit(fields);
+      fields.log2BlocksPerBitmapBit = log2BlocksPerBitmapBit(fields, p.log2SectorsPerBitmapBit);
       return fields;
     }
-    if (log2Buffer <= 3) throw new ModelInputError(`a metadata device of ${meta} sectors cannot hold the tags of ${fields.providedDataSectors} data sectors and a journal`);
+    if (log2Buffer <= 3) throw new DeviceTooSmall(`a metadata device of ${meta} sectors cannot hold the tags of ${fields.providedDataSectors} data sectors and a journal`);
   }
 }
 
 /** dm_integrity_ctr(): sectors_per_bit default 32768, grown until the bitmap fits in the journal. */
-function log2BlocksPerBitmapBit(f: IntegritySuperblockFields): number {
-  let l = Math.log2(DEFAULT_SECTORS_PER_BITMAP_BIT);
+export function log2BlocksPerBitmapBit(f: IntegritySuperblockFields, log2SectorsPerBit = Math.log2(DEFAULT_SECTORS_PER_BITMAP_BIT)): number {
+  let l = log2SectorsPerBit;
   if (l < f.log2SectorsPerBlock) l = f.log2SectorsPerBlock;
   const j = journalLayout({ tagSize: f.tagSize, log2SectorsPerBlock: f.log2SectorsPerBlock, haveJournalMac: !!(f.flags & 1) });
   const bitsInJournal = Math.min(j.sectionSectors * f.journalSections * 512 * 8, 0xffffffff);

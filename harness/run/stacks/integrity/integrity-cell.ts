@@ -3,14 +3,17 @@ import { expectActivation, maxSuperblockVersion, parseIntegrityTable, type Integ
 import { IntegrityDeviceModel } from '../../../model/integrity/device.ts';
 import { integrityGeometry, type IntegrityGeometry } from '../../../model/integrity/geometry.ts';
 import { JOURNAL_COMMIT_ID_ERROR } from '../../../model/integrity/log.ts';
-import { parseIntegritySuperblock, SB_BYTES, type IntegritySuperblock } from '../../../model/integrity/superblock.ts';
+import { parseIntegritySuperblock, SB_BYTES, SB_FLAG, type IntegritySuperblock } from '../../../model/integrity/superblock.ts';
 import { planIntegrityFormat } from '../../../model/integrity/format.ts';
 import { digestSize } from '../../../model/integrity/tags.ts';
 import { ModelInputError } from '../../../model/errors.ts';
-import { InfraError } from '../../../errors.ts';
+import { InfraError, UsageError } from '../../../errors.ts';
+import { expectCtr, type CtrAccepted, type CtrOutcome } from '../../../model/integrity/ctr.ts';
+import { ctrKernel } from '../../../model/integrity/ctr-kernel.ts';
 import { compareVersions, type GuestFacts } from '../../../scenario/requirements.ts';
 import { journalExtent, usedJournalSectors } from '../../../model/integrity/journal.ts';
-import type { CrashStep, HostFault, IntegrityStack, IoRange, KillStep } from '../../../scenario/schema.ts';
+import type { CrashStep, HostFault, IntegrityStack, IoRange, KillStep, TableTry } from '../../../scenario/schema.ts';
+import { runTablesStep } from './integrity-tables.ts';
 import type { CellSpec, GuestSession } from '../../session/cell.ts';
 import { KernelFailure, SkipCell } from '../../session/cell.ts';
 import type { TransferPlan } from '../../session/disks.ts';
@@ -20,7 +23,7 @@ import { ChecksumTally, discardStep, flushStep, readStep, topDevice, writeStep, 
 import { checkTopDevice } from '../../session/io-refusal.ts';
 import { reloadTable, suspendResume } from '../../session/dm-reload.ts';
 import {
-  integrityCloseArgv, integrityFormatArgv, integrityKeyFiles, integrityOpenArgv, lowerTable, mergeRanges, parseIntegrityStatus,
+  integrityCloseArgv, integrityFormatArgv, integrityKeyFiles, integrityOpenArgv, integrityTableArgs, lowerTable, mergeRanges, parseIntegrityStatus,
   type IntegrityDevices,
 } from './integrity-stack.ts';
 import { CellDisks, writePayload } from '../../session/guest-disks.ts';
@@ -64,6 +67,10 @@ export class IntegrityCell {
   private isOpen = false;
   private crashed = false;
   private payload = new PayloadIndex();
+  /** a raw-table stack (stack.table): dmsetup create/remove instead of integritysetup */
+  private readonly raw: boolean;
+  /** the ctr model's answer for the raw table's first activation (it formats the zeroed disk) */
+  private ctrFirst: CtrAccepted | undefined;
 
   constructor(
     private readonly spec: CellSpec,
@@ -75,6 +82,7 @@ export class IntegrityCell {
     if (spec.scenario.stack.type !== 'integrity') throw new InfraError(`IntegrityCell given a ${spec.scenario.stack.type} stack`);
     this.stack = spec.scenario.stack;
     this.mode = this.stack.mode;
+    this.raw = this.stack.table !== undefined;
   }
 
   async run(): Promise<void> {
@@ -88,7 +96,8 @@ export class IntegrityCell {
       await this.s.must(['dmsetup', 'mknodes', LOWER]);
     }
     // the compatibility pass's reader opens what another kernel formatted
-    if (this.spec.phase !== 'read') await this.s.must(integrityFormatArgv(this.stack, this.devices()));
+    if (this.raw) this.s.note('raw table: the kernel formats the zeroed disk itself at the first dmsetup create (no wipe)');
+    else if (this.spec.phase !== 'read') await this.s.must(integrityFormatArgv(this.stack, this.devices()));
     else this.s.note('opening the disk another kernel formatted and wrote (no format)');
     await this.activate();
     await this.recordTable();
@@ -105,7 +114,7 @@ export class IntegrityCell {
     if (this.spec.phase !== 'read') this.checkFormat(sb);
     this.model = new IntegrityDeviceModel({
       sectorsPerBlock: 1 << sb.log2SectorsPerBlock, providedDataSectors: sb.providedDataSectors, allowDiscards: this.stack.allowDiscards,
-      wiped: !this.stack.noWipe,
+      wiped: !this.stack.noWipe && !this.raw,
     });
     this.model.activate();
     if (this.stack.recalculate) this.model.recalculate();
@@ -128,6 +137,7 @@ export class IntegrityCell {
       else if ('ioError' in step) await this.ioError(step.ioError.blocks);
       else if ('crash' in step) await this.crash(i, step.crash);
       else if ('kill' in step) await this.kill(i, step.kill);
+      else if ('tables' in step) await this.tables(i, step.tables);
       else await this.fault(step);
     }
     const end = this.spec.scenario.steps.length;
@@ -148,6 +158,16 @@ export class IntegrityCell {
   private async crash(i: number, c: CrashStep): Promise<void> {
     await runCrashStep(this.crashContext(i, c.log), c); // leaves the stack open, as it found it
     this.crashed = true;
+  }
+
+  /** Raw tables the ctr model judges (integrity-tables.ts); the stack is closed. */
+  private async tables(i: number, tables: TableTry[]): Promise<void> {
+    await this.flushGuestCaches();
+    await runTablesStep({
+      s: this.s, disks: this.disks, diskSizes: new Map(this.spec.scenario.disks.map((d) => [d.name, d.size])),
+      stackDisks: [this.stack.disk, ...(this.stack.metaDisk !== undefined ? [this.stack.metaDisk] : [])],
+      kernelVersion: this.facts?.kernelVersion ?? [0], memoryMb: this.spec.memoryMb, at: `${this.spec.scenario.file}: steps[${i}].tables`,
+    }, i, tables);
   }
 
   /** QEMU dies in this step; the checks run in a fresh guest, so the same holds as after a crash step. */
@@ -244,11 +264,45 @@ export class IntegrityCell {
 
   private async activate(): Promise<void> {
     await this.flushGuestCaches();
-    await this.s.must(integrityOpenArgv(this.openStack(), this.devices(), NAME));
+    if (this.raw) await this.createFromTable();
+    else await this.s.must(integrityOpenArgv(this.openStack(), this.devices(), NAME));
     await this.s.must(['dmsetup', 'mknodes', NAME]);
     this.isOpen = true;
     this.tally.resetWindow();
     if (this.stack.recalculate) await this.waitRecalculated();
+  }
+
+  /** The raw table's line for the current mode. */
+  private tableArgs(): string {
+    return integrityTableArgs(this.openStack(), this.devices());
+  }
+
+  /** What the ctr model says of the raw table on the disks as they are now (superblock read from the image). */
+  private async ctrOutcome(length?: number): Promise<CtrOutcome> {
+    const area = await this.s.images.readAt(this.sbImage(), 0, SB_BYTES);
+    const d = this.devices();
+    const sizes = new Map<string, number>([[d.data, this.diskSectors()]]);
+    if (d.meta !== undefined) sizes.set(d.meta, this.spec.scenario.disks.find((x) => x.name === this.stack.metaDisk)!.size / 512);
+    const sbPath = d.meta ?? d.data;
+    const env = (len: number) => ({
+      kernel: ctrKernel(this.facts?.kernelVersion ?? [0]), length: len, ramPages: this.spec.memoryMb * 256,
+      device: (p: string) => (sizes.has(p) ? { sectors: sizes.get(p)!, read: () => (p === sbPath ? area : Buffer.alloc(SB_BYTES)) } : undefined),
+    });
+    try {
+      const first = expectCtr(this.tableArgs(), env(length ?? 8));
+      return first.ok && length === undefined ? expectCtr(this.tableArgs(), env(first.providedDataSectors)) : first;
+    } catch (e) {
+      if (e instanceof ModelInputError) throw new UsageError(`${this.spec.scenario.file}: stack.table: ${e.message}`, { cause: e });
+      throw e;
+    }
+  }
+
+  /** dmsetup create from the raw table, sized as the ctr model says the target provides. */
+  private async createFromTable(): Promise<void> {
+    const want = await this.ctrOutcome();
+    if (!want.ok) throw new UsageError(`${this.spec.scenario.file}: stack.table: the ctr model says the kernel refuses '${this.tableArgs()}': ${want.error}`);
+    this.ctrFirst ??= want;
+    await this.s.must(['dmsetup', 'create', NAME, '--table', `0 ${want.providedDataSectors} integrity ${this.tableArgs()}`]);
   }
 
   /**
@@ -278,6 +332,7 @@ export class IntegrityCell {
    * the sizes may not. With a separate metadata device the plan sizes the journal by what fits there.
    */
   private checkFormat(sb: IntegritySuperblock): void {
+    if (this.raw) return this.checkTableFormat(sb);
     const meta = this.stack.metaDisk !== undefined ? this.spec.scenario.disks.find((d) => d.name === this.stack.metaDisk) : undefined;
     const want = planIntegrityFormat({
       deviceSectors: this.diskSectors(), ...(meta !== undefined ? { metaDeviceSectors: meta.size / 512 } : {}), tagSize: this.stack.tagSize ?? digestSize(this.stack.hash), sectorsPerBlock: this.stack.sectorSize / 512,
@@ -289,6 +344,18 @@ export class IntegrityCell {
     for (const f of fields) {
       if (sb[f] !== want[f]) this.s.disagree({ step: -1, kind: 'format', expected: `superblock ${f} ${want[f]} (the model's format plan)`, found: String(sb[f]) });
     }
+  }
+
+  /** A raw table formatted the zeroed disk at its first activation: the superblock the ctr model predicted. */
+  private checkTableFormat(sb: IntegritySuperblock): void {
+    const want = this.ctrFirst;
+    if (want === undefined || !want.formats) throw new InfraError('raw-table stack: the first activation did not format');
+    const kept = SB_FLAG.HAVE_JOURNAL_MAC | SB_FLAG.FIXED_PADDING | SB_FLAG.FIXED_HMAC;
+    const fields = ['version', 'tagSize', 'log2SectorsPerBlock', 'log2InterleaveSectors', 'journalSections', 'providedDataSectors', 'log2BlocksPerBitmapBit'] as const;
+    for (const f of fields) {
+      if (sb[f] !== want.superblock[f]) this.s.disagree({ step: -1, kind: 'format', expected: `superblock ${f} ${want.superblock[f]} (the ctr model)`, found: String(sb[f]) });
+    }
+    if ((sb.flags & kept) !== (want.superblock.flags & kept)) this.s.disagree({ step: -1, kind: 'format', expected: `superblock flags 0x${(want.superblock.flags & kept).toString(16)} of 0x${kept.toString(16)} (the ctr model)`, found: `0x${(sb.flags & kept).toString(16)}` });
   }
 
   private async recordTable(): Promise<void> {
@@ -305,7 +372,7 @@ export class IntegrityCell {
     const model = this.modelOrThrow();
     const table = this.table!;
     const sbBefore = await this.s.images.readAt(this.sbImage(), 0, SB_BYTES);
-    const act = expectActivation(sbBefore, { ...table.params, maxVersion: maxSuperblockVersion(this.facts?.kernelVersion ?? [0]) });
+    const act = this.raw ? await this.ctrOutcome() : expectActivation(sbBefore, { ...table.params, maxVersion: maxSuperblockVersion(this.facts?.kernelVersion ?? [0]) });
     if (!act.ok) {
       await this.refusedOpen(i, act.error, sbBefore);
       return;
@@ -344,11 +411,13 @@ export class IntegrityCell {
    */
   private async refusedOpen(i: number, error: string, sbBefore: Buffer): Promise<void> {
     await this.flushGuestCaches();
-    this.s.expect({ op: 'refused', why: error });
-    const viaTool = await this.s.run(integrityOpenArgv(this.openStack(), this.devices(), NAME));
-    if (viaTool.exitCode === 0) {
-      this.s.disagree({ step: i, kind: 'open-accepted', expected: `refused: ${error}`, found: 'integritysetup open succeeded' });
-      await this.s.must(integrityCloseArgv(NAME));
+    if (!this.raw) {
+      this.s.expect({ op: 'refused', why: error });
+      const viaTool = await this.s.run(integrityOpenArgv(this.openStack(), this.devices(), NAME));
+      if (viaTool.exitCode === 0) {
+        this.s.disagree({ step: i, kind: 'open-accepted', expected: `refused: ${error}`, found: 'integritysetup open succeeded' });
+        await this.s.must(integrityCloseArgv(NAME));
+      }
     }
     this.s.expect({ op: 'refused', why: error });
     const viaTable = await this.s.run(['dmsetup', 'create', NAME, '--table', this.table!.text]);
@@ -380,7 +449,7 @@ export class IntegrityCell {
   }
 
   private async close(step: number): Promise<void> {
-    await this.s.must(integrityCloseArgv(NAME));
+    await this.s.must(this.raw ? ['dmsetup', 'remove', NAME] : integrityCloseArgv(NAME));
     this.isOpen = false;
     this.model?.deactivate();
     await this.readClosedJournal(step);

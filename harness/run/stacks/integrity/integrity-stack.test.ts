@@ -1,8 +1,21 @@
 import { describe, expect, it } from 'vitest';
-import { integrityFormatArgv, integrityOpenArgv, lowerTable, mergeRanges, parseIntegrityStatus } from './integrity-stack.ts';
+import { integrityFormatArgv, integrityOpenArgv, integrityTableArgs, lowerTable, mergeRanges, parseIntegrityStatus } from './integrity-stack.ts';
 import { integrityStackSchema } from '../../../scenario/schema.ts';
 
 describe('integrity stack argv', () => {
+  it('spells a raw-table stack as the kernel table: data device first, meta_device and the tunables as options, extras last', () => {
+    const s = integrityStackSchema.parse({
+      type: 'integrity', disk: 'data', metaDisk: 'meta', hash: 'hmac-sha256', key: '0011', mode: 'bitmap', sectorSize: 4096,
+      bitmapSectorsPerBit: 8, bitmapFlushTime: 100, allowDiscards: true, journalIntegrity: { alg: 'hmac-sha256', key: '22' },
+      journalCrypt: { alg: 'ctr-aes', key: '00'.repeat(16) }, table: { options: ['fix_hmac'] },
+    });
+    expect(integrityTableArgs(s, { data: '/dev/vda', meta: '/dev/vdb' })).toBe(
+      '/dev/vda 0 32 B 9 internal_hash:hmac(sha256):0011 block_size:4096 meta_device:/dev/vdb sectors_per_bit:8 bitmap_flush_interval:100 '
+      + `allow_discards journal_mac:hmac(sha256):22 journal_crypt:ctr(aes):${'00'.repeat(16)} fix_hmac`);
+    const plain = integrityStackSchema.parse({ type: 'integrity', disk: 'data', mode: 'direct', tagSize: 6, table: {} });
+    expect(integrityTableArgs(plain, { data: '/dev/vda' })).toBe('/dev/vda 0 6 D 1 internal_hash:crc32c');
+  });
+
   it('puts the metadata device first and the data device behind --data-device', () => {
     const s = integrityStackSchema.parse({ type: 'integrity', disk: 'data', metaDisk: 'meta', mode: 'bitmap', allowDiscards: true, sectorSize: 4096 });
     expect(integrityFormatArgv(s, { data: '/dev/vda', meta: '/dev/vdb' })).toEqual(['integritysetup', 'format', '--batch-mode', '/dev/vdb', '--data-device', '/dev/vda', '--integrity', 'crc32c', '--sector-size', '4096']);

@@ -1,4 +1,4 @@
-import { isKeyedHash } from '../../../model/integrity/tags.ts';
+import { digestSize, isKeyedHash, kernelHashName } from '../../../model/integrity/tags.ts';
 import { OPEN_OPTIONS, type IntegrityStack } from '../../../scenario/schema.ts';
 
 /**
@@ -67,6 +67,31 @@ export function integrityOpenArgv(s: IntegrityStack, d: IntegrityDevices, name: 
   if (s.recalculate) argv.push('--integrity-recalculate');
   for (const [field, flag] of OPEN_OPTIONS) if (s[field] !== undefined) argv.push(flag, String(s[field]));
   return argv;
+}
+
+const MODE_LETTER: Record<IntegrityStack['mode'], string> = { journal: 'J', bitmap: 'B', direct: 'D' };
+
+/**
+ * The integrity target's arguments for a raw-table stack (stack.table): what integritysetup would put in the
+ * table for the stack's fields, as the kernel spells it, then the scenario's extra options. The data device
+ * comes first and the metadata device is an option, as dm-integrity.rst lists them.
+ */
+export function integrityTableArgs(s: IntegrityStack, d: IntegrityDevices): string {
+  const opts = [`internal_hash:${kernelHashName(s.hash)}${s.key !== undefined ? `:${s.key}` : ''}`];
+  if (s.sectorSize !== 512) opts.push(`block_size:${s.sectorSize}`);
+  if (d.meta !== undefined) opts.push(`meta_device:${d.meta}`);
+  const numeric: Array<[string, number | undefined]> = [
+    ['journal_sectors', s.journalSize !== undefined ? s.journalSize / 512 : undefined], ['interleave_sectors', s.interleaveSectors],
+    ['buffer_sectors', s.bufferSectors], ['journal_watermark', s.journalWatermark], ['commit_time', s.journalCommitTime],
+    ['sectors_per_bit', s.bitmapSectorsPerBit], ['bitmap_flush_interval', s.bitmapFlushTime],
+  ];
+  for (const [name, v] of numeric) if (v !== undefined) opts.push(`${name}:${v}`);
+  if (s.allowDiscards) opts.push('allow_discards');
+  if (s.recalculate) opts.push('recalculate');
+  if (s.journalIntegrity !== undefined) opts.push(`journal_mac:${kernelHashName(s.journalIntegrity.alg)}:${s.journalIntegrity.key}`);
+  if (s.journalCrypt !== undefined) opts.push(`journal_crypt:${s.journalCrypt.alg.replace(/^(\w+)-aes$/, '$1(aes)')}:${s.journalCrypt.key}`);
+  opts.push(...(s.table?.options ?? []));
+  return `${d.data} 0 ${s.tagSize ?? digestSize(s.hash)} ${MODE_LETTER[s.mode]} ${opts.length} ${opts.join(' ')}`;
 }
 
 export function integrityCloseArgv(name: string): string[] {
