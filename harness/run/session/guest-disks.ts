@@ -68,6 +68,10 @@ export class CellDisks {
    * test what it says.
    */
   async map(s: GuestSession, disks: ReadonlyArray<Pick<ScenarioDisk, 'name' | 'nvme' | 'logicalBlockSize'>> = []): Promise<void> {
+    const nvme = disks.filter((d) => d.nvme !== undefined).map((d) => d.name);
+    if (nvme.length > 0 && (await s.run(['test', '-d', '/sys/class/nvme'])).exitCode !== 0) {
+      throw new SkipCell(`kernel has no NVMe driver (CONFIG_BLK_DEV_NVME), and disk(s) ${nvme.join(', ')} are NVMe namespaces`);
+    }
     this.guest = await mapGuestDisks(s, this.images.keys());
     for (const d of disks) {
       if (d.nvme === undefined) continue;

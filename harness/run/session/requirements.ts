@@ -55,10 +55,6 @@ export async function checkRequirements(s: GuestSession, scenario: Scenario): Pr
   const facts = await gatherFacts(s, scenario);
   const req = effectiveRequirements(scenario);
   const unmet = unmetRequirements(req, facts);
-  const nvme = scenario.disks.filter((d) => d.nvme !== undefined).map((d) => d.name);
-  if (nvme.length > 0 && (await s.runOnce(['test', '-d', '/sys/class/nvme'])).exitCode !== 0) {
-    unmet.push(`kernel has no NVMe driver (CONFIG_BLK_DEV_NVME), and disk(s) ${nvme.join(', ')} are NVMe namespaces`);
-  }
   if (unmet.length > 0) {
     // A cipher the kernel provides but the guest could not instantiate is the kernel untested (throws), not a skip.
     for (const alg of req.crypto.filter((c) => !facts.crypto.has(c))) unmet.push(await unavailableAlgorithm(s, alg));
