@@ -9,7 +9,7 @@ import { digestSize } from '../../../model/integrity/tags.ts';
 import { ModelInputError } from '../../../model/errors.ts';
 import { InfraError } from '../../../errors.ts';
 import type { GuestFacts } from '../../../scenario/requirements.ts';
-import type { CrashStep, HostFault, IntegrityStack, IoRange, KillStep } from '../../../scenario/schema.ts';
+import type { HostFault, IntegrityStack, IoRange } from '../../../scenario/schema.ts';
 import type { CellSpec, GuestSession } from '../../session/cell.ts';
 import { KernelFailure } from '../../session/cell.ts';
 import type { TransferPlan } from '../../session/disks.ts';
@@ -25,10 +25,8 @@ import { CellDisks, writePayload } from '../../session/guest-disks.ts';
 import { PayloadIndex } from '../../../repro/expect.ts';
 import { writePattern } from '../../../scenario/payload.ts';
 import { checkRequirements } from '../../session/requirements.ts';
-import { runKillStep } from '../../../crash/steps/crash-kill.ts';
-import type { CrashContext } from '../../../crash/steps/crash-record.ts';
-import { dropJournalReplay, integrityCrashStack } from '../../../crash/steps/crash-stack.ts';
-import { runCrashStep } from '../../../crash/steps/crash-step.ts';
+import { CellCrashSteps } from '../../../crash/steps/cell-crash.ts';
+import { integrityCrashStack } from '../../../crash/steps/crash-stack.ts';
 
 const NAME = 'ih-int';
 /** How often the cell asks whether a recalculation finished. */
@@ -51,13 +49,13 @@ export class IntegrityCell {
   /** the live table of the first activation: a refused open is retried with it through dmsetup */
   private table: { text: string; params: Omit<IntegrityTable, 'maxVersion'> } | undefined;
   private readonly disks: CellDisks;
+  private readonly crashSteps: CellCrashSteps;
   private readonly tally = new ChecksumTally();
   /** step -> kernel lines the model requires in that step */
   private readonly requiredLog = new Map<number, string[]>();
   private errorRanges: Array<{ start: number; length: number }> = [];
   private superblockFlips: FlippedByte[] = [];
   private isOpen = false;
-  private crashed = false;
   private payload = new PayloadIndex();
 
   constructor(
@@ -70,16 +68,23 @@ export class IntegrityCell {
     if (spec.scenario.stack.type !== 'integrity') throw new InfraError(`IntegrityCell given a ${spec.scenario.stack.type} stack`);
     this.stack = spec.scenario.stack;
     this.mode = this.stack.mode;
+    // a fresh guest after a kill step has lost the key files
+    this.crashSteps = new CellCrashSteps({
+      spec, session: s, plan, disks: this.disks, dataDisk: this.stack.disk,
+      model: () => this.modelOrThrow(), geom: () => this.geom!,
+      stack: (data) => integrityCrashStack(s, this.stack, NAME, data),
+      afterReboot: () => this.writeKeyFiles(),
+    });
   }
 
   async run(): Promise<void> {
     await this.s.begin(-1, 'setup');
     await this.disks.map(this.s);
     this.facts = await checkRequirements(this.s, this.spec.scenario);
-    this.payload = await writePayload(this.spec.scenario, this.plan, this.host('payload'));
+    this.payload = await writePayload(this.spec.scenario, this.plan, this.disks.host('payload'));
     await this.writeKeyFiles();
     if (this.stack.lower === 'linear') {
-      await this.s.must(['dmsetup', 'create', LOWER], { stdin: Buffer.from(lowerTable(this.guestDev(this.stack.disk), this.diskSectors())) });
+      await this.s.must(['dmsetup', 'create', LOWER], { stdin: Buffer.from(lowerTable(this.disks.dev(this.stack.disk), this.diskSectors())) });
       await this.s.must(['dmsetup', 'mknodes', LOWER]);
     }
     // the compatibility pass's reader opens what another kernel formatted
@@ -119,41 +124,18 @@ export class IntegrityCell {
       else if ('read' in step) { this.noteAreas(step.read); await readStep(io, i, step.read); }
       else if ('discard' in step) await discardStep(io, i, step.discard);
       else if ('ioError' in step) await this.ioError(step.ioError.blocks);
-      else if ('crash' in step) await this.crash(i, step.crash);
-      else if ('kill' in step) await this.kill(i, step.kill);
+      else if ('crash' in step) await this.crashSteps.crash(i, step.crash);
+      else if ('kill' in step) await this.crashSteps.kill(i, step.kill);
       else await this.fault(step);
     }
     const end = this.spec.scenario.steps.length;
     await this.s.begin(end, 'teardown');
     if (this.isOpen) await this.close();
     if (this.stack.lower === 'linear') await this.s.must(['dmsetup', 'remove', LOWER]);
-    if (this.crashed) return;
+    if (this.crashSteps.crashed) return;
     const dmesg = await this.s.must(['dmesg']);
     judgeKernelLog(this.s, end, dmesg.stdout.toString(), this.tally, this.requiredLog, this.modelOrThrow().sectorsPerBlock);
     await auditStack(this.s, end, this.stack, this.modelOrThrow(), this.images(), this.superblockFlips);
-  }
-
-  /**
-   * The crash step leaves the data disk at its last checked crash point, which the device model does not
-   * describe: it judges the stack itself (reads at every point, tags in journal mode), so the teardown's
-   * kernel-log and whole-image checks against the model are not made after it.
-   */
-  private async crash(i: number, c: CrashStep): Promise<void> {
-    await runCrashStep(this.crashContext(i, c.log), c); // leaves the stack open, as it found it
-    this.crashed = true;
-  }
-
-  /** QEMU dies in this step; the checks run in a fresh guest, so the same holds as after a crash step. */
-  private async kill(i: number, k: KillStep): Promise<void> {
-    const { log: _log, ...ctx } = this.crashContext(i, this.stack.disk, 'kill');
-    await runKillStep({ ...ctx, rebooted: () => this.rebooted() }, k);
-    this.crashed = true;
-  }
-
-  /** A fresh guest: the same disks must come up under the same names, and the key file is gone. */
-  private async rebooted(): Promise<void> {
-    await this.disks.remap(this.s);
-    await this.writeKeyFiles();
   }
 
   /** The keys the stack's commands read from files (the guest has no /dev/stdin). */
@@ -161,36 +143,14 @@ export class IntegrityCell {
     for (const { file, key } of integrityKeyFiles(this.stack)) await this.s.must(['tee', file], { stdin: key });
   }
 
-  private crashContext(i: number, log: string, kind: 'crash' | 'kill' = 'crash'): CrashContext {
-    const model = this.modelOrThrow();
-    const old = Buffer.alloc(model.blocks * model.blockSize);
-    for (let b = 0; b < model.blocks; b++) model.expectBlockRead(b).data?.copy(old, b * model.blockSize);
-    const disk = (role: string) => ({ guest: this.guestDev(role), host: this.host(role) });
-    return {
-      session: this.s, stack: integrityCrashStack(this.s, this.stack, NAME, disk(this.stack.disk)), at: `steps[${i}].${kind}`, stepIndex: i, seed: `${this.spec.scenario.id}#${i}`,
-      data: { ...disk(this.stack.disk), size: this.spec.scenario.disks.find((d) => d.name === this.stack.disk)!.size },
-      log: disk(log), payload: { ...disk('payload'), offset: this.plan.offsets.get(i)! }, out: disk('out'),
-      blockSize: model.blockSize, old, dir: this.spec.dir,
-      ...(this.spec.hooks?.brokenReplay ? { broken: dropJournalReplay(this.geom!) } : {}),
-    };
-  }
-
-  private host(role: string): string {
-    return this.disks.host(role);
-  }
-
-  private guestDev(role: string): string {
-    return this.disks.dev(role);
-  }
-
   private devices(): IntegrityDevices {
-    const data = this.stack.lower === 'linear' ? `/dev/mapper/${LOWER}` : this.guestDev(this.stack.disk);
-    return this.stack.metaDisk !== undefined ? { data, meta: this.guestDev(this.stack.metaDisk) } : { data };
+    const data = this.stack.lower === 'linear' ? `/dev/mapper/${LOWER}` : this.disks.dev(this.stack.disk);
+    return this.stack.metaDisk !== undefined ? { data, meta: this.disks.dev(this.stack.metaDisk) } : { data };
   }
 
   private images(): { data: string; meta?: string } {
-    const data = this.host(this.stack.disk);
-    return this.stack.metaDisk !== undefined ? { data, meta: this.host(this.stack.metaDisk) } : { data };
+    const data = this.disks.host(this.stack.disk);
+    return this.stack.metaDisk !== undefined ? { data, meta: this.disks.host(this.stack.metaDisk) } : { data };
   }
 
   private openStack(): IntegrityStack {
@@ -199,7 +159,7 @@ export class IntegrityCell {
 
   /** The image holding the superblock: the metadata disk when there is one. */
   private sbImage(): string {
-    return this.host(this.stack.metaDisk ?? this.stack.disk);
+    return this.disks.host(this.stack.metaDisk ?? this.stack.disk);
   }
 
   private diskSectors(): number {
@@ -211,7 +171,7 @@ export class IntegrityCell {
   private ioContext(): IoContext {
     return {
       s: this.s, model: this.modelOrThrow(), tally: this.tally, top: TOP,
-      payloadDev: this.guestDev('payload'), outDev: this.guestDev('out'), outImage: this.host('out'),
+      payloadDev: this.disks.dev('payload'), outDev: this.disks.dev('out'), outImage: this.disks.host('out'),
       patternFor: (step: number, r: IoRange) => writePattern(this.spec.scenario, step, r), payload: this.payload,
       transferOffset: (step: number) => {
         const o = this.plan.offsets.get(step);
@@ -231,8 +191,8 @@ export class IntegrityCell {
   }
 
   private async flushGuestCaches(): Promise<void> {
-    await this.s.must(['blockdev', '--flushbufs', this.guestDev(this.stack.disk)]);
-    if (this.stack.metaDisk !== undefined) await this.s.must(['blockdev', '--flushbufs', this.guestDev(this.stack.metaDisk)]);
+    await this.s.must(['blockdev', '--flushbufs', this.disks.dev(this.stack.disk)]);
+    if (this.stack.metaDisk !== undefined) await this.s.must(['blockdev', '--flushbufs', this.disks.dev(this.stack.metaDisk)]);
   }
 
   private async activate(): Promise<void> {
@@ -379,7 +339,7 @@ export class IntegrityCell {
   private async ioError(blocks: number[]): Promise<void> {
     const model = this.modelOrThrow();
     this.errorRanges = mergeRanges([...this.errorRanges, ...dataSectorRanges(this.geom!, blocks)]);
-    const table = lowerTable(this.guestDev(this.stack.disk), this.diskSectors(), this.errorRanges);
+    const table = lowerTable(this.disks.dev(this.stack.disk), this.diskSectors(), this.errorRanges);
     await this.s.must(['dmsetup', 'load', LOWER], { stdin: Buffer.from(table) });
     await this.s.must(['dmsetup', 'resume', LOWER]);
     blocks.forEach((b) => model.ioError(b));
