@@ -60,13 +60,9 @@ export async function runMatrix(
   if (shared.length > 0) await runSharedGuests(cfg, x, { runnable: shared, kernels, accel: accel.accel });
   const solo = runnable.filter((c) => !shared.includes(c)).map((cell): OwnGuestCell => {
     const k = kernels.get(cell.kernel.text) as ReadyKernel;
-    const id = `${k.kernel.label}/${cell.scenario.id}`;
     return {
       identity: identityOf(cell, k), kernelText: cell.kernel.text, cellDir: results.cellDir(k.kernel.label, cell.scenario.id),
-      execute: (dir) => runCell({
-        id, dir, scenario: cell.scenario, kernel: k.kernel, image: k.image, accel: accel.accel,
-        bootTimeoutMs: cfg.bootTimeoutMs, memoryMb: cfg.memoryMb, cpus: cfg.cpus, keepDisks: cfg.keepDisks,
-      }),
+      execute: (dir) => runCell(cellSpec(cfg, cell, k, accel.accel, dir)),
     };
   });
   await runOwnGuestCells(solo, x);
@@ -116,12 +112,8 @@ async function runSharedGuests(
   const { plan, results, reporters, log, stop } = ctx;
   const progress = new Map<Cell, CellProgress>(x.runnable.map((c) => [c, { runs: [], left: plan.repeat }]));
   const specFor = (cell: Cell, k: ReadyKernel, repeat: number, attempt: number): CellSpec => {
-    const id = `${k.kernel.label}/${cell.scenario.id}`;
     const cellDir = results.cellDir(k.kernel.label, cell.scenario.id);
-    return {
-      id, dir: perExecutionDirs(plan) ? join(cellDir, `rep${repeat}-try${attempt}`) : cellDir, scenario: cell.scenario, kernel: k.kernel,
-      image: k.image, accel: x.accel, bootTimeoutMs: cfg.bootTimeoutMs, memoryMb: cfg.memoryMb, cpus: cfg.cpus, keepDisks: cfg.keepDisks,
-    };
+    return cellSpec(cfg, cell, k, x.accel, perExecutionDirs(plan) ? join(cellDir, `rep${repeat}-try${attempt}`) : cellDir);
   };
   const items: SharedExecution[] = executions(x.runnable, plan.repeat).map(({ cell, repeat }) => {
     const k = x.kernels.get(cell.kernel.text) as ReadyKernel;
@@ -239,6 +231,14 @@ async function setAside(dir: string): Promise<void> {
   for (const name of await readdir(dir)) {
     if (name !== 'shared-run' && !/^rep\d+-try\d+$/.test(name)) await rename(join(dir, name), join(keep, name));
   }
+}
+
+/** One execution of a planned cell, in `dir`, as the guest runs it (alone or shared). */
+function cellSpec(cfg: MatrixConfig, cell: Cell, k: ReadyKernel, accel: Accel, dir: string): CellSpec {
+  return {
+    id: `${k.kernel.label}/${cell.scenario.id}`, dir, scenario: cell.scenario, kernel: k.kernel, image: k.image, accel,
+    bootTimeoutMs: cfg.bootTimeoutMs, memoryMb: cfg.memoryMb, cpus: cfg.cpus, keepDisks: cfg.keepDisks,
+  };
 }
 
 function identityOf(cell: Cell, k: ReadyKernel): CellIdentity {

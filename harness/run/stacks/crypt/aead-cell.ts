@@ -31,6 +31,9 @@ import { checkRequirements } from '../../session/requirements.ts';
 import { readExpectation, type PayloadIndex } from '../../../repro/expect.ts';
 import { writePattern } from '../../../scenario/payload.ts';
 
+/** The superblock fields the model's format plan predicts. */
+const FORMAT_FIELDS = ['tagSize', 'log2SectorsPerBlock', 'log2InterleaveSectors', 'journalSections', 'providedDataSectors'] as const;
+
 export interface AeadState {
   model: IntegrityDeviceModel;
   geom: IntegrityGeometry;
@@ -163,6 +166,14 @@ export abstract class AeadCell {
         startSector: this.startSector, wiped: model.wiped,
       }),
     };
+  }
+
+  /** Format drift: the superblock dm-integrity wrote against the model's format plan, field by field. */
+  protected checkSuperblock(sb: IntegritySuperblock, want: Pick<IntegritySuperblock, (typeof FORMAT_FIELDS)[number]>, whyFixedPadding: string): void {
+    for (const f of FORMAT_FIELDS) {
+      if (sb[f] !== want[f]) this.s.disagree({ step: -1, kind: 'format', expected: `superblock ${f} ${want[f]}`, found: String(sb[f]) });
+    }
+    if (!sb.fixedPadding) this.s.disagree({ step: -1, kind: 'format', expected: `fixed-padding flag (${whyFixedPadding})`, found: `flags 0x${sb.flags.toString(16)}` });
   }
 
   protected must(): AeadState {

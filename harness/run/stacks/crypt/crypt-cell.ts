@@ -63,11 +63,7 @@ export class CryptCell extends AeadCell {
       deviceSectors: disk.size / 512, tagSize: this.cipher.tupleSize, sectorsPerBlock: this.stack.sectorSize / 512,
       fixPadding: true, bitmapMode: this.stack.mode === 'bitmap',
     });
-    const fields = ['tagSize', 'log2SectorsPerBlock', 'log2InterleaveSectors', 'journalSections', 'providedDataSectors'] as const;
-    for (const f of fields) {
-      if (sb[f] !== want[f]) this.s.disagree({ step: -1, kind: 'format', expected: `superblock ${f} ${want[f]}`, found: String(sb[f]) });
-    }
-    if (!sb.fixedPadding) this.s.disagree({ step: -1, kind: 'format', expected: 'fixed-padding flag (table asked for fix_padding)', found: `flags 0x${sb.flags.toString(16)}` });
+    this.checkSuperblock(sb, want, 'table asked for fix_padding');
   }
 
   protected async open(first: boolean): Promise<void> {

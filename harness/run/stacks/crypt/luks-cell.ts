@@ -119,11 +119,7 @@ export class LuksCell extends AeadCell {
   private checkFormat(sb: IntegritySuperblock): void {
     const disk = this.spec.scenario.disks.find((x) => x.name === this.stack.disk)!;
     const want = planLuks2Integrity({ diskBytes: disk.size, tagSize: this.cipher.tupleSize, sectorSize: this.stack.sectorSize, dataOffset: this.startSector * 512 });
-    const fields = ['tagSize', 'log2SectorsPerBlock', 'log2InterleaveSectors', 'journalSections', 'providedDataSectors'] as const;
-    for (const f of fields) {
-      if (sb[f] !== want[f]) this.s.disagree({ step: -1, kind: 'format', expected: `superblock ${f} ${want[f]}`, found: String(sb[f]) });
-    }
-    if (!sb.fixedPadding) this.s.disagree({ step: -1, kind: 'format', expected: 'fixed-padding flag (cryptsetup 2.x formats with fix_padding)', found: `flags 0x${sb.flags.toString(16)}` });
+    this.checkSuperblock(sb, want, 'cryptsetup 2.x formats with fix_padding');
   }
 
   protected async open(first: boolean): Promise<void> {
