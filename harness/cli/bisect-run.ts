@@ -9,25 +9,24 @@ import { realBisectDeps } from '../bisect/deps.ts';
 import { liveBuildSteps, stopBuildSteps } from '../../vm/kernel/build-run.ts';
 import { BISECT_ABORT } from '../bisect/verdict.ts';
 import { BISECT_RUN_USAGE, bisectStep } from '../bisect/step.ts';
+import { onStopSignals, stopGuests } from './signals.ts';
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
 const deps = realBisectDeps({ log, command: ['bisect-run', ...process.argv.slice(2)], coverage: process.argv.slice(2).some((a) => a === '--coverage' || a.startsWith('--coverage-file')) });
 
 // Ctrl-C ends the bisection, not just this step: 255 makes `git bisect run` stop. The step's run is left
 // `interrupted` (not `running`), and no make outlives this process in the user's tree.
-function onSignal(sig: NodeJS.Signals): void {
+async function stopStep(sig: NodeJS.Signals): Promise<number> {
   log(`bisect-run: ${sig}: stopping ${liveGuests().length} guest(s) and ${liveBuildSteps()} build step(s)`);
-  void (async () => {
-    await Promise.all(liveGuests().map((g) => g.kill(1000))).catch(() => undefined);
-    await stopBuildSteps().catch((e: unknown) => log(`bisect-run: stopping the build: ${(e as Error).message}`));
-    await deps.interrupt(BISECT_ABORT).catch((e: unknown) => log(`bisect-run: marking the run interrupted: ${(e as Error).message}`));
-  })().finally(() => process.exit(BISECT_ABORT));
+  await stopGuests().catch(() => undefined);
+  await stopBuildSteps().catch((e: unknown) => log(`bisect-run: stopping the build: ${(e as Error).message}`));
+  await deps.interrupt(BISECT_ABORT).catch((e: unknown) => log(`bisect-run: marking the run interrupted: ${(e as Error).message}`));
+  return BISECT_ABORT;
 }
 
 async function main(): Promise<number> {
   tmp.setGracefulCleanup();
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  onStopSignals({ first: (sig) => stopStep(sig).catch(() => BISECT_ABORT), again: () => BISECT_ABORT });
   // npm runs scripts in the package directory; INIT_CWD is where the user (or git bisect) started it.
   const viaNpm = process.env.npm_lifecycle_event === 'bisect-run' && process.env.INIT_CWD !== undefined;
   const cwd = viaNpm ? process.env.INIT_CWD! : process.cwd();

@@ -15,26 +15,24 @@ import type { BisectRecord } from '../bisect/record.ts';
 import { bisectStep } from '../bisect/step.ts';
 import { BISECT_ABORT, BISECT_SKIP } from '../bisect/verdict.ts';
 import { UsageError } from '../errors.ts';
+import { onStopSignals, stopGuests, type StopSignals } from './signals.ts';
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
 let active: { wt: Worktree; record: BisectRecord } | undefined;
-let stopping = false;
 let resultsDir: string | undefined;
 let deps: RealBisectDeps = realBisectDeps({ log, command: ['bisect'] });
+let signals: StopSignals | undefined;
 
 // The worktree must not outlive the bisection, whatever ends it; nor may a make still write into it.
-function onSignal(sig: NodeJS.Signals): void {
-  if (stopping) process.exit(BISECT_ABORT);
-  stopping = true;
+async function stopBisect(sig: NodeJS.Signals): Promise<number> {
   log(`bisect: ${sig}: stopping ${liveGuests().length} guest(s) and ${liveBuildSteps()} build step(s), removing the worktree`);
-  void (async () => {
-    await Promise.all(liveGuests().map((g) => g.kill(1000))).catch(() => undefined);
-    await stopBuildSteps().catch((e: unknown) => log(`bisect: stopping the build: ${(e as Error).message}`));
-    await deps.interrupt(BISECT_ABORT).catch((e: unknown) => log(`bisect: marking the step's run interrupted: ${(e as Error).message}`));
-    await active?.record.finish({ status: 'interrupted', message: sig, exitCode: BISECT_ABORT }).catch((e: unknown) => log(`bisect: writing bisect.json: ${(e as Error).message}`));
-    await active?.wt.remove().catch((e: unknown) => log(`bisect: ${(e as Error).message}`));
-  })().finally(() => process.exit(BISECT_ABORT));
+  await stopGuests().catch(() => undefined);
+  await stopBuildSteps().catch((e: unknown) => log(`bisect: stopping the build: ${(e as Error).message}`));
+  await deps.interrupt(BISECT_ABORT).catch((e: unknown) => log(`bisect: marking the step's run interrupted: ${(e as Error).message}`));
+  await active?.record.finish({ status: 'interrupted', message: sig, exitCode: BISECT_ABORT }).catch((e: unknown) => log(`bisect: writing bisect.json: ${(e as Error).message}`));
+  await active?.wt.remove().catch((e: unknown) => log(`bisect: ${(e as Error).message}`));
+  return BISECT_ABORT;
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -53,8 +51,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(BISECT_USAGE);
     return 0;
   }
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  signals = onStopSignals({ first: (sig) => stopBisect(sig).catch(() => BISECT_ABORT), again: () => BISECT_ABORT });
   deps = realBisectDeps({ log, command: ['bisect', ...argv], onRun: (dir) => (resultsDir = dir), coverage: argv.some((a) => a === '--coverage' || a.startsWith('--coverage-file')) });
   const outcome = await runBisect(args, {
     log,
@@ -75,12 +72,13 @@ async function main(argv: string[]): Promise<number> {
 }
 
 // Once a signal is being handled, its handler exits (after removing the worktree), not the main flow.
+const stopping = () => signals?.stopping() !== undefined;
 main(process.argv.slice(2)).then(
   (code) => {
-    if (!stopping) process.exit(code);
+    if (!stopping()) process.exit(code);
   },
   (e: unknown) => {
-    if (stopping) return;
+    if (stopping()) return;
     // A usage error found late (another bisection holds the worktree) aborts; anything else leaves it undecided.
     if (e instanceof UsageError) {
       log(`bisect: ${e.message}`);

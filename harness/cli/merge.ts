@@ -6,35 +6,30 @@
  * or with a summary.json cut short makes it 125 (unless a failure makes it 1), each named on stderr.
  */
 import { join, resolve } from 'node:path';
-import { Command, CommanderError } from 'commander';
+import { Command } from 'commander';
 import { repoRoot } from '../../vm/cache.ts';
 import { loadRun, UnreadableRunError } from '../baseline.ts';
-import { UsageError } from '../errors.ts';
+import { parseCommand } from '../config.ts';
 import { runMain } from './main.ts';
-import { finishRun } from '../finish.ts';
+import { endRun } from './end-run.ts';
+import { log, parsedOrHelp } from './pipeline.ts';
 import { checkSummary, mergeRuns, mergeWarnings } from '../merge.ts';
 import { reportOrder } from '../reports/order.ts';
 import { fileReporters } from '../reporters/files.ts';
 import { formatCellLine, formatEnd } from '../reporters/line.ts';
 import { Reporters } from '../reporters/reporter.ts';
 
-const log = (s: string) => process.stderr.write(`${s}\n`);
-
 async function main(argv: string[]): Promise<number> {
   const cmd = new Command('merge')
     .description('Merge run directories (e.g. the shards of one matrix) into one run with its summary and reports.')
     .argument('<run-dir...>', 'run directories (results/<run-id>) to merge')
     .option('--results <dir>', 'results root for the merged run', join(repoRoot(), 'results'))
-    .option('--baseline <run-dir>', 'compare the merged run with an earlier run; regressions decide the exit code')
-    .exitOverride()
-    .configureOutput({ writeErr: () => undefined, writeOut: (s) => process.stdout.write(s) });
-  try {
-    cmd.parse(argv, { from: 'user' });
-  } catch (e) {
-    if (e instanceof CommanderError && e.code === 'commander.helpDisplayed') return 0;
-    throw new UsageError((e as Error).message.replace(/^error: /, ''), { cause: e });
-  }
-  const o = cmd.opts<{ results: string; baseline?: string }>();
+    .option('--baseline <run-dir>', 'compare the merged run with an earlier run; regressions decide the exit code');
+  const o = parsedOrHelp(() => {
+    parseCommand(cmd, argv);
+    return cmd.opts<{ results: string; baseline?: string }>();
+  });
+  if (o === undefined) return 0;
   const runs = [];
   const unreadable: string[] = [];
   for (const dir of cmd.args) {
@@ -55,9 +50,9 @@ async function main(argv: string[]): Promise<number> {
   }
   const merged = await mergeRuns(runs, resolve(o.results), ['merge', ...argv], { unreadable });
   for (const why of merged.summary.incomplete ?? []) log(`merge: incomplete: ${why}`);
-  const code = await finishRun(merged, merged.summary.status === 'complete' ? 'complete' : 'interrupted', baseline);
-  checkSummary(merged.summary);
-  await new Reporters(fileReporters()).emit('onEnd', merged.summary, merged.dir);
+  const code = await endRun(merged, new Reporters(fileReporters()), merged.summary.status === 'complete' ? 'complete' : 'interrupted', {
+    ...(baseline !== undefined ? { baseline } : {}), check: checkSummary,
+  });
   process.stdout.write(`merged ${runs.length} run(s), ${merged.summary.cells.length} cell(s) -> ${merged.dir}\n`);
   for (const c of reportOrder(merged.summary)) process.stdout.write(`${formatCellLine(c)}\n`);
   process.stdout.write(formatEnd(merged.summary, merged.dir));

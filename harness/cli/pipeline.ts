@@ -1,11 +1,11 @@
 /**
  * The pipeline every command that runs cells shares (matrix, gate): preflight for what the kernels need, a
  * run directory with the plan, the reporters (live or line, the files, KCIDB when asked), Ctrl-C and SIGTERM
- * handling, then the run's end: summary, exit code, onEnd. The command says what it runs between.
+ * handling, then the run's end (end-run.ts: summary, exit code, onEnd). The command says what it runs between.
+ * merge runs no cells: it parses its arguments and ends its merged run the same way.
  */
 import { CommanderError } from 'commander';
 import type { LoadedRun } from '../baseline.ts';
-import { finishRun } from '../finish.ts';
 import { planRecord, type Plan } from '../plan.ts';
 import { BUILD_REQUIREMENTS, COVERAGE_REQUIREMENTS, preflight, REQUIREMENTS } from '../preflight.ts';
 import type { KcidbOutput } from '../report/kcidb/options.ts';
@@ -15,6 +15,7 @@ import { LineReporter } from '../reporters/line.ts';
 import { LiveReporter } from '../reporters/live.ts';
 import { Reporters } from '../reporters/reporter.ts';
 import { RunResults } from '../results.ts';
+import { endRun } from './end-run.ts';
 import { handleStopSignals } from './stop.ts';
 
 export const log = (s: string): void => void process.stderr.write(`${s}\n`);
@@ -47,8 +48,7 @@ export async function runPipeline(p: Pipeline): Promise<number> {
   await p.run(results, reporters, stop.signal);
   const interrupted = stop.stopping();
   if (interrupted !== undefined) return interrupted;
-  const code = await finishRun(results, 'complete', p.baseline);
-  await reporters.emit('onEnd', results.summary, results.dir);
+  const code = await endRun(results, reporters, 'complete', p.baseline !== undefined ? { baseline: p.baseline } : {});
   p.end?.(results);
   return code;
 }

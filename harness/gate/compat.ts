@@ -10,11 +10,11 @@
  */
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import pLimit from 'p-limit';
 import type { Accel } from '../../vm/qemu/args.ts';
 import type { MatrixConfig } from '../config.ts';
 import type { Reporters } from '../reporters/reporter.ts';
 import type { CellRecord, KernelRecord, RunResults } from '../results.ts';
+import { runOwnGuestCells, UntestedKernels, type CellIdentity, type ExecutionResult, type OwnGuestCell } from '../run/executions.ts';
 import type { CellSpec } from '../run/session/cell.ts';
 import { runCell as realRunCell } from '../run/run-cell.ts';
 import { isReady, type ReadyKernel } from '../run/kernels.ts';
@@ -35,6 +35,8 @@ export interface CompatRun {
   stop?: AbortSignal;
   /** the cell runner (a test replaces the VM layer) */
   runCell?: RunCellFn;
+  /** where a retried execution is said */
+  log?: (s: string) => void;
 }
 
 const OTHER: Record<Role, Role> = { base: 'candidate', candidate: 'base' };
@@ -43,22 +45,32 @@ export function directionLabel(writer: Role): string {
   return `${writer}→${OTHER[writer]}`;
 }
 
-/** Runs every compatibility cell (both directions of each scenario), --jobs at a time; each is recorded and reported. */
+/**
+ * Runs every compatibility cell (both directions of each scenario) as the matrix runs a cell in guests of its
+ * own (run/executions.ts): --jobs at a time, --repeat executions each, an infrastructure error tried again up
+ * to --retries times, every execution and cell reported. An execution is two guests, the writer's then the
+ * reader's on a copy of the writer's disks, so it never shares a guest (--share-guest leaves it as it is).
+ */
 export async function runCompat(p: CompatRun): Promise<void> {
-  const limit = pLimit(p.cfg.jobs);
-  const work = p.scenarios.flatMap((scenario) => (['base', 'candidate'] as const).map((writer) => ({ scenario, writer })));
-  await Promise.all(work.map(({ scenario, writer }) => limit(async () => {
-    if (p.stop?.aborted) return;
-    const rec = await compatCell(p, scenario, writer);
-    if (p.stop?.aborted) return;
-    await p.reporters.emit('onCellEnd', await p.results.addCell(rec));
-  })));
+  const cells: OwnGuestCell[] = [];
+  for (const scenario of p.scenarios) {
+    for (const writer of ['base', 'candidate'] as const) {
+      const c = compatCell(p, scenario, writer);
+      if ('verdict' in c) await p.reporters.emit('onCellEnd', await p.results.addCell(c));
+      else cells.push(c);
+    }
+  }
+  await runOwnGuestCells(cells, {
+    plan: { repeat: p.cfg.repeat, retries: p.cfg.retries }, jobs: p.cfg.jobs, results: p.results, reporters: p.reporters,
+    log: p.log ?? (() => undefined), untested: new UntestedKernels(), ...(p.stop !== undefined ? { stop: p.stop } : {}),
+  });
 }
 
-async function compatCell(p: CompatRun, scenario: Scenario, writer: Role): Promise<CellRecord> {
+/** A direction of a compatibility scenario as a cell, or its record when one of its kernels is not ready. */
+function compatCell(p: CompatRun, scenario: Scenario, writer: Role): OwnGuestCell | CellRecord {
   const reader = OTHER[writer];
   const kernel = directionLabel(writer);
-  const base: Omit<CellRecord, 'verdict' | 'reason' | 'durationMs' | 'dir'> = {
+  const identity: CellIdentity = {
     id: `${kernel}/${scenario.id}`, kernel, kernelSpec: p.sides[reader].spec, scenario: scenario.id,
     gate: { role: 'compat', writer, reader },
   };
@@ -67,34 +79,40 @@ async function compatCell(p: CompatRun, scenario: Scenario, writer: Role): Promi
   for (const [role, k] of [[writer, w], [reader, r]] as const) {
     if (!isReady(k)) {
       const verdict = k.status === 'error' ? 'error' : 'skip';
-      return { ...base, verdict, reason: `${role} kernel ${k.spec} is ${k.status}: ${k.message ?? ''}`.trim(), durationMs: 0, dir: '' };
+      return { ...identity, verdict, reason: `${role} kernel ${k.spec} is ${k.status}: ${k.message ?? ''}`.trim(), durationMs: 0, dir: '' };
     }
   }
+  return {
+    identity, cellDir: p.results.cellDir(kernel, scenario.id),
+    execute: (dir) => compatExecution(p, { identity, scenario, writer, w: w as ReadyKernel, r: r as ReadyKernel }, dir),
+  };
+}
+
+/** One execution of a compatibility cell in `dir`: the writer's phase in write/, the reader's in read/. */
+async function compatExecution(
+  p: CompatRun, c: { identity: CellIdentity; scenario: Scenario; writer: Role; w: ReadyKernel; r: ReadyKernel }, dir: string,
+): Promise<ExecutionResult> {
+  const { scenario, writer } = c;
+  const reader = OTHER[writer];
   const run = p.runCell ?? realRunCell;
-  const cellDir = p.results.cellDir(kernel, scenario.id);
-  const spec = (k: ReadyKernel, dir: string): Omit<CellSpec, 'phase'> => ({
-    id: base.id, dir, scenario, kernel: k.kernel, image: k.image, accel: p.accel,
+  const spec = (k: ReadyKernel, phaseDir: string): Omit<CellSpec, 'phase'> => ({
+    id: c.identity.id, dir: phaseDir, scenario, kernel: k.kernel, image: k.image, accel: p.accel,
     bootTimeoutMs: p.cfg.bootTimeoutMs, memoryMb: p.cfg.memoryMb, cpus: p.cfg.cpus, keepDisks: p.cfg.keepDisks,
   });
-  const writeDir = join(cellDir, 'write');
-  const wr = await guarded(run, { ...spec(w as ReadyKernel, writeDir), phase: 'write', keepDisks: true });
-  const wk = (w as ReadyKernel).kernel.label;
-  if (wr.verdict !== 'pass') {
-    return {
-      ...base, verdict: wr.verdict, reason: `${writer} (${wk}) formatting and writing: ${wr.reason}`, durationMs: wr.durationMs,
-      dir: p.results.relative(writeDir), ...optional(wr),
-    };
-  }
-  if (p.stop?.aborted) return { ...base, verdict: 'error', reason: 'interrupted between writing and reading', durationMs: wr.durationMs, dir: p.results.relative(writeDir) };
-  const readDir = join(cellDir, 'read');
+  const writeDir = join(dir, 'write');
+  const wr = await guarded(run, { ...spec(c.w, writeDir), phase: 'write', keepDisks: true });
+  const wk = c.w.kernel.label;
+  if (wr.verdict !== 'pass') return { ...wr, reason: `${writer} (${wk}) formatting and writing: ${wr.reason}`, dir: writeDir };
+  if (p.stop?.aborted) return { verdict: 'error', reason: 'interrupted between writing and reading', durationMs: wr.durationMs, dir: writeDir };
+  const readDir = join(dir, 'read');
   const seedDisks = Object.fromEntries(scenario.disks.map((d) => [d.name, join(writeDir, 'disks', `${d.name}.img`)]));
-  const rr = await guarded(run, { ...spec(r as ReadyKernel, readDir), phase: 'read', seedDisks });
-  const rk = (r as ReadyKernel).kernel.label;
+  const rr = await guarded(run, { ...spec(c.r, readDir), phase: 'read', seedDisks });
+  const rk = c.r.kernel.label;
   if (rr.verdict === 'pass' && !p.cfg.keepDisks) await rm(join(writeDir, 'disks'), { recursive: true, force: true });
   const reason = rr.verdict === 'pass'
     ? `${reader} (${rk}) read every block ${writer} (${wk}) wrote: ${rr.reason}`
     : `${reader} (${rk}) reading the disk ${writer} (${wk}) wrote: ${rr.reason}`;
-  return { ...base, verdict: rr.verdict, reason, durationMs: wr.durationMs + rr.durationMs, dir: p.results.relative(readDir), ...optional(rr) };
+  return { ...rr, reason, durationMs: wr.durationMs + rr.durationMs, dir: readDir };
 }
 
 /** Whatever goes wrong in the harness around a guest is that phase's `error`, as in the matrix. */
@@ -105,12 +123,4 @@ async function guarded(run: RunCellFn, spec: CellSpec): ReturnType<RunCellFn> {
   } catch (e) {
     return { verdict: 'error', reason: `harness failed around the guest: ${(e as Error).message}`, durationMs: Date.now() - started };
   }
-}
-
-function optional(r: Awaited<ReturnType<RunCellFn>>): Partial<CellRecord> {
-  return {
-    ...(r.bootMs !== undefined ? { bootMs: r.bootMs } : {}),
-    ...(r.kernelRelease !== undefined ? { kernelRelease: r.kernelRelease } : {}),
-    ...(r.signature !== undefined ? { signature: r.signature } : {}),
-  };
 }

@@ -38,6 +38,8 @@ interface World {
   labels?: Record<Role, string>;
   /** compatibility phase verdicts: `${phase}:${role}` -> verdict (default pass) */
   compat?: Record<string, Verdict>;
+  /** verdicts a compatibility phase gives its first runs, one each, before `compat` (or pass) holds */
+  compatFirst?: Record<string, Verdict[]>;
 }
 
 /** A fake VM layer over the real gate: returns what the gate run did and its exit code. */
@@ -48,6 +50,12 @@ async function gate(argv: string[], world: World = {}) {
   const role = (text: string): Role => (text === cfg.base.text ? 'base' : 'candidate');
   const labels = world.labels ?? { base: '6.1.158', candidate: '6.1.158+fix' };
   const phases: string[] = [];
+  const hooks: string[] = [];
+  const reporter = {
+    onExecutionBegin: (e: { id: string; repeat: number; attempt: number }) => void hooks.push(`begin ${e.id} rep${e.repeat} try${e.attempt}`),
+    onExecutionEnd: (e: { id: string; verdict: Verdict }) => void hooks.push(`end ${e.id} ${e.verdict}`),
+    onCellEnd: (c: { id: string; verdict: Verdict }) => void hooks.push(`cell ${c.id} ${c.verdict}`),
+  };
   const deps: GateDeps = {
     async prepareMatrix(_cfg, plan, res): Promise<PreparedKernels> {
       const kernels = new Map<string, ReadyKernel | KernelRecord>();
@@ -86,12 +94,12 @@ async function gate(argv: string[], world: World = {}) {
     async runCell(spec: CellSpec) {
       const r = spec.kernel.spec === cfg.base.text ? 'base' : 'candidate';
       phases.push(`${spec.scenario.id} ${spec.phase}:${r}${spec.seedDisks ? ` seed=${Object.values(spec.seedDisks).map((p) => p.split('/cells/')[1]).join(',')}` : ''}`);
-      const verdict = world.compat?.[`${spec.phase}:${r}`] ?? 'pass';
+      const verdict = world.compatFirst?.[`${spec.phase}:${r}`]?.shift() ?? world.compat?.[`${spec.phase}:${r}`] ?? 'pass';
       return { verdict, reason: `fake ${spec.phase} ${verdict}`, durationMs: 500 };
     },
   };
-  const code = await gateAndFinish(cfg, gp, results, new Reporters([]), () => undefined, undefined, deps);
-  return { code, summary: results.summary, results, phases, cfg };
+  const code = await gateAndFinish(cfg, gp, results, new Reporters([reporter]), () => undefined, undefined, deps);
+  return { code, summary: results.summary, results, phases, cfg, hooks };
 }
 
 const CRYPT = ['--scenario', 'crypt/001-*', '--scenario', 'integrity/001-*'];
@@ -182,6 +190,46 @@ describe('the compatibility pass (fake VM layer)', () => {
     expect(failed.phases.some((p) => p.includes('read:base'))).toBe(false);
     const errored = await gate([...SRC, '--scenario', 'crypt/001-*', '--compat-stack', 'compat/integrity-*'], { compat: { 'write:candidate': 'error' } });
     expect(errored.code).toBe(125);
+  });
+});
+
+describe('compatibility cells as planned cells (fake VM layer)', () => {
+  const ONE = [...SRC, '--scenario', 'crypt/001-*', '--compat-stack', 'compat/integrity-*'];
+  const ID = 'compat/integrity-crc32c-journal';
+
+  it('get the reporters\' execution hooks and --repeat: each repetition writes and reads again, in its own directory', async () => {
+    const { code, summary, phases, hooks } = await gate([...ONE, '--repeat', '2'], { compatFirst: { 'read:base': ['fail'] } });
+    expect(phases.filter((p) => p.startsWith(ID)).map((p) => p.replace(/ seed=.*/, ''))).toEqual([
+      `${ID} write:base`, `${ID} read:candidate`, `${ID} write:base`, `${ID} read:candidate`,
+      `${ID} write:candidate`, `${ID} read:base`, `${ID} write:candidate`, `${ID} read:base`,
+    ]);
+    expect(phases.filter((p) => p.startsWith(ID) && p.includes('seed='))[1]).toMatch(/base_candidate__compat_integrity-crc32c-journal\/rep2-try1\/write\/disks\/data\.img$/);
+    expect(hooks.filter((h) => h.includes(`→`))).toEqual([
+      `begin base→candidate/${ID} rep1 try1`, `end base→candidate/${ID} pass`,
+      `begin base→candidate/${ID} rep2 try1`, `end base→candidate/${ID} pass`, `cell base→candidate/${ID} pass`,
+      `begin candidate→base/${ID} rep1 try1`, `end candidate→base/${ID} fail`,
+      `begin candidate→base/${ID} rep2 try1`, `end candidate→base/${ID} pass`, `cell candidate→base/${ID} fail`,
+    ]);
+    const flaky = summary.cells.find((c) => c.id === `candidate→base/${ID}`)!;
+    expect(flaky).toMatchObject({ verdict: 'fail', flaky: true, gate: { role: 'compat', writer: 'candidate', reader: 'base' } });
+    expect(flaky.runs?.map((r) => `${r.repeat}:${r.verdict}:${r.dir}`)).toEqual([
+      `1:fail:cells/candidate_base__${ID.replace('/', '_')}/rep1-try1/read`, `2:pass:cells/candidate_base__${ID.replace('/', '_')}/rep2-try1/read`,
+    ]);
+    expect(code).toBe(1);
+  });
+
+  it('get --retries: an infrastructure error in a phase runs the whole direction again', async () => {
+    const without = await gate(ONE, { compatFirst: { 'write:candidate': ['error'] } });
+    expect(without.code).toBe(125);
+    const { code, summary, phases } = await gate([...ONE, '--retries', '1'], { compatFirst: { 'write:candidate': ['error'] } });
+    expect(code).toBe(0);
+    expect(phases.filter((p) => p.startsWith(ID)).map((p) => p.replace(/ seed=.*/, ''))).toEqual([
+      `${ID} write:base`, `${ID} read:candidate`, `${ID} write:candidate`, `${ID} write:candidate`, `${ID} read:base`,
+    ]);
+    const cell = summary.cells.find((c) => c.id === `candidate→base/${ID}`)!;
+    expect(cell.verdict).toBe('pass');
+    expect(cell.reason).toMatch(/1 infrastructure error\(s\) retried/);
+    expect(cell.runs?.map((r) => `${r.attempt}:${r.verdict}`)).toEqual(['1:error', '2:pass']);
   });
 });
 

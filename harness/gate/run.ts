@@ -47,7 +47,7 @@ export async function runGate(
   if (gp.compat.length > 0 && !stop?.aborted) {
     log(`compatibility pass: ${gp.compat.map((s) => s.id).join(', ')}, each written by one kernel and read by the other`);
     await runCompat({
-      cfg: cfg.matrix, scenarios: gp.compat, accel: prepared.accel.accel, results, reporters,
+      cfg: cfg.matrix, scenarios: gp.compat, accel: prepared.accel.accel, results, reporters, log,
       sides: {
         base: { spec: cfg.base.text, kernel: prepared.kernels.get(cfg.base.text)! },
         candidate: { spec: cfg.candidate.text, kernel: prepared.kernels.get(cfg.candidate.text)! },

@@ -1,12 +1,11 @@
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import pLimit from 'p-limit';
 import type { KernelSpec } from '../../vm/kernel/spec.ts';
 import type { AccelChoice } from '../../vm/qemu/accel.ts';
 import type { Accel } from '../../vm/qemu/args.ts';
 import type { MatrixConfig } from '../config.ts';
 import { executions, perExecutionDirs, plannedKernels, type Plan, type PlannedCell } from '../plan.ts';
-import { combineRuns, isJudged, worstVerdict } from '../repeat.ts';
+import { isJudged, worstVerdict } from '../repeat.ts';
 import type { Reporters } from '../reporters/reporter.ts';
 import type { CellRecord, KernelRecord, RunRecord, RunResults, SharedRunRecord } from '../results.ts';
 import type { Scenario } from '../scenario/load.ts';
@@ -18,8 +17,10 @@ import { logClassOf } from './share/guest-state.ts';
 import { needsOwnGuest, runShared, type SharedVm } from './share/share.ts';
 import { DISK_BUDGET, guestKey, SharedGuest, slotDisks, type SharedSlotRun } from './share/shared-guest.ts';
 import { chooseAccelFor, isReady, prepareKernels, type ReadyKernel } from './kernels.ts';
+import {
+  finishCell, retriable, runOwnGuestCells, UntestedKernels, type CellIdentity, type CellProgress, type ExecutionContext, type OwnGuestCell,
+} from './executions.ts';
 import type { CellResult } from './session/observations.ts';
-import { guestUntestedReason } from '../untested.ts';
 
 type Cell = PlannedCell<KernelSpec, Scenario>;
 
@@ -30,13 +31,6 @@ function unrunCell(cell: Cell, k: KernelRecord): CellRecord {
     id: `${kernel}/${cell.scenario.id}`, kernel, kernelSpec: cell.kernel.text, scenario: cell.scenario.id,
     verdict: k.status === 'unavailable' || k.status === 'build-failed' ? 'skip' : 'error', reason: k.reason ?? k.message ?? k.status, durationMs: 0, dir: '',
   };
-}
-
-/** A cell's executions, until all its repetitions are in. */
-interface CellProgress {
-  runs: RunRecord[];
-  kernelRelease?: string;
-  left: number;
 }
 
 /**
@@ -60,54 +54,19 @@ export async function runMatrix(
     if (!isReady(k)) await results.addCell(unrunCell(cell, k));
   }
   // Kernels a guest could not test (a boot module did not load): their other executions boot nothing.
-  const untested = new Map<string, string>();
-  const noteUntested = (cell: Cell, run: RunRecord) => {
-    if (guestUntestedReason(run.reason) !== undefined && !untested.has(cell.kernel.text)) untested.set(cell.kernel.text, run.reason);
-  };
-
-  const progress = new Map<Cell, CellProgress>(runnable.map((c) => [c, { runs: [], left: plan.repeat }]));
-  const finish = async (cell: Cell, k: ReadyKernel, p: CellProgress) => {
-    if (--p.left === 0 && !stop?.aborted) await reporters.emit('onCellEnd', await results.addCell(cellRecord(cell, k, p)));
-  };
+  const untested = new UntestedKernels();
+  const x = { plan, jobs: cfg.jobs, results, reporters, log, untested, ...(stop !== undefined ? { stop } : {}) };
   const shared = cfg.shareGuest > 1 ? runnable.filter((c) => !needsOwnGuest(c.scenario)) : [];
-  if (shared.length > 0) {
-    await runSharedGuests(cfg, plan, results, reporters, log, { runnable: shared, kernels, accel: accel.accel, progress, finish, untested, noteUntested }, stop);
-  }
-  const solo = runnable.filter((c) => !shared.includes(c));
-  const limit = pLimit(cfg.jobs);
-  await Promise.all(executions(solo, plan.repeat).map(({ cell, repeat }) => limit(async () => {
-    // After Ctrl-C nothing new boots; cells that never ran stay out of the summary.
-    if (stop?.aborted) return;
+  if (shared.length > 0) await runSharedGuests(cfg, x, { runnable: shared, kernels, accel: accel.accel });
+  const solo = runnable.filter((c) => !shared.includes(c)).map((cell): OwnGuestCell => {
     const k = kernels.get(cell.kernel.text) as ReadyKernel;
-    const p = progress.get(cell)!;
-    for (let attempt = 1; ; attempt++) {
-      const known = untested.get(cell.kernel.text);
-      const { run, kernelRelease } = known !== undefined
-        ? { run: untestedRun(repeat, attempt, known), kernelRelease: undefined }
-        : await runExecution(cfg, plan, results, reporters, { cell, k, accel: accel.accel, repeat, attempt });
-      p.runs.push(run);
-      noteUntested(cell, run);
-      if (kernelRelease !== undefined) p.kernelRelease = kernelRelease;
-      if (!retriable(run) || attempt > plan.retries || stop?.aborted) break;
-      log(`${k.kernel.label}/${cell.scenario.id}: infrastructure error, retrying (${attempt}/${plan.retries}): ${run.reason.replace(/\s*\n\s*/g, ' ')}`);
-    }
-    await finish(cell, k, p);
-  })));
+    return {
+      identity: identityOf(cell, k), kernelText: cell.kernel.text, cellDir: results.cellDir(k.kernel.label, cell.scenario.id),
+      execute: (dir) => runCell(cellSpec(cfg, cell, k, accel.accel, dir)),
+    };
+  });
+  await runOwnGuestCells(solo, x);
   return { kernels, accel };
-}
-
-/**
- * --retries is for infrastructure errors that judged nothing. An error after the model already disagreed
- * keeps its disagreements as the cell's record instead of trading them for another attempt, and a kernel
- * its guest could not test (guestUntestedReason) would be untested again.
- */
-function retriable(run: RunRecord): boolean {
-  return run.verdict === 'error' && run.disagreements === undefined && guestUntestedReason(run.reason) === undefined;
-}
-
-/** An execution on a kernel a guest already could not test: nothing boots, the reason is that guest's. */
-function untestedRun(repeat: number, attempt: number, reason: string): RunRecord {
-  return { repeat, attempt, verdict: 'error', reason, durationMs: 0, dir: '' };
 }
 
 /** The plan's kernels resolved and the accelerator chosen: what runMatrix needs before it boots anything. */
@@ -147,21 +106,14 @@ interface SharedExecution {
  * reruns, shared-guest.ts runs them); each keeps its own directory, verdict, steps and console slice.
  */
 async function runSharedGuests(
-  cfg: MatrixConfig, plan: Plan, results: RunResults, reporters: Reporters, log: (s: string) => void,
-  x: {
-    runnable: Cell[]; kernels: Map<string, ReadyKernel | KernelRecord>; accel: Accel; progress: Map<Cell, CellProgress>;
-    finish: (cell: Cell, k: ReadyKernel, p: CellProgress) => Promise<void>;
-    untested: ReadonlyMap<string, string>; noteUntested: (cell: Cell, run: RunRecord) => void;
-  },
-  stop?: AbortSignal,
+  cfg: MatrixConfig, ctx: ExecutionContext & { plan: Plan },
+  x: { runnable: Cell[]; kernels: Map<string, ReadyKernel | KernelRecord>; accel: Accel },
 ): Promise<void> {
+  const { plan, results, reporters, log, stop } = ctx;
+  const progress = new Map<Cell, CellProgress>(x.runnable.map((c) => [c, { runs: [], left: plan.repeat }]));
   const specFor = (cell: Cell, k: ReadyKernel, repeat: number, attempt: number): CellSpec => {
-    const id = `${k.kernel.label}/${cell.scenario.id}`;
     const cellDir = results.cellDir(k.kernel.label, cell.scenario.id);
-    return {
-      id, dir: perExecutionDirs(plan) ? join(cellDir, `rep${repeat}-try${attempt}`) : cellDir, scenario: cell.scenario, kernel: k.kernel,
-      image: k.image, accel: x.accel, bootTimeoutMs: cfg.bootTimeoutMs, memoryMb: cfg.memoryMb, cpus: cfg.cpus, keepDisks: cfg.keepDisks,
-    };
+    return cellSpec(cfg, cell, k, x.accel, perExecutionDirs(plan) ? join(cellDir, `rep${repeat}-try${attempt}`) : cellDir);
   };
   const items: SharedExecution[] = executions(x.runnable, plan.repeat).map(({ cell, repeat }) => {
     const k = x.kernels.get(cell.kernel.text) as ReadyKernel;
@@ -172,7 +124,7 @@ async function runSharedGuests(
   const vm: SharedVm<SharedExecution, SharedSlotRun> = {
     open: async (batch) => {
       // A kernel a guest could not test boots no further guest: each execution ends at once, as that one did.
-      const known = x.untested.get(batch[0]!.cell.kernel.text);
+      const known = ctx.untested.get(batch[0]!.cell.kernel.text);
       if (known !== undefined) {
         return {
           run: async (e) => {
@@ -212,7 +164,7 @@ async function runSharedGuests(
       }
     },
     final: async (e, r) => {
-      const p = x.progress.get(e.cell)!;
+      const p = progress.get(e.cell)!;
       const res = r.result;
       const ran = r.guestDir !== '';
       let run: RunRecord = {
@@ -228,7 +180,7 @@ async function runSharedGuests(
       }
       if (ran) await reporters.emit('onExecutionEnd', { ...info(e), verdict: run.verdict, reason: run.reason, durationMs: run.durationMs });
       p.runs.push(run);
-      x.noteUntested(e.cell, run);
+      ctx.untested.note(e.cell.kernel.text, run);
       if (res.kernelRelease !== undefined) p.kernelRelease = res.kernelRelease;
       if (retriable(run) && e.attempt <= plan.retries && !stop?.aborted) {
         log(`${e.spec.id}: infrastructure error, retrying (${e.attempt}/${plan.retries}): ${run.reason.replace(/\s*\n\s*/g, ' ')}`);
@@ -237,7 +189,7 @@ async function runSharedGuests(
         e.begun = false;
         return true;
       }
-      await x.finish(e.cell, e.k, p);
+      await finishCell(identityOf(e.cell, e.k), p, ctx);
       return false;
     },
   });
@@ -281,50 +233,14 @@ async function setAside(dir: string): Promise<void> {
   }
 }
 
-function cellRecord(cell: Cell, k: ReadyKernel, p: CellProgress): CellRecord {
-  const runs = [...p.runs].sort((a, b) => a.repeat - b.repeat || a.attempt - b.attempt);
-  const c = combineRuns(runs);
+/** One execution of a planned cell, in `dir`, as the guest runs it (alone or shared). */
+function cellSpec(cfg: MatrixConfig, cell: Cell, k: ReadyKernel, accel: Accel, dir: string): CellSpec {
   return {
-    id: `${k.kernel.label}/${cell.scenario.id}`, kernel: k.kernel.label, kernelSpec: cell.kernel.text, scenario: cell.scenario.id,
-    verdict: c.verdict, reason: c.reason, durationMs: runs.reduce((t, r) => t + r.durationMs, 0), dir: c.from.dir,
-    ...(c.from.guest !== undefined ? { guest: c.from.guest } : {}),
-    ...(c.from.bootMs !== undefined ? { bootMs: c.from.bootMs } : {}),
-    ...(p.kernelRelease !== undefined ? { kernelRelease: p.kernelRelease } : {}),
-    ...(c.from.signature !== undefined ? { signature: c.from.signature } : {}),
-    ...(c.from.disagreements !== undefined ? { disagreements: c.from.disagreements } : {}),
-    ...(c.flaky ? { flaky: true } : {}),
-    ...(c.from.sharedRun !== undefined ? { sharedRun: c.from.sharedRun } : {}),
-    ...(runs.length > 1 ? { runs } : {}),
+    id: `${k.kernel.label}/${cell.scenario.id}`, dir, scenario: cell.scenario, kernel: k.kernel, image: k.image, accel,
+    bootTimeoutMs: cfg.bootTimeoutMs, memoryMb: cfg.memoryMb, cpus: cfg.cpus, keepDisks: cfg.keepDisks,
   };
 }
 
-/** One boot of one cell; whatever goes wrong in the harness around it is that execution's `error`. */
-async function runExecution(
-  cfg: MatrixConfig, plan: Plan, results: RunResults, reporters: Reporters,
-  x: { cell: Cell; k: ReadyKernel; accel: Accel; repeat: number; attempt: number },
-): Promise<{ run: RunRecord; kernelRelease?: string }> {
-  const id = `${x.k.kernel.label}/${x.cell.scenario.id}`;
-  const cellDir = results.cellDir(x.k.kernel.label, x.cell.scenario.id);
-  const dir = perExecutionDirs(plan) ? join(cellDir, `rep${x.repeat}-try${x.attempt}`) : cellDir;
-  const info = { id, repeat: x.repeat, repeats: plan.repeat, attempt: x.attempt };
-  await reporters.emit('onExecutionBegin', info);
-  const started = Date.now();
-  let r: Pick<CellResult, 'verdict' | 'reason' | 'durationMs' | 'bootMs' | 'signature' | 'kernelRelease'> & { disagreements?: unknown[] };
-  try {
-    await mkdir(dir, { recursive: true });
-    r = await runCell({
-      id, dir, scenario: x.cell.scenario, kernel: x.k.kernel, image: x.k.image, accel: x.accel,
-      bootTimeoutMs: cfg.bootTimeoutMs, memoryMb: cfg.memoryMb, cpus: cfg.cpus, keepDisks: cfg.keepDisks,
-    });
-  } catch (e) {
-    r = { verdict: 'error', reason: `harness failed around the guest: ${(e as Error).message}`, durationMs: Date.now() - started };
-  }
-  const run: RunRecord = {
-    repeat: x.repeat, attempt: x.attempt, verdict: r.verdict, reason: r.reason, durationMs: r.durationMs, dir: results.relative(dir),
-    ...(r.bootMs !== undefined ? { bootMs: r.bootMs } : {}),
-    ...(r.signature !== undefined ? { signature: r.signature } : {}),
-    ...((r.disagreements?.length ?? 0) > 0 ? { disagreements: r.disagreements!.length } : {}),
-  };
-  await reporters.emit('onExecutionEnd', { ...info, verdict: run.verdict, reason: run.reason, durationMs: run.durationMs });
-  return { run, ...(r.kernelRelease !== undefined ? { kernelRelease: r.kernelRelease } : {}) };
+function identityOf(cell: Cell, k: ReadyKernel): CellIdentity {
+  return { id: `${k.kernel.label}/${cell.scenario.id}`, kernel: k.kernel.label, kernelSpec: cell.kernel.text, scenario: cell.scenario.id };
 }

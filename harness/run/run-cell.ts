@@ -11,12 +11,13 @@ import { coverageHooks } from '../coverage/guest.ts';
 import type { CellResult } from './session/observations.ts';
 import type { TransferPlan } from './session/disks.ts';
 import {
-  bootGuest, classifyError, createCellDisks, GuestSession, qemuDisk, hostSideOutcome, judgeCell, SECOND_CONSOLE, StepHang, writeCellFiles,
+  classifyError, createCellDisks, GuestSession, qemuDisk, hostSideOutcome, judgeCell, SECOND_CONSOLE, StepHang, writeCellFiles,
   type CellSpec, type Outcome,
 } from './session/cell.ts';
 import { CryptCell } from './stacks/crypt/crypt-cell.ts';
 import { IntegrityCell } from './stacks/integrity/integrity-cell.ts';
 import { LuksCell } from './stacks/crypt/luks-cell.ts';
+import { GuestWorker, STOP_TIMEOUT_MS } from './worker/guest-worker.ts';
 
 /** Builds the scenario's stack in a guest that is ready and runs its steps; throws what classifyError reads. */
 export async function runStack(spec: CellSpec, session: GuestSession, hostDisks: Map<string, string>, plan: TransferPlan): Promise<void> {
@@ -32,7 +33,26 @@ export async function runStack(spec: CellSpec, session: GuestSession, hostDisks:
   await session.end();
 }
 
-/** Boots the guest, runs the scenario's stack and steps, powers off, and decides the verdict. */
+/**
+ * One scenario on a booted worker, the same whether the guest runs one scenario or sixteen: the worker goes
+ * running, the kernel's coverage counters are reset before the stack and read after the steps, and it is ready
+ * again. `began` runs just before the stack (a shared guest marks the scenario's begin on the console). What
+ * goes wrong is thrown for classifyError, the worker left running for the caller to retire.
+ */
+export async function runScenario(
+  worker: GuestWorker<Guest>, spec: CellSpec, session: GuestSession, hostDisks: Map<string, string>, plan: TransferPlan,
+  began?: () => Promise<void>,
+): Promise<void> {
+  worker.begin();
+  const coverage = coverageHooks(spec.kernel, spec.dir);
+  await coverage.before((argv, o) => worker.vm.exec(argv, o));
+  await began?.();
+  await runStack(spec, session, hostDisks, plan);
+  await coverage.after((argv, o) => worker.vm.exec(argv, o));
+  worker.end();
+}
+
+/** Boots a guest worker of its own, runs the scenario's stack and steps, retires it, and decides the verdict. */
 export async function runCell(spec: CellSpec): Promise<CellResult> {
   const started = Date.now();
   const consoleLog = join(spec.dir, 'console.log');
@@ -46,8 +66,8 @@ export async function runCell(spec: CellSpec): Promise<CellResult> {
     consoleLog, disks: disks.map((d) => qemuDisk(d, `ih-${d.role}`)),
     append: spec.hooks?.cmdline,
   };
-  const guest = Guest.start(qemu);
-  const session = new GuestSession(guest, spec.scenario.stepTimeout * 1000, stepLog);
+  const worker = new GuestWorker(Guest.start(qemu), { startMs: spec.bootTimeoutMs, stopMs: STOP_TIMEOUT_MS });
+  const session = new GuestSession(worker.vm, spec.scenario.stepTimeout * 1000, stepLog);
   session.bootFresh = async () => {
     const again = Guest.start({ ...qemu, consoleLog: join(spec.dir, SECOND_CONSOLE) });
     try {
@@ -57,23 +77,21 @@ export async function runCell(spec: CellSpec): Promise<CellResult> {
       if (e instanceof AgentTimeoutError) throw new StepHang(`the second guest did not reach its agent within ${spec.bootTimeoutMs / 1000}s of boot`, { cause: e });
       throw e;
     }
+    worker.replace(again);
     return again;
   };
   const result: CellResult = { verdict: 'pass', reason: '', durationMs: 0, steps: session.steps, disagreements: session.disagreements };
   let outcome: Outcome;
   try {
-    const bootStart = Date.now();
-    result.kernelRelease = (await bootGuest(guest, spec.bootTimeoutMs)).kernelRelease;
-    result.bootMs = Date.now() - bootStart;
-    const coverage = coverageHooks(spec.kernel, spec.dir);
-    await coverage.before((argv, o) => guest.exec(argv, o));
-    await runStack(spec, session, new Map(disks.map((d) => [d.role, d.path])), plan);
-    await coverage.after((argv, o) => session.guest.exec(argv, o));
-    await session.guest.powerOff(15_000);
+    const booted = await worker.boot();
+    result.kernelRelease = booted.kernelRelease;
+    result.bootMs = booted.bootMs;
+    await runScenario(worker, spec, session, new Map(disks.map((d) => [d.role, d.path])), plan);
+    await worker.retire();
   } catch (e) {
     await session.end().catch(() => undefined);
     outcome = await hostSideOutcome(session.guest, classifyError(e));
-    await session.guest.kill();
+    await worker.retire('kill');
   }
   const exit = await session.guest.exited;
   // A kill step's second boot logs to its own file: a crash there is this cell's too.
@@ -83,4 +101,3 @@ export async function runCell(spec: CellSpec): Promise<CellResult> {
   await writeCellFiles(spec, result);
   return result;
 }
-

@@ -443,7 +443,7 @@ export async function writeCellFiles(spec: Pick<CellSpec, 'dir' | 'keepDisks' | 
 }
 
 /** Waits for the agent; a guest that never reaches it in time is a hang (of the kernel's boot). */
-export async function bootGuest(guest: Guest, timeoutMs: number): Promise<{ kernelRelease: string }> {
+export async function bootGuest(guest: Pick<Guest, 'waitReady'>, timeoutMs: number): Promise<{ kernelRelease: string }> {
   try {
     return await guest.waitReady(timeoutMs);
   } catch (e) {

@@ -61,8 +61,12 @@ describe('a shared guest on a real Debian kernel', () => {
       // each scenario really failed its corrupted reads in the guest, and its slice shows it
       expect(slice).toMatch(/Checksum failed at sector/);
     }
-    const log = JSON.parse(readFileSync(join(root, 'guest', 'guest.json'), 'utf8')) as { ran: Array<{ leftovers?: string[] }> };
+    const log = JSON.parse(readFileSync(join(root, 'guest', 'guest.json'), 'utf8')) as {
+      ran: Array<{ leftovers?: string[] }>; lifecycle: Array<{ state: string }>;
+    };
     expect(log.ran.map((r) => r.leftovers ?? [])).toEqual([[], [], []]);
+    // one boot, three scenarios through the same worker, one power-off
+    expect(log.lifecycle.map((l) => l.state)).toEqual(['booting', 'ready', 'running', 'ready', 'running', 'ready', 'running', 'ready', 'retiring', 'closed']);
     // dm's ratelimit: no scenario's first checksum line comes within 5 s of the previous scenario's last one
     // (the kernel's own clock), so each had a full burst for the lines it counts, as in a guest of its own
     const stamp = (line: string) => Number(/^\[\s*(\d+\.\d+)\]/.exec(line)?.[1]);

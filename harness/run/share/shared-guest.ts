@@ -13,15 +13,15 @@ import { Guest, type GuestExit } from '../../../vm/qemu/guest.ts';
 import { scanConsole } from '../../console.ts';
 import { tail } from '../../errors.ts';
 import {
-  bootGuest, classifyError, createCellDisks, GuestSession, qemuDisk, hostSideOutcome, judgeCell, SILENT_RESET, writeCellFiles, type CellDisk, type CellSpec, type Outcome,
+  classifyError, createCellDisks, GuestSession, qemuDisk, hostSideOutcome, judgeCell, SILENT_RESET, writeCellFiles, type CellDisk, type CellSpec, type Outcome,
 } from '../session/cell.ts';
-import { runStack } from '../run-cell.ts';
+import { runScenario } from '../run-cell.ts';
+import { GuestWorker, STOP_TIMEOUT_MS } from '../worker/guest-worker.ts';
 import type { TransferPlan } from '../session/disks.ts';
 import { leftovers, LOG_CLASSES, logClassOf, parseGuestState, ratelimitCarry, STATE_ARGV, type GuestState, type LogClass } from './guest-state.ts';
 import { LIST_DISKS_ARGV, parseDiskList } from '../session/guest-disks.ts';
 import type { CellResult } from '../session/observations.ts';
 import type { SharedGuestHandle, SlotRun } from './share.ts';
-import { coverageHooks } from '../../coverage/guest.ts';
 
 export interface SharedSlotRun extends SlotRun {
   result: CellResult;
@@ -95,8 +95,8 @@ interface SlotLog {
 }
 
 export class SharedGuest implements SharedGuestHandle<CellSpec, SharedSlotRun> {
-  private guest: Guest | undefined;
-  private booted = false;
+  /** the guest's lifecycle (worker/guest-worker.ts): booting until its first scenario, ready between scenarios */
+  private worker: GuestWorker<Guest> | undefined;
   private kernelRelease: string | undefined;
   private baseline: GuestState | undefined;
   /** serial -> /dev/vdX */
@@ -134,11 +134,11 @@ export class SharedGuest implements SharedGuestHandle<CellSpec, SharedSlotRun> {
         slots.push({ spec, plan, disks, serialPrefix: `ih${i}-` });
       }
       const first = batch[0]!;
-      g.guest = Guest.start({
+      g.worker = new GuestWorker(Guest.start({
         kernel: first.kernel.bootImage, initrd: first.image.path, accel: first.accel, memoryMb: first.memoryMb, cpus: first.cpus,
         consoleLog: g.consolePath, append: first.hooks?.cmdline,
         disks: slots.flatMap((s) => s.disks.map((d) => qemuDisk(d, `${s.serialPrefix}${d.role}`))),
-      });
+      }), { startMs: first.bootTimeoutMs, stopMs: STOP_TIMEOUT_MS });
     } catch (e) {
       g.openError = `could not set up the shared guest: ${(e as Error).message}`;
     }
@@ -154,13 +154,14 @@ export class SharedGuest implements SharedGuestHandle<CellSpec, SharedSlotRun> {
     const slot = this.slots.find((s) => s.spec === spec);
     const stepLog = join(spec.dir, 'steps.jsonl');
     await writeFile(stepLog, '').catch(() => undefined);
-    const guest = this.guest;
-    if (slot === undefined || guest === undefined) {
+    const worker = this.worker;
+    if (slot === undefined || worker === undefined) {
       const reason = this.openError ?? `${spec.id} has no slot in this shared guest`;
       const result: CellResult = { verdict: 'error', reason, durationMs: Date.now() - started, steps: [], disagreements: [] };
       await writeCellFiles(spec, result).catch(() => undefined);
       return { verdict: 'error', reusable: false, result, guestDir: this.dir, before: [] };
     }
+    const guest = worker.vm;
     const entry: SlotLog = { id: spec.id, scenario: spec.scenario.id, position, verdict: 'error', durationMs: 0 };
     this.log.push(entry);
     const result: CellResult = { verdict: 'pass', reason: '', durationMs: 0, steps: [], disagreements: [] };
@@ -175,11 +176,10 @@ export class SharedGuest implements SharedGuestHandle<CellSpec, SharedSlotRun> {
     const prev = this.last;
     this.last = undefined;
     try {
-      if (!this.booted) {
-        this.booted = true;
-        const bootStart = Date.now();
-        this.kernelRelease = (await bootGuest(guest, spec.bootTimeoutMs)).kernelRelease;
-        result.bootMs = Date.now() - bootStart;
+      if (worker.state === 'booting') {
+        const booted = await worker.boot();
+        this.kernelRelease = booted.kernelRelease;
+        result.bootMs = booted.bootMs;
         await this.afterBoot();
       }
       if (this.kernelRelease !== undefined) result.kernelRelease = this.kernelRelease;
@@ -189,12 +189,10 @@ export class SharedGuest implements SharedGuestHandle<CellSpec, SharedSlotRun> {
       // Everything before the scenario's first read the model expects to fail runs during the wait.
       if (this.carry.has(cls)) session.ratelimitGate = () => this.waitForRatelimit(entry, cls);
       session.onceCache = this.once;
-      const coverage = coverageHooks(spec.kernel, spec.dir);
-      await coverage.before((argv, o) => guest.exec(argv, o));
-      await guest.mark(`${begin}\n`);
-      began = true;
-      await runStack(spec, session, new Map(slot.disks.map((d) => [d.role, d.path])), slot.plan);
-      await coverage.after((argv, o) => guest.exec(argv, o));
+      await runScenario(worker, spec, session, new Map(slot.disks.map((d) => [d.role, d.path])), slot.plan, async () => {
+        await guest.mark(`${begin}\n`);
+        began = true;
+      });
     } catch (e) {
       await session.end().catch(() => undefined);
       const plain = classifyError(e);
@@ -203,6 +201,8 @@ export class SharedGuest implements SharedGuestHandle<CellSpec, SharedSlotRun> {
     }
     Object.assign(result, { steps: session.steps, disagreements: session.disagreements });
     if (outcome === undefined || outcome.verdict === 'skip') {
+      // a skip stopped the scenario while it ran: the guest may still take the next one
+      if (worker.state === 'running') worker.end();
       const stateStart = Date.now();
       this.stateError = undefined;
       reusable = await this.checkState(entry);
@@ -228,7 +228,7 @@ export class SharedGuest implements SharedGuestHandle<CellSpec, SharedSlotRun> {
       }
     } else {
       reusable = false;
-      await guest.kill();
+      await worker.retire('kill');
     }
     const text = await readFile(this.consolePath, 'utf8').catch(() => '');
     const { own: consoleText, gap } = this.slice(text, position, begin, end);
@@ -260,7 +260,7 @@ export class SharedGuest implements SharedGuestHandle<CellSpec, SharedSlotRun> {
     entry.durationMs = result.durationMs;
     const before = this.log.slice(0, -1).map((l) => l.scenario);
     await writeCellFiles(spec, result, { sharedGuest: { dir: this.dir, position, ...(before.length > 0 ? { before } : {}) } });
-    if (result.verdict !== 'pass' && result.verdict !== 'skip') await guest.kill();
+    if (result.verdict !== 'pass' && result.verdict !== 'skip') await worker.retire('kill');
     const run: SharedSlotRun = { verdict: result.verdict, reusable: reusable && guest.state !== 'exited', result, guestDir: this.dir, before };
     if (result.verdict === 'pass' || result.verdict === 'skip') {
       this.last = { spec, run, entry };
@@ -300,19 +300,17 @@ export class SharedGuest implements SharedGuestHandle<CellSpec, SharedSlotRun> {
     const result: CellResult = { ...f.run.result, verdict: a.verdict, reason: a.reason, signature: a.signature };
     f.entry.verdict = a.verdict;
     f.entry.afterEnd = a.reason;
-    if (this.guest?.state === 'exited') await this.writeLog();
+    if (this.worker?.vm.state === 'exited') await this.writeLog();
     await appendFile(join(spec.dir, 'console.log'), `--- ih: the shared guest's console after this scenario ended (${this.consolePath}) ---\n${a.text}`).catch(() => undefined);
     await writeCellFiles(spec, result, { sharedGuest: { dir: this.dir, position: f.entry.position, ...(f.run.before.length > 0 ? { before: f.run.before } : {}) }, afterEnd: a.reason });
     return { ...f.run, verdict: a.verdict, reusable: false, result };
   }
 
   async close(): Promise<void> {
-    const g = this.guest;
+    const g = this.worker?.vm;
     const running = g !== undefined && g.state !== 'exited';
-    if (g !== undefined && g.state !== 'exited') {
-      if (this.booted && g.state === 'ready') await g.powerOff(15_000);
-      else await g.kill();
-    }
+    // a worker ready between scenarios powers off; one that never booted, or whose QEMU ended, is killed
+    await this.worker?.retire();
     // the last scenario's console goes on to QEMU's end
     const last = this.last;
     this.last = undefined;
@@ -327,12 +325,13 @@ export class SharedGuest implements SharedGuestHandle<CellSpec, SharedSlotRun> {
   private async writeLog(): Promise<void> {
     await writeFile(join(this.dir, 'guest.json'), JSON.stringify({
       kernelRelease: this.kernelRelease, slots: this.slots.map((s) => s.spec.id), ran: this.log,
+      ...(this.worker !== undefined ? { lifecycle: this.worker.history } : {}),
     }, null, 2) + '\n').catch(() => undefined);
   }
 
   /** Maps every slot's disks in one round trip and records the state every scenario must leave behind. */
   private async afterBoot(): Promise<void> {
-    const guest = this.guest!;
+    const guest = this.worker!.vm;
     const ls = await guest.exec(LIST_DISKS_ARGV, { timeoutMs: STATE_TIMEOUT_MS });
     for (const [serial, dev] of parseDiskList(ls.stdout.toString())) this.devices.set(serial, dev);
     const st = await guest.exec(STATE_ARGV, { timeoutMs: STATE_TIMEOUT_MS });
@@ -351,7 +350,7 @@ export class SharedGuest implements SharedGuestHandle<CellSpec, SharedSlotRun> {
   /** Whether the guest is as it booted; sets how long the next scenario waits for dm's ratelimit. */
   private async checkState(entry: SlotLog): Promise<boolean> {
     try {
-      const r = await this.guest!.exec(STATE_ARGV, { timeoutMs: STATE_TIMEOUT_MS });
+      const r = await this.worker!.vm.exec(STATE_ARGV, { timeoutMs: STATE_TIMEOUT_MS });
       const st = parseGuestState(r.stdout.toString());
       const left = leftovers(this.baseline!, st);
       for (const cls of LOG_CLASSES) {
@@ -397,7 +396,7 @@ export class SharedGuest implements SharedGuestHandle<CellSpec, SharedSlotRun> {
       if (text.includes(marker, this.consumed)) return true;
       if (Date.now() >= nudgeAt) {
         entry.consoleNudges = (entry.consoleNudges ?? 0) + 1;
-        await this.guest!.mark('ih: console flush\n').catch(() => undefined);
+        await this.worker!.vm.mark('ih: console flush\n').catch(() => undefined);
         nudgeAt = Date.now() + 1000;
       }
       await sleep(50);

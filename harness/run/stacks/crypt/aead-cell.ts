@@ -18,14 +18,12 @@ import { ModelInputError } from '../../../model/errors.ts';
 import type { IntegrityDeviceModel } from '../../../model/integrity/device.ts';
 import type { IntegrityGeometry } from '../../../model/integrity/geometry.ts';
 import type { IntegritySuperblock } from '../../../model/integrity/superblock.ts';
-import type { CrashStep, IoRange, KillStep } from '../../../scenario/schema.ts';
+import type { IoRange } from '../../../scenario/schema.ts';
 import { KernelFailure, type CellSpec, type GuestSession } from '../../session/cell.ts';
-import { runKillStep } from '../../../crash/steps/crash-kill.ts';
-import type { CrashContext } from '../../../crash/steps/crash-record.ts';
-import { auditRaw, dropJournalReplay, type CrashStack } from '../../../crash/steps/crash-stack.ts';
-import { runCrashStep } from '../../../crash/steps/crash-step.ts';
+import { CellCrashSteps } from '../../../crash/steps/cell-crash.ts';
+import { auditRaw, type CrashStack } from '../../../crash/steps/crash-stack.ts';
 import { aeadErrorSectors, dmRemoveArgv } from './crypt-stack.ts';
-import { ioSize, writeAt, type TransferPlan } from '../../session/disks.ts';
+import { ioSize, type TransferPlan } from '../../session/disks.ts';
 import { checkTopDevice, ioToolFailure, type TopDevice } from '../../session/io-refusal.ts';
 import { CellDisks, writePayload } from '../../session/guest-disks.ts';
 import { parseIntegrityStatus } from '../integrity/integrity-stack.ts';
@@ -35,6 +33,9 @@ import { checkRequirements } from '../../session/requirements.ts';
 import type { GuestFacts } from '../../../scenario/requirements.ts';
 import { readExpectation, type PayloadIndex } from '../../../repro/expect.ts';
 import { writePattern } from '../../../scenario/payload.ts';
+
+/** The superblock fields the model's format plan predicts. */
+const FORMAT_FIELDS = ['tagSize', 'log2SectorsPerBlock', 'log2InterleaveSectors', 'journalSections', 'providedDataSectors'] as const;
 
 export interface AeadState {
   model: IntegrityDeviceModel;
@@ -55,29 +56,37 @@ export abstract class AeadCell {
   protected cryptDiscards = false;
   /** open() builds the stack on this device instead of the data disk (a crash step's dm-log-writes) */
   protected lowerDevice: string | undefined;
-  /** a crash or kill step left the disk at a crash point the device model does not describe */
-  private crashed = false;
   private payload: PayloadIndex | undefined;
 
   protected abstract readonly cipher: CryptAeadCipher;
   protected abstract readonly key: Buffer;
   /** what the guest's kernel and tools are, once the requirements are checked */
   protected facts: GuestFacts | undefined;
-  /** device-mapper names of the two layers */
-  protected abstract readonly names: { crypt: string; integrity: string };
   /** the scenario's data disk and crypt sector size */
-  protected abstract readonly layout: { disk: string; sectorSize: number };
+  protected readonly layout: { disk: string; sectorSize: number };
 
   constructor(
     protected readonly spec: CellSpec,
     protected readonly s: GuestSession,
     hostDisk: Map<string, string>,
     protected readonly plan: TransferPlan,
+    /** device-mapper names of the two layers */
+    protected readonly names: { crypt: string; integrity: string },
   ) {
+    const st = spec.scenario.stack;
+    if (st.type === 'integrity') throw new InfraError(`${new.target.name} given a ${st.type} stack`);
+    this.layout = { disk: st.disk, sectorSize: st.sectorSize };
     this.disks = new CellDisks(hostDisk);
+    // a fresh guest after a kill step has lost the key files; AEAD sectors never written fail their tag
+    this.crashSteps = new CellCrashSteps({
+      spec, session: s, plan, disks: this.disks, dataDisk: this.layout.disk,
+      model: () => this.must().model, geom: () => this.must().geom,
+      stack: () => this.crashStack(), afterReboot: () => this.prepare(), unreadableBefore: true,
+    });
   }
 
   protected readonly disks: CellDisks;
+  private readonly crashSteps: CellCrashSteps;
 
   /** Called once the guest's disks are known, before format(): key files and the like. */
   protected async prepare(): Promise<void> {}
@@ -100,7 +109,7 @@ export abstract class AeadCell {
     await this.s.begin(-1, 'setup');
     await this.disks.map(this.s, this.spec.scenario.disks);
     this.facts = await checkRequirements(this.s, this.spec.scenario);
-    this.payload = await writePayload(this.spec.scenario, this.plan, this.host('payload'));
+    this.payload = await writePayload(this.spec.scenario, this.plan, this.disks.host('payload'));
     await this.prepare();
     await this.format();
     await this.open(true);
@@ -112,8 +121,8 @@ export abstract class AeadCell {
       else if (step === 'close') { await this.s.begin(i, 'close'); await this.close(); await this.readClosedJournal(i); }
       else if (step === 'status') { await this.s.begin(i, 'status'); await this.status(i); }
       else if (step === 'reload' || step === 'suspend') { await this.s.begin(i, step); await this.reload(i, step); }
-      else if (typeof step !== 'string' && 'crash' in step) { await this.s.begin(i, 'crash'); await this.crash(i, step.crash); }
-      else if (typeof step !== 'string' && 'kill' in step) { await this.s.begin(i, 'kill'); await this.kill(i, step.kill); }
+      else if (typeof step !== 'string' && 'crash' in step) { await this.s.begin(i, 'crash'); await this.crashSteps.crash(i, step.crash); }
+      else if (typeof step !== 'string' && 'kill' in step) { await this.s.begin(i, 'kill'); await this.crashSteps.kill(i, step.kill); }
       else if (typeof step === 'string' || !('write' in step || 'read' in step || 'discard' in step || 'corrupt' in step)) {
         throw new InfraError(`steps[${i}]: ${JSON.stringify(step)} reached a ${this.spec.scenario.stack.type} cell (the loader refuses it)`);
       }
@@ -130,20 +139,9 @@ export abstract class AeadCell {
       await this.readClosedJournal(steps.length);
     }
     // the crash steps judged every read and audited the disk themselves; the device model is behind them
-    if (this.crashed) return;
+    if (this.crashSteps.crashed) return;
     await this.checkAeadLog(steps.length);
     await this.audit(steps.length);
-  }
-
-  private async crash(i: number, c: CrashStep): Promise<void> {
-    await runCrashStep(this.crashContext(i, c.log, 'crash'), c); // leaves the stack open, as it found it
-    this.crashed = true;
-  }
-
-  private async kill(i: number, k: KillStep): Promise<void> {
-    const { log: _log, ...ctx } = this.crashContext(i, this.layout.disk, 'kill');
-    await runKillStep({ ...ctx, rebooted: () => this.rebooted() }, k);
-    this.crashed = true;
   }
 
   /**
@@ -158,31 +156,6 @@ export abstract class AeadCell {
 
   /** blocks whose entries the last close left in dm-integrity's journal: the next open writes them again */
   private pendingReplay: Set<number> | undefined;
-
-  /** A fresh guest after a kill: the same disks under the same names, and the key files written again. */
-  private async rebooted(): Promise<void> {
-    await this.disks.remap(this.s);
-    await this.prepare();
-  }
-
-  private crashContext(i: number, log: string, kind: 'crash' | 'kill'): CrashContext {
-    const { model } = this.must();
-    const old = Buffer.alloc(model.blocks * model.blockSize);
-    const oldUnreadable = new Set<number>();
-    for (let b = 0; b < model.blocks; b++) {
-      const e = model.expectBlockRead(b);
-      if (e.data) e.data.copy(old, b * model.blockSize);
-      else oldUnreadable.add(b);
-    }
-    const disk = (role: string) => ({ guest: this.dev(role), host: this.host(role) });
-    return {
-      session: this.s, stack: this.crashStack(), at: `steps[${i}].${kind}`, stepIndex: i, seed: `${this.spec.scenario.id}#${i}`,
-      data: { ...disk(this.layout.disk), size: this.spec.scenario.disks.find((d) => d.name === this.layout.disk)!.size },
-      log: disk(log), payload: { ...disk('payload'), offset: this.plan.offsets.get(i)! }, out: disk('out'),
-      blockSize: model.blockSize, old, oldUnreadable, dir: this.spec.dir,
-      ...(this.spec.hooks?.brokenReplay ? { broken: dropJournalReplay(this.must().geom) } : {}),
-    };
-  }
 
   /** The stack as the crash steps drive it: open on any lower device, close, audit every tuple on the raw disk. */
   private crashStack(): CrashStack {
@@ -210,19 +183,19 @@ export abstract class AeadCell {
         }
       },
       close: () => this.close(),
-      audit: () => auditRaw(this.host(this.layout.disk), {
+      audit: () => auditRaw(this.disks.host(this.layout.disk), {
         verifier: cryptAeadVerifier({ cipher: this.cipher, key: this.key, sectorSize: this.layout.sectorSize, ivOffsetSectors: this.ivOffset }),
         startSector: this.startSector, wiped: model.wiped,
       }),
     };
   }
 
-  protected host(role: string): string {
-    return this.disks.host(role);
-  }
-
-  protected dev(role: string): string {
-    return this.disks.dev(role);
+  /** Format drift: the superblock dm-integrity wrote against the model's format plan, field by field. */
+  protected checkSuperblock(sb: IntegritySuperblock, want: Pick<IntegritySuperblock, (typeof FORMAT_FIELDS)[number]>, whyFixedPadding: string, padded = true): void {
+    for (const f of FORMAT_FIELDS) {
+      if (sb[f] !== want[f]) this.s.disagree({ step: -1, kind: 'format', expected: `superblock ${f} ${want[f]}`, found: String(sb[f]) });
+    }
+    if (sb.fixedPadding !== padded) this.s.disagree({ step: -1, kind: 'format', expected: `${padded ? '' : 'no '}fixed-padding flag (${whyFixedPadding})`, found: `flags 0x${sb.flags.toString(16)}` });
   }
 
   protected must(): AeadState {
@@ -234,7 +207,7 @@ export abstract class AeadCell {
     const { model } = this.must();
     this.s.expect({ op: 'write', offset: r.offset, length: r.length, bs: ioSize(r, model.blockSize), errno: 0 });
     // --procs: the range's chunks issued by that many processes at once (the same bytes end up on disk)
-    const res = await this.s.run(ioArgv({ cmd: 'copy', src: this.dev('payload'), srcOffset: this.plan.offsets.get(i)!,
+    const res = await this.s.run(ioArgv({ cmd: 'copy', src: this.disks.dev('payload'), srcOffset: this.plan.offsets.get(i)!,
       dst: this.top, dstOffset: r.offset, length: r.length, bs: ioSize(r, model.blockSize), block: model.blockSize, procs: r.procs, fua: r.fua,
       iov: r.iovecs, ...(r.buffered ? { dstBuffered: true, fsync: true } : {}) }));
     if (res.exitCode === 2 || res.exitCode === 3) throw await ioToolFailure(this.s, i, res, 'copy', this.topDevice());
@@ -262,10 +235,10 @@ export abstract class AeadCell {
     const outOff = this.plan.offsets.get(i)!;
     this.s.expect(readExpectation(model, { offset: r.offset, length: r.length, bs }, this.payload!));
     const res = await this.s.run(ioArgv({ cmd: 'read', dev: this.top, offset: r.offset, length: r.length,
-      bs, block: model.blockSize, procs: r.procs, iov: r.iovecs, out: this.dev('out'), outOffset: outOff, logOk: true }));
+      bs, block: model.blockSize, procs: r.procs, iov: r.iovecs, out: this.disks.dev('out'), outOffset: outOff, logOk: true }));
     if (res.exitCode === 2 || res.exitCode === 3) throw await ioToolFailure(this.s, i, res, 'read', this.topDevice());
     const req = { step: i, offset: r.offset, length: r.length, bs };
-    const got = await this.s.images.readBlocks(this.host('out'), outOff, r.length, model.blockSize, expectedBlockData(model, req));
+    const got = await this.s.images.readBlocks(this.disks.host('out'), outOff, r.length, model.blockSize, expectedBlockData(model, req));
     const j = judgeRead(model, req, parseIoReport(res.stdout), got);
     if (j.missing.length > 0) throw new InfraError(`ih-io read reported nothing for offset(s) ${j.missing.slice(0, 5).join(', ')}`);
     if (j.shortReads.length > 0) throw new KernelFailure(`short read at offset ${j.shortReads[0]} of ${this.top}`);
@@ -313,7 +286,7 @@ export abstract class AeadCell {
     const { geom, sb } = this.must();
     this.pendingReplay = st.type === 'crypt-aead' && st.mode !== 'journal'
       ? undefined
-      : await closedJournalBlocks(this.s, step, this.host(this.layout.disk), geom, sb.journalSections, this.facts?.kernelVersion);
+      : await closedJournalBlocks(this.s, step, this.disks.host(this.layout.disk), geom, sb.journalSections, this.facts?.kernelVersion);
   }
 
   private replayClosedJournal(): void {
@@ -325,7 +298,7 @@ export abstract class AeadCell {
 
   private async corrupt(blocks: number[], where: CryptCorruption): Promise<void> {
     const { model, geom } = this.must();
-    const image = this.host(this.layout.disk);
+    const image = this.disks.host(this.layout.disk);
     for (const block of blocks) {
       if (block >= model.blocks) throw new InfraError(`corrupt: block ${block} is beyond the device's ${model.blocks} blocks (the loader should have refused it)`);
       const at = cryptCorruptionOffset(geom, this.cipher, block, where);
@@ -370,7 +343,7 @@ export abstract class AeadCell {
   /** With the stack deactivated (journal drained), every sector of the raw disk against the model. */
   private async audit(step: number): Promise<void> {
     const { model } = this.must();
-    const image = await this.s.images.wholeImage(this.host(this.layout.disk));
+    const image = await this.s.images.wholeImage(this.disks.host(this.layout.disk));
     let report;
     try {
       report = auditIntegrityImage(image, {

@@ -25,14 +25,11 @@ export class CryptCell extends AeadCell {
   private readonly stack: CryptAeadStack;
   protected readonly cipher: CryptAeadCipher;
   protected readonly key: Buffer;
-  protected readonly names = { crypt: CRYPT_NAME, integrity: INTEGRITY_NAME };
-  protected readonly layout: { disk: string; sectorSize: number };
 
   constructor(spec: CellSpec, s: GuestSession, hostDisk: Map<string, string>, plan: TransferPlan) {
-    super(spec, s, hostDisk, plan);
+    super(spec, s, hostDisk, plan, { crypt: CRYPT_NAME, integrity: INTEGRITY_NAME });
     if (spec.scenario.stack.type !== 'crypt-aead') throw new InfraError(`CryptCell given a ${spec.scenario.stack.type} stack`);
     this.stack = spec.scenario.stack;
-    this.layout = { disk: this.stack.disk, sectorSize: this.stack.sectorSize };
     this.cipher = parseCryptCipher(this.stack.cipher);
     this.key = this.stack.key !== undefined ? Buffer.from(this.stack.key, 'hex') : deriveCryptKey(this.cipher, spec.scenario.id);
     this.cryptDiscards = this.stack.allowDiscards;
@@ -43,12 +40,12 @@ export class CryptCell extends AeadCell {
     const bs = this.stack.sectorSize;
     // the compatibility pass's reader takes the superblock another kernel wrote
     if (this.spec.phase !== 'read') {
-      await this.s.must(dmCreateArgv(FORMAT_NAME, integrityTable({ device: this.dev(this.stack.disk), sectors: bs / 512, tagSize: this.cipher.tupleSize, mode: this.stack.mode, blockSize: bs })));
+      await this.s.must(dmCreateArgv(FORMAT_NAME, integrityTable({ device: this.disks.dev(this.stack.disk), sectors: bs / 512, tagSize: this.cipher.tupleSize, mode: this.stack.mode, blockSize: bs })));
       await this.s.must(dmRemoveArgv(FORMAT_NAME));
     }
     let sb: IntegritySuperblock;
     try {
-      sb = parseIntegritySuperblock(await this.s.images.readAt(this.host(this.stack.disk), 0, SB_BYTES), `${this.stack.disk} superblock`);
+      sb = parseIntegritySuperblock(await this.s.images.readAt(this.disks.host(this.stack.disk), 0, SB_BYTES), `${this.stack.disk} superblock`);
     } catch (e) {
       if (e instanceof ModelInputError) throw new KernelFailure(`dm-integrity did not write a valid superblock: ${e.message}`, { cause: e });
       throw e;
@@ -66,16 +63,12 @@ export class CryptCell extends AeadCell {
       deviceSectors: disk.size / 512, tagSize: this.cipher.tupleSize, sectorsPerBlock: this.stack.sectorSize / 512,
       fixPadding: true, bitmapMode: this.stack.mode === 'bitmap',
     });
-    const fields = ['tagSize', 'log2SectorsPerBlock', 'log2InterleaveSectors', 'journalSections', 'providedDataSectors'] as const;
-    for (const f of fields) {
-      if (sb[f] !== want[f]) this.s.disagree({ step: -1, kind: 'format', expected: `superblock ${f} ${want[f]}`, found: String(sb[f]) });
-    }
-    if (!sb.fixedPadding) this.s.disagree({ step: -1, kind: 'format', expected: 'fixed-padding flag (table asked for fix_padding)', found: `flags 0x${sb.flags.toString(16)}` });
+    this.checkSuperblock(sb, want, 'table asked for fix_padding');
   }
 
   protected async open(first: boolean): Promise<void> {
     const { sb } = this.must();
-    const data = this.lowerDevice ?? this.dev(this.stack.disk);
+    const data = this.lowerDevice ?? this.disks.dev(this.stack.disk);
     // drop the guest's cached view of the disk: the host may have changed it while the stack was closed
     await this.s.must(['blockdev', '--flushbufs', data]);
     const integrity = (discards: boolean) => integrityTable({ device: data, sectors: sb.providedDataSectors, tagSize: this.cipher.tupleSize, mode: this.stack.mode, blockSize: this.stack.sectorSize, allowDiscards: discards });

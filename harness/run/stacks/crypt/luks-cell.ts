@@ -35,15 +35,12 @@ export class LuksCell extends AeadCell {
   private readonly stack: Luks2Stack;
   protected readonly cipher: CryptAeadCipher;
   protected readonly key: Buffer;
-  protected readonly names = { crypt: LUKS_NAME, integrity: LUKS_INTEGRITY_NAME };
-  protected readonly layout: { disk: string; sectorSize: number };
   private segment: Luks2DataSegment | undefined;
 
   constructor(spec: CellSpec, s: GuestSession, hostDisk: Map<string, string>, plan: TransferPlan) {
-    super(spec, s, hostDisk, plan);
+    super(spec, s, hostDisk, plan, { crypt: LUKS_NAME, integrity: LUKS_INTEGRITY_NAME });
     if (spec.scenario.stack.type !== 'luks2') throw new InfraError(`LuksCell given a ${spec.scenario.stack.type} stack`);
     this.stack = spec.scenario.stack;
-    this.layout = { disk: this.stack.disk, sectorSize: this.stack.sectorSize };
     const c = luks2FormatCipher(this.stack.cipher, this.stack.integrity);
     if (c === undefined) throw new InfraError(`no model for --cipher ${this.stack.cipher} --integrity ${this.stack.integrity} (the loader should have refused it)`);
     this.cipher = c;
@@ -68,7 +65,7 @@ export class LuksCell extends AeadCell {
   protected async format(): Promise<void> {
     // the compatibility pass's reader takes the header another kernel's cryptsetup wrote
     if (this.spec.phase !== 'read') await this.luksFormat();
-    const image = this.host(this.stack.disk);
+    const image = this.disks.host(this.stack.disk);
     let seg: Luks2DataSegment;
     let sb: IntegritySuperblock;
     try {
@@ -95,7 +92,7 @@ export class LuksCell extends AeadCell {
   }
 
   private async luksFormat(): Promise<void> {
-    const r = await this.s.run(luksFormatArgv(this.stack, this.cipher, this.key.length, this.dev(this.stack.disk)));
+    const r = await this.s.run(luksFormatArgv(this.stack, this.cipher, this.key.length, this.disks.dev(this.stack.disk)));
     if (r.exitCode !== 0) {
       const said = tail(r.stderr.toString() || r.stdout.toString(), 3);
       // cryptsetup checks the cipher through the kernel's crypto API before writing anything
@@ -126,17 +123,11 @@ export class LuksCell extends AeadCell {
     const target = this.facts?.targets.get('integrity');
     const padded = cryptsetupFixesPadding(target);
     const want = planLuks2Integrity({ diskBytes: disk.size, tagSize: this.cipher.tupleSize, sectorSize: this.stack.sectorSize, dataOffset: this.startSector * 512, fixPadding: padded });
-    const fields = ['tagSize', 'log2SectorsPerBlock', 'log2InterleaveSectors', 'journalSections', 'providedDataSectors'] as const;
-    for (const f of fields) {
-      if (sb[f] !== want[f]) this.s.disagree({ step: -1, kind: 'format', expected: `superblock ${f} ${want[f]}`, found: String(sb[f]) });
-    }
-    if (sb.fixedPadding !== padded) {
-      this.s.disagree({ step: -1, kind: 'format', expected: `${padded ? '' : 'no '}fixed-padding flag (cryptsetup ${padded ? 'asks for' : 'cannot ask for'} fix_padding on integrity target ${target ?? '?'})`, found: `flags 0x${sb.flags.toString(16)}` });
-    }
+    this.checkSuperblock(sb, want, `cryptsetup ${padded ? 'asks for' : 'cannot ask for'} fix_padding on integrity target ${target ?? '?'}`, padded);
   }
 
   protected async open(first: boolean): Promise<void> {
-    const disk = this.lowerDevice ?? this.dev(this.stack.disk);
+    const disk = this.lowerDevice ?? this.disks.dev(this.stack.disk);
     await this.s.must(['blockdev', '--flushbufs', disk]);
     if (first && this.stack.allowDiscards) await this.checkDiscardRefusal(disk);
     await this.s.must(luksOpenArgv(disk));

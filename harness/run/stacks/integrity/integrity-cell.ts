@@ -12,7 +12,7 @@ import { expectCtr, type CtrAccepted, type CtrOutcome } from '../../../model/int
 import { ctrKernel } from '../../../model/integrity/ctr-kernel.ts';
 import type { GuestFacts } from '../../../scenario/requirements.ts';
 import { closedJournalBlocks, encryptedJournalInDoubt } from './closed-journal.ts';
-import type { CrashStep, HostFault, IntegrityStack, IoRange, KillStep, TableTry } from '../../../scenario/schema.ts';
+import type { HostFault, IntegrityStack, IoRange, TableTry } from '../../../scenario/schema.ts';
 import { runTablesStep } from './integrity-tables.ts';
 import type { CellSpec, GuestSession } from '../../session/cell.ts';
 import { KernelFailure, SkipCell } from '../../session/cell.ts';
@@ -30,10 +30,8 @@ import { CellDisks, writePayload } from '../../session/guest-disks.ts';
 import { PayloadIndex } from '../../../repro/expect.ts';
 import { writePattern } from '../../../scenario/payload.ts';
 import { checkRequirements } from '../../session/requirements.ts';
-import { runKillStep } from '../../../crash/steps/crash-kill.ts';
-import type { CrashContext } from '../../../crash/steps/crash-record.ts';
-import { dropJournalReplay, integrityCrashStack } from '../../../crash/steps/crash-stack.ts';
-import { runCrashStep } from '../../../crash/steps/crash-step.ts';
+import { CellCrashSteps } from '../../../crash/steps/cell-crash.ts';
+import { integrityCrashStack } from '../../../crash/steps/crash-stack.ts';
 
 const NAME = 'ih-int';
 /** How often the cell asks whether a recalculation finished. */
@@ -61,13 +59,13 @@ export class IntegrityCell {
   /** the live table of the first activation: a refused open is retried with it through dmsetup */
   private table: { text: string; params: Omit<IntegrityTable, 'maxVersion'> } | undefined;
   private readonly disks: CellDisks;
+  private readonly crashSteps: CellCrashSteps;
   private readonly tally = new ChecksumTally();
   /** step -> kernel lines the model requires in that step */
   private readonly requiredLog = new Map<number, string[]>();
   private errorRanges: Array<{ start: number; length: number }> = [];
   private superblockFlips: FlippedByte[] = [];
   private isOpen = false;
-  private crashed = false;
   private payload = new PayloadIndex();
   /** a raw-table stack (stack.table): dmsetup create/remove instead of integritysetup */
   private readonly raw: boolean;
@@ -85,16 +83,23 @@ export class IntegrityCell {
     this.stack = spec.scenario.stack;
     this.mode = this.stack.mode;
     this.raw = this.stack.table !== undefined;
+    // a fresh guest after a kill step has lost the key files
+    this.crashSteps = new CellCrashSteps({
+      spec, session: s, plan, disks: this.disks, dataDisk: this.stack.disk,
+      model: () => this.modelOrThrow(), geom: () => this.geom!,
+      stack: (data) => integrityCrashStack(s, this.stack, NAME, data),
+      afterReboot: () => this.writeKeyFiles(),
+    });
   }
 
   async run(): Promise<void> {
     await this.s.begin(-1, 'setup');
     await this.disks.map(this.s, this.spec.scenario.disks);
     this.facts = await checkRequirements(this.s, this.spec.scenario);
-    this.payload = await writePayload(this.spec.scenario, this.plan, this.host('payload'));
+    this.payload = await writePayload(this.spec.scenario, this.plan, this.disks.host('payload'));
     await this.writeKeyFiles();
     if (this.stack.lower === 'linear') {
-      await this.s.must(['dmsetup', 'create', LOWER], { stdin: Buffer.from(lowerTable(this.guestDev(this.stack.disk), this.diskSectors())) });
+      await this.s.must(['dmsetup', 'create', LOWER], { stdin: Buffer.from(lowerTable(this.disks.dev(this.stack.disk), this.diskSectors())) });
       await this.s.must(['dmsetup', 'mknodes', LOWER]);
     }
     // the compatibility pass's reader opens what another kernel formatted
@@ -137,8 +142,8 @@ export class IntegrityCell {
       else if ('read' in step) { this.noteAreas(step.read); await readStep(io, i, step.read); }
       else if ('discard' in step) await discardStep(io, i, step.discard);
       else if ('ioError' in step) await this.ioError(step.ioError.blocks);
-      else if ('crash' in step) await this.crash(i, step.crash);
-      else if ('kill' in step) await this.kill(i, step.kill);
+      else if ('crash' in step) await this.crashSteps.crash(i, step.crash);
+      else if ('kill' in step) await this.crashSteps.kill(i, step.kill);
       else if ('tables' in step) await this.tables(i, step.tables);
       else await this.fault(step);
     }
@@ -146,20 +151,10 @@ export class IntegrityCell {
     await this.s.begin(end, 'teardown');
     if (this.isOpen) await this.close(end);
     if (this.stack.lower === 'linear') await this.s.must(['dmsetup', 'remove', LOWER]);
-    if (this.crashed) return;
+    if (this.crashSteps.crashed) return;
     const dmesg = await this.s.must(['dmesg']);
     judgeKernelLog(this.s, end, dmesg.stdout.toString(), this.tally, this.requiredLog, this.modelOrThrow().sectorsPerBlock);
     await auditStack(this.s, end, this.stack, this.modelOrThrow(), this.images(), this.superblockFlips, this.pendingReplay);
-  }
-
-  /**
-   * The crash step leaves the data disk at its last checked crash point, which the device model does not
-   * describe: it judges the stack itself (reads at every point, tags in journal mode), so the teardown's
-   * kernel-log and whole-image checks against the model are not made after it.
-   */
-  private async crash(i: number, c: CrashStep): Promise<void> {
-    await runCrashStep(this.crashContext(i, c.log), c); // leaves the stack open, as it found it
-    this.crashed = true;
   }
 
   /** Raw tables the ctr model judges (integrity-tables.ts); the stack is closed. */
@@ -172,54 +167,19 @@ export class IntegrityCell {
     }, i, tables);
   }
 
-  /** QEMU dies in this step; the checks run in a fresh guest, so the same holds as after a crash step. */
-  private async kill(i: number, k: KillStep): Promise<void> {
-    const { log: _log, ...ctx } = this.crashContext(i, this.stack.disk, 'kill');
-    await runKillStep({ ...ctx, rebooted: () => this.rebooted() }, k);
-    this.crashed = true;
-  }
-
-  /** A fresh guest: the same disks must come up under the same names, and the key file is gone. */
-  private async rebooted(): Promise<void> {
-    await this.disks.remap(this.s);
-    await this.writeKeyFiles();
-  }
-
   /** The keys the stack's commands read from files (the guest has no /dev/stdin). */
   private async writeKeyFiles(): Promise<void> {
     for (const { file, key } of integrityKeyFiles(this.stack)) await this.s.must(['tee', file], { stdin: key });
   }
 
-  private crashContext(i: number, log: string, kind: 'crash' | 'kill' = 'crash'): CrashContext {
-    const model = this.modelOrThrow();
-    const old = Buffer.alloc(model.blocks * model.blockSize);
-    for (let b = 0; b < model.blocks; b++) model.expectBlockRead(b).data?.copy(old, b * model.blockSize);
-    const disk = (role: string) => ({ guest: this.guestDev(role), host: this.host(role) });
-    return {
-      session: this.s, stack: integrityCrashStack(this.s, this.stack, NAME, disk(this.stack.disk)), at: `steps[${i}].${kind}`, stepIndex: i, seed: `${this.spec.scenario.id}#${i}`,
-      data: { ...disk(this.stack.disk), size: this.spec.scenario.disks.find((d) => d.name === this.stack.disk)!.size },
-      log: disk(log), payload: { ...disk('payload'), offset: this.plan.offsets.get(i)! }, out: disk('out'),
-      blockSize: model.blockSize, old, dir: this.spec.dir,
-      ...(this.spec.hooks?.brokenReplay ? { broken: dropJournalReplay(this.geom!) } : {}),
-    };
-  }
-
-  private host(role: string): string {
-    return this.disks.host(role);
-  }
-
-  private guestDev(role: string): string {
-    return this.disks.dev(role);
-  }
-
   private devices(): IntegrityDevices {
-    const data = this.stack.lower === 'linear' ? `/dev/mapper/${LOWER}` : this.guestDev(this.stack.disk);
-    return this.stack.metaDisk !== undefined ? { data, meta: this.guestDev(this.stack.metaDisk) } : { data };
+    const data = this.stack.lower === 'linear' ? `/dev/mapper/${LOWER}` : this.disks.dev(this.stack.disk);
+    return this.stack.metaDisk !== undefined ? { data, meta: this.disks.dev(this.stack.metaDisk) } : { data };
   }
 
   private images(): { data: string; meta?: string } {
-    const data = this.host(this.stack.disk);
-    return this.stack.metaDisk !== undefined ? { data, meta: this.host(this.stack.metaDisk) } : { data };
+    const data = this.disks.host(this.stack.disk);
+    return this.stack.metaDisk !== undefined ? { data, meta: this.disks.host(this.stack.metaDisk) } : { data };
   }
 
   private openStack(): IntegrityStack {
@@ -228,7 +188,7 @@ export class IntegrityCell {
 
   /** The image holding the superblock: the metadata disk when there is one. */
   private sbImage(): string {
-    return this.host(this.stack.metaDisk ?? this.stack.disk);
+    return this.disks.host(this.stack.metaDisk ?? this.stack.disk);
   }
 
   private diskSectors(): number {
@@ -240,7 +200,7 @@ export class IntegrityCell {
   private ioContext(): IoContext {
     return {
       s: this.s, model: this.modelOrThrow(), tally: this.tally, top: TOP,
-      payloadDev: this.guestDev('payload'), outDev: this.guestDev('out'), outImage: this.host('out'),
+      payloadDev: this.disks.dev('payload'), outDev: this.disks.dev('out'), outImage: this.disks.host('out'),
       patternFor: (step: number, r: IoRange) => writePattern(this.spec.scenario, step, r), payload: this.payload,
       transferOffset: (step: number) => {
         const o = this.plan.offsets.get(step);
@@ -260,8 +220,8 @@ export class IntegrityCell {
   }
 
   private async flushGuestCaches(): Promise<void> {
-    await this.s.must(['blockdev', '--flushbufs', this.guestDev(this.stack.disk)]);
-    if (this.stack.metaDisk !== undefined) await this.s.must(['blockdev', '--flushbufs', this.guestDev(this.stack.metaDisk)]);
+    await this.s.must(['blockdev', '--flushbufs', this.disks.dev(this.stack.disk)]);
+    if (this.stack.metaDisk !== undefined) await this.s.must(['blockdev', '--flushbufs', this.disks.dev(this.stack.metaDisk)]);
   }
 
   private async activate(): Promise<void> {
@@ -499,7 +459,7 @@ export class IntegrityCell {
   private async ioError(blocks: number[]): Promise<void> {
     const model = this.modelOrThrow();
     this.errorRanges = mergeRanges([...this.errorRanges, ...dataSectorRanges(this.geom!, blocks)]);
-    const table = lowerTable(this.guestDev(this.stack.disk), this.diskSectors(), this.errorRanges);
+    const table = lowerTable(this.disks.dev(this.stack.disk), this.diskSectors(), this.errorRanges);
     await this.s.must(['dmsetup', 'load', LOWER], { stdin: Buffer.from(table) });
     await this.s.must(['dmsetup', 'resume', LOWER]);
     blocks.forEach((b) => model.ioError(b));
