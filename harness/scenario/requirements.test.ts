@@ -44,6 +44,7 @@ describe('requirements', () => {
     expect(int({ mode: 'journal', allowDiscards: true })).toBe('1.6.0');
     expect(int({ mode: 'direct', recalculate: true })).toBe('1.2.0');
     expect(effectiveRequirements(base).targetVersions.integrity).toBe('1.10.0');
+    expect(effectiveRequirements(scenarioSchema.parse({ ...plain, steps: ['close', { tables: [{ args: '{disk:data} 0 4 J 0' }] }], stack: { type: 'integrity', disk: 'data' } })).targetVersions.integrity).toBe('1.6.0');
     const crypt = scenarioSchema.parse({ ...plain, steps: ['status'], stack: { type: 'crypt-aead', disk: 'data', cipher: 'capi:gcm(aes)-random' } });
     expect(effectiveRequirements(crypt).targetVersions.integrity).toBe('1.4.0');
     expect(unmetRequirements(effectiveRequirements(crypt), facts({ targets: parseDmTargets('integrity v1.2.0\ncrypt v1.18.1\n') })))

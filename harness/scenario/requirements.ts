@@ -17,6 +17,8 @@ import { OPEN_OPTIONS, type Requirements } from './schema.ts';
  */
 export const INTEGRITY_TARGET = {
   metaDevice: '1.1.0', recalculate: '1.2.0', bitmap: '1.3.0', fixPadding: '1.4.0', allowDiscards: '1.6.0',
+  /** raw tables: the oldest target the ctr model describes (5.10's) */
+  ctrModel: '1.6.0',
 } as const;
 
 /** Whether cryptsetup asks dm-integrity for fix_padding on a target of this version ("1.10.0"). */
@@ -47,6 +49,8 @@ export function effectiveRequirements(s: Pick<Scenario, 'requires' | 'stack' | '
     if (st.allowDiscards) atLeast('integrity', INTEGRITY_TARGET.allowDiscards);
     if (st.recalculate) atLeast('integrity', INTEGRITY_TARGET.recalculate);
     if (st.metaDisk !== undefined) atLeast('integrity', INTEGRITY_TARGET.metaDevice);
+    // the ctr model (model/integrity/ctr-kernel.ts) describes dm-integrity from 5.10's 1.6.0 on
+    if (st.table !== undefined || s.steps.some((x) => typeof x === 'object' && 'tables' in x)) atLeast('integrity', INTEGRITY_TARGET.ctrModel);
     if (modes.has('bitmap')) option('integritysetup', '--integrity-bitmap-mode');
     if (modes.has('direct')) option('integritysetup', '--integrity-no-journal');
     if (st.allowDiscards) option('integritysetup', '--allow-discards');
