@@ -23,20 +23,28 @@ export function journalExtent(geom: JournalGeometry, sections: number): { offset
   return { offset: (geom.startSector + JOURNAL_BLOCK_SECTORS) * 512, length: sections * geom.journalSectionSectors * 512 };
 }
 
-/** The logical sectors of every used entry in an unencrypted journal, in section order. */
-export function usedJournalSectors(journal: Buffer, geom: JournalGeometry, sections: number): number[] {
-  const { length } = journalExtent(geom, sections);
-  if (journal.length !== length) throw new ModelInputError(`journal of ${sections} sections is ${length} bytes, got ${journal.length}`);
+/**
+ * Where each section's entries lie (its first JOURNAL_BLOCK_SECTORS sectors), in image bytes: all a reader
+ * of the entries needs, a few KiB per section instead of the whole journal with its data sectors.
+ */
+export function journalEntryAreas(geom: JournalGeometry, sections: number): Array<{ offset: number; length: number }> {
+  const { offset } = journalExtent(geom, sections);
+  return Array.from({ length: sections }, (_, i) => ({ offset: offset + i * geom.journalSectionSectors * 512, length: JOURNAL_BLOCK_SECTORS * 512 }));
+}
+
+/** The logical sectors of every used entry in an unencrypted journal, one entry area per section, in section order. */
+export function usedJournalSectors(areas: readonly Buffer[], geom: JournalGeometry): number[] {
   const perSector = geom.journalSectionEntries / JOURNAL_BLOCK_SECTORS;
   if (!Number.isInteger(perSector) || perSector < 1) throw new ModelInputError(`${geom.journalSectionEntries} entries per section do not fill ${JOURNAL_BLOCK_SECTORS} sectors`);
   const out: number[] = [];
-  for (let s = 0; s < sections; s++) {
+  areas.forEach((area, s) => {
+    if (area.length !== JOURNAL_BLOCK_SECTORS * 512) throw new ModelInputError(`section ${s}'s entries are ${JOURNAL_BLOCK_SECTORS * 512} bytes, got ${area.length}`);
     for (let k = 0; k < geom.journalSectionEntries; k++) {
-      const at = s * geom.journalSectionSectors * 512 + Math.floor(k / perSector) * 512 + (k % perSector) * geom.journalEntrySize;
-      const hi = journal.readUInt32LE(at + 4);
+      const at = Math.floor(k / perSector) * 512 + (k % perSector) * geom.journalEntrySize;
+      const hi = area.readUInt32LE(at + 4);
       if (hi === UNUSED || hi === IN_PROGRESS) continue;
-      out.push(hi * 2 ** 32 + journal.readUInt32LE(at));
+      out.push(hi * 2 ** 32 + area.readUInt32LE(at));
     }
-  }
+  });
   return out;
 }

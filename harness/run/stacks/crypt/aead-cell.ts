@@ -117,12 +117,12 @@ export abstract class AeadCell {
     await this.checkDiscardLimit();
     const steps = this.spec.scenario.steps;
     for (const [i, step] of steps.entries()) {
-      if (step === 'open') { await this.s.begin(i, 'open'); await this.open(false); this.replayClosedJournal(); await checkTopDevice(this.s, i, this.topDevice()); }
+      if (step === 'open') { await this.s.begin(i, 'open'); await this.open(false); this.wrote = false; this.replayClosedJournal(); await checkTopDevice(this.s, i, this.topDevice()); }
       else if (step === 'close') { await this.s.begin(i, 'close'); await this.close(); await this.readClosedJournal(i); }
       else if (step === 'status') { await this.s.begin(i, 'status'); await this.status(i); }
       else if (step === 'reload' || step === 'suspend') { await this.s.begin(i, step); await this.reload(i, step); }
-      else if (typeof step !== 'string' && 'crash' in step) { await this.s.begin(i, 'crash'); await this.crashSteps.crash(i, step.crash); }
-      else if (typeof step !== 'string' && 'kill' in step) { await this.s.begin(i, 'kill'); await this.crashSteps.kill(i, step.kill); }
+      else if (typeof step !== 'string' && 'crash' in step) { await this.s.begin(i, 'crash'); await this.crashSteps.crash(i, step.crash); this.wrote = false; }
+      else if (typeof step !== 'string' && 'kill' in step) { await this.s.begin(i, 'kill'); await this.crashSteps.kill(i, step.kill); this.wrote = false; }
       else if (typeof step === 'string' || !('write' in step || 'read' in step || 'discard' in step || 'corrupt' in step)) {
         throw new InfraError(`steps[${i}]: ${JSON.stringify(step)} reached a ${this.spec.scenario.stack.type} cell (the loader refuses it)`);
       }
@@ -156,6 +156,8 @@ export abstract class AeadCell {
 
   /** blocks whose entries the last close left in dm-integrity's journal: the next open writes them again */
   private pendingReplay: Set<number> | undefined;
+  /** a write step ran since dm-integrity's last activation (its resume resets wrote_to_journal) */
+  private wrote = false;
 
   /** The stack as the crash steps drive it: open on any lower device, close, audit every tuple on the raw disk. */
   private crashStack(): CrashStack {
@@ -205,6 +207,7 @@ export abstract class AeadCell {
 
   private async write(i: number, r: IoRange): Promise<void> {
     const { model } = this.must();
+    this.wrote = true;
     this.s.expect({ op: 'write', offset: r.offset, length: r.length, bs: ioSize(r, model.blockSize), errno: 0 });
     // --procs: the range's chunks issued by that many processes at once (the same bytes end up on disk)
     const res = await this.s.run(ioArgv({ cmd: 'copy', src: this.disks.dev('payload'), srcOffset: this.plan.offsets.get(i)!,
@@ -286,7 +289,7 @@ export abstract class AeadCell {
     const { geom, sb } = this.must();
     this.pendingReplay = st.type === 'crypt-aead' && st.mode !== 'journal'
       ? undefined
-      : await closedJournalBlocks(this.s, step, this.disks.host(this.layout.disk), geom, sb.journalSections, this.facts?.kernelVersion);
+      : await closedJournalBlocks(this.s, step, this.disks.host(this.layout.disk), geom, sb.journalSections, this.facts?.kernelVersion, this.wrote);
   }
 
   private replayClosedJournal(): void {

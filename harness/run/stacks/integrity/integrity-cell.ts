@@ -53,6 +53,8 @@ export class IntegrityCell {
   private journalSections = 0;
   /** blocks whose journal entries the last close left used: the next activation writes them again */
   private pendingReplay: Set<number> | undefined;
+  /** a write step ran since the last activation (dm_integrity_resume resets wrote_to_journal) */
+  private wrote = false;
   /** an encrypted journal on a kernel that may not clear it at suspend: host changes cannot be judged */
   private journalInDoubt = false;
   private facts: GuestFacts | undefined;
@@ -137,13 +139,13 @@ export class IntegrityCell {
       else if (step === 'flush') await flushStep(io, i);
       else if (step === 'reload' || step === 'suspend') await this.reload(i, step);
       else if ('write' in step && this.spec.phase === 'read') { this.modelOrThrow().write(step.write.offset / 512, writePattern(this.spec.scenario, i, step.write)); this.s.note('written by the other kernel'); }
-      else if ('write' in step) { this.noteAreas(step.write); await writeStep(io, i, step.write); }
+      else if ('write' in step) { this.noteAreas(step.write); this.wrote = true; await writeStep(io, i, step.write); }
       else if ('read' in step && this.spec.phase === 'write') this.s.note('left to the reading kernel');
       else if ('read' in step) { this.noteAreas(step.read); await readStep(io, i, step.read); }
       else if ('discard' in step) await discardStep(io, i, step.discard);
       else if ('ioError' in step) await this.ioError(step.ioError.blocks);
-      else if ('crash' in step) await this.crashSteps.crash(i, step.crash);
-      else if ('kill' in step) await this.crashSteps.kill(i, step.kill);
+      else if ('crash' in step) { await this.crashSteps.crash(i, step.crash); this.wrote = false; }
+      else if ('kill' in step) { await this.crashSteps.kill(i, step.kill); this.wrote = false; }
       else if ('tables' in step) await this.tables(i, step.tables);
       else await this.fault(step);
     }
@@ -230,6 +232,7 @@ export class IntegrityCell {
     else await this.s.must(integrityOpenArgv(this.openStack(), this.devices(), NAME));
     await this.s.must(['dmsetup', 'mknodes', NAME]);
     this.isOpen = true;
+    this.wrote = false;
     this.tally.resetWindow();
     if (this.stack.recalculate) await this.waitRecalculated();
   }
@@ -405,6 +408,7 @@ export class IntegrityCell {
     const model = this.modelOrThrow();
     if (how === 'reload') await reloadTable(this.s, NAME);
     else await suspendResume(this.s, NAME);
+    this.wrote = false;
     model.deactivate();
     model.activate();
     if (!model.failedErrno) await checkTopDevice(this.s, i, topDevice(this.ioContext()));
@@ -431,7 +435,7 @@ export class IntegrityCell {
       this.journalInDoubt = encryptedJournalInDoubt(this.facts?.kernelVersion);
       return;
     }
-    this.pendingReplay = await closedJournalBlocks(this.s, step, this.sbImage(), this.geom, this.journalSections, this.facts?.kernelVersion);
+    this.pendingReplay = await closedJournalBlocks(this.s, step, this.sbImage(), this.geom, this.journalSections, this.facts?.kernelVersion, this.wrote);
   }
 
   private modelOrThrow(): IntegrityDeviceModel {
