@@ -34,28 +34,29 @@ const refuseAnyErrno = (error: string, at: string): CtrRefusal => ({ ok: false, 
 
 const U32_MAX = 2 ** 32 - 1;
 
-/** sscanf(s, "<prefix>%u%c") == 1 in the cases the model describes: decimal digits to the end, within u32. */
-function scanU32(s: string, prefix: string): number | undefined {
+/** The digits after `prefix` as sscanf's %u/%llu take them in the cases the model describes, or undefined. */
+function scanDigits(s: string, prefix: string): string | undefined {
   if (!s.startsWith(prefix)) return undefined;
   const rest = s.slice(prefix.length);
-  if (!/^\d+$/.test(rest)) {
-    // %u also skips blanks and takes a sign, and overflows silently: not what a table should rely on
-    if (/^[\s+-]/.test(rest)) throw new ModelInputError(`'${s}': a value with a sign or leading blank is not modelled`);
-    return undefined;
-  }
-  const v = Number(rest);
+  if (/^\d+$/.test(rest)) return rest;
+  // %u also skips blanks and takes a sign, and overflows silently: not what a table should rely on
+  if (/^[\s+-]/.test(rest)) throw new ModelInputError(`'${s}': a value with a sign or leading blank is not modelled`);
+  return undefined;
+}
+
+/** sscanf(s, "<prefix>%u%c") == 1 in the cases the model describes: decimal digits to the end, within u32. */
+function scanU32(s: string, prefix: string): number | undefined {
+  const digits = scanDigits(s, prefix);
+  if (digits === undefined) return undefined;
+  const v = Number(digits);
   if (v > U32_MAX) throw new ModelInputError(`'${s}': a value beyond 2^32-1 overflows %u; not modelled`);
   return v;
 }
 
 function scanU64(s: string, prefix: string): bigint | undefined {
-  if (!s.startsWith(prefix)) return undefined;
-  const rest = s.slice(prefix.length);
-  if (!/^\d+$/.test(rest)) {
-    if (/^[\s+-]/.test(rest)) throw new ModelInputError(`'${s}': a value with a sign or leading blank is not modelled`);
-    return undefined;
-  }
-  const v = BigInt(rest);
+  const digits = scanDigits(s, prefix);
+  if (digits === undefined) return undefined;
+  const v = BigInt(digits);
   if (v >= 2n ** 64n) throw new ModelInputError(`'${s}': a value beyond 2^64-1 overflows %llu; not modelled`);
   return v;
 }
