@@ -78,8 +78,7 @@ export function effectiveRequirements(s: Pick<Scenario, 'requires' | 'stack' | '
     if (st.allowDiscards) atLeast('integrity', INTEGRITY_TARGET.allowDiscards);
     if (st.type === 'crypt-aead') {
       for (const flag of st.flags) {
-        const min = CRYPT_FLAG_VERSIONS[flag];
-        if (compareVersions(parseVersion(min), parseVersion(targetVersions.crypt ?? '0')) > 0) targetVersions.crypt = min;
+        atLeast('crypt', CRYPT_FLAG_VERSIONS[flag]);
       }
     }
     if (st.type === 'luks2') {
