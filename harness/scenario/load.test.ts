@@ -56,6 +56,12 @@ ${steps('write: { offset: 0, length: 1MiB, bs: 64KiB, procs: 4, fua: true }', 'r
     expect(await loadError(`${HEAD}${STACK}steps: [{ tables: [{ args: "{missing} 0 4 J 0" }] }]\n`)).toMatch(/only change a closed stack/);
   });
 
+  it('a profiles step: every name a declared disk, the message naming the entry and the field', async () => {
+    expect(await loadError(`${HEAD}${STACK}steps: [{ profiles: [{ linear: [data] }, { linear: [data], reload: [nvme9] }] }]\n`))
+      .toMatch(/steps\[0\]\.profiles\[1\]\.reload\[0\]: 'nvme9' names no declared disk \(declared: data\)/);
+    expect(await loadError(`${HEAD}${STACK}steps: [{ profiles: [] }]\n`)).toMatch(/profiles/);
+  });
+
   it('every scenario in the repository', async () => {
     const all = await loadScenarios(new URL('../../scenarios', import.meta.url).pathname);
     expect(all.length).toBeGreaterThan(0);
@@ -103,7 +109,7 @@ describe('loadScenario rejects, naming the file and the field', () => {
 
   it('a step that is no step, listing what a step can be', async () => {
     const m = await loadError(`${HEAD}${STACK}${steps('opne', 'wrte: { offset: 0, length: 4096 }')}`);
-    expect(m).toMatch(/steps\[0\]: expected one of "close", "open", "status", "flush", "reload", "suspend" or an object with one key of write, read, discard, corrupt, swap, corruptSuperblock, corruptJournal, ioError, tables, crash, kill, open; got "opne"/);
+    expect(m).toMatch(/steps\[0\]: expected one of "close", "open", "status", "flush", "reload", "suspend" or an object with one key of write, read, discard, corrupt, swap, corruptSuperblock, corruptJournal, ioError, tables, profiles, crash, kill, open; got "opne"/);
     expect(m).toMatch(/steps\[1\]: expected .*; got \{"wrte"/);
   });
 

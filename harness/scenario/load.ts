@@ -174,6 +174,14 @@ export function checkSemantics(_file: string, s: ScenarioBody): string[] {
       if (stack.type !== 'integrity') errs.push(`${at}.tables: raw dm-integrity tables belong to an integrity stack's scenario`);
       needClosed('tables');
       errs.push(...checkTablePlaceholders(`${at}.tables`, step.tables.map((t) => t.args), disks));
+    } else if ('profiles' in step) {
+      step.profiles.forEach((t, j) => {
+        for (const [f, names] of [['linear', t.linear], ['reload', t.reload ?? []]] as const) {
+          names.forEach((n, k) => {
+            if (!disks.has(n)) errs.push(`${at}.profiles[${j}].${f}[${k}]: '${n}' names no declared disk (declared: ${[...disks.keys()].join(', ')})`);
+          });
+        }
+      });
     } else if ('crash' in step) {
       needOpen('crash');
       errs.push(...checkCrashStep(`${at}.crash`, step.crash, s, i));

@@ -203,6 +203,11 @@ export const stepSchema = z.union([
   z.strictObject({ ioError: z.strictObject({ blocks: z.array(blockIndex).min(1) }) }),
   /** Loads each table with dmsetup and removes what the kernel accepted; the stack must be closed. */
   z.strictObject({ tables: z.array(tableTry).min(1) }),
+  /**
+   * dm-linear devices over declared disks put end to end, each read for the integrity profile device-mapper
+   * stacks from them, and optionally reloaded onto other disks and read again (harness/model/integrity/profile-stack.ts).
+   */
+  z.strictObject({ profiles: z.array(z.strictObject({ linear: z.array(name).min(1), reload: z.array(name).min(1).optional() })).min(1) }),
   z.strictObject({ crash }),
   z.strictObject({ kill }),
   z.literal('close'),

@@ -3,6 +3,7 @@
  * targets, and putting the host-generated write payload on its disk.
  */
 import { InfraError } from '../../errors.ts';
+import { diskProfile, profileAttributes } from '../../model/integrity/profile-stack.ts';
 import { PayloadIndex } from '../../repro/expect.ts';
 import type { Scenario } from '../../scenario/load.ts';
 import type { ScenarioDisk } from '../../scenario/schema.ts';
@@ -46,17 +47,6 @@ async function scanGuestDisks(s: GuestSession, found: Map<string, string>): Prom
   }
 }
 
-/**
- * What the block layer registers for an NVMe namespace with 8 bytes of metadata of each PI type, as its
- * sysfs integrity/ attributes show it (nvme_init_integrity: the guard's 2 bytes are the tag for type 1, guard
- * and reference tag 6 for type 3; plain metadata gets the no-op profile and no device capability).
- */
-const NVME_PROFILES = {
-  0: { format: 'nop', tag_size: '0', device_is_integrity_capable: '0', read_verify: '1', write_generate: '1' },
-  1: { format: 'T10-DIF-TYPE1-CRC', tag_size: '2', device_is_integrity_capable: '1', read_verify: '1', write_generate: '1' },
-  3: { format: 'T10-DIF-TYPE3-CRC', tag_size: '6', device_is_integrity_capable: '1', read_verify: '1', write_generate: '1' },
-} as const;
-
 /** A cell's disks by role: the host image of each and, once mapped, its guest device. */
 export class CellDisks {
   private guest = new Map<string, string>();
@@ -77,11 +67,12 @@ export class CellDisks {
       if (d.nvme === undefined) continue;
       const dir = `/sys/block/${this.dev(d.name).replace('/dev/', '')}/integrity`;
       const r = await s.run(['cat', `${dir}/format`]);
-      const want = NVME_PROFILES[d.nvme.pi];
+      // what nvme_init_integrity registers, with the block layer verifying and generating (blk_integrity_register)
+      const want: Record<string, string> = { ...profileAttributes(diskProfile(d)), read_verify: '1', write_generate: '1' };
       if (r.exitCode !== 0) throw new SkipCell(`kernel without block integrity support (CONFIG_BLK_DEV_INTEGRITY): disk ${d.name} has NVMe metadata the kernel cannot use`);
       const format = r.stdout.toString().trim();
-      if (format !== want.format) throw new InfraError(`disk ${d.name} (${dir}) has integrity profile '${format}', not '${want.format}' for nvme.pi ${d.nvme.pi}: the guest does not see the namespace the scenario asks for`);
-      await this.checkProfile(s, d.name, dir, { ...want, protection_interval_bytes: String(d.logicalBlockSize ?? 512) });
+      if (format !== want['format']) throw new InfraError(`disk ${d.name} (${dir}) has integrity profile '${format}', not '${want['format']}' for nvme.pi ${d.nvme.pi}: the guest does not see the namespace the scenario asks for`);
+      await this.checkProfile(s, d.name, dir, want);
       for (const [file, on] of [['read_verify', d.nvme.readVerify], ['write_generate', d.nvme.writeGenerate]] as const) {
         if (on !== false) continue;
         await s.must(['sh', '-c', `echo 0 > ${dir}/${file}`]);

@@ -14,6 +14,7 @@ import type { GuestFacts } from '../../../scenario/requirements.ts';
 import { closedJournalBlocks, encryptedJournalInDoubt } from './closed-journal.ts';
 import type { HostFault, IntegrityStack, IoRange, TableTry } from '../../../scenario/schema.ts';
 import { runTablesStep } from './integrity-tables.ts';
+import { runProfilesStep } from '../../session/profiles-step.ts';
 import type { CellSpec, GuestSession } from '../../session/cell.ts';
 import { KernelFailure, SkipCell } from '../../session/cell.ts';
 import type { TransferPlan } from '../../session/disks.ts';
@@ -147,6 +148,12 @@ export class IntegrityCell {
       else if ('crash' in step) { await this.crashSteps.crash(i, step.crash); this.wrote = false; }
       else if ('kill' in step) { await this.crashSteps.kill(i, step.kill); this.wrote = false; }
       else if ('tables' in step) await this.tables(i, step.tables);
+      else if ('profiles' in step) {
+        await runProfilesStep({
+          s: this.s, disks: this.disks, declared: new Map(this.spec.scenario.disks.map((d) => [d.name, d])),
+          kernelVersion: this.facts?.kernelVersion ?? [0], at: `${this.spec.scenario.file}: steps[${i}].profiles`,
+        }, i, step.profiles);
+      }
       else await this.fault(step);
     }
     const end = this.spec.scenario.steps.length;
