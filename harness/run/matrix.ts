@@ -14,7 +14,7 @@ import { runCell } from './run-cell.ts';
 import { checkFreeSpace, RUN_SPACE } from './session/free-space.ts';
 import { cacheDir } from '../../vm/cache.ts';
 import { logClassOf } from './share/guest-state.ts';
-import { needsOwnGuest, runShared, type SharedVm } from './share/share.ts';
+import { needsOwnGuest, RERUNS_PER_KERNEL, runShared, type SharedVm } from './share/share.ts';
 import { DISK_BUDGET, guestKey, SharedGuest, slotDisks, type SharedSlotRun } from './share/shared-guest.ts';
 import { chooseAccelFor, isReady, prepareKernels, type ReadyKernel } from './kernels.ts';
 import {
@@ -149,7 +149,7 @@ async function runSharedGuests(
   };
   await runShared(items, {
     perGuest: cfg.shareGuest, jobs: cfg.jobs, budget: DISK_BUDGET, guestKey: (e) => guestKey(e.spec), weight: (e) => slotDisks(e.spec),
-    spread: (e) => logClassOf(e.spec.scenario.stack.type),
+    spread: (e) => logClassOf(e.spec.scenario.stack.type), rerunCap: RERUNS_PER_KERNEL,
     ...(stop ? { stop } : {}),
   }, vm, {
     provisional: async (e, r, position) => {
@@ -163,12 +163,14 @@ async function runSharedGuests(
         };
       }
     },
-    final: async (e, r) => {
+    final: async (e, r, position, notRerun) => {
       const p = progress.get(e.cell)!;
       const res = r.result;
       const ran = r.guestDir !== '';
+      // a failure later in a guest that is not run again says where it happened and why it stays there
+      const reason = notRerun === undefined ? res.reason : `${res.reason} (scenario ${position + 1} of a shared guest, after ${r.before.join(', ')}; ${notRerun})`;
       let run: RunRecord = {
-        repeat: e.repeat, attempt: e.attempt, verdict: res.verdict, reason: res.reason, durationMs: res.durationMs, dir: ran ? results.relative(e.spec.dir) : '',
+        repeat: e.repeat, attempt: e.attempt, verdict: res.verdict, reason, durationMs: res.durationMs, dir: ran ? results.relative(e.spec.dir) : '',
         ...(ran ? { guest: results.relative(r.guestDir) } : {}),
         ...(res.bootMs !== undefined ? { bootMs: res.bootMs } : {}),
         ...(res.signature !== undefined ? { signature: res.signature } : {}),

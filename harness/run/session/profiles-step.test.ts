@@ -4,7 +4,7 @@ import { attributeDiffs, linearTable, parseAttributes } from './profiles-step.ts
 
 const ctx = {
   disks: { dev: (n: string) => ({ a: '/dev/nvme0n1', b: '/dev/vdb' })[n]! },
-  declared: new Map([['a', { size: 8 * 1024 * 1024 }], ['b', { size: 4 * 1024 * 1024 }]]),
+  declared: new Map([['a', { size: 8 * 1024 * 1024, logicalBlockSize: 512 as const }], ['b', { size: 4 * 1024 * 1024, logicalBlockSize: 512 as const }]]),
   at: 'x.yaml: steps[3].profiles',
 };
 

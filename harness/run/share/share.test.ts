@@ -19,7 +19,7 @@ interface Run extends SlotRun {
   guest: number;
 }
 
-/** A VM layer that records every boot and run; a verdict other than pass/skip kills its guest. */
+/** A VM layer that records every boot and run; a crash, hang or error kills its guest. */
 class FakeVm implements SharedVm<Item, Run> {
   boots = 0;
   live = 0;
@@ -48,8 +48,8 @@ class FakeVm implements SharedVm<Item, Run> {
         await new Promise((r) => setTimeout(r, 1));
         const verdict = (position === 0 ? x.first : x.later) ?? x.first ?? 'pass';
         this.runs.push({ id: x.id, guest, position, verdict });
-        const reusable = (verdict === 'pass' || verdict === 'skip') && !x.dirty;
-        if (verdict !== 'pass' && verdict !== 'skip') alive = false;
+        const reusable = (verdict === 'pass' || verdict === 'skip' || verdict === 'fail') && !x.dirty;
+        if (verdict !== 'pass' && verdict !== 'skip' && verdict !== 'fail') alive = false;
         return { verdict, reusable, guest };
       },
       after: async (x: Item): Promise<Run | undefined> => {
@@ -72,11 +72,11 @@ const opts = (over: Partial<ShareOptions<Item>> = {}): ShareOptions<Item> => ({
 
 async function run(items: Item[], o = opts(), retry?: (x: Item, r: Run) => boolean) {
   const vm = new FakeVm();
-  const finals: Array<{ id: string; verdict: Verdict; position: number }> = [];
+  const finals: Array<{ id: string; verdict: Verdict; position: number; notRerun?: string | undefined }> = [];
   const provisional: string[] = [];
   await runShared(items, o, vm, {
-    final: async (x, r, position) => {
-      finals.push({ id: x.id, verdict: r.verdict, position });
+    final: async (x, r, position, notRerun) => {
+      finals.push({ id: x.id, verdict: r.verdict, position, notRerun });
       return retry?.(x, r) ?? false;
     },
     provisional: async (x) => {
@@ -140,11 +140,37 @@ describe('runShared', () => {
   });
 
   it('never runs two must-run-first scenarios in one guest', async () => {
-    const { vm, finals } = await run(items(3, { 1: { first: 'fail' }, 2: { first: 'fail' } }));
+    const { vm, finals } = await run(items(3, { 1: { first: 'crash' }, 2: { first: 'crash' } }));
     expect(vm.batches).toEqual([['s0', 's1', 's2'], ['s1', 's2'], ['s2']]);
     expect(finals).toEqual([
-      { id: 's0', verdict: 'pass', position: 0 }, { id: 's1', verdict: 'fail', position: 0 }, { id: 's2', verdict: 'fail', position: 0 },
+      { id: 's0', verdict: 'pass', position: 0 }, { id: 's1', verdict: 'crash', position: 0 }, { id: 's2', verdict: 'crash', position: 0 },
     ]);
+  });
+
+  it('hands a guest a failing scenario left clean to the next one, and reruns the failure first in a fresh guest', async () => {
+    const { vm, finals, provisional } = await run(items(4, { 1: { later: 'fail', first: 'pass' } }), opts({ perGuest: 4 }));
+    expect(provisional).toEqual(['s1']);
+    expect(vm.batches).toEqual([['s0', 's1', 's2', 's3'], ['s1']]);
+    expect(vm.runs.filter((r) => r.guest === 1).map((r) => r.id)).toEqual(['s0', 's1', 's2', 's3']);
+    expect(finals.find((f) => f.id === 's1')).toEqual({ id: 's1', verdict: 'pass', position: 0 });
+    expect(vm.boots).toBe(2);
+  });
+
+  it('retires a guest a failing scenario left dirty', async () => {
+    const { vm } = await run(items(3, { 0: { first: 'fail', dirty: true } }));
+    expect(vm.batches).toEqual([['s0', 's1', 's2'], ['s1', 's2']]);
+  });
+
+  it('spends at most rerunCap fresh guests per kernel: later failures are final in the sequence, saying why', async () => {
+    const many = items(6, { 1: { later: 'fail' }, 2: { later: 'fail' }, 3: { later: 'fail' }, 4: { later: 'fail' } });
+    const { vm, finals, provisional } = await run(many, opts({ perGuest: 6, rerunCap: 2 }));
+    expect(provisional).toEqual(['s1', 's2']);
+    expect(finals.filter((f) => f.notRerun !== undefined).map((f) => [f.id, f.position])).toEqual([['s3', 3], ['s4', 4]]);
+    expect(finals.find((f) => f.id === 's3')!.notRerun).toMatch(/not run again first in a fresh guest: this kernel's 2 reruns are spent/);
+    expect(vm.boots).toBe(3);
+    // another kernel has reruns of its own
+    const two = await run([...many, { id: 'x1', kernel: 'k2' }, { id: 'x2', kernel: 'k2', later: 'fail' }], opts({ perGuest: 6, rerunCap: 2 }));
+    expect(two.provisional).toEqual(['s1', 's2', 'x2']);
   });
 
   it('retires a guest a passing scenario left dirty, without rerunning that scenario', async () => {

@@ -9,18 +9,27 @@
  * - Nothing the kernel did in a shared guest is lost. A later execution (not the first of its guest) that
  *   does not pass or skip is run again first in a fresh guest (`provisional`); the caller keeps both runs
  *   (a crash, hang or fail in the sequence stays the verdict, the fresh run says whether it needs the
- *   sequence), and an infrastructure `error` in the sequence counts for nothing.
- * - An execution that passed or skipped is decided only once the console after its end has been read
- *   (`after`): up to the next scenario's begin, or to QEMU's end for the last one. A crash there is found
- *   after it ended and is its own.
- * - A guest that is not reusable (its scenario did not pass or skip, it left state behind, or it stopped
- *   answering) is retired; the executions of its batch that did not run go to a fresh guest.
+ *   sequence), and an infrastructure `error` in the sequence counts for nothing. Each guest key (a kernel)
+ *   gets at most `rerunCap` such fresh-guest reruns: past that, a crash, hang or fail in the sequence is
+ *   final as it is, with the reason why it was not run again, so a kernel that fails much of the library
+ *   does not boot a guest for every failure.
+ * - An execution that passed, skipped or failed is decided only once the console after its end has been
+ *   read (`after`): up to the next scenario's begin, or to QEMU's end for the last one. A crash there is
+ *   found after it ended and is its own.
+ * - A guest that is not reusable (its scenario crashed, hung or erred, it left state behind, or it stopped
+ *   answering) is retired; the executions of its batch that did not run go to a fresh guest. A scenario
+ *   that failed (the kernel disagreed with the model) and left the guest clean hands it on: the failure is
+ *   in its record, and the guest's state check says nothing was left behind.
  */
 import type { Scenario } from '../../scenario/load.ts';
 import type { Verdict } from '../session/observations.ts';
 
-/** Verdicts a scenario may end with and still hand the guest to the next one. */
+/** Verdicts that need no fresh-guest rerun when they come later in a guest. */
 const SHAREABLE: ReadonlySet<Verdict> = new Set(['pass', 'skip']);
+/** Verdicts a scenario may end with and still hand a guest that passed its state check to the next one. */
+const CONTINUES: ReadonlySet<Verdict> = new Set(['pass', 'skip', 'fail']);
+/** Fresh-guest reruns per guest key (kernel) in the matrix: the evidence of the first few, at a boot each. */
+export const RERUNS_PER_KERNEL = 3;
 
 export interface SlotRun {
   verdict: Verdict;
@@ -61,12 +70,17 @@ export interface ShareOptions<X> {
    * windows (guest-state.ts) then need not wait for each other.
    */
   spread?(x: X): string;
+  /** most fresh-guest reruns per guest key (default: no limit) */
+  rerunCap?: number;
   stop?: AbortSignal;
 }
 
 export interface ShareCallbacks<X, R extends SlotRun> {
-  /** A run that counts; return true to run x again (a retried infrastructure error). */
-  final(x: X, r: R, position: number): Promise<boolean>;
+  /**
+   * A run that counts; return true to run x again (a retried infrastructure error). `notRerun` says why a
+   * crash, hang or fail later in a guest was not run again first in a fresh one.
+   */
+  final(x: X, r: R, position: number, notRerun?: string): Promise<boolean>;
   /** A run that does not count: x will run again first in a fresh guest. */
   provisional?(x: X, r: R, position: number): Promise<void>;
 }
@@ -130,6 +144,7 @@ export async function runShared<X, R extends SlotRun>(items: X[], o: ShareOption
     for (const w of waiting.splice(0)) w();
   };
 
+  const reruns = new Map<string, number>();
   // per running batch: its guest key and how many of its executions have not started yet
   type Running = { key: string; left: number };
   const inGuests = new Set<Running>();
@@ -140,12 +155,19 @@ export async function runShared<X, R extends SlotRun>(items: X[], o: ShareOption
     const guest = await vm.open(batch);
     const back: Pending<X>[] = [];
     const decide = async (x: X, r: R, pos: number): Promise<void> => {
+      let notRerun: string | undefined;
       if (pos > 0 && !SHAREABLE.has(r.verdict)) {
-        await cb.provisional?.(x, r, pos);
-        back.push({ x, first: true });
-      } else if (await cb.final(x, r, pos)) {
-        back.push({ x, first: false });
+        const key = o.guestKey(x);
+        const used = reruns.get(key) ?? 0;
+        if (used < (o.rerunCap ?? Infinity)) {
+          reruns.set(key, used + 1);
+          await cb.provisional?.(x, r, pos);
+          back.push({ x, first: true });
+          return;
+        }
+        notRerun = `not run again first in a fresh guest: this kernel's ${o.rerunCap} reruns are spent`;
       }
+      if (await cb.final(x, r, pos, notRerun)) back.push({ x, first: false });
     };
     // a run that passed or skipped, waiting for the console after its end
     let held: { x: X; r: R; pos: number } | undefined;
@@ -166,9 +188,9 @@ export async function runShared<X, R extends SlotRun>(items: X[], o: ShareOption
         mine.left = batch.length - pos - 1;
         const r = await guest.run(x, pos);
         await release();
-        if (SHAREABLE.has(r.verdict)) held = { x, r, pos };
+        if (CONTINUES.has(r.verdict)) held = { x, r, pos };
         else await decide(x, r, pos);
-        if (!r.reusable || !SHAREABLE.has(r.verdict)) {
+        if (!r.reusable || !CONTINUES.has(r.verdict)) {
           back.push(...batch.slice(pos + 1).map((y) => ({ x: y, first: false })));
           break;
         }

@@ -241,18 +241,24 @@ export class SharedGuest implements SharedGuestHandle<CellSpec, SharedSlotRun> {
     }
     Object.assign(result, judgeCell(spec, session, outcome, consoleText, exit?.stderr ?? '', began || prev === undefined ? exit : undefined));
     const trailer = scanConsole(text.slice(this.consumed));
-    if ((result.verdict === 'pass' || result.verdict === 'skip') && exit !== undefined && trailer?.kind === 'crash') {
+    // a pass or a skip may still end worse; so may a fail (a crash, reset or hang after it is worse), but the
+    // host's faults never turn what the kernel already got wrong into an infrastructure error
+    const decided = result.verdict === 'pass' || result.verdict === 'skip';
+    const failed = result.verdict === 'fail';
+    if ((decided || failed) && exit !== undefined && trailer?.kind === 'crash') {
       // the guest died after the end marker: what the console says after it is this scenario's
       Object.assign(result, { verdict: 'crash', signature: trailer.signature, reason: `${trailer.line} (on the console after the scenario ended)` });
       await appendFile(join(spec.dir, 'console.log'), `--- ih: the shared guest's console after this scenario ended (${this.consolePath}) ---\n${text.slice(this.consumed)}`);
       this.consumed = text.length;
-    } else if (result.verdict === 'pass' || result.verdict === 'skip') {
+    } else if (decided || failed) {
       if (exit !== undefined && exit.endedBy === 'guest') {
         Object.assign(result, { verdict: 'crash', signature: SILENT_RESET, reason: `the guest reset after the scenario's steps ended (QEMU exited under -no-reboot${exit.shutdownReason ? `, ${exit.shutdownReason}` : ''}) with no oops or panic on the console` });
-      } else if (exit !== undefined) {
+      } else if (exit !== undefined && decided) {
         Object.assign(result, { verdict: 'error', reason: `QEMU ended after the scenario's steps ended (${exit.endedBy === 'signal' ? `${exit.signal ?? 'a signal'} the harness did not send` : `exit ${exit.exitCode}`})${exit.stderr.trim() ? `: ${tail(exit.stderr, 3)}` : ''}` });
-      } else if (afterSteps !== undefined) {
-        Object.assign(result, host !== undefined ? { verdict: 'error', reason: afterSteps } : { verdict: 'hang', reason: afterSteps, signature: `${spec.scenario.id}: hang` });
+      } else if (afterSteps !== undefined && host === undefined) {
+        Object.assign(result, { verdict: 'hang', reason: afterSteps, signature: `${spec.scenario.id}: hang` });
+      } else if (afterSteps !== undefined && decided) {
+        Object.assign(result, { verdict: 'error', reason: afterSteps });
       }
     }
     result.durationMs = Date.now() - started;
@@ -260,9 +266,11 @@ export class SharedGuest implements SharedGuestHandle<CellSpec, SharedSlotRun> {
     entry.durationMs = result.durationMs;
     const before = this.log.slice(0, -1).map((l) => l.scenario);
     await writeCellFiles(spec, result, { sharedGuest: { dir: this.dir, position, ...(before.length > 0 ? { before } : {}) } });
-    if (result.verdict !== 'pass' && result.verdict !== 'skip') await worker.retire('kill');
+    // a fail whose guest passed the state check hands it on (share.ts); anything worse retires it
+    const handsOn = (result.verdict === 'pass' || result.verdict === 'skip' || (result.verdict === 'fail' && reusable)) && guest.state !== 'exited';
+    if (!handsOn && result.verdict !== 'pass' && result.verdict !== 'skip') await worker.retire('kill');
     const run: SharedSlotRun = { verdict: result.verdict, reusable: reusable && guest.state !== 'exited', result, guestDir: this.dir, before };
-    if (result.verdict === 'pass' || result.verdict === 'skip') {
+    if (handsOn || result.verdict === 'pass' || result.verdict === 'skip') {
       this.last = { spec, run, entry };
       this.finished.set(spec, this.last);
     }
