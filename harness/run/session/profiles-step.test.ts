@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { diskProfile } from '../../model/integrity/profile-stack.ts';
-import { attributeDiffs, linearTable, parseAttributes } from './profiles-step.ts';
+import { attributeDiffs, linearTable, parseAttributes, parseDeps } from './profiles-step.ts';
 
 const ctx = {
   disks: { dev: (n: string) => ({ a: '/dev/nvme0n1', b: '/dev/vdb' })[n]! },
@@ -26,5 +26,10 @@ describe('the profiles step', () => {
     const seen = parseAttributes('format T10-DIF-TYPE1-CRC\ntag_size 2\nprotection_interval_bytes 512\ndevice_is_integrity_capable 0\n');
     expect(attributeDiffs(diskProfile({ nvme: { pi: 1 } }), seen)).toEqual([{ file: 'device_is_integrity_capable', expected: '1', found: '0' }]);
     expect(attributeDiffs('none', seen).map((d) => d.file)).toEqual(['format', 'tag_size', 'protection_interval_bytes']);
+  });
+
+  it('reads the devices a live table maps', () => {
+    expect(parseDeps(' 2 dependencies\t: (nvme1n1) (nvme0n1)\n')).toEqual(['nvme0n1', 'nvme1n1']);
+    expect(parseDeps(' 0 dependencies\t:\n')).toEqual([]);
   });
 });

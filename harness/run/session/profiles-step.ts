@@ -44,7 +44,8 @@ export function linearTable(ctx: Pick<ProfilesContext, 'disks' | 'declared' | 'a
 
 /** One `name value` line per attribute file of the device's integrity/ directory. */
 export function readAttributesArgv(name: string): string[] {
-  return ['sh', '-c', `d=$(basename "$(readlink -f /dev/mapper/${name})") && for f in ${FILES.join(' ')}; do echo "$f $(cat /sys/block/$d/integrity/$f)"; done`];
+  // without udev, /dev/mapper/<name> is a device node of its own, not a link to /dev/dm-N: dmsetup names it
+  return ['sh', '-c', `d=$(dmsetup info -c --noheadings -o blkdevname ${name}) && for f in ${FILES.join(' ')}; do v=$(cat /sys/block/$d/integrity/$f) || exit 1; echo "$f $v"; done`];
 }
 
 export function parseAttributes(text: string): Map<string, string> {
@@ -54,6 +55,11 @@ export function parseAttributes(text: string): Map<string, string> {
     if (m && FILES.includes(m[1]!)) out.set(m[1]!, m[2]!.trim());
   }
   return out;
+}
+
+/** The block devices `dmsetup deps -o blkdevname` lists, sorted: " 2 dependencies  : (nvme1n1) (nvme0n1)". */
+export function parseDeps(text: string): string[] {
+  return [...text.matchAll(/\(([^)]+)\)/g)].map((m) => m[1]!).sort();
 }
 
 /** The attributes the model names that the kernel shows otherwise, as "file: expected / found". */
@@ -95,7 +101,16 @@ export async function runProfilesStep(ctx: ProfilesContext, step: number, tries:
       }
       // a refused reload leaves no inactive table: resume then changes nothing
       await s.must(['dmsetup', 'resume', name]);
-      await check(r.exitCode === 0 ? want.after : live, onto);
+      // a reload the kernel said it took must be the live table now, whatever the model thought of it
+      const deps = parseDeps((await s.must(['dmsetup', 'deps', '-o', 'blkdevname', name])).stdout.toString());
+      const mapped = (names: readonly string[]) => [...new Set(names.map((n) => ctx.disks.dev(n).replace('/dev/', '')))].sort();
+      if (r.exitCode === 0 && deps.join(' ') !== mapped(t.reload).join(' ')) {
+        s.disagree({
+          step, kind: 'reload-dropped', expected: `after dmsetup reload exited 0 and resume, ${name} maps ${mapped(t.reload).join(', ')} (${onto.trim()})`,
+          found: `it still maps ${deps.join(', ') || 'nothing'}: the kernel reported the reload as taken but did not load it`,
+        });
+      }
+      await check(r.exitCode === 0 && deps.join(' ') === mapped(t.reload).join(' ') ? want.after : live, onto);
     }
     await s.must(['dmsetup', 'remove', name]);
   }
