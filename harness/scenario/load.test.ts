@@ -67,7 +67,8 @@ ${steps('write: { offset: 0, length: 1MiB, bs: 64KiB, procs: 4, fua: true }', 'r
     expect(all.length).toBeGreaterThan(0);
     // the crash-consistency replays take minutes each under TCG: out of the default library, with a reason
     for (const s of all.filter((x) => x.id.startsWith('crash/'))) expect(s.slow, s.id).toMatch(/\S/);
-    expect(all.filter((x) => !x.id.startsWith('crash/')).every((x) => x.slow === undefined)).toBe(true);
+    // besides them only the scenario that fails every kernel before 6.11 by a known bug (integrity/053)
+    expect(all.filter((x) => !x.id.startsWith('crash/') && x.slow !== undefined).map((x) => x.id)).toEqual(['integrity/053-profile-conflict-reload']);
   });
 });
 
