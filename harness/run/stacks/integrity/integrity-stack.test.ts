@@ -22,6 +22,12 @@ describe('integrity stack argv', () => {
     expect(integrityOpenArgv(s, { data: '/dev/vda', meta: '/dev/vdb' }, 'x')).toEqual(['integritysetup', 'open', '/dev/vdb', 'x', '--data-device', '/dev/vda', '--integrity', 'crc32c', '--integrity-bitmap-mode', '--allow-discards']);
   });
 
+  it('opens in recovery mode with --integrity-recovery-mode alone, whatever mode the stack has (table mode R)', () => {
+    const s = integrityStackSchema.parse({ type: 'integrity', disk: 'data', mode: 'bitmap' });
+    expect(integrityOpenArgv({ ...s, mode: 'recovery' }, { data: '/dev/vda' }, 'x')).toEqual(['integritysetup', 'open', '/dev/vda', 'x', '--integrity', 'crc32c', '--integrity-recovery-mode']);
+    expect(integrityTableArgs({ ...s, mode: 'recovery' }, { data: '/dev/vda' })).toBe('/dev/vda 0 4 R 1 internal_hash:crc32c');
+  });
+
   it('gives the tag size, journal size and wipe to format, the tunables to open', () => {
     const s = integrityStackSchema.parse({
       type: 'integrity', disk: 'data', hash: 'hmac-sha1', key: '00', tagSize: 6, journalSize: '256KiB', noWipe: true,
