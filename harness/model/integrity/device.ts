@@ -34,7 +34,10 @@
  *   the mismatch counter does not move; an I/O error under the data still fails the read with EIO.
  *   dm_integrity_map() returns DM_MAPIO_KILL for anything but a read, after the flush branch: a write (and a
  *   discard, with allow_discards) ends with BLK_STS_IOERR, EIO, and changes nothing; an empty flush goes to
- *   the commit work, which in any mode but 'J' only flushes buffers, and succeeds. Same in 6.1 and 6.12.
+ *   the commit work, which in any mode but 'J' only flushes buffers, and succeeds. Read in Debian's 6.1
+ *   and 6.12 sources, which agree on all of this; 6.12's dm_integrity_resume() also skips every superblock
+ *   write in R mode, where 6.1's may still set the recalculating flag (the loader refuses recovery mode with
+ *   a recalculation, so the difference is never reached).
  */
 import { BlockMap } from './block-map.ts';
 import { ModelInputError } from '../errors.ts';

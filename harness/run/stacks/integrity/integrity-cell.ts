@@ -24,7 +24,7 @@ import { ChecksumTally, discardStep, flushStep, readStep, topDevice, writeStep, 
 import { checkTopDevice } from '../../session/io-refusal.ts';
 import { reloadTable, suspendResume } from '../../session/dm-reload.ts';
 import {
-  integrityCloseArgv, integrityFormatArgv, integrityKeyFiles, integrityOpenArgv, integrityTableArgs, lowerTable, mergeRanges, MODE_LETTER, parseIntegrityStatus,
+  integrityCloseArgv, integrityFormatArgv, integrityKeyFiles, integrityOpenArgv, integrityTableArgs, lowerTable, mergeRanges, MODE_LETTER, openMode, parseIntegrityStatus,
   type IntegrityDevices,
 } from './integrity-stack.ts';
 import { CellDisks, writePayload } from '../../session/guest-disks.ts';
@@ -345,11 +345,12 @@ export class IntegrityCell {
    * open after a recovery open is in the mode the stack had before it.
    */
   private async openStep(i: number, mode?: IntegrityOpenMode): Promise<void> {
-    const next = mode ?? this.settledMode;
-    if (next !== this.mode) this.s.note(`opens in ${next} mode (was ${this.mode})`);
-    this.mode = next;
-    if (next !== 'recovery') this.settledMode = next;
-    const recovery = next === 'recovery';
+    const next = openMode(this.settledMode, mode);
+    if (next.mode !== this.mode) this.s.note(`opens in ${next.mode} mode (was ${this.mode})`);
+    const leavesRecovery = this.mode === 'recovery' && next.mode !== 'recovery';
+    this.mode = next.mode;
+    this.settledMode = next.settled;
+    const recovery = next.mode === 'recovery';
     const model = this.modelOrThrow();
     const table = this.table!;
     const sbBefore = await this.s.images.readAt(this.sbImage(), 0, SB_BYTES);
@@ -360,7 +361,7 @@ export class IntegrityCell {
     }
     await this.activate();
     model.activate({ recovery });
-    if (recovery) await this.checkLiveMode(i);
+    if (recovery || leavesRecovery) await this.checkLiveMode(i);
     if (recovery && this.pendingReplay !== undefined) {
       this.s.note(`recovery mode replays no journal: the ${this.pendingReplay.size} block(s) it still holds wait for the next normal open`);
     } else if (this.pendingReplay !== undefined) {

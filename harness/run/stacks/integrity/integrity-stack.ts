@@ -96,6 +96,15 @@ export function integrityTableArgs(s: OpenedIntegrityStack, d: IntegrityDevices)
   return `${d.data} 0 ${s.tagSize ?? digestSize(s.hash)} ${MODE_LETTER[s.mode]} ${opts.length} ${opts.join(' ')}`;
 }
 
+/**
+ * The mode an open step opens in, and the mode later plain opens return to: a named mode other than recovery
+ * becomes the stack's from then on; recovery lasts that one open; a plain open takes the stack's.
+ */
+export function openMode(settled: IntegrityStack['mode'], requested: IntegrityOpenMode | undefined): { mode: IntegrityOpenMode; settled: IntegrityStack['mode'] } {
+  if (requested === undefined) return { mode: settled, settled };
+  return { mode: requested, settled: requested === 'recovery' ? settled : requested };
+}
+
 export function integrityCloseArgv(name: string): string[] {
   return ['integritysetup', 'close', name];
 }
