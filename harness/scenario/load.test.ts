@@ -244,4 +244,21 @@ describe('an open in another mode', () => {
     const tuned = await loadError(`${HEAD}stack: { type: integrity, disk: data, journalWatermark: 10 }\n${steps('close', 'open: { mode: bitmap }')}`);
     expect(tuned).toMatch(/steps\[1\]\.open\.mode: the stack's journalWatermark belong to one mode/);
   });
+
+  it('in recovery mode: not with a recalculation, a raw table or a broken superblock; no crash, kill or buffered write while in it', async () => {
+    const recalc = await loadError(`${HEAD}stack: { type: integrity, disk: data, recalculate: true }\n${steps('close', 'open: { mode: recovery }')}`);
+    expect(recalc).toMatch(/steps\[1\]\.open\.mode: recovery mode with stack\.recalculate/);
+    const raw = await loadError(`${HEAD}stack: { type: integrity, disk: data, table: { options: [] } }\n${steps('close', 'open: { mode: recovery }')}`);
+    expect(raw).toMatch(/steps\[1\]\.open\.mode: a raw-table stack opens in its table's mode/);
+    const sb = await loadError(`${HEAD}${STACK}${steps('close', 'corruptSuperblock: { field: magic }', 'open: { mode: recovery }')}`);
+    expect(sb).toMatch(/steps\[2\]\.open\.mode: steps\[1\] corrupted the superblock/);
+    const buffered = await loadError(`${HEAD}${STACK}${steps('close', 'open: { mode: recovery }', 'write: { offset: 0, length: 4096, buffered: true }')}`);
+    expect(buffered).toMatch(/steps\[2\]\.write\.buffered: the stack is open in recovery mode/);
+  });
+
+  it('in recovery mode: O_DIRECT writes and a plain open after it load', async () => {
+    const dir = scenarioDir({ 'g/r.yaml': `${HEAD}${STACK}${steps('close', 'open: { mode: recovery }', 'write: { offset: 0, length: 4096 }', 'close', 'open', 'write: { offset: 0, length: 4096, buffered: true }')}` });
+    const s = await loadScenario(join(dir, 'g/r.yaml'), dir);
+    expect(s.steps[1]).toEqual({ open: { mode: 'recovery' } });
+  });
 });

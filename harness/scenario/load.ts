@@ -7,7 +7,7 @@ import { checkCrashStep, checkKillStep } from './crash-semantics.ts';
 import { checkCryptAeadScenario } from './crypt-check.ts';
 import { digestSize, isKeyedHash } from '../model/integrity/tags.ts';
 import { checkLuks2Scenario } from './luks-check.ts';
-import { scenarioSchema, stepSchema, type IoRange, type ScenarioBody } from './schema.ts';
+import { scenarioSchema, stepSchema, type IntegrityStack, type IoRange, type ScenarioBody } from './schema.ts';
 
 export interface Scenario extends ScenarioBody {
   /** Path relative to the scenarios directory, without extension: "integrity/001-crc32c-journal". */
@@ -115,6 +115,8 @@ export function checkSemantics(_file: string, s: ScenarioBody): string[] {
     if (d.nvme !== undefined && d.nvme.pi !== 0) protectedDisks.push(d.name);
   });
   let open = true;
+  /** the stack is open in recovery mode: the kernel refuses every write */
+  let recovery = false;
   let brokenAt: number | undefined;
   const erroring = new Set<number>();
   s.steps.forEach((step, i) => {
@@ -137,7 +139,9 @@ export function checkSemantics(_file: string, s: ScenarioBody): string[] {
       if (typeof step !== 'string' && stack.type === 'integrity') {
         const tuned = (['journalWatermark', 'journalCommitTime', 'bitmapSectorsPerBit', 'bitmapFlushTime'] as const).filter((f) => stack[f] !== undefined);
         if (tuned.length > 0) errs.push(`${at}.open.mode: the stack's ${tuned.join(', ')} belong to one mode; a scenario that changes mode sets none`);
+        if (step.open.mode === 'recovery') errs.push(...checkRecoveryOpen(`${at}.open.mode`, stack, brokenAt));
       }
+      recovery = typeof step !== 'string' && step.open.mode === 'recovery';
       open = brokenAt === undefined;
     } else if (step === 'close') {
       if (!open) errs.push(`${at}: 'close' but the stack is already closed`);
@@ -184,9 +188,11 @@ export function checkSemantics(_file: string, s: ScenarioBody): string[] {
       });
     } else if ('crash' in step) {
       needOpen('crash');
+      if (recovery) errs.push(`${at}.crash: the stack is open in recovery mode, which refuses every write; a crash step needs writes to cut`);
       errs.push(...checkCrashStep(`${at}.crash`, step.crash, s, i));
     } else if ('kill' in step) {
       needOpen('kill');
+      if (recovery) errs.push(`${at}.kill: the stack is open in recovery mode, which refuses every write; a kill step needs writes to cut`);
       errs.push(...checkKillStep(`${at}.kill`, step.kill, s, i));
     } else {
       const [kind, r] = 'write' in step ? ['write', step.write] as const : ['read', step.read] as const;
@@ -195,12 +201,26 @@ export function checkSemantics(_file: string, s: ScenarioBody): string[] {
       if (kind === 'write') errs.push(...checkNotErroring(`${at}.write`, r.offset, r.length, unit, erroring));
       if (kind === 'read' && r.fua) errs.push(`${at}.read.fua: FUA applies to writes only`);
       if (kind === 'read' && r.buffered) errs.push(`${at}.read.buffered: reads are O_DIRECT, so each block is the device's answer and not the page cache's`);
+      if (kind === 'write' && r.buffered && recovery) errs.push(`${at}.write.buffered: the stack is open in recovery mode; what the page cache makes of writes the device refuses is not modelled (write O_DIRECT)`);
       if (kind === 'write' && r.buffered && (r.offset % PAGE || r.length % PAGE)) {
         // a partial page is read before it is written (the page cache's read-modify-write), which the model does not follow
         errs.push(`${at}.write.buffered: offset ${r.offset} and length ${r.length} must be multiples of ${PAGE}, so the page cache writes whole pages`);
       }
     }
   });
+  return errs;
+}
+
+/**
+ * What a recovery-mode open may not meet: a recalculation (which writes tags) and a raw-table stack (whose
+ * mode is its table's: R belongs in a tables step) are refused; after a superblock fault, R mode builds a
+ * superblock in memory where the others refuse (dm_integrity_ctr()), which the model does not follow.
+ */
+function checkRecoveryOpen(at: string, stack: IntegrityStack, brokenAt: number | undefined): string[] {
+  const errs: string[] = [];
+  if (stack.recalculate) errs.push(`${at}: recovery mode with stack.recalculate: a recalculation writes tags, which recovery mode never does; drop one`);
+  if (stack.table !== undefined) errs.push(`${at}: a raw-table stack opens in its table's mode; try mode R in a tables step`);
+  if (brokenAt !== undefined) errs.push(`${at}: steps[${brokenAt}] corrupted the superblock; what recovery mode makes of it is not modelled`);
   return errs;
 }
 

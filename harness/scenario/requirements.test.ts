@@ -25,6 +25,8 @@ describe('requirements', () => {
     expect(r.crypto).toEqual(['hmac(sha256)']);
     expect(r.toolOptions.integritysetup!.sort()).toEqual(['--allow-discards', '--integrity-bitmap-mode', '--integrity-key-file']);
     expect(r.toolOptions.cryptsetup).toEqual(['--integrity']);
+    const recovery = effectiveRequirements({ ...base, steps: ['close', { open: { mode: 'recovery' } }] });
+    expect(recovery.toolOptions.integritysetup).toContain('--integrity-recovery-mode');
   });
 
   it('adds integrity and crypt for AEAD stacks, and the cryptsetup options a luks2 stack uses', () => {

@@ -53,6 +53,7 @@ export function effectiveRequirements(s: Pick<Scenario, 'requires' | 'stack' | '
     if (st.table !== undefined || s.steps.some((x) => typeof x === 'object' && 'tables' in x)) atLeast('integrity', INTEGRITY_TARGET.ctrModel);
     if (modes.has('bitmap')) option('integritysetup', '--integrity-bitmap-mode');
     if (modes.has('direct')) option('integritysetup', '--integrity-no-journal');
+    if (modes.has('recovery')) option('integritysetup', '--integrity-recovery-mode');
     if (st.allowDiscards) option('integritysetup', '--allow-discards');
     if (st.metaDisk !== undefined) option('integritysetup', '--data-device');
     if (isKeyedHash(st.hash)) option('integritysetup', '--integrity-key-file');

@@ -212,8 +212,12 @@ export const stepSchema = z.union([
   z.strictObject({ kill }),
   z.literal('close'),
   z.literal('open'),
-  /** Integrity stacks: open in another mode (integritysetup open's mode flag), which later opens keep. */
-  z.strictObject({ open: z.strictObject({ mode: z.enum(['journal', 'bitmap', 'direct']) }) }),
+  /**
+   * Integrity stacks: open in another mode (integritysetup open's mode flag), which later opens keep. Recovery
+   * mode (--integrity-recovery-mode, table mode R: no journal replay, no tag checks, reads only) lasts one
+   * open: the next plain open goes back to the mode the stack had before it.
+   */
+  z.strictObject({ open: z.strictObject({ mode: z.enum(['journal', 'bitmap', 'direct', 'recovery']) }) }),
   z.literal('status'),
   z.literal('flush'),
   /** The top device's table loaded again under it (dmsetup suspend, reload, resume): a new target instance. */
@@ -261,6 +265,10 @@ export const scenarioSchema = z.strictObject({
 export type ScenarioBody = z.infer<typeof scenarioSchema>;
 export type Step = z.infer<typeof stepSchema>;
 export type IntegrityStack = z.infer<typeof integrityStackSchema>;
+/** The modes an integrity stack opens in: the stack's own, and recovery for one open at a time. */
+export type IntegrityOpenMode = IntegrityStack['mode'] | 'recovery';
+/** An integrity stack as one open builds it. */
+export type OpenedIntegrityStack = Omit<IntegrityStack, 'mode'> & { mode: IntegrityOpenMode };
 export type ScenarioDisk = z.infer<typeof diskSchema>;
 export type IoRange = z.infer<typeof ioRange>;
 export type Corruption = z.infer<typeof corrupt>;

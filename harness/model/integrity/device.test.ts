@@ -165,3 +165,81 @@ describe('recalculation (--integrity-recalculate)', () => {
     expect(() => m.recalculate()).toThrow(/block 0, whose data the host changed/);
   });
 });
+
+describe('recovery mode (table mode R)', () => {
+  const flipped = (b: Buffer, at: number) => { const c = Buffer.from(b); c[at] = c[at]! ^ 0xff; return c; };
+
+  it('reads back the bytes the host left, without EILSEQ, and normal mode fails them again', () => {
+    const m = new IntegrityDeviceModel({ sectorsPerBlock: 1, providedDataSectors: 64 });
+    m.write(0, Buffer.concat([block(1, 512), block(2, 512), block(3, 512)]));
+    m.corrupt(0, 'data', 5);
+    m.corrupt(1, 'tag');
+    m.deactivate();
+    m.activate({ recovery: true });
+    expect(m.recovery).toBe(true);
+    const r = m.expectRead(0, 4 * 512);
+    expect(r).toMatchObject({ ok: true, errno: 0, failingBlocks: [], indeterminateBlocks: [] });
+    expect(r.data!.subarray(0, 512).equals(flipped(block(1, 512), 5))).toBe(true);
+    expect(r.data!.subarray(512, 1024).equals(block(2, 512))).toBe(true);
+    expect(r.data!.subarray(1536).equals(block(0, 512))).toBe(true);
+    expect(m.blockExpectation(0)).toMatchObject({ corrupted: true, mustFail: false, errno: 0 });
+    m.deactivate();
+    m.activate();
+    expect(m.expectRead(0, 3 * 512)).toMatchObject({ ok: false, errno: EILSEQ, failingBlocks: [0, 1] });
+  });
+
+  it('refuses writes and discards with EIO and changes nothing; a flush succeeds', () => {
+    const m = new IntegrityDeviceModel({ sectorsPerBlock: 8, providedDataSectors: 800, allowDiscards: true });
+    m.write(8, block(4));
+    m.corrupt(1);
+    m.activate({ recovery: true });
+    expect(m.expectWrite(4096, 4096)).toEqual({ ok: false, errno: EIO });
+    expect(m.expectDiscard(8, 8)).toEqual({ ok: false, errno: EIO });
+    expect(m.expectFlush()).toEqual({ ok: true, errno: 0 });
+    m.write(8, block(9));
+    m.discard(8, 8);
+    expect(m.expectBlockRead(1).data!.equals(flipped(block(4), 0))).toBe(true);
+    // unaligned requests are still the block layer's EINVAL
+    expect(m.expectWrite(512, 4096)).toEqual({ ok: false, errno: EINVAL });
+    m.activate();
+    expect(m.expectBlockRead(1)).toMatchObject({ ok: false, errno: EILSEQ });
+  });
+
+  it('replays no journal, so a broken commit id fails nothing, and the next normal open replays', () => {
+    const m = new IntegrityDeviceModel({ sectorsPerBlock: 1, providedDataSectors: 64 });
+    m.write(6, block(6, 512));
+    m.corrupt(6);
+    m.corruptJournal('commit-id');
+    m.activate({ recovery: true });
+    expect(m.failedErrno).toBe(0);
+    expect(() => m.replayJournal([6])).toThrow(/replays no journal/);
+    expect(m.expectBlockRead(6)).toMatchObject({ ok: true, data: flipped(block(6, 512), 0) });
+    m.deactivate();
+    m.activate();
+    expect(m.failedErrno).toBe(EIO);
+    const healthy = new IntegrityDeviceModel({ sectorsPerBlock: 1, providedDataSectors: 64 });
+    healthy.write(6, block(6, 512));
+    healthy.corrupt(6);
+    healthy.activate();
+    expect(healthy.replayJournal([6])).toEqual([6]);
+    healthy.activate({ recovery: true });
+    expect(healthy.expectBlockRead(6)).toMatchObject({ ok: true, data: block(6, 512) });
+  });
+
+  it('follows swapped blocks, an I/O error below, and blocks whose bytes are unknown', () => {
+    const m = new IntegrityDeviceModel({ sectorsPerBlock: 1, providedDataSectors: 64, allowDiscards: true });
+    m.write(0, Buffer.concat([block(1, 512), block(2, 512)]));
+    m.discard(3, 1);
+    m.swap(0, 1);
+    m.corrupt(3);
+    m.ioError(5);
+    m.activate({ recovery: true });
+    expect(m.expectRead(0, 2 * 512).data!.equals(Buffer.concat([block(2, 512), block(1, 512)]))).toBe(true);
+    expect(m.expectBlockRead(3)).toMatchObject({ ok: true, indeterminateBlocks: [3] });
+    expect(m.expectBlockRead(5)).toMatchObject({ ok: false, errno: EIO });
+    // never written: zeros, also without a wiping format
+    const raw = new IntegrityDeviceModel({ sectorsPerBlock: 1, providedDataSectors: 64, wiped: false });
+    raw.activate({ recovery: true });
+    expect(raw.expectBlockRead(9)).toMatchObject({ ok: true, data: block(0, 512) });
+  });
+});

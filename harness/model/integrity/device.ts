@@ -27,6 +27,17 @@
  *   id that is none of the four): every later read and write ends with the stored error, EIO, in
  *   dm_integrity_map_continue()/do_endio(); rw_journal() no longer writes, so the bad journal stays and the
  *   next activation fails the same way.
+ * - Recovery mode (table mode 'R', integritysetup open --integrity-recovery-mode): dm_integrity_ctr() builds
+ *   no journal and replay_journal() returns at once, so journal entries a close left used stay unreplayed
+ *   (the next normal open replays them) and a bad commit id fails nothing. integrity_metadata() skips the tag
+ *   check ("goto skip_io"), so a read returns the data area's bytes as the host left them, never EILSEQ, and
+ *   the mismatch counter does not move; an I/O error under the data still fails the read with EIO.
+ *   dm_integrity_map() returns DM_MAPIO_KILL for anything but a read, after the flush branch: a write (and a
+ *   discard, with allow_discards) ends with BLK_STS_IOERR, EIO, and changes nothing; an empty flush goes to
+ *   the commit work, which in any mode but 'J' only flushes buffers, and succeeds. Read in Debian's 6.1
+ *   and 6.12 sources, which agree on all of this; 6.12's dm_integrity_resume() also skips every superblock
+ *   write in R mode, where 6.1's may still set the recalculating flag (the loader refuses recovery mode with
+ *   a recalculation, so the difference is never reached).
  */
 import { BlockMap } from './block-map.ts';
 import { ModelInputError } from '../errors.ts';
@@ -104,6 +115,13 @@ export class IntegrityDeviceModel {
   private journalBroken = false;
   /** errno the active device fails every I/O with (0: not failed) */
   private failedWith = 0;
+  /** the active device is in recovery mode: no tag checks, reads only */
+  private recoveryMode = false;
+  /**
+   * Blocks whose data area the host changed: the bytes it now holds (null: not known, e.g. a discarded
+   * block's). Only a recovery-mode read returns them; a normal read fails on them or never sees them.
+   */
+  private readonly hostData = new Map<number, Buffer | null>();
 
   constructor(p: { sectorsPerBlock: number; providedDataSectors: number; allowDiscards?: boolean; wiped?: boolean }) {
     if (![1, 2, 4, 8].includes(p.sectorsPerBlock)) throw new ModelInputError(`sectorsPerBlock must be 1, 2, 4 or 8, got ${p.sectorsPerBlock}`);
@@ -132,15 +150,25 @@ export class IntegrityDeviceModel {
     if (bad) return { ok: false, errno: bad.errno };
     const first = this.blockRange(byteOffset / 512, length, 'write');
     if (this.failedWith) return { ok: false, errno: this.failedWith };
+    if (this.recoveryMode) return { ok: false, errno: EIO };
     for (let b = first; b < first + length / this.blockSize; b++) {
       if (this.ioErrors.has(b)) throw new ModelInputError(`write over block ${b}: writes to a block under an I/O error are not modelled`);
     }
     return { ok: true, errno: 0 };
   }
 
-  /** A new activation of the target (integritysetup open): journal replay decides whether it fails. */
-  activate(): void {
-    this.failedWith = this.journalBroken ? EIO : 0;
+  /**
+   * A new activation of the target (integritysetup open): journal replay decides whether it fails. A
+   * recovery-mode activation replays nothing, so a broken journal does not fail it.
+   */
+  activate(opts: { recovery?: boolean } = {}): void {
+    this.recoveryMode = opts.recovery ?? false;
+    this.failedWith = this.journalBroken && !this.recoveryMode ? EIO : 0;
+  }
+
+  /** Whether the active device is in recovery mode. */
+  get recovery(): boolean {
+    return this.recoveryMode;
   }
 
   /** A flush (REQ_PREFLUSH): completes through do_endio(), which hands out a failed device's error. */
@@ -151,6 +179,7 @@ export class IntegrityDeviceModel {
   /** The target was removed: nothing is active until the next activate(). */
   deactivate(): void {
     this.failedWith = 0;
+    this.recoveryMode = false;
   }
 
   /** The errno every I/O of the active device ends with, 0 when it works. */
@@ -174,9 +203,11 @@ export class IntegrityDeviceModel {
    * The journal holds each block's newest write (sections are reused oldest first), which the reads check.
    */
   replayJournal(blocks: Iterable<number>): number[] {
+    if (this.recoveryMode) throw new ModelInputError('a recovery-mode activation replays no journal');
     const healed: number[] = [];
     for (const b of blocks) {
       this.checkBlock(b);
+      this.hostData.delete(b);
       if (this.corruption.delete(b)) healed.push(b);
     }
     return healed;
@@ -198,6 +229,9 @@ export class IntegrityDeviceModel {
     if (a === b) throw new ModelInputError(`swap of block ${a} with itself`);
     const filler = (x: number) => this.state.get(x)?.kind === 'discarded' && this.corruption.get(x) !== 'tag';
     const [fa, fb] = [filler(a), filler(b)];
+    const [da, db] = [this.dataOnDisk(a), this.dataOnDisk(b)];
+    this.hostData.set(a, db ?? null);
+    this.hostData.set(b, da ?? null);
     for (const [x, partnerFiller] of [[a, fb], [b, fa]] as const) {
       if (partnerFiller) {
         this.state.set(x, { kind: 'discarded' });
@@ -210,13 +244,14 @@ export class IntegrityDeviceModel {
 
   write(sector: number, data: Buffer): void {
     const first = this.blockRange(sector, data.length, 'write');
-    if (this.failedWith) return;
+    if (this.failedWith || this.recoveryMode) return;
     const copy = Buffer.from(data);
     for (let i = 0; i * this.blockSize < data.length; i++) {
       const b = first + i;
       const at = i * this.blockSize;
       this.state.set(b, new WrittenBlock(copy, at, this.blockSize));
       this.corruption.delete(b);
+      this.hostData.delete(b);
     }
   }
 
@@ -224,22 +259,37 @@ export class IntegrityDeviceModel {
   expectDiscard(sector: number, sectors: number): { ok: boolean; errno: number } {
     this.blockRange(sector, sectors * 512, 'discard');
     if (!this.allowDiscards) return { ok: false, errno: EOPNOTSUPP };
-    return this.failedWith ? { ok: false, errno: this.failedWith } : { ok: true, errno: 0 };
+    if (this.failedWith) return { ok: false, errno: this.failedWith };
+    return this.recoveryMode ? { ok: false, errno: EIO } : { ok: true, errno: 0 };
   }
 
   /** Applies a discard; a no-op when the device has no allow_discards (the request fails, see expectDiscard). */
   discard(sector: number, sectors: number): void {
     const first = this.blockRange(sector, sectors * 512, 'discard');
-    if (!this.allowDiscards || this.failedWith) return;
+    if (!this.allowDiscards || this.failedWith || this.recoveryMode) return;
     for (let b = first; b < first + sectors / this.sectorsPerBlock; b++) {
       this.state.set(b, { kind: 'discarded' });
       this.corruption.delete(b);
+      this.hostData.delete(b);
     }
   }
 
-  /** A host-side corruption of the block's data (default) or tag, made while the device is inactive. */
-  corrupt(block: number, where: 'data' | 'tag' = 'data'): void {
+  /**
+   * A host-side corruption of the block's data (default) or tag, made while the device is inactive: the
+   * host inverts byte `byte` of it (XOR 0xff, as integrity-faults.ts flips).
+   */
+  corrupt(block: number, where: 'data' | 'tag' = 'data', byte = 0): void {
     this.checkBlock(block);
+    if (where === 'data') {
+      if (!Number.isSafeInteger(byte) || byte < 0 || byte >= this.blockSize) throw new ModelInputError(`byte ${byte} outside the ${this.blockSize}-byte block`);
+      const now = this.dataOnDisk(block);
+      if (now === undefined) this.hostData.set(block, null);
+      else {
+        const flipped = Buffer.from(now);
+        flipped[byte] = flipped[byte]! ^ 0xff;
+        this.hostData.set(block, flipped);
+      }
+    }
     const prev = this.corruption.get(block);
     // a data and a tag corruption together still fail; keep 'tag' since it fails even when discarded
     this.corruption.set(block, prev === 'tag' ? 'tag' : where);
@@ -277,7 +327,9 @@ export class IntegrityDeviceModel {
     // a corrupted data block under a filler tag still passes: the filler accepts any data
     const corrupted = where !== undefined && !(state.kind === 'discarded' && where === 'data');
     const unwrittenFails = state.kind === 'unwritten' && !this.wiped;
-    const errno = this.failedWith || (this.ioErrors.has(block) ? EIO : corrupted || unwrittenFails ? EILSEQ : 0);
+    // recovery mode checks no tag: only the lower device's error or a failed device fails a read
+    const tagFails = !this.recoveryMode && (corrupted || unwrittenFails);
+    const errno = this.failedWith || (this.ioErrors.has(block) ? EIO : tagFails ? EILSEQ : 0);
     return { state, corrupted, corruptedWhere: where, mustFail: errno !== 0, errno };
   }
 
@@ -294,6 +346,10 @@ export class IntegrityDeviceModel {
       if (e.mustFail) {
         failingBlocks.push(first + i);
         errnos.add(e.errno);
+      } else if (this.recoveryMode) {
+        const bytes = this.dataOnDisk(first + i);
+        if (bytes === undefined) indeterminateBlocks.push(first + i);
+        else bytes.copy(data, i * this.blockSize);
       } else if (e.state.kind === 'written') e.state.data.copy(data, i * this.blockSize);
       else if (e.state.kind === 'discarded') indeterminateBlocks.push(first + i);
     }
@@ -325,6 +381,20 @@ export class IntegrityDeviceModel {
   /** Blocks whose corruption is in effect (not healed by a later write, not masked by a discard filler). */
   corruptedBlocks(): number[] {
     return [...this.corruption.keys()].filter((b) => this.blockExpectation(b).corrupted).sort((a, b) => a - b);
+  }
+
+  /**
+   * The bytes the block's data area holds (undefined: not known): the host's changes over what the kernel
+   * wrote there. A never-written block holds zeros, wiped or not: the harness's images start zeroed and a
+   * --no-wipe format writes no data. A discarded block holds whatever the lower device made of the discard.
+   */
+  dataOnDisk(block: number): Buffer | undefined {
+    this.checkBlock(block);
+    const host = this.hostData.get(block);
+    if (host !== undefined) return host ?? undefined;
+    const state = this.state.get(block);
+    if (state === undefined || state.kind === 'unwritten') return Buffer.alloc(this.blockSize);
+    return state.kind === 'written' ? state.data : undefined;
   }
 
   private checkBlock(block: number): void {

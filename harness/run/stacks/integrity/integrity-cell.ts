@@ -12,7 +12,7 @@ import { expectCtr, type CtrAccepted, type CtrOutcome } from '../../../model/int
 import { ctrKernel } from '../../../model/integrity/ctr-kernel.ts';
 import type { GuestFacts } from '../../../scenario/requirements.ts';
 import { closedJournalBlocks, encryptedJournalInDoubt } from './closed-journal.ts';
-import type { HostFault, IntegrityStack, IoRange, TableTry } from '../../../scenario/schema.ts';
+import type { HostFault, IntegrityOpenMode, IntegrityStack, IoRange, OpenedIntegrityStack, TableTry } from '../../../scenario/schema.ts';
 import { runTablesStep } from './integrity-tables.ts';
 import { runProfilesStep } from '../../session/profiles-step.ts';
 import type { CellSpec, GuestSession } from '../../session/cell.ts';
@@ -24,7 +24,7 @@ import { ChecksumTally, discardStep, flushStep, readStep, topDevice, writeStep, 
 import { checkTopDevice } from '../../session/io-refusal.ts';
 import { reloadTable, suspendResume } from '../../session/dm-reload.ts';
 import {
-  integrityCloseArgv, integrityFormatArgv, integrityKeyFiles, integrityOpenArgv, integrityTableArgs, lowerTable, mergeRanges, parseIntegrityStatus,
+  integrityCloseArgv, integrityFormatArgv, integrityKeyFiles, integrityOpenArgv, integrityTableArgs, lowerTable, mergeRanges, MODE_LETTER, openMode, parseIntegrityStatus,
   type IntegrityDevices,
 } from './integrity-stack.ts';
 import { CellDisks, writePayload } from '../../session/guest-disks.ts';
@@ -48,7 +48,9 @@ const TOP = `/dev/mapper/${NAME}`;
 export class IntegrityCell {
   private readonly stack: IntegrityStack;
   /** the mode the stack opens in: the scenario's, until an open step names another */
-  private mode: IntegrityStack['mode'];
+  private mode: IntegrityOpenMode;
+  /** the mode a plain open returns to after a recovery open: the last one named other than recovery */
+  private settledMode: IntegrityStack['mode'];
   private model: IntegrityDeviceModel | undefined;
   private geom: IntegrityGeometry | undefined;
   private journalSections = 0;
@@ -85,6 +87,7 @@ export class IntegrityCell {
     if (spec.scenario.stack.type !== 'integrity') throw new InfraError(`IntegrityCell given a ${spec.scenario.stack.type} stack`);
     this.stack = spec.scenario.stack;
     this.mode = this.stack.mode;
+    this.settledMode = this.stack.mode;
     this.raw = this.stack.table !== undefined;
     // a fresh guest after a kill step has lost the key files
     this.crashSteps = new CellCrashSteps({
@@ -191,7 +194,7 @@ export class IntegrityCell {
     return this.stack.metaDisk !== undefined ? { data, meta: this.disks.host(this.stack.metaDisk) } : { data };
   }
 
-  private openStack(): IntegrityStack {
+  private openStack(): OpenedIntegrityStack {
     return { ...this.stack, mode: this.mode };
   }
 
@@ -337,10 +340,17 @@ export class IntegrityCell {
     this.table = { text, params };
   }
 
-  /** The model decides from the superblock on disk whether the kernel must accept this activation. */
-  private async openStep(i: number, mode?: IntegrityStack['mode']): Promise<void> {
-    if (mode !== undefined && mode !== this.mode) this.s.note(`opens in ${mode} mode (was ${this.mode})`);
-    this.mode = mode ?? this.mode;
+  /**
+   * The model decides from the superblock on disk whether the kernel must accept this activation. A plain
+   * open after a recovery open is in the mode the stack had before it.
+   */
+  private async openStep(i: number, mode?: IntegrityOpenMode): Promise<void> {
+    const next = openMode(this.settledMode, mode);
+    if (next.mode !== this.mode) this.s.note(`opens in ${next.mode} mode (was ${this.mode})`);
+    const leavesRecovery = this.mode === 'recovery' && next.mode !== 'recovery';
+    this.mode = next.mode;
+    this.settledMode = next.settled;
+    const recovery = next.mode === 'recovery';
     const model = this.modelOrThrow();
     const table = this.table!;
     const sbBefore = await this.s.images.readAt(this.sbImage(), 0, SB_BYTES);
@@ -350,8 +360,11 @@ export class IntegrityCell {
       return;
     }
     await this.activate();
-    model.activate();
-    if (this.pendingReplay !== undefined) {
+    model.activate({ recovery });
+    if (recovery || leavesRecovery) await this.checkLiveMode(i);
+    if (recovery && this.pendingReplay !== undefined) {
+      this.s.note(`recovery mode replays no journal: the ${this.pendingReplay.size} block(s) it still holds wait for the next normal open`);
+    } else if (this.pendingReplay !== undefined) {
       const healed = model.replayJournal(this.pendingReplay);
       this.s.note(`the open replays the ${this.pendingReplay.size} block(s) the journal still held${healed.length ? `, undoing the host's changes to block(s) ${healed.join(', ')}` : ''}`);
       this.pendingReplay = undefined;
@@ -362,6 +375,13 @@ export class IntegrityCell {
       this.require(i, JOURNAL_COMMIT_ID_ERROR);
       this.s.note(`the model expects the device to fail every I/O with errno ${model.failedErrno}`);
     }
+  }
+
+  /** integritysetup must have asked the kernel for the open's mode: the live table's mode letter. */
+  private async checkLiveMode(i: number): Promise<void> {
+    const text = (await this.s.must(['dmsetup', 'table', NAME])).stdout.toString().trim();
+    const mode = parseIntegrityTable(text)?.mode;
+    if (mode !== MODE_LETTER[this.mode]) this.s.disagree({ step: i, kind: 'open-mode', expected: `table mode ${MODE_LETTER[this.mode]} (${this.mode})`, found: mode === undefined ? `'${text}'` : `mode ${mode}` });
   }
 
   /**
@@ -417,7 +437,7 @@ export class IntegrityCell {
     else await suspendResume(this.s, NAME);
     this.wrote = false;
     model.deactivate();
-    model.activate();
+    model.activate({ recovery: this.mode === 'recovery' });
     if (!model.failedErrno) await checkTopDevice(this.s, i, topDevice(this.ioContext()));
   }
 
@@ -425,6 +445,8 @@ export class IntegrityCell {
     await this.s.must(this.raw ? ['dmsetup', 'remove', NAME] : integrityCloseArgv(NAME));
     this.isOpen = false;
     this.model?.deactivate();
+    // recovery mode builds no journal and writes nothing: what the last close left stays as it was
+    if (this.mode === 'recovery') return;
     await this.readClosedJournal(step);
   }
 

@@ -72,7 +72,7 @@ async function applyFaultOnly(ctx: FaultContext, f: HostFault): Promise<{ flippe
     for (const block of c.blocks) {
       const t = targetOf(ctx.geom, block, where, c.byte);
       flipped.push(await flip(ctx, t.image, t.offset));
-      ctx.model.corrupt(block, where);
+      ctx.model.corrupt(block, where, c.byte);
     }
     return { flipped, note: `flipped one ${c.where} byte in blocks ${c.blocks.join(', ')}` };
   }

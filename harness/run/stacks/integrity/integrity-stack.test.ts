@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { integrityFormatArgv, integrityOpenArgv, integrityTableArgs, lowerTable, mergeRanges, parseIntegrityStatus } from './integrity-stack.ts';
+import { integrityFormatArgv, integrityOpenArgv, integrityTableArgs, lowerTable, mergeRanges, openMode, parseIntegrityStatus } from './integrity-stack.ts';
 import { integrityStackSchema } from '../../../scenario/schema.ts';
 
 describe('integrity stack argv', () => {
@@ -20,6 +20,18 @@ describe('integrity stack argv', () => {
     const s = integrityStackSchema.parse({ type: 'integrity', disk: 'data', metaDisk: 'meta', mode: 'bitmap', allowDiscards: true, sectorSize: 4096 });
     expect(integrityFormatArgv(s, { data: '/dev/vda', meta: '/dev/vdb' })).toEqual(['integritysetup', 'format', '--batch-mode', '/dev/vdb', '--data-device', '/dev/vda', '--integrity', 'crc32c', '--sector-size', '4096']);
     expect(integrityOpenArgv(s, { data: '/dev/vda', meta: '/dev/vdb' }, 'x')).toEqual(['integritysetup', 'open', '/dev/vdb', 'x', '--data-device', '/dev/vda', '--integrity', 'crc32c', '--integrity-bitmap-mode', '--allow-discards']);
+  });
+
+  it('opens in recovery mode with --integrity-recovery-mode alone, whatever mode the stack has (table mode R)', () => {
+    const s = integrityStackSchema.parse({ type: 'integrity', disk: 'data', mode: 'bitmap' });
+    expect(integrityOpenArgv({ ...s, mode: 'recovery' }, { data: '/dev/vda' }, 'x')).toEqual(['integritysetup', 'open', '/dev/vda', 'x', '--integrity', 'crc32c', '--integrity-recovery-mode']);
+    expect(integrityTableArgs({ ...s, mode: 'recovery' }, { data: '/dev/vda' })).toBe('/dev/vda 0 4 R 1 internal_hash:crc32c');
+  });
+
+  it('opens a plain open after a recovery open in the mode before it, and keeps any other mode named', () => {
+    expect(openMode('bitmap', 'recovery')).toEqual({ mode: 'recovery', settled: 'bitmap' });
+    expect(openMode('bitmap', undefined)).toEqual({ mode: 'bitmap', settled: 'bitmap' });
+    expect(openMode('bitmap', 'direct')).toEqual({ mode: 'direct', settled: 'direct' });
   });
 
   it('gives the tag size, journal size and wipe to format, the tunables to open', () => {

@@ -1,14 +1,16 @@
 import { digestSize, isKeyedHash, kernelHashName } from '../../../model/integrity/tags.ts';
-import { OPEN_OPTIONS, type IntegrityStack } from '../../../scenario/schema.ts';
+import { OPEN_OPTIONS, type IntegrityOpenMode, type IntegrityStack, type OpenedIntegrityStack } from '../../../scenario/schema.ts';
 
 /**
  * argv for the real tools that build and tear down a dm-integrity stack in the guest. Pure: the runner
  * executes them through the agent.
  */
-const MODE_FLAG: Record<IntegrityStack['mode'], string[]> = {
+const MODE_FLAG: Record<IntegrityOpenMode, string[]> = {
   journal: [],
   bitmap: ['--integrity-bitmap-mode'],
   direct: ['--integrity-no-journal'],
+  // table mode R: the cell checks that the live table says so
+  recovery: ['--integrity-recovery-mode'],
 };
 
 export const KEY_FILE = '/tmp/ih-integrity.key';
@@ -25,7 +27,7 @@ export function integrityKeyFiles(s: IntegrityStack): Array<{ file: string; key:
 }
 
 /** The journal's MAC and encryption: integritysetup wants them at format and at every open. */
-function journalArgs(s: IntegrityStack): string[] {
+function journalArgs(s: Pick<IntegrityStack, 'journalIntegrity' | 'journalCrypt'>): string[] {
   const argv: string[] = [];
   const j = s.journalIntegrity;
   if (j !== undefined) argv.push('--journal-integrity', j.alg, '--journal-integrity-key-file', JOURNAL_MAC_KEY_FILE, '--journal-integrity-key-size', String(j.key.length / 2));
@@ -34,7 +36,7 @@ function journalArgs(s: IntegrityStack): string[] {
   return argv;
 }
 
-function hashArgs(s: IntegrityStack): string[] {
+function hashArgs(s: Pick<IntegrityStack, 'hash' | 'key'>): string[] {
   if (isKeyedHash(s.hash)) return ['--integrity', s.hash, '--integrity-key-file', KEY_FILE, '--integrity-key-size', String(s.key!.length / 2)];
   return ['--integrity', s.hash];
 }
@@ -60,7 +62,7 @@ export function integrityFormatArgv(s: IntegrityStack, d: IntegrityDevices): str
   return argv;
 }
 
-export function integrityOpenArgv(s: IntegrityStack, d: IntegrityDevices, name: string): string[] {
+export function integrityOpenArgv(s: OpenedIntegrityStack, d: IntegrityDevices, name: string): string[] {
   const { device, extra } = deviceArgs(d);
   const argv = ['integritysetup', 'open', device, name, ...extra, ...hashArgs(s), ...journalArgs(s), ...MODE_FLAG[s.mode]];
   if (s.allowDiscards) argv.push('--allow-discards');
@@ -69,14 +71,14 @@ export function integrityOpenArgv(s: IntegrityStack, d: IntegrityDevices, name: 
   return argv;
 }
 
-const MODE_LETTER: Record<IntegrityStack['mode'], string> = { journal: 'J', bitmap: 'B', direct: 'D' };
+export const MODE_LETTER: Record<IntegrityOpenMode, string> = { journal: 'J', bitmap: 'B', direct: 'D', recovery: 'R' };
 
 /**
  * The integrity target's arguments for a raw-table stack (stack.table): what integritysetup would put in the
  * table for the stack's fields, as the kernel spells it, then the scenario's extra options. The data device
  * comes first and the metadata device is an option, as dm-integrity.rst lists them.
  */
-export function integrityTableArgs(s: IntegrityStack, d: IntegrityDevices): string {
+export function integrityTableArgs(s: OpenedIntegrityStack, d: IntegrityDevices): string {
   const opts = [`internal_hash:${kernelHashName(s.hash)}${s.key !== undefined ? `:${s.key}` : ''}`];
   if (s.sectorSize !== 512) opts.push(`block_size:${s.sectorSize}`);
   if (d.meta !== undefined) opts.push(`meta_device:${d.meta}`);
@@ -92,6 +94,15 @@ export function integrityTableArgs(s: IntegrityStack, d: IntegrityDevices): stri
   if (s.journalCrypt !== undefined) opts.push(`journal_crypt:${s.journalCrypt.alg.replace(/^(\w+)-aes$/, '$1(aes)')}:${s.journalCrypt.key}`);
   opts.push(...(s.table?.options ?? []));
   return `${d.data} 0 ${s.tagSize ?? digestSize(s.hash)} ${MODE_LETTER[s.mode]} ${opts.length} ${opts.join(' ')}`;
+}
+
+/**
+ * The mode an open step opens in, and the mode later plain opens return to: a named mode other than recovery
+ * becomes the stack's from then on; recovery lasts that one open; a plain open takes the stack's.
+ */
+export function openMode(settled: IntegrityStack['mode'], requested: IntegrityOpenMode | undefined): { mode: IntegrityOpenMode; settled: IntegrityStack['mode'] } {
+  if (requested === undefined) return { mode: settled, settled };
+  return { mode: requested, settled: requested === 'recovery' ? settled : requested };
 }
 
 export function integrityCloseArgv(name: string): string[] {
