@@ -365,6 +365,9 @@ static void whole_range(const char *name)
 		rs->failed = 1;
 	rb_printf(&b, "{\"op\":\"%s\",\"off\":%llu,\"len\":%llu,\"t0\":%llu,\"t1\":%llu,\"errno\":%d", name,
 		  (unsigned long long)r.off, (unsigned long long)r.len, (unsigned long long)o.t0, (unsigned long long)t1, err);
+	/* the initial line gives every sector's hash (initial is not set yet), so the host can check the snapshot */
+	if (!err)
+		versions(&b, buf, r.off, r.len);
 	if (!err && !initial) {
 		initial = malloc(r.len / RACE_SECTOR * sizeof *initial);
 		if (!initial)
@@ -372,8 +375,6 @@ static void whole_range(const char *name)
 		for (uint64_t i = 0; i < r.len / RACE_SECTOR; i++)
 			initial[i] = fnv1a64(buf + i * RACE_SECTOR, RACE_SECTOR);
 	}
-	if (!err)
-		versions(&b, buf, r.off, r.len);
 	rb_printf(&b, "}\n");
 	rb_emit(&b);
 	free(b.p);
