@@ -68,7 +68,6 @@ ${steps('write: { offset: 0, length: 1MiB, bs: 64KiB, procs: 4, fua: true }', 'r
     expect(await loadError(`${HEAD}${STACK}${steps('race: { offset: 0, length: 4KiB, procs: 1, qd: 1 }')}`)).toMatch(/races nothing/);
     expect(await loadError(`${HEAD}${STACK}${steps('close', 'race: { offset: 0, length: 4KiB }')}`)).toMatch(/'race' needs the stack open/);
     expect(await loadError(`${HEAD}${STACK}${steps('race: { offset: 0, length: 4KiB, procs: 17 }')}`)).toMatch(/procs/);
-    expect(await loadError(`${HEAD}stack: { type: crypt-aead, disk: data, cipher: "capi:gcm(aes)-random" }\n${steps('race: { offset: 0, length: 4KiB }')}`)).toMatch(/races run on integrity stacks only/);
     expect(await loadError(`${HEAD}cpus: 0\n${STACK}${steps('flush')}`)).toMatch(/cpus/);
   });
 

@@ -172,7 +172,7 @@ export function checkSemantics(_file: string, s: ScenarioBody): string[] {
       errs.push(...checkNotErroring(`${at}.discard`, r.offset, r.length, unit, erroring));
     } else if ('race' in step) {
       needOpen('race');
-      errs.push(...checkRace(`${at}.race`, step.race, stack.type, unit, disk?.size));
+      errs.push(...checkRace(`${at}.race`, step.race, unit, disk?.size));
       errs.push(...checkNotErroring(`${at}.race`, step.race.offset, step.race.length, unit, erroring));
     } else if ('tables' in step) {
       if (stack.type !== 'integrity') errs.push(`${at}.tables: raw dm-integrity tables belong to an integrity stack's scenario`);
@@ -223,9 +223,7 @@ function checkTablePlaceholders(at: string, args: string[], disks: Map<string, {
 /** A race's hot range is small, so its processes keep meeting on the same blocks (and its reads report on few sectors). */
 const RACE_MAX_RANGE = 1024 * 1024;
 
-function checkRace(at: string, r: RaceStep, stackType: ScenarioBody['stack']['type'], unit: number, diskSize: number | undefined): string[] {
-  // the model of a race (harness/model/integrity/race.ts) is judged by the integrity cell only, so far
-  if (stackType !== 'integrity') return [`${at}: races run on integrity stacks only (the ${stackType} cell does not run them yet)`];
+function checkRace(at: string, r: RaceStep, unit: number, diskSize: number | undefined): string[] {
   const errs = checkAligned(at, r.offset, r.length, unit, diskSize);
   if (r.length > RACE_MAX_RANGE) errs.push(`${at}.length: ${r.length} bytes is no hot range; at most ${RACE_MAX_RANGE} (1 MiB), so the processes overlap`);
   if (r.length < 2 * unit) errs.push(`${at}.length: ${r.length} bytes is one block; give two blocks or more, so I/Os overlap partly`);

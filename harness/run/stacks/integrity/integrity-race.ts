@@ -1,5 +1,5 @@
 /**
- * The `race` step on an integrity stack: ih-io race hammers a hot range with overlapping reads and writes from
+ * The `race` step on an integrity or dm-crypt AEAD stack (both keep the plaintext in an IntegrityDeviceModel): ih-io race hammers a hot range with overlapping reads and writes from
  * several processes, the race model (harness/model/integrity/race.ts) judges every version each read saw and
  * the range's state after the race, and the device model adopts that state, so every later step (a reopen,
  * plain reads, the raw-disk audit at the end) is judged against what the race left.
@@ -11,10 +11,18 @@ import { judgeRace } from '../../../model/integrity/race.ts';
 import { raceWriteData, sectorHash } from '../../../model/integrity/race-payload.ts';
 import type { RaceStep } from '../../../scenario/schema.ts';
 import { KernelFailure } from '../../session/cell.ts';
+import type { GuestSession } from '../../session/cell.ts';
 import { ioToolFailure } from '../../session/io-refusal.ts';
-import { topDevice, type IoContext } from './integrity-io.ts';
+import type { IntegrityDeviceModel } from '../../../model/integrity/device.ts';
 
-export async function raceStep(ctx: IoContext, i: number, r: RaceStep): Promise<void> {
+/** What a race needs of a cell: the session, the model of the top device's plaintext, the top device. */
+export interface RaceContext {
+  s: GuestSession;
+  model: IntegrityDeviceModel;
+  top: string;
+}
+
+export async function raceStep(ctx: RaceContext, i: number, r: RaceStep): Promise<void> {
   const { s, model } = ctx;
   const spb = model.sectorsPerBlock;
   const first = r.offset / 512;
@@ -31,7 +39,7 @@ export async function raceStep(ctx: IoContext, i: number, r: RaceStep): Promise<
     cmd: 'race', dev: ctx.top, offset: r.offset, length: r.length, block: model.blockSize, procs: r.procs, ops: r.ops, qd: r.qd,
     maxBlocks: r.maxBlocks, writePercent: r.writePercent, seed: r.seed, tag,
   }));
-  if (res.exitCode === 2 || res.exitCode === 3) throw await ioToolFailure(s, i, res, 'race', topDevice(ctx));
+  if (res.exitCode === 2 || res.exitCode === 3) throw await ioToolFailure(s, i, res, 'race', { dev: ctx.top, bytes: model.providedDataSectors * 512, blockSize: model.blockSize });
   const report = parseRaceReport(res.stdout);
   const sum = report.summary;
   if (sum === undefined) throw new InfraError(`ih-io race exited ${res.exitCode} without a summary: ${res.stderr.toString().trim().slice(-300)}`);
