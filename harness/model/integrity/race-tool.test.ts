@@ -17,19 +17,22 @@ describe('ih-io race on a host file', () => {
   const dir = mkdtempSync(join(tmpdir(), 'ih-race-test-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('writes what race-payload.ts says and reports what the judge accepts', async () => {
+  it.each([
+    { engine: 'aio', qd: 4 },
+    { engine: 'sync', qd: 1 },
+  ] as const)('$engine: writes what race-payload.ts says and reports what the judge accepts', async ({ engine, qd }) => {
     const tools = await buildGuestTools(join(dir, 'cache'));
-    const img = join(dir, 'img');
+    const img = join(dir, `img-${engine}`);
     const before = Buffer.alloc(128 * 1024);
     for (let i = 0; i < before.length; i += 512) before.fill(i / 512, i, i + 512);
     writeFileSync(img, before);
     const offset = 16 * 1024;
     const length = 32 * 1024;
-    const argv = ioArgv({ cmd: 'race', dev: img, offset, length, block: 512, procs: 3, ops: 60, qd: 4, maxBlocks: 8, writePercent: 50, seed: 3, tag: 21 });
+    const argv = ioArgv({ cmd: 'race', dev: img, offset, length, block: 512, procs: 3, ops: 60, qd, maxBlocks: 8, writePercent: 50, seed: 3, tag: 21 });
     const res = await execa(tools.io, argv.slice(1), { reject: false, encoding: 'buffer' });
     expect(res.exitCode).toBe(0);
     const rep = parseRaceReport(res.stdout);
-    expect(rep.summary).toMatchObject({ ok: true, procs: 3, ops: 60, qd: 4, died: 0 });
+    expect(rep.summary).toMatchObject({ ok: true, engine, procs: 3, ops: 60, qd, died: 0 });
     expect(rep.writes.length + rep.reads.length).toBe(180);
     const first = offset / 512;
     const preHashes = Array.from({ length: length / 512 }, (_, i) => sectorHash(before.subarray(offset + i * 512, offset + (i + 1) * 512)));
