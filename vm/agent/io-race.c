@@ -94,7 +94,9 @@ static void rb_emit(struct rbuf *b)
 {
 	if (b->len == 0)
 		return;
-	pthread_mutex_lock(&rs->lock);
+	/* robust: a process that died holding the lock must not hang the others (the summary counts it as died) */
+	if (pthread_mutex_lock(&rs->lock) == EOWNERDEAD)
+		pthread_mutex_consistent(&rs->lock);
 	for (size_t at = 0; at < b->len;) {
 		ssize_t n = write(1, b->p + at, b->len - at);
 		if (n < 0 && errno == EINTR)
@@ -456,6 +458,7 @@ int cmd_race(int argc, char **argv)
 	pthread_mutexattr_t ma;
 	pthread_mutexattr_init(&ma);
 	pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED);
+	pthread_mutexattr_setrobust(&ma, PTHREAD_MUTEX_ROBUST);
 	pthread_mutex_init(&rs->lock, &ma);
 	fd = open(r.dev, O_RDWR | O_DIRECT | O_CLOEXEC);
 	if (fd < 0)
