@@ -45,7 +45,7 @@ export async function raceStep(ctx: RaceContext, i: number, r: RaceStep): Promis
   if (sum === undefined) throw new InfraError(`ih-io race exited ${res.exitCode} without a summary: ${res.stderr.toString().trim().slice(-300)}`);
   if (sum.died > 0) s.disagree({ step: i, kind: 'race-process', expected: 'every racing process exits 0', found: `${sum.died} did not (see the console for a fault)` });
   const j = judgeRace({ firstSector: first, sectors, sectorsPerBlock: spb, preHashes, obs: report });
-  j.disagreements.forEach((d) => s.disagree({ step: i, ...d, block: d.sector / spb }));
+  j.disagreements.forEach((d) => s.disagree({ step: i, ...d, block: Math.floor(d.sector / spb) }));
   s.note(`race: ${sum.engine} engine, ${sum.procs} processes x ${sum.ops} I/Os (qd ${sum.qd}) in ${Math.round(sum.elapsedUs / 1000)} ms: ` +
     `${report.writes.length} writes, ${report.reads.length} reads, ${j.blocksRead} blocks read of which ${j.blocksFromWrites} held a write of the race; ` +
     `${j.disagreements.length} disagreement(s)`);
