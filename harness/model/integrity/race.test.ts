@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { judgeRace, type RaceInput, type RaceIo, type SectorVersion } from './race.ts';
+import { IntegrityDeviceModel } from './device.ts';
+import { adoptRaceFinal, judgeRace, type RaceInput, type RaceIo, type SectorVersion } from './race.ts';
 import { raceSector, raceWriteData, sectorHash } from './race-payload.ts';
 
 /** A hot range of 4 blocks of 8 sectors (4 KiB blocks) at sector 64. */
@@ -145,5 +146,19 @@ describe('race payload', () => {
   it('hashes as FNV-1a 64', () => {
     expect(sectorHash(Buffer.from(''))).toBe('cbf29ce484222325');
     expect(sectorHash(Buffer.from('a'))).toBe('af63dc4c8601ec8c');
+  });
+});
+
+describe('adoptRaceFinal', () => {
+  it('puts each write version\'s payload in its block and leaves the content before the race elsewhere', () => {
+    const model = new IntegrityDeviceModel({ sectorsPerBlock: SPB, providedDataSectors: 1024 });
+    const before = Buffer.alloc(SECTORS * 512, 0x5a);
+    model.write(FIRST, before);
+    adoptRaceFinal(model, 9, FIRST, [{ kind: 'write', writer: 1, seq: 4 }, { kind: 'pre' }, { kind: 'write', writer: 2, seq: 0 }, { kind: 'pre' }]);
+    const got = model.expectRead(FIRST, SECTORS * 512).data!;
+    expect(got.subarray(0, 4096)).toEqual(raceWriteData(9, 1, 4, FIRST, SPB));
+    expect(got.subarray(4096, 8192)).toEqual(before.subarray(4096, 8192));
+    expect(got.subarray(8192, 12288)).toEqual(raceWriteData(9, 2, 0, FIRST + 2 * SPB, SPB));
+    expect(got.subarray(12288)).toEqual(before.subarray(12288));
   });
 });

@@ -21,6 +21,9 @@
  *   place, whose payload names another address) are always a disagreement.
  */
 
+import type { IntegrityDeviceModel } from './device.ts';
+import { raceWriteData } from './race-payload.ts';
+
 /** What one 512-byte sector held; `pre` is the snapshot read before the race, `other` anything else. */
 export type SectorVersion = { kind: 'write'; writer: number; seq: number } | { kind: 'pre' } | { kind: 'other'; hash: string };
 
@@ -210,4 +213,17 @@ export function judgeRace(input: RaceInput): RaceJudgement {
   const found = judgeRead(input, hist, { ...fin, versions: fin.versions }, `the final read (${fin.t0}-${fin.t1} us)`, out);
   const final = found.every((v) => v !== undefined) ? (found as BlockVersion[]) : undefined;
   return { disagreements: out, final, blocksRead, blocksFromWrites };
+}
+
+/**
+ * The device model takes the versions the final read found: each block a write of the race left holds that
+ * write's payload (race `tag`), the others keep what they held before the race.
+ */
+export function adoptRaceFinal(model: IntegrityDeviceModel, tag: number, firstSector: number, final: BlockVersion[]): void {
+  const spb = model.sectorsPerBlock;
+  final.forEach((v, b) => {
+    if (v.kind !== 'write') return;
+    const sector = firstSector + b * spb;
+    model.write(sector, raceWriteData(tag, v.writer, v.seq, sector, spb));
+  });
 }

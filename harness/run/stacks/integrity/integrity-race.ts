@@ -7,8 +7,8 @@
 import { ioArgv } from '../../../../vm/agent/io-argv.ts';
 import { parseRaceReport } from '../../../../vm/agent/race-report.ts';
 import { InfraError, UsageError } from '../../../errors.ts';
-import { judgeRace } from '../../../model/integrity/race.ts';
-import { raceWriteData, sectorHash } from '../../../model/integrity/race-payload.ts';
+import { adoptRaceFinal, judgeRace } from '../../../model/integrity/race.ts';
+import { sectorHash } from '../../../model/integrity/race-payload.ts';
 import type { RaceStep } from '../../../scenario/schema.ts';
 import { KernelFailure } from '../../session/cell.ts';
 import type { GuestSession } from '../../session/cell.ts';
@@ -50,9 +50,5 @@ export async function raceStep(ctx: RaceContext, i: number, r: RaceStep): Promis
     `${report.writes.length} writes, ${report.reads.length} reads, ${j.blocksRead} blocks read of which ${j.blocksFromWrites} held a write of the race; ` +
     `${j.disagreements.length} disagreement(s)`);
   if (j.final === undefined) throw new KernelFailure(`after the race of step ${i} the hot range holds bytes the model cannot name (see the disagreements)`);
-  j.final.forEach((v, b) => {
-    if (v.kind !== 'write') return;
-    const sector = first + b * spb;
-    model.write(sector, raceWriteData(tag, v.writer, v.seq, sector, spb));
-  });
+  adoptRaceFinal(model, tag, first, j.final);
 }
