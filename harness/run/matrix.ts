@@ -239,7 +239,7 @@ async function setAside(dir: string): Promise<void> {
 function cellSpec(cfg: MatrixConfig, cell: Cell, k: ReadyKernel, accel: Accel, dir: string): CellSpec {
   return {
     id: `${k.kernel.label}/${cell.scenario.id}`, dir, scenario: cell.scenario, kernel: k.kernel, image: k.image, accel,
-    bootTimeoutMs: cfg.bootTimeoutMs, memoryMb: cfg.memoryMb, cpus: cfg.cpus, keepDisks: cfg.keepDisks,
+    bootTimeoutMs: cfg.bootTimeoutMs, memoryMb: cfg.memoryMb, cpus: Math.max(cfg.cpus, cell.scenario.cpus ?? 1), keepDisks: cfg.keepDisks,
   };
 }
 

@@ -27,7 +27,7 @@ export async function runScenarioFile(p: { file: string; scenariosDir: string; k
   await mkdir(p.dir, { recursive: true });
   const result = await runCell({
     id: `${kernel.label}/${scenario.id}`, dir: p.dir, scenario, kernel, image, accel: 'tcg',
-    bootTimeoutMs: 120_000, memoryMb: 768, cpus: 1, keepDisks: p.keepDisks ?? false,
+    bootTimeoutMs: 120_000, memoryMb: 768, cpus: scenario.cpus ?? 1, keepDisks: p.keepDisks ?? false,
   });
   return { scenario, result, dir: p.dir };
 }

@@ -62,6 +62,21 @@ ${steps('write: { offset: 0, length: 1MiB, bs: 64KiB, procs: 4, fua: true }', 'r
     expect(await loadError(`${HEAD}${STACK}steps: [{ profiles: [] }]\n`)).toMatch(/profiles/);
   });
 
+  it('a race step with its defaults and a cpus field, and refuses ranges and stacks a race cannot use', async () => {
+    const dir = scenarioDir({ 'g/race.yaml': `${HEAD}cpus: 2\n${STACK}${steps('race: { offset: 0, length: 64KiB, seed: 7 }')}` });
+    const s = await loadScenario(join(dir, 'g/race.yaml'), dir);
+    expect(s.cpus).toBe(2);
+    expect(s.steps[0]).toEqual({ race: { offset: 0, length: 65536, procs: 4, ops: 200, qd: 8, maxBlocks: 8, writePercent: 50, seed: 7 } });
+    expect(await loadError(`${HEAD}${STACK}${steps('race: { offset: 0, length: 2MiB }')}`)).toMatch(/steps\[0\]\.race\.length: 2097152 bytes is no hot range/);
+    expect(await loadError(`${HEAD}${STACK}${steps('race: { offset: 0, length: 512 }')}`)).toMatch(/race\.length: 512 bytes is one block/);
+    expect(await loadError(`${HEAD}${STACK}${steps('race: { offset: 100, length: 4KiB }')}`)).toMatch(/race\.offset: 100 is not a multiple/);
+    expect(await loadError(`${HEAD}${STACK}${steps('race: { offset: 0, length: 4KiB, maxBlocks: 16 }')}`)).toMatch(/race\.maxBlocks: 16 blocks of 512 bytes do not fit/);
+    expect(await loadError(`${HEAD}${STACK}${steps('race: { offset: 0, length: 4KiB, procs: 1, qd: 1 }')}`)).toMatch(/races nothing/);
+    expect(await loadError(`${HEAD}${STACK}${steps('close', 'race: { offset: 0, length: 4KiB }')}`)).toMatch(/'race' needs the stack open/);
+    expect(await loadError(`${HEAD}${STACK}${steps('race: { offset: 0, length: 4KiB, procs: 17 }')}`)).toMatch(/procs/);
+    expect(await loadError(`${HEAD}cpus: 0\n${STACK}${steps('flush')}`)).toMatch(/cpus/);
+  });
+
   it('every scenario in the repository', async () => {
     const all = await loadScenarios(new URL('../../scenarios', import.meta.url).pathname);
     expect(all.length).toBeGreaterThan(0);
@@ -110,7 +125,7 @@ describe('loadScenario rejects, naming the file and the field', () => {
 
   it('a step that is no step, listing what a step can be', async () => {
     const m = await loadError(`${HEAD}${STACK}${steps('opne', 'wrte: { offset: 0, length: 4096 }')}`);
-    expect(m).toMatch(/steps\[0\]: expected one of "close", "open", "status", "flush", "reload", "suspend" or an object with one key of write, read, discard, corrupt, swap, corruptSuperblock, corruptJournal, ioError, tables, profiles, crash, kill, open; got "opne"/);
+    expect(m).toMatch(/steps\[0\]: expected one of "close", "open", "status", "flush", "reload", "suspend" or an object with one key of write, read, discard, race, corrupt, swap, corruptSuperblock, corruptJournal, ioError, tables, profiles, crash, kill, open; got "opne"/);
     expect(m).toMatch(/steps\[1\]: expected .*; got \{"wrte"/);
   });
 

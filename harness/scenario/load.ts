@@ -7,7 +7,7 @@ import { checkCrashStep, checkKillStep } from './crash-semantics.ts';
 import { checkCryptAeadScenario } from './crypt-check.ts';
 import { digestSize, isKeyedHash } from '../model/integrity/tags.ts';
 import { checkLuks2Scenario } from './luks-check.ts';
-import { scenarioSchema, stepSchema, type IntegrityStack, type IoRange, type ScenarioBody } from './schema.ts';
+import { scenarioSchema, stepSchema, type IntegrityStack, type IoRange, type RaceStep, type ScenarioBody } from './schema.ts';
 
 export interface Scenario extends ScenarioBody {
   /** Path relative to the scenarios directory, without extension: "integrity/001-crc32c-journal". */
@@ -174,6 +174,10 @@ export function checkSemantics(_file: string, s: ScenarioBody): string[] {
       const r = step.discard;
       errs.push(...checkAligned(`${at}.discard`, r.offset, r.length, unit, disk?.size));
       errs.push(...checkNotErroring(`${at}.discard`, r.offset, r.length, unit, erroring));
+    } else if ('race' in step) {
+      needOpen('race');
+      errs.push(...checkRace(`${at}.race`, step.race, unit, disk?.size));
+      errs.push(...checkNotErroring(`${at}.race`, step.race.offset, step.race.length, unit, erroring));
     } else if ('tables' in step) {
       if (stack.type !== 'integrity') errs.push(`${at}.tables: raw dm-integrity tables belong to an integrity stack's scenario`);
       needClosed('tables');
@@ -241,6 +245,18 @@ function checkTablePlaceholders(at: string, args: string[], disks: Map<string, {
       }
     }
   });
+  return errs;
+}
+
+/** A race's hot range is small, so its processes keep meeting on the same blocks (and its reads report on few sectors). */
+const RACE_MAX_RANGE = 1024 * 1024;
+
+function checkRace(at: string, r: RaceStep, unit: number, diskSize: number | undefined): string[] {
+  const errs = checkAligned(at, r.offset, r.length, unit, diskSize);
+  if (r.length > RACE_MAX_RANGE) errs.push(`${at}.length: ${r.length} bytes is no hot range; at most ${RACE_MAX_RANGE} (1 MiB), so the processes overlap`);
+  if (r.length < 2 * unit) errs.push(`${at}.length: ${r.length} bytes is one block; give two blocks or more, so I/Os overlap partly`);
+  if (r.maxBlocks * unit > r.length) errs.push(`${at}.maxBlocks: ${r.maxBlocks} blocks of ${unit} bytes do not fit the ${r.length}-byte range`);
+  if (r.procs === 1 && r.qd === 1) errs.push(`${at}: one process with qd 1 issues one I/O at a time, which races nothing; raise procs or qd`);
   return errs;
 }
 

@@ -191,10 +191,30 @@ const kill = z.strictObject({
   maxDelay: z.number().int().positive().default(2000),
 });
 
+/**
+ * Overlapping reads and writes on a small hot range of the top device, at once: `procs` processes each issue
+ * `ops` I/Os of 1 to `maxBlocks` blocks at random block offsets of the range (ih-io race, vm/agent/io-race.c),
+ * with up to `qd` of them in flight per process (Linux native AIO). Every written sector names its write; the
+ * model (harness/model/integrity/race.ts) judges what each read saw from the I/Os' times, then adopts what
+ * the range holds once every writer is done.
+ */
+const race = z.strictObject({
+  offset: size,
+  length: size,
+  procs: z.number().int().min(1).max(16).default(4),
+  ops: z.number().int().min(1).max(5000).default(200),
+  qd: z.number().int().min(1).max(64).default(8),
+  maxBlocks: z.number().int().min(1).max(256).default(8),
+  writePercent: z.number().int().min(0).max(100).default(50),
+  /** draws every I/O's kind, place and size: the same seed issues the same I/Os (their timing is the kernel's) */
+  seed: z.number().int().nonnegative().max(2 ** 32 - 1).default(1),
+});
+
 export const stepSchema = z.union([
   z.strictObject({ write: ioRange }),
   z.strictObject({ read: ioRange }),
   z.strictObject({ discard: z.strictObject({ offset: size, length: size }) }),
+  z.strictObject({ race }),
   z.strictObject({ corrupt }),
   z.strictObject({ swap }),
   z.strictObject({ corruptSuperblock }),
@@ -258,6 +278,11 @@ export const scenarioSchema = z.strictObject({
   disks: z.array(diskSchema).min(1),
   stack: stackSchema,
   steps: z.array(stepSchema).min(1),
+  /**
+   * The guest's vCPUs at the least, for a scenario whose processes must really run at once (a race); the
+   * command line's --cpus raises it, never lowers it. Guests share only with the same count.
+   */
+  cpus: z.number().int().min(1).max(8).optional(),
   /** Seconds one guest step may take before the cell is a `hang`. */
   stepTimeout: z.number().positive().default(60),
 });
@@ -283,3 +308,4 @@ export type CrashStep = z.infer<typeof crash>;
 export type CrashOp = z.infer<typeof crashOpSchema>;
 export type KillStep = z.infer<typeof kill>;
 export type TableTry = z.infer<typeof tableTry>;
+export type RaceStep = z.infer<typeof race>;

@@ -15,7 +15,8 @@ export interface GuestToolPaths {
   io: string;
 }
 
-const SOURCES = { agent: 'agent.c', io: 'io.c' } as const;
+/** Each binary's C files, compiled together (ih-io's race subcommand lives in a file of its own). */
+const SOURCES = { agent: ['agent.c'], io: ['io.c', 'io-race.c'] } as const;
 const CFLAGS = ['-static', '-O2', '-Wall', '-Wextra', '-std=gnu11'];
 const LIBS: Record<keyof typeof SOURCES, string[]> = { agent: [], io: ['-pthread'] };
 const BINARY_NAMES: Record<keyof typeof SOURCES, string> = { agent: 'ih-agent', io: 'ih-io' };
@@ -40,14 +41,14 @@ async function toolsHash(cc: string): Promise<string> {
   const h = createHash('sha256');
   h.update(`cc ${cc}\n${await compilerVersion(cc)}\nflags ${CFLAGS.join(' ')}\n`);
   for (const key of Object.keys(SOURCES) as (keyof typeof SOURCES)[]) {
-    h.update(`source ${SOURCES[key]} ${LIBS[key].join(' ')}\n`);
-    h.update(await readFile(sourcePath(SOURCES[key])));
+    h.update(`source ${SOURCES[key].join(' ')} ${LIBS[key].join(' ')}\n`);
+    for (const f of SOURCES[key]) h.update(await readFile(sourcePath(f)));
   }
   return h.digest('hex').slice(0, 16);
 }
 
-async function compile(cc: string, source: string, output: string, libs: string[]): Promise<void> {
-  const args = [...CFLAGS, '-o', output, source, ...libs];
+async function compile(cc: string, sources: readonly string[], output: string, libs: string[]): Promise<void> {
+  const args = [...CFLAGS, '-o', output, ...sources, ...libs];
   const result = await execa(cc, args, { reject: false, all: true });
   if (result.exitCode === 0 && !result.failed) return;
   const staticLibcMissing = /cannot find -lc\b|cannot find -lpthread/.test(result.all ?? '');
@@ -74,7 +75,7 @@ export async function buildGuestTools(cacheDir: string): Promise<GuestToolPaths>
   try {
     for (const key of Object.keys(SOURCES) as (keyof typeof SOURCES)[]) {
       const out = join(tmp, BINARY_NAMES[key]);
-      await compile(cc, sourcePath(SOURCES[key]), out, LIBS[key]);
+      await compile(cc, SOURCES[key].map(sourcePath), out, LIBS[key]);
       await chmod(out, 0o755);
     }
     try {

@@ -49,10 +49,20 @@ export interface InfoCommand { cmd: 'info'; dev: string }
 /** Instantiates a kernel crypto algorithm through AF_ALG, so /proc/crypto lists it. */
 export interface AlgCommand { cmd: 'alg'; name: string }
 
-export type IoCommand = ReadCommand | CopyCommand | ZeroCommand | DiscardCommand | FlushCommand | InfoCommand | AlgCommand;
+/**
+ * io-race.c: `procs` processes, each with up to `qd` requests in flight, issue `ops` reads and writes of 1 to
+ * `maxBlocks` blocks each at random block offsets of the hot range; `tag` marks this race's payload, `seed`
+ * draws the I/Os.
+ */
+export interface RaceCommand {
+  cmd: 'race'; dev: string; offset: number; length: number; block: number; procs: number; ops: number; qd: number;
+  maxBlocks: number; writePercent: number; seed: number; tag: number;
+}
 
-/** The subcommands that take options (alg takes one name and nothing else). */
-export type OptionCommand = Exclude<IoCommand['cmd'], 'alg'>;
+export type IoCommand = ReadCommand | CopyCommand | ZeroCommand | DiscardCommand | FlushCommand | InfoCommand | AlgCommand | RaceCommand;
+
+/** The subcommands io.c's parse_args reads (alg takes one name; race is parsed by io-race.c, below). */
+export type OptionCommand = Exclude<IoCommand['cmd'], 'alg' | 'race'>;
 
 type KeysOf<T> = T extends unknown ? keyof T : never;
 /** The option fields of one subcommand's command type. */
@@ -117,8 +127,26 @@ function optionValue(cmd: string, flag: string, kind: OptionKind, v: unknown): s
   }
 }
 
+/** io-race.c's options, every one always written, in this order. */
+const RACE_OPTIONS = [
+  ['offset', '--offset'], ['length', '--length'], ['block', '--block'], ['procs', '--procs'], ['ops', '--ops'], ['qd', '--qd'],
+  ['maxBlocks', '--max-blocks'], ['writePercent', '--write-percent'], ['seed', '--seed'], ['tag', '--tag'],
+] as const satisfies ReadonlyArray<readonly [Exclude<keyof RaceCommand, 'cmd' | 'dev'>, `--${string}`]>;
+
+function raceArgv(c: RaceCommand): string[] {
+  if (c.dev === '') throw new TypeError('ih-io race --dev: expected a non-empty path, got ""');
+  const argv = ['ih-io', 'race', '--dev', c.dev];
+  for (const [field, flag] of RACE_OPTIONS) {
+    const v = c[field];
+    if (!Number.isSafeInteger(v) || v < 0) throw new TypeError(`ih-io race ${flag}: expected a non-negative integer, got ${JSON.stringify(v)}`);
+    argv.push(flag, String(v));
+  }
+  return argv;
+}
+
 /** The argv of one ih-io command: options left undefined (or false) are not written. */
 export function ioArgv(c: IoCommand): string[] {
+  if (c.cmd === 'race') return raceArgv(c);
   if (c.cmd === 'alg') {
     if (c.name === '') throw new TypeError('ih-io alg: expected an algorithm name, got ""');
     return ['ih-io', 'alg', c.name];

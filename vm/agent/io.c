@@ -508,6 +508,8 @@ static void help(void)
 	      "  ih-io flush   --dev DEV\n"
 	      "  ih-io info    --dev DEV\n"
 	      "  ih-io alg     NAME  (instantiate a kernel crypto algorithm through AF_ALG)\n"
+	      "  ih-io race    --dev DEV --offset N --length N --block N [--procs P] [--ops K] [--qd Q]\n"
+	      "                [--max-blocks M] [--write-percent W] [--seed S] [--tag T]  (see io-race.c)\n"
 	      "transfer options: --bs N (1M) --block N (logical block size or 4096) --jobs N | --procs N\n"
 	      "  --fua --fsync --no-direct --src-buffered --dst-buffered --log-ok\n"
 	      "  --unaligned (skip the O_DIRECT alignment refusal: the kernel answers, usually EINVAL)\n"
@@ -805,10 +807,15 @@ static int cmd_alg(const char *name)
 	return 1;
 }
 
+/* io-race.c: overlapping reads and writes from several processes on a hot range. */
+int cmd_race(int argc, char **argv);
+
 int main(int argc, char **argv)
 {
 	if (argc == 3 && !strcmp(argv[1], "alg"))
 		return cmd_alg(argv[2]);
+	if (argc >= 2 && !strcmp(argv[1], "race"))
+		return cmd_race(argc, argv);
 	parse_args(argc, argv);
 	sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (sh == MAP_FAILED)

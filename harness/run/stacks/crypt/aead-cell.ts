@@ -8,7 +8,8 @@
 import { parseIoReport } from '../../../../vm/agent/client.ts';
 import { ioArgv } from '../../../../vm/agent/io-argv.ts';
 import { reloadTable, suspendResume } from '../../session/dm-reload.ts';
-import { InfraError } from '../../../errors.ts';
+import { InfraError, UsageError } from '../../../errors.ts';
+import { raceStep } from '../integrity/integrity-race.ts';
 import { auditIntegrityImage } from '../../../model/integrity/audit.ts';
 import { cryptCorruptionOffset, type CryptCorruption } from '../../../model/crypt/corrupt.ts';
 import type { CryptAeadCipher } from '../../../model/crypt/cipher.ts';
@@ -123,6 +124,8 @@ export abstract class AeadCell {
       else if (step === 'reload' || step === 'suspend') { await this.s.begin(i, step); await this.reload(i, step); }
       else if (typeof step !== 'string' && 'crash' in step) { await this.s.begin(i, 'crash'); await this.crashSteps.crash(i, step.crash); this.wrote = false; }
       else if (typeof step !== 'string' && 'kill' in step) { await this.s.begin(i, 'kill'); await this.crashSteps.kill(i, step.kill); this.wrote = false; }
+      else if (typeof step !== 'string' && 'race' in step && this.spec.phase !== undefined) throw new UsageError(`steps[${i}].race: a race's outcome is the kernel's timing, which a compatibility pass cannot carry to the other kernel`);
+      else if (typeof step !== 'string' && 'race' in step) { await this.s.begin(i, 'race'); this.wrote = true; await raceStep({ s: this.s, model: this.must().model, top: this.top }, i, step.race); }
       else if (typeof step === 'string' || !('write' in step || 'read' in step || 'discard' in step || 'corrupt' in step)) {
         throw new InfraError(`steps[${i}]: ${JSON.stringify(step)} reached a ${this.spec.scenario.stack.type} cell (the loader refuses it)`);
       }

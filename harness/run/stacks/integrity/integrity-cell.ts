@@ -20,6 +20,7 @@ import { KernelFailure, SkipCell } from '../../session/cell.ts';
 import type { TransferPlan } from '../../session/disks.ts';
 import { auditStack, judgeKernelLog } from './integrity-checks.ts';
 import { applyFault, dataSectorRanges, type FlippedByte } from './integrity-faults.ts';
+import { raceStep } from './integrity-race.ts';
 import { ChecksumTally, discardStep, flushStep, readStep, topDevice, writeStep, type IoContext } from './integrity-io.ts';
 import { checkTopDevice } from '../../session/io-refusal.ts';
 import { reloadTable, suspendResume } from '../../session/dm-reload.ts';
@@ -147,6 +148,8 @@ export class IntegrityCell {
       else if ('read' in step && this.spec.phase === 'write') this.s.note('left to the reading kernel');
       else if ('read' in step) { this.noteAreas(step.read); await readStep(io, i, step.read); }
       else if ('discard' in step) await discardStep(io, i, step.discard);
+      else if ('race' in step && this.spec.phase !== undefined) throw new UsageError(`steps[${i}].race: a race's outcome is the kernel's timing, which a compatibility pass cannot carry to the other kernel`);
+      else if ('race' in step) { this.noteAreas({ offset: step.race.offset, length: step.race.length }); this.wrote = true; await raceStep(io, i, step.race); }
       else if ('ioError' in step) await this.ioError(step.ioError.blocks);
       else if ('crash' in step) { await this.crashSteps.crash(i, step.crash); this.wrote = false; }
       else if ('kill' in step) { await this.crashSteps.kill(i, step.kill); this.wrote = false; }
@@ -223,7 +226,7 @@ export class IntegrityCell {
   }
 
   /** Says in the report when a range crosses interleave areas (and the metadata run between them). */
-  private noteAreas(r: IoRange): void {
+  private noteAreas(r: { offset: number; length: number }): void {
     const g = this.geom!;
     if (g.separateMetadata) return;
     const first = Math.floor(r.offset / 512 / g.interleaveSectors);

@@ -1,0 +1,498 @@
+/*
+ * ih-io race: several processes hammer a small hot range of a block device with overlapping O_DIRECT reads
+ * and writes of varied sizes and offsets, each process keeping up to --qd of them in flight through Linux
+ * native AIO (io_setup/io_submit/io_getevents as raw system calls: the initramfs ships no libaio, and the
+ * syscalls need none). Where the kernel has no AIO (io_setup fails) each process issues one pread/pwrite at
+ * a time instead, and the summary says which engine ran.
+ *
+ * Every 512-byte sector a write carries names it: the race's tag, the writer, the writer's sequence number
+ * and the sector's own address, then bytes derived from those four (race_fill; the host's twin is
+ * harness/model/integrity/race-payload.ts). A read reports per sector which write it saw ("w.s"), that it
+ * still holds what the range held before the race ("p", compared with the read made before any writer
+ * started), or, for anything else, a hash of its bytes ("h<fnv1a-64>"). Each I/O carries its submit and
+ * completion times (CLOCK_MONOTONIC, shared by all processes), so the host's model can tell which versions
+ * were legal for it. After every writer is done, one process reads the whole range again ("final").
+ *
+ * Output: JSON lines, one per I/O ("rw" write, "rr" read), "initial", "final", then "race-summary".
+ * Exit: 0 every I/O succeeded, 1 some failed, 2 usage error, 3 setup error.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/aio_abi.h>
+#include <linux/fs.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define RACE_MAX_PROCS 16
+#define RACE_MAX_QD 64
+#define RACE_SECTOR 512
+static const char RACE_MAGIC[8] = {'i', 'h', '-', 'r', 'a', 'c', 'e', ':'};
+
+static struct {
+	const char *dev;
+	uint64_t off, len, block, seed;
+	uint32_t tag;
+	int procs, ops, qd, max_blocks, write_pct;
+} r = {.procs = 2, .ops = 100, .qd = 1, .max_blocks = 4, .write_pct = 50};
+
+static struct race_shared {
+	pthread_mutex_t lock;
+	int failed, aio_missing;
+} *rs;
+
+static int fd = -1;
+static uint64_t *initial; /* per sector of the range: hash of what it held before the race */
+
+static uint64_t race_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* ---------- output ---------- */
+
+struct rbuf {
+	char *p;
+	size_t len, cap;
+};
+
+static void rb_printf(struct rbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (b->len + (size_t)n + 1 > b->cap) {
+		size_t nc = b->cap ? b->cap : 4096;
+		while (nc < b->len + (size_t)n + 1)
+			nc *= 2;
+		char *np = realloc(b->p, nc);
+		if (!np)
+			abort();
+		b->p = np, b->cap = nc;
+	}
+	va_start(ap, fmt);
+	vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+}
+
+/* A process's lines leave in batches under the shared lock, so lines of different processes never mix. */
+static void rb_emit(struct rbuf *b)
+{
+	if (b->len == 0)
+		return;
+	/* robust: a process that died holding the lock must not hang the others (the summary counts it as died) */
+	if (pthread_mutex_lock(&rs->lock) == EOWNERDEAD)
+		pthread_mutex_consistent(&rs->lock);
+	for (size_t at = 0; at < b->len;) {
+		ssize_t n = write(1, b->p + at, b->len - at);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		at += (size_t)n;
+	}
+	pthread_mutex_unlock(&rs->lock);
+	b->len = 0;
+}
+
+static void race_usage(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("ih-io race: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputs("\n(ih-io --help lists every option)\n", stderr);
+	va_end(ap);
+	exit(2);
+}
+
+static void race_setup_error(const char *what, int err)
+{
+	printf("{\"op\":\"setup\",\"ok\":false,\"what\":\"%s\",\"path\":\"%s\",\"errno\":%d,\"error\":\"%s\"}\n", what,
+	       r.dev ? r.dev : "", err, strerrorname_np(err) ? strerrorname_np(err) : "E?");
+	fflush(stdout);
+	fprintf(stderr, "ih-io race: %s %s: %s\n", what, r.dev ? r.dev : "", strerror(err));
+	exit(3);
+}
+
+/* ---------- payload ---------- */
+
+static void put32(unsigned char *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint32_t get32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* The sector `lba` (512-byte units on the device) as write `seq` of `writer` in race `tag` writes it. */
+static void race_fill(unsigned char *s, uint32_t tag, uint32_t writer, uint32_t seq, uint64_t lba)
+{
+	memcpy(s, RACE_MAGIC, 8);
+	put32(s + 8, tag);
+	put32(s + 12, writer);
+	put32(s + 16, seq);
+	put32(s + 20, 0);
+	put32(s + 24, (uint32_t)lba);
+	put32(s + 28, (uint32_t)(lba >> 32));
+	uint32_t x = tag * 0x9E3779B1u ^ writer * 0x85EBCA77u ^ seq * 0xC2B2AE3Du ^ (uint32_t)lba * 0x27D4EB2Fu ^
+		     (uint32_t)(lba >> 32) * 0x165667B1u;
+	x |= 1;
+	for (int i = 32; i < RACE_SECTOR; i += 4) {
+		x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+		put32(s + i, x);
+	}
+}
+
+static uint64_t fnv1a64(const unsigned char *p, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 0x100000001b3ull;
+	return h;
+}
+
+/* "w.s" when the sector is exactly that write's, "p" when it is what the range held before the race, else a hash. */
+static void identify(char *tok, size_t cap, const unsigned char *s, uint64_t lba)
+{
+	uint64_t h = fnv1a64(s, RACE_SECTOR);
+	if (!memcmp(s, RACE_MAGIC, 8) && get32(s + 8) == r.tag) {
+		unsigned char want[RACE_SECTOR];
+		uint32_t w = get32(s + 12), q = get32(s + 16);
+		race_fill(want, r.tag, w, q, lba);
+		if (!memcmp(want, s, RACE_SECTOR)) {
+			snprintf(tok, cap, "%u.%u", w, q);
+			return;
+		}
+	}
+	if (initial && h == initial[(lba - r.off / RACE_SECTOR)]) {
+		snprintf(tok, cap, "p");
+		return;
+	}
+	snprintf(tok, cap, "h%016llx", (unsigned long long)h);
+}
+
+/* The versions of len bytes read at off, run-length coded: "1.4*8 p*8 h0123456789abcdef". */
+static void versions(struct rbuf *b, const unsigned char *buf, uint64_t off, uint64_t len)
+{
+	char prev[40] = "", tok[40];
+	unsigned run = 0;
+	int first = 1;
+	rb_printf(b, ",\"v\":\"");
+	for (uint64_t i = 0; i < len / RACE_SECTOR; i++) {
+		identify(tok, sizeof tok, buf + i * RACE_SECTOR, off / RACE_SECTOR + i);
+		if (run && !strcmp(tok, prev)) {
+			run++;
+			continue;
+		}
+		if (run)
+			rb_printf(b, run > 1 ? "%s%s*%u" : "%s%s", first ? "" : " ", prev, run), first = 0;
+		strcpy(prev, tok);
+		run = 1;
+	}
+	if (run)
+		rb_printf(b, run > 1 ? "%s%s*%u" : "%s%s", first ? "" : " ", prev, run);
+	rb_printf(b, "\"");
+}
+
+/* ---------- the race ---------- */
+
+struct op {
+	int write, k;
+	uint64_t off, len, t0;
+	unsigned char *buf;
+	struct iocb cb;
+};
+
+static uint64_t xs64(uint64_t *s)
+{
+	*s ^= *s << 13, *s ^= *s >> 7, *s ^= *s << 17;
+	return *s;
+}
+
+/* Op k of a process: read or write, where, how long. Writes fill their buffer with their payload. */
+static void plan_op(struct op *o, uint64_t *rng, int writer, int k)
+{
+	uint64_t blocks = r.len / r.block;
+	o->k = k;
+	o->write = (int)(xs64(rng) % 100) < r.write_pct;
+	uint64_t first = xs64(rng) % blocks, n = 1 + xs64(rng) % (uint64_t)r.max_blocks;
+	if (first + n > blocks)
+		n = blocks - first;
+	o->off = r.off + first * r.block;
+	o->len = n * r.block;
+	if (o->write)
+		for (uint64_t i = 0; i < o->len / RACE_SECTOR; i++)
+			race_fill(o->buf + i * RACE_SECTOR, r.tag, (uint32_t)writer, (uint32_t)k, o->off / RACE_SECTOR + i);
+}
+
+static void op_line(struct rbuf *b, struct op *o, int writer, long res, uint64_t t1)
+{
+	int err = res < 0 ? (int)-res : 0;
+	if (err || (uint64_t)res != o->len)
+		rs->failed = 1;
+	rb_printf(b, "{\"op\":\"%s\",\"w\":%d,\"k\":%d,\"off\":%llu,\"len\":%llu,\"t0\":%llu,\"t1\":%llu,\"errno\":%d",
+		  o->write ? "rw" : "rr", writer, o->k, (unsigned long long)o->off, (unsigned long long)o->len,
+		  (unsigned long long)o->t0, (unsigned long long)t1, err);
+	if (err)
+		rb_printf(b, ",\"error\":\"%s\"", strerrorname_np(err) ? strerrorname_np(err) : "E?");
+	else if ((uint64_t)res != o->len)
+		rb_printf(b, ",\"short\":%ld", res);
+	else if (!o->write)
+		versions(b, o->buf, o->off, o->len);
+	rb_printf(b, "}\n");
+	if (b->len >= 32768)
+		rb_emit(b);
+}
+
+static long sys_io_setup(unsigned n, aio_context_t *ctx) { return syscall(SYS_io_setup, n, ctx); }
+static long sys_io_submit(aio_context_t ctx, long n, struct iocb **cbs) { return syscall(SYS_io_submit, ctx, n, cbs); }
+static long sys_io_getevents(aio_context_t ctx, long min, long max, struct io_event *ev)
+{
+	return syscall(SYS_io_getevents, ctx, min, max, ev, NULL);
+}
+
+static long sync_io(struct op *o)
+{
+	ssize_t n;
+	do
+		n = o->write ? pwrite(fd, o->buf, o->len, (off_t)o->off) : pread(fd, o->buf, o->len, (off_t)o->off);
+	while (n < 0 && errno == EINTR);
+	return n < 0 ? -errno : n;
+}
+
+/* One racing process: ops I/Os, up to qd of them in flight. */
+static void racer(int writer)
+{
+	struct op slots[RACE_MAX_QD];
+	struct rbuf b = {0};
+	uint64_t rng = r.seed * 0x9E3779B97F4A7C15ull + (uint64_t)writer * 0xD1B54A32D192ED03ull + 1;
+	for (int i = 0; i < r.qd; i++)
+		if (posix_memalign((void **)&slots[i].buf, 4096, (size_t)r.max_blocks * r.block) != 0)
+			race_setup_error("posix_memalign", ENOMEM);
+	aio_context_t ctx = 0;
+	if (r.qd > 1 && sys_io_setup((unsigned)r.qd, &ctx) < 0) {
+		rs->aio_missing = 1;
+		ctx = 0;
+	}
+	if (!ctx) { /* one at a time */
+		for (int k = 0; k < r.ops; k++) {
+			struct op *o = &slots[0];
+			plan_op(o, &rng, writer, k);
+			o->t0 = race_now();
+			long res = sync_io(o);
+			op_line(&b, o, writer, res, race_now());
+		}
+		rb_emit(&b);
+		return;
+	}
+	int next = 0, inflight = 0, free_slots[RACE_MAX_QD], nfree = r.qd;
+	for (int i = 0; i < r.qd; i++)
+		free_slots[i] = i;
+	while (next < r.ops || inflight > 0) {
+		while (next < r.ops && nfree > 0) {
+			struct op *o = &slots[free_slots[--nfree]];
+			plan_op(o, &rng, writer, next++);
+			memset(&o->cb, 0, sizeof o->cb);
+			o->cb.aio_data = (uint64_t)(uintptr_t)o;
+			o->cb.aio_lio_opcode = o->write ? IOCB_CMD_PWRITE : IOCB_CMD_PREAD;
+			o->cb.aio_fildes = (uint32_t)fd;
+			o->cb.aio_buf = (uint64_t)(uintptr_t)o->buf;
+			o->cb.aio_nbytes = o->len;
+			o->cb.aio_offset = (int64_t)o->off;
+			struct iocb *cb = &o->cb;
+			o->t0 = race_now();
+			long s;
+			do
+				s = sys_io_submit(ctx, 1, &cb);
+			while (s < 0 && errno == EINTR);
+			if (s != 1) { /* refused at submission: that is this I/O's answer */
+				op_line(&b, o, writer, s < 0 ? -errno : -EIO, race_now());
+				free_slots[nfree++] = (int)(o - slots);
+				continue;
+			}
+			inflight++;
+		}
+		if (inflight == 0)
+			continue;
+		struct io_event ev[RACE_MAX_QD];
+		long n;
+		do
+			n = sys_io_getevents(ctx, 1, r.qd, ev);
+		while (n < 0 && errno == EINTR);
+		if (n < 0)
+			race_setup_error("io_getevents", errno);
+		uint64_t t1 = race_now();
+		for (long i = 0; i < n; i++) {
+			struct op *o = (struct op *)(uintptr_t)ev[i].data;
+			op_line(&b, o, writer, (long)ev[i].res, t1);
+			free_slots[nfree++] = (int)(o - slots);
+			inflight--;
+		}
+	}
+	rb_emit(&b);
+	syscall(SYS_io_destroy, ctx);
+}
+
+/* The whole range in one process, before and after the race: "initial" and "final". */
+static void whole_range(const char *name)
+{
+	struct rbuf b = {0};
+	unsigned char *buf;
+	if (posix_memalign((void **)&buf, 4096, r.len) != 0)
+		race_setup_error("posix_memalign", ENOMEM);
+	struct op o = {.off = r.off, .len = r.len, .buf = buf};
+	o.t0 = race_now();
+	long res = sync_io(&o);
+	uint64_t t1 = race_now();
+	int err = res < 0 ? (int)-res : (uint64_t)res != r.len ? EIO : 0;
+	if (err)
+		rs->failed = 1;
+	rb_printf(&b, "{\"op\":\"%s\",\"off\":%llu,\"len\":%llu,\"t0\":%llu,\"t1\":%llu,\"errno\":%d", name,
+		  (unsigned long long)r.off, (unsigned long long)r.len, (unsigned long long)o.t0, (unsigned long long)t1, err);
+	/* the initial line gives every sector's hash (initial is not set yet), so the host can check the snapshot */
+	if (!err)
+		versions(&b, buf, r.off, r.len);
+	if (!err && !initial) {
+		initial = malloc(r.len / RACE_SECTOR * sizeof *initial);
+		if (!initial)
+			race_setup_error("malloc", ENOMEM);
+		for (uint64_t i = 0; i < r.len / RACE_SECTOR; i++)
+			initial[i] = fnv1a64(buf + i * RACE_SECTOR, RACE_SECTOR);
+	}
+	rb_printf(&b, "}\n");
+	rb_emit(&b);
+	free(b.p);
+	free(buf);
+}
+
+static uint64_t race_size(const char *opt, const char *v)
+{
+	char *end;
+	if (!v || *v < '0' || *v > '9')
+		race_usage("%s expects a number; got '%s'", opt, v ? v : "");
+	errno = 0;
+	unsigned long long n = strtoull(v, &end, 10);
+	if (*end == 'K' || *end == 'k')
+		n <<= 10, end++;
+	else if (*end == 'M' || *end == 'm')
+		n <<= 20, end++;
+	else if (*end == 's')
+		n <<= 9, end++;
+	if (errno || *end)
+		race_usage("%s expects a number like 4096, 64K or 128s; got '%s'", opt, v);
+	return n;
+}
+
+static void race_args(int argc, char **argv)
+{
+	for (int i = 2; i < argc; i++) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (!v)
+			race_usage("%s needs a value", a);
+		i++;
+		if (!strcmp(a, "--dev"))
+			r.dev = v;
+		else if (!strcmp(a, "--offset"))
+			r.off = race_size(a, v);
+		else if (!strcmp(a, "--length"))
+			r.len = race_size(a, v);
+		else if (!strcmp(a, "--block"))
+			r.block = race_size(a, v);
+		else if (!strcmp(a, "--procs"))
+			r.procs = (int)race_size(a, v);
+		else if (!strcmp(a, "--ops"))
+			r.ops = (int)race_size(a, v);
+		else if (!strcmp(a, "--qd"))
+			r.qd = (int)race_size(a, v);
+		else if (!strcmp(a, "--max-blocks"))
+			r.max_blocks = (int)race_size(a, v);
+		else if (!strcmp(a, "--write-percent"))
+			r.write_pct = (int)race_size(a, v);
+		else if (!strcmp(a, "--seed"))
+			r.seed = race_size(a, v);
+		else if (!strcmp(a, "--tag"))
+			r.tag = (uint32_t)race_size(a, v);
+		else
+			race_usage("unknown option '%s'", a);
+	}
+	if (!r.dev)
+		race_usage("needs --dev");
+	if (!r.block || r.block % RACE_SECTOR)
+		race_usage("--block must be a positive multiple of 512");
+	if (!r.len || r.len % r.block || r.off % r.block)
+		race_usage("--offset and --length must be multiples of --block, --length positive");
+	if (r.len > (64u << 20))
+		race_usage("--length is for a small hot range: at most 64M");
+	if (r.procs < 1 || r.procs > RACE_MAX_PROCS)
+		race_usage("--procs must be between 1 and %d", RACE_MAX_PROCS);
+	if (r.qd < 1 || r.qd > RACE_MAX_QD)
+		race_usage("--qd must be between 1 and %d", RACE_MAX_QD);
+	if (r.ops < 1 || r.max_blocks < 1 || r.write_pct > 100)
+		race_usage("--ops and --max-blocks must be positive, --write-percent at most 100");
+}
+
+int cmd_race(int argc, char **argv)
+{
+	race_args(argc, argv);
+	rs = mmap(NULL, sizeof *rs, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (rs == MAP_FAILED)
+		race_setup_error("mmap", errno);
+	pthread_mutexattr_t ma;
+	pthread_mutexattr_init(&ma);
+	pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED);
+	pthread_mutexattr_setrobust(&ma, PTHREAD_MUTEX_ROBUST);
+	pthread_mutex_init(&rs->lock, &ma);
+	fd = open(r.dev, O_RDWR | O_DIRECT | O_CLOEXEC);
+	if (fd < 0)
+		race_setup_error("open", errno);
+	uint64_t size;
+	if (ioctl(fd, BLKGETSIZE64, &size) == 0 && r.off + r.len > size)
+		race_usage("the range ends at %llu, beyond the device's %llu bytes", (unsigned long long)(r.off + r.len),
+			   (unsigned long long)size);
+	uint64_t t0 = race_now();
+	whole_range("initial");
+	pid_t pids[RACE_MAX_PROCS];
+	int died = 0;
+	for (int p = 0; p < r.procs; p++) {
+		pids[p] = fork();
+		if (pids[p] < 0)
+			race_setup_error("fork", errno);
+		if (pids[p] == 0) {
+			racer(p + 1);
+			_exit(0);
+		}
+	}
+	for (int p = 0; p < r.procs; p++) {
+		int st;
+		while (waitpid(pids[p], &st, 0) < 0 && errno == EINTR) {
+		}
+		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+			died++;
+	}
+	whole_range("final");
+	int ok = !rs->failed && !died;
+	printf("{\"op\":\"race-summary\",\"ok\":%s,\"engine\":\"%s\",\"procs\":%d,\"ops\":%d,\"qd\":%d,\"died\":%d,"
+	       "\"elapsed_us\":%llu}\n",
+	       ok ? "true" : "false", r.qd > 1 && !rs->aio_missing ? "aio" : "sync", r.procs, r.ops, r.qd, died,
+	       (unsigned long long)(race_now() - t0));
+	fflush(stdout);
+	return ok ? 0 : 1;
+}
