@@ -37,8 +37,11 @@ export async function runMatrix(
 ): Promise<PreparedKernels> {
   const { kernels, accel } = prepared ?? await prepareMatrix(cfg, plan, results, log);
   const runnable = plan.cells.filter((c) => isReady(kernels.get(c.kernel.text)!));
+  // A gate's compatibility cells run after these, on the same kernels: the run's count holds those both sides can run.
+  const compat = (plan.compat ?? []).filter((c) => isReady(kernels.get(c.writer.text)!) && isReady(kernels.get(c.reader.text)!));
+  const cells = runnable.length + compat.length;
   await reporters.emit('onBegin', {
-    runDir: results.dir, cells: runnable.length, executions: runnable.length * plan.repeat, jobs: cfg.jobs,
+    runDir: results.dir, cells, executions: cells * plan.repeat, jobs: cfg.jobs,
     kernels: plannedKernels(plan).map((k) => k.text),
   });
   // Recorded, not reported one by one: the end of the run names each such kernel once (untested.ts).
