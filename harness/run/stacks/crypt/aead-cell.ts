@@ -27,6 +27,7 @@ import { ioSize, type TransferPlan } from '../../session/disks.ts';
 import { checkTopDevice, ioToolFailure, type TopDevice } from '../../session/io-refusal.ts';
 import { CellDisks, writePayload } from '../../session/guest-disks.ts';
 import { judgeCryptStatus, judgeIntegrityStatus } from '../../session/status-judge.ts';
+import { judgeDiscard } from '../../session/result-judge.ts';
 import { judgeWrite } from '../../session/write-judge.ts';
 import { closedJournalBlocks } from '../integrity/closed-journal.ts';
 import { blockList, expectedBlockData, judgeRead } from '../../session/read-judge.ts';
@@ -255,11 +256,10 @@ export abstract class AeadCell {
     this.s.expect({ op: 'discard', errno: exp.errno });
     const res = await this.s.run(ioArgv({ cmd: 'discard', dev: this.top, offset: d.offset, length: d.length }));
     if (res.exitCode === 2 || res.exitCode === 3) throw await ioToolFailure(this.s, i, res, 'discard', this.topDevice());
-    const line = parseIoReport(res.stdout).results.find((l) => l.op === 'discard');
-    if (line === undefined) throw new InfraError('ih-io discard reported nothing');
-    if (line.errno !== exp.errno) {
-      this.s.disagree({ step: i, kind: 'discard', sector: d.offset / 512, expected: `errno ${exp.errno} (${exp.why})`, found: line.ok ? 'discard succeeded' : `errno ${line.errno} (${line.error ?? '?'})` });
-    }
+    const j = judgeDiscard(i, { errno: exp.errno, why: exp.why }, d.offset, parseIoReport(res.stdout));
+    if (j.result === undefined) throw new InfraError('ih-io discard reported nothing');
+    j.disagreements.forEach((x) => this.s.disagree(x));
+    const line = j.result;
     this.s.note(`discard: errno ${line.errno}${line.error ? ` (${line.error})` : ''}; model: errno ${exp.errno}, ${exp.why}`);
   }
 

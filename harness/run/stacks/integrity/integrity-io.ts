@@ -11,7 +11,8 @@ import type { IoRange } from '../../../scenario/schema.ts';
 import type { GuestSession } from '../../session/cell.ts';
 import { KernelFailure } from '../../session/cell.ts';
 import { ioSize } from '../../session/disks.ts';
-import { expectedBlockData, judgeRead } from '../../session/read-judge.ts';
+import { expectedBlockData, judgeRead, judgeUnalignedRead } from '../../session/read-judge.ts';
+import { judgeDiscard, judgeFlush } from '../../session/result-judge.ts';
 import { judgeWrite } from '../../session/write-judge.ts';
 import { ioToolFailure, type TopDevice } from '../../session/io-refusal.ts';
 import { readExpectation, type PayloadIndex } from '../../../repro/expect.ts';
@@ -116,12 +117,10 @@ export async function readStep(ctx: IoContext, i: number, r: IoRange): Promise<v
   if (res.exitCode === 2 || res.exitCode === 3) throw await ioToolFailure(s, i, res, 'read', topDevice(ctx));
   const report = parseIoReport(res.stdout);
   if (r.unaligned) {
-    const io = report.ios.find((l) => l.op === 'read' && l.off === r.offset);
-    if (io === undefined) throw new InfraError(`ih-io read reported nothing for offset ${r.offset}`);
-    const bad = model.directIoProblem(r.offset, r.length);
-    const want = bad?.errno ?? 0;
-    if (io.errno !== want) s.disagree({ step: i, kind: 'unaligned-io', sector: Math.floor(r.offset / 512), expected: want ? `errno ${want}` : 'read succeeds', found: io.ok ? 'read succeeded' : `errno ${io.errno}` });
-    s.note(`unaligned read of ${r.length} bytes at ${r.offset}: errno ${io.errno}`);
+    const j = judgeUnalignedRead(model, { step: i, offset: r.offset, length: r.length }, report);
+    if (j.io === undefined) throw new InfraError(`ih-io read reported nothing for offset ${r.offset}`);
+    j.disagreements.forEach((d) => s.disagree(d));
+    s.note(`unaligned read of ${r.length} bytes at ${r.offset}: errno ${j.io.errno}`);
     return;
   }
   const req = { step: i, offset: r.offset, length: r.length, bs };
@@ -141,13 +140,11 @@ export async function discardStep(ctx: IoContext, i: number, d: { offset: number
   s.expect({ op: 'discard', errno: exp.errno });
   const res = await s.run(ioArgv({ cmd: 'discard', dev: ctx.top, offset: d.offset, length: d.length }));
   if (res.exitCode === 2 || res.exitCode === 3) throw await ioToolFailure(s, i, res, 'discard', topDevice(ctx));
-  const line = parseIoReport(res.stdout).results.find((l) => l.op === 'discard');
-  if (line === undefined) throw new InfraError('ih-io discard reported nothing');
-  if (line.errno !== exp.errno) {
-    s.disagree({ step: i, kind: 'discard', sector: d.offset / 512, expected: exp.ok ? 'discard succeeds' : `errno ${exp.errno}`, found: line.ok ? 'discard succeeded' : `errno ${line.errno} (${line.error ?? '?'})` });
-  }
+  const j = judgeDiscard(i, { errno: exp.errno }, d.offset, parseIoReport(res.stdout));
+  if (j.result === undefined) throw new InfraError('ih-io discard reported nothing');
+  j.disagreements.forEach((x) => s.disagree(x));
   model.discard(d.offset / 512, d.length / 512);
-  s.note(`discard: errno ${line.errno} (model ${exp.errno})`);
+  s.note(`discard: errno ${j.result.errno} (model ${exp.errno})`);
 }
 
 export async function flushStep(ctx: IoContext, i: number): Promise<void> {
@@ -156,9 +153,7 @@ export async function flushStep(ctx: IoContext, i: number): Promise<void> {
   s.expect({ op: 'flush', errno: exp.errno });
   const res = await s.run(ioArgv({ cmd: 'flush', dev: ctx.top }));
   if (res.exitCode === 2 || res.exitCode === 3) throw await ioToolFailure(s, i, res, 'flush', topDevice(ctx));
-  const line = parseIoReport(res.stdout).results.find((l) => l.op === 'flush');
-  if (line === undefined) throw new InfraError('ih-io flush reported nothing');
-  if (line.errno !== exp.errno) {
-    s.disagree({ step: i, kind: 'flush', expected: exp.ok ? 'flush succeeds' : `errno ${exp.errno}`, found: line.ok ? 'flush succeeded' : `errno ${line.errno}` });
-  }
+  const j = judgeFlush(i, { errno: exp.errno }, parseIoReport(res.stdout));
+  if (j.result === undefined) throw new InfraError('ih-io flush reported nothing');
+  j.disagreements.forEach((x) => s.disagree(x));
 }
