@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { UsageError } from './errors.ts';
-import { executions, parseShard, perExecutionDirs, planCells, planMatrix, planRecord, plannedKernels, shardCells } from './plan.ts';
+import { executions, parseShard, perExecutionDirs, planCells, planMatrix, planRecord, plannedKernels, shardCells, withCompat } from './plan.ts';
 
 const k = (text: string) => ({ text });
 const s = (id: string) => ({ id });
@@ -62,6 +62,13 @@ describe('planMatrix', () => {
     const plan = planMatrix([k('6.1'), k('4.13')], [s('a'), s('b'), s('c')], { repeat: 3, retries: 1, shard: { index: 2, total: 2 } });
     expect(planRecord(plan)).toEqual({ kernels: ['6.1', '4.13'], totalCells: 6, cells: 3, repeat: 3, retries: 1, shard: { index: 2, total: 2 } });
     expect(plannedKernels(plan).map((x) => x.text).sort()).toEqual(['4.13', '6.1']);
+  });
+  it('counts a gate\'s compatibility cells, both directions of each scenario, with the matrix\'s', () => {
+    const plan = withCompat(planMatrix([k('base'), k('cand')], [s('a')], { repeat: 2 }), { base: k('base'), candidate: k('cand') }, [s('compat/x'), s('compat/y')]);
+    expect(plan.compat!.map((c) => c.key)).toEqual(['base→cand/compat/x', 'cand→base/compat/x', 'base→cand/compat/y', 'cand→base/compat/y']);
+    expect(plan.compat!.map((c) => `${c.writer.text} ${c.reader.text}`)).toEqual(['base cand', 'cand base', 'base cand', 'cand base']);
+    expect(planRecord(plan)).toEqual({ kernels: ['base', 'cand'], totalCells: 6, cells: 6, compatCells: 4, repeat: 2, retries: 0 });
+    expect(planRecord(withCompat(planMatrix([k('base'), k('cand')], [s('a')]), { base: k('base'), candidate: k('cand') }, []))).toMatchObject({ cells: 2, compatCells: 0 });
   });
   it('records the slow scenarios the default selection left out, in every shard alike', () => {
     const slowNotRun = { scenarios: ['crash/001', 'crash/002'], globs: ['crash/*'] };

@@ -14,8 +14,22 @@ export interface PlannedCell<K extends { text: string } = { text: string }, S ex
   scenario: S;
 }
 
+/**
+ * A gate's compatibility cell: one direction of a compatibility scenario, written on `writer` and read on
+ * `reader` (harness/gate/compat.ts). Planned with the matrix's cells, so the run counts, repeats and retries it.
+ */
+export interface PlannedCompatCell<K extends { text: string } = { text: string }, S extends { id: string } = { id: string }> {
+  /** "<writer text>→<reader text>/<scenario id>" */
+  key: string;
+  writer: K;
+  reader: K;
+  scenario: S;
+}
+
 export interface Plan<K extends { text: string } = { text: string }, S extends { id: string } = { id: string }> {
   cells: PlannedCell<K, S>[];
+  /** The gate's compatibility cells, run after `cells` on the same kernels; counted in totalCells. */
+  compat?: PlannedCompatCell<K, S>[];
   /** Every --kernel of the matrix, in the order given (a shard may have cells on only some). */
   kernels: string[];
   totalCells: number;
@@ -69,9 +83,22 @@ export function planMatrix<K extends { text: string }, S extends { id: string }>
   };
 }
 
+/** Both directions of each compatibility scenario (base writes, then candidate writes), added to the plan's cells. */
+export function withCompat<K extends { text: string }, S extends { id: string }>(plan: Plan<K, S>, sides: { base: K; candidate: K }, scenarios: S[]): Plan<K, S> {
+  const compat = scenarios.flatMap((scenario) => (
+    [[sides.base, sides.candidate], [sides.candidate, sides.base]] as const).map(([writer, reader]) => ({ key: `${writer.text}→${reader.text}/${scenario.id}`, writer, reader, scenario })));
+  return { ...plan, compat, totalCells: plan.totalCells + compat.length };
+}
+
+/** Every cell this run executes: the matrix's and the compatibility cells. */
+export function plannedCellCount(plan: Pick<Plan, 'cells' | 'compat'>): number {
+  return plan.cells.length + (plan.compat?.length ?? 0);
+}
+
 export function planRecord(plan: Plan): PlanRecord {
   return {
-    kernels: plan.kernels, totalCells: plan.totalCells, cells: plan.cells.length, repeat: plan.repeat, retries: plan.retries,
+    kernels: plan.kernels, totalCells: plan.totalCells, cells: plannedCellCount(plan), repeat: plan.repeat, retries: plan.retries,
+    ...(plan.compat !== undefined ? { compatCells: plan.compat.length } : {}),
     ...(plan.shard !== undefined ? { shard: plan.shard } : {}),
     ...(plan.slowNotRun !== undefined ? { slowNotRun: plan.slowNotRun } : {}),
   };

@@ -135,8 +135,10 @@ export interface PlanRecord {
   kernels?: string[];
   /** Cells in the whole matrix (kernels x scenarios). */
   totalCells: number;
-  /** Cells in this run (its shard). */
+  /** Cells in this run (its shard), the gate's compatibility cells among them. */
   cells: number;
+  /** A gate run: how many of `cells` (and of totalCells) are compatibility cells. */
+  compatCells?: number;
   repeat: number;
   retries: number;
   shard?: ShardSpec;

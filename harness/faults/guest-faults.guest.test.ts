@@ -17,7 +17,7 @@ import { exitCodeFor } from '../exit-code.ts';
 import type { RunRecord, SharedRunRecord } from '../results.ts';
 import { SILENT_RESET, type CellSpec } from '../run/session/cell.ts';
 import { runCell } from '../run/run-cell.ts';
-import { withSharedRun } from '../run/matrix.ts';
+import { withSharedRun } from '../run/shared-executions.ts';
 import type { Verdict } from '../run/session/observations.ts';
 import { runShared } from '../run/share/share.ts';
 import { DISK_BUDGET, guestKey, SharedGuest, slotDisks, type SharedSlotRun } from '../run/share/shared-guest.ts';

@@ -10,15 +10,19 @@
  */
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { KernelSpec } from '../../vm/kernel/spec.ts';
 import type { Accel } from '../../vm/qemu/args.ts';
 import type { MatrixConfig } from '../config.ts';
+import type { PlannedCompatCell } from '../plan.ts';
 import type { Reporters } from '../reporters/reporter.ts';
-import type { CellRecord, KernelRecord, RunResults } from '../results.ts';
-import { runOwnGuestCells, UntestedKernels, type CellIdentity, type ExecutionResult, type OwnGuestCell } from '../run/executions.ts';
+import type { CellRecord, KernelRecord, RunRecord, RunResults } from '../results.ts';
+import { runOwnGuestCells, UntestedKernels, type CellIdentity, type ExecutionContext, type ExecutionResult } from '../run/executions.ts';
 import type { CellSpec } from '../run/session/cell.ts';
 import { runCell as realRunCell } from '../run/run-cell.ts';
 import { isReady, type ReadyKernel } from '../run/kernels.ts';
 import type { CellResult } from '../run/session/observations.ts';
+import { needsOwnGuest } from '../run/share/share.ts';
+import { runSharedCells, type ExecutionPhase, type SharedContext } from '../run/shared-executions.ts';
 import type { Scenario } from '../scenario/load.ts';
 import type { Role } from './sides.ts';
 
@@ -26,15 +30,18 @@ export type RunCellFn = (spec: CellSpec) => Promise<Pick<CellResult, 'verdict' |
 
 export interface CompatRun {
   cfg: MatrixConfig;
-  scenarios: Scenario[];
+  /** the plan's compatibility cells (plan.ts, withCompat) */
+  cells: PlannedCompatCell<KernelSpec, Scenario>[];
   /** each side's --kernel text (as planned) and its prepared kernel */
   sides: Record<Role, { spec: string; kernel: ReadyKernel | KernelRecord }>;
   accel: Accel;
   results: RunResults;
   reporters: Reporters;
   stop?: AbortSignal;
-  /** the cell runner (a test replaces the VM layer) */
+  /** the cell runner of a guest of its own (a test replaces the VM layer) */
   runCell?: RunCellFn;
+  /** opens a shared guest (a test replaces the VM layer) */
+  openGuest?: SharedContext['open'];
   /** where a retried execution is said */
   log?: (s: string) => void;
 }
@@ -45,29 +52,51 @@ export function directionLabel(writer: Role): string {
   return `${writer}→${OTHER[writer]}`;
 }
 
+/** A direction of a compatibility scenario whose two kernels are ready. */
+interface CompatCell {
+  identity: CellIdentity;
+  cellDir: string;
+  scenario: Scenario;
+  writer: Role;
+  w: ReadyKernel;
+  r: ReadyKernel;
+}
+
 /**
- * Runs every compatibility cell (both directions of each scenario) as the matrix runs a cell in guests of its
- * own (run/executions.ts): --jobs at a time, --repeat executions each, an infrastructure error tried again up
- * to --retries times, every execution and cell reported. An execution is two guests, the writer's then the
- * reader's on a copy of the writer's disks, so it never shares a guest (--share-guest leaves it as it is).
+ * Runs every compatibility cell of the plan as the matrix runs its cells: --jobs at a time, --repeat
+ * executions each, an infrastructure error tried again up to --retries times, every execution and cell
+ * reported. Under --share-guest N each phase shares a guest of its kernel with other phases (the writers'
+ * on one kernel, the readers' on the other: run/shared-executions.ts); with --share-guest 1, or a scenario
+ * that kills its own QEMU, an execution boots a guest for each phase.
  */
 export async function runCompat(p: CompatRun): Promise<void> {
-  const cells: OwnGuestCell[] = [];
-  for (const scenario of p.scenarios) {
-    for (const writer of ['base', 'candidate'] as const) {
-      const c = compatCell(p, scenario, writer);
-      if ('verdict' in c) await p.reporters.emit('onCellEnd', await p.results.addCell(c));
-      else cells.push(c);
-    }
+  const cells: CompatCell[] = [];
+  for (const planned of p.cells) {
+    const c = compatCell(p, planned);
+    if ('verdict' in c) await p.reporters.emit('onCellEnd', await p.results.addCell(c));
+    else cells.push(c);
   }
-  await runOwnGuestCells(cells, {
+  const x: ExecutionContext = {
     plan: { repeat: p.cfg.repeat, retries: p.cfg.retries }, jobs: p.cfg.jobs, results: p.results, reporters: p.reporters,
     log: p.log ?? (() => undefined), untested: new UntestedKernels(), ...(p.stop !== undefined ? { stop: p.stop } : {}),
-  });
+  };
+  const shared = p.cfg.shareGuest > 1 ? cells.filter((c) => !needsOwnGuest(c.scenario)) : [];
+  if (shared.length > 0) {
+    await runSharedCells(shared.map((c) => ({
+      identity: c.identity, cellDir: c.cellDir,
+      phases: (dir) => compatPhases(p, c, dir),
+      finish: async (ran, dir) => composed(p, c, ran.map((r) => ({ ...r, dir: join(p.results.dir, r.dir) })), dir, (abs) => p.results.relative(abs)),
+    })), { ...x, shareGuest: p.cfg.shareGuest, ...(p.openGuest !== undefined ? { open: p.openGuest } : {}) });
+  }
+  await runOwnGuestCells(cells.filter((c) => !shared.includes(c)).map((c) => ({
+    identity: c.identity, cellDir: c.cellDir, execute: (dir) => compatExecution(p, c, dir),
+  })), x);
 }
 
 /** A direction of a compatibility scenario as a cell, or its record when one of its kernels is not ready. */
-function compatCell(p: CompatRun, scenario: Scenario, writer: Role): OwnGuestCell | CellRecord {
+function compatCell(p: CompatRun, planned: PlannedCompatCell<KernelSpec, Scenario>): CompatCell | CellRecord {
+  const { scenario } = planned;
+  const writer: Role = planned.writer.text === p.sides.base.spec ? 'base' : 'candidate';
   const reader = OTHER[writer];
   const kernel = directionLabel(writer);
   const identity: CellIdentity = {
@@ -82,37 +111,54 @@ function compatCell(p: CompatRun, scenario: Scenario, writer: Role): OwnGuestCel
       return { ...identity, verdict, reason: `${role} kernel ${k.spec} is ${k.status}: ${k.message ?? ''}`.trim(), durationMs: 0, dir: '' };
     }
   }
-  return {
-    identity, cellDir: p.results.cellDir(kernel, scenario.id),
-    execute: (dir) => compatExecution(p, { identity, scenario, writer, w: w as ReadyKernel, r: r as ReadyKernel }, dir),
-  };
+  return { identity, cellDir: p.results.cellDir(kernel, scenario.id), scenario, writer, w: w as ReadyKernel, r: r as ReadyKernel };
 }
 
-/** One execution of a compatibility cell in `dir`: the writer's phase in write/, the reader's in read/. */
-async function compatExecution(
-  p: CompatRun, c: { identity: CellIdentity; scenario: Scenario; writer: Role; w: ReadyKernel; r: ReadyKernel }, dir: string,
-): Promise<ExecutionResult> {
-  const { scenario, writer } = c;
-  const reader = OTHER[writer];
-  const run = p.runCell ?? realRunCell;
+/**
+ * The two phases of one execution in `dir`: the writer formats and writes in write/ (its disks kept for the
+ * reader), the reader opens a copy of those disks in read/.
+ */
+function compatPhases(p: CompatRun, c: CompatCell, dir: string): ExecutionPhase[] {
   const spec = (k: ReadyKernel, phaseDir: string): Omit<CellSpec, 'phase'> => ({
-    id: c.identity.id, dir: phaseDir, scenario, kernel: k.kernel, image: k.image, accel: p.accel,
+    id: c.identity.id, dir: phaseDir, scenario: c.scenario, kernel: k.kernel, image: k.image, accel: p.accel,
     bootTimeoutMs: p.cfg.bootTimeoutMs, memoryMb: p.cfg.memoryMb, cpus: p.cfg.cpus, keepDisks: p.cfg.keepDisks,
   });
   const writeDir = join(dir, 'write');
-  const wr = await guarded(run, { ...spec(c.w, writeDir), phase: 'write', keepDisks: true });
+  const seedDisks = Object.fromEntries(c.scenario.disks.map((d) => [d.name, join(writeDir, 'disks', `${d.name}.img`)]));
+  return [
+    { spec: { ...spec(c.w, writeDir), phase: 'write', keepDisks: true }, kernelText: p.sides[c.writer].spec },
+    { spec: { ...spec(c.r, join(dir, 'read')), phase: 'read', seedDisks }, kernelText: p.sides[OTHER[c.writer]].spec },
+  ];
+}
+
+/** One execution of a compatibility cell in guests of its own: the writer's phase, then the reader's. */
+async function compatExecution(p: CompatRun, c: CompatCell, dir: string): Promise<ExecutionResult> {
+  const run = p.runCell ?? realRunCell;
+  const [write, read] = compatPhases(p, c, dir);
+  const wr = { ...await guarded(run, write!.spec), dir: write!.spec.dir };
+  if (wr.verdict !== 'pass') return composed(p, c, [wr], dir, (abs) => abs);
+  if (p.stop?.aborted) return { verdict: 'error', reason: 'interrupted between writing and reading', durationMs: wr.durationMs, dir: wr.dir };
+  const rr = { ...await guarded(run, read!.spec), dir: read!.spec.dir };
+  return composed(p, c, [wr, rr], dir, (abs) => abs);
+}
+
+type PhaseResult = Pick<RunRecord, 'verdict' | 'reason' | 'durationMs'> & { dir: string };
+
+/**
+ * The execution's result from its phases' (`dir` of each absolute): the last phase's, its reason saying which
+ * kernel did what, the durations added up. The writer's disks go once the reader passed, unless --keep-disks.
+ */
+async function composed<T extends PhaseResult>(p: CompatRun, c: CompatCell, ran: T[], dir: string, rel: (abs: string) => string): Promise<T> {
+  const reader = OTHER[c.writer];
   const wk = c.w.kernel.label;
-  if (wr.verdict !== 'pass') return { ...wr, reason: `${writer} (${wk}) formatting and writing: ${wr.reason}`, dir: writeDir };
-  if (p.stop?.aborted) return { verdict: 'error', reason: 'interrupted between writing and reading', durationMs: wr.durationMs, dir: writeDir };
-  const readDir = join(dir, 'read');
-  const seedDisks = Object.fromEntries(scenario.disks.map((d) => [d.name, join(writeDir, 'disks', `${d.name}.img`)]));
-  const rr = await guarded(run, { ...spec(c.r, readDir), phase: 'read', seedDisks });
   const rk = c.r.kernel.label;
-  if (rr.verdict === 'pass' && !p.cfg.keepDisks) await rm(join(writeDir, 'disks'), { recursive: true, force: true });
-  const reason = rr.verdict === 'pass'
-    ? `${reader} (${rk}) read every block ${writer} (${wk}) wrote: ${rr.reason}`
-    : `${reader} (${rk}) reading the disk ${writer} (${wk}) wrote: ${rr.reason}`;
-  return { ...rr, reason, durationMs: wr.durationMs + rr.durationMs, dir: readDir };
+  const last = ran.at(-1)!;
+  if (ran.length === 1) return { ...last, reason: `${c.writer} (${wk}) formatting and writing: ${last.reason}`, dir: rel(last.dir) };
+  if (last.verdict === 'pass' && !p.cfg.keepDisks) await rm(join(dir, 'write', 'disks'), { recursive: true, force: true });
+  const reason = last.verdict === 'pass'
+    ? `${reader} (${rk}) read every block ${c.writer} (${wk}) wrote: ${last.reason}`
+    : `${reader} (${rk}) reading the disk ${c.writer} (${wk}) wrote: ${last.reason}`;
+  return { ...last, reason, durationMs: ran.reduce((t, r) => t + r.durationMs, 0), dir: rel(last.dir) };
 }
 
 /** Whatever goes wrong in the harness around a guest is that phase's `error`, as in the matrix. */

@@ -4,7 +4,7 @@
  * relabelling, the compatibility pass's two phases, the comparison, the exit code, summary.json, JUnit, HTML)
  * is the real code.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -19,6 +19,7 @@ import type { CellSpec } from '../run/session/cell.ts';
 import type { ReadyKernel } from '../run/kernels.ts';
 import type { PreparedKernels } from '../run/matrix.ts';
 import type { Verdict } from '../run/session/observations.ts';
+import { planRecord } from '../plan.ts';
 import { loadSchema, validate } from '../schema/validate.ts';
 import { parseGateArgs } from './config.ts';
 import { gateAndFinish, planGate, type GateDeps } from './run.ts';
@@ -40,13 +41,15 @@ interface World {
   compat?: Record<string, Verdict>;
   /** verdicts a compatibility phase gives its first runs, one each, before `compat` (or pass) holds */
   compatFirst?: Record<string, Verdict[]>;
+  /** a compatibility phase's verdict at one position of a shared guest: `${phase}:${role}@${position}` */
+  compatAt?: Record<string, Verdict>;
 }
 
 /** A fake VM layer over the real gate: returns what the gate run did and its exit code. */
 async function gate(argv: string[], world: World = {}) {
   const cfg = parseGateArgs([...argv, '--results', root, '--jobs', '1'], {});
   const gp = await planGate(cfg);
-  const results = await RunResults.create(root, ['gate', ...argv], {});
+  const results = await RunResults.create(root, ['gate', ...argv], { plan: planRecord(gp.plan) });
   const role = (text: string): Role => (text === cfg.base.text ? 'base' : 'candidate');
   const labels = world.labels ?? { base: '6.1.158', candidate: '6.1.158+fix' };
   const phases: string[] = [];
@@ -56,6 +59,13 @@ async function gate(argv: string[], world: World = {}) {
     onExecutionEnd: (e: { id: string; verdict: Verdict }) => void hooks.push(`end ${e.id} ${e.verdict}`),
     onCellEnd: (c: { id: string; verdict: Verdict }) => void hooks.push(`cell ${c.id} ${c.verdict}`),
   };
+  const guests: string[] = [];
+  async function runCell(spec: CellSpec, position?: number) {
+    const r = role(spec.kernel.spec);
+    phases.push(`${spec.scenario.id} ${spec.phase}:${r}${spec.seedDisks ? ` seed=${Object.values(spec.seedDisks).map((p) => p.split('/cells/')[1]).join(',')}` : ''}`);
+    const verdict = world.compatAt?.[`${spec.phase}:${r}@${position}`] ?? world.compatFirst?.[`${spec.phase}:${r}`]?.shift() ?? world.compat?.[`${spec.phase}:${r}`] ?? 'pass';
+    return { verdict, reason: `fake ${spec.phase} ${verdict}`, durationMs: 500 };
+  }
   const deps: GateDeps = {
     async prepareMatrix(_cfg, plan, res): Promise<PreparedKernels> {
       const kernels = new Map<string, ReadyKernel | KernelRecord>();
@@ -70,7 +80,7 @@ async function gate(argv: string[], world: World = {}) {
         }
         res.summary.kernels.push({ spec: text, label: labels[r], status: 'ok', source: 'fake' });
         kernels.set(text, {
-          kernel: { spec: text, label: labels[r], bootImage: '/nonexistent', source: 'fake' },
+          kernel: { spec: text, label: labels[r], bootImage: `/nonexistent/${r}`, source: 'fake' },
           image: { path: '/nonexistent', modules: [], fromCache: true, hash: 'fake' },
         });
       }
@@ -91,15 +101,24 @@ async function gate(argv: string[], world: World = {}) {
       }
       return prepared!;
     },
-    async runCell(spec: CellSpec) {
-      const r = spec.kernel.spec === cfg.base.text ? 'base' : 'candidate';
-      phases.push(`${spec.scenario.id} ${spec.phase}:${r}${spec.seedDisks ? ` seed=${Object.values(spec.seedDisks).map((p) => p.split('/cells/')[1]).join(',')}` : ''}`);
-      const verdict = world.compatFirst?.[`${spec.phase}:${r}`]?.shift() ?? world.compat?.[`${spec.phase}:${r}`] ?? 'pass';
-      return { verdict, reason: `fake ${spec.phase} ${verdict}`, durationMs: 500 };
+    runCell,
+    // --share-guest N: the same phases, each at a position in a fake shared guest; every guest opened is logged
+    async openGuest(batch, guestDir) {
+      guests.push(`${guestDir.split('/').at(-1)}: ${batch.map((b) => `${b.scenario.id} ${b.phase}:${role(b.kernel.spec)}`).join(', ')}`);
+      return {
+        async run(spec: CellSpec, position: number) {
+          await mkdir(spec.dir, { recursive: true });
+          const r = await runCell(spec, position);
+          const result = { ...r, steps: [], disagreements: [], kernelRelease: 'r' };
+          return { verdict: r.verdict, reusable: r.verdict === 'pass' || r.verdict === 'skip', result, guestDir, before: batch.slice(0, position).map((b) => b.scenario.id) };
+        },
+        after: async () => undefined,
+        close: async () => undefined,
+      };
     },
   };
   const code = await gateAndFinish(cfg, gp, results, new Reporters([reporter]), () => undefined, undefined, deps);
-  return { code, summary: results.summary, results, phases, cfg, hooks };
+  return { code, summary: results.summary, results, phases, cfg, hooks, guests };
 }
 
 const CRYPT = ['--scenario', 'crypt/001-*', '--scenario', 'integrity/001-*'];
@@ -160,7 +179,7 @@ describe('gate exit codes and classification (fake VM layer)', () => {
 
 describe('the compatibility pass (fake VM layer)', () => {
   it('writes with one kernel, then reads a copy of that disk with the other, in both directions', async () => {
-    const { code, summary, phases } = await gate([...SRC, '--scenario', 'crypt/001-*'], {});
+    const { code, summary, phases } = await gate([...SRC, '--scenario', 'crypt/001-*', '--share-guest', '1'], {});
     expect(code).toBe(0);
     const ids = summary.gate!.compat;
     expect(ids).toEqual(['compat/crypt-gcm-random', 'compat/integrity-crc32c-journal', 'compat/luks2-gcm-aead']);
@@ -198,7 +217,7 @@ describe('compatibility cells as planned cells (fake VM layer)', () => {
   const ID = 'compat/integrity-crc32c-journal';
 
   it('get the reporters\' execution hooks and --repeat: each repetition writes and reads again, in its own directory', async () => {
-    const { code, summary, phases, hooks } = await gate([...ONE, '--repeat', '2'], { compatFirst: { 'read:base': ['fail'] } });
+    const { code, summary, phases, hooks } = await gate([...ONE, '--repeat', '2', '--share-guest', '1'], { compatFirst: { 'read:base': ['fail'] } });
     expect(phases.filter((p) => p.startsWith(ID)).map((p) => p.replace(/ seed=.*/, ''))).toEqual([
       `${ID} write:base`, `${ID} read:candidate`, `${ID} write:base`, `${ID} read:candidate`,
       `${ID} write:candidate`, `${ID} read:base`, `${ID} write:candidate`, `${ID} read:base`,
@@ -219,9 +238,9 @@ describe('compatibility cells as planned cells (fake VM layer)', () => {
   });
 
   it('get --retries: an infrastructure error in a phase runs the whole direction again', async () => {
-    const without = await gate(ONE, { compatFirst: { 'write:candidate': ['error'] } });
+    const without = await gate([...ONE, '--share-guest', '1'], { compatFirst: { 'write:candidate': ['error'] } });
     expect(without.code).toBe(125);
-    const { code, summary, phases } = await gate([...ONE, '--retries', '1'], { compatFirst: { 'write:candidate': ['error'] } });
+    const { code, summary, phases } = await gate([...ONE, '--retries', '1', '--share-guest', '1'], { compatFirst: { 'write:candidate': ['error'] } });
     expect(code).toBe(0);
     expect(phases.filter((p) => p.startsWith(ID)).map((p) => p.replace(/ seed=.*/, ''))).toEqual([
       `${ID} write:base`, `${ID} read:candidate`, `${ID} write:candidate`, `${ID} write:candidate`, `${ID} read:base`,
@@ -230,6 +249,64 @@ describe('compatibility cells as planned cells (fake VM layer)', () => {
     expect(cell.verdict).toBe('pass');
     expect(cell.reason).toMatch(/1 infrastructure error\(s\) retried/);
     expect(cell.runs?.map((r) => `${r.attempt}:${r.verdict}`)).toEqual(['1:error', '2:pass']);
+  });
+});
+
+describe('compatibility cells in shared guests (--share-guest, fake VM layer)', () => {
+  const ONE = [...SRC, '--scenario', 'crypt/001-*', '--compat-stack', 'compat/integrity-*'];
+  const ID = 'compat/integrity-crc32c-journal';
+
+  it('run each phase in a guest of its kernel beside other phases: the writers on one, the readers on the other', async () => {
+    const { code, summary, guests, phases } = await gate([...SRC, '--scenario', 'crypt/001-*'], {});
+    expect(code).toBe(0);
+    // 12 phases in 5 guests: a phase that passed queues the execution's next phase on the other kernel
+    expect(guests).toEqual([
+      '6.1.158-1: compat/crypt-gcm-random write:base, compat/integrity-crc32c-journal write:base, compat/luks2-gcm-aead write:base',
+      '6.1.158+fix-1: compat/crypt-gcm-random read:candidate, compat/integrity-crc32c-journal read:candidate, compat/crypt-gcm-random write:candidate, compat/integrity-crc32c-journal write:candidate, compat/luks2-gcm-aead write:candidate',
+      '6.1.158-2: compat/crypt-gcm-random read:base, compat/integrity-crc32c-journal read:base',
+      '6.1.158-3: compat/luks2-gcm-aead read:base',
+      '6.1.158+fix-2: compat/luks2-gcm-aead read:candidate',
+    ]);
+    // every reader reads a copy of what its own writer left
+    expect(phases.filter((p) => p.includes(' read:')).map((p) => p.replace(/^(\S+) read:(\w+) seed=(\w+?)_.*$/, '$1 $2 $3')).sort()).toEqual(
+      summary.gate!.compat.flatMap((id) => [`${id} base candidate`, `${id} candidate base`]).sort());
+    const compat = summary.cells.filter((c) => c.gate?.role === 'compat');
+    expect(compat.map((c) => [c.id, c.verdict, c.guest?.replace(/-\d+$/, '')])).toEqual(summary.gate!.compat.flatMap((id) => [
+      [`base→candidate/${id}`, 'pass', 'guests/6.1.158+fix'], [`candidate→base/${id}`, 'pass', 'guests/6.1.158'],
+    ]).sort((a, b) => compat.findIndex((c) => c.id === a[0]) - compat.findIndex((c) => c.id === b[0])));
+    expect(compat.find((c) => c.id === `base→candidate/${ID}`)!.reason).toMatch(/^candidate \(6\.1\.158\+fix\) read every block base \(6\.1\.158\) wrote: fake read pass$/);
+    // counted in the plan with the matrix's cells
+    expect(summary.plan).toMatchObject({ cells: 2 + 6, totalCells: 2 + 6, compatCells: 6 });
+    expect(validate(loadSchema('summary'), JSON.parse(JSON.stringify(summary)))).toEqual([]);
+  });
+
+  it('a reader that fails after another scenario in its guest runs again first in a fresh guest, and the fail stays', async () => {
+    // the candidate's guest reads compat/crypt-gcm-random first, then compat/integrity-crc32c-journal (the first test's guests)
+    const two = await gate([...SRC, '--scenario', 'crypt/001-*'], { compatAt: { 'read:candidate@1': 'fail' } });
+    const cell = two.summary.cells.find((c) => c.id === `base→candidate/${ID}`)!;
+    expect(cell.verdict).toBe('fail');
+    expect(cell.sharedRun).toMatchObject({ verdict: 'fail', before: ['compat/crypt-gcm-random'], rerun: { verdict: 'pass' } });
+    expect(cell.reason).toMatch(/^candidate \(6\.1\.158\+fix\) reading the disk base \(6\.1\.158\) wrote: fake read fail \(in a shared guest after compat\/crypt-gcm-random; run again first in a fresh guest it passed/);
+    // the rerun is the first scenario of a fresh guest
+    expect(two.guests.filter((g) => g.includes(`: ${ID} read:candidate`))).toHaveLength(1);
+    expect(two.code).toBe(1);
+  });
+
+  it('get --repeat and --retries: an infrastructure error in a phase runs the whole direction again, reported as one execution each', async () => {
+    const { code, summary, phases, hooks } = await gate([...ONE, '--retries', '1', '--repeat', '2'], { compatFirst: { 'write:base': ['error'] } });
+    expect(code).toBe(0);
+    const cell = summary.cells.find((c) => c.id === `base→candidate/${ID}`)!;
+    expect(cell.runs?.map((r) => `${r.repeat}:${r.attempt}:${r.verdict}:${r.dir}`)).toEqual([
+      `1:1:error:cells/base_candidate__compat_integrity-crc32c-journal/rep1-try1/write`,
+      `1:2:pass:cells/base_candidate__compat_integrity-crc32c-journal/rep1-try2/read`,
+      `2:1:pass:cells/base_candidate__compat_integrity-crc32c-journal/rep2-try1/read`,
+    ]);
+    expect(phases.filter((p) => p.startsWith(`${ID} write:base`))).toHaveLength(3);
+    // one begin and one end per execution (a retry is an execution of its own), the cell once, after them all
+    const mine = hooks.filter((h) => h.includes(`base→candidate/${ID}`));
+    expect(mine.filter((h) => h.startsWith('begin')).sort()).toEqual([`begin base→candidate/${ID} rep1 try1`, `begin base→candidate/${ID} rep1 try2`, `begin base→candidate/${ID} rep2 try1`]);
+    expect(mine.filter((h) => h.startsWith('end')).sort()).toEqual([`end base→candidate/${ID} error`, `end base→candidate/${ID} pass`, `end base→candidate/${ID} pass`]);
+    expect(mine.at(-1)).toBe(`cell base→candidate/${ID} pass`);
   });
 });
 

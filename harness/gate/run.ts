@@ -5,14 +5,14 @@
  */
 import type { KernelSpec } from '../../vm/kernel/spec.ts';
 import { finishRun } from '../finish.ts';
-import { planMatrix, type Plan } from '../plan.ts';
+import { planMatrix, withCompat, type Plan } from '../plan.ts';
 import type { Reporters } from '../reporters/reporter.ts';
 import type { RunResults } from '../results.ts';
 import { prepareMatrix as realPrepare, runMatrix as realRunMatrix } from '../run/matrix.ts';
 import { discoverScenarios } from '../scenario/discover.ts';
 import type { Scenario } from '../scenario/load.ts';
 import { applyGate } from './compare.ts';
-import { runCompat, type RunCellFn } from './compat.ts';
+import { runCompat, type CompatRun, type RunCellFn } from './compat.ts';
 import type { GateConfig } from './config.ts';
 import { distinctLabels, labelOf } from './sides.ts';
 
@@ -21,6 +21,7 @@ export interface GateDeps {
   prepareMatrix: typeof realPrepare;
   runMatrix: typeof realRunMatrix;
   runCell?: RunCellFn;
+  openGuest?: CompatRun['openGuest'];
 }
 
 export interface GatePlan {
@@ -31,9 +32,9 @@ export interface GatePlan {
 /** What runs, decided (and every scenario file validated) before any kernel is resolved. */
 export async function planGate(cfg: GateConfig): Promise<GatePlan> {
   const { scenarios, slowNotRun } = await discoverScenarios(cfg.matrix.scenariosDir, cfg.matrix.scenarioGlobs, { slow: cfg.matrix.slow });
-  const plan = planMatrix([cfg.base, cfg.candidate], scenarios, { repeat: cfg.matrix.repeat, retries: cfg.matrix.retries, slowNotRun });
+  const matrix = planMatrix([cfg.base, cfg.candidate], scenarios, { repeat: cfg.matrix.repeat, retries: cfg.matrix.retries, slowNotRun });
   const compat = cfg.compat ? (await discoverScenarios(cfg.compatDir, cfg.compatGlobs.length > 0 ? cfg.compatGlobs : ['compat/*'])).scenarios : [];
-  return { plan, compat };
+  return { plan: withCompat(matrix, { base: cfg.base, candidate: cfg.candidate }, compat), compat };
 }
 
 export async function runGate(
@@ -44,16 +45,17 @@ export async function runGate(
   const prepared = await deps.prepareMatrix(cfg.matrix, gp.plan, results, log);
   distinctLabels(prepared, specs, results);
   await deps.runMatrix(cfg.matrix, gp.plan, results, reporters, log, stop, prepared);
-  if (gp.compat.length > 0 && !stop?.aborted) {
+  if ((gp.plan.compat ?? []).length > 0 && !stop?.aborted) {
     log(`compatibility pass: ${gp.compat.map((s) => s.id).join(', ')}, each written by one kernel and read by the other`);
     await runCompat({
-      cfg: cfg.matrix, scenarios: gp.compat, accel: prepared.accel.accel, results, reporters, log,
+      cfg: cfg.matrix, cells: gp.plan.compat!, accel: prepared.accel.accel, results, reporters, log,
       sides: {
         base: { spec: cfg.base.text, kernel: prepared.kernels.get(cfg.base.text)! },
         candidate: { spec: cfg.candidate.text, kernel: prepared.kernels.get(cfg.candidate.text)! },
       },
       ...(stop !== undefined ? { stop } : {}),
       ...(deps.runCell !== undefined ? { runCell: deps.runCell } : {}),
+      ...(deps.openGuest !== undefined ? { openGuest: deps.openGuest } : {}),
     });
   }
   const side = (spec: KernelSpec) => ({ spec: spec.text, label: labelOf(prepared.kernels.get(spec.text)!) });

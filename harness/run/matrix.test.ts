@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { KernelSpec } from '../../vm/kernel/spec.ts';
 import { parseMatrixArgs } from '../config.ts';
-import { planMatrix } from '../plan.ts';
+import { planMatrix, withCompat } from '../plan.ts';
 import { Reporters, type Reporter } from '../reporters/reporter.ts';
 import { RunResults, type KernelRecord } from '../results.ts';
 import type { Scenario } from '../scenario/load.ts';
@@ -90,9 +90,10 @@ describe('runMatrix', () => {
   });
   afterEach(async () => { await rm(root, { recursive: true, force: true }); });
 
-  async function run(args: string[], opts: { stop?: AbortController; reporter?: Reporter; scenarios?: Scenario[] } = {}) {
+  async function run(args: string[], opts: { stop?: AbortController; reporter?: Reporter; scenarios?: Scenario[]; compat?: Scenario[] } = {}) {
     const cfg = parseMatrixArgs([...(args.some((a) => a.startsWith('--share-guest')) ? [] : ['--share-guest', '1']), ...args, '--jobs', '1'], {});
-    const plan = planMatrix(cfg.kernels, opts.scenarios ?? scenarios, { repeat: cfg.repeat, retries: cfg.retries, ...(cfg.shard ? { shard: cfg.shard } : {}) });
+    const matrix = planMatrix(cfg.kernels, opts.scenarios ?? scenarios, { repeat: cfg.repeat, retries: cfg.retries, ...(cfg.shard ? { shard: cfg.shard } : {}) });
+    const plan = opts.compat !== undefined ? withCompat(matrix, { base: cfg.kernels[0]!, candidate: cfg.kernels[1]! }, opts.compat) : matrix;
     const results = await RunResults.create(root, ['matrix', ...args]);
     const events: string[] = [];
     const rec: Reporter = {
@@ -103,6 +104,15 @@ describe('runMatrix', () => {
     await runMatrix(cfg, plan, results, new Reporters([rec, ...(opts.reporter ? [opts.reporter] : [])]), () => undefined, opts.stop?.signal);
     return { results, events };
   }
+
+  it('counts a gate\'s compatibility cells whose two kernels are ready in the run\'s begin (they run after the matrix\'s)', async () => {
+    const compat = [{ id: 'compat/x', steps: [], stack: { type: 'integrity' } }] as unknown as Scenario[];
+    const ready = await run(['--kernel', '6.1', '--kernel', '6.12', '--repeat', '2'], { compat });
+    expect(ready.events[0]).toBe('begin 6 12');
+    expect(ready.results.summary.cells).toHaveLength(4);
+    const one = await run(['--kernel', '6.1', '--kernel', '4.13'], { compat });
+    expect(one.events[0]).toBe('begin 2 2');
+  });
 
   it('runs each cell once in its own directory, records unavailable kernels as skip without running or reporting them one by one', async () => {
     const { results, events } = await run(['--kernel', '6.1', '--kernel', '4.13']);

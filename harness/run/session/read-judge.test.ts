@@ -3,7 +3,7 @@ import { parseIoReport } from '../../../vm/agent/client.ts';
 import { IntegrityDeviceModel } from '../../model/integrity/device.ts';
 import { blockDigest } from './host-images.ts';
 import type { ObservedBlock } from './observations.ts';
-import { blockList, judgeRead } from './read-judge.ts';
+import { blockList, judgeRead, judgeUnalignedRead } from './read-judge.ts';
 
 /** What the host observes of a read's output: each 512-byte block's digest, and its bytes unless `digestOnly`. */
 function observed(bytes: Buffer, digestOnly = false): ObservedBlock[] {
@@ -74,5 +74,22 @@ describe('judgeRead', () => {
 
   it('lists blocks compactly', () => {
     expect(blockList([1024, 3, 700, 701, 702, 3])).toBe('3, 700-702, 1024');
+  });
+});
+
+describe('judgeUnalignedRead', () => {
+  const m = () => new IntegrityDeviceModel({ sectorsPerBlock: 8, providedDataSectors: 64, wiped: false });
+  const at = (off: number, o: Record<string, unknown>) => parseIoReport(line({ op: 'read', off, len: 512, ...o }));
+
+  it('wants EINVAL where the logical block size does not divide the offset or the length', () => {
+    expect(judgeUnalignedRead(m(), { step: 2, offset: 512, length: 512 }, at(512, { ok: false, errno: 22, error: 'EINVAL' })).disagreements).toEqual([]);
+    expect(judgeUnalignedRead(m(), { step: 2, offset: 512, length: 512 }, at(512, { ok: true, errno: 0 })).disagreements).toEqual([
+      { step: 2, kind: 'unaligned-io', sector: 1, expected: 'errno 22', found: 'read succeeded' }]);
+    expect(judgeUnalignedRead(m(), { step: 2, offset: 4096, length: 4096 }, at(4096, { ok: false, errno: 22, error: 'EINVAL' })).disagreements).toEqual([
+      { step: 2, kind: 'unaligned-io', sector: 8, expected: 'read succeeds', found: 'errno 22' }]);
+  });
+
+  it('leaves a report with nothing for the offset to the caller', () => {
+    expect(judgeUnalignedRead(m(), { step: 2, offset: 512, length: 512 }, at(0, { ok: true, errno: 0 }))).toEqual({ disagreements: [] });
   });
 });

@@ -114,6 +114,19 @@ export function judgeRead(model: IntegrityDeviceModel, req: ReadRequest, report:
   return out;
 }
 
+/**
+ * An O_DIRECT read at an offset or of a length the device's logical block size does not divide: it must fail
+ * with the errno the model's direct-I/O rules give (or succeed where they find nothing wrong). `io` is
+ * undefined when ih-io reported nothing for the offset (the caller's infrastructure error).
+ */
+export function judgeUnalignedRead(model: IntegrityDeviceModel, req: Pick<ReadRequest, 'step' | 'offset' | 'length'>, report: IoReport): { io?: IoEvent; disagreements: Disagreement[] } {
+  const io = report.ios.find((l) => l.op === 'read' && l.off === req.offset);
+  if (io === undefined) return { disagreements: [] };
+  const want = model.directIoProblem(req.offset, req.length)?.errno ?? 0;
+  if (io.errno === want) return { io, disagreements: [] };
+  return { io, disagreements: [{ step: req.step, kind: 'unaligned-io', sector: Math.floor(req.offset / 512), expected: want ? `errno ${want}` : 'read succeeds', found: io.ok ? 'read succeeded' : `errno ${io.errno}` }] };
+}
+
 /** A block's errno: the I/O's for a one-block I/O or a successful one, else what ih-io's re-read found. */
 function blockErrno(io: IoEvent, blocksInIo: number, reread: IoEvent | undefined): number {
   if (io.errno === 0 || blocksInIo === 1) return io.errno;

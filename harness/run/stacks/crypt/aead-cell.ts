@@ -27,7 +27,9 @@ import { aeadErrorSectors, dmRemoveArgv } from './crypt-stack.ts';
 import { ioSize, type TransferPlan } from '../../session/disks.ts';
 import { checkTopDevice, ioToolFailure, type TopDevice } from '../../session/io-refusal.ts';
 import { CellDisks, writePayload } from '../../session/guest-disks.ts';
-import { parseIntegrityStatus } from '../integrity/integrity-stack.ts';
+import { judgeCryptStatus, judgeIntegrityStatus } from '../../session/status-judge.ts';
+import { judgeDiscard } from '../../session/result-judge.ts';
+import { judgeWrite } from '../../session/write-judge.ts';
 import { closedJournalBlocks } from '../integrity/closed-journal.ts';
 import { blockList, expectedBlockData, judgeRead } from '../../session/read-judge.ts';
 import { checkRequirements } from '../../session/requirements.ts';
@@ -217,15 +219,10 @@ export abstract class AeadCell {
       dst: this.top, dstOffset: r.offset, length: r.length, bs: ioSize(r, model.blockSize), block: model.blockSize, procs: r.procs, fua: r.fua,
       iov: r.iovecs, ...(r.buffered ? { dstBuffered: true, fsync: true } : {}) }));
     if (res.exitCode === 2 || res.exitCode === 3) throw await ioToolFailure(this.s, i, res, 'copy', this.topDevice());
-    const report = parseIoReport(res.stdout);
-    const failed = report.ios.filter((l) => l.op === 'write' && !l.ok);
-    for (const f of failed) {
-      this.s.disagree({ step: i, kind: 'write-failed', sector: f.off / 512, expected: 'write succeeds', found: `errno ${f.errno} (${f.error ?? '?'})` });
-    }
-    // a buffered write's errors surface at fsync, after writeback
-    const sync = report.results.find((l) => l.op === 'fsync' && !l.ok);
-    if (sync) this.s.disagree({ step: i, kind: 'write-failed', sector: r.offset / 512, expected: 'fsync after the writes succeeds', found: `errno ${sync.errno} (${sync.error ?? '?'})` });
-    if (res.exitCode !== 0 && failed.length === 0 && !sync) throw new KernelFailure(`ih-io copy exited ${res.exitCode}: ${res.stderr.toString().trim()}`);
+    const j = judgeWrite({ ok: true }, { step: i, offset: r.offset, length: r.length, bs: ioSize(r, model.blockSize) }, parseIoReport(res.stdout), res.exitCode);
+    if (j.sourceFailed) throw new InfraError(`ih-io copy could not read the payload disk at ${j.sourceFailed.off}: errno ${j.sourceFailed.errno}`);
+    j.disagreements.forEach((d) => this.s.disagree(d));
+    if (j.unexplainedExit) throw new KernelFailure(`ih-io copy exited ${res.exitCode}: ${res.stderr.toString().trim()}`);
     model.write(r.offset / 512, writePattern(this.spec.scenario, i, r));
   }
 
@@ -262,11 +259,10 @@ export abstract class AeadCell {
     this.s.expect({ op: 'discard', errno: exp.errno });
     const res = await this.s.run(ioArgv({ cmd: 'discard', dev: this.top, offset: d.offset, length: d.length }));
     if (res.exitCode === 2 || res.exitCode === 3) throw await ioToolFailure(this.s, i, res, 'discard', this.topDevice());
-    const line = parseIoReport(res.stdout).results.find((l) => l.op === 'discard');
-    if (line === undefined) throw new InfraError('ih-io discard reported nothing');
-    if (line.errno !== exp.errno) {
-      this.s.disagree({ step: i, kind: 'discard', sector: d.offset / 512, expected: `errno ${exp.errno} (${exp.why})`, found: line.ok ? 'discard succeeded' : `errno ${line.errno} (${line.error ?? '?'})` });
-    }
+    const j = judgeDiscard(i, { errno: exp.errno, why: exp.why }, d.offset, parseIoReport(res.stdout));
+    if (j.result === undefined) throw new InfraError('ih-io discard reported nothing');
+    j.disagreements.forEach((x) => this.s.disagree(x));
+    const line = j.result;
     this.s.note(`discard: errno ${line.errno}${line.error ? ` (${line.error})` : ''}; model: errno ${exp.errno}, ${exp.why}`);
   }
 
@@ -321,17 +317,12 @@ export abstract class AeadCell {
     const { sb } = this.must();
     const r = await this.s.must(['dmsetup', 'status', this.names.integrity]);
     this.s.expect({ op: 'status', device: this.names.integrity, mismatches: [0, 0] }, 'last');
-    const st = parseIntegrityStatus(r.stdout.toString());
-    if (st === undefined) throw new KernelFailure(`dmsetup status ${this.names.integrity}: unexpected output '${r.stdout.toString().trim()}'`);
-    if (st.providedDataSectors !== sb.providedDataSectors) {
-      this.s.disagree({ step: i, kind: 'status-size', expected: `${sb.providedDataSectors} provided data sectors (superblock)`, found: String(st.providedDataSectors) });
-    }
-    if (st.mismatches !== 0) this.s.disagree({ step: i, kind: 'mismatch-counter', expected: '0 (no internal hash under dm-crypt)', found: String(st.mismatches) });
+    const j = judgeIntegrityStatus(i, r.stdout.toString(), { providedDataSectors: sb.providedDataSectors, mismatches: { min: 0, max: 0 }, why: 'no internal hash under dm-crypt' });
+    if (j.status === undefined) throw new KernelFailure(`dmsetup status ${this.names.integrity}: unexpected output '${r.stdout.toString().trim()}'`);
+    j.disagreements.forEach((d) => this.s.disagree(d));
     const c = await this.s.must(['dmsetup', 'status', this.names.crypt]);
-    if (!new RegExp(`^0 ${sb.providedDataSectors} crypt\\b`).test(c.stdout.toString().trim())) {
-      this.s.disagree({ step: i, kind: 'status-size', expected: `0 ${sb.providedDataSectors} crypt`, found: c.stdout.toString().trim() });
-    }
-    this.s.note(`integrity mismatches ${st.mismatches}`);
+    judgeCryptStatus(i, c.stdout.toString(), sb.providedDataSectors).forEach((d) => this.s.disagree(d));
+    this.s.note(`integrity mismatches ${j.status.mismatches}`);
   }
 
   /** Every AEAD error dm-crypt logged must be for a block some read was expected to fail on. */

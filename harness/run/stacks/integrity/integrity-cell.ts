@@ -28,6 +28,7 @@ import {
   integrityCloseArgv, integrityFormatArgv, integrityKeyFiles, integrityOpenArgv, integrityTableArgs, lowerTable, mergeRanges, MODE_LETTER, openMode, parseIntegrityStatus,
   type IntegrityDevices,
 } from './integrity-stack.ts';
+import { judgeIntegrityStatus } from '../../session/status-judge.ts';
 import { CellDisks, writePayload } from '../../session/guest-disks.ts';
 import { PayloadIndex } from '../../../repro/expect.ts';
 import { writePattern } from '../../../scenario/payload.ts';
@@ -504,17 +505,12 @@ export class IntegrityCell {
 
   private async status(i: number): Promise<void> {
     const r = await this.s.must(['dmsetup', 'status', NAME]);
-    const st = parseIntegrityStatus(r.stdout.toString());
-    if (st === undefined) throw new KernelFailure(`dmsetup status ${NAME}: unexpected output '${r.stdout.toString().trim()}'`);
     const model = this.modelOrThrow();
-    if (st.providedDataSectors !== model.providedDataSectors) {
-      this.s.disagree({ step: i, kind: 'status-size', expected: `${model.providedDataSectors} provided data sectors (superblock)`, found: String(st.providedDataSectors) });
-    }
     const { min, max } = this.tally.window;
+    const j = judgeIntegrityStatus(i, r.stdout.toString(), { providedDataSectors: model.providedDataSectors, mismatches: { min, max } });
+    if (j.status === undefined) throw new KernelFailure(`dmsetup status ${NAME}: unexpected output '${r.stdout.toString().trim()}'`);
     this.s.expect({ op: 'status', device: NAME, mismatches: [this.tally.modelWindow.min, this.tally.modelWindow.max] }, 'last');
-    if (st.mismatches < min || st.mismatches > max) {
-      this.s.disagree({ step: i, kind: 'mismatch-counter', expected: min === max ? String(min) : `${min}..${max}`, found: String(st.mismatches) });
-    }
-    this.s.note(`mismatches ${st.mismatches} (model ${min === max ? min : `${min}..${max}`})`);
+    j.disagreements.forEach((d) => this.s.disagree(d));
+    this.s.note(`mismatches ${j.status.mismatches} (model ${min === max ? min : `${min}..${max}`})`);
   }
 }

@@ -11,7 +11,9 @@ import type { IoRange } from '../../../scenario/schema.ts';
 import type { GuestSession } from '../../session/cell.ts';
 import { KernelFailure } from '../../session/cell.ts';
 import { ioSize } from '../../session/disks.ts';
-import { expectedBlockData, judgeRead } from '../../session/read-judge.ts';
+import { expectedBlockData, judgeRead, judgeUnalignedRead } from '../../session/read-judge.ts';
+import { judgeDiscard, judgeFlush } from '../../session/result-judge.ts';
+import { judgeWrite } from '../../session/write-judge.ts';
 import { ioToolFailure, type TopDevice } from '../../session/io-refusal.ts';
 import { readExpectation, type PayloadIndex } from '../../../repro/expect.ts';
 
@@ -90,31 +92,13 @@ export async function writeStep(ctx: IoContext, i: number, r: IoRange): Promise<
   s.expect({ op: 'write', offset: r.offset, length: r.length, bs: ioSize(r, model.blockSize), errno: exp.ok ? 0 : exp.errno });
   const res = await s.run(argv);
   if (res.exitCode === 2 || res.exitCode === 3) throw await ioToolFailure(s, i, res, 'copy', topDevice(ctx));
-  const report = parseIoReport(res.stdout);
-  const srcFailed = report.ios.find((l) => l.op === 'read' && !l.ok);
-  if (srcFailed) throw new InfraError(`ih-io copy could not read the payload disk at ${srcFailed.off}: errno ${srcFailed.errno}`);
-  const writes = report.ios.filter((l) => l.op === 'write');
-  const failed = writes.filter((l) => !l.ok);
-  if (exp.ok) {
-    for (const f of failed) {
-      s.disagree({ step: i, kind: 'write-failed', sector: f.off / 512, expected: 'write succeeds', found: `errno ${f.errno} (${f.error ?? '?'})` });
-    }
-    // a buffered write's errors surface at fsync, after writeback
-    const sync = report.results.find((l) => l.op === 'fsync' && !l.ok);
-    if (sync) s.disagree({ step: i, kind: 'write-failed', sector: r.offset / 512, expected: 'fsync after the writes succeeds', found: `errno ${sync.errno} (${sync.error ?? '?'})` });
-    if (res.exitCode !== 0 && failed.length === 0 && !sync) throw new KernelFailure(`ih-io copy exited ${res.exitCode}: ${res.stderr.toString().trim()}`);
-    model.write(r.offset / 512, ctx.patternFor(i, r));
-    return;
-  }
-  // every I/O of the range must fail with the model's errno; ih-io logs failed writes only
-  const chunks = Math.ceil(r.length / ioSize(r, model.blockSize));
-  if (failed.length < chunks) {
-    s.disagree({ step: i, kind: 'write-accepted', sector: r.offset / 512, expected: `all ${chunks} write(s) fail with errno ${exp.errno}`, found: `${chunks - failed.length} succeeded` });
-  }
-  for (const f of failed.filter((x) => x.errno !== exp.errno)) {
-    s.disagree({ step: i, kind: 'wrong-errno', sector: f.off / 512, expected: `errno ${exp.errno}`, found: `errno ${f.errno} (${f.error ?? '?'})` });
-  }
-  s.note(`write refused as the model says (errno ${exp.errno})`);
+  const j = judgeWrite(exp.ok ? { ok: true } : { ok: false, errno: exp.errno }, { step: i, offset: r.offset, length: r.length, bs: ioSize(r, model.blockSize) },
+    parseIoReport(res.stdout), res.exitCode);
+  if (j.sourceFailed) throw new InfraError(`ih-io copy could not read the payload disk at ${j.sourceFailed.off}: errno ${j.sourceFailed.errno}`);
+  j.disagreements.forEach((d) => s.disagree(d));
+  if (j.unexplainedExit) throw new KernelFailure(`ih-io copy exited ${res.exitCode}: ${res.stderr.toString().trim()}`);
+  if (exp.ok) model.write(r.offset / 512, ctx.patternFor(i, r));
+  else s.note(`write refused as the model says (errno ${exp.errno})`);
 }
 
 export async function readStep(ctx: IoContext, i: number, r: IoRange): Promise<void> {
@@ -133,12 +117,10 @@ export async function readStep(ctx: IoContext, i: number, r: IoRange): Promise<v
   if (res.exitCode === 2 || res.exitCode === 3) throw await ioToolFailure(s, i, res, 'read', topDevice(ctx));
   const report = parseIoReport(res.stdout);
   if (r.unaligned) {
-    const io = report.ios.find((l) => l.op === 'read' && l.off === r.offset);
-    if (io === undefined) throw new InfraError(`ih-io read reported nothing for offset ${r.offset}`);
-    const bad = model.directIoProblem(r.offset, r.length);
-    const want = bad?.errno ?? 0;
-    if (io.errno !== want) s.disagree({ step: i, kind: 'unaligned-io', sector: Math.floor(r.offset / 512), expected: want ? `errno ${want}` : 'read succeeds', found: io.ok ? 'read succeeded' : `errno ${io.errno}` });
-    s.note(`unaligned read of ${r.length} bytes at ${r.offset}: errno ${io.errno}`);
+    const j = judgeUnalignedRead(model, { step: i, offset: r.offset, length: r.length }, report);
+    if (j.io === undefined) throw new InfraError(`ih-io read reported nothing for offset ${r.offset}`);
+    j.disagreements.forEach((d) => s.disagree(d));
+    s.note(`unaligned read of ${r.length} bytes at ${r.offset}: errno ${j.io.errno}`);
     return;
   }
   const req = { step: i, offset: r.offset, length: r.length, bs };
@@ -158,13 +140,11 @@ export async function discardStep(ctx: IoContext, i: number, d: { offset: number
   s.expect({ op: 'discard', errno: exp.errno });
   const res = await s.run(ioArgv({ cmd: 'discard', dev: ctx.top, offset: d.offset, length: d.length }));
   if (res.exitCode === 2 || res.exitCode === 3) throw await ioToolFailure(s, i, res, 'discard', topDevice(ctx));
-  const line = parseIoReport(res.stdout).results.find((l) => l.op === 'discard');
-  if (line === undefined) throw new InfraError('ih-io discard reported nothing');
-  if (line.errno !== exp.errno) {
-    s.disagree({ step: i, kind: 'discard', sector: d.offset / 512, expected: exp.ok ? 'discard succeeds' : `errno ${exp.errno}`, found: line.ok ? 'discard succeeded' : `errno ${line.errno} (${line.error ?? '?'})` });
-  }
+  const j = judgeDiscard(i, { errno: exp.errno }, d.offset, parseIoReport(res.stdout));
+  if (j.result === undefined) throw new InfraError('ih-io discard reported nothing');
+  j.disagreements.forEach((x) => s.disagree(x));
   model.discard(d.offset / 512, d.length / 512);
-  s.note(`discard: errno ${line.errno} (model ${exp.errno})`);
+  s.note(`discard: errno ${j.result.errno} (model ${exp.errno})`);
 }
 
 export async function flushStep(ctx: IoContext, i: number): Promise<void> {
@@ -173,9 +153,7 @@ export async function flushStep(ctx: IoContext, i: number): Promise<void> {
   s.expect({ op: 'flush', errno: exp.errno });
   const res = await s.run(ioArgv({ cmd: 'flush', dev: ctx.top }));
   if (res.exitCode === 2 || res.exitCode === 3) throw await ioToolFailure(s, i, res, 'flush', topDevice(ctx));
-  const line = parseIoReport(res.stdout).results.find((l) => l.op === 'flush');
-  if (line === undefined) throw new InfraError('ih-io flush reported nothing');
-  if (line.errno !== exp.errno) {
-    s.disagree({ step: i, kind: 'flush', expected: exp.ok ? 'flush succeeds' : `errno ${exp.errno}`, found: line.ok ? 'flush succeeded' : `errno ${line.errno}` });
-  }
+  const j = judgeFlush(i, { errno: exp.errno }, parseIoReport(res.stdout));
+  if (j.result === undefined) throw new InfraError('ih-io flush reported nothing');
+  j.disagreements.forEach((x) => s.disagree(x));
 }

@@ -138,15 +138,5 @@ export function mergeRanges(ranges: Array<{ start: number; length: number }>): A
   return out;
 }
 
-export interface IntegrityStatus {
-  mismatches: number;
-  providedDataSectors: number;
-  recalcSector: string;
-}
-
-/** `dmsetup status <name>`: "0 <len> integrity <mismatches> <provided_data_sectors> <recalc_sector|->". */
-export function parseIntegrityStatus(line: string): IntegrityStatus | undefined {
-  const m = line.trim().match(/^\d+ \d+ integrity (\d+) (\d+) (\S+)/);
-  if (!m) return undefined;
-  return { mismatches: Number(m[1]), providedDataSectors: Number(m[2]), recalcSector: m[3]! };
-}
+// The status line is an observation the status judge reads; the stack's cells parse it through the judge's parser.
+export { parseIntegrityStatus, type IntegrityStatus } from '../../session/status-judge.ts';
