@@ -18,7 +18,7 @@ import { ModelInputError } from '../../../model/errors.ts';
 import type { IntegrityDeviceModel } from '../../../model/integrity/device.ts';
 import type { IntegrityGeometry } from '../../../model/integrity/geometry.ts';
 import type { IntegritySuperblock } from '../../../model/integrity/superblock.ts';
-import type { IoRange } from '../../../scenario/schema.ts';
+import type { IoRange, TableTry } from '../../../scenario/schema.ts';
 import { KernelFailure, type CellSpec, type GuestSession } from '../../session/cell.ts';
 import { CellCrashSteps } from '../../../crash/steps/cell-crash.ts';
 import { auditRaw, type CrashStack } from '../../../crash/steps/crash-stack.ts';
@@ -88,6 +88,11 @@ export abstract class AeadCell {
   protected readonly disks: CellDisks;
   private readonly crashSteps: CellCrashSteps;
 
+  /** Raw dm-crypt tables beside the stack (crypt-aead only: the loader refuses them elsewhere). */
+  protected async tables(i: number, _tables: TableTry[]): Promise<void> {
+    throw new InfraError(`steps[${i}]: tables reached a ${this.spec.scenario.stack.type} cell (the loader refuses them)`);
+  }
+
   /** Called once the guest's disks are known, before format(): key files and the like. */
   protected async prepare(): Promise<void> {}
   /** Creates the stack's on-disk format and sets `state`. */
@@ -123,6 +128,7 @@ export abstract class AeadCell {
       else if (step === 'reload' || step === 'suspend') { await this.s.begin(i, step); await this.reload(i, step); }
       else if (typeof step !== 'string' && 'crash' in step) { await this.s.begin(i, 'crash'); await this.crashSteps.crash(i, step.crash); this.wrote = false; }
       else if (typeof step !== 'string' && 'kill' in step) { await this.s.begin(i, 'kill'); await this.crashSteps.kill(i, step.kill); this.wrote = false; }
+      else if (typeof step !== 'string' && 'tables' in step) { await this.s.begin(i, 'tables'); await this.tables(i, step.tables); }
       else if (typeof step === 'string' || !('write' in step || 'read' in step || 'discard' in step || 'corrupt' in step)) {
         throw new InfraError(`steps[${i}]: ${JSON.stringify(step)} reached a ${this.spec.scenario.stack.type} cell (the loader refuses it)`);
       }

@@ -1,0 +1,185 @@
+/**
+ * The `tables` step of a crypt-aead scenario: raw dm-crypt tables loaded with `dmsetup create`, each judged by
+ * the crypt ctr model (harness/model/crypt/ctr.ts). A table the model refuses must fail to load, leave no
+ * device behind and make the kernel log the model's reason (with its errno where the line carries one). One
+ * it accepts must load and show back the integrity and sector size the model says; then, unless the target
+ * took an integrity argument it never checked, one sector written through it must read back.
+ *
+ * The lower devices a table names: besides integrity-tables.ts's {disk:NAME}, {disk:NAME:N}, {error:N} and
+ * {missing}, {integrity:NAME:TAG[:BLOCK[:HASH]]} is a dm-integrity device on disk NAME with TAG-byte tags and
+ * BLOCK-byte blocks (512), without an internal hash (the profile dm-crypt needs) or with HASH (none). Its
+ * first load formats the zeroed disk; it stays until the step ends. {key:N} is an N-byte hex key.
+ */
+import { createHash } from 'node:crypto';
+import { expectCryptCtr, type CryptCtrOutcome, type CryptLower } from '../../../model/crypt/ctr.ts';
+import { cryptCtrKernel } from '../../../model/crypt/ctr-kernel.ts';
+import { ModelInputError } from '../../../model/errors.ts';
+import { planIntegrityFormat } from '../../../model/integrity/format.ts';
+import { InfraError, UsageError } from '../../../errors.ts';
+import { parseIntegrityPlaceholder, type IntegrityPlaceholder } from '../../../scenario/crypt-tables.ts';
+import type { TableTry } from '../../../scenario/schema.ts';
+import type { GuestSession } from '../../session/cell.ts';
+import type { CellDisks } from '../../session/guest-disks.ts';
+import { judgeRefusalLines, resolveTableArgs, TRY_NAME } from '../integrity/integrity-tables.ts';
+
+export interface CryptTablesContext {
+  s: GuestSession;
+  disks: CellDisks;
+  /** declared disk name -> size in bytes */
+  diskSizes: ReadonlyMap<string, number>;
+  /** disks the stack lives on: an accepted table must not write them */
+  stackDisks: readonly string[];
+  kernelVersion: readonly number[];
+  /** the scenario's name for the crypto: the seed of keys and sector contents */
+  seed: string;
+  /** where the scenario is, for errors the scenario's author must fix */
+  at: string;
+}
+
+/** A dm-integrity device a table's {integrity:...} names, made at first use. */
+interface IntegrityHelper {
+  name: string;
+  table: string;
+  lower: CryptLower;
+}
+
+/** The dm-integrity table of a helper: direct mode, fix_padding; the model's format plan says how much it provides. */
+export function integrityHelper(p: IntegrityPlaceholder, dev: string, diskBytes: number): IntegrityHelper {
+  const name = `ih-ti-${p.disk}`;
+  const sb = planIntegrityFormat({ deviceSectors: diskBytes / 512, tagSize: p.tag, sectorsPerBlock: p.block / 512, fixPadding: true, internalHash: p.hash !== undefined });
+  const opts = [...(p.block !== 512 ? [`block_size:${p.block}`] : []), 'fix_padding', ...(p.hash ? [`internal_hash:${p.hash}`] : [])];
+  return {
+    name,
+    table: `0 ${sb.providedDataSectors} integrity ${dev} 0 ${p.tag} D ${opts.length} ${opts.join(' ')}\n`,
+    // with an internal hash dm-integrity registers no profile (dm_integrity_ctr(): dm_integrity_set() only without one)
+    lower: { sectors: sb.providedDataSectors, profile: p.hash ? undefined : { dmIntegrity: true, checksum: false, tupleSize: p.tag, tagSize: p.tag, intervalBytes: p.block } },
+  };
+}
+
+/** N bytes of key, the same for every run of the scenario. */
+function keyHex(seed: string, n: number): string {
+  let out = Buffer.alloc(0);
+  for (let i = 0; out.length < n; i++) out = Buffer.concat([out, createHash('sha256').update(`${seed}:key:${n}:${i}`).digest()]);
+  return out.subarray(0, n).toString('hex');
+}
+
+export async function runCryptTablesStep(ctx: CryptTablesContext, i: number, tables: TableTry[]): Promise<void> {
+  const { s } = ctx;
+  const kernel = cryptCtrKernel(ctx.kernelVersion);
+  const helpers = new Map<string, IntegrityHelper>();
+  const refusals: Array<{ error: string; errno: string | undefined }> = [];
+  let used = 0;
+  try {
+    for (const [n, t] of tables.entries()) {
+      const lowers = new Map<string, CryptLower>();
+      let args = t.args.replace(/\{key:(\d+)\}/g, (_m, k: string) => keyHex(ctx.seed, Number(k)));
+      const wanted: IntegrityHelper[] = [];
+      args = args.replace(/\{(integrity:[^}]*)\}/g, (_m, body: string) => {
+        const p = parseIntegrityPlaceholder(body);
+        const size = p && ctx.diskSizes.get(p.disk);
+        if (!p || size === undefined) throw new InfraError(`${ctx.at}[${n}]: {${body}} (the loader should have refused it)`);
+        const h = helpers.get(p.disk) ?? integrityHelper(p, ctx.disks.dev(p.disk), size);
+        wanted.push(h);
+        lowers.set(`/dev/mapper/${h.name}`, h.lower);
+        return `/dev/mapper/${h.name}`;
+      });
+      const { line, named } = resolveTableArgs(args, ctx, n);
+      for (const d of named) lowers.set(d.path, { sectors: d.sectors, profile: undefined });
+      const touched = named.find((d) => d.disk !== undefined && ctx.stackDisks.includes(d.disk));
+      if (touched) throw new UsageError(`${ctx.at}[${n}].args: disk '${touched.disk}' is the stack's; an accepted table would write it`);
+      const length = t.length ?? 8;
+      let want: CryptCtrOutcome;
+      try {
+        want = expectCryptCtr(line, { kernel, length, device: (p) => lowers.get(p) });
+      } catch (e) {
+        if (e instanceof ModelInputError) throw new UsageError(`${ctx.at}[${n}].args: ${e.message}`, { cause: e });
+        throw e;
+      }
+      for (const h of wanted) {
+        if (helpers.has(h.name.slice('ih-ti-'.length))) continue;
+        await s.must(['dmsetup', 'create', h.name], { stdin: Buffer.from(h.table) });
+        helpers.set(h.name.slice('ih-ti-'.length), h);
+      }
+      for (const d of named) if (d.helper) await s.must(['dmsetup', 'create', d.helper.name], { stdin: Buffer.from(d.helper.table) });
+      const table = `0 ${length} crypt ${line}`;
+      if (!want.ok) s.expect({ op: 'refused', why: want.error });
+      const r = await s.run(['dmsetup', 'create', TRY_NAME, '--table', table]);
+      if (want.ok) {
+        if (await accepted(ctx, i, n, r.exitCode, table, want)) used++;
+      } else {
+        refusals.push({ error: want.error, errno: want.errno });
+        await refused(s, i, r.exitCode, table, want.error, want.at);
+      }
+      for (const d of [...named].reverse()) if (d.helper) await s.must(['dmsetup', 'remove', d.helper.name]);
+    }
+  } finally {
+    for (const h of [...helpers.values()].reverse()) await s.run(['dmsetup', 'remove', h.name]);
+  }
+  if (refusals.length > 0) await judgeRefusalLines(s, i, refusals, 'crypt');
+  s.note(`${tables.length} table(s): ${tables.length - refusals.length} accepted (${used} written and read back), ${refusals.length} refused as the model says`);
+}
+
+async function refused(s: GuestSession, i: number, exitCode: number | null, table: string, error: string, at: string): Promise<void> {
+  if (exitCode === 0) {
+    s.disagree({ step: i, kind: 'table-accepted', expected: `refused: ${error} (at ${at})`, found: `the kernel accepted '${table}'` });
+    await s.must(['dmsetup', 'remove', TRY_NAME]);
+    return;
+  }
+  const left = await s.run(['dmsetup', 'info', TRY_NAME]);
+  if (left.exitCode === 0) {
+    s.disagree({ step: i, kind: 'table-leftover', expected: `no device after the refused '${table}'`, found: `${TRY_NAME} exists` });
+    await s.must(['dmsetup', 'remove', TRY_NAME]);
+  }
+}
+
+/** What `dmsetup table` shows back of crypt_status(): the integrity argument and the sector size. */
+export function shownCryptOptions(shown: string): { integrity: string | undefined; sectorSize: number } {
+  const words = shown.trim().split(/\s+/);
+  return {
+    integrity: words.find((w) => w.startsWith('integrity:')),
+    sectorSize: Number(words.find((w) => w.startsWith('sector_size:'))?.slice('sector_size:'.length) ?? 512),
+  };
+}
+
+/**
+ * An accepted table: it must load and show what the model says; then one sector written through it (a
+ * pattern from the host) must read back, unless the target's tag size was never checked against the device
+ * (see below). Returns whether it wrote and read.
+ */
+async function accepted(ctx: CryptTablesContext, i: number, n: number, exitCode: number | null, table: string, want: Extract<CryptCtrOutcome, { ok: true }>): Promise<boolean> {
+  const { s } = ctx;
+  if (exitCode !== 0) {
+    s.disagree({ step: i, kind: 'table-refused', expected: 'the kernel accepts the table (model)', found: `dmsetup create failed for '${table}'` });
+    await s.run(['dmsetup', 'remove', TRY_NAME]);
+    return false;
+  }
+  const shown = shownCryptOptions((await s.must(['dmsetup', 'table', TRY_NAME])).stdout.toString());
+  const integrity = want.tagSize ? `integrity:${want.tagSize}:${want.aead ? 'aead' : 'none'}` : undefined;
+  if (shown.integrity !== integrity || shown.sectorSize !== want.sectorSize) {
+    s.disagree({ step: i, kind: 'table-shown', expected: `${integrity ?? 'no integrity'}, sector_size ${want.sectorSize}`, found: `${shown.integrity ?? 'no integrity'}, sector_size ${shown.sectorSize}` });
+  }
+  // a tag size the ctr never checked (none for a sector-derived IV; 0 for a random IV on a 6.10+ kernel, where
+  // crypt_integrity_ctr() only asks that the IV fit the tuple): what I/O then does is not modelled
+  const io = want.usesIntegrity ? want.tagSize > 0 : want.tagSize === 0;
+  if (io) await roundTrip(ctx, i, n, want.sectorSize);
+  await s.must(['dmsetup', 'remove', TRY_NAME]);
+  return io;
+}
+
+/** One sector written with fsync, the guest's buffers dropped, then read: the bytes written come back. */
+async function roundTrip(ctx: CryptTablesContext, i: number, n: number, sectorSize: number): Promise<void> {
+  const { s } = ctx;
+  const dev = `/dev/mapper/${TRY_NAME}`;
+  const data = Buffer.alloc(sectorSize);
+  for (let off = 0; off < sectorSize; off += 32) createHash('sha256').update(`${ctx.seed}:sector:${n}:${off}`).digest().copy(data, off);
+  const w = await s.run(['dd', `of=${dev}`, `bs=${sectorSize}`, 'count=1', 'conv=fsync'], { stdin: data });
+  if (w.exitCode !== 0) {
+    s.disagree({ step: i, kind: 'write-failed', expected: `a ${sectorSize}-byte write through table ${n} succeeds`, found: w.stderr.toString().trim() || `exit ${w.exitCode}` });
+    return;
+  }
+  await s.must(['blockdev', '--flushbufs', dev]);
+  const r = await s.run(['dd', `if=${dev}`, `bs=${sectorSize}`, 'count=1']);
+  if (r.exitCode !== 0 || !r.stdout.equals(data)) {
+    s.disagree({ step: i, kind: 'read-back', expected: `table ${n}: the ${sectorSize} bytes just written`, found: r.exitCode !== 0 ? r.stderr.toString().trim() || `exit ${r.exitCode}` : `${r.stdout.length} bytes that differ` });
+  }
+}
