@@ -3,7 +3,7 @@
  * the crypt ctr model (harness/model/crypt/ctr.ts). A table the model refuses must fail to load, leave no
  * device behind and make the kernel log the model's reason (with its errno where the line carries one). One
  * it accepts must load and show back the integrity and sector size the model says; then, unless the target
- * took an integrity argument it never checked, one sector written through it must read back.
+ * took a tag size it never checked, what is written through it must read back.
  *
  * The lower devices a table names: besides integrity-tables.ts's {disk:NAME}, {disk:NAME:N}, {error:N} and
  * {missing}, {integrity:NAME:TAG[:BLOCK[:HASH]]} is a dm-integrity device on disk NAME with TAG-byte tags and
@@ -105,7 +105,7 @@ export async function runCryptTablesStep(ctx: CryptTablesContext, i: number, tab
       if (!want.ok) s.expect({ op: 'refused', why: want.error });
       const r = await s.run(['dmsetup', 'create', TRY_NAME, '--table', table]);
       if (want.ok) {
-        if (await accepted(ctx, i, n, r.exitCode, table, want)) used++;
+        if (await accepted(ctx, i, n, r.exitCode, table, length, want)) used++;
       } else {
         refusals.push({ error: want.error, errno: want.errno });
         await refused(s, i, r.exitCode, table, want.error, want.at);
@@ -146,7 +146,7 @@ export function shownCryptOptions(shown: string): { integrity: string | undefine
  * pattern from the host) must read back, unless the target's tag size was never checked against the device
  * (see below). Returns whether it wrote and read.
  */
-async function accepted(ctx: CryptTablesContext, i: number, n: number, exitCode: number | null, table: string, want: Extract<CryptCtrOutcome, { ok: true }>): Promise<boolean> {
+async function accepted(ctx: CryptTablesContext, i: number, n: number, exitCode: number | null, table: string, length: number, want: Extract<CryptCtrOutcome, { ok: true }>): Promise<boolean> {
   const { s } = ctx;
   if (exitCode !== 0) {
     s.disagree({ step: i, kind: 'table-refused', expected: 'the kernel accepts the table (model)', found: `dmsetup create failed for '${table}'` });
@@ -161,25 +161,31 @@ async function accepted(ctx: CryptTablesContext, i: number, n: number, exitCode:
   // a tag size the ctr never checked (none for a sector-derived IV; 0 for a random IV on a 6.10+ kernel, where
   // crypt_integrity_ctr() only asks that the IV fit the tuple): what I/O then does is not modelled
   const io = want.usesIntegrity ? want.tagSize > 0 : want.tagSize === 0;
-  if (io) await roundTrip(ctx, i, n, want.sectorSize);
+  if (io) await roundTrip(ctx, i, n, length);
   await s.must(['dmsetup', 'remove', TRY_NAME]);
   return io;
 }
 
-/** One sector written with fsync, the guest's buffers dropped, then read: the bytes written come back. */
-async function roundTrip(ctx: CryptTablesContext, i: number, n: number, sectorSize: number): Promise<void> {
+/**
+ * The whole device (the table's few sectors) written through the page cache with fsync, the guest's buffers
+ * dropped, then read: the bytes written come back. The whole device, because the page cache reads a page at
+ * a time and reads ahead: a sector never written has no valid tag, and reading it would fail the page.
+ */
+async function roundTrip(ctx: CryptTablesContext, i: number, n: number, length: number): Promise<void> {
   const { s } = ctx;
   const dev = `/dev/mapper/${TRY_NAME}`;
-  const data = Buffer.alloc(sectorSize);
-  for (let off = 0; off < sectorSize; off += 32) createHash('sha256').update(`${ctx.seed}:sector:${n}:${off}`).digest().copy(data, off);
-  const w = await s.run(['dd', `of=${dev}`, `bs=${sectorSize}`, 'count=1', 'conv=fsync'], { stdin: data });
+  const bytes = length * 512;
+  if (bytes > 1 << 20) throw new UsageError(`${ctx.at}[${n}].length: an accepted table is written whole; ${length} sectors is more than 1 MiB`);
+  const data = Buffer.alloc(bytes);
+  for (let off = 0; off < bytes; off += 32) createHash('sha256').update(`${ctx.seed}:sector:${n}:${off}`).digest().copy(data, off);
+  const w = await s.run(['dd', `of=${dev}`, `bs=${bytes}`, 'count=1', 'conv=fsync'], { stdin: data });
   if (w.exitCode !== 0) {
-    s.disagree({ step: i, kind: 'write-failed', expected: `a ${sectorSize}-byte write through table ${n} succeeds`, found: w.stderr.toString().trim() || `exit ${w.exitCode}` });
+    s.disagree({ step: i, kind: 'write-failed', expected: `table ${n}: a ${bytes}-byte write through it succeeds`, found: w.stderr.toString().trim() || `exit ${w.exitCode}` });
     return;
   }
   await s.must(['blockdev', '--flushbufs', dev]);
-  const r = await s.run(['dd', `if=${dev}`, `bs=${sectorSize}`, 'count=1']);
+  const r = await s.run(['dd', `if=${dev}`, `bs=${bytes}`, 'count=1']);
   if (r.exitCode !== 0 || !r.stdout.equals(data)) {
-    s.disagree({ step: i, kind: 'read-back', expected: `table ${n}: the ${sectorSize} bytes just written`, found: r.exitCode !== 0 ? r.stderr.toString().trim() || `exit ${r.exitCode}` : `${r.stdout.length} bytes that differ` });
+    s.disagree({ step: i, kind: 'read-back', expected: `table ${n}: the ${bytes} bytes just written`, found: r.exitCode !== 0 ? r.stderr.toString().trim() || `exit ${r.exitCode}` : `${r.stdout.length} bytes that differ` });
   }
 }
