@@ -66,55 +66,56 @@ function keyHex(seed: string, n: number): string {
 export async function runCryptTablesStep(ctx: CryptTablesContext, i: number, tables: TableTry[]): Promise<void> {
   const { s } = ctx;
   const kernel = cryptCtrKernel(ctx.kernelVersion);
+  /** disk -> its dm-integrity helper; `made`: the helpers loaded so far */
   const helpers = new Map<string, IntegrityHelper>();
+  const made = new Set<string>();
   const refusals: Array<{ error: string; errno: string | undefined }> = [];
   let used = 0;
-  try {
-    for (const [n, t] of tables.entries()) {
-      const lowers = new Map<string, CryptLower>();
-      let args = t.args.replace(/\{key:(\d+)\}/g, (_m, k: string) => keyHex(ctx.seed, Number(k)));
-      const wanted: IntegrityHelper[] = [];
-      args = args.replace(/\{(integrity:[^}]*)\}/g, (_m, body: string) => {
-        const p = parseIntegrityPlaceholder(body);
-        const size = p && ctx.diskSizes.get(p.disk);
-        if (!p || size === undefined) throw new InfraError(`${ctx.at}[${n}]: {${body}} (the loader should have refused it)`);
-        const h = helpers.get(p.disk) ?? integrityHelper(p, ctx.disks.dev(p.disk), size);
-        wanted.push(h);
-        lowers.set(`/dev/mapper/${h.name}`, h.lower);
-        return `/dev/mapper/${h.name}`;
-      });
-      const { line, named } = resolveTableArgs(args, ctx, n);
-      for (const d of named) lowers.set(d.path, { sectors: d.sectors, profile: undefined });
-      const touched = named.find((d) => d.disk !== undefined && ctx.stackDisks.includes(d.disk));
-      if (touched) throw new UsageError(`${ctx.at}[${n}].args: disk '${touched.disk}' is the stack's; an accepted table would write it`);
-      const length = t.length ?? 8;
-      let want: CryptCtrOutcome;
-      try {
-        want = expectCryptCtr(line, { kernel, length, device: (p) => lowers.get(p) });
-      } catch (e) {
-        if (e instanceof ModelInputError) throw new UsageError(`${ctx.at}[${n}].args: ${e.message}`, { cause: e });
-        throw e;
-      }
-      for (const h of wanted) {
-        if (helpers.has(h.name.slice('ih-ti-'.length))) continue;
-        await s.must(['dmsetup', 'create', h.name], { stdin: Buffer.from(h.table) });
-        helpers.set(h.name.slice('ih-ti-'.length), h);
-      }
-      for (const d of named) if (d.helper) await s.must(['dmsetup', 'create', d.helper.name], { stdin: Buffer.from(d.helper.table) });
-      const table = `0 ${length} crypt ${line}`;
-      if (!want.ok) s.expect({ op: 'refused', why: want.error });
-      const r = await s.run(['dmsetup', 'create', TRY_NAME, '--table', table]);
-      if (want.ok) {
-        if (await accepted(ctx, i, n, r.exitCode, table, length, want)) used++;
-      } else {
-        refusals.push({ error: want.error, errno: want.errno });
-        await refused(s, i, r.exitCode, table, want.error, want.at);
-      }
-      for (const d of [...named].reverse()) if (d.helper) await s.must(['dmsetup', 'remove', d.helper.name]);
+  for (const [n, t] of tables.entries()) {
+    const lowers = new Map<string, CryptLower>();
+    let args = t.args.replace(/\{key:(\d+)\}/g, (_m, k: string) => keyHex(ctx.seed, Number(k)));
+    const wanted: IntegrityHelper[] = [];
+    args = args.replace(/\{(integrity:[^}]*)\}/g, (_m, body: string) => {
+      const p = parseIntegrityPlaceholder(body);
+      const size = p && ctx.diskSizes.get(p.disk);
+      if (!p || size === undefined) throw new InfraError(`${ctx.at}[${n}]: {${body}} (the loader should have refused it)`);
+      const h = helpers.get(p.disk) ?? integrityHelper(p, ctx.disks.dev(p.disk), size);
+      helpers.set(p.disk, h);
+      wanted.push(h);
+      lowers.set(`/dev/mapper/${h.name}`, h.lower);
+      return `/dev/mapper/${h.name}`;
+    });
+    const { line, named } = resolveTableArgs(args, ctx, n);
+    for (const d of named) lowers.set(d.path, { sectors: d.sectors, profile: undefined });
+    const touched = named.find((d) => d.disk !== undefined && ctx.stackDisks.includes(d.disk));
+    if (touched) throw new UsageError(`${ctx.at}[${n}].args: disk '${touched.disk}' is the stack's; an accepted table would write it`);
+    const length = t.length ?? 8;
+    let want: CryptCtrOutcome;
+    try {
+      want = expectCryptCtr(line, { kernel, length, device: (p) => lowers.get(p) });
+    } catch (e) {
+      if (e instanceof ModelInputError) throw new UsageError(`${ctx.at}[${n}].args: ${e.message}`, { cause: e });
+      throw e;
     }
-  } finally {
-    for (const h of [...helpers.values()].reverse()) await s.run(['dmsetup', 'remove', h.name]);
+    for (const h of wanted) {
+      if (made.has(h.name)) continue;
+      await s.must(['dmsetup', 'create', h.name], { stdin: Buffer.from(h.table) });
+      made.add(h.name);
+    }
+    for (const d of named) if (d.helper) await s.must(['dmsetup', 'create', d.helper.name], { stdin: Buffer.from(d.helper.table) });
+    const table = `0 ${length} crypt ${line}`;
+    if (!want.ok) s.expect({ op: 'refused', why: want.error });
+    const r = await s.run(['dmsetup', 'create', TRY_NAME, '--table', table]);
+    if (want.ok) {
+      if (await accepted(ctx, i, n, r.exitCode, table, length, want)) used++;
+    } else {
+      refusals.push({ error: want.error, errno: want.errno });
+      await refused(s, i, r.exitCode, table, want.error, want.at);
+    }
+    for (const d of [...named].reverse()) if (d.helper) await s.must(['dmsetup', 'remove', d.helper.name]);
   }
+  // a step that threw leaves them to the guest's state check, which retires a guest with devices left
+  for (const name of [...made].reverse()) await s.must(['dmsetup', 'remove', name]);
   if (refusals.length > 0) await judgeRefusalLines(s, i, refusals, 'crypt');
   s.note(`${tables.length} table(s): ${tables.length - refusals.length} accepted (${used} written and read back), ${refusals.length} refused as the model says`);
 }
