@@ -8,7 +8,9 @@
  *   - the lower device's integrity profile (crypt_integrity_ctr()): up to 6.9 it must be dm-integrity's
  *     DM-DIF-EXT-TAG with tag and tuple size equal to `integrity:<n>`, and the AEAD tag plus stored IV must be
  *     that size exactly; from 6.10 any profile without a checksum (dm-integrity's, an NVMe `nop`) whose
- *     tuple holds at least `integrity:<n>` bytes, and the tag plus IV must fit in it.
+ *     tuple holds at least `integrity:<n>` bytes, and the tag plus IV must fit in it;
+ *   - "Invalid AEAD cipher spec" (crypt_ctr_cipher_new()): -ENOMEM up to 6.4 (6.1.192 has it), then the errno
+ *     of crypt_ctr_auth_cipher() (a dm-devel patch of May 2023; 6.12.118 logs -ENOENT for an unknown MAC).
  */
 export interface CryptCtrKernel {
   maxFeatureArgs: number;
@@ -17,6 +19,8 @@ export interface CryptCtrKernel {
   integrityKeySize: boolean;
   /** 'exact': tag_size == tuple_size == integrity:<n>; 'fits': tuple_size >= integrity:<n> */
   profileTag: 'exact' | 'fits';
+  /** the errno of "Invalid AEAD cipher spec": always -ENOMEM, or what crypt_ctr_auth_cipher() failed with */
+  aeadSpecErrno: 'ENOMEM' | 'cause';
 }
 
 const BASE_FLAGS = ['allow_discards', 'same_cpu_crypt', 'submit_from_crypt_cpus', 'no_read_workqueue', 'no_write_workqueue', 'iv_large_sectors'];
@@ -32,5 +36,6 @@ export function cryptCtrKernel(version: readonly number[]): CryptCtrKernel {
     flags,
     integrityKeySize: atLeast(6, 12),
     profileTag: atLeast(6, 10) ? 'fits' : 'exact',
+    aeadSpecErrno: atLeast(6, 5) ? 'cause' : 'ENOMEM',
   };
 }

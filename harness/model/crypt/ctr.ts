@@ -149,7 +149,7 @@ interface Cipher {
 }
 
 /** crypt_ctr_cipher_new(): "capi:<api>-<ivmode>:<ivopts>", the AEAD's MAC, the tfm. */
-function capiCipher(spec: string, aead: boolean): Cipher | CtrRefusal {
+function capiCipher(spec: string, aead: boolean, k: CryptCtrKernel): Cipher | CtrRefusal {
   let rest = spec.slice('capi:'.length);
   let ivOpts: string | undefined;
   let ivMode: string | undefined;
@@ -159,12 +159,13 @@ function capiCipher(spec: string, aead: boolean): Cipher | CtrRefusal {
   if (d >= 0) [rest, ivMode] = [rest.slice(0, d), rest.slice(d + 1)];
   let macKeySize = 0;
   if (aead && rest.startsWith('authenc(')) {
-    // crypt_ctr_auth_cipher() fails with -EINVAL, which crypt_ctr_cipher_new() turns into -ENOMEM
+    // crypt_ctr_auth_cipher() fails with -EINVAL (no MAC in the spec) or crypto_alloc_ahash()'s -ENOENT, which
+    // crypt_ctr_cipher_new() turns into -ENOMEM on older kernels
     const end = rest.indexOf(',');
-    const bad = refuse('Invalid AEAD cipher spec', spec, 'ENOMEM');
-    if (end < 0 || rest.indexOf('(') + 1 > end) return bad;
+    const bad = (cause: string) => refuse('Invalid AEAD cipher spec', spec, k.aeadSpecErrno === 'ENOMEM' ? 'ENOMEM' : cause);
+    if (end < 0 || rest.indexOf('(') + 1 > end) return bad('EINVAL');
     const digest = macDigestSize(rest.slice(rest.indexOf('(') + 1, end));
-    if (digest === undefined) return bad;
+    if (digest === undefined) return bad('ENOENT');
     macKeySize = digest;
   }
   if (ivMode === 'lmk') {
@@ -248,11 +249,15 @@ function setKey(c: Cipher, key: string, size: { bytes: number; keyring: string |
   return undefined;
 }
 
-/** The IV generator's own constructor (crypt_iv_eboiv_ctr(); the modelled others have none). */
+/**
+ * The IV generator's own constructor (crypt_iv_eboiv_ctr(); the modelled others have none). What it says
+ * ("AEAD transforms not supported for EBOIV", "Block size of EBOIV cipher does not match ...") is
+ * overwritten by crypt_ctr_cipher()'s "Error creating IV"; it stays in `at`.
+ */
 function ivCtr(c: Cipher, iv: { ivSize: number; mode: string | undefined }, aead: boolean): CtrRefusal | undefined {
   if (iv.mode !== 'eboiv') return undefined;
-  if (aead) return refuse('AEAD transforms not supported for EBOIV', 'eboiv');
-  if (c.blockSize !== iv.ivSize) return refuse('Block size of EBOIV cipher does not match IV size of block cipher', 'eboiv');
+  if (aead) return refuse('Error creating IV', 'eboiv: AEAD transforms not supported for EBOIV');
+  if (c.blockSize !== iv.ivSize) return refuse('Error creating IV', 'eboiv: Block size of EBOIV cipher does not match IV size of block cipher');
   return undefined;
 }
 
@@ -292,7 +297,7 @@ export function expectCryptCtr(line: string, env: CryptCtrEnv): CryptCtrOutcome 
   if ('ok' in size) return size;
   const o = argv.length > 5 ? scanOptional(argv.slice(5), k, env.length) : { tagSize: 0, aead: false, sectorSize: 512, flags: new Set<string>() };
   if ('ok' in o) return o;
-  const c = spec.startsWith('capi:') ? capiCipher(spec, o.aead) : legacyCipher(spec, o.aead);
+  const c = spec.startsWith('capi:') ? capiCipher(spec, o.aead, k) : legacyCipher(spec, o.aead);
   if ('ok' in c) return c;
   const iv = ivMode(c, spec);
   if ('ok' in iv) return iv;
