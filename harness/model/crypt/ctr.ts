@@ -207,7 +207,8 @@ function legacyCipher(spec: string, aead: boolean): Cipher | CtrRefusal {
 function allocate(api: string, aead: boolean, ivMode: string | undefined, ivOpts: string | undefined, macKeySize: number, spec: string): Cipher | CtrRefusal {
   if (aead) {
     const a = aeadAlg(api);
-    // an skcipher's name is no AEAD: the lookup of that type fails, with an errno the model does not claim
+    // an skcipher's name is no AEAD (nor the other way round): the lookup of that type fails, with an errno the
+    // model does not claim (gcm(aes) as an skcipher: -ENOENT on 6.1.192, -EINVAL on 6.12.118)
     if (a === undefined) return /nosuch/.test(api) ? refuse('Error allocating crypto tfm', spec, 'ENOENT') : refuseAnyErrno('Error allocating crypto tfm', spec);
     if ((a.mac !== undefined) !== (macKeySize > 0)) throw new ModelInputError(`'${api}': the AEAD table and crypt_ctr_auth_cipher() disagree about its MAC`);
     return { api, ivMode, ivOpts, ivSize: a.ivSize, blockSize: 0, keyBytes: a.keyBytes, authSizes: a.authSizes, macKeySize };
