@@ -11,7 +11,12 @@
  * first load formats the zeroed disk; it stays until the step ends. {key:N} is an N-byte hex key.
  */
 import { createHash } from 'node:crypto';
+import { isCryptAeadSpec, parseCryptCipher } from '../../../model/crypt/cipher.ts';
 import { expectCryptCtr, type CryptCtrOutcome, type CryptLower } from '../../../model/crypt/ctr.ts';
+import { cryptAeadVerifier } from '../../../model/crypt/verifier.ts';
+import { auditIntegrityImage } from '../../../model/integrity/audit.ts';
+import { IntegrityDeviceModel } from '../../../model/integrity/device.ts';
+import { parseIntegritySuperblock, SB_BYTES } from '../../../model/integrity/superblock.ts';
 import { cryptCtrKernel } from '../../../model/crypt/ctr-kernel.ts';
 import { ModelInputError } from '../../../model/errors.ts';
 import { planIntegrityFormat } from '../../../model/integrity/format.ts';
@@ -73,6 +78,8 @@ export async function runCryptTablesStep(ctx: CryptTablesContext, i: number, tab
   let used = 0;
   for (const [n, t] of tables.entries()) {
     const lowers = new Map<string, CryptLower>();
+    /** the disk under each dm-integrity helper the table names */
+    const onDisk = new Map<string, string>();
     let args = t.args.replace(/\{key:(\d+)\}/g, (_m, k: string) => keyHex(ctx.seed, Number(k)));
     const wanted: IntegrityHelper[] = [];
     args = args.replace(/\{(integrity:[^}]*)\}/g, (_m, body: string) => {
@@ -83,6 +90,7 @@ export async function runCryptTablesStep(ctx: CryptTablesContext, i: number, tab
       helpers.set(p.disk, h);
       wanted.push(h);
       lowers.set(`/dev/mapper/${h.name}`, h.lower);
+      onDisk.set(`/dev/mapper/${h.name}`, p.disk);
       return `/dev/mapper/${h.name}`;
     });
     const { line, named } = resolveTableArgs(args, ctx, n);
@@ -107,7 +115,11 @@ export async function runCryptTablesStep(ctx: CryptTablesContext, i: number, tab
     if (!want.ok) s.expect({ op: 'refused', why: want.error });
     const r = await s.run(['dmsetup', 'create', TRY_NAME, '--table', table]);
     if (want.ok) {
-      if (await accepted(ctx, i, n, r.exitCode, table, length, want)) used++;
+      const written = await accepted(ctx, i, n, r.exitCode, table, length, want);
+      if (written) {
+        used++;
+        await auditWritten(ctx, i, n, line, length, want, onDisk.get(line.trim().split(/\s+/)[3]!));
+      }
     } else {
       refusals.push({ error: want.error, errno: want.errno });
       if (r.exitCode === 0) {
@@ -131,6 +143,43 @@ async function leftover(s: GuestSession, i: number): Promise<void> {
     s.disagree({ step: i, kind: 'table-leftover', expected: 'no device after the refused tables', found: `${TRY_NAME} exists` });
     await s.must(['dmsetup', 'remove', TRY_NAME]);
   }
+}
+
+/**
+ * After an AEAD table the model decrypts (one of CRYPT_AEAD_SPECS, with its tuple, iv_offset 0) wrote through a
+ * dm-integrity helper, the helper's raw disk against the AEAD model: the written sectors decrypt to the
+ * pattern, every other one holds no valid tuple (the helper was never wiped).
+ */
+async function auditWritten(ctx: CryptTablesContext, i: number, n: number, line: string, length: number, want: Extract<CryptCtrOutcome, { ok: true }>, disk: string | undefined): Promise<void> {
+  const [spec, key, ivOffset] = line.trim().split(/\s+/) as [string, string, string];
+  if (disk === undefined || !want.aead || !isCryptAeadSpec(spec) || ivOffset !== '0') return;
+  const cipher = parseCryptCipher(spec);
+  if (cipher.tupleSize !== want.tagSize || want.tupleSize !== want.tagSize) return;
+  const host = ctx.disks.host(disk);
+  const area = await ctx.s.images.readAt(host, 0, SB_BYTES);
+  const image = await ctx.s.images.wholeImage(host);
+  let report;
+  try {
+    const sb = parseIntegritySuperblock(area, `${disk} superblock`);
+    const model = new IntegrityDeviceModel({ sectorsPerBlock: 1 << sb.log2SectorsPerBlock, providedDataSectors: sb.providedDataSectors, wiped: false });
+    model.write(0, roundTripData(ctx.seed, n, length * 512));
+    report = auditIntegrityImage(image, { verifier: cryptAeadVerifier({ cipher, key: Buffer.from(key, 'hex'), sectorSize: want.sectorSize, ivOffsetSectors: 0 }), expected: model, maxDisagreements: 10 });
+  } catch (e) {
+    if (!(e instanceof ModelInputError)) throw e;
+    ctx.s.disagree({ step: i, kind: 'audit', expected: `table ${n}: a dm-integrity image the AEAD model reads`, found: e.message });
+    return;
+  }
+  for (const d of report.disagreements) {
+    ctx.s.disagree({ step: i, kind: `audit-${d.kind}`, ...(d.block !== null ? { block: d.block } : {}), expected: `table ${n} on ${disk}: ${d.expected}`, found: `${d.found} (image offset ${d.offset})` });
+  }
+  ctx.s.note(`table ${n}: ${disk} audited with ${spec}: ${report.blocks.valid} sectors decrypt, ${report.blocks.blank} never written, ${report.disagreementCount} disagreement(s)`);
+}
+
+/** What dm-crypt is given to write: the same bytes for every run of the scenario. */
+function roundTripData(seed: string, n: number, bytes: number): Buffer {
+  const data = Buffer.alloc(bytes);
+  for (let off = 0; off < bytes; off += 32) createHash('sha256').update(`${seed}:sector:${n}:${off}`).digest().copy(data, off);
+  return data;
 }
 
 /** What `dmsetup table` shows back of crypt_status(): the integrity argument and the sector size. */
@@ -177,8 +226,7 @@ async function roundTrip(ctx: CryptTablesContext, i: number, n: number, length: 
   const dev = `/dev/mapper/${TRY_NAME}`;
   const bytes = length * 512;
   if (bytes > 1 << 20) throw new UsageError(`${ctx.at}[${n}].length: an accepted table is written whole; ${length} sectors is more than 1 MiB`);
-  const data = Buffer.alloc(bytes);
-  for (let off = 0; off < bytes; off += 32) createHash('sha256').update(`${ctx.seed}:sector:${n}:${off}`).digest().copy(data, off);
+  const data = roundTripData(ctx.seed, n, bytes);
   const w = await s.run(['dd', `of=${dev}`, `bs=${bytes}`, 'count=1', 'conv=fsync'], { stdin: data });
   if (w.exitCode !== 0) {
     s.disagree({ step: i, kind: 'write-failed', expected: `table ${n}: a ${bytes}-byte write through it succeeds`, found: w.stderr.toString().trim() || `exit ${w.exitCode}` });
