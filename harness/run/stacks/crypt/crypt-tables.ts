@@ -3,7 +3,8 @@
  * the crypt ctr model (harness/model/crypt/ctr.ts). A table the model refuses must fail to load, leave no
  * device behind and make the kernel log the model's reason (with its errno where the line carries one). One
  * it accepts must load and show back the integrity and sector size the model says; then, unless the target
- * took a tag size it never checked, what is written through it must read back.
+ * took a tag size it never checked, what is written through it must read back, and where the AEAD model
+ * knows the cipher and its tuple, the dm-integrity disk under it must hold what the model encrypts.
  *
  * The lower devices a table names: besides integrity-tables.ts's {disk:NAME}, {disk:NAME:N}, {error:N} and
  * {missing}, {integrity:NAME:TAG[:BLOCK[:HASH]]} is a dm-integrity device on disk NAME with TAG-byte tags and
