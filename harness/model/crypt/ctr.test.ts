@@ -116,6 +116,16 @@ describe('expectCryptCtr: the lower device (crypt_integrity_ctr)', () => {
     expect(refusal(`${GCM} ${key(32)} 0 /dev/i28k 0 1 integrity:28:aead`)).toBe('Integrity profile sector size mismatch.');
   });
 
+  it('takes an NVMe namespace\'s plain metadata (the no-op profile) on 6.12 only, and never T10 PI', () => {
+    const nvme = (pi: 0 | 1): CryptLower => ({ sectors: 2048, profile: { dmIntegrity: false, checksum: pi !== 0, tupleSize: 8, tagSize: pi ? 2 : 0, intervalBytes: 512 } });
+    const on = (v: number[], pi: 0 | 1) => env(v, { device: () => nvme(pi) });
+    const gcm8 = `capi:gcm(aes)-plain64 ${key(32)} 0 /dev/nvme0n1 0 1 integrity:8:aead`;
+    expect(refusal(gcm8, on([6, 1], 0))).toBe('Integrity profile not supported.');
+    expect(expectCryptCtr(gcm8, on([6, 12], 0))).toMatchObject({ ok: true, tagSize: 8, tupleSize: 8, authTagSize: 8, storedIvSize: 0 });
+    expect(refusal(gcm8, on([6, 12], 1))).toBe('Integrity profile not supported.');
+    expect(refusal(`${GCM} ${key(32)} 0 /dev/nvme0n1 0 1 integrity:28:aead`, on([6, 12], 0))).toBe('Integrity profile tag size mismatch.');
+  });
+
   it('refuses an auth tag the AEAD cannot make (gcm: 4, 8, 12-16; authenc: up to the digest)', () => {
     // 22 - 12 = 10; 16 - 16 = 0; 8 - 12 wraps
     expect(refusal(`${GCM} ${key(32)} 0 /dev/i28 0 1 integrity:22:aead`, env([6, 1], { device: () => integrity(22) }))).toBe('Integrity AEAD auth tag size is not supported.');

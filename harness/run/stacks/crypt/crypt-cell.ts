@@ -128,6 +128,7 @@ export class CryptCell extends AeadCell {
   protected override async tables(i: number, tables: TableTry[]): Promise<void> {
     await runCryptTablesStep({
       s: this.s, disks: this.disks, diskSizes: new Map(this.spec.scenario.disks.map((d) => [d.name, d.size])),
+      nvme: new Map(this.spec.scenario.disks.flatMap((d) => (d.nvme ? [[d.name, { pi: d.nvme.pi, logicalBlockSize: d.logicalBlockSize }] as const] : []))),
       stackDisks: [this.stack.disk], kernelVersion: this.facts?.kernelVersion ?? [0], seed: this.spec.scenario.id,
       at: `${this.spec.scenario.file}: steps[${i}].tables`,
     }, i, tables);

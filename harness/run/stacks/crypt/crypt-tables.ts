@@ -6,14 +6,14 @@
  * took a tag size it never checked, what is written through it must read back, and where the AEAD model
  * knows the cipher and its tuple, the dm-integrity disk under it must hold what the model encrypts.
  *
- * The lower devices a table names: besides integrity-tables.ts's {disk:NAME}, {disk:NAME:N}, {error:N} and
- * {missing}, {integrity:NAME:TAG[:BLOCK[:HASH]]} is a dm-integrity device on disk NAME with TAG-byte tags and
+ * The lower devices a table names: besides integrity-tables.ts's {disk:NAME} (a virtio disk, or an NVMe
+ * namespace with its metadata's profile), {disk:NAME:N}, {error:N} and {missing}, {integrity:NAME:TAG[:BLOCK[:HASH]]} is a dm-integrity device on disk NAME with TAG-byte tags and
  * BLOCK-byte blocks (512), without an internal hash (the profile dm-crypt needs) or with HASH (none). Its
  * first load formats the zeroed disk; it stays until the step ends. {key:N} is an N-byte hex key.
  */
 import { createHash } from 'node:crypto';
 import { isCryptAeadSpec, parseCryptCipher } from '../../../model/crypt/cipher.ts';
-import { expectCryptCtr, type CryptCtrOutcome, type CryptLower } from '../../../model/crypt/ctr.ts';
+import { expectCryptCtr, type CryptCtrOutcome, type CryptLower, type IntegrityProfile } from '../../../model/crypt/ctr.ts';
 import { cryptAeadVerifier } from '../../../model/crypt/verifier.ts';
 import { auditIntegrityImage } from '../../../model/integrity/audit.ts';
 import { IntegrityDeviceModel } from '../../../model/integrity/device.ts';
@@ -26,13 +26,15 @@ import { parseIntegrityPlaceholder, type IntegrityPlaceholder } from '../../../s
 import type { TableTry } from '../../../scenario/schema.ts';
 import type { GuestSession } from '../../session/cell.ts';
 import type { CellDisks } from '../../session/guest-disks.ts';
-import { judgeRefusalLines, resolveTableArgs, TRY_NAME } from '../integrity/integrity-tables.ts';
+import { judgeRefusalLines, resolveTableArgs, TRY_NAME, type Named } from '../integrity/integrity-tables.ts';
 
 export interface CryptTablesContext {
   s: GuestSession;
   disks: CellDisks;
   /** declared disk name -> size in bytes */
   diskSizes: ReadonlyMap<string, number>;
+  /** the NVMe disks: the profile of their 8 bytes of metadata per logical block */
+  nvme: ReadonlyMap<string, { pi: 0 | 1 | 3; logicalBlockSize: number }>;
   /** disks the stack lives on: an accepted table must not write them */
   stackDisks: readonly string[];
   kernelVersion: readonly number[];
@@ -60,6 +62,18 @@ export function integrityHelper(p: IntegrityPlaceholder, dev: string, diskBytes:
     // with an internal hash dm-integrity registers no profile (dm_integrity_ctr(): dm_integrity_set() only without one)
     lower: { sectors: sb.providedDataSectors, profile: p.hash ? undefined : { dmIntegrity: true, checksum: false, tupleSize: p.tag, tagSize: p.tag, intervalBytes: p.block } },
   };
+}
+
+/**
+ * The integrity profile of a disk a table names: none for a virtio disk; an NVMe namespace's 8 bytes of
+ * metadata (guest-disks.ts): the no-op profile without PI (no checksum, no tag bytes of its own), T10 PI's
+ * CRC guard with it. What dm-linear over an NVMe namespace registers is not modelled.
+ */
+function diskProfile(ctx: CryptTablesContext, d: Named, n: number): IntegrityProfile | undefined {
+  const nv = d.disk !== undefined ? ctx.nvme.get(d.disk) : undefined;
+  if (nv === undefined) return undefined;
+  if (d.helper !== undefined) throw new UsageError(`${ctx.at}[${n}].args: dm-linear over the NVMe disk '${d.disk}' is not modelled; name the disk whole`);
+  return { dmIntegrity: false, checksum: nv.pi !== 0, tupleSize: 8, tagSize: nv.pi === 0 ? 0 : nv.pi === 1 ? 2 : 6, intervalBytes: nv.logicalBlockSize };
 }
 
 /** N bytes of key, the same for every run of the scenario. */
@@ -95,7 +109,7 @@ export async function runCryptTablesStep(ctx: CryptTablesContext, i: number, tab
       return `/dev/mapper/${h.name}`;
     });
     const { line, named } = resolveTableArgs(args, ctx, n);
-    for (const d of named) lowers.set(d.path, { sectors: d.sectors, profile: undefined });
+    for (const d of named) lowers.set(d.path, { sectors: d.sectors, profile: diskProfile(ctx, d, n) });
     const touched = named.find((d) => d.disk !== undefined && ctx.stackDisks.includes(d.disk));
     if (touched) throw new UsageError(`${ctx.at}[${n}].args: disk '${touched.disk}' is the stack's; an accepted table would write it`);
     const length = t.length ?? 8;
