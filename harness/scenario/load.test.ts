@@ -77,6 +77,24 @@ ${steps('write: { offset: 0, length: 1MiB, bs: 64KiB, procs: 4, fua: true }', 'r
     expect(await loadError(`${HEAD}cpus: 0\n${STACK}${steps('flush')}`)).toMatch(/cpus/);
   });
 
+  it('a crypt-aead tables step: dm-crypt tables with {key:N} and {integrity:...} helpers on disks of their own', async () => {
+    const head = `description: This test exercises the loader with one small scenario.
+disks: [{ name: data, size: 16MiB }, { name: other, size: 2MiB }]
+stack: { type: crypt-aead, disk: data, cipher: "capi:gcm(aes)-random" }
+`;
+    const tables = (...args: string[]) => `steps: [{ tables: [${args.map((a) => `{ args: "${a}" }`).join(', ')}] }]\n`;
+    const gcm = 'capi:gcm(aes)-random {key:32} 0';
+    const dir = scenarioDir({ 'g/ok.yaml': `${head}${tables(`${gcm} {integrity:other:28} 0 1 integrity:28:aead`, `${gcm} {integrity:other:28} 0 0`)}` });
+    expect((await loadScenario(join(dir, 'g/ok.yaml'), dir)).steps).toHaveLength(1);
+    expect(await loadError(`${head}${tables(`${gcm} {integrity:data:28} 0 0`)}`)).toMatch(/disk 'data' is the stack's/);
+    expect(await loadError(`${head}${tables(`${gcm} {disk:data} 0 0`)}`)).toMatch(/the stack's disk; an accepted table would write it/);
+    expect(await loadError(`${head}${tables(`${gcm} {integrity:other:28} 0 0`, `${gcm} {integrity:other:32} 0 0`)}`)).toMatch(/disk 'other' was formatted by \{integrity:other:28\}/);
+    expect(await loadError(`${head}${tables(`${gcm} {integrity:other:28:1000} 0 0`)}`)).toMatch(/BLOCK 512, 1024, 2048 or 4096/);
+    expect(await loadError(`${head}${tables('capi:gcm(aes)-random {key:0} 0 {missing} 0')}`)).toMatch(/\{key:0\}: expected \{key:N\} with 1 to 512 bytes/);
+    expect(await loadError(`${head}${tables(`${gcm} {integrity:nope:28} 0 0`)}`)).toMatch(/on a declared disk/);
+    expect(await loadError(`${head}steps: [{ tables: [{ args: "${gcm} {missing} 0 0", crash: true }] }]\n`)).toMatch(/only dm-integrity tables leave a superblock/);
+  });
+
   it('every scenario in the repository', async () => {
     const all = await loadScenarios(new URL('../../scenarios', import.meta.url).pathname);
     expect(all.length).toBeGreaterThan(0);

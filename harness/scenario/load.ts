@@ -5,6 +5,8 @@ import type { z } from 'zod';
 import { UsageError } from '../errors.ts';
 import { checkCrashStep, checkKillStep } from './crash-semantics.ts';
 import { checkCryptAeadScenario } from './crypt-check.ts';
+import { parseIntegrityPlaceholder } from './crypt-tables.ts';
+import { MAX_TAG_SIZE } from '../model/integrity/superblock.ts';
 import { digestSize, isKeyedHash } from '../model/integrity/tags.ts';
 import { checkLuks2Scenario } from './luks-check.ts';
 import { scenarioSchema, stepSchema, type IntegrityStack, type IoRange, type RaceStep, type ScenarioBody } from './schema.ts';
@@ -118,6 +120,8 @@ export function checkSemantics(_file: string, s: ScenarioBody): string[] {
   /** the stack is open in recovery mode: the kernel refuses every write */
   let recovery = false;
   let brokenAt: number | undefined;
+  /** disk -> the {integrity:...} a crypt table formats it with (one per disk: its first load formats it) */
+  const integrityHelpers = new Map<string, string>();
   const erroring = new Set<number>();
   s.steps.forEach((step, i) => {
     const at = `steps[${i}]`;
@@ -179,7 +183,12 @@ export function checkSemantics(_file: string, s: ScenarioBody): string[] {
       errs.push(...checkRace(`${at}.race`, step.race, unit, disk?.size));
       errs.push(...checkNotErroring(`${at}.race`, step.race.offset, step.race.length, unit, erroring));
     } else if ('tables' in step) {
-      if (stack.type !== 'integrity') errs.push(`${at}.tables: raw dm-integrity tables belong to an integrity stack's scenario`);
+      if (stack.type === 'crypt-aead') {
+        // raw dm-crypt tables on lower devices of their own: the stack may be open or closed
+        errs.push(...checkCryptTables(`${at}.tables`, step.tables, disks, stackDisks, integrityHelpers));
+        return;
+      }
+      if (stack.type !== 'integrity') errs.push(`${at}.tables: raw tables belong to an integrity stack's scenario (dm-integrity tables) or a crypt-aead one (dm-crypt tables)`);
       needClosed('tables');
       errs.push(...checkTablePlaceholders(`${at}.tables`, step.tables.map((t) => t.args), disks));
     } else if ('profiles' in step) {
@@ -225,6 +234,36 @@ function checkRecoveryOpen(at: string, stack: IntegrityStack, brokenAt: number |
   if (stack.recalculate) errs.push(`${at}: recovery mode with stack.recalculate: a recalculation writes tags, which recovery mode never does; drop one`);
   if (stack.table !== undefined) errs.push(`${at}: a raw-table stack opens in its table's mode; try mode R in a tables step`);
   if (brokenAt !== undefined) errs.push(`${at}: steps[${brokenAt}] corrupted the superblock; what recovery mode makes of it is not modelled`);
+  return errs;
+}
+
+/**
+ * A crypt-aead scenario's dm-crypt tables: {disk:NAME[:N]}, {error:N}, {missing} as for dm-integrity tables,
+ * {key:N} with N bytes, and {integrity:NAME:TAG[:BLOCK[:HASH]]} on a disk the stack does not use, always with
+ * the same TAG, BLOCK and HASH (its first load formats the disk).
+ */
+function checkCryptTables(at: string, tables: Array<{ args: string; crash: boolean }>, disks: Map<string, { size: number }>, stackDisks: string[], helpers: Map<string, string>): string[] {
+  const errs: string[] = [];
+  tables.forEach((t, j) => {
+    if (t.crash) errs.push(`${at}[${j}].crash: only dm-integrity tables leave a superblock to crash with`);
+    const rest = t.args.replace(/\{key:([^}]*)\}/g, (_m, n: string) => {
+      if (!/^\d+$/.test(n) || Number(n) === 0 || Number(n) > 512) errs.push(`${at}[${j}].args: {key:${n}}: expected {key:N} with 1 to 512 bytes`);
+      return 'key';
+    }).replace(/\{(integrity:[^}]*)\}/g, (_m, body: string) => {
+      const p = parseIntegrityPlaceholder(body);
+      const d = p && disks.get(p.disk);
+      if (!p || d === undefined) errs.push(`${at}[${j}].args: {${body}}: expected {integrity:NAME:TAG[:BLOCK[:HASH]]} on a declared disk`);
+      else if (stackDisks.includes(p.disk)) errs.push(`${at}[${j}].args: {${body}}: disk '${p.disk}' is the stack's; a helper formats its disk`);
+      else if (p.tag === 0 || p.tag > MAX_TAG_SIZE || ![512, 1024, 2048, 4096].includes(p.block)) errs.push(`${at}[${j}].args: {${body}}: TAG must be 1 to ${MAX_TAG_SIZE}, BLOCK 512, 1024, 2048 or 4096`);
+      else if ((helpers.get(p.disk) ?? body) !== body) errs.push(`${at}[${j}].args: {${body}}: disk '${p.disk}' was formatted by {${helpers.get(p.disk)}}; give each dm-integrity its own disk`);
+      else helpers.set(p.disk, body);
+      return '/dev/helper';
+    });
+    errs.push(...checkTablePlaceholders(at, [rest], disks).map((e) => e.replace(`${at}[0]`, `${at}[${j}]`)));
+    for (const m of rest.matchAll(/\{disk:([^}:]*)/g)) {
+      if (stackDisks.includes(m[1]!)) errs.push(`${at}[${j}].args: {disk:${m[1]}...}: the stack's disk; an accepted table would write it`);
+    }
+  });
   return errs;
 }
 

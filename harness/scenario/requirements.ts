@@ -21,6 +21,9 @@ export const INTEGRITY_TARGET = {
   ctrModel: '1.6.0',
 } as const;
 
+/** dm-crypt raw tables: the oldest target the crypt ctr model describes (5.9's 1.22.0, with no_*_workqueue, as 5.10). */
+export const CRYPT_TARGET_CTR_MODEL = '1.22.0';
+
 /** Whether cryptsetup asks dm-integrity for fix_padding on a target of this version ("1.10.0"). */
 export function cryptsetupFixesPadding(targetVersion: string | undefined): boolean {
   return targetVersion === undefined || compareVersions(parseVersion(targetVersion), parseVersion(INTEGRITY_TARGET.fixPadding)) >= 0;
@@ -81,6 +84,7 @@ export function effectiveRequirements(s: Pick<Scenario, 'requires' | 'stack' | '
       for (const flag of st.flags) {
         atLeast('crypt', CRYPT_FLAG_VERSIONS[flag]);
       }
+      if (s.steps.some((x) => typeof x === 'object' && 'tables' in x)) atLeast('crypt', CRYPT_TARGET_CTR_MODEL);
     }
     if (st.type === 'luks2') {
       for (const o of ['--integrity', '--volume-key-file', '--sector-size', '--pbkdf-force-iterations']) option('cryptsetup', o);

@@ -30,7 +30,7 @@ export type CtrOption =
 
 export const refuse = (error: string, at: string, errno = 'EINVAL'): CtrRefusal => ({ ok: false, error, errno, at });
 /** A refusal whose errno differs between kernels (dm_get_device(): -ENODEV in 6.1, lookup_bdev()'s -ENOENT later). */
-const refuseAnyErrno = (error: string, at: string): CtrRefusal => ({ ok: false, error, errno: undefined, at });
+export const refuseAnyErrno = (error: string, at: string): CtrRefusal => ({ ok: false, error, errno: undefined, at });
 
 const U32_MAX = 2 ** 32 - 1;
 
@@ -45,7 +45,7 @@ function scanDigits(s: string, prefix: string): string | undefined {
 }
 
 /** sscanf(s, "<prefix>%u%c") == 1 in the cases the model describes: decimal digits to the end, within u32. */
-function scanU32(s: string, prefix: string): number | undefined {
+export function scanU32(s: string, prefix: string): number | undefined {
   const digits = scanDigits(s, prefix);
   if (digits === undefined) return undefined;
   const v = Number(digits);
@@ -53,7 +53,7 @@ function scanU32(s: string, prefix: string): number | undefined {
   return v;
 }
 
-function scanU64(s: string, prefix: string): bigint | undefined {
+export function scanU64(s: string, prefix: string): bigint | undefined {
   const digits = scanDigits(s, prefix);
   if (digits === undefined) return undefined;
   const v = BigInt(digits);

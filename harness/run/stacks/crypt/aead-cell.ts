@@ -19,7 +19,7 @@ import { ModelInputError } from '../../../model/errors.ts';
 import type { IntegrityDeviceModel } from '../../../model/integrity/device.ts';
 import type { IntegrityGeometry } from '../../../model/integrity/geometry.ts';
 import type { IntegritySuperblock } from '../../../model/integrity/superblock.ts';
-import type { IoRange } from '../../../scenario/schema.ts';
+import type { IoRange, TableTry } from '../../../scenario/schema.ts';
 import { KernelFailure, type CellSpec, type GuestSession } from '../../session/cell.ts';
 import { CellCrashSteps } from '../../../crash/steps/cell-crash.ts';
 import { auditRaw, type CrashStack } from '../../../crash/steps/crash-stack.ts';
@@ -91,6 +91,11 @@ export abstract class AeadCell {
   protected readonly disks: CellDisks;
   private readonly crashSteps: CellCrashSteps;
 
+  /** Raw dm-crypt tables beside the stack (crypt-aead only: the loader refuses them elsewhere). */
+  protected async tables(i: number, _tables: TableTry[]): Promise<void> {
+    throw new InfraError(`steps[${i}]: tables reached a ${this.spec.scenario.stack.type} cell (the loader refuses them)`);
+  }
+
   /** Called once the guest's disks are known, before format(): key files and the like. */
   protected async prepare(): Promise<void> {}
   /** Creates the stack's on-disk format and sets `state`. */
@@ -128,6 +133,7 @@ export abstract class AeadCell {
       else if (typeof step !== 'string' && 'kill' in step) { await this.s.begin(i, 'kill'); await this.crashSteps.kill(i, step.kill); this.wrote = false; }
       else if (typeof step !== 'string' && 'race' in step && this.spec.phase !== undefined) throw new UsageError(`steps[${i}].race: a race's outcome is the kernel's timing, which a compatibility pass cannot carry to the other kernel`);
       else if (typeof step !== 'string' && 'race' in step) { await this.s.begin(i, 'race'); this.wrote = true; await raceStep({ s: this.s, model: this.must().model, top: this.top }, i, step.race); }
+      else if (typeof step !== 'string' && 'tables' in step) { await this.s.begin(i, 'tables'); await this.tables(i, step.tables); }
       else if (typeof step === 'string' || !('write' in step || 'read' in step || 'discard' in step || 'corrupt' in step)) {
         throw new InfraError(`steps[${i}]: ${JSON.stringify(step)} reached a ${this.spec.scenario.stack.type} cell (the loader refuses it)`);
       }

@@ -20,6 +20,8 @@ import {
   FORMAT_NAME, INTEGRITY_NAME, integrityTable, targetError,
 } from './crypt-stack.ts';
 import type { TransferPlan } from '../../session/disks.ts';
+import type { TableTry } from '../../../scenario/schema.ts';
+import { runCryptTablesStep } from './crypt-tables.ts';
 
 export class CryptCell extends AeadCell {
   private readonly stack: CryptAeadStack;
@@ -121,6 +123,15 @@ export class CryptCell extends AeadCell {
     // the profile's name changed (DM-DIF-EXT-TAG up to 6.10, nop since): dm-crypt's constructor judges it
     const tag = (await this.s.run(['cat', `/sys/block/${blk}/integrity/tag_size`])).stdout.toString().trim();
     this.s.note(`${blk} integrity profile ${r.stdout.toString().trim()}, tag_size ${tag}`);
+  }
+
+  protected override async tables(i: number, tables: TableTry[]): Promise<void> {
+    await runCryptTablesStep({
+      s: this.s, disks: this.disks, diskSizes: new Map(this.spec.scenario.disks.map((d) => [d.name, d.size])),
+      nvme: new Map(this.spec.scenario.disks.flatMap((d) => (d.nvme ? [[d.name, { pi: d.nvme.pi, logicalBlockSize: d.logicalBlockSize }] as const] : []))),
+      stackDisks: [this.stack.disk], kernelVersion: this.facts?.kernelVersion ?? [0], seed: this.spec.scenario.id,
+      at: `${this.spec.scenario.file}: steps[${i}].tables`,
+    }, i, tables);
   }
 
   protected async close(): Promise<void> {

@@ -137,7 +137,7 @@ export async function runTablesStep(ctx: TablesContext, i: number, tables: Table
     }
     for (const d of [...named].reverse()) if (d.helper) await s.must(['dmsetup', 'remove', d.helper.name]);
   }
-  if (refusals.length > 0) await judgeRefusalLines(ctx, i, refusals);
+  if (refusals.length > 0) await judgeRefusalLines(ctx.s, i, refusals, 'integrity');
   s.note(`${tables.length} table(s): ${tables.length - refusals.length} accepted, ${refusals.length} refused as the model says`);
 }
 
@@ -190,22 +190,22 @@ async function accepted(ctx: TablesContext, i: number, exitCode: number | null, 
 }
 
 /**
- * Each refusal's line, in order: "device-mapper: table: <dev>: integrity: <error>", with " (-<errno>)" after it
+ * Each refusal's line, in order: "device-mapper: table: <dev>: <target>: <error>", with " (-<errno>)" after it
  * on kernels that print one, which must then be the model's.
  */
-async function judgeRefusalLines(ctx: TablesContext, i: number, refusals: Array<{ error: string; errno: string | undefined }>): Promise<void> {
-  const lines = (splitByStep((await ctx.s.must(['dmesg'])).stdout.toString()).get(i) ?? []).filter((l) => /device-mapper: table: .*: integrity: /.test(l));
+export async function judgeRefusalLines(s: GuestSession, i: number, refusals: Array<{ error: string; errno: string | undefined }>, target: 'integrity' | 'crypt'): Promise<void> {
+  const lines = (splitByStep((await s.must(['dmesg'])).stdout.toString()).get(i) ?? []).filter((l) => l.includes(`: ${target}: `) && /device-mapper: table: /.test(l));
   let from = 0;
   for (const want of refusals) {
-    const at = lines.findIndex((l, j) => j >= from && l.includes(`integrity: ${want.error}`));
+    const at = lines.findIndex((l, j) => j >= from && l.includes(`${target}: ${want.error}`));
     if (at < 0) {
-      ctx.s.disagree({ step: i, kind: 'log-missing', expected: `a kernel line 'integrity: ${want.error}'`, found: lines.slice(from).join(' | ') || 'no refusal line' });
+      s.disagree({ step: i, kind: 'log-missing', expected: `a kernel line '${target}: ${want.error}'`, found: lines.slice(from).join(' | ') || 'no refusal line' });
       continue;
     }
     from = at + 1;
     const errno = lines[at]!.match(/\(-(E[A-Z]+)\)\s*$/)?.[1];
     if (errno !== undefined && want.errno !== undefined && errno !== want.errno) {
-      ctx.s.disagree({ step: i, kind: 'table-errno', expected: `-${want.errno} for '${want.error}'`, found: lines[at]!.trim() });
+      s.disagree({ step: i, kind: 'table-errno', expected: `-${want.errno} for '${want.error}'`, found: lines[at]!.trim() });
     }
   }
 }
