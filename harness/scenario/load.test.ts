@@ -100,8 +100,8 @@ stack: { type: crypt-aead, disk: data, cipher: "capi:gcm(aes)-random" }
     expect(all.length).toBeGreaterThan(0);
     // the crash-consistency replays take minutes each under TCG: out of the default library, with a reason
     for (const s of all.filter((x) => x.id.startsWith('crash/'))) expect(s.slow, s.id).toMatch(/\S/);
-    // besides them only the scenario that fails every kernel before 6.11 by a known bug (integrity/053)
-    expect(all.filter((x) => !x.id.startsWith('crash/') && x.slow !== undefined).map((x) => x.id)).toEqual(['integrity/053-profile-conflict-reload']);
+    // besides them only the scenarios that fail by known kernel bugs (docs/matrix.md)
+    expect(all.filter((x) => !x.id.startsWith('crash/') && x.slow !== undefined).map((x) => x.id)).toEqual(['crypt/016-integrity-without-profile', 'integrity/053-profile-conflict-reload']);
   });
 });
 

@@ -61,8 +61,11 @@ describe('expectCryptCtr: arguments and options', () => {
     expect(refusal(`${GCM} ${key(32)} 0 /dev/i28 0 9 ${flags} integrity:28:aead same_cpu_crypt high_priority`, env([5, 10, 223]))).toBe('Invalid number of feature args');
   });
 
-  it('does not pretend to know what the kernel does with integrity:<n> and no profile name (NULL + 1)', () => {
-    expect(() => expectCryptCtr(`${GCM} ${key(32)} 0 /dev/i28 0 1 integrity:28`, k61)).toThrow(ModelInputError);
+  it('refuses integrity:<n> with no profile name as an unknown profile (the kernels read dereference NULL + 1 instead)', () => {
+    expect(refusal(`${GCM} ${key(32)} 0 /dev/i28 0 1 integrity:28`, k61)).toBe('Unknown integrity profile');
+    expect(refusal(`${GCM} ${key(32)} 0 /dev/i28 0 1 integrity:28`, k612)).toBe('Unknown integrity profile');
+    // the tag size is checked first, so an invalid one is refused before the missing profile matters
+    expect(refusal(`${GCM} ${key(32)} 0 /dev/i28 0 1 integrity:0`, k61)).toBe('Invalid integrity arguments');
   });
 });
 

@@ -12,8 +12,11 @@
  *   5. with AEAD or a stored (random) IV, the lower device's integrity profile (crypt_integrity_ctr()).
  *
  * Not modelled (ModelInputError): keyring keys other than a description no keyring holds, lmk, tcw, essiv,
- * benbi and elephant IVs, key counts above 1, integrity_key_size values, allocation failures, and
- * `integrity:<n>` without a second colon (crypt_ctr_optional() then calls strcasecmp() on NULL + 1).
+ * benbi and elephant IVs, key counts above 1, integrity_key_size values and allocation failures.
+ *
+ * `integrity:<n>` without a second colon names no profile, and the model refuses it as an unknown profile.
+ * The kernels read here do not: sscanf("integrity:%u:") counts the %u alone, and crypt_ctr_optional() then
+ * calls strcasecmp() on strchr()'s NULL + 1 (6.1 and 6.12 alike), which scenario crypt/016 shows.
  */
 import { ModelInputError } from '../errors.ts';
 import { refuse, refuseAnyErrno, scanU32, scanU64, type CtrRefusal } from '../integrity/ctr-args.ts';
@@ -110,8 +113,9 @@ function scanOptional(args: readonly string[], k: CryptCtrKernel, length: number
       if (val > 2 ** 32 - 1) throw new ModelInputError(`'${s}': a value beyond 2^32-1 overflows %u; not modelled`);
       // sscanf("integrity:%u:") counts the %u alone; the profile is whatever follows the next colon
       const colon = integrity[2]!.indexOf(':');
-      if (colon < 0) throw new ModelInputError(`'${s}': without a second colon the kernel dereferences NULL + 1; not modelled`);
       if (val === 0 || val > CRYPT_MAX_TAG_SIZE) return refuse('Invalid integrity arguments', s);
+      // no profile at all: what "Unknown integrity profile" is for (the kernels read dereference NULL + 1 here)
+      if (colon < 0) return refuse('Unknown integrity profile', s);
       o.tagSize = val;
       const profile = integrity[2]!.slice(colon + 1).toLowerCase();
       if (profile === 'aead') o.aead = true;
