@@ -22,6 +22,7 @@ import { provideKernel } from '../../vm/kernel/provider.ts';
 import { parseKernelSpec, withBuildOptions, type SourceKernelSpec } from '../../vm/kernel/spec.ts';
 import { liveGuests } from '../../vm/qemu/guest.ts';
 import { exitCodeFor } from '../exit-code.ts';
+import { FaultTable } from './fault-table.ts';
 import { preflight } from '../preflight.ts';
 import type { CellSpec } from '../run/session/cell.ts';
 import type { Verdict } from '../run/session/observations.ts';
@@ -78,11 +79,8 @@ async function faultBetween(name: string, key: string): Promise<{ one: Final; tw
   return { one: finals.find((f) => f.id === first.id)!, two: finals.find((f) => f.id === second.id)!, guests };
 }
 
-const table: Array<{ fault: string; expected: Verdict; seen: Verdict; exit: number }> = [];
-function record(fault: string, expected: Verdict, seen: Verdict): void {
-  table.push({ fault, expected, seen, exit: exitCodeFor([seen]) });
-  process.stderr.write(`FAULT | ${fault} | expected ${expected} | seen ${seen} | exit ${exitCodeFor([seen])}\n`);
-}
+const faults = new FaultTable();
+const record = faults.record.bind(faults);
 
 describe('kernel faults between two scenarios of a shared guest, injected for real (src:6.1 + sysrq-injections.patch)', () => {
   it('a WARNING after scenario 1 ended, the guest alive: crash for scenario 1 with the WARNING; scenario 2 passes', async () => {

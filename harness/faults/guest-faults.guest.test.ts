@@ -14,6 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Guest, liveGuests } from '../../vm/qemu/guest.ts';
 import { exitCodeFor } from '../exit-code.ts';
+import { FaultTable } from './fault-table.ts';
 import type { RunRecord, SharedRunRecord } from '../results.ts';
 import { SILENT_RESET, type CellSpec } from '../run/session/cell.ts';
 import { runCell } from '../run/run-cell.ts';
@@ -79,12 +80,8 @@ function fillUp(path: string): void {
   }
 }
 
-/** The table of the issue: what each fault must be, what it was, and the exit code that gives. */
-const table: Array<{ fault: string; expected: Verdict; seen: Verdict; exit: number }> = [];
-function record(fault: string, expected: Verdict, seen: Verdict): void {
-  table.push({ fault, expected, seen, exit: exitCodeFor([seen]) });
-  process.stderr.write(`FAULT | ${fault} | expected ${expected} | seen ${seen} | exit ${exitCodeFor([seen])}\n`);
-}
+const faults = new FaultTable();
+const record = faults.record.bind(faults);
 
 describe('guest-side faults, injected for real', () => {
   it('a kernel that panics between two scenarios of a shared guest: crash for the scenario before it, with the panic', async () => {
@@ -252,6 +249,6 @@ describe('guest-side faults, injected for real', () => {
   }, 300_000);
 
   afterAll(() => {
-    if (table.length > 0) writeFileSync(join(tmpdir(), 'ih-guest-faults-table.json'), JSON.stringify(table, null, 2) + '\n');
+    if (faults.rows.length > 0) writeFileSync(join(tmpdir(), 'ih-guest-faults-table.json'), JSON.stringify(faults.rows, null, 2) + '\n');
   });
 });

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { IoReportError } from './io-report.ts';
+import type { RaceIo, RaceWhole, SectorVersion } from '../../harness/model/integrity/race.ts';
 
 const n = z.number().int().nonnegative();
 const io = z.object({
@@ -18,34 +19,7 @@ const summary = z.object({
 const setup = z.object({ op: z.literal('setup'), ok: z.literal(false), what: z.string(), path: z.string(), errno: n, error: z.string().optional() });
 const line = z.discriminatedUnion('op', [io, whole, summary, setup]);
 
-/** What one 512-byte sector held: a write of this race, what the range held before it, or other bytes (their hash). */
-export type SectorVersion = { kind: 'write'; writer: number; seq: number } | { kind: 'pre' } | { kind: 'other'; hash: string };
-
-export interface RaceIo {
-  writer: number;
-  /** the writer's sequence number of this I/O (reads and writes count together) */
-  seq: number;
-  /** first 512-byte sector and how many */
-  sector: number;
-  sectors: number;
-  /** microseconds (CLOCK_MONOTONIC in the guest): before submission, after completion was seen */
-  t0: number;
-  t1: number;
-  /** 0, or the errno; a short transfer is errno 0 with `short` bytes */
-  errno: number;
-  short?: number;
-  /** reads that succeeded: one entry per sector */
-  versions?: SectorVersion[];
-}
-
-export interface RaceWhole {
-  sector: number;
-  sectors: number;
-  t0: number;
-  t1: number;
-  errno: number;
-  versions?: SectorVersion[];
-}
+export type { RaceIo, RaceWhole, SectorVersion };
 
 export interface RaceSummary {
   ok: boolean;

@@ -24,19 +24,23 @@
 import type { IntegrityDeviceModel } from './device.ts';
 import { raceWriteData } from './race-payload.ts';
 
-/** What one 512-byte sector held; `pre` is the snapshot read before the race, `other` anything else. */
+/** What one 512-byte sector held: a write of this race, what the range held before it (`pre`), or other bytes (their hash). */
 export type SectorVersion = { kind: 'write'; writer: number; seq: number } | { kind: 'pre' } | { kind: 'other'; hash: string };
 
 export interface RaceIo {
   writer: number;
+  /** the writer's sequence number of this I/O (reads and writes count together) */
   seq: number;
-  /** first 512-byte sector on the top device and how many */
+  /** first 512-byte sector and how many */
   sector: number;
   sectors: number;
+  /** microseconds (CLOCK_MONOTONIC in the guest): before submission, after completion was seen */
   t0: number;
   t1: number;
+  /** 0, or the errno; a short transfer is errno 0 with `short` bytes */
   errno: number;
   short?: number;
+  /** reads that succeeded: one entry per sector */
   versions?: SectorVersion[];
 }
 
