@@ -45,6 +45,8 @@ describe('requirements', () => {
     expect(int({ mode: 'bitmap' })).toBe('1.3.0');
     expect(int({ mode: 'journal', allowDiscards: true })).toBe('1.6.0');
     expect(int({ mode: 'direct', recalculate: true })).toBe('1.2.0');
+    expect(int({ mode: 'journal', recalculate: 'reset' })).toBe('1.8.0');
+    expect(effectiveRequirements(scenarioSchema.parse({ ...plain, steps: ['status'], stack: { type: 'integrity', disk: 'data', recalculate: 'reset' } })).toolOptions.integritysetup).toEqual(['--integrity-recalculate-reset']);
     expect(effectiveRequirements(base).targetVersions.integrity).toBe('1.10.0');
     expect(effectiveRequirements(scenarioSchema.parse({ ...plain, steps: ['close', { tables: [{ args: '{disk:data} 0 4 J 0' }] }], stack: { type: 'integrity', disk: 'data' } })).targetVersions.integrity).toBe('1.6.0');
     const crypt = scenarioSchema.parse({ ...plain, steps: ['status'], stack: { type: 'crypt-aead', disk: 'data', cipher: 'capi:gcm(aes)-random' } });

@@ -12,11 +12,13 @@ import { OPEN_OPTIONS, type Requirements } from './schema.ts';
 /**
  * The dm-integrity target version each feature needs, as cryptsetup decides it before it asks the kernel
  * (lib/libdevmapper.c, _dm_set_integrity_compat: recalculate 1.2.0, bitmap 1.3.0, fix_padding 1.4.0, discards
- * 1.6.0); meta_device came with 1.1.0. A 4.19 kernel (target 1.2.0) has none of bitmap mode, fix_padding and
+ * 1.6.0, reset_recalculate 1.8.0); meta_device came with 1.1.0. A 4.19 kernel (target 1.2.0) has none of bitmap mode, fix_padding and
  * discards: those scenarios skip there, and cryptsetup formats LUKS2 integrity without fix_padding.
  */
 export const INTEGRITY_TARGET = {
   metaDevice: '1.1.0', recalculate: '1.2.0', bitmap: '1.3.0', fixPadding: '1.4.0', allowDiscards: '1.6.0',
+  /** reset_recalculate: cryptsetup asks for 1.8.0 (5.13's target) */
+  resetRecalculate: '1.8.0',
   /** raw tables: the oldest target the ctr model describes (5.10's) */
   ctrModel: '1.6.0',
 } as const;
@@ -50,7 +52,7 @@ export function effectiveRequirements(s: Pick<Scenario, 'requires' | 'stack' | '
     // dm-integrity's own versions of what integritysetup asks it for (its ctr refuses the option before them)
     if (modes.has('bitmap')) atLeast('integrity', INTEGRITY_TARGET.bitmap);
     if (st.allowDiscards) atLeast('integrity', INTEGRITY_TARGET.allowDiscards);
-    if (st.recalculate) atLeast('integrity', INTEGRITY_TARGET.recalculate);
+    if (st.recalculate) atLeast('integrity', st.recalculate === 'reset' ? INTEGRITY_TARGET.resetRecalculate : INTEGRITY_TARGET.recalculate);
     if (st.metaDisk !== undefined) atLeast('integrity', INTEGRITY_TARGET.metaDevice);
     // the ctr model (model/integrity/ctr-kernel.ts) describes dm-integrity from 5.10's 1.6.0 on
     if (st.table !== undefined || s.steps.some((x) => typeof x === 'object' && 'tables' in x)) atLeast('integrity', INTEGRITY_TARGET.ctrModel);
@@ -63,7 +65,7 @@ export function effectiveRequirements(s: Pick<Scenario, 'requires' | 'stack' | '
     if (st.tagSize !== undefined) option('integritysetup', '--tag-size');
     if (st.journalSize !== undefined) option('integritysetup', '--journal-size');
     if (st.noWipe) option('integritysetup', '--no-wipe');
-    if (st.recalculate) option('integritysetup', '--integrity-recalculate');
+    if (st.recalculate) option('integritysetup', st.recalculate === 'reset' ? '--integrity-recalculate-reset' : '--integrity-recalculate');
     if (st.journalIntegrity !== undefined) {
       option('integritysetup', '--journal-integrity');
       crypto.add(kernelHashName(st.journalIntegrity.alg));

@@ -70,8 +70,10 @@ export const integrityStackSchema = z.strictObject({
   /**
    * integritysetup open --integrity-recalculate, at every open: the kernel recomputes every tag from the data on
    * disk in the background; the cell waits until `dmsetup status` says it is done before the next step.
+   * `reset` is --integrity-recalculate-reset (the table's reset_recalculate): every open starts over from the
+   * first sector, also where the superblock says a recalculation was cut short or already reached the end.
    */
-  recalculate: z.boolean().default(false),
+  recalculate: z.union([z.boolean(), z.literal('reset')]).default(false),
   /** open options that change when the kernel commits and flushes, not the format (journal or bitmap mode). */
   journalWatermark: z.number().int().min(0).max(100).optional(),
   journalCommitTime: z.number().int().min(1).optional(),

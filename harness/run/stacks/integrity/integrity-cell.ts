@@ -392,11 +392,13 @@ export class IntegrityCell {
    * What an open with --integrity-recalculate recalculates, by the superblock it found: everything when no
    * recalculation was under way, the rest when one was cut short; nothing when the last one reached the end,
    * which leaves the flag set in journal and direct mode (dm_integrity_ctr() starts over only without it).
+   * With reset_recalculate, dm_integrity_resume() sets the flag and sector 0 whatever the superblock said.
    */
   private recalculatedFrom(sbArea: Buffer): void {
     const model = this.modelOrThrow();
     const sb = parseIntegritySuperblock(sbArea, `${this.stack.metaDisk ?? this.stack.disk} superblock`);
-    if (!sb.recalculating) model.recalculate(0);
+    if (this.stack.recalculate === 'reset') model.recalculate(0);
+    else if (!sb.recalculating) model.recalculate(0);
     else if (sb.recalcSector < sb.providedDataSectors) model.recalculate(Math.floor(sb.recalcSector / model.sectorsPerBlock));
     else this.s.note('the last recalculation reached the end: the kernel does not start another');
   }

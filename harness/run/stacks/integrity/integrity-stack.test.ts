@@ -22,6 +22,14 @@ describe('integrity stack argv', () => {
     expect(integrityOpenArgv(s, { data: '/dev/vda', meta: '/dev/vdb' }, 'x')).toEqual(['integritysetup', 'open', '/dev/vdb', 'x', '--data-device', '/dev/vda', '--integrity', 'crc32c', '--integrity-bitmap-mode', '--allow-discards']);
   });
 
+  it('asks for a recalculation, or one that starts over at every open (reset_recalculate), in the tool and in a raw table', () => {
+    const s = integrityStackSchema.parse({ type: 'integrity', disk: 'data', mode: 'journal', recalculate: 'reset' });
+    expect(integrityOpenArgv(s, { data: '/dev/vda' }, 'x')).toEqual(['integritysetup', 'open', '/dev/vda', 'x', '--integrity', 'crc32c', '--integrity-recalculate-reset']);
+    expect(integrityTableArgs({ ...s, table: {} } as typeof s, { data: '/dev/vda' })).toBe('/dev/vda 0 4 J 3 internal_hash:crc32c recalculate reset_recalculate');
+    expect(integrityOpenArgv({ ...s, recalculate: true }, { data: '/dev/vda' }, 'x')).toContain('--integrity-recalculate');
+    expect(() => integrityStackSchema.parse({ type: 'integrity', disk: 'data', recalculate: 'again' })).toThrow();
+  });
+
   it('opens in recovery mode with --integrity-recovery-mode alone, whatever mode the stack has (table mode R)', () => {
     const s = integrityStackSchema.parse({ type: 'integrity', disk: 'data', mode: 'bitmap' });
     expect(integrityOpenArgv({ ...s, mode: 'recovery' }, { data: '/dev/vda' }, 'x')).toEqual(['integritysetup', 'open', '/dev/vda', 'x', '--integrity', 'crc32c', '--integrity-recovery-mode']);

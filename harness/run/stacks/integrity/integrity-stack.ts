@@ -66,7 +66,7 @@ export function integrityOpenArgv(s: OpenedIntegrityStack, d: IntegrityDevices, 
   const { device, extra } = deviceArgs(d);
   const argv = ['integritysetup', 'open', device, name, ...extra, ...hashArgs(s), ...journalArgs(s), ...MODE_FLAG[s.mode]];
   if (s.allowDiscards) argv.push('--allow-discards');
-  if (s.recalculate) argv.push('--integrity-recalculate');
+  if (s.recalculate) argv.push(s.recalculate === 'reset' ? '--integrity-recalculate-reset' : '--integrity-recalculate');
   for (const [field, flag] of OPEN_OPTIONS) if (s[field] !== undefined) argv.push(flag, String(s[field]));
   return argv;
 }
@@ -90,6 +90,7 @@ export function integrityTableArgs(s: OpenedIntegrityStack, d: IntegrityDevices)
   for (const [name, v] of numeric) if (v !== undefined) opts.push(`${name}:${v}`);
   if (s.allowDiscards) opts.push('allow_discards');
   if (s.recalculate) opts.push('recalculate');
+  if (s.recalculate === 'reset') opts.push('reset_recalculate');
   if (s.journalIntegrity !== undefined) opts.push(`journal_mac:${kernelHashName(s.journalIntegrity.alg)}:${s.journalIntegrity.key}`);
   if (s.journalCrypt !== undefined) opts.push(`journal_crypt:${s.journalCrypt.alg.replace(/^(\w+)-aes$/, '$1(aes)')}:${s.journalCrypt.key}`);
   opts.push(...(s.table?.options ?? []));
