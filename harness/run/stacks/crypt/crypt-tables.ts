@@ -17,6 +17,7 @@ import { expectCryptCtr, type CryptCtrOutcome, type CryptLower, type IntegrityPr
 import { cryptAeadVerifier } from '../../../model/crypt/verifier.ts';
 import { auditIntegrityImage } from '../../../model/integrity/audit.ts';
 import { IntegrityDeviceModel } from '../../../model/integrity/device.ts';
+import { diskProfile as blockProfile, NO_PROFILE } from '../../../model/integrity/profile-stack.ts';
 import { parseIntegritySuperblock, SB_BYTES } from '../../../model/integrity/superblock.ts';
 import { cryptCtrKernel } from '../../../model/crypt/ctr-kernel.ts';
 import { ModelInputError } from '../../../model/errors.ts';
@@ -65,15 +66,18 @@ export function integrityHelper(p: IntegrityPlaceholder, dev: string, diskBytes:
 }
 
 /**
- * The integrity profile of a disk a table names: none for a virtio disk; an NVMe namespace's 8 bytes of
- * metadata (guest-disks.ts): the no-op profile without PI (no checksum, no tag bytes of its own), T10 PI's
- * CRC guard with it. What dm-linear over an NVMe namespace registers is not modelled.
+ * The integrity profile of a disk a table names, as the block layer registers it (model/integrity/profile-stack.ts):
+ * none for a virtio disk; an NVMe namespace's 8 bytes of metadata: the no-op profile without PI (no checksum,
+ * no tag bytes of its own), T10 PI's CRC guard with it. What dm-linear over an NVMe namespace registers is not
+ * modelled here.
  */
 function diskProfile(ctx: CryptTablesContext, d: Named, n: number): IntegrityProfile | undefined {
   const nv = d.disk !== undefined ? ctx.nvme.get(d.disk) : undefined;
   if (nv === undefined) return undefined;
   if (d.helper !== undefined) throw new UsageError(`${ctx.at}[${n}].args: dm-linear over the NVMe disk '${d.disk}' is not modelled; name the disk whole`);
-  return { dmIntegrity: false, checksum: nv.pi !== 0, tupleSize: 8, tagSize: nv.pi === 0 ? 0 : nv.pi === 1 ? 2 : 6, intervalBytes: nv.logicalBlockSize };
+  const p = blockProfile({ nvme: { pi: nv.pi }, logicalBlockSize: nv.logicalBlockSize });
+  if (p === NO_PROFILE) return undefined;
+  return { dmIntegrity: false, checksum: p.format !== 'nop', tupleSize: p.tupleSize, tagSize: p.tagSize, intervalBytes: p.intervalBytes };
 }
 
 /** N bytes of key, the same for every run of the scenario. */

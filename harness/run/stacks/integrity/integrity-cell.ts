@@ -397,8 +397,7 @@ export class IntegrityCell {
   private recalculatedFrom(sbArea: Buffer): void {
     const model = this.modelOrThrow();
     const sb = parseIntegritySuperblock(sbArea, `${this.stack.metaDisk ?? this.stack.disk} superblock`);
-    if (this.stack.recalculate === 'reset') model.recalculate(0);
-    else if (!sb.recalculating) model.recalculate(0);
+    if (this.stack.recalculate === 'reset' || !sb.recalculating) model.recalculate(0);
     else if (sb.recalcSector < sb.providedDataSectors) model.recalculate(Math.floor(sb.recalcSector / model.sectorsPerBlock));
     else this.s.note('the last recalculation reached the end: the kernel does not start another');
   }
