@@ -9,7 +9,7 @@ import { cacheDir, writeCacheFile } from '../cache.ts';
 /** Modules loaded at boot (when built as modules): the devices, device-mapper targets and AF_ALG. */
 export const BOOT_MODULES = [
   'virtio_pci', 'virtio_blk', 'virtio_console', 'nvme',
-  'dm_mod', 'dm_integrity', 'dm_crypt', 'dm_flakey', 'dm_log_writes', 'dm_dust',
+  'dm_mod', 'dm_integrity', 'dm_crypt', 'dm_flakey', 'dm_log_writes', 'dm_dust', 'dm_delay',
   'algif_hash', 'algif_skcipher', 'algif_aead', 'algif_rng',
 ];
 
