@@ -4,12 +4,13 @@ import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
 import { UsageError } from '../errors.ts';
 import { checkCrashStep, checkKillStep } from './crash-semantics.ts';
-import { checkCryptAeadScenario } from './crypt-check.ts';
-import { parseIntegrityPlaceholder } from './crypt-tables.ts';
+import { checkCryptAeadScenario } from '../stacks/crypt/crypt-check.ts';
+import { parseIntegrityPlaceholder } from '../stacks/crypt/integrity-placeholder.ts';
 import { MAX_TAG_SIZE } from '../model/integrity/superblock.ts';
 import { digestSize, isKeyedHash } from '../model/integrity/tags.ts';
-import { checkLuks2Scenario } from './luks-check.ts';
-import { scenarioSchema, stepSchema, type IntegrityStack, type IoRange, type RaceStep, type ScenarioBody } from './schema.ts';
+import { checkLuks2Scenario } from '../stacks/crypt/luks-check.ts';
+import { scenarioSchema, stepSchema, type IoRange, type RaceStep, type ScenarioBody } from './schema.ts';
+import { type IntegrityStack } from '../stacks/integrity/integrity-schema.ts';
 
 export interface Scenario extends ScenarioBody {
   /** Path relative to the scenarios directory, without extension: "integrity/001-crc32c-journal". */

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { compareVersions, cryptsetupFixesPadding, effectiveRequirements, helpListsOption, kernelVersionOf, parseDmTargets, parseProcCrypto, unmetRequirements, type GuestFacts } from './requirements.ts';
+import { effectiveRequirements, helpListsOption, kernelVersionOf, parseDmTargets, parseProcCrypto, unmetRequirements, type GuestFacts } from './requirements.ts';
+import { cryptsetupFixesPadding } from '../stacks/integrity/integrity-requirements.ts';
+import { compareVersions } from './versions.ts';
 import { scenarioSchema } from './schema.ts';
 
 const base = scenarioSchema.parse({
