@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { effectiveRequirements, helpListsOption, kernelVersionOf, parseDmTargets, parseProcCrypto, unmetRequirements, type GuestFacts } from './requirements.ts';
-import { cryptsetupFixesPadding } from '../stacks/integrity/integrity-requirements.ts';
+import { cryptsetupFixesPadding, integrityStatusFields } from '../stacks/integrity/integrity-requirements.ts';
 import { compareVersions } from './versions.ts';
 import { scenarioSchema } from './schema.ts';
 
@@ -64,6 +64,14 @@ describe('requirements', () => {
     expect(cryptsetupFixesPadding('1.2.0')).toBe(false);
     expect(cryptsetupFixesPadding('1.4.0')).toBe(true);
     expect(cryptsetupFixesPadding('1.10.0')).toBe(true);
+  });
+
+  it('knows the status line of each dm-integrity target: empty on 1.0.0, the counter on 1.1.0, three fields from 1.2.0', () => {
+    expect(integrityStatusFields('1.0.0')).toBe('none');
+    expect(integrityStatusFields('1.1.0')).toBe('mismatches');
+    expect(integrityStatusFields('1.2.0')).toBe('full');
+    expect(integrityStatusFields('1.10.0')).toBe('full');
+    expect(integrityStatusFields(undefined)).toBe('full');
   });
 
   it('are met by a guest that has everything', () => {

@@ -31,6 +31,7 @@ import { judgeCryptStatus, judgeIntegrityStatus } from '../../run/session/status
 import { judgeDiscard } from '../../run/session/result-judge.ts';
 import { judgeWrite } from '../../run/session/write-judge.ts';
 import { closedJournalBlocks } from '../integrity/closed-journal.ts';
+import { integrityStatusFields } from '../integrity/integrity-requirements.ts';
 import { blockList, expectedBlockData, judgeRead } from '../../run/session/read-judge.ts';
 import { checkRequirements } from '../../run/session/requirements.ts';
 import type { GuestFacts } from '../../scenario/requirements.ts';
@@ -323,8 +324,10 @@ export abstract class AeadCell {
     const { sb } = this.must();
     const r = await this.s.must(['dmsetup', 'status', this.names.integrity]);
     this.s.expect({ op: 'status', device: this.names.integrity, mismatches: [0, 0] }, 'last');
-    const j = judgeIntegrityStatus(i, r.stdout.toString(), { providedDataSectors: sb.providedDataSectors, mismatches: { min: 0, max: 0 }, why: 'no internal hash under dm-crypt' });
-    if (j.status === undefined) throw new KernelFailure(`dmsetup status ${this.names.integrity}: unexpected output '${r.stdout.toString().trim()}'`);
+    const target = this.facts?.targets.get('integrity');
+    const fields = integrityStatusFields(target);
+    const j = judgeIntegrityStatus(i, r.stdout.toString(), { providedDataSectors: sb.providedDataSectors, mismatches: { min: 0, max: 0 }, why: 'no internal hash under dm-crypt', fields });
+    if (j.status === undefined) throw new KernelFailure(`dmsetup status ${this.names.integrity}: unexpected output '${r.stdout.toString().trim()}' (integrity target ${target ?? '?'}: ${fields} status fields)`);
     j.disagreements.forEach((d) => this.s.disagree(d));
     const c = await this.s.must(['dmsetup', 'status', this.names.crypt]);
     judgeCryptStatus(i, c.stdout.toString(), sb.providedDataSectors).forEach((d) => this.s.disagree(d));

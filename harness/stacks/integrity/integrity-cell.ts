@@ -30,6 +30,7 @@ import {
   type IntegrityDevices,
 } from './integrity-stack.ts';
 import { judgeIntegrityStatus } from '../../run/session/status-judge.ts';
+import { integrityStatusFields } from './integrity-requirements.ts';
 import { CellDisks, writePayload } from '../../run/session/guest-disks.ts';
 import { PayloadIndex } from '../../repro/expect.ts';
 import { writePattern } from '../../scenario/payload.ts';
@@ -509,10 +510,14 @@ export class IntegrityCell {
     const r = await this.s.must(['dmsetup', 'status', NAME]);
     const model = this.modelOrThrow();
     const { min, max } = this.tally.window;
-    const j = judgeIntegrityStatus(i, r.stdout.toString(), { providedDataSectors: model.providedDataSectors, mismatches: { min, max } });
-    if (j.status === undefined) throw new KernelFailure(`dmsetup status ${NAME}: unexpected output '${r.stdout.toString().trim()}'`);
+    const target = this.facts?.targets.get('integrity');
+    const fields = integrityStatusFields(target);
+    const j = judgeIntegrityStatus(i, r.stdout.toString(), { providedDataSectors: model.providedDataSectors, mismatches: { min, max }, fields });
+    if (j.status === undefined) throw new KernelFailure(`dmsetup status ${NAME}: unexpected output '${r.stdout.toString().trim()}' (integrity target ${target ?? '?'}: ${fields} status fields)`);
     this.s.expect({ op: 'status', device: NAME, mismatches: [this.tally.modelWindow.min, this.tally.modelWindow.max] }, 'last');
     j.disagreements.forEach((d) => this.s.disagree(d));
-    this.s.note(`mismatches ${j.status.mismatches} (model ${min === max ? min : `${min}..${max}`})`);
+    this.s.note(j.status.mismatches !== undefined
+      ? `mismatches ${j.status.mismatches} (model ${min === max ? min : `${min}..${max}`})`
+      : `integrity target ${target ?? '?'} has no mismatch counter (model ${min === max ? min : `${min}..${max}`}, not observable)`);
   }
 }
