@@ -13,7 +13,13 @@
  * completion times (CLOCK_MONOTONIC, shared by all processes), so the host's model can tell which versions
  * were legal for it. After every writer is done, one process reads the whole range again ("final").
  *
- * Output: JSON lines, one per I/O ("rw" write, "rr" read), "initial", "final", then "race-summary".
+ * With --churn-dev, one more process suspends, reloads and resumes that device-mapper device while the racers
+ * run (dmsetup, forked and waited for: "churn"), cycle after cycle until every racer is done, each cycle as one
+ * --churn-cycle says: the suspend's flags and which --churn-table it loads ("-": none, the same target
+ * instance resumes). Each dmsetup command's times (the same clock as the I/Os') and exit status are a "dm"
+ * line, so the host can tell which I/Os met a suspended device.
+ *
+ * Output: JSON lines, one per I/O ("rw" write, "rr" read), "initial", "dm" lines, "final", then "race-summary".
  * Exit: 0 every I/O succeeded, 1 some failed, 2 usage error, 3 setup error.
  */
 #define _GNU_SOURCE
@@ -36,6 +42,9 @@
 
 #define RACE_MAX_PROCS 16
 #define RACE_MAX_QD 64
+#define CHURN_MAX_TABLES 4
+#define CHURN_MAX_CYCLES 8
+#define CHURN_MAX_ROUNDS 1000
 #define RACE_SECTOR 512
 static const char RACE_MAGIC[8] = {'i', 'h', '-', 'r', 'a', 'c', 'e', ':'};
 
@@ -44,11 +53,20 @@ static struct {
 	uint64_t off, len, block, seed;
 	uint32_t tag;
 	int procs, ops, qd, max_blocks, write_pct;
-} r = {.procs = 2, .ops = 100, .qd = 1, .max_blocks = 4, .write_pct = 50};
+	/* the churn: a dm device, its tables, the cycles' suspend flags and table indexes (-1: no reload) */
+	const char *churn_dev;
+	const char *churn_table[CHURN_MAX_TABLES];
+	int ntables, ncycles;
+	struct {
+		int noflush, nolockfs, table;
+	} cycle[CHURN_MAX_CYCLES];
+	uint64_t hold_us, gap_us;
+} r = {.procs = 2, .ops = 100, .qd = 1, .max_blocks = 4, .write_pct = 50, .hold_us = 20000, .gap_us = 50000};
 
 static struct race_shared {
 	pthread_mutex_t lock;
 	int failed, aio_missing;
+	volatile int racers_done;
 } *rs;
 
 static int fd = -1;
@@ -383,6 +401,106 @@ static void whole_range(const char *name)
 	free(buf);
 }
 
+/* ---------- the churn: dmsetup suspend / reload / resume while the racers run ---------- */
+
+static void churn_sleep(uint64_t us)
+{
+	struct timespec ts = {.tv_sec = (time_t)(us / 1000000u), .tv_nsec = (long)(us % 1000000u) * 1000};
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
+	}
+}
+
+/* One dmsetup command, its times and exit status as a "dm" line; the status (-1: not run or killed). */
+static int churn_run(struct rbuf *b, int round, const char *cmd, const char *flags, char *const argv[])
+{
+	uint64_t t0 = race_now();
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(2, 1); /* dmsetup's own words go to stderr: stdout carries only JSON lines */
+		execvp(argv[0], argv);
+		fprintf(stderr, "ih-io race: cannot run %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	int st = 0, code = -1;
+	if (pid > 0) {
+		while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+		}
+		code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	}
+	uint64_t t1 = race_now();
+	if (code != 0)
+		rs->failed = 1;
+	rb_printf(b, "{\"op\":\"dm\",\"round\":%d,\"cmd\":\"%s\",\"flags\":\"%s\",\"t0\":%llu,\"t1\":%llu,\"exit\":%d", round, cmd,
+		  flags, (unsigned long long)t0, (unsigned long long)t1, code);
+	if (pid > 0 && WIFSIGNALED(st))
+		rb_printf(b, ",\"signal\":%d", WTERMSIG(st));
+	rb_printf(b, "}\n");
+	rb_emit(b);
+	return code;
+}
+
+/*
+ * Cycle after cycle until the racers are done: suspend (with the cycle's flags), hold the device suspended
+ * for --churn-hold-us so bios queue, load the cycle's table if it has one, resume, then leave the device
+ * active for --churn-gap-us. A resume follows every suspend, whatever the suspend or reload answered.
+ */
+static void churner(void)
+{
+	struct rbuf b = {0};
+	for (int round = 0; round < CHURN_MAX_ROUNDS && !rs->racers_done; round++) {
+		const typeof(r.cycle[0]) *c = &r.cycle[round % r.ncycles];
+		char *sus[6] = {"dmsetup", "suspend"};
+		int n = 2;
+		if (c->noflush)
+			sus[n++] = "--noflush";
+		if (c->nolockfs)
+			sus[n++] = "--nolockfs";
+		sus[n++] = (char *)r.churn_dev;
+		sus[n] = NULL;
+		const char *flags = c->noflush && c->nolockfs ? "noflush,nolockfs" : c->noflush ? "noflush" : c->nolockfs ? "nolockfs" : "";
+		churn_run(&b, round, "suspend", flags, sus);
+		churn_sleep(r.hold_us);
+		if (c->table >= 0) {
+			char *rel[] = {"dmsetup", "reload", (char *)r.churn_dev, "--table", (char *)r.churn_table[c->table], NULL};
+			char which[16];
+			snprintf(which, sizeof which, "table%d", c->table);
+			churn_run(&b, round, "reload", which, rel);
+		}
+		char *res[] = {"dmsetup", "resume", (char *)r.churn_dev, NULL};
+		churn_run(&b, round, "resume", "", res);
+		churn_sleep(r.gap_us);
+	}
+	free(b.p);
+}
+
+/* "noflush,nolockfs/1", "default/-": a cycle's suspend flags and the --churn-table it loads. */
+static void churn_cycle_arg(const char *v)
+{
+	if (r.ncycles >= CHURN_MAX_CYCLES)
+		race_usage("at most %d --churn-cycle", CHURN_MAX_CYCLES);
+	const char *slash = strchr(v, '/');
+	if (!slash)
+		race_usage("--churn-cycle expects FLAGS/TABLE like noflush/0 or default/-; got '%s'", v);
+	typeof(r.cycle[0]) *c = &r.cycle[r.ncycles++];
+	size_t fl = (size_t)(slash - v);
+	if (fl == 7 && !strncmp(v, "default", 7))
+		c->noflush = c->nolockfs = 0;
+	else if (fl == 7 && !strncmp(v, "noflush", 7))
+		c->noflush = 1;
+	else if (fl == 8 && !strncmp(v, "nolockfs", 8))
+		c->nolockfs = 1;
+	else if (fl == 16 && !strncmp(v, "noflush,nolockfs", 16))
+		c->noflush = c->nolockfs = 1;
+	else
+		race_usage("--churn-cycle flags are default, noflush, nolockfs or noflush,nolockfs; got '%s'", v);
+	if (!strcmp(slash + 1, "-"))
+		c->table = -1;
+	else if (slash[1] >= '0' && slash[1] <= '9' && slash[2] == 0)
+		c->table = slash[1] - '0';
+	else
+		race_usage("--churn-cycle table is an index of --churn-table or '-'; got '%s'", v);
+}
+
 static uint64_t race_size(const char *opt, const char *v)
 {
 	char *end;
@@ -430,6 +548,18 @@ static void race_args(int argc, char **argv)
 			r.seed = race_size(a, v);
 		else if (!strcmp(a, "--tag"))
 			r.tag = (uint32_t)race_size(a, v);
+		else if (!strcmp(a, "--churn-dev"))
+			r.churn_dev = v;
+		else if (!strcmp(a, "--churn-table")) {
+			if (r.ntables >= CHURN_MAX_TABLES)
+				race_usage("at most %d --churn-table", CHURN_MAX_TABLES);
+			r.churn_table[r.ntables++] = v;
+		} else if (!strcmp(a, "--churn-cycle"))
+			churn_cycle_arg(v);
+		else if (!strcmp(a, "--churn-hold-us"))
+			r.hold_us = race_size(a, v);
+		else if (!strcmp(a, "--churn-gap-us"))
+			r.gap_us = race_size(a, v);
 		else
 			race_usage("unknown option '%s'", a);
 	}
@@ -447,6 +577,13 @@ static void race_args(int argc, char **argv)
 		race_usage("--qd must be between 1 and %d", RACE_MAX_QD);
 	if (r.ops < 1 || r.max_blocks < 1 || r.write_pct > 100)
 		race_usage("--ops and --max-blocks must be positive, --write-percent at most 100");
+	if (!r.churn_dev != !r.ncycles)
+		race_usage("--churn-dev and --churn-cycle go together");
+	for (int i = 0; i < r.ncycles; i++)
+		if (r.cycle[i].table >= r.ntables)
+			race_usage("--churn-cycle names table %d of %d --churn-table", r.cycle[i].table, r.ntables);
+	if (r.hold_us > 10000000u || r.gap_us > 10000000u)
+		race_usage("--churn-hold-us and --churn-gap-us are at most 10 s");
 }
 
 int cmd_race(int argc, char **argv)
@@ -469,8 +606,17 @@ int cmd_race(int argc, char **argv)
 			   (unsigned long long)size);
 	uint64_t t0 = race_now();
 	whole_range("initial");
-	pid_t pids[RACE_MAX_PROCS];
-	int died = 0;
+	pid_t pids[RACE_MAX_PROCS], churn = -1;
+	int died = 0, churn_died = 0;
+	if (r.churn_dev) {
+		churn = fork();
+		if (churn < 0)
+			race_setup_error("fork", errno);
+		if (churn == 0) {
+			churner();
+			_exit(0);
+		}
+	}
 	for (int p = 0; p < r.procs; p++) {
 		pids[p] = fork();
 		if (pids[p] < 0)
@@ -487,11 +633,19 @@ int cmd_race(int argc, char **argv)
 		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
 			died++;
 	}
+	rs->racers_done = 1;
+	if (churn > 0) {
+		int st;
+		while (waitpid(churn, &st, 0) < 0 && errno == EINTR) {
+		}
+		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+			churn_died = 1;
+	}
 	whole_range("final");
-	int ok = !rs->failed && !died;
+	int ok = !rs->failed && !died && !churn_died;
 	printf("{\"op\":\"race-summary\",\"ok\":%s,\"engine\":\"%s\",\"procs\":%d,\"ops\":%d,\"qd\":%d,\"died\":%d,"
 	       "\"elapsed_us\":%llu}\n",
-	       ok ? "true" : "false", r.qd > 1 && !rs->aio_missing ? "aio" : "sync", r.procs, r.ops, r.qd, died,
+	       ok ? "true" : "false", r.qd > 1 && !rs->aio_missing ? "aio" : "sync", r.procs, r.ops, r.qd, died + churn_died,
 	       (unsigned long long)(race_now() - t0));
 	fflush(stdout);
 	return ok ? 0 : 1;
