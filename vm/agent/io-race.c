@@ -17,7 +17,10 @@
  * run (dmsetup, forked and waited for: "churn"), cycle after cycle until every racer is done, each cycle as one
  * --churn-cycle says: the suspend's flags and which --churn-table it loads ("-": none, the same target
  * instance resumes). Each dmsetup command's times (the same clock as the I/Os') and exit status are a "dm"
- * line, so the host can tell which I/Os met a suspended device.
+ * line, so the host can tell which I/Os met a suspended device. Racers keep every slot busy, so their I/Os
+ * are seldom submitted after a suspend returned (their slots fill while it drains): the churn submits a
+ * write and a read of its own ("probes", writer procs+1) once each suspend has returned, which the device
+ * must hold until the resume and then complete.
  *
  * Output: JSON lines, one per I/O ("rw" write, "rr" read), "initial", "dm" lines, "final", then "race-summary".
  * Exit: 0 every I/O succeeded, 1 some failed, 2 usage error, 3 setup error.
@@ -440,13 +443,109 @@ static int churn_run(struct rbuf *b, int round, const char *cmd, const char *fla
 }
 
 /*
- * Cycle after cycle until the racers are done: suspend (with the cycle's flags), hold the device suspended
- * for --churn-hold-us so bios queue, load the cycle's table if it has one, resume, then leave the device
- * active for --churn-gap-us. A resume follows every suspend, whatever the suspend or reload answered.
+ * The probes of one round: a write and a read of one block each, submitted (native AIO, so the churn never
+ * waits on them) after the suspend returned, so the device surely holds them; their lines come once the resume
+ * has returned and both completed. They are I/Os of the race by writer procs+1, sequence 2*round (the write)
+ * and 2*round+1 (the read), judged like every other.
+ */
+struct probes {
+	aio_context_t ctx;
+	struct op o[2];
+	int n, inflight[2];
+};
+
+static void probe_submit(struct probes *p, uint64_t *rng, int round)
+{
+	uint64_t blocks = r.len / r.block;
+	p->n = 0;
+	for (int i = 0; i < 2; i++) {
+		struct op *o = &p->o[i];
+		p->inflight[i] = 0;
+		o->write = i == 0;
+		o->k = 2 * round + i;
+		o->off = r.off + xs64(rng) % blocks * r.block;
+		o->len = r.block;
+		if (o->write)
+			for (uint64_t x = 0; x < o->len / RACE_SECTOR; x++)
+				race_fill(o->buf + x * RACE_SECTOR, r.tag, (uint32_t)(r.procs + 1), (uint32_t)o->k, o->off / RACE_SECTOR + x);
+		memset(&o->cb, 0, sizeof o->cb);
+		o->cb.aio_data = (uint64_t)(uintptr_t)o;
+		o->cb.aio_lio_opcode = o->write ? IOCB_CMD_PWRITE : IOCB_CMD_PREAD;
+		o->cb.aio_fildes = (uint32_t)fd;
+		o->cb.aio_buf = (uint64_t)(uintptr_t)o->buf;
+		o->cb.aio_nbytes = o->len;
+		o->cb.aio_offset = (int64_t)o->off;
+		struct iocb *cb = &o->cb;
+		o->t0 = race_now();
+		long s;
+		do
+			s = sys_io_submit(p->ctx, 1, &cb);
+		while (s < 0 && errno == EINTR);
+		if (s != 1) { /* refused at submission: that is this I/O's answer */
+			struct rbuf b = {0};
+			op_line(&b, o, r.procs + 1, s < 0 ? -errno : -EIO, race_now());
+			rb_emit(&b);
+			free(b.p);
+			continue;
+		}
+		p->inflight[i] = 1;
+		p->n++;
+	}
+}
+
+/* Both probes' completions, waited for at most 120 s (a probe still held then is ETIMEDOUT: the race fails). */
+static void probe_reap(struct probes *p)
+{
+	struct rbuf b = {0};
+	struct io_event ev[2];
+	int got = 0;
+	uint64_t deadline = race_now() + 120000000u;
+	while (got < p->n) {
+		uint64_t now = race_now();
+		if (now >= deadline)
+			break;
+		struct timespec ts = {.tv_sec = (time_t)((deadline - now) / 1000000u), .tv_nsec = (long)((deadline - now) % 1000000u) * 1000};
+		long n = syscall(SYS_io_getevents, p->ctx, 1, p->n - got, ev, &ts);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		uint64_t t1 = race_now();
+		for (long i = 0; i < n; i++) {
+			struct op *o = (struct op *)(uintptr_t)ev[i].data;
+			op_line(&b, o, r.procs + 1, (long)ev[i].res, t1);
+			p->inflight[o - p->o] = 0;
+		}
+		got += (int)n;
+	}
+	int stuck = 0;
+	for (int i = 0; i < 2; i++)
+		if (p->inflight[i]) {
+			op_line(&b, &p->o[i], r.procs + 1, -ETIMEDOUT, race_now());
+			stuck = 1;
+		}
+	rb_emit(&b);
+	free(b.p);
+	if (stuck) /* a probe never completed: its buffer may still be written, so the churn must not go on */
+		_exit(1);
+}
+
+/*
+ * Cycle after cycle until the racers are done: suspend (with the cycle's flags), submit the round's probes,
+ * hold the device suspended for --churn-hold-us, load the cycle's table if it has one, resume, reap the
+ * probes, then leave the device active for --churn-gap-us. A resume follows every suspend, whatever the
+ * suspend or reload answered.
  */
 static void churner(void)
 {
 	struct rbuf b = {0};
+	struct probes p = {0};
+	uint64_t rng = r.seed * 0x9E3779B97F4A7C15ull + 0xA0761D6478BD642Full;
+	for (int i = 0; i < 2; i++)
+		if (posix_memalign((void **)&p.o[i].buf, 4096, r.block) != 0)
+			race_setup_error("posix_memalign", ENOMEM);
+	if (sys_io_setup(2, &p.ctx) < 0)
+		p.ctx = 0; /* no AIO: no probes (a synchronous one would wait on the suspended device forever) */
 	for (int round = 0; round < CHURN_MAX_ROUNDS && !rs->racers_done; round++) {
 		const typeof(r.cycle[0]) *c = &r.cycle[round % r.ncycles];
 		char *sus[6] = {"dmsetup", "suspend"};
@@ -458,7 +557,10 @@ static void churner(void)
 		sus[n++] = (char *)r.churn_dev;
 		sus[n] = NULL;
 		const char *flags = c->noflush && c->nolockfs ? "noflush,nolockfs" : c->noflush ? "noflush" : c->nolockfs ? "nolockfs" : "";
-		churn_run(&b, round, "suspend", flags, sus);
+		int suspended = churn_run(&b, round, "suspend", flags, sus) == 0;
+		p.n = 0;
+		if (suspended && p.ctx)
+			probe_submit(&p, &rng, round);
 		churn_sleep(r.hold_us);
 		if (c->table >= 0) {
 			char *rel[] = {"dmsetup", "reload", (char *)r.churn_dev, "--table", (char *)r.churn_table[c->table], NULL};
@@ -468,6 +570,8 @@ static void churner(void)
 		}
 		char *res[] = {"dmsetup", "resume", (char *)r.churn_dev, NULL};
 		churn_run(&b, round, "resume", "", res);
+		if (p.n)
+			probe_reap(&p);
 		churn_sleep(r.gap_us);
 	}
 	free(b.p);

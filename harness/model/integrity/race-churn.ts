@@ -20,6 +20,9 @@
  * - an I/O submitted after a suspend returned and before its resume was started was queued, so it completes
  *   only after that resume was started (its completion cannot be seen earlier than the resume's start);
  * - at least one round ran while the racers did, or the race tested nothing of the churn.
+ * Racers keep their queues full, so few of their I/Os are submitted after a suspend returned; the churn's own
+ * probes (a write and a read each round, submitted once the suspend returned) always are, and are judged as
+ * I/Os of the race like any other: the write must land, even across a reload, and the read see a legal version.
  */
 
 import { judgeRace } from './race.ts';
@@ -111,7 +114,8 @@ export function judgeChurn(obs: RaceObservation, plan: ChurnPlan, firstSector: n
   for (const w of windows) {
     if (w.s.exit !== 0) continue;
     for (const x of ios) {
-      if (x.t0 <= w.s.t1 || x.t0 >= w.q.t0) continue;
+      // an I/O whose submit time is the suspend's return or later was submitted after the device was suspended
+      if (x.t0 < w.s.t1 || x.t0 >= w.q.t0) continue;
       held++;
       if (x.t1 <= w.q.t0) {
         out.push({ kind: 'race-suspend-leak', sector: x.sector,
