@@ -209,7 +209,8 @@ const churnCycle = z.strictObject({
 
 /**
  * While the race runs, its device is suspended, held `holdMs`, optionally reloaded and resumed, then left
- * active `gapMs`, cycle after cycle (cycle k as `cycles[k % cycles.length]`) until every racer is done; each
+ * active `gapMs`, cycle after cycle (cycle k as `cycles[k % cycles.length]`) until every racer is done and every
+ * cycle ran once; each
  * dmsetup command's times and exit status are observations (model/integrity/race-churn.ts judges them).
  * `device`: the stack's top device, or (crypt-aead) the dm-integrity device beneath dm-crypt.
  */

@@ -14,7 +14,8 @@
  * were legal for it. After every writer is done, one process reads the whole range again ("final").
  *
  * With --churn-dev, one more process suspends, reloads and resumes that device-mapper device while the racers
- * run (dmsetup, forked and waited for: "churn"), cycle after cycle until every racer is done, each cycle as one
+ * run (dmsetup, forked and waited for: "churn"), cycle after cycle until every racer is done (and each cycle
+ * at least once), each cycle as one
  * --churn-cycle says: the suspend's flags and which --churn-table it loads ("-": none, the same target
  * instance resumes). Each dmsetup command's times (the same clock as the I/Os') and exit status are a "dm"
  * line, so the host can tell which I/Os met a suspended device. Racers keep every slot busy, so their I/Os
@@ -531,7 +532,8 @@ static void probe_reap(struct probes *p)
 }
 
 /*
- * Cycle after cycle until the racers are done: suspend (with the cycle's flags), submit the round's probes,
+ * Cycle after cycle until the racers are done, and every cycle at least once (a round after the racers holds
+ * only its probes): suspend (with the cycle's flags), submit the round's probes,
  * hold the device suspended for --churn-hold-us, load the cycle's table if it has one, resume, reap the
  * probes, then leave the device active for --churn-gap-us. A resume follows every suspend, whatever the
  * suspend or reload answered.
@@ -546,7 +548,7 @@ static void churner(void)
 			race_setup_error("posix_memalign", ENOMEM);
 	if (sys_io_setup(2, &p.ctx) < 0)
 		p.ctx = 0; /* no AIO: no probes (a synchronous one would wait on the suspended device forever) */
-	for (int round = 0; round < CHURN_MAX_ROUNDS && !rs->racers_done; round++) {
+	for (int round = 0; round < CHURN_MAX_ROUNDS && (round < r.ncycles || !rs->racers_done); round++) {
 		const typeof(r.cycle[0]) *c = &r.cycle[round % r.ncycles];
 		char *sus[6] = {"dmsetup", "suspend"};
 		int n = 2;

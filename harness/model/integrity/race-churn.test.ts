@@ -94,7 +94,13 @@ describe('judgeChurnedRace', () => {
   it('fails a churn that never suspended while the racers ran', () => {
     const input = churned();
     input.obs.dm = [dm(0, 'suspend', 200, 201), dm(0, 'reload', 202, 203, 'table0'), dm(0, 'resume', 204, 205)];
-    expect(kinds(input)).toEqual(['race-churn-idle']);
+    expect(kinds(input, { cycles: [{ reload: true }] })).toEqual(['race-churn-idle']);
+  });
+
+  it('fails a churn that stopped before every planned cycle ran', () => {
+    const input = churned();
+    input.obs.dm = input.obs.dm!.slice(0, 3);
+    expect(kinds(input)).toEqual(['race-dm-sequence']);
   });
 
   it('is the race judgement alone without a plan', () => {

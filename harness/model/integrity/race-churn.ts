@@ -16,7 +16,8 @@
  *
  * So the race's own rules (race.ts) hold unchanged across suspends and reloads: every I/O succeeds, every
  * read sees a version its times allow, the final read sees one no completed write overwrote. Added here:
- * - every dmsetup command exits 0, and each round is suspend, the planned reload if any, resume, in order;
+ * - every dmsetup command exits 0, each round is suspend, the planned reload if any, resume, in order, and
+ *   every planned cycle ran;
  * - an I/O submitted after a suspend returned and before its resume was started was queued, so it completes
  *   only after that resume was started (its completion cannot be seen earlier than the resume's start);
  * - at least one round ran while the racers did, or the race tested nothing of the churn.
@@ -85,6 +86,9 @@ function rounds(dm: RaceDmCommand[], plan: ChurnPlan, firstSector: number, out: 
     by.set(c.round, r);
   }
   const all = [...by.values()].sort((a, b) => a.round - b.round);
+  if (all.length < plan.cycles.length) {
+    out.push({ kind: 'race-dm-sequence', sector: firstSector, expected: `every one of the ${plan.cycles.length} cycles at least once`, found: `${all.length} round(s)` });
+  }
   all.forEach((r, i) => {
     const want = plan.cycles[r.round % plan.cycles.length]!;
     const missing = [r.suspend === undefined ? 'suspend' : '', want.reload && r.reload === undefined ? 'reload' : '', r.resume === undefined ? 'resume' : ''].filter((x) => x);
