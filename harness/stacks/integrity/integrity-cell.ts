@@ -152,7 +152,11 @@ export class IntegrityCell {
       else if ('read' in step) { this.noteAreas(step.read); await readStep(io, i, step.read); }
       else if ('discard' in step) await discardStep(io, i, step.discard);
       else if ('race' in step && this.spec.phase !== undefined) throw new UsageError(`steps[${i}].race: a race's outcome is the kernel's timing, which a compatibility pass cannot carry to the other kernel`);
-      else if ('race' in step) { this.noteAreas({ offset: step.race.offset, length: step.race.length }); this.wrote = true; await raceStep(io, i, step.race); }
+      else if ('race' in step) {
+        this.noteAreas({ offset: step.race.offset, length: step.race.length });
+        this.wrote = true;
+        await raceStep({ ...io, dm: { top: NAME, integrity: NAME }, reactivated: (wroteAfter) => this.churned(i, wroteAfter) }, i, step.race);
+      }
       else if ('ioError' in step) await this.ioError(step.ioError.blocks);
       else if ('crash' in step) { await this.crashSteps.crash(i, step.crash); this.wrote = false; }
       else if ('kill' in step) { await this.crashSteps.kill(i, step.kill); this.wrote = false; }
@@ -443,6 +447,15 @@ export class IntegrityCell {
     if (how === 'reload') await reloadTable(this.s, NAME);
     else await suspendResume(this.s, NAME);
     this.wrote = false;
+    model.deactivate();
+    model.activate({ recovery: this.mode === 'recovery' });
+    if (!model.failedErrno) await checkTopDevice(this.s, i, topDevice(this.ioContext()));
+  }
+
+  /** After a race's churn: its rounds deactivated and activated the target as a reload step does. */
+  private async churned(i: number, wroteAfter: boolean): Promise<void> {
+    const model = this.modelOrThrow();
+    this.wrote = wroteAfter;
     model.deactivate();
     model.activate({ recovery: this.mode === 'recovery' });
     if (!model.failedErrno) await checkTopDevice(this.s, i, topDevice(this.ioContext()));
