@@ -10,6 +10,7 @@ import { ioArgv } from '../../../../vm/agent/io-argv.ts';
 import { reloadTable, suspendResume } from '../../session/dm-reload.ts';
 import { InfraError, UsageError } from '../../../errors.ts';
 import { raceStep } from '../integrity/integrity-race.ts';
+import { unstableStep } from '../integrity/integrity-unstable.ts';
 import { auditIntegrityImage } from '../../../model/integrity/audit.ts';
 import { cryptCorruptionOffset, type CryptCorruption } from '../../../model/crypt/corrupt.ts';
 import type { CryptAeadCipher } from '../../../model/crypt/cipher.ts';
@@ -133,6 +134,12 @@ export abstract class AeadCell {
       else if (typeof step !== 'string' && 'kill' in step) { await this.s.begin(i, 'kill'); await this.crashSteps.kill(i, step.kill); this.wrote = false; }
       else if (typeof step !== 'string' && 'race' in step && this.spec.phase !== undefined) throw new UsageError(`steps[${i}].race: a race's outcome is the kernel's timing, which a compatibility pass cannot carry to the other kernel`);
       else if (typeof step !== 'string' && 'race' in step) { await this.s.begin(i, 'race'); this.wrote = true; await raceStep({ s: this.s, model: this.must().model, top: this.top }, i, step.race); }
+      else if (typeof step !== 'string' && 'unstable' in step && this.spec.phase !== undefined) throw new UsageError(`steps[${i}].unstable: what a changing buffer leaves is the kernel's timing, which a compatibility pass cannot carry to the other kernel`);
+      else if (typeof step !== 'string' && 'unstable' in step) {
+        await this.s.begin(i, 'unstable');
+        this.wrote = true;
+        await unstableStep({ s: this.s, model: this.must().model, top: this.top, stack: 'crypt-aead' }, i, step.unstable);
+      }
       else if (typeof step !== 'string' && 'tables' in step) { await this.s.begin(i, 'tables'); await this.tables(i, step.tables); }
       else if (typeof step === 'string' || !('write' in step || 'read' in step || 'discard' in step || 'corrupt' in step)) {
         throw new InfraError(`steps[${i}]: ${JSON.stringify(step)} reached a ${this.spec.scenario.stack.type} cell (the loader refuses it)`);
