@@ -103,6 +103,8 @@ export interface UnstableJudgement {
   mixed: number;
   /** block reads that failed with EILSEQ (allowed on this stack) */
   eilseq: number;
+  /** sectors read back that were no single version: the stack took them while the buffer was half rewritten */
+  tornSectors: number;
 }
 
 /**
@@ -127,7 +129,7 @@ export function foreignByte(got: Buffer, tag: number, k: number, versions: numbe
 export function judgeUnstable(input: UnstableInput): UnstableJudgement {
   const { tag, sectorsPerBlock: spb } = input;
   const mayFail = unstableMayFail(input.stack);
-  const out: UnstableJudgement = { disagreements: [], blocks: new Map(), unknown: new Set(), mutatedWrites: 0, exactFirst: 0, exactLater: 0, mixed: 0, eilseq: 0 };
+  const out: UnstableJudgement = { disagreements: [], blocks: new Map(), unknown: new Set(), mutatedWrites: 0, exactFirst: 0, exactLater: 0, mixed: 0, eilseq: 0, tornSectors: 0 };
   const say = (d: UnstableDisagreement) => out.disagreements.push(d);
   const byWrite = new Map<number, UnstableBlockRead[]>();
   for (const r of input.reads) byWrite.set(r.k, [...(byWrite.get(r.k) ?? []), r]);
@@ -168,6 +170,7 @@ export function judgeUnstable(input: UnstableInput): UnstableJudgement {
         out.unknown.add(block);
         continue;
       }
+      out.tornSectors += judged.torn;
       if (judged.kind === 'first') out.exactFirst++;
       else if (judged.kind === 'later') out.exactLater++;
       else out.mixed++;
@@ -179,10 +182,11 @@ export function judgeUnstable(input: UnstableInput): UnstableJudgement {
 }
 
 function judgeBlock(sectors: UnstableSector[], p: { tag: number; w: UnstableWrite; s: number; spb: number }):
-  { kind: 'first' | 'later' | 'mixed'; data: Buffer; foreign?: undefined } | { foreign: { sector: number; byte: number }; kind?: undefined } {
+  { kind: 'first' | 'later' | 'mixed'; data: Buffer; torn: number; foreign?: undefined } | { foreign: { sector: number; byte: number }; kind?: undefined } {
   const { tag, w, s, spb } = p;
   const parts: Buffer[] = [];
   const seen = new Set<string>();
+  let torn = 0;
   for (let i = 0; i < spb; i++) {
     const x = sectors[i];
     const lba = s + i;
@@ -196,8 +200,9 @@ function judgeBlock(sectors: UnstableSector[], p: { tag: number; w: UnstableWrit
     const bad = x.bytes.length !== RACE_SECTOR ? 0 : foreignByte(x.bytes, tag, w.k, w.versions, lba);
     if (bad >= 0) return { foreign: { sector: lba, byte: bad } };
     seen.add('torn');
+    torn++;
     parts.push(x.bytes);
   }
   const kind = seen.size > 1 || seen.has('torn') ? 'mixed' : seen.has('0') ? 'first' : 'later';
-  return { kind, data: Buffer.concat(parts) };
+  return { kind, data: Buffer.concat(parts), torn };
 }

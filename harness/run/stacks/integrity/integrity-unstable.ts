@@ -56,7 +56,7 @@ export async function unstableStep(ctx: UnstableContext, i: number, u: UnstableS
   const flight = report.writes.map((w) => w.t1 - w.t0).sort((a, b) => a - b);
   s.note(`unstable: ${sum.engine} engine, ${sum.writes} writes of ${u.writeBlocks} block(s) in ${Math.round(sum.elapsedUs / 1000)} ms ` +
     `(median flight ${flight[Math.floor(flight.length / 2)] ?? 0} us); ${j.mutatedWrites} saw their buffer change in flight; blocks read back: ` +
-    `${j.exactFirst} the first version whole, ${j.exactLater} a later version whole, ${j.mixed} a mix, ${j.eilseq} EILSEQ; ${j.disagreements.length} disagreement(s)`);
+    `${j.exactFirst} the first version whole, ${j.exactLater} a later version whole, ${j.mixed} a mix (${j.tornSectors} sector(s) torn within), ${j.eilseq} EILSEQ; ${j.disagreements.length} disagreement(s)`);
   if (j.mutatedWrites === 0) {
     throw new InfraError(`steps[${i}].unstable: no write's buffer changed while it was in flight (${sum.writes} writes), so the step tested nothing; ` +
       'give the guest more vCPUs (scenario cpus:) or more writes');
