@@ -394,7 +394,8 @@ describe('parseGateArgs', () => {
     expect(quick.cells.some((c) => c.scenario.id.startsWith('crash/'))).toBe(false);
     expect(quick.cells.some((c) => c.scenario.id.startsWith('integrity/'))).toBe(true);
     expect(quick.slowNotRun?.globs).toEqual(expect.arrayContaining(['crash/*', 'crypt/016-integrity-without-profile', 'integrity/053-profile-conflict-reload',
-      'crypt/018-gcm-unstable-buffer', 'integrity/061-unstable-buffer-journal', 'integrity/062-unstable-buffer-bitmap']));
+      'crypt/018-gcm-unstable-buffer', 'integrity/061-unstable-buffer-journal', 'integrity/062-unstable-buffer-bitmap',
+      'integrity/063-unstable-buffer-direct-512']));
     const all = await plan('--slow');
     expect(all.cells.filter((c) => c.scenario.id.startsWith('crash/')).length).toBe(2 * quick.slowNotRun!.scenarios.filter((id) => id.startsWith('crash/')).length);
     expect(all.cells.filter((c) => c.scenario.id === 'integrity/053-profile-conflict-reload')).toHaveLength(2);

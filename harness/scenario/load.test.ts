@@ -104,7 +104,7 @@ stack: { type: crypt-aead, disk: data, cipher: "capi:gcm(aes)-random" }
     expect(all.filter((x) => !x.id.startsWith('crash/') && x.slow !== undefined).map((x) => x.id)).toEqual([
       'crypt/015-gcm-race-4k', 'crypt/016-integrity-without-profile', 'crypt/018-gcm-unstable-buffer', 'integrity/047-race-journal-4k',
       'integrity/048-race-bitmap-512', 'integrity/053-profile-conflict-reload', 'integrity/054-race-direct-1k',
-      'integrity/061-unstable-buffer-journal', 'integrity/062-unstable-buffer-bitmap',
+      'integrity/061-unstable-buffer-journal', 'integrity/062-unstable-buffer-bitmap', 'integrity/063-unstable-buffer-direct-512',
     ]);
   });
 });

@@ -52,6 +52,7 @@ static struct race_shared {
 } *rs;
 
 static int fd = -1;
+static const char *subcommand = "race"; /* names the subcommand in usage and setup errors */
 static uint64_t *initial; /* per sector of the range: hash of what it held before the race */
 
 static uint64_t race_now(void)
@@ -113,7 +114,7 @@ static void race_usage(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	fputs("ih-io race: ", stderr);
+	fprintf(stderr, "ih-io %s: ", subcommand);
 	vfprintf(stderr, fmt, ap);
 	fputs("\n(ih-io --help lists every option)\n", stderr);
 	va_end(ap);
@@ -125,7 +126,7 @@ static void race_setup_error(const char *what, int err)
 	printf("{\"op\":\"setup\",\"ok\":false,\"what\":\"%s\",\"path\":\"%s\",\"errno\":%d,\"error\":\"%s\"}\n", what,
 	       r.dev ? r.dev : "", err, strerrorname_np(err) ? strerrorname_np(err) : "E?");
 	fflush(stdout);
-	fprintf(stderr, "ih-io race: %s %s: %s\n", what, r.dev ? r.dev : "", strerror(err));
+	fprintf(stderr, "ih-io %s: %s %s: %s\n", subcommand, what, r.dev ? r.dev : "", strerror(err));
 	exit(3);
 }
 
@@ -611,6 +612,7 @@ static void unstable_args(int argc, char **argv)
 
 int cmd_unstable(int argc, char **argv)
 {
+	subcommand = "unstable";
 	unstable_args(argc, argv);
 	r.dev = u.dev; /* for race_setup_error */
 	fd = open(u.dev, O_RDWR | O_DIRECT | O_CLOEXEC);
