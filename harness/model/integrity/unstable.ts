@@ -1,8 +1,8 @@
 /**
  * What a stack may do with an O_DIRECT write whose buffer userspace rewrites while the write is in flight (the
  * `unstable` step, ih-io unstable in vm/agent/io-race.c). Userspace may do this; the bytes written are then
- * unspecified, but what the stack does afterwards is not. Read in drivers/md/dm-integrity.c and dm-crypt.c
- * (mainline; Debian's 6.1.192 and 6.12 have the same paths, 6.1 with integrity_recheck() backported):
+ * unspecified, but what the stack does afterwards is not. Read in mainline's drivers/md/dm-integrity.c and
+ * dm-crypt.c; Debian's 6.1.192 and 6.12.118 modules both carry integrity_recheck() (its stable backport in 6.1):
  *
  * - O_DIRECT pins the user's pages and the bio carries them (bio_iov_iter_get_pages): every layer below reads
  *   the live buffer, so each byte it takes is that byte of some version the buffer held during the flight, and
