@@ -183,6 +183,12 @@ export function checkSemantics(_file: string, s: ScenarioBody): string[] {
       needOpen('race');
       errs.push(...checkRace(`${at}.race`, step.race, unit, disk?.size));
       errs.push(...checkNotErroring(`${at}.race`, step.race.offset, step.race.length, unit, erroring));
+    } else if ('unstable' in step) {
+      needOpen('unstable');
+      if (recovery) errs.push(`${at}.unstable: the stack is open in recovery mode, which refuses every write`);
+      errs.push(...checkAligned(`${at}.unstable`, step.unstable.offset, step.unstable.length, unit, disk?.size));
+      errs.push(...checkNotErroring(`${at}.unstable`, step.unstable.offset, step.unstable.length, unit, erroring));
+      if (step.unstable.length % (step.unstable.writeBlocks * unit)) errs.push(`${at}.unstable.writeBlocks: writes of ${step.unstable.writeBlocks} blocks of ${unit} bytes do not tile the ${step.unstable.length}-byte range`);
     } else if ('tables' in step) {
       if (stack.type === 'crypt-aead') {
         // raw dm-crypt tables on lower devices of their own: the stack may be open or closed

@@ -164,11 +164,25 @@ const race = z.strictObject({
   churn: churn.optional(),
 });
 
+/**
+ * O_DIRECT writes of a buffer that a second thread keeps rewriting until each write completes (ih-io unstable,
+ * vm/agent/io-race.c): `writes` writes of `writeBlocks` blocks each, in turn over the range, each block read
+ * back alone after its write. The model (harness/model/integrity/unstable.ts) says per stack whether such a
+ * block may read back EILSEQ and which bytes it may hold, then adopts what the range holds.
+ */
+const unstable = z.strictObject({
+  offset: size,
+  length: size,
+  writes: z.number().int().min(1).max(5000).default(64),
+  writeBlocks: z.number().int().min(1).max(256).default(1),
+});
+
 export const stepSchema = z.union([
   z.strictObject({ write: ioRange }),
   z.strictObject({ read: ioRange }),
   z.strictObject({ discard: z.strictObject({ offset: size, length: size }) }),
   z.strictObject({ race }),
+  z.strictObject({ unstable }),
   z.strictObject({ corrupt }),
   z.strictObject({ swap }),
   z.strictObject({ corruptSuperblock }),
@@ -259,3 +273,4 @@ export type KillStep = z.infer<typeof kill>;
 export type TableTry = z.infer<typeof tableTry>;
 export type RaceStep = z.infer<typeof race>;
 export type RaceChurnSpec = z.infer<typeof churn>;
+export type UnstableStep = z.infer<typeof unstable>;

@@ -158,6 +158,22 @@ describe('ih-io argv as the steps run it', () => {
     expect(ioArgv({ cmd: 'alg', name: 'hmac(sha256)' })).toEqual(['ih-io', 'alg', 'hmac(sha256)']);
   });
 
+  it('unstable: every option always written, in order; the compiled tool gets past its parsing', async () => {
+    const argv = ioArgv({ cmd: 'unstable', dev: '/nonexistent/ih-dev', offset: 65536, length: 65536, block: 4096, writes: 96, writeBlocks: 1, tag: 2 });
+    expect(argv).toEqual(['ih-io', 'unstable', '--dev', '/nonexistent/ih-dev', '--offset', '65536', '--length', '65536', '--block', '4096',
+      '--writes', '96', '--write-blocks', '1', '--tag', '2']);
+    expect(() => ioArgv({ cmd: 'unstable', dev: '/dev/x', offset: 0, length: 4096, block: 4096, writes: -1, writeBlocks: 1, tag: 2 })).toThrow(/ih-io unstable --writes/);
+    const dir = mkdtempSync(join(tmpdir(), 'ih-io-unstable-'));
+    try {
+      const r = await execa((await buildGuestTools(join(dir, 'cache'))).io, argv.slice(1), { reject: false });
+      expect({ exit: r.exitCode, stderr: r.stderr }).toMatchObject({ exit: 3, stderr: expect.stringMatching(/^ih-io unstable: open \/nonexistent\//) });
+      const bad = await execa((await buildGuestTools(join(dir, 'cache'))).io, [...argv.slice(1), '--write-blocks', '3'], { reject: false });
+      expect(bad.exitCode).toBe(2);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+
   it('refuses a value io.c would misread, naming the subcommand and option', () => {
     expect(() => ioArgv({ cmd: 'read', dev: '/dev/x', offset: Number.NaN })).toThrow(/ih-io read --offset: expected a byte count/);
     expect(() => ioArgv({ cmd: 'copy', src: '/dev/x', dst: '/dev/y', srcOffset: -512 })).toThrow(/ih-io copy --src-offset/);

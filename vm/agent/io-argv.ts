@@ -75,10 +75,18 @@ export interface RaceChurn {
   gapUs: number;
 }
 
-export type IoCommand = ReadCommand | CopyCommand | ZeroCommand | DiscardCommand | FlushCommand | InfoCommand | AlgCommand | RaceCommand;
+/**
+ * io-race.c's unstable: `writes` O_DIRECT writes of `writeBlocks` blocks each, in turn over the range, of a
+ * buffer a second thread keeps rewriting until the write completes; each block read back alone after its write.
+ */
+export interface UnstableCommand {
+  cmd: 'unstable'; dev: string; offset: number; length: number; block: number; writes: number; writeBlocks: number; tag: number;
+}
 
-/** The subcommands io.c's parse_args reads (alg takes one name; race is parsed by io-race.c, below). */
-export type OptionCommand = Exclude<IoCommand['cmd'], 'alg' | 'race'>;
+export type IoCommand = ReadCommand | CopyCommand | ZeroCommand | DiscardCommand | FlushCommand | InfoCommand | AlgCommand | RaceCommand | UnstableCommand;
+
+/** The subcommands io.c's parse_args reads (alg takes one name; race and unstable are parsed by io-race.c, below). */
+export type OptionCommand = Exclude<IoCommand['cmd'], 'alg' | 'race' | 'unstable'>;
 
 type KeysOf<T> = T extends unknown ? keyof T : never;
 /** The option fields of one subcommand's command type. */
@@ -149,15 +157,20 @@ const RACE_OPTIONS = [
   ['maxBlocks', '--max-blocks'], ['writePercent', '--write-percent'], ['seed', '--seed'], ['tag', '--tag'],
 ] as const satisfies ReadonlyArray<readonly [Exclude<keyof RaceCommand, 'cmd' | 'dev' | 'churn'>, `--${string}`]>;
 
-function raceArgv(c: RaceCommand): string[] {
-  if (c.dev === '') throw new TypeError('ih-io race --dev: expected a non-empty path, got ""');
-  const argv = ['ih-io', 'race', '--dev', c.dev];
-  for (const [field, flag] of RACE_OPTIONS) {
+/** io-race.c's unstable options, every one always written, in this order. */
+const UNSTABLE_OPTIONS = [
+  ['offset', '--offset'], ['length', '--length'], ['block', '--block'], ['writes', '--writes'], ['writeBlocks', '--write-blocks'], ['tag', '--tag'],
+] as const satisfies ReadonlyArray<readonly [Exclude<keyof UnstableCommand, 'cmd' | 'dev'>, `--${string}`]>;
+
+function numberArgv<C extends RaceCommand | UnstableCommand>(c: C, options: ReadonlyArray<readonly [keyof C, string]>): string[] {
+  if (c.dev === '') throw new TypeError(`ih-io ${c.cmd} --dev: expected a non-empty path, got ""`);
+  const argv = ['ih-io', c.cmd, '--dev', c.dev];
+  for (const [field, flag] of options) {
     const v = c[field];
-    if (!Number.isSafeInteger(v) || v < 0) throw new TypeError(`ih-io race ${flag}: expected a non-negative integer, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new TypeError(`ih-io ${c.cmd} ${flag}: expected a non-negative integer, got ${JSON.stringify(v)}`);
     argv.push(flag, String(v));
   }
-  if (c.churn !== undefined) argv.push(...churnArgv(c.churn));
+  if (c.cmd === 'race' && c.churn !== undefined) argv.push(...churnArgv(c.churn));
   return argv;
 }
 
@@ -182,7 +195,8 @@ function churnArgv(c: RaceChurn): string[] {
 
 /** The argv of one ih-io command: options left undefined (or false) are not written. */
 export function ioArgv(c: IoCommand): string[] {
-  if (c.cmd === 'race') return raceArgv(c);
+  if (c.cmd === 'race') return numberArgv(c, RACE_OPTIONS);
+  if (c.cmd === 'unstable') return numberArgv(c, UNSTABLE_OPTIONS);
   if (c.cmd === 'alg') {
     if (c.name === '') throw new TypeError('ih-io alg: expected an algorithm name, got ""');
     return ['ih-io', 'alg', c.name];

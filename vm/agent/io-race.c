@@ -74,6 +74,7 @@ static struct race_shared {
 } *rs;
 
 static int fd = -1;
+static const char *subcommand = "race"; /* names the subcommand in usage and setup errors */
 static uint64_t *initial; /* per sector of the range: hash of what it held before the race */
 
 static uint64_t race_now(void)
@@ -135,7 +136,7 @@ static void race_usage(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	fputs("ih-io race: ", stderr);
+	fprintf(stderr, "ih-io %s: ", subcommand);
 	vfprintf(stderr, fmt, ap);
 	fputs("\n(ih-io --help lists every option)\n", stderr);
 	va_end(ap);
@@ -147,7 +148,7 @@ static void race_setup_error(const char *what, int err)
 	printf("{\"op\":\"setup\",\"ok\":false,\"what\":\"%s\",\"path\":\"%s\",\"errno\":%d,\"error\":\"%s\"}\n", what,
 	       r.dev ? r.dev : "", err, strerrorname_np(err) ? strerrorname_np(err) : "E?");
 	fflush(stdout);
-	fprintf(stderr, "ih-io race: %s %s: %s\n", what, r.dev ? r.dev : "", strerror(err));
+	fprintf(stderr, "ih-io %s: %s %s: %s\n", subcommand, what, r.dev ? r.dev : "", strerror(err));
 	exit(3);
 }
 
@@ -755,4 +756,227 @@ int cmd_race(int argc, char **argv)
 	       (unsigned long long)(race_now() - t0));
 	fflush(stdout);
 	return ok ? 0 : 1;
+}
+
+/*
+ * ih-io unstable: O_DIRECT writes of a buffer that another thread keeps rewriting while the write is in
+ * flight. Userspace may do this (the bytes written are then unspecified); what the stack may do afterwards is
+ * the model's business (harness/model/integrity/unstable.ts). Write k covers --write-blocks blocks of the
+ * range, in turn. Before it, the buffer holds version 0 of write k: every 512-byte sector as race_fill makes
+ * it with writer k+1 and sequence 0. The mutator thread then rewrites the buffer in place with versions 1, 2,
+ * ... (sequence = version), sector after sector, and the write is submitted only once it has begun, so the
+ * kernel and the lower device may take any byte of any version that existed. When the completion is seen the
+ * mutator stops, and says how many versions it began and how many sectors it rewrote between submission and
+ * completion ("mut": the race happened for this write when it is positive). Then each block of the write is
+ * read back alone (O_DIRECT pread), so a failing block fails only its own read.
+ *
+ * Output: per write {"op":"uw",...,"versions":V,"mut":N}, then per block {"op":"ub",...,"v":"..."} where each
+ * sector is "<version>" when it is exactly that version of this write, else "x" and its 512 bytes in hex;
+ * last {"op":"unstable-summary",...}. Exit: 0 every I/O succeeded, 1 some failed, 2 usage error, 3 setup error.
+ */
+
+static struct {
+	const char *dev;
+	uint64_t off, len, block;
+	uint32_t tag;
+	int writes, write_blocks;
+} u = {.writes = 64, .write_blocks = 1};
+
+static struct {
+	unsigned char *buf;
+	uint64_t lba, sectors;
+	uint32_t writer;
+	int gen, stop, ack, quit;
+	uint32_t begun;	     /* versions begun for the current write (version 0 included) */
+	uint64_t rewritten; /* sectors rewritten for the current write */
+} mu;
+
+static void *mutator(void *arg)
+{
+	(void)arg;
+	int seen = 0;
+	for (;;) {
+		int g;
+		while ((g = __atomic_load_n(&mu.gen, __ATOMIC_ACQUIRE)) == seen)
+			if (__atomic_load_n(&mu.quit, __ATOMIC_ACQUIRE))
+				return NULL;
+		seen = g;
+		uint32_t v = 0;
+		while (!__atomic_load_n(&mu.stop, __ATOMIC_ACQUIRE)) {
+			v++;
+			__atomic_store_n(&mu.begun, v + 1, __ATOMIC_RELEASE);
+			for (uint64_t i = 0; i < mu.sectors && !__atomic_load_n(&mu.stop, __ATOMIC_RELAXED); i++) {
+				race_fill(mu.buf + i * RACE_SECTOR, u.tag, mu.writer, v, mu.lba + i);
+				__atomic_add_fetch(&mu.rewritten, 1, __ATOMIC_RELEASE);
+			}
+		}
+		__atomic_store_n(&mu.ack, g, __ATOMIC_RELEASE);
+	}
+}
+
+/* One sector read back: its version of write `writer` when it is exactly one, else its bytes in hex. */
+static void unstable_sector(struct rbuf *b, const unsigned char *s, uint32_t writer, uint32_t begun, uint64_t lba)
+{
+	if (!memcmp(s, RACE_MAGIC, 8) && get32(s + 8) == u.tag && get32(s + 12) == writer && get32(s + 16) < begun) {
+		unsigned char want[RACE_SECTOR];
+		race_fill(want, u.tag, writer, get32(s + 16), lba);
+		if (!memcmp(want, s, RACE_SECTOR)) {
+			rb_printf(b, "%u", get32(s + 16));
+			return;
+		}
+	}
+	rb_printf(b, "x");
+	for (int i = 0; i < RACE_SECTOR; i++)
+		rb_printf(b, "%02x", s[i]);
+}
+
+static void unstable_out(struct rbuf *b)
+{
+	fwrite(b->p, 1, b->len, stdout);
+	b->len = 0;
+}
+
+static void unstable_args(int argc, char **argv)
+{
+	for (int i = 2; i < argc; i++) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (!v)
+			race_usage("%s needs a value", a);
+		i++;
+		if (!strcmp(a, "--dev"))
+			u.dev = v;
+		else if (!strcmp(a, "--offset"))
+			u.off = race_size(a, v);
+		else if (!strcmp(a, "--length"))
+			u.len = race_size(a, v);
+		else if (!strcmp(a, "--block"))
+			u.block = race_size(a, v);
+		else if (!strcmp(a, "--writes"))
+			u.writes = (int)race_size(a, v);
+		else if (!strcmp(a, "--write-blocks"))
+			u.write_blocks = (int)race_size(a, v);
+		else if (!strcmp(a, "--tag"))
+			u.tag = (uint32_t)race_size(a, v);
+		else
+			race_usage("unknown option '%s'", a);
+	}
+	if (!u.dev)
+		race_usage("needs --dev");
+	if (!u.block || u.block % RACE_SECTOR)
+		race_usage("--block must be a positive multiple of 512");
+	if (!u.len || u.len % u.block || u.off % u.block || u.len > (64u << 20))
+		race_usage("--offset and --length must be multiples of --block, --length positive and at most 64M");
+	if (u.writes < 1 || u.write_blocks < 1 || (u.len / u.block) % (uint64_t)u.write_blocks)
+		race_usage("--writes and --write-blocks must be positive, the range a whole number of writes");
+}
+
+int cmd_unstable(int argc, char **argv)
+{
+	subcommand = "unstable";
+	unstable_args(argc, argv);
+	r.dev = u.dev; /* for race_setup_error */
+	fd = open(u.dev, O_RDWR | O_DIRECT | O_CLOEXEC);
+	if (fd < 0)
+		race_setup_error("open", errno);
+	uint64_t size, wlen = (uint64_t)u.write_blocks * u.block, slots = u.len / wlen;
+	if (ioctl(fd, BLKGETSIZE64, &size) == 0 && u.off + u.len > size)
+		race_usage("the range ends at %llu, beyond the device's %llu bytes", (unsigned long long)(u.off + u.len),
+			   (unsigned long long)size);
+	unsigned char *rd;
+	if (posix_memalign((void **)&mu.buf, 4096, wlen) != 0 || posix_memalign((void **)&rd, 4096, u.block) != 0)
+		race_setup_error("posix_memalign", ENOMEM);
+	aio_context_t ctx = 0;
+	int aio = sys_io_setup(1, &ctx) == 0;
+	pthread_t th;
+	int e = pthread_create(&th, NULL, mutator, NULL);
+	if (e)
+		race_setup_error("pthread_create", e);
+	struct rbuf b = {0};
+	int failed = 0, mutated = 0;
+	uint64_t start = race_now();
+	for (int k = 0; k < u.writes; k++) {
+		uint64_t off = u.off + (uint64_t)(k % (int)slots) * wlen;
+		mu.lba = off / RACE_SECTOR;
+		mu.sectors = wlen / RACE_SECTOR;
+		mu.writer = (uint32_t)k + 1;
+		for (uint64_t i = 0; i < mu.sectors; i++)
+			race_fill(mu.buf + i * RACE_SECTOR, u.tag, mu.writer, 0, mu.lba + i);
+		__atomic_store_n(&mu.begun, 1, __ATOMIC_RELAXED);
+		__atomic_store_n(&mu.rewritten, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&mu.stop, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&mu.gen, k + 1, __ATOMIC_RELEASE);
+		/* submit only once the mutator is rewriting, so the buffer changes during the whole flight */
+		while (__atomic_load_n(&mu.rewritten, __ATOMIC_ACQUIRE) == 0)
+			;
+		struct op o = {.write = 1, .k = k, .off = off, .len = wlen, .buf = mu.buf};
+		long res;
+		uint64_t m0 = __atomic_load_n(&mu.rewritten, __ATOMIC_ACQUIRE);
+		o.t0 = race_now();
+		if (aio) {
+			memset(&o.cb, 0, sizeof o.cb);
+			o.cb.aio_lio_opcode = IOCB_CMD_PWRITE;
+			o.cb.aio_fildes = (uint32_t)fd;
+			o.cb.aio_buf = (uint64_t)(uintptr_t)o.buf;
+			o.cb.aio_nbytes = o.len;
+			o.cb.aio_offset = (int64_t)o.off;
+			struct iocb *cb = &o.cb;
+			long s;
+			do
+				s = sys_io_submit(ctx, 1, &cb);
+			while (s < 0 && errno == EINTR);
+			if (s != 1)
+				res = s < 0 ? -errno : -EIO;
+			else {
+				struct io_event ev;
+				long n;
+				do
+					n = sys_io_getevents(ctx, 1, 1, &ev);
+				while (n < 0 && errno == EINTR);
+				if (n != 1)
+					race_setup_error("io_getevents", n < 0 ? errno : EIO);
+				res = (long)ev.res;
+			}
+		} else
+			res = sync_io(&o);
+		uint64_t t1 = race_now(), m1 = __atomic_load_n(&mu.rewritten, __ATOMIC_ACQUIRE);
+		__atomic_store_n(&mu.stop, 1, __ATOMIC_RELEASE);
+		while (__atomic_load_n(&mu.ack, __ATOMIC_ACQUIRE) != k + 1)
+			;
+		uint32_t begun = __atomic_load_n(&mu.begun, __ATOMIC_ACQUIRE);
+		int err = res < 0 ? (int)-res : (uint64_t)res != o.len ? EIO : 0;
+		failed |= err != 0;
+		mutated += m1 > m0;
+		rb_printf(&b, "{\"op\":\"uw\",\"k\":%d,\"off\":%llu,\"len\":%llu,\"t0\":%llu,\"t1\":%llu,\"errno\":%d,\"versions\":%u,\"mut\":%llu}\n",
+			  k, (unsigned long long)off, (unsigned long long)wlen, (unsigned long long)o.t0, (unsigned long long)t1, err, begun,
+			  (unsigned long long)(m1 - m0));
+		for (uint64_t x = 0; x < wlen; x += u.block) {
+			struct op q = {.off = off + x, .len = u.block, .buf = rd};
+			long n = sync_io(&q);
+			int re = n < 0 ? (int)-n : (uint64_t)n != u.block ? EIO : 0;
+			failed |= re != 0;
+			rb_printf(&b, "{\"op\":\"ub\",\"k\":%d,\"off\":%llu,\"len\":%llu,\"errno\":%d", k, (unsigned long long)q.off,
+				  (unsigned long long)u.block, re);
+			if (!re) {
+				rb_printf(&b, ",\"v\":\"");
+				for (uint64_t s = 0; s < u.block / RACE_SECTOR; s++) {
+					if (s)
+						rb_printf(&b, " ");
+					unstable_sector(&b, rd + s * RACE_SECTOR, mu.writer, begun, q.off / RACE_SECTOR + s);
+				}
+				rb_printf(&b, "\"");
+			}
+			rb_printf(&b, "}\n");
+		}
+		if (b.len >= 65536)
+			unstable_out(&b);
+	}
+	__atomic_store_n(&mu.quit, 1, __ATOMIC_RELEASE);
+	pthread_join(th, NULL);
+	rb_printf(&b, "{\"op\":\"unstable-summary\",\"ok\":%s,\"engine\":\"%s\",\"writes\":%d,\"mutated\":%d,\"elapsed_us\":%llu}\n",
+		  failed ? "false" : "true", aio ? "aio" : "sync", u.writes, mutated, (unsigned long long)(race_now() - start));
+	unstable_out(&b);
+	fflush(stdout);
+	if (aio)
+		syscall(SYS_io_destroy, ctx);
+	return failed ? 1 : 0;
 }

@@ -23,6 +23,7 @@ import type { IoRange, RaceStep, TableTry } from '../../scenario/schema.ts';
 import { KernelFailure, type CellSpec, type GuestSession } from '../../run/session/cell.ts';
 import { CellCrashSteps } from '../../crash/steps/cell-crash.ts';
 import { auditRaw, type CrashStack } from '../../crash/steps/crash-stack.ts';
+import { unstableStep } from '../integrity/integrity-unstable.ts';
 import { aeadErrorSectors, dmRemoveArgv } from './crypt-stack.ts';
 import { ioSize, type TransferPlan } from '../../run/session/disks.ts';
 import { checkTopDevice, ioToolFailure, type TopDevice } from '../../run/session/io-refusal.ts';
@@ -134,6 +135,12 @@ export abstract class AeadCell {
       else if (typeof step !== 'string' && 'kill' in step) { await this.s.begin(i, 'kill'); await this.crashSteps.kill(i, step.kill); this.wrote = false; }
       else if (typeof step !== 'string' && 'race' in step && this.spec.phase !== undefined) throw new UsageError(`steps[${i}].race: a race's outcome is the kernel's timing, which a compatibility pass cannot carry to the other kernel`);
       else if (typeof step !== 'string' && 'race' in step) { await this.s.begin(i, 'race'); this.wrote = true; await this.race(i, step.race); }
+      else if (typeof step !== 'string' && 'unstable' in step && this.spec.phase !== undefined) throw new UsageError(`steps[${i}].unstable: what a changing buffer leaves is the kernel's timing, which a compatibility pass cannot carry to the other kernel`);
+      else if (typeof step !== 'string' && 'unstable' in step) {
+        await this.s.begin(i, 'unstable');
+        this.wrote = true;
+        await unstableStep({ s: this.s, model: this.must().model, top: this.top, stack: 'crypt-aead' }, i, step.unstable);
+      }
       else if (typeof step !== 'string' && 'tables' in step) { await this.s.begin(i, 'tables'); await this.tables(i, step.tables); }
       else if (typeof step === 'string' || !('write' in step || 'read' in step || 'discard' in step || 'corrupt' in step)) {
         throw new InfraError(`steps[${i}]: ${JSON.stringify(step)} reached a ${this.spec.scenario.stack.type} cell (the loader refuses it)`);

@@ -79,6 +79,10 @@ export function checkAeadSteps(steps: Step[], p: { stack: 'crypt-aead' | 'luks2'
       if (step.race.offset + step.race.length > p.capacity && step.race.offset + step.race.length <= p.disk.size) errs.push(`steps[${i}].race: ends at ${step.race.offset + step.race.length}, beyond ${room} (the rest holds ${p.keeps})`);
       return;
     }
+    if ('unstable' in step) {
+      if (step.unstable.offset + step.unstable.length > p.capacity && step.unstable.offset + step.unstable.length <= p.disk.size) errs.push(`steps[${i}].unstable: ends at ${step.unstable.offset + step.unstable.length}, beyond ${room} (the rest holds ${p.keeps})`);
+      return;
+    }
     if ('corrupt' in step) {
       step.corrupt.blocks.forEach((b, j) => {
         if (b >= blocks) errs.push(`steps[${i}].corrupt.blocks[${j}]: block ${b} is beyond ${room}`);

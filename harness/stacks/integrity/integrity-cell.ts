@@ -22,6 +22,7 @@ import type { TransferPlan } from '../../run/session/disks.ts';
 import { auditStack, judgeKernelLog } from './integrity-checks.ts';
 import { applyFault, dataSectorRanges, type FlippedByte } from './integrity-faults.ts';
 import { raceStep } from './integrity-race.ts';
+import { unstableStep } from './integrity-unstable.ts';
 import { ChecksumTally, discardStep, flushStep, readStep, topDevice, writeStep, type IoContext } from './integrity-io.ts';
 import { checkTopDevice } from '../../run/session/io-refusal.ts';
 import { reloadTable, suspendResume } from '../../run/session/dm-reload.ts';
@@ -156,6 +157,13 @@ export class IntegrityCell {
         this.noteAreas({ offset: step.race.offset, length: step.race.length });
         this.wrote = true;
         await raceStep({ ...io, dm: { top: NAME, integrity: NAME }, reactivated: (wroteAfter) => this.churned(i, wroteAfter) }, i, step.race);
+      }
+      else if ('unstable' in step && this.spec.phase !== undefined) throw new UsageError(`steps[${i}].unstable: what a changing buffer leaves is the kernel's timing, which a compatibility pass cannot carry to the other kernel`);
+      else if ('unstable' in step) {
+        this.noteAreas({ offset: step.unstable.offset, length: step.unstable.length });
+        this.wrote = true;
+        if (this.mode === 'recovery') throw new UsageError(`steps[${i}].unstable: the stack is open in recovery mode, which refuses every write`);
+        await unstableStep({ ...io, stack: this.mode, tally: this.tally }, i, step.unstable);
       }
       else if ('ioError' in step) await this.ioError(step.ioError.blocks);
       else if ('crash' in step) { await this.crashSteps.crash(i, step.crash); this.wrote = false; }
