@@ -14,7 +14,7 @@ const IV = new Uint32Array([
 ]);
 
 /** RFC 7693 section 2.7; rounds 10 and 11 repeat rows 0 and 1. Entries are word indices times two. */
-const SIGMA = [
+const SIGMA_ROWS = [
   [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15],
   [14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3],
   [11, 8, 12, 0, 5, 2, 15, 13, 10, 14, 3, 6, 7, 1, 9, 4],
@@ -26,6 +26,7 @@ const SIGMA = [
   [6, 15, 14, 9, 11, 3, 0, 8, 12, 2, 13, 7, 1, 4, 10, 5],
   [10, 2, 8, 4, 7, 6, 1, 5, 15, 11, 9, 14, 3, 12, 13, 0],
 ].flatMap((row) => row.map((i) => 2 * i));
+const SIGMA8 = Uint8Array.from(SIGMA_ROWS);
 
 export const BLAKE2B_BLOCK_BYTES = 128;
 export const BLAKE2B_MAX_KEY_BYTES = 64;
@@ -33,48 +34,50 @@ export const BLAKE2B_MAX_KEY_BYTES = 64;
 const v = new Uint32Array(32);
 const m = new Uint32Array(32);
 
-/** v[a] += v[b] (64-bit, halves at a and a+1). */
-function add64(a: number, b: number): void {
-  const lo = v[a]! + v[b]!;
-  v[a + 1] = v[a + 1]! + v[b + 1]! + (lo >= 0x100000000 ? 1 : 0);
-  v[a] = lo;
-}
-
-/** v[a] += m[i] */
-function addMsg(a: number, i: number): void {
-  const lo = v[a]! + m[i]!;
-  v[a + 1] = v[a + 1]! + m[i + 1]! + (lo >= 0x100000000 ? 1 : 0);
-  v[a] = lo;
-}
-
-/** The mixing function G (RFC 7693 section 3.1) on word indices (times two) a, b, c, d and message words x, y. */
+/**
+ * The mixing function G (RFC 7693 section 3.1) on word indices (times two) a, b, c, d and message words x, y.
+ * 64-bit additions carry from the low half when the 32-bit sum wraps (the Uint32Array store reduces it).
+ */
 function g(a: number, b: number, c: number, d: number, x: number, y: number): void {
-  addMsg(a, x);
-  add64(a, b);
+  let al = v[a]! + v[b]! + m[x]!;
+  let ah = v[a + 1]! + v[b + 1]! + m[x + 1]! + Math.floor(al / 0x100000000);
+  al >>>= 0;
+  ah >>>= 0;
   // d = rotr64(d ^ a, 32): swap the halves
-  let lo = v[d]! ^ v[a]!;
-  let hi = v[d + 1]! ^ v[a + 1]!;
-  v[d] = hi;
-  v[d + 1] = lo;
-  add64(c, d);
+  let dl = (v[d + 1]! ^ ah) >>> 0;
+  let dh = (v[d]! ^ al) >>> 0;
+  let cl = v[c]! + dl;
+  let ch = (v[c + 1]! + dh + (cl >= 0x100000000 ? 1 : 0)) >>> 0;
+  cl >>>= 0;
   // b = rotr64(b ^ c, 24)
-  lo = v[b]! ^ v[c]!;
-  hi = v[b + 1]! ^ v[c + 1]!;
-  v[b] = (lo >>> 24) | (hi << 8);
-  v[b + 1] = (hi >>> 24) | (lo << 8);
-  add64(a, b);
-  addMsg(a, y);
+  let xl = v[b]! ^ cl;
+  let xh = v[b + 1]! ^ ch;
+  let bl = ((xl >>> 24) | (xh << 8)) >>> 0;
+  let bh = ((xh >>> 24) | (xl << 8)) >>> 0;
+  al = al + bl + m[y]!;
+  ah = (ah + bh + m[y + 1]! + Math.floor(al / 0x100000000)) >>> 0;
+  al >>>= 0;
   // d = rotr64(d ^ a, 16)
-  lo = v[d]! ^ v[a]!;
-  hi = v[d + 1]! ^ v[a + 1]!;
-  v[d] = (lo >>> 16) | (hi << 16);
-  v[d + 1] = (hi >>> 16) | (lo << 16);
-  add64(c, d);
+  xl = dl ^ al;
+  xh = dh ^ ah;
+  dl = ((xl >>> 16) | (xh << 16)) >>> 0;
+  dh = ((xh >>> 16) | (xl << 16)) >>> 0;
+  cl = cl + dl;
+  ch = (ch + dh + (cl >= 0x100000000 ? 1 : 0)) >>> 0;
+  cl >>>= 0;
   // b = rotr64(b ^ c, 63) = rotl64(b ^ c, 1)
-  lo = v[b]! ^ v[c]!;
-  hi = v[b + 1]! ^ v[c + 1]!;
-  v[b] = (hi >>> 31) | (lo << 1);
-  v[b + 1] = (lo >>> 31) | (hi << 1);
+  xl = bl ^ cl;
+  xh = bh ^ ch;
+  bl = (xh >>> 31) | (xl << 1);
+  bh = (xl >>> 31) | (xh << 1);
+  v[a] = al;
+  v[a + 1] = ah;
+  v[b] = bl;
+  v[b + 1] = bh;
+  v[c] = cl;
+  v[c + 1] = ch;
+  v[d] = dl;
+  v[d + 1] = dh;
 }
 
 /** Incremental BLAKE2b: update() any number of times, then digest() once. */
@@ -140,14 +143,14 @@ export class Blake2b {
     }
     for (let r = 0; r < 12; r++) {
       const s = ((r % 10) * 16);
-      g(0, 8, 16, 24, SIGMA[s]!, SIGMA[s + 1]!);
-      g(2, 10, 18, 26, SIGMA[s + 2]!, SIGMA[s + 3]!);
-      g(4, 12, 20, 28, SIGMA[s + 4]!, SIGMA[s + 5]!);
-      g(6, 14, 22, 30, SIGMA[s + 6]!, SIGMA[s + 7]!);
-      g(0, 10, 20, 30, SIGMA[s + 8]!, SIGMA[s + 9]!);
-      g(2, 12, 22, 24, SIGMA[s + 10]!, SIGMA[s + 11]!);
-      g(4, 14, 16, 26, SIGMA[s + 12]!, SIGMA[s + 13]!);
-      g(6, 8, 18, 28, SIGMA[s + 14]!, SIGMA[s + 15]!);
+      g(0, 8, 16, 24, SIGMA8[s]!, SIGMA8[s + 1]!);
+      g(2, 10, 18, 26, SIGMA8[s + 2]!, SIGMA8[s + 3]!);
+      g(4, 12, 20, 28, SIGMA8[s + 4]!, SIGMA8[s + 5]!);
+      g(6, 14, 22, 30, SIGMA8[s + 6]!, SIGMA8[s + 7]!);
+      g(0, 10, 20, 30, SIGMA8[s + 8]!, SIGMA8[s + 9]!);
+      g(2, 12, 22, 24, SIGMA8[s + 10]!, SIGMA8[s + 11]!);
+      g(4, 14, 16, 26, SIGMA8[s + 12]!, SIGMA8[s + 13]!);
+      g(6, 8, 18, 28, SIGMA8[s + 14]!, SIGMA8[s + 15]!);
     }
     for (let i = 0; i < 16; i++) h[i] = h[i]! ^ v[i]! ^ v[i + 16]!;
   }
