@@ -36,7 +36,7 @@ const m = new Uint32Array(32);
 
 /**
  * The mixing function G (RFC 7693 section 3.1) on word indices (times two) a, b, c, d and message words x, y.
- * 64-bit additions carry from the low half when the 32-bit sum wraps (the Uint32Array store reduces it).
+ * A 64-bit addition adds the low halves as doubles and carries what passes 2^32 into the high half.
  */
 function g(a: number, b: number, c: number, d: number, x: number, y: number): void {
   let al = v[a]! + v[b]! + m[x]!;
