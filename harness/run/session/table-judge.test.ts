@@ -1,0 +1,20 @@
+import { describe, expect, it } from 'vitest';
+import { judgeTableMode } from './table-judge.ts';
+
+// `dmsetup table ih-int` after `integritysetup open --integrity-bitmap-mode` (Debian 6.1)
+const BITMAP = '0 126912 integrity 254:0 0 4 B 8 block_size:512 sectors_per_bit:8192 bitmap_flush_interval:10000 buffer_sectors:128 interleave_sectors:32768 journal_sectors:1024 internal_hash:crc32c fix_padding\n';
+
+describe('judgeTableMode', () => {
+  it('agrees when the live table has the mode the open asked for', () => {
+    expect(judgeTableMode(4, BITMAP, { letter: 'B', mode: 'bitmap' })).toEqual([]);
+  });
+
+  it('finds a doctored table: journal mode where the open asked for bitmap, and a line that is no integrity table', () => {
+    expect(judgeTableMode(4, BITMAP.replace(' B 8 ', ' J 8 '), { letter: 'B', mode: 'bitmap' })).toEqual([
+      { step: 4, kind: 'open-mode', expected: 'table mode B (bitmap)', found: 'mode J' },
+    ]);
+    expect(judgeTableMode(4, '0 126912 linear 254:0 0\n', { letter: 'R', mode: 'recovery' })).toEqual([
+      { step: 4, kind: 'open-mode', expected: 'table mode R (recovery)', found: "'0 126912 linear 254:0 0'" },
+    ]);
+  });
+});
