@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ChecksumTally } from '../../stacks/integrity/integrity-io.ts';
 import { splitByStep } from './kernel-log.ts';
-import { judgeAeadLog, judgeKernelLog } from './log-judge.ts';
+import { judgeAeadLog, judgeKernelLog, judgeRefusalLog } from './log-judge.ts';
 
 const DMESG = `[    1.0] boot line
 [    3.0] ih: step 4 open
@@ -81,3 +81,27 @@ describe('judgeAeadLog', () => {
     ]);
   });
 });
+
+describe('judgeRefusalLog', () => {
+  const log = `[    7.0] ih: step 2 tables
+[    7.1] device-mapper: table: 253:3: integrity: Invalid argument count (-EINVAL)
+[    7.2] device-mapper: ioctl: error adding target to table
+[    7.3] device-mapper: table: 253:3: integrity: Device too small (-EINVAL)
+[    8.0] ih: step 3 close
+`;
+  const refusals = [{ error: 'Invalid argument count', errno: 'EINVAL' }, { error: 'Device too small', errno: 'EINVAL' }];
+
+  it("finds each refusal's line in order, with the model's errno", () => {
+    expect(judgeRefusalLog(2, log, refusals, 'integrity')).toEqual([]);
+  });
+
+  it('finds a doctored log: another errno, and a refusal line gone', () => {
+    expect(judgeRefusalLog(2, log.replace('Device too small (-EINVAL)', 'Device too small (-ENOMEM)'), refusals, 'integrity')).toEqual([
+      { step: 2, kind: 'table-errno', expected: "-EINVAL for 'Device too small'", found: 'device-mapper: table: 253:3: integrity: Device too small (-ENOMEM)' },
+    ]);
+    expect(judgeRefusalLog(2, log.replace('[    7.1] device-mapper: table: 253:3: integrity: Invalid argument count (-EINVAL)\n', ''), refusals, 'integrity')).toEqual([
+      { step: 2, kind: 'log-missing', expected: "a kernel line 'integrity: Invalid argument count'", found: 'device-mapper: table: 253:3: integrity: Device too small (-EINVAL)' },
+    ]);
+  });
+});
+

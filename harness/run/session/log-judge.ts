@@ -70,3 +70,26 @@ export function judgeAeadLog(step: number, dmesg: string, mayFail: ReadonlySet<n
   }));
   return { disagreements, blocks };
 }
+
+/**
+ * Each refused table's kernel line in step i, in order: "device-mapper: table: <dev>: <target>: <error>",
+ * with " (-<errno>)" after it on kernels that print one, which must then be the model's.
+ */
+export function judgeRefusalLog(i: number, dmesg: string, refusals: ReadonlyArray<{ error: string; errno: string | undefined }>, target: 'integrity' | 'crypt'): Disagreement[] {
+  const out: Disagreement[] = [];
+  const lines = (splitByStep(dmesg).get(i) ?? []).filter((l) => l.includes(`: ${target}: `) && /device-mapper: table: /.test(l));
+  let from = 0;
+  for (const want of refusals) {
+    const at = lines.findIndex((l, j) => j >= from && l.includes(`${target}: ${want.error}`));
+    if (at < 0) {
+      out.push({ step: i, kind: 'log-missing', expected: `a kernel line '${target}: ${want.error}'`, found: lines.slice(from).join(' | ') || 'no refusal line' });
+      continue;
+    }
+    from = at + 1;
+    const errno = lines[at]!.match(/\(-(E[A-Z]+)\)\s*$/)?.[1];
+    if (errno !== undefined && want.errno !== undefined && errno !== want.errno) {
+      out.push({ step: i, kind: 'table-errno', expected: `-${want.errno} for '${want.error}'`, found: lines[at]!.trim() });
+    }
+  }
+  return out;
+}

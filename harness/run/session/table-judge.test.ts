@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { judgeTableMode } from './table-judge.ts';
+import { judgeShownTable, judgeTableMode } from './table-judge.ts';
 
 // `dmsetup table ih-int` after `integritysetup open --integrity-bitmap-mode` (Debian 6.1)
 const BITMAP = '0 126912 integrity 254:0 0 4 B 8 block_size:512 sectors_per_bit:8192 bitmap_flush_interval:10000 buffer_sectors:128 interleave_sectors:32768 journal_sectors:1024 internal_hash:crc32c fix_padding\n';
@@ -18,3 +18,13 @@ describe('judgeTableMode', () => {
     ]);
   });
 });
+
+describe('judgeShownTable', () => {
+  it('agrees with the mode and tag size the ctr model says, and finds a doctored table with another tag size', () => {
+    expect(judgeShownTable(2, BITMAP, { mode: 'B', tagSize: 4 })).toEqual([]);
+    expect(judgeShownTable(2, BITMAP.replace(' 4 B 8 ', ' 8 B 8 '), { mode: 'B', tagSize: 4 })).toEqual([
+      { step: 2, kind: 'table-shown', expected: 'mode B, tag size 4', found: 'mode B, tag size 8' },
+    ]);
+  });
+});
+

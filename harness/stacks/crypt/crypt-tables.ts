@@ -27,7 +27,7 @@ import { parseIntegrityPlaceholder, type IntegrityPlaceholder } from './integrit
 import type { TableTry } from '../../scenario/schema.ts';
 import type { GuestSession } from '../../run/session/cell.ts';
 import type { CellDisks } from '../../run/session/guest-disks.ts';
-import { judgeRefusalLines, resolveTableArgs, TRY_NAME, type Named } from '../integrity/integrity-tables.ts';
+import { checkRefusalLines, resolveTableArgs, TRY_NAME, type Named } from '../integrity/integrity-tables.ts';
 
 export interface CryptTablesContext {
   s: GuestSession;
@@ -152,7 +152,7 @@ export async function runCryptTablesStep(ctx: CryptTablesContext, i: number, tab
   await leftover(s, i);
   // a step that threw leaves them to the guest's state check, which retires a guest with devices left
   for (const name of [...made].reverse()) await s.must(['dmsetup', 'remove', name]);
-  if (refusals.length > 0) await judgeRefusalLines(s, i, refusals, 'crypt');
+  if (refusals.length > 0) await checkRefusalLines(s, i, refusals, 'crypt');
   s.note(`${tables.length} table(s): ${tables.length - refusals.length} accepted (${used} written and read back), ${refusals.length} refused as the model says`);
 }
 

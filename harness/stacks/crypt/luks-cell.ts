@@ -25,7 +25,7 @@ import { unavailableAlgorithm } from '../../run/session/guest-untested.ts';
 import { KernelFailure, SkipCell, type CellSpec, type GuestSession } from '../../run/session/cell.ts';
 import type { TransferPlan } from '../../run/session/disks.ts';
 import {
-  LUKS_INTEGRITY_NAME, LUKS_NAME, luksCloseArgv, luksFormatArgv, luksOpenArgv, luksTableProblems, parseDmTable, PASSPHRASE_FILE, VOLUME_KEY_FILE,
+  LUKS_INTEGRITY_NAME, LUKS_NAME, luksCloseArgv, luksFormatArgv, luksOpenArgv, judgeLuksTables, parseDmTable, PASSPHRASE_FILE, VOLUME_KEY_FILE,
 } from './luks-stack.ts';
 
 /** 2 x 16 KiB header copies are all cryptsetup writes by default; the parser finds larger ones too */
@@ -153,14 +153,14 @@ export class LuksCell extends AeadCell {
   private async checkTables(): Promise<void> {
     const { sb } = this.must();
     const seg = this.segment!;
-    const crypt = parseDmTable((await this.s.must(['dmsetup', 'table', LUKS_NAME])).stdout.toString());
-    const integrity = parseDmTable((await this.s.must(['dmsetup', 'table', LUKS_INTEGRITY_NAME])).stdout.toString());
-    const problems = luksTableProblems(crypt, integrity, {
+    const crypt = (await this.s.must(['dmsetup', 'table', LUKS_NAME])).stdout.toString();
+    const integrity = (await this.s.must(['dmsetup', 'table', LUKS_INTEGRITY_NAME])).stdout.toString();
+    const found = judgeLuksTables(crypt, integrity, {
       cipher: this.cipher, keyBytes: this.key.length, ivOffset: seg.ivTweak, sectorSize: seg.sectorSize,
       sectors: sb.providedDataSectors, dataOffsetSectors: seg.offset / 512,
     });
-    for (const p of problems) this.s.disagree({ step: -1, kind: 'luks2-table', expected: 'the stack the model built from the header', found: p });
-    this.s.note(`tables: ${crypt[0]?.args[0]} integrity:${this.cipher.tupleSize}:aead on ${LUKS_INTEGRITY_NAME} at ${seg.offset / 512}; ${problems.length} difference(s)`);
+    found.forEach((d) => this.s.disagree(d));
+    this.s.note(`tables: ${parseDmTable(crypt)[0]?.args[0]} integrity:${this.cipher.tupleSize}:aead on ${LUKS_INTEGRITY_NAME} at ${seg.offset / 512}; ${found.length} difference(s)`);
   }
 
   protected async close(): Promise<void> {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseCryptCipher } from '../../model/crypt/cipher.ts';
-import { luksFormatArgv, luksOpenArgv, luksTableProblems, parseDmTable } from './luks-stack.ts';
+import { judgeLuksTables, luksFormatArgv, luksOpenArgv, luksTableProblems, parseDmTable } from './luks-stack.ts';
 
 const gcm = parseCryptCipher('capi:gcm(aes)-random');
 const plain64 = parseCryptCipher('capi:authenc(hmac(sha256),xts(aes))-plain64');
@@ -49,5 +49,12 @@ describe('the tables cryptsetup loaded, against the model', () => {
       'integrity block_size: expected 4096, got 512',
     ]);
     expect(luksTableProblems([], parseDmTable(gcmIntegrity), want)).toEqual(["crypt table: expected one crypt target, got ''"]);
+  });
+
+  it('judge a doctored table: dm-integrity beneath in bitmap mode, a disagreement for the stack', () => {
+    expect(judgeLuksTables(gcmCrypt.replace(/^ih-luks: /, ''), gcmIntegrity, want)).toEqual([]);
+    expect(judgeLuksTables(gcmCrypt.replace(/^ih-luks: /, ''), gcmIntegrity.replace(' 28 J ', ' 28 B '), want)).toEqual([
+      { step: -1, kind: 'luks2-table', expected: 'the stack the model built from the header', found: 'integrity mode: expected J, got B' },
+    ]);
   });
 });

@@ -7,6 +7,7 @@
 import type { CryptAeadCipher } from '../../model/crypt/cipher.ts';
 import { luks2KeySizeBits } from '../../model/luks2/segment.ts';
 import type { Luks2Stack } from './luks-schema.ts';
+import type { Disagreement } from '../../run/session/observations.ts';
 
 export const LUKS_NAME = 'ih-luks';
 /** cryptsetup names the dm-integrity device under an integrity LUKS2 device <name>_dif */
@@ -85,3 +86,13 @@ export function luksTableProblems(
   expect('integrity block_size', want.sectorSize, bsOpt ? Number(bsOpt.split(':')[1]) : 512);
   return out;
 }
+
+/**
+ * The tables `dmsetup table` showed of the open LUKS2 stack (crypt on top, dm-integrity beneath) against
+ * the stack the model built from the header: one disagreement per difference (step -1: setup).
+ */
+export function judgeLuksTables(cryptText: string, integrityText: string, want: Parameters<typeof luksTableProblems>[2]): Disagreement[] {
+  return luksTableProblems(parseDmTable(cryptText), parseDmTable(integrityText), want)
+    .map((p) => ({ step: -1, kind: 'luks2-table', expected: 'the stack the model built from the header', found: p }));
+}
+

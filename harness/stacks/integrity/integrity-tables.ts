@@ -7,16 +7,16 @@
  */
 import { expectCtr, type CtrDevice, type CtrOutcome } from '../../model/integrity/ctr.ts';
 import { ctrKernel } from '../../model/integrity/ctr-kernel.ts';
-import { parseIntegrityTable } from '../../model/integrity/activation.ts';
 import { parseIntegritySuperblock, SB_BYTES, SB_FLAG } from '../../model/integrity/superblock.ts';
 import { ModelInputError } from '../../model/errors.ts';
 import { InfraError, UsageError } from '../../errors.ts';
 import type { TableTry } from '../../scenario/schema.ts';
 import type { GuestSession } from '../../run/session/cell.ts';
 import type { CellDisks } from '../../run/session/guest-disks.ts';
-import { splitByStep } from '../../run/session/kernel-log.ts';
 import { parseIntegrityStatus } from './integrity-stack.ts';
 import { judgeSuperblockKept } from '../../run/session/superblock-judge.ts';
+import { judgeRefusalLog } from '../../run/session/log-judge.ts';
+import { judgeShownTable } from '../../run/session/table-judge.ts';
 
 export const TRY_NAME = 'ih-try';
 /** What a `crash` table leaves as it was while live: the superblock and the start of the journal (the bitmap). */
@@ -138,7 +138,7 @@ export async function runTablesStep(ctx: TablesContext, i: number, tables: Table
     }
     for (const d of [...named].reverse()) if (d.helper) await s.must(['dmsetup', 'remove', d.helper.name]);
   }
-  if (refusals.length > 0) await judgeRefusalLines(ctx.s, i, refusals, 'integrity');
+  if (refusals.length > 0) await checkRefusalLines(ctx.s, i, refusals, 'integrity');
   s.note(`${tables.length} table(s): ${tables.length - refusals.length} accepted, ${refusals.length} refused as the model says`);
 }
 
@@ -154,10 +154,7 @@ async function accepted(ctx: TablesContext, i: number, exitCode: number | null, 
     s.disagree({ step: i, kind: 'table-size', expected: `${want.providedDataSectors} provided data sectors`, found: String(st?.providedDataSectors) });
   }
   // the table the target reports back (its STATUSTYPE_TABLE) names the mode and tag size it runs with
-  const shown = parseIntegrityTable((await s.must(['dmsetup', 'table', TRY_NAME])).stdout.toString());
-  if (shown?.mode !== want.mode || shown.tagSize !== want.tagSize) {
-    s.disagree({ step: i, kind: 'table-shown', expected: `mode ${want.mode}, tag size ${want.tagSize}`, found: shown ? `mode ${shown.mode}, tag size ${shown.tagSize}` : 'no integrity table' });
-  }
+  judgeShownTable(i, (await s.must(['dmsetup', 'table', TRY_NAME])).stdout.toString(), want).forEach((d) => s.disagree(d));
   const live = crash && sbAt !== undefined ? await s.images.readAt(ctx.disks.host(sbAt.disk), sbAt.offset, CRASH_AREA) : undefined;
   await s.must(['dmsetup', 'remove', TRY_NAME]);
   if (live !== undefined && sbAt !== undefined) {
@@ -190,23 +187,7 @@ async function accepted(ctx: TablesContext, i: number, exitCode: number | null, 
   for (const [f, w, got] of diffs) if (w !== got) s.disagree({ step: i, kind: 'format', expected: `superblock ${f} ${w} (the ctr model)`, found: String(got) });
 }
 
-/**
- * Each refusal's line, in order: "device-mapper: table: <dev>: <target>: <error>", with " (-<errno>)" after it
- * on kernels that print one, which must then be the model's.
- */
-export async function judgeRefusalLines(s: GuestSession, i: number, refusals: Array<{ error: string; errno: string | undefined }>, target: 'integrity' | 'crypt'): Promise<void> {
-  const lines = (splitByStep((await s.must(['dmesg'])).stdout.toString()).get(i) ?? []).filter((l) => l.includes(`: ${target}: `) && /device-mapper: table: /.test(l));
-  let from = 0;
-  for (const want of refusals) {
-    const at = lines.findIndex((l, j) => j >= from && l.includes(`${target}: ${want.error}`));
-    if (at < 0) {
-      s.disagree({ step: i, kind: 'log-missing', expected: `a kernel line '${target}: ${want.error}'`, found: lines.slice(from).join(' | ') || 'no refusal line' });
-      continue;
-    }
-    from = at + 1;
-    const errno = lines[at]!.match(/\(-(E[A-Z]+)\)\s*$/)?.[1];
-    if (errno !== undefined && want.errno !== undefined && errno !== want.errno) {
-      s.disagree({ step: i, kind: 'table-errno', expected: `-${want.errno} for '${want.error}'`, found: lines[at]!.trim() });
-    }
-  }
+/** The refusals' kernel lines in step i's dmesg (log-judge.ts judges them). */
+export async function checkRefusalLines(s: GuestSession, i: number, refusals: ReadonlyArray<{ error: string; errno: string | undefined }>, target: 'integrity' | 'crypt'): Promise<void> {
+  judgeRefusalLog(i, (await s.must(['dmesg'])).stdout.toString(), refusals, target).forEach((d) => s.disagree(d));
 }
