@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { planIntegrityFormat } from '../../model/integrity/format.ts';
 import { encodeIntegritySuperblock, parseIntegritySuperblock, SB_FLAG } from '../../model/integrity/superblock.ts';
-import { CTR_FORMAT_FIELDS, judgeSuperblockFormat, judgeSuperblockKept, planned, readKernelSuperblock } from './superblock-judge.ts';
+import { CTR_FORMAT_FIELDS, judgeCtrSuperblock, judgeSuperblockFormat, judgeSuperblockKept, planned, readKernelSuperblock } from './superblock-judge.ts';
 
 // what the model plans for a 64 MiB disk with crc32c tags (4 bytes), 512-byte sectors, fix_padding
 const want = planIntegrityFormat({ deviceSectors: 131072, tagSize: 4, sectorsPerBlock: 1, fixPadding: true, internalHash: true });
@@ -64,3 +64,18 @@ describe('judgeSuperblockKept', () => {
     ]);
   });
 });
+
+describe('judgeCtrSuperblock', () => {
+  it("agrees with the superblock the ctr model predicted, and finds a doctored one's tag size and an unreadable one", () => {
+    expect(judgeCtrSuperblock(2, area(), want, 'spare superblock')).toEqual([]);
+    const doctored = area();
+    doctored.writeUInt16LE(8, 10);
+    expect(judgeCtrSuperblock(2, doctored, want, 'spare superblock')).toEqual([
+      { step: 2, kind: 'format', expected: 'superblock tagSize 4 (the ctr model)', found: '8' },
+    ]);
+    expect(judgeCtrSuperblock(2, Buffer.alloc(512), want, 'spare superblock')).toEqual([
+      { step: 2, kind: 'format', expected: 'the superblock the ctr formats', found: expect.stringContaining('spare superblock') },
+    ]);
+  });
+});
+

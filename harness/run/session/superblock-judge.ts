@@ -4,7 +4,7 @@
  * model's flags for a raw table, and a superblock a refused activation must leave as it was. Pure: the
  * step reads the superblock and records what this returns.
  */
-import { parseIntegritySuperblock, type IntegritySuperblock } from '../../model/integrity/superblock.ts';
+import { parseIntegritySuperblock, SB_FLAG, type IntegritySuperblock, type IntegritySuperblockFields } from '../../model/integrity/superblock.ts';
 import { ModelInputError } from '../../model/errors.ts';
 import type { Disagreement } from './observations.ts';
 
@@ -67,3 +67,22 @@ export function readKernelSuperblock(area: Buffer, what: string): { sb: Integrit
 export function judgeSuperblockKept(step: number, before: Buffer, after: Buffer, expected: string): Disagreement[] {
   return after.equals(before) ? [] : [{ step, kind: 'superblock-rewritten', expected, found: 'the superblock area changed' }];
 }
+
+/**
+ * The superblock an accepted raw table formatted (the tables step reads it once the table is removed)
+ * against the one the ctr model predicted: every field and the flag bits the model predicts.
+ */
+export function judgeCtrSuperblock(step: number, area: Buffer, want: IntegritySuperblockFields, what: string): Disagreement[] {
+  const read = readKernelSuperblock(area, what);
+  if ('unreadable' in read) return [{ step, kind: 'format', expected: 'the superblock the ctr formats', found: read.unreadable }];
+  const { sb } = read;
+  const kept = SB_FLAG.HAVE_JOURNAL_MAC | SB_FLAG.FIXED_PADDING | SB_FLAG.FIXED_HMAC;
+  const diffs: Array<[string, number, number]> = [
+    ['version', want.version, sb.version], ['log2InterleaveSectors', want.log2InterleaveSectors, sb.log2InterleaveSectors], ['tagSize', want.tagSize, sb.tagSize],
+    ['journalSections', want.journalSections, sb.journalSections], ['providedDataSectors', want.providedDataSectors, sb.providedDataSectors],
+    ['log2SectorsPerBlock', want.log2SectorsPerBlock, sb.log2SectorsPerBlock], ['log2BlocksPerBitmapBit', want.log2BlocksPerBitmapBit, sb.log2BlocksPerBitmapBit],
+    ['flags', want.flags & kept, sb.flags & kept],
+  ];
+  return diffs.filter(([, w, got]) => w !== got).map(([f, w, got]) => ({ step, kind: 'format', expected: `superblock ${f} ${w} (the ctr model)`, found: String(got) }));
+}
+

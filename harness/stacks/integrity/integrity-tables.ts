@@ -7,14 +7,14 @@
  */
 import { expectCtr, type CtrDevice, type CtrOutcome } from '../../model/integrity/ctr.ts';
 import { ctrKernel } from '../../model/integrity/ctr-kernel.ts';
-import { parseIntegritySuperblock, SB_BYTES, SB_FLAG } from '../../model/integrity/superblock.ts';
+import { SB_BYTES } from '../../model/integrity/superblock.ts';
 import { ModelInputError } from '../../model/errors.ts';
 import { InfraError, UsageError } from '../../errors.ts';
 import type { TableTry } from '../../scenario/schema.ts';
 import type { GuestSession } from '../../run/session/cell.ts';
 import type { CellDisks } from '../../run/session/guest-disks.ts';
 import { parseIntegrityStatus } from './integrity-stack.ts';
-import { judgeSuperblockKept } from '../../run/session/superblock-judge.ts';
+import { judgeCtrSuperblock, judgeSuperblockKept } from '../../run/session/superblock-judge.ts';
 import { judgeRefusalLog } from '../../run/session/log-judge.ts';
 import { judgeShownTable } from '../../run/session/table-judge.ts';
 
@@ -168,23 +168,7 @@ async function accepted(ctx: TablesContext, i: number, exitCode: number | null, 
     if (want.mode === 'R') judgeSuperblockKept(i, before, after, 'recovery mode writes nothing').forEach((d) => s.disagree(d));
     return;
   }
-  let sb;
-  try {
-    sb = parseIntegritySuperblock(after, `${sbAt.disk} superblock`);
-  } catch (e) {
-    if (!(e instanceof ModelInputError)) throw e;
-    s.disagree({ step: i, kind: 'format', expected: 'the superblock the ctr formats', found: e.message });
-    return;
-  }
-  const kept = SB_FLAG.HAVE_JOURNAL_MAC | SB_FLAG.FIXED_PADDING | SB_FLAG.FIXED_HMAC;
-  const p = want.superblock;
-  const diffs: Array<[string, number, number]> = [
-    ['version', p.version, sb.version], ['log2InterleaveSectors', p.log2InterleaveSectors, sb.log2InterleaveSectors], ['tagSize', p.tagSize, sb.tagSize],
-    ['journalSections', p.journalSections, sb.journalSections], ['providedDataSectors', p.providedDataSectors, sb.providedDataSectors],
-    ['log2SectorsPerBlock', p.log2SectorsPerBlock, sb.log2SectorsPerBlock], ['log2BlocksPerBitmapBit', p.log2BlocksPerBitmapBit, sb.log2BlocksPerBitmapBit],
-    ['flags', p.flags & kept, sb.flags & kept],
-  ];
-  for (const [f, w, got] of diffs) if (w !== got) s.disagree({ step: i, kind: 'format', expected: `superblock ${f} ${w} (the ctr model)`, found: String(got) });
+  judgeCtrSuperblock(i, after, want.superblock, `${sbAt.disk} superblock`).forEach((d) => s.disagree(d));
 }
 
 /** The refusals' kernel lines in step i's dmesg (log-judge.ts judges them). */
