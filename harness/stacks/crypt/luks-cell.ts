@@ -17,7 +17,7 @@ import { parseIntegritySuperblock, SB_BYTES, type IntegritySuperblock } from '..
 import { planLuks2Integrity } from '../../model/luks2/format.ts';
 import { parseLuks2Header } from '../../model/luks2/header.ts';
 import {
-  LUKS2_DEFAULT_DATA_OFFSET, luks2DataSegment, luks2FormatCipher, luks2HeaderIntegrity, luks2SegmentCipher, type Luks2DataSegment,
+  luks2DataSegment, luks2FormatCipher, luks2SegmentCipher, type Luks2DataSegment,
 } from '../../model/luks2/segment.ts';
 import type { Luks2Stack } from './luks-schema.ts';
 import { AeadCell } from './aead-cell.ts';
@@ -25,7 +25,7 @@ import { unavailableAlgorithm } from '../../run/session/guest-untested.ts';
 import { KernelFailure, SkipCell, type CellSpec, type GuestSession } from '../../run/session/cell.ts';
 import type { TransferPlan } from '../../run/session/disks.ts';
 import {
-  LUKS_INTEGRITY_NAME, LUKS_NAME, luksCloseArgv, luksFormatArgv, luksOpenArgv, judgeLuksTables, parseDmTable, PASSPHRASE_FILE, VOLUME_KEY_FILE,
+  LUKS_INTEGRITY_NAME, LUKS_NAME, luksCloseArgv, luksFormatArgv, luksOpenArgv, judgeLuksSegment, judgeLuksTables, parseDmTable, PASSPHRASE_FILE, VOLUME_KEY_FILE,
 } from './luks-stack.ts';
 
 /** 2 x 16 KiB header copies are all cryptsetup writes by default; the parser finds larger ones too */
@@ -104,16 +104,7 @@ export class LuksCell extends AeadCell {
 
   /** Format drift in the header: what luksFormat was asked for must be what it wrote. */
   private checkSegment(seg: Luks2DataSegment): void {
-    const d = (what: string, want: string | number, got: string | number | undefined) => {
-      if (String(want) !== String(got)) this.s.disagree({ step: -1, kind: 'luks2-header', expected: `${what} ${want}`, found: String(got) });
-    };
-    d('data offset', LUKS2_DEFAULT_DATA_OFFSET, seg.offset);
-    d('encryption', this.stack.cipher, seg.encryption);
-    d('integrity', luks2HeaderIntegrity(this.stack.integrity), seg.integrity);
-    d('sector_size', this.stack.sectorSize, seg.sectorSize);
-    d('volume key bytes', this.key.length, seg.volumeKeyBytes);
-    d('size', 'dynamic', seg.size);
-    if (seg.offset < seg.keyslotsEnd) d('data offset at or after the key slots area end', seg.keyslotsEnd, seg.offset);
+    judgeLuksSegment(seg, this.stack, this.key.length).forEach((d) => this.s.disagree(d));
   }
 
   /** Format drift in dm-integrity: the superblock must be what the kernel's defaults give at that offset. */
