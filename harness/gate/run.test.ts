@@ -393,7 +393,10 @@ describe('parseGateArgs', () => {
     const quick = await plan();
     expect(quick.cells.some((c) => c.scenario.id.startsWith('crash/'))).toBe(false);
     expect(quick.cells.some((c) => c.scenario.id.startsWith('integrity/'))).toBe(true);
-    expect(quick.slowNotRun?.globs).toEqual(expect.arrayContaining(['crash/*', 'crypt/016-integrity-without-profile', 'integrity/053-profile-conflict-reload']));
+    expect(quick.slowNotRun?.globs).toEqual(expect.arrayContaining([
+      'crash/*', 'crypt/016-integrity-without-profile', 'crypt/017-gcm-race-suspend-reload', 'integrity/053-profile-conflict-reload',
+      'integrity/060-race-suspend-reload-journal',
+    ]));
     const all = await plan('--slow');
     expect(all.cells.filter((c) => c.scenario.id.startsWith('crash/')).length).toBe(2 * quick.slowNotRun!.scenarios.filter((id) => id.startsWith('crash/')).length);
     expect(all.cells.filter((c) => c.scenario.id === 'integrity/053-profile-conflict-reload')).toHaveLength(2);

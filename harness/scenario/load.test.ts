@@ -102,8 +102,9 @@ stack: { type: crypt-aead, disk: data, cipher: "capi:gcm(aes)-random" }
     for (const s of all.filter((x) => x.id.startsWith('crash/'))) expect(s.slow, s.id).toMatch(/\S/);
     // besides them the races (2-vCPU guests) and the scenarios that fail by known kernel bugs (docs/matrix.md)
     expect(all.filter((x) => !x.id.startsWith('crash/') && x.slow !== undefined).map((x) => x.id)).toEqual([
-      'crypt/015-gcm-race-4k', 'crypt/016-integrity-without-profile', 'integrity/047-race-journal-4k', 'integrity/048-race-bitmap-512',
-      'integrity/053-profile-conflict-reload', 'integrity/054-race-direct-1k',
+      'crypt/015-gcm-race-4k', 'crypt/016-integrity-without-profile', 'crypt/017-gcm-race-suspend-reload', 'integrity/047-race-journal-4k',
+      'integrity/048-race-bitmap-512', 'integrity/053-profile-conflict-reload', 'integrity/054-race-direct-1k',
+      'integrity/060-race-suspend-reload-journal',
     ]);
   });
 });

@@ -130,6 +130,27 @@ const kill = z.strictObject({
  * model (harness/model/integrity/race.ts) judges what each read saw from the I/Os' times, then adopts what
  * the range holds once every writer is done.
  */
+const churnCycle = z.strictObject({
+  /** dmsetup suspend's flags: none, --noflush, --nolockfs or both */
+  suspend: z.enum(['default', 'noflush', 'nolockfs', 'noflush,nolockfs']).default('default'),
+  /** between suspend and resume: no reload (the same target instance resumes), the device's own table, or a tuned one (session/tuned-table.ts) */
+  reload: z.enum(['none', 'same', 'tuned']).default('none'),
+});
+
+/**
+ * While the race runs, its device is suspended, held `holdMs`, optionally reloaded and resumed, then left
+ * active `gapMs`, cycle after cycle (cycle k as `cycles[k % cycles.length]`) until every racer is done and every
+ * cycle ran once; each
+ * dmsetup command's times and exit status are observations (model/integrity/race-churn.ts judges them).
+ * `device`: the stack's top device, or (crypt-aead) the dm-integrity device beneath dm-crypt.
+ */
+const churn = z.strictObject({
+  device: z.enum(['top', 'integrity']).default('top'),
+  cycles: z.array(churnCycle).min(1).max(8),
+  holdMs: z.number().int().min(0).max(2000).default(20),
+  gapMs: z.number().int().min(0).max(2000).default(50),
+});
+
 const race = z.strictObject({
   offset: size,
   length: size,
@@ -140,6 +161,7 @@ const race = z.strictObject({
   writePercent: z.number().int().min(0).max(100).default(50),
   /** draws every I/O's kind, place and size: the same seed issues the same I/Os (their timing is the kernel's) */
   seed: z.number().int().nonnegative().max(2 ** 32 - 1).default(1),
+  churn: churn.optional(),
 });
 
 export const stepSchema = z.union([
@@ -236,3 +258,4 @@ export type CrashOp = z.infer<typeof crashOpSchema>;
 export type KillStep = z.infer<typeof kill>;
 export type TableTry = z.infer<typeof tableTry>;
 export type RaceStep = z.infer<typeof race>;
+export type RaceChurnSpec = z.infer<typeof churn>;

@@ -199,3 +199,20 @@ describe('ih-io argv on the compiled io.c', () => {
     expect(r.stderr).toMatch(/unknown or misplaced option '--out'/);
   });
 });
+
+describe('ih-io race argv with a churn', () => {
+  const race = { cmd: 'race', dev: '/dev/mapper/ih-int', offset: 0, length: 65536, block: 4096, procs: 4, ops: 10, qd: 8, maxBlocks: 8, writePercent: 50, seed: 1, tag: 2 } as const;
+
+  it('writes the device, each table, each cycle as FLAGS/TABLE and the times in microseconds', () => {
+    expect(ioArgv({ ...race, churn: { dm: 'ih-int', tables: ['0 8 t a', '0 8 t b'], cycles: [{ flags: 'default', table: 1 }, { flags: 'noflush,nolockfs' }], holdUs: 20000, gapUs: 0 } }).slice(24))
+      .toEqual(['--churn-dev', 'ih-int', '--churn-table', '0 8 t a', '--churn-table', '0 8 t b', '--churn-cycle', 'default/1', '--churn-cycle', 'noflush,nolockfs/-',
+        '--churn-hold-us', '20000', '--churn-gap-us', '0']);
+  });
+
+  it('refuses a path for a name, a cycle naming no table and no cycle at all', () => {
+    const churn = { dm: 'ih-int', tables: [], cycles: [{ flags: 'noflush' as const }], holdUs: 0, gapUs: 0 };
+    expect(() => ioArgv({ ...race, churn: { ...churn, dm: '/dev/mapper/ih-int' } })).toThrow(/device-mapper name/);
+    expect(() => ioArgv({ ...race, churn: { ...churn, cycles: [{ flags: 'default', table: 0 }] } })).toThrow(/table 0 of 0/);
+    expect(() => ioArgv({ ...race, churn: { ...churn, cycles: [] } })).toThrow(/1 to 8/);
+  });
+});

@@ -17,7 +17,7 @@ import { cryptAeadVerifier } from '../../model/crypt/verifier.ts';
 import type { IntegrityDeviceModel } from '../../model/integrity/device.ts';
 import type { IntegrityGeometry } from '../../model/integrity/geometry.ts';
 import type { IntegritySuperblock } from '../../model/integrity/superblock.ts';
-import type { IoRange, TableTry } from '../../scenario/schema.ts';
+import type { IoRange, RaceStep, TableTry } from '../../scenario/schema.ts';
 import { KernelFailure, type CellSpec, type GuestSession } from '../../run/session/cell.ts';
 import { CellCrashSteps } from '../../crash/steps/cell-crash.ts';
 import { auditRaw, type CrashStack } from '../../crash/steps/crash-stack.ts';
@@ -32,6 +32,7 @@ import { judgeImageAudit } from '../../run/session/audit-judge.ts';
 import { judgeDiscard } from '../../run/session/result-judge.ts';
 import { judgeWrite } from '../../run/session/write-judge.ts';
 import { closedJournalBlocks } from '../integrity/closed-journal.ts';
+import { integrityStatusFields } from '../integrity/integrity-requirements.ts';
 import { blockList, expectedBlockData, judgeRead } from '../../run/session/read-judge.ts';
 import { checkRequirements } from '../../run/session/requirements.ts';
 import type { GuestFacts } from '../../scenario/requirements.ts';
@@ -131,7 +132,7 @@ export abstract class AeadCell {
       else if (typeof step !== 'string' && 'crash' in step) { await this.s.begin(i, 'crash'); await this.crashSteps.crash(i, step.crash); this.wrote = false; }
       else if (typeof step !== 'string' && 'kill' in step) { await this.s.begin(i, 'kill'); await this.crashSteps.kill(i, step.kill); this.wrote = false; }
       else if (typeof step !== 'string' && 'race' in step && this.spec.phase !== undefined) throw new UsageError(`steps[${i}].race: a race's outcome is the kernel's timing, which a compatibility pass cannot carry to the other kernel`);
-      else if (typeof step !== 'string' && 'race' in step) { await this.s.begin(i, 'race'); this.wrote = true; await raceStep({ s: this.s, model: this.must().model, top: this.top }, i, step.race); }
+      else if (typeof step !== 'string' && 'race' in step) { await this.s.begin(i, 'race'); this.wrote = true; await this.race(i, step.race); }
       else if (typeof step !== 'string' && 'tables' in step) { await this.s.begin(i, 'tables'); await this.tables(i, step.tables); }
       else if (typeof step === 'string' || !('write' in step || 'read' in step || 'discard' in step || 'corrupt' in step)) {
         throw new InfraError(`steps[${i}]: ${JSON.stringify(step)} reached a ${this.spec.scenario.stack.type} cell (the loader refuses it)`);
@@ -162,6 +163,18 @@ export abstract class AeadCell {
     if (how === 'reload') await reloadTable(this.s, this.names.crypt);
     else await suspendResume(this.s, this.names.crypt);
     await checkTopDevice(this.s, i, this.topDevice());
+  }
+
+  /**
+   * The race, under a churn of the crypt device or of dm-integrity beneath it. A churn of dm-integrity
+   * deactivates and activates it each round, as a reload does: wrote_to_journal starts again.
+   */
+  private async race(i: number, r: RaceStep): Promise<void> {
+    await raceStep({
+      s: this.s, model: this.must().model, top: this.top, dm: { top: this.names.crypt, integrity: this.names.integrity },
+      reactivated: async (wroteAfter) => { this.wrote = wroteAfter; },
+    }, i, r);
+    if (r.churn !== undefined) await checkTopDevice(this.s, i, this.topDevice());
   }
 
   /** blocks whose entries the last close left in dm-integrity's journal: the next open writes them again */
@@ -319,8 +332,10 @@ export abstract class AeadCell {
     const { sb } = this.must();
     const r = await this.s.must(['dmsetup', 'status', this.names.integrity]);
     this.s.expect({ op: 'status', device: this.names.integrity, mismatches: [0, 0] }, 'last');
-    const j = judgeIntegrityStatus(i, r.stdout.toString(), { providedDataSectors: sb.providedDataSectors, mismatches: { min: 0, max: 0 }, why: 'no internal hash under dm-crypt' });
-    if (j.status === undefined) throw new KernelFailure(`dmsetup status ${this.names.integrity}: unexpected output '${r.stdout.toString().trim()}'`);
+    const target = this.facts?.targets.get('integrity');
+    const fields = integrityStatusFields(target);
+    const j = judgeIntegrityStatus(i, r.stdout.toString(), { providedDataSectors: sb.providedDataSectors, mismatches: { min: 0, max: 0 }, why: 'no internal hash under dm-crypt', fields });
+    if (j.status === undefined) throw new KernelFailure(`dmsetup status ${this.names.integrity}: unexpected output '${r.stdout.toString().trim()}' (integrity target ${target ?? '?'}: ${fields} status fields)`);
     j.disagreements.forEach((d) => this.s.disagree(d));
     const c = await this.s.must(['dmsetup', 'status', this.names.crypt]);
     judgeCryptStatus(i, c.stdout.toString(), sb.providedDataSectors).forEach((d) => this.s.disagree(d));

@@ -22,6 +22,7 @@ import {
 import type { TransferPlan } from '../../run/session/disks.ts';
 import type { TableTry } from '../../scenario/schema.ts';
 import { runCryptTablesStep } from './crypt-tables.ts';
+import { cryptsetupFixesPadding } from '../integrity/integrity-requirements.ts';
 
 export class CryptCell extends AeadCell {
   private readonly stack: CryptAeadStack;
@@ -42,7 +43,7 @@ export class CryptCell extends AeadCell {
     const bs = this.stack.sectorSize;
     // the compatibility pass's reader takes the superblock another kernel wrote
     if (this.spec.phase !== 'read') {
-      await this.s.must(dmCreateArgv(FORMAT_NAME, integrityTable({ device: this.disks.dev(this.stack.disk), sectors: bs / 512, tagSize: this.cipher.tupleSize, mode: this.stack.mode, blockSize: bs })));
+      await this.s.must(dmCreateArgv(FORMAT_NAME, integrityTable({ device: this.disks.dev(this.stack.disk), sectors: bs / 512, tagSize: this.cipher.tupleSize, mode: this.stack.mode, blockSize: bs, fixPadding: this.fixPadding() })));
       await this.s.must(dmRemoveArgv(FORMAT_NAME));
     }
     const read = readKernelSuperblock(await this.s.images.readAt(this.disks.host(this.stack.disk), 0, SB_BYTES), `${this.stack.disk} superblock`);
@@ -54,14 +55,20 @@ export class CryptCell extends AeadCell {
     this.s.note(`dm-integrity: ${sb.providedDataSectors} sectors, ${sb.tagSize}-byte tags, ${model.blockSize}-byte blocks, superblock v${sb.version}`);
   }
 
+  /** The table asks for fix_padding, as cryptsetup does, where the target has it (4.13's 1.0.0 does not). */
+  private fixPadding(): boolean {
+    return cryptsetupFixesPadding(this.facts?.targets.get('integrity'));
+  }
+
   /** Format drift: the superblock must be what the model predicts from the kernel's format rules. */
   private checkFormat(sb: IntegritySuperblock): void {
     const disk = this.spec.scenario.disks.find((d) => d.name === this.stack.disk)!;
+    const fixPadding = this.fixPadding();
     const want = planIntegrityFormat({
       deviceSectors: disk.size / 512, tagSize: this.cipher.tupleSize, sectorsPerBlock: this.stack.sectorSize / 512,
-      fixPadding: true, bitmapMode: this.stack.mode === 'bitmap',
+      fixPadding, bitmapMode: this.stack.mode === 'bitmap',
     });
-    this.checkSuperblock(sb, want, 'table asked for fix_padding');
+    this.checkSuperblock(sb, want, fixPadding ? 'table asked for fix_padding' : `integrity target ${this.facts?.targets.get('integrity') ?? '?'} has no fix_padding: legacy padding`, fixPadding);
   }
 
   protected async open(first: boolean): Promise<void> {
@@ -69,7 +76,7 @@ export class CryptCell extends AeadCell {
     const data = this.lowerDevice ?? this.disks.dev(this.stack.disk);
     // drop the guest's cached view of the disk: the host may have changed it while the stack was closed
     await this.s.must(['blockdev', '--flushbufs', data]);
-    const integrity = (discards: boolean) => integrityTable({ device: data, sectors: sb.providedDataSectors, tagSize: this.cipher.tupleSize, mode: this.stack.mode, blockSize: this.stack.sectorSize, allowDiscards: discards });
+    const integrity = (discards: boolean) => integrityTable({ device: data, sectors: sb.providedDataSectors, tagSize: this.cipher.tupleSize, mode: this.stack.mode, blockSize: this.stack.sectorSize, allowDiscards: discards, fixPadding: this.fixPadding() });
     if (first && this.stack.allowDiscards) await this.checkIntegrityDiscardRefusal(integrity(true));
     await this.s.must(dmCreateArgv(INTEGRITY_NAME, integrity(false)));
     if (first) await this.requireIntegrityProfile();

@@ -10,14 +10,17 @@ import { ModelInputError } from '../../model/errors.ts';
 import type { CryptAeadStack } from './crypt-schema.ts';
 import type { Step } from '../../scenario/schema.ts';
 
-/** Bytes the crypt device offers on a disk of `diskBytes`, as dm-integrity formats it under this stack. */
+/**
+ * Bytes the crypt device offers on a disk of `diskBytes`, as dm-integrity formats it under this stack: the
+ * smaller of the two paddings, since the cell asks for fix_padding only where the kernel's target has it.
+ */
 export function cryptAeadCapacity(stack: CryptAeadStack, diskBytes: number): number {
   const c = parseCryptCipher(stack.cipher);
-  const f = planIntegrityFormat({
+  const sectors = (fixPadding: boolean) => planIntegrityFormat({
     deviceSectors: diskBytes / 512, tagSize: c.tupleSize, sectorsPerBlock: stack.sectorSize / 512,
-    fixPadding: true, bitmapMode: stack.mode === 'bitmap',
-  });
-  return f.providedDataSectors * 512;
+    fixPadding, bitmapMode: stack.mode === 'bitmap',
+  }).providedDataSectors;
+  return Math.min(sectors(true), sectors(false)) * 512;
 }
 
 export function checkCryptAeadScenario(stack: CryptAeadStack, steps: Step[], disk: { name: string; size: number } | undefined): string[] {

@@ -13,8 +13,8 @@ export function aeadNeeds(st: CryptAeadStack | Luks2Stack, steps: readonly Step[
   // dm-crypt AEAD on dm-integrity, from dmsetup tables (crypt-aead) or cryptsetup (luks2)
   targets.add('integrity');
   targets.add('crypt');
-  // the crypt-aead cell's dm-integrity table asks for fix_padding (crypt-stack.ts)
-  if (st.type === 'crypt-aead') atLeast('integrity', INTEGRITY_TARGET.fixPadding);
+  // the crypt-aead cell's dm-integrity table asks for fix_padding only where the target has it (crypt-cell.ts)
+  if (st.type === 'crypt-aead' && st.mode === 'bitmap') atLeast('integrity', INTEGRITY_TARGET.bitmap);
   if (st.allowDiscards) atLeast('integrity', INTEGRITY_TARGET.allowDiscards);
   if (st.type === 'crypt-aead') {
     for (const flag of st.flags) {

@@ -8,10 +8,13 @@ const authenc = parseCryptCipher('capi:authenc(hmac(sha256),xts(aes))-random');
 
 describe('tables', () => {
   it('builds dm-integrity without internal hash, with the tuple as tag size', () => {
-    expect(integrityTable({ device: '/dev/vda', sectors: 122928, tagSize: 28, mode: 'journal', blockSize: 512 }))
+    expect(integrityTable({ device: '/dev/vda', sectors: 122928, tagSize: 28, mode: 'journal', blockSize: 512, fixPadding: true }))
       .toBe('0 122928 integrity /dev/vda 0 28 J 1 fix_padding');
-    expect(integrityTable({ device: '/dev/vda', sectors: 8, tagSize: 48, mode: 'direct', blockSize: 4096 }))
+    expect(integrityTable({ device: '/dev/vda', sectors: 8, tagSize: 48, mode: 'direct', blockSize: 4096, fixPadding: true }))
       .toBe('0 8 integrity /dev/vda 0 48 D 2 block_size:4096 fix_padding');
+    // a target before 1.4.0 (4.13's 1.0.0) has no fix_padding: the table leaves it out, as cryptsetup does
+    expect(integrityTable({ device: '/dev/vda', sectors: 122928, tagSize: 28, mode: 'journal', blockSize: 512, fixPadding: false }))
+      .toBe('0 122928 integrity /dev/vda 0 28 J 0');
   });
 
   it('builds dm-crypt with integrity:<tuple>:aead and sector_size only when not 512', () => {
@@ -23,7 +26,7 @@ describe('tables', () => {
   });
 
   it('puts allow_discards in the feature list of either layer when asked', () => {
-    expect(integrityTable({ device: '/dev/vda', sectors: 8, tagSize: 28, mode: 'journal', blockSize: 512, allowDiscards: true }))
+    expect(integrityTable({ device: '/dev/vda', sectors: 8, tagSize: 28, mode: 'journal', blockSize: 512, allowDiscards: true, fixPadding: true }))
       .toBe('0 8 integrity /dev/vda 0 28 J 2 fix_padding allow_discards');
     expect(cryptTable({ sectors: 100, cipher: gcm, key: Buffer.alloc(32, 0xab), lower: '/dev/mapper/ih-int', sectorSize: 512, allowDiscards: true }))
       .toBe(`0 100 crypt capi:gcm(aes)-random ${'ab'.repeat(32)} 0 /dev/mapper/ih-int 0 2 allow_discards integrity:28:aead`);

@@ -6,7 +6,7 @@
  * one without (the tags are dm-crypt's tuples), so dm-integrity is built with a table, as cryptsetup does
  * for LUKS2 --integrity aead: with a zeroed superblock area the target formats itself on first load
  * (dm_integrity_ctr() -> initialize_superblock()), nothing is wiped, and never-written sectors have no
- * valid tuple. fix_padding is what cryptsetup 2.x asks for on new devices.
+ * valid tuple. fix_padding is what cryptsetup 2.x asks for on new devices, where the target has it (1.4.0).
  */
 import type { CryptAeadCipher } from '../../model/crypt/cipher.ts';
 import type { CryptAeadStack } from './crypt-schema.ts';
@@ -18,9 +18,9 @@ export const FORMAT_NAME = 'ih-int-format';
 
 const MODE_LETTER: Record<CryptAeadStack['mode'], string> = { journal: 'J', bitmap: 'B', direct: 'D' };
 
-export function integrityTable(p: { device: string; sectors: number; tagSize: number; mode: CryptAeadStack['mode']; blockSize: number; allowDiscards?: boolean }): string {
-  const opts = [...(p.blockSize !== 512 ? [`block_size:${p.blockSize}`] : []), 'fix_padding', ...(p.allowDiscards ? ['allow_discards'] : [])];
-  return `0 ${p.sectors} integrity ${p.device} 0 ${p.tagSize} ${MODE_LETTER[p.mode]} ${opts.length} ${opts.join(' ')}`;
+export function integrityTable(p: { device: string; sectors: number; tagSize: number; mode: CryptAeadStack['mode']; blockSize: number; allowDiscards?: boolean; fixPadding: boolean }): string {
+  const opts = [...(p.blockSize !== 512 ? [`block_size:${p.blockSize}`] : []), ...(p.fixPadding ? ['fix_padding'] : []), ...(p.allowDiscards ? ['allow_discards'] : [])];
+  return `0 ${p.sectors} integrity ${p.device} 0 ${p.tagSize} ${MODE_LETTER[p.mode]} ${[opts.length, ...opts].join(' ')}`;
 }
 
 export function cryptTable(p: { sectors: number; cipher: CryptAeadCipher; key: Buffer; lower: string; sectorSize: number; allowDiscards?: boolean; flags?: readonly string[] }): string {

@@ -32,6 +32,7 @@ import {
 import { judgeIntegrityStatus } from '../../run/session/status-judge.ts';
 import { CTR_FORMAT_FIELDS, judgeSuperblockFormat, judgeSuperblockKept, planned, readKernelSuperblock } from '../../run/session/superblock-judge.ts';
 import { judgeTableMode } from '../../run/session/table-judge.ts';
+import { integrityStatusFields } from './integrity-requirements.ts';
 import { CellDisks, writePayload } from '../../run/session/guest-disks.ts';
 import { PayloadIndex } from '../../repro/expect.ts';
 import { writePattern } from '../../scenario/payload.ts';
@@ -149,7 +150,11 @@ export class IntegrityCell {
       else if ('read' in step) { this.noteAreas(step.read); await readStep(io, i, step.read); }
       else if ('discard' in step) await discardStep(io, i, step.discard);
       else if ('race' in step && this.spec.phase !== undefined) throw new UsageError(`steps[${i}].race: a race's outcome is the kernel's timing, which a compatibility pass cannot carry to the other kernel`);
-      else if ('race' in step) { this.noteAreas({ offset: step.race.offset, length: step.race.length }); this.wrote = true; await raceStep(io, i, step.race); }
+      else if ('race' in step) {
+        this.noteAreas({ offset: step.race.offset, length: step.race.length });
+        this.wrote = true;
+        await raceStep({ ...io, dm: { top: NAME, integrity: NAME }, reactivated: (wroteAfter) => this.churned(i, wroteAfter) }, i, step.race);
+      }
       else if ('ioError' in step) await this.ioError(step.ioError.blocks);
       else if ('crash' in step) { await this.crashSteps.crash(i, step.crash); this.wrote = false; }
       else if ('kill' in step) { await this.crashSteps.kill(i, step.kill); this.wrote = false; }
@@ -439,6 +444,15 @@ export class IntegrityCell {
     if (!model.failedErrno) await checkTopDevice(this.s, i, topDevice(this.ioContext()));
   }
 
+  /** After a race's churn: its rounds deactivated and activated the target as a reload step does. */
+  private async churned(i: number, wroteAfter: boolean): Promise<void> {
+    const model = this.modelOrThrow();
+    this.wrote = wroteAfter;
+    model.deactivate();
+    model.activate({ recovery: this.mode === 'recovery' });
+    if (!model.failedErrno) await checkTopDevice(this.s, i, topDevice(this.ioContext()));
+  }
+
   private async close(step: number): Promise<void> {
     await this.s.must(this.raw ? ['dmsetup', 'remove', NAME] : integrityCloseArgv(NAME));
     this.isOpen = false;
@@ -501,10 +515,14 @@ export class IntegrityCell {
     const r = await this.s.must(['dmsetup', 'status', NAME]);
     const model = this.modelOrThrow();
     const { min, max } = this.tally.window;
-    const j = judgeIntegrityStatus(i, r.stdout.toString(), { providedDataSectors: model.providedDataSectors, mismatches: { min, max } });
-    if (j.status === undefined) throw new KernelFailure(`dmsetup status ${NAME}: unexpected output '${r.stdout.toString().trim()}'`);
+    const target = this.facts?.targets.get('integrity');
+    const fields = integrityStatusFields(target);
+    const j = judgeIntegrityStatus(i, r.stdout.toString(), { providedDataSectors: model.providedDataSectors, mismatches: { min, max }, fields });
+    if (j.status === undefined) throw new KernelFailure(`dmsetup status ${NAME}: unexpected output '${r.stdout.toString().trim()}' (integrity target ${target ?? '?'}: ${fields} status fields)`);
     this.s.expect({ op: 'status', device: NAME, mismatches: [this.tally.modelWindow.min, this.tally.modelWindow.max] }, 'last');
     j.disagreements.forEach((d) => this.s.disagree(d));
-    this.s.note(`mismatches ${j.status.mismatches} (model ${min === max ? min : `${min}..${max}`})`);
+    this.s.note(j.status.mismatches !== undefined
+      ? `mismatches ${j.status.mismatches} (model ${min === max ? min : `${min}..${max}`})`
+      : `integrity target ${target ?? '?'} has no mismatch counter (model ${min === max ? min : `${min}..${max}`}, not observable)`);
   }
 }

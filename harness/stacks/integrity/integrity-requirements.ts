@@ -3,6 +3,7 @@ import { isKeyedHash, kernelHashName } from '../../model/integrity/tags.ts';
 import type { Needs } from '../../scenario/needs.ts';
 import type { Step } from '../../scenario/schema.ts';
 import { compareVersions, parseVersion } from '../../scenario/versions.ts';
+import type { IntegrityStatusFields } from '../../run/session/status-judge.ts';
 import { OPEN_OPTIONS, type IntegrityStack } from './integrity-schema.ts';
 
 /**
@@ -17,7 +18,18 @@ export const INTEGRITY_TARGET = {
   resetRecalculate: '1.8.0',
   /** raw tables: the oldest target the ctr model describes (5.10's) */
   ctrModel: '1.6.0',
+  /** the status line: 1.0.0 (4.12, 4.13) prints nothing, 1.1.0 the mismatch counter, 1.2.0 adds size and recalculation */
+  statusCounter: '1.1.0',
+  statusFull: '1.2.0',
 } as const;
+
+/** The form of `dmsetup status` on a target of this version (unknown: today's). */
+export function integrityStatusFields(targetVersion: string | undefined): IntegrityStatusFields {
+  if (targetVersion === undefined) return 'full';
+  const v = parseVersion(targetVersion);
+  if (compareVersions(v, parseVersion(INTEGRITY_TARGET.statusFull)) >= 0) return 'full';
+  return compareVersions(v, parseVersion(INTEGRITY_TARGET.statusCounter)) >= 0 ? 'mismatches' : 'none';
+}
 
 /** Whether cryptsetup asks dm-integrity for fix_padding on a target of this version ("1.10.0"). */
 export function cryptsetupFixesPadding(targetVersion: string | undefined): boolean {
