@@ -1,7 +1,10 @@
 /**
- * The import graph's rules (docs/ARCHITECTURE.md): no import cycle anywhere in harness/ or vm/, and the layers
- * below the run (vm/, the reference model) never import from harness/run/. Imports are read with TypeScript's
- * own pre-processor, type-only imports included: a cycle of types still ties the modules' meaning together.
+ * The import graph's rules (docs/ARCHITECTURE.md): no import cycle anywhere in harness/ or vm/; the layers
+ * below the run (vm/, the reference model) never import from harness/run/; the scenario loader, which reads
+ * each stack type's schema from harness/stacks/, reaches nothing in harness/run/; a stack type reaches
+ * harness/run/ only through the guest session (harness/run/session/), which imports no stack type. Imports are
+ * read with TypeScript's own pre-processor, type-only imports included: a cycle of types still ties the
+ * modules' meaning together.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -55,6 +58,24 @@ export function cycles(graph: Map<string, string[]>): string[][] {
   return found;
 }
 
+/** Every module `from` reaches through its imports, itself left out unless a cycle leads back to it. */
+export function reach(graph: Map<string, string[]>, from: string): Set<string> {
+  const seen = new Set<string>();
+  const todo = [...(graph.get(from) ?? [])];
+  for (let m = todo.pop(); m !== undefined; m = todo.pop()) {
+    if (seen.has(m)) continue;
+    seen.add(m);
+    todo.push(...(graph.get(m) ?? []));
+  }
+  return seen;
+}
+
+/** `from -> to` for each import of a module under `from` (tests left out) into `to` that `allowed` does not allow. */
+function importsInto(graph: Map<string, string[]>, from: string, to: string, allowed: (dep: string) => boolean = () => false): string[] {
+  return [...graph].filter(([f]) => f.startsWith(from) && !f.endsWith('.test.ts'))
+    .flatMap(([f, deps]) => deps.filter((d) => d.startsWith(to) && !allowed(d)).map((d) => `${f} -> ${d}`));
+}
+
 describe('import graph', () => {
   const graph = importGraph([...sources('harness'), ...sources('vm')]);
 
@@ -76,5 +97,23 @@ describe('import graph', () => {
     const upward = [...graph].filter(([f]) => f.startsWith('vm/') || f.startsWith('harness/model/'))
       .flatMap(([f, deps]) => deps.filter((d) => d.startsWith('harness/run/')).map((d) => `${f} -> ${d}`));
     expect(upward).toEqual([]);
+  });
+
+  it('finds what a module reaches through others', () => {
+    const g = new Map([['a.ts', ['b.ts']], ['b.ts', ['c.ts']], ['c.ts', []], ['d.ts', ['a.ts']]]);
+    expect([...reach(g, 'a.ts')].sort()).toEqual(['b.ts', 'c.ts']);
+  });
+
+  it('keeps the scenario loader and the stack schemas it reads below harness/run/', () => {
+    const loader = [...graph.keys()].filter((f) => f.startsWith('harness/scenario/') && !f.endsWith('.test.ts'));
+    expect(loader).toContain('harness/scenario/load.ts');
+    const reached = new Set(loader.flatMap((f) => [...reach(graph, f)]));
+    expect(reached).toContain('harness/stacks/integrity/integrity-schema.ts');
+    expect([...reached].filter((f) => f.startsWith('harness/run/'))).toEqual([]);
+  });
+
+  it('lets a stack type reach harness/run/ only through the guest session, which imports no stack type', () => {
+    expect(importsInto(graph, 'harness/stacks/', 'harness/run/', (d) => d.startsWith('harness/run/session/'))).toEqual([]);
+    expect(importsInto(graph, 'harness/run/session/', 'harness/stacks/')).toEqual([]);
   });
 });

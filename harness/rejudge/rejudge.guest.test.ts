@@ -86,4 +86,48 @@ describe('npm run rejudge', () => {
     // the stored run itself is unchanged
     expect(readFileSync(join(doctored, 'summary.json'), 'utf8')).toBe(readFileSync(join(run, 'summary.json'), 'utf8'));
   });
+
+  it('finds what the pure judges of the kernel log, the tables and the audit must in doctored dmesg, dmsetup table and kept image', { timeout: 600_000 }, async () => {
+    expect(run, 'the first test made a run').not.toBe('');
+    const doctored = join(root, 'doctored-checks');
+    cpSync(run, doctored, { recursive: true, dereference: true });
+
+    // dmesg: a checksum line in step 0 (a write: no read there had to fail)
+    const integrity = observationsOf(doctored, 'integrity/001-crc32c-journal-corrupt');
+    const dmesgAt = integrity.records.findIndex((l) => l.startsWith('{"t":"cmd"') && l.includes('"argv":["dmesg"]'));
+    const dmesg = JSON.parse(integrity.records[dmesgAt]!) as Extract<Observation, { t: 'cmd' }>;
+    expect(dmesg.stdout).toMatch(/ih: step 1 /);
+    dmesg.stdout = dmesg.stdout.replace(/^.*ih: step 1 .*$/m, (l) => `[   99.0] device-mapper: integrity: dm-0: Checksum failed at sector 0x7\n${l}`);
+    integrity.records[dmesgAt] = JSON.stringify(dmesg);
+    save(integrity);
+
+    // dmsetup table: dm-integrity beneath LUKS2 in bitmap mode, which cryptsetup never asks for
+    const luks = observationsOf(doctored, 'luks/001-gcm-aead-wiped');
+    const tableAt = luks.records.findIndex((l) => l.startsWith('{"t":"cmd"') && l.includes('"argv":["dmsetup","table"') && l.includes(' integrity '));
+    const table = JSON.parse(luks.records[tableAt]!) as Extract<Observation, { t: 'cmd' }>;
+    table.stdout = table.stdout.replace(/ J /, ' B ');
+    luks.records[tableAt] = JSON.stringify(table);
+    save(luks);
+
+    // the kept image of the crypt cell: one byte flipped in its data area (2 MiB in, past superblock and journal)
+    const crypt = JSON.parse(readFileSync(join(doctored, 'summary.json'), 'utf8')) as Summary;
+    const image = join(doctored, crypt.cells.find((c) => c.scenario === 'crypt/002-gcm-corrupt-data-tag-iv')!.dir, 'disks', 'data.img');
+    const bytes = readFileSync(image);
+    bytes[2 * 1024 * 1024 + 100] = bytes[2 * 1024 * 1024 + 100]! ^ 0xff;
+    writeFileSync(image, bytes);
+
+    const r = await cli('rejudge.ts', [doctored, '--json']);
+    expect(r.exitCode, r.all).toBe(1);
+    const out = JSON.parse(r.stdout) as Pick<RunRejudgement, 'cells' | 'exitCode'>;
+    const kinds = (scenario: string) => {
+      const cell = out.cells.find((c) => c.id.endsWith(scenario))!;
+      expect(cell, scenario).toMatchObject({ before: 'pass', after: 'fail' });
+      return cell.executions[0]!.after!.disagreements.map((d) => [d.step, d.kind]);
+    };
+    expect(kinds('integrity/001-crc32c-journal-corrupt')).toEqual([[0, 'log-unexpected']]);
+    expect(kinds('luks/001-gcm-aead-wiped')).toEqual([[-1, 'luks2-table']]);
+    expect(kinds('crypt/002-gcm-corrupt-data-tag-iv').map(([, kind]) => String(kind).replace(/-.*$/, ''))).toEqual(['audit']);
+    expect(out.cells.find((c) => c.id.endsWith('integrity/003-hmac-direct-swap'))!.after).toBe('pass');
+  });
 });
+

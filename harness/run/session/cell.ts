@@ -12,7 +12,7 @@ import type { CellResult, Disagreement, Observation, ObservationHeader, StepReco
 import { RecordingImages, type HostImages } from './host-images.ts';
 import type { CommandExpectation, Expectation, HostOp } from '../../repro/types.ts';
 import { copyImage, createImage, planTransfers, type TransferPlan } from './disks.ts';
-import type { CorruptionTargetFn } from '../../stacks/integrity/integrity-faults.ts';
+import type { corruptionTarget } from '../../model/integrity/corrupt.ts';
 import { checkFreeSpace, scenarioSpace } from './free-space.ts';
 import { wantsRepro, writeRepro } from '../../repro/write.ts';
 
@@ -42,7 +42,7 @@ export interface CellSpec {
 
 export interface CellHooks {
   /** Where host corruptions go (default: the model's corruptionTarget). */
-  corruptionTarget?: CorruptionTargetFn;
+  corruptionTarget?: typeof corruptionTarget;
   /** Extra kernel command-line words (a test makes a guest that never starts its agent with them). */
   cmdline?: string[];
   /** Crash steps check with every write into dm-integrity's journal dropped from the replay (crash-stack.ts). */

@@ -21,3 +21,8 @@ export function splitByStep(dmesg: string): Map<number, string[]> {
   }
   return out;
 }
+
+/** Sectors named by dm-crypt's `INTEGRITY AEAD ERROR, sector <n>` lines (crypt-target-relative, 512-byte). */
+export function aeadErrorSectors(kernelLog: string): number[] {
+  return [...kernelLog.matchAll(/INTEGRITY AEAD ERROR, sector (\d+)/g)].map((m) => Number(m[1]));
+}

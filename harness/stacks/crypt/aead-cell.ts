@@ -10,12 +10,10 @@ import { ioArgv } from '../../../vm/agent/io-argv.ts';
 import { reloadTable, suspendResume } from '../../run/session/dm-reload.ts';
 import { InfraError, UsageError } from '../../errors.ts';
 import { raceStep } from '../integrity/integrity-race.ts';
-import { auditIntegrityImage } from '../../model/integrity/audit.ts';
 import { cryptCorruptionOffset, type CryptCorruption } from '../../model/crypt/corrupt.ts';
 import type { CryptAeadCipher } from '../../model/crypt/cipher.ts';
 import { expectCryptDiscard } from '../../model/crypt/discard.ts';
 import { cryptAeadVerifier } from '../../model/crypt/verifier.ts';
-import { ModelInputError } from '../../model/errors.ts';
 import type { IntegrityDeviceModel } from '../../model/integrity/device.ts';
 import type { IntegrityGeometry } from '../../model/integrity/geometry.ts';
 import type { IntegritySuperblock } from '../../model/integrity/superblock.ts';
@@ -24,11 +22,14 @@ import { KernelFailure, type CellSpec, type GuestSession } from '../../run/sessi
 import { CellCrashSteps } from '../../crash/steps/cell-crash.ts';
 import { auditRaw, type CrashStack } from '../../crash/steps/crash-stack.ts';
 import { unstableStep } from '../integrity/integrity-unstable.ts';
-import { aeadErrorSectors, dmRemoveArgv } from './crypt-stack.ts';
+import { dmRemoveArgv } from './crypt-stack.ts';
 import { ioSize, type TransferPlan } from '../../run/session/disks.ts';
 import { checkTopDevice, ioToolFailure, type TopDevice } from '../../run/session/io-refusal.ts';
 import { CellDisks, writePayload } from '../../run/session/guest-disks.ts';
 import { judgeCryptStatus, judgeIntegrityStatus } from '../../run/session/status-judge.ts';
+import { FORMAT_FIELDS, judgeSuperblockFormat, planned } from '../../run/session/superblock-judge.ts';
+import { judgeAeadLog } from '../../run/session/log-judge.ts';
+import { judgeImageAudit } from '../../run/session/audit-judge.ts';
 import { judgeDiscard } from '../../run/session/result-judge.ts';
 import { judgeWrite } from '../../run/session/write-judge.ts';
 import { closedJournalBlocks } from '../integrity/closed-journal.ts';
@@ -39,8 +40,6 @@ import type { GuestFacts } from '../../scenario/requirements.ts';
 import { readExpectation, type PayloadIndex } from '../../repro/expect.ts';
 import { writePattern } from '../../scenario/payload.ts';
 
-/** The superblock fields the model's format plan predicts. */
-const FORMAT_FIELDS = ['tagSize', 'log2SectorsPerBlock', 'log2InterleaveSectors', 'journalSections', 'providedDataSectors'] as const;
 
 export interface AeadState {
   model: IntegrityDeviceModel;
@@ -225,10 +224,7 @@ export abstract class AeadCell {
 
   /** Format drift: the superblock dm-integrity wrote against the model's format plan, field by field. */
   protected checkSuperblock(sb: IntegritySuperblock, want: Pick<IntegritySuperblock, (typeof FORMAT_FIELDS)[number]>, whyFixedPadding: string, padded = true): void {
-    for (const f of FORMAT_FIELDS) {
-      if (sb[f] !== want[f]) this.s.disagree({ step: -1, kind: 'format', expected: `superblock ${f} ${want[f]}`, found: String(sb[f]) });
-    }
-    if (sb.fixedPadding !== padded) this.s.disagree({ step: -1, kind: 'format', expected: `${padded ? '' : 'no '}fixed-padding flag (${whyFixedPadding})`, found: `flags 0x${sb.flags.toString(16)}` });
+    judgeSuperblockFormat(sb, { fields: planned(want), fixedPadding: { set: padded, why: whyFixedPadding } }).forEach((d) => this.s.disagree(d));
   }
 
   protected must(): AeadState {
@@ -357,11 +353,8 @@ export abstract class AeadCell {
   private async checkAeadLog(step: number): Promise<void> {
     const { model } = this.must();
     const log = (await this.s.must(['dmesg'])).stdout.toString();
-    const blocks = aeadErrorSectors(log).map((sector) => Math.floor(sector / model.sectorsPerBlock));
-    const unexpected = [...new Set(blocks.filter((b) => !this.mayFail.has(b)))];
-    for (const b of unexpected) {
-      this.s.disagree({ step, kind: 'aead-log', block: b, sector: b * model.sectorsPerBlock, expected: 'no AEAD error (no read of it had to fail)', found: 'INTEGRITY AEAD ERROR logged' });
-    }
+    const { disagreements, blocks } = judgeAeadLog(step, log, this.mayFail, model.sectorsPerBlock);
+    disagreements.forEach((d) => this.s.disagree(d));
     this.s.note(blocks.length ? `kernel logged AEAD errors for blocks ${blockList(blocks)}` : 'kernel logged no AEAD errors');
   }
 
@@ -369,24 +362,15 @@ export abstract class AeadCell {
   private async audit(step: number): Promise<void> {
     const { model } = this.must();
     const image = await this.s.images.wholeImage(this.disks.host(this.layout.disk));
-    let report;
-    try {
-      report = auditIntegrityImage(image, {
-        verifier: cryptAeadVerifier({ cipher: this.cipher, key: this.key, sectorSize: this.layout.sectorSize, ivOffsetSectors: this.ivOffset }),
-        startSector: this.startSector,
-        expected: model,
-        maxDisagreements: 100 + (this.pendingReplay?.size ?? 0),
-      });
-    } catch (e) {
-      if (e instanceof ModelInputError) throw new KernelFailure(`audit cannot read the disk the kernel left: ${e.message}`, { cause: e });
-      throw e;
-    }
-    const owed = report.disagreements.filter((d) => d.block !== null && this.pendingReplay?.has(d.block));
-    if (owed.length > 0) this.s.note(`audit: ${owed.length} difference(s) in blocks the closed journal still holds, left to its replay`);
-    for (const d of report.disagreements.filter((x) => !owed.includes(x))) {
-      this.s.disagree({ step, kind: `audit-${d.kind}`, ...(d.block !== null ? { block: d.block } : {}), ...(d.sector !== null ? { sector: d.sector } : {}),
-        expected: d.expected, found: `${d.found} (image offset ${d.offset})` });
-    }
+    const j = judgeImageAudit(step, image, {
+      verifier: cryptAeadVerifier({ cipher: this.cipher, key: this.key, sectorSize: this.layout.sectorSize, ivOffsetSectors: this.ivOffset }),
+      startSector: this.startSector,
+      expected: model,
+    }, this.pendingReplay ?? new Set(), { record: 100 });
+    if (j.report === undefined) throw new KernelFailure(`audit cannot read the disk the kernel left: ${j.unreadable!.message}`, { cause: j.unreadable });
+    const report = j.report;
+    if (j.owed > 0) this.s.note(`audit: ${j.owed} difference(s) in blocks the closed journal still holds, left to its replay`);
+    j.disagreements.forEach((d) => this.s.disagree(d));
     const b = report.blocks;
     this.s.note(`audit: ${b.valid} sectors decrypt, ${b.blank} never written, ${b.invalid} fail; ${report.disagreementCount} disagreement(s)`);
   }

@@ -6,11 +6,11 @@
 import { InfraError } from '../../errors.ts';
 import { INTEGRITY_DISCARD_REFUSAL, integrityTakesAllowDiscards } from '../../model/crypt/discard.ts';
 import { deriveCryptKey, parseCryptCipher, type CryptAeadCipher } from '../../model/crypt/cipher.ts';
-import { ModelInputError } from '../../model/errors.ts';
 import { IntegrityDeviceModel } from '../../model/integrity/device.ts';
 import { planIntegrityFormat } from '../../model/integrity/format.ts';
 import { integrityGeometry } from '../../model/integrity/geometry.ts';
-import { parseIntegritySuperblock, SB_BYTES, type IntegritySuperblock } from '../../model/integrity/superblock.ts';
+import { SB_BYTES, type IntegritySuperblock } from '../../model/integrity/superblock.ts';
+import { readKernelSuperblock } from '../../run/session/superblock-judge.ts';
 import type { CryptAeadStack } from './crypt-schema.ts';
 import { AeadCell } from './aead-cell.ts';
 import { unavailableAlgorithm } from '../../run/session/guest-untested.ts';
@@ -46,13 +46,9 @@ export class CryptCell extends AeadCell {
       await this.s.must(dmCreateArgv(FORMAT_NAME, integrityTable({ device: this.disks.dev(this.stack.disk), sectors: bs / 512, tagSize: this.cipher.tupleSize, mode: this.stack.mode, blockSize: bs, fixPadding: this.fixPadding() })));
       await this.s.must(dmRemoveArgv(FORMAT_NAME));
     }
-    let sb: IntegritySuperblock;
-    try {
-      sb = parseIntegritySuperblock(await this.s.images.readAt(this.disks.host(this.stack.disk), 0, SB_BYTES), `${this.stack.disk} superblock`);
-    } catch (e) {
-      if (e instanceof ModelInputError) throw new KernelFailure(`dm-integrity did not write a valid superblock: ${e.message}`, { cause: e });
-      throw e;
-    }
+    const read = readKernelSuperblock(await this.s.images.readAt(this.disks.host(this.stack.disk), 0, SB_BYTES), `${this.stack.disk} superblock`);
+    if ('unreadable' in read) throw new KernelFailure(`dm-integrity did not write a valid superblock: ${read.unreadable}`, { cause: read.cause });
+    const { sb } = read;
     this.checkFormat(sb);
     const model = new IntegrityDeviceModel({ sectorsPerBlock: 1 << sb.log2SectorsPerBlock, providedDataSectors: sb.providedDataSectors, wiped: false });
     this.state = { model, geom: integrityGeometry(sb), sb };

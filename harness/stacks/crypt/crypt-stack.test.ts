@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseCryptCipher } from '../../model/crypt/cipher.ts';
-import { aeadErrorSectors, classifyCryptCreateFailure, cryptoDriver, cryptTable, integrityTable, targetError } from './crypt-stack.ts';
+import { aeadErrorSectors } from '../../run/session/kernel-log.ts';
+import { classifyCryptCreateFailure, cryptoDriver, cryptTable, integrityTable, targetError } from './crypt-stack.ts';
 
 const gcm = parseCryptCipher('capi:gcm(aes)-random');
 const authenc = parseCryptCipher('capi:authenc(hmac(sha256),xts(aes))-random');

@@ -36,11 +36,6 @@ export function dmRemoveArgv(name: string): string[] {
   return ['dmsetup', 'remove', name];
 }
 
-/** Sectors named by dm-crypt's `INTEGRITY AEAD ERROR, sector <n>` lines (crypt-target-relative, 512-byte). */
-export function aeadErrorSectors(kernelLog: string): number[] {
-  return [...kernelLog.matchAll(/INTEGRITY AEAD ERROR, sector (\d+)/g)].map((m) => Number(m[1]));
-}
-
 /** The kernel's table-load complaint for a target: "device-mapper: table: 253:1: crypt: <error> (-ERRNO)". */
 export function targetError(kernelLog: string, target: string): string | undefined {
   const lines = kernelLog.split('\n').filter((l) => l.includes(`: ${target}: `) && l.includes('device-mapper: table:'));

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { integrityHelper, shownCryptOptions } from './crypt-tables.ts';
+import { shownCryptOptions } from '../../run/session/table-judge.ts';
+import { integrityHelper } from './crypt-tables.ts';
 import { parseIntegrityPlaceholder } from './integrity-placeholder.ts';
 import { planIntegrityFormat } from '../../model/integrity/format.ts';
 

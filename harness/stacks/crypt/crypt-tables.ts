@@ -15,10 +15,9 @@ import { createHash } from 'node:crypto';
 import { isCryptAeadSpec, parseCryptCipher } from '../../model/crypt/cipher.ts';
 import { expectCryptCtr, type CryptCtrOutcome, type CryptLower, type IntegrityProfile } from '../../model/crypt/ctr.ts';
 import { cryptAeadVerifier } from '../../model/crypt/verifier.ts';
-import { auditIntegrityImage } from '../../model/integrity/audit.ts';
 import { IntegrityDeviceModel } from '../../model/integrity/device.ts';
 import { diskProfile as blockProfile, NO_PROFILE } from '../../model/integrity/profile-stack.ts';
-import { parseIntegritySuperblock, SB_BYTES } from '../../model/integrity/superblock.ts';
+import { SB_BYTES } from '../../model/integrity/superblock.ts';
 import { cryptCtrKernel } from '../../model/crypt/ctr-kernel.ts';
 import { ModelInputError } from '../../model/errors.ts';
 import { planIntegrityFormat } from '../../model/integrity/format.ts';
@@ -27,7 +26,10 @@ import { parseIntegrityPlaceholder, type IntegrityPlaceholder } from './integrit
 import type { TableTry } from '../../scenario/schema.ts';
 import type { GuestSession } from '../../run/session/cell.ts';
 import type { CellDisks } from '../../run/session/guest-disks.ts';
-import { judgeRefusalLines, resolveTableArgs, TRY_NAME, type Named } from '../integrity/integrity-tables.ts';
+import { checkRefusalLines, resolveTableArgs, TRY_NAME, type Named } from '../integrity/integrity-tables.ts';
+import { judgeShownCryptTable } from '../../run/session/table-judge.ts';
+import { judgeImageAudit } from '../../run/session/audit-judge.ts';
+import { readKernelSuperblock } from '../../run/session/superblock-judge.ts';
 
 export interface CryptTablesContext {
   s: GuestSession;
@@ -152,7 +154,7 @@ export async function runCryptTablesStep(ctx: CryptTablesContext, i: number, tab
   await leftover(s, i);
   // a step that threw leaves them to the guest's state check, which retires a guest with devices left
   for (const name of [...made].reverse()) await s.must(['dmsetup', 'remove', name]);
-  if (refusals.length > 0) await judgeRefusalLines(s, i, refusals, 'crypt');
+  if (refusals.length > 0) await checkRefusalLines(s, i, refusals, 'crypt');
   s.note(`${tables.length} table(s): ${tables.length - refusals.length} accepted (${used} written and read back), ${refusals.length} refused as the model says`);
 }
 
@@ -177,20 +179,22 @@ async function auditWritten(ctx: CryptTablesContext, i: number, n: number, line:
   const host = ctx.disks.host(disk);
   const area = await ctx.s.images.readAt(host, 0, SB_BYTES);
   const image = await ctx.s.images.wholeImage(host);
-  let report;
+  const unreadable = (why: string) => ctx.s.disagree({ step: i, kind: 'audit', expected: `table ${n}: a dm-integrity image the AEAD model reads`, found: why });
+  const read = readKernelSuperblock(area, `${disk} superblock`);
+  if ('unreadable' in read) return unreadable(read.unreadable);
+  let model;
   try {
-    const sb = parseIntegritySuperblock(area, `${disk} superblock`);
-    const model = new IntegrityDeviceModel({ sectorsPerBlock: 1 << sb.log2SectorsPerBlock, providedDataSectors: sb.providedDataSectors, wiped: false });
+    model = new IntegrityDeviceModel({ sectorsPerBlock: 1 << read.sb.log2SectorsPerBlock, providedDataSectors: read.sb.providedDataSectors, wiped: false });
     model.write(0, roundTripData(ctx.seed, n, length * 512));
-    report = auditIntegrityImage(image, { verifier: cryptAeadVerifier({ cipher, key: Buffer.from(key, 'hex'), sectorSize: want.sectorSize, ivOffsetSectors: 0 }), expected: model, maxDisagreements: 10 });
   } catch (e) {
     if (!(e instanceof ModelInputError)) throw e;
-    ctx.s.disagree({ step: i, kind: 'audit', expected: `table ${n}: a dm-integrity image the AEAD model reads`, found: e.message });
-    return;
+    return unreadable(e.message);
   }
-  for (const d of report.disagreements) {
-    ctx.s.disagree({ step: i, kind: `audit-${d.kind}`, ...(d.block !== null ? { block: d.block } : {}), expected: `table ${n} on ${disk}: ${d.expected}`, found: `${d.found} (image offset ${d.offset})` });
-  }
+  const j = judgeImageAudit(i, image, { verifier: cryptAeadVerifier({ cipher, key: Buffer.from(key, 'hex'), sectorSize: want.sectorSize, ivOffsetSectors: 0 }), expected: model }, new Set(), { record: 10 });
+  if (j.report === undefined) return unreadable(j.unreadable!.message);
+  const report = j.report;
+  // a helper's findings name the table and disk; the block is the helper's, no sector of the stack's
+  for (const { sector: _, ...d } of j.disagreements) ctx.s.disagree({ ...d, expected: `table ${n} on ${disk}: ${d.expected}` });
   ctx.s.note(`table ${n}: ${disk} audited with ${spec}: ${report.blocks.valid} sectors decrypt, ${report.blocks.blank} never written, ${report.disagreementCount} disagreement(s)`);
 }
 
@@ -199,15 +203,6 @@ function roundTripData(seed: string, n: number, bytes: number): Buffer {
   const data = Buffer.alloc(bytes);
   for (let off = 0; off < bytes; off += 32) createHash('sha256').update(`${seed}:sector:${n}:${off}`).digest().copy(data, off);
   return data;
-}
-
-/** What `dmsetup table` shows back of crypt_status(): the integrity argument and the sector size. */
-export function shownCryptOptions(shown: string): { integrity: string | undefined; sectorSize: number } {
-  const words = shown.trim().split(/\s+/);
-  return {
-    integrity: words.find((w) => w.startsWith('integrity:')),
-    sectorSize: Number(words.find((w) => w.startsWith('sector_size:'))?.slice('sector_size:'.length) ?? 512),
-  };
 }
 
 /**
@@ -222,11 +217,7 @@ async function accepted(ctx: CryptTablesContext, i: number, n: number, exitCode:
     await s.run(['dmsetup', 'remove', TRY_NAME]);
     return false;
   }
-  const shown = shownCryptOptions((await s.must(['dmsetup', 'table', TRY_NAME])).stdout.toString());
-  const integrity = want.tagSize ? `integrity:${want.tagSize}:${want.aead ? 'aead' : 'none'}` : undefined;
-  if (shown.integrity !== integrity || shown.sectorSize !== want.sectorSize) {
-    s.disagree({ step: i, kind: 'table-shown', expected: `${integrity ?? 'no integrity'}, sector_size ${want.sectorSize}`, found: `${shown.integrity ?? 'no integrity'}, sector_size ${shown.sectorSize}` });
-  }
+  judgeShownCryptTable(i, (await s.must(['dmsetup', 'table', TRY_NAME])).stdout.toString(), want).forEach((d) => s.disagree(d));
   // a tag size the ctr never checked (none for a sector-derived IV; 0 for a random IV on a 6.10+ kernel, where
   // crypt_integrity_ctr() only asks that the IV fit the tuple): what I/O then does is not modelled
   const io = want.usesIntegrity ? want.tagSize > 0 : want.tagSize === 0;

@@ -17,7 +17,7 @@ import { parseIntegritySuperblock, SB_BYTES, type IntegritySuperblock } from '..
 import { planLuks2Integrity } from '../../model/luks2/format.ts';
 import { parseLuks2Header } from '../../model/luks2/header.ts';
 import {
-  LUKS2_DEFAULT_DATA_OFFSET, luks2DataSegment, luks2FormatCipher, luks2HeaderIntegrity, luks2SegmentCipher, type Luks2DataSegment,
+  luks2DataSegment, luks2FormatCipher, luks2SegmentCipher, type Luks2DataSegment,
 } from '../../model/luks2/segment.ts';
 import type { Luks2Stack } from './luks-schema.ts';
 import { AeadCell } from './aead-cell.ts';
@@ -25,7 +25,7 @@ import { unavailableAlgorithm } from '../../run/session/guest-untested.ts';
 import { KernelFailure, SkipCell, type CellSpec, type GuestSession } from '../../run/session/cell.ts';
 import type { TransferPlan } from '../../run/session/disks.ts';
 import {
-  LUKS_INTEGRITY_NAME, LUKS_NAME, luksCloseArgv, luksFormatArgv, luksOpenArgv, luksTableProblems, parseDmTable, PASSPHRASE_FILE, VOLUME_KEY_FILE,
+  LUKS_INTEGRITY_NAME, LUKS_NAME, luksCloseArgv, luksFormatArgv, luksOpenArgv, judgeLuksSegment, judgeLuksTables, parseDmTable, PASSPHRASE_FILE, VOLUME_KEY_FILE,
 } from './luks-stack.ts';
 
 /** 2 x 16 KiB header copies are all cryptsetup writes by default; the parser finds larger ones too */
@@ -104,16 +104,7 @@ export class LuksCell extends AeadCell {
 
   /** Format drift in the header: what luksFormat was asked for must be what it wrote. */
   private checkSegment(seg: Luks2DataSegment): void {
-    const d = (what: string, want: string | number, got: string | number | undefined) => {
-      if (String(want) !== String(got)) this.s.disagree({ step: -1, kind: 'luks2-header', expected: `${what} ${want}`, found: String(got) });
-    };
-    d('data offset', LUKS2_DEFAULT_DATA_OFFSET, seg.offset);
-    d('encryption', this.stack.cipher, seg.encryption);
-    d('integrity', luks2HeaderIntegrity(this.stack.integrity), seg.integrity);
-    d('sector_size', this.stack.sectorSize, seg.sectorSize);
-    d('volume key bytes', this.key.length, seg.volumeKeyBytes);
-    d('size', 'dynamic', seg.size);
-    if (seg.offset < seg.keyslotsEnd) d('data offset at or after the key slots area end', seg.keyslotsEnd, seg.offset);
+    judgeLuksSegment(seg, this.stack, this.key.length).forEach((d) => this.s.disagree(d));
   }
 
   /** Format drift in dm-integrity: the superblock must be what the kernel's defaults give at that offset. */
@@ -153,14 +144,14 @@ export class LuksCell extends AeadCell {
   private async checkTables(): Promise<void> {
     const { sb } = this.must();
     const seg = this.segment!;
-    const crypt = parseDmTable((await this.s.must(['dmsetup', 'table', LUKS_NAME])).stdout.toString());
-    const integrity = parseDmTable((await this.s.must(['dmsetup', 'table', LUKS_INTEGRITY_NAME])).stdout.toString());
-    const problems = luksTableProblems(crypt, integrity, {
+    const crypt = (await this.s.must(['dmsetup', 'table', LUKS_NAME])).stdout.toString();
+    const integrity = (await this.s.must(['dmsetup', 'table', LUKS_INTEGRITY_NAME])).stdout.toString();
+    const found = judgeLuksTables(crypt, integrity, {
       cipher: this.cipher, keyBytes: this.key.length, ivOffset: seg.ivTweak, sectorSize: seg.sectorSize,
       sectors: sb.providedDataSectors, dataOffsetSectors: seg.offset / 512,
     });
-    for (const p of problems) this.s.disagree({ step: -1, kind: 'luks2-table', expected: 'the stack the model built from the header', found: p });
-    this.s.note(`tables: ${crypt[0]?.args[0]} integrity:${this.cipher.tupleSize}:aead on ${LUKS_INTEGRITY_NAME} at ${seg.offset / 512}; ${problems.length} difference(s)`);
+    found.forEach((d) => this.s.disagree(d));
+    this.s.note(`tables: ${parseDmTable(crypt)[0]?.args[0]} integrity:${this.cipher.tupleSize}:aead on ${LUKS_INTEGRITY_NAME} at ${seg.offset / 512}; ${found.length} difference(s)`);
   }
 
   protected async close(): Promise<void> {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseCryptCipher } from '../../model/crypt/cipher.ts';
-import { luksFormatArgv, luksOpenArgv, luksTableProblems, parseDmTable } from './luks-stack.ts';
+import { judgeLuksSegment, judgeLuksTables, luksFormatArgv, luksOpenArgv, luksTableProblems, parseDmTable } from './luks-stack.ts';
 
 const gcm = parseCryptCipher('capi:gcm(aes)-random');
 const plain64 = parseCryptCipher('capi:authenc(hmac(sha256),xts(aes))-plain64');
@@ -50,4 +50,25 @@ describe('the tables cryptsetup loaded, against the model', () => {
     ]);
     expect(luksTableProblems([], parseDmTable(gcmIntegrity), want)).toEqual(["crypt table: expected one crypt target, got ''"]);
   });
+
+  it('judge a doctored table: dm-integrity beneath in bitmap mode, a disagreement for the stack', () => {
+    expect(judgeLuksTables(gcmCrypt.replace(/^ih-luks: /, ''), gcmIntegrity, want)).toEqual([]);
+    expect(judgeLuksTables(gcmCrypt.replace(/^ih-luks: /, ''), gcmIntegrity.replace(' 28 J ', ' 28 B '), want)).toEqual([
+      { step: -1, kind: 'luks2-table', expected: 'the stack the model built from the header', found: 'integrity mode: expected J, got B' },
+    ]);
+  });
 });
+
+describe('the header luksFormat wrote, against what it was asked for', () => {
+  // the data segment of a Debian 6.1 guest's luksFormat --integrity aead (cryptsetup 2.6.1)
+  const seg = { id: '0', offset: 16777216, size: 'dynamic', ivTweak: 0, encryption: 'aes-gcm-random', sectorSize: 512, integrity: 'aead', volumeKeyBytes: 32, keyslotsEnd: 16777216 } as const;
+
+  it('agrees with what was asked, and finds a doctored header: another sector size and a data offset inside the key slots', () => {
+    expect(judgeLuksSegment(seg, stack, 32)).toEqual([]);
+    expect(judgeLuksSegment({ ...seg, sectorSize: 4096, keyslotsEnd: seg.offset + 4096 }, stack, 32)).toEqual([
+      { step: -1, kind: 'luks2-header', expected: 'sector_size 512', found: '4096' },
+      { step: -1, kind: 'luks2-header', expected: `data offset at or after the key slots area end ${seg.offset + 4096}`, found: String(seg.offset) },
+    ]);
+  });
+});
+

@@ -5,8 +5,9 @@
  * needs the key slot anyway, it knows the volume key.
  */
 import type { CryptAeadCipher } from '../../model/crypt/cipher.ts';
-import { luks2KeySizeBits } from '../../model/luks2/segment.ts';
+import { LUKS2_DEFAULT_DATA_OFFSET, luks2HeaderIntegrity, luks2KeySizeBits, type Luks2DataSegment } from '../../model/luks2/segment.ts';
 import type { Luks2Stack } from './luks-schema.ts';
+import type { Disagreement } from '../../run/session/observations.ts';
 
 export const LUKS_NAME = 'ih-luks';
 /** cryptsetup names the dm-integrity device under an integrity LUKS2 device <name>_dif */
@@ -85,3 +86,29 @@ export function luksTableProblems(
   expect('integrity block_size', want.sectorSize, bsOpt ? Number(bsOpt.split(':')[1]) : 512);
   return out;
 }
+
+/**
+ * The tables `dmsetup table` showed of the open LUKS2 stack (crypt on top, dm-integrity beneath) against
+ * the stack the model built from the header: one disagreement per difference (step -1: setup).
+ */
+export function judgeLuksTables(cryptText: string, integrityText: string, want: Parameters<typeof luksTableProblems>[2]): Disagreement[] {
+  return luksTableProblems(parseDmTable(cryptText), parseDmTable(integrityText), want)
+    .map((p) => ({ step: -1, kind: 'luks2-table', expected: 'the stack the model built from the header', found: p }));
+}
+
+/** Format drift in the LUKS2 header: the data segment luksFormat wrote against what it was asked for (step -1: setup). */
+export function judgeLuksSegment(seg: Luks2DataSegment, stack: Pick<Luks2Stack, 'cipher' | 'integrity' | 'sectorSize'>, volumeKeyBytes: number): Disagreement[] {
+  const out: Disagreement[] = [];
+  const d = (what: string, want: string | number, got: string | number | undefined) => {
+    if (String(want) !== String(got)) out.push({ step: -1, kind: 'luks2-header', expected: `${what} ${want}`, found: String(got) });
+  };
+  d('data offset', LUKS2_DEFAULT_DATA_OFFSET, seg.offset);
+  d('encryption', stack.cipher, seg.encryption);
+  d('integrity', luks2HeaderIntegrity(stack.integrity), seg.integrity);
+  d('sector_size', stack.sectorSize, seg.sectorSize);
+  d('volume key bytes', volumeKeyBytes, seg.volumeKeyBytes);
+  d('size', 'dynamic', seg.size);
+  if (seg.offset < seg.keyslotsEnd) d('data offset at or after the key slots area end', seg.keyslotsEnd, seg.offset);
+  return out;
+}
+

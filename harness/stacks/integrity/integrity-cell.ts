@@ -19,7 +19,7 @@ import { runProfilesStep } from '../../run/session/profiles-step.ts';
 import type { CellSpec, GuestSession } from '../../run/session/cell.ts';
 import { KernelFailure, SkipCell } from '../../run/session/cell.ts';
 import type { TransferPlan } from '../../run/session/disks.ts';
-import { auditStack, judgeKernelLog } from './integrity-checks.ts';
+import { auditStack, checkKernelLog } from './integrity-checks.ts';
 import { applyFault, dataSectorRanges, type FlippedByte } from './integrity-faults.ts';
 import { raceStep } from './integrity-race.ts';
 import { unstableStep } from './integrity-unstable.ts';
@@ -31,6 +31,8 @@ import {
   type IntegrityDevices,
 } from './integrity-stack.ts';
 import { judgeIntegrityStatus } from '../../run/session/status-judge.ts';
+import { CTR_FORMAT_FIELDS, judgeSuperblockFormat, judgeSuperblockKept, planned, readKernelSuperblock } from '../../run/session/superblock-judge.ts';
+import { judgeTableMode } from '../../run/session/table-judge.ts';
 import { integrityStatusFields } from './integrity-requirements.ts';
 import { CellDisks, writePayload } from '../../run/session/guest-disks.ts';
 import { PayloadIndex } from '../../repro/expect.ts';
@@ -119,16 +121,12 @@ export class IntegrityCell {
     else this.s.note('opening the disk another kernel formatted and wrote (no format)');
     await this.activate();
     await this.recordTable();
-    let sb: IntegritySuperblock;
-    try {
-      sb = parseIntegritySuperblock(await this.s.images.readAt(this.sbImage(), 0, SB_BYTES), `${this.stack.metaDisk ?? this.stack.disk} superblock`);
-      this.geom = integrityGeometry(sb, { separateMetadata: this.stack.metaDisk !== undefined });
-      this.journalSections = sb.journalSections;
-    } catch (e) {
-      // the kernel wrote this superblock (integritysetup format loads the target, the target writes it)
-      if (e instanceof ModelInputError) throw new KernelFailure(`dm-integrity did not write a superblock the model can read: ${e.message}`, { cause: e });
-      throw e;
-    }
+    const read = readKernelSuperblock(await this.s.images.readAt(this.sbImage(), 0, SB_BYTES), `${this.stack.metaDisk ?? this.stack.disk} superblock`);
+    // the kernel wrote this superblock (integritysetup format loads the target, the target writes it)
+    if ('unreadable' in read) throw new KernelFailure(`dm-integrity did not write a superblock the model can read: ${read.unreadable}`, { cause: read.cause });
+    const { sb } = read;
+    this.geom = integrityGeometry(sb, { separateMetadata: this.stack.metaDisk !== undefined });
+    this.journalSections = sb.journalSections;
     if (this.spec.phase !== 'read') this.checkFormat(sb);
     this.model = new IntegrityDeviceModel({
       sectorsPerBlock: 1 << sb.log2SectorsPerBlock, providedDataSectors: sb.providedDataSectors, allowDiscards: this.stack.allowDiscards,
@@ -183,7 +181,7 @@ export class IntegrityCell {
     if (this.stack.lower === 'linear') await this.s.must(['dmsetup', 'remove', LOWER]);
     if (this.crashSteps.crashed) return;
     const dmesg = await this.s.must(['dmesg']);
-    judgeKernelLog(this.s, end, dmesg.stdout.toString(), this.tally, this.requiredLog, this.modelOrThrow().sectorsPerBlock);
+    checkKernelLog(this.s, end, dmesg.stdout.toString(), this.tally, this.requiredLog, this.modelOrThrow().sectorsPerBlock);
     await auditStack(this.s, end, this.stack, this.modelOrThrow(), this.images(), this.superblockFlips, this.pendingReplay);
   }
 
@@ -333,10 +331,7 @@ export class IntegrityCell {
       ...(this.stack.journalSize !== undefined ? { journalSectors: this.stack.journalSize / 512 } : {}),
       fixPadding: sb.fixedPadding, fixHmac: sb.fixedHmac, internalHash: true, journalMac: this.stack.journalIntegrity !== undefined,
     });
-    const fields = ['tagSize', 'log2SectorsPerBlock', 'log2InterleaveSectors', 'journalSections', 'providedDataSectors'] as const;
-    for (const f of fields) {
-      if (sb[f] !== want[f]) this.s.disagree({ step: -1, kind: 'format', expected: `superblock ${f} ${want[f]} (the model's format plan)`, found: String(sb[f]) });
-    }
+    judgeSuperblockFormat(sb, { fields: planned(want), source: "the model's format plan" }).forEach((d) => this.s.disagree(d));
   }
 
   /** A raw table formatted the zeroed disk at its first activation: the superblock the ctr model predicted. */
@@ -344,11 +339,9 @@ export class IntegrityCell {
     const want = this.ctrFirst;
     if (want === undefined || !want.formats) throw new InfraError('raw-table stack: the first activation did not format');
     const kept = SB_FLAG.HAVE_JOURNAL_MAC | SB_FLAG.FIXED_PADDING | SB_FLAG.FIXED_HMAC;
-    const fields = ['version', 'tagSize', 'log2SectorsPerBlock', 'log2InterleaveSectors', 'journalSections', 'providedDataSectors', 'log2BlocksPerBitmapBit'] as const;
-    for (const f of fields) {
-      if (sb[f] !== want.superblock[f]) this.s.disagree({ step: -1, kind: 'format', expected: `superblock ${f} ${want.superblock[f]} (the ctr model)`, found: String(sb[f]) });
-    }
-    if ((sb.flags & kept) !== (want.superblock.flags & kept)) this.s.disagree({ step: -1, kind: 'format', expected: `superblock flags 0x${(want.superblock.flags & kept).toString(16)} of 0x${kept.toString(16)} (the ctr model)`, found: `0x${(sb.flags & kept).toString(16)}` });
+    judgeSuperblockFormat(sb, {
+      fields: CTR_FORMAT_FIELDS.map((f) => [f, want.superblock[f]] as const), source: 'the ctr model', flags: { mask: kept, value: want.superblock.flags },
+    }).forEach((d) => this.s.disagree(d));
   }
 
   private async recordTable(): Promise<void> {
@@ -397,9 +390,8 @@ export class IntegrityCell {
 
   /** integritysetup must have asked the kernel for the open's mode: the live table's mode letter. */
   private async checkLiveMode(i: number): Promise<void> {
-    const text = (await this.s.must(['dmsetup', 'table', NAME])).stdout.toString().trim();
-    const mode = parseIntegrityTable(text)?.mode;
-    if (mode !== MODE_LETTER[this.mode]) this.s.disagree({ step: i, kind: 'open-mode', expected: `table mode ${MODE_LETTER[this.mode]} (${this.mode})`, found: mode === undefined ? `'${text}'` : `mode ${mode}` });
+    const text = (await this.s.must(['dmsetup', 'table', NAME])).stdout.toString();
+    judgeTableMode(i, text, { letter: MODE_LETTER[this.mode], mode: this.mode }).forEach((d) => this.s.disagree(d));
   }
 
   /**
@@ -438,7 +430,7 @@ export class IntegrityCell {
     }
     this.require(i, `integrity: ${error}`);
     const sbAfter = await this.s.images.readAt(this.sbImage(), 0, SB_BYTES);
-    if (!sbAfter.equals(sbBefore)) this.s.disagree({ step: i, kind: 'superblock-rewritten', expected: 'the refused superblock left as it was', found: 'the superblock area changed' });
+    judgeSuperblockKept(i, sbBefore, sbAfter, 'the refused superblock left as it was').forEach((d) => this.s.disagree(d));
     this.s.note(`open refused as the model says: ${error}`);
   }
 

@@ -3,7 +3,6 @@ import { isKeyedHash, kernelHashName } from '../../model/integrity/tags.ts';
 import type { Needs } from '../../scenario/needs.ts';
 import type { Step } from '../../scenario/schema.ts';
 import { compareVersions, parseVersion } from '../../scenario/versions.ts';
-import type { IntegrityStatusFields } from '../../run/session/status-judge.ts';
 import { OPEN_OPTIONS, type IntegrityStack } from './integrity-schema.ts';
 
 /**
@@ -23,8 +22,11 @@ export const INTEGRITY_TARGET = {
   statusFull: '1.2.0',
 } as const;
 
-/** The form of `dmsetup status` on a target of this version (unknown: today's). */
-export function integrityStatusFields(targetVersion: string | undefined): IntegrityStatusFields {
+/**
+ * The form of `dmsetup status` on a target of this version (unknown: today's): status-judge.ts's
+ * IntegrityStatusFields, spelled out here so the loader's requirements import nothing from harness/run/.
+ */
+export function integrityStatusFields(targetVersion: string | undefined): 'none' | 'mismatches' | 'full' {
   if (targetVersion === undefined) return 'full';
   const v = parseVersion(targetVersion);
   if (compareVersions(v, parseVersion(INTEGRITY_TARGET.statusFull)) >= 0) return 'full';

@@ -7,15 +7,16 @@
  */
 import { expectCtr, type CtrDevice, type CtrOutcome } from '../../model/integrity/ctr.ts';
 import { ctrKernel } from '../../model/integrity/ctr-kernel.ts';
-import { parseIntegrityTable } from '../../model/integrity/activation.ts';
-import { parseIntegritySuperblock, SB_BYTES, SB_FLAG } from '../../model/integrity/superblock.ts';
+import { SB_BYTES } from '../../model/integrity/superblock.ts';
 import { ModelInputError } from '../../model/errors.ts';
 import { InfraError, UsageError } from '../../errors.ts';
 import type { TableTry } from '../../scenario/schema.ts';
 import type { GuestSession } from '../../run/session/cell.ts';
 import type { CellDisks } from '../../run/session/guest-disks.ts';
-import { splitByStep } from '../../run/session/kernel-log.ts';
 import { parseIntegrityStatus } from './integrity-stack.ts';
+import { judgeCtrSuperblock, judgeSuperblockKept } from '../../run/session/superblock-judge.ts';
+import { judgeRefusalLog } from '../../run/session/log-judge.ts';
+import { judgeShownTable } from '../../run/session/table-judge.ts';
 
 export const TRY_NAME = 'ih-try';
 /** What a `crash` table leaves as it was while live: the superblock and the start of the journal (the bitmap). */
@@ -137,7 +138,7 @@ export async function runTablesStep(ctx: TablesContext, i: number, tables: Table
     }
     for (const d of [...named].reverse()) if (d.helper) await s.must(['dmsetup', 'remove', d.helper.name]);
   }
-  if (refusals.length > 0) await judgeRefusalLines(ctx.s, i, refusals, 'integrity');
+  if (refusals.length > 0) await checkRefusalLines(ctx.s, i, refusals, 'integrity');
   s.note(`${tables.length} table(s): ${tables.length - refusals.length} accepted, ${refusals.length} refused as the model says`);
 }
 
@@ -153,10 +154,7 @@ async function accepted(ctx: TablesContext, i: number, exitCode: number | null, 
     s.disagree({ step: i, kind: 'table-size', expected: `${want.providedDataSectors} provided data sectors`, found: String(st?.providedDataSectors) });
   }
   // the table the target reports back (its STATUSTYPE_TABLE) names the mode and tag size it runs with
-  const shown = parseIntegrityTable((await s.must(['dmsetup', 'table', TRY_NAME])).stdout.toString());
-  if (shown?.mode !== want.mode || shown.tagSize !== want.tagSize) {
-    s.disagree({ step: i, kind: 'table-shown', expected: `mode ${want.mode}, tag size ${want.tagSize}`, found: shown ? `mode ${shown.mode}, tag size ${shown.tagSize}` : 'no integrity table' });
-  }
+  judgeShownTable(i, (await s.must(['dmsetup', 'table', TRY_NAME])).stdout.toString(), want).forEach((d) => s.disagree(d));
   const live = crash && sbAt !== undefined ? await s.images.readAt(ctx.disks.host(sbAt.disk), sbAt.offset, CRASH_AREA) : undefined;
   await s.must(['dmsetup', 'remove', TRY_NAME]);
   if (live !== undefined && sbAt !== undefined) {
@@ -167,45 +165,13 @@ async function accepted(ctx: TablesContext, i: number, exitCode: number | null, 
   if (sbAt === undefined || before === undefined) return;
   const after = live?.subarray(0, SB_BYTES) ?? await s.images.readAt(ctx.disks.host(sbAt.disk), sbAt.offset, SB_BYTES);
   if (!want.writesSuperblock) {
-    if (want.mode === 'R' && !after.equals(before)) s.disagree({ step: i, kind: 'superblock-rewritten', expected: 'recovery mode writes nothing', found: 'the superblock area changed' });
+    if (want.mode === 'R') judgeSuperblockKept(i, before, after, 'recovery mode writes nothing').forEach((d) => s.disagree(d));
     return;
   }
-  let sb;
-  try {
-    sb = parseIntegritySuperblock(after, `${sbAt.disk} superblock`);
-  } catch (e) {
-    if (!(e instanceof ModelInputError)) throw e;
-    s.disagree({ step: i, kind: 'format', expected: 'the superblock the ctr formats', found: e.message });
-    return;
-  }
-  const kept = SB_FLAG.HAVE_JOURNAL_MAC | SB_FLAG.FIXED_PADDING | SB_FLAG.FIXED_HMAC;
-  const p = want.superblock;
-  const diffs: Array<[string, number, number]> = [
-    ['version', p.version, sb.version], ['log2InterleaveSectors', p.log2InterleaveSectors, sb.log2InterleaveSectors], ['tagSize', p.tagSize, sb.tagSize],
-    ['journalSections', p.journalSections, sb.journalSections], ['providedDataSectors', p.providedDataSectors, sb.providedDataSectors],
-    ['log2SectorsPerBlock', p.log2SectorsPerBlock, sb.log2SectorsPerBlock], ['log2BlocksPerBitmapBit', p.log2BlocksPerBitmapBit, sb.log2BlocksPerBitmapBit],
-    ['flags', p.flags & kept, sb.flags & kept],
-  ];
-  for (const [f, w, got] of diffs) if (w !== got) s.disagree({ step: i, kind: 'format', expected: `superblock ${f} ${w} (the ctr model)`, found: String(got) });
+  judgeCtrSuperblock(i, after, want.superblock, `${sbAt.disk} superblock`).forEach((d) => s.disagree(d));
 }
 
-/**
- * Each refusal's line, in order: "device-mapper: table: <dev>: <target>: <error>", with " (-<errno>)" after it
- * on kernels that print one, which must then be the model's.
- */
-export async function judgeRefusalLines(s: GuestSession, i: number, refusals: Array<{ error: string; errno: string | undefined }>, target: 'integrity' | 'crypt'): Promise<void> {
-  const lines = (splitByStep((await s.must(['dmesg'])).stdout.toString()).get(i) ?? []).filter((l) => l.includes(`: ${target}: `) && /device-mapper: table: /.test(l));
-  let from = 0;
-  for (const want of refusals) {
-    const at = lines.findIndex((l, j) => j >= from && l.includes(`${target}: ${want.error}`));
-    if (at < 0) {
-      s.disagree({ step: i, kind: 'log-missing', expected: `a kernel line '${target}: ${want.error}'`, found: lines.slice(from).join(' | ') || 'no refusal line' });
-      continue;
-    }
-    from = at + 1;
-    const errno = lines[at]!.match(/\(-(E[A-Z]+)\)\s*$/)?.[1];
-    if (errno !== undefined && want.errno !== undefined && errno !== want.errno) {
-      s.disagree({ step: i, kind: 'table-errno', expected: `-${want.errno} for '${want.error}'`, found: lines[at]!.trim() });
-    }
-  }
+/** The refusals' kernel lines in step i's dmesg (log-judge.ts judges them). */
+export async function checkRefusalLines(s: GuestSession, i: number, refusals: ReadonlyArray<{ error: string; errno: string | undefined }>, target: 'integrity' | 'crypt'): Promise<void> {
+  judgeRefusalLog(i, (await s.must(['dmesg'])).stdout.toString(), refusals, target).forEach((d) => s.disagree(d));
 }
