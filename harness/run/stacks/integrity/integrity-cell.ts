@@ -21,7 +21,8 @@ import type { TransferPlan } from '../../session/disks.ts';
 import { auditStack, judgeKernelLog } from './integrity-checks.ts';
 import { applyFault, dataSectorRanges, type FlippedByte } from './integrity-faults.ts';
 import { raceStep } from './integrity-race.ts';
-import { ChecksumTally, discardStep, flushStep, readStep, topDevice, writeStep, type IoContext } from './integrity-io.ts';
+import { ChecksumTally, discardStep, flushStep, readStep, topDevice, writeStep, type FlushReach, type IoContext } from './integrity-io.ts';
+import { DEFAULT_JOURNAL_COMMIT_MS, expectFlushReach } from '../../../model/integrity/flush-reach.ts';
 import { checkTopDevice } from '../../session/io-refusal.ts';
 import { reloadTable, suspendResume } from '../../session/dm-reload.ts';
 import {
@@ -78,6 +79,11 @@ export class IntegrityCell {
   private readonly raw: boolean;
   /** the ctr model's answer for the raw table's first activation (it formats the zeroed disk) */
   private ctrFirst: CtrAccepted | undefined;
+  /**
+   * Writes since the last point the journal was committed (an activation, a flush, a FUA or fsynced write):
+   * the step of the first and the bytes (Infinity for a step whose writes the cell does not count).
+   */
+  private uncommitted: { firstStep: number; bytes: number } | undefined;
 
   constructor(
     private readonly spec: CellSpec,
@@ -142,18 +148,18 @@ export class IntegrityCell {
       else if (typeof step === 'object' && 'open' in step) await this.openStep(i, step.open.mode);
       else if (step === 'close') await this.close(i);
       else if (step === 'status') await this.status(i);
-      else if (step === 'flush') await flushStep(io, i);
+      else if (step === 'flush') { await flushStep(io, i, this.flushReach(i)); this.uncommitted = undefined; }
       else if (step === 'reload' || step === 'suspend') await this.reload(i, step);
       else if ('write' in step && this.spec.phase === 'read') { this.modelOrThrow().write(step.write.offset / 512, writePattern(this.spec.scenario, i, step.write)); this.s.note('written by the other kernel'); }
-      else if ('write' in step) { this.noteAreas(step.write); this.wrote = true; await writeStep(io, i, step.write); }
+      else if ('write' in step) { this.noteAreas(step.write); this.wrote = true; this.countUncommitted(i, step.write.fua || step.write.buffered ? undefined : step.write.length); await writeStep(io, i, step.write); }
       else if ('read' in step && this.spec.phase === 'write') this.s.note('left to the reading kernel');
       else if ('read' in step) { this.noteAreas(step.read); await readStep(io, i, step.read); }
-      else if ('discard' in step) await discardStep(io, i, step.discard);
+      else if ('discard' in step) { this.countUncommitted(i, Infinity); await discardStep(io, i, step.discard); }
       else if ('race' in step && this.spec.phase !== undefined) throw new UsageError(`steps[${i}].race: a race's outcome is the kernel's timing, which a compatibility pass cannot carry to the other kernel`);
-      else if ('race' in step) { this.noteAreas({ offset: step.race.offset, length: step.race.length }); this.wrote = true; await raceStep(io, i, step.race); }
+      else if ('race' in step) { this.noteAreas({ offset: step.race.offset, length: step.race.length }); this.wrote = true; this.countUncommitted(i, Infinity); await raceStep(io, i, step.race); }
       else if ('ioError' in step) await this.ioError(step.ioError.blocks);
-      else if ('crash' in step) { await this.crashSteps.crash(i, step.crash); this.wrote = false; }
-      else if ('kill' in step) { await this.crashSteps.kill(i, step.kill); this.wrote = false; }
+      else if ('crash' in step) { await this.crashSteps.crash(i, step.crash); this.wrote = false; this.countUncommitted(i, Infinity); }
+      else if ('kill' in step) { await this.crashSteps.kill(i, step.kill); this.wrote = false; this.countUncommitted(i, Infinity); }
       else if ('tables' in step) await this.tables(i, step.tables);
       else if ('profiles' in step) {
         await runProfilesStep({
@@ -226,6 +232,29 @@ export class IntegrityCell {
     };
   }
 
+  /** A write step's bytes since the last commit; undefined: the step commits them itself (FUA, fsync). */
+  private countUncommitted(step: number, bytes: number | undefined): void {
+    if (bytes === undefined) this.uncommitted = undefined;
+    else this.uncommitted = { firstStep: this.uncommitted?.firstStep ?? step, bytes: (this.uncommitted?.bytes ?? 0) + bytes };
+  }
+
+  /** The lower disks a flush step observes and what the model requires of each (flush-reach.ts). */
+  private flushReach(i: number): FlushReach {
+    const block = (name: string) => this.disks.dev(name).replace(/^\/dev\//, '');
+    const g = this.geom!;
+    const u = this.uncommitted;
+    return {
+      disks: [{ role: 'data', block: block(this.stack.disk) }, ...(this.stack.metaDisk !== undefined ? [{ role: 'meta' as const, block: block(this.stack.metaDisk) }] : [])],
+      duties: (writeCache) => expectFlushReach({
+        mode: this.mode, separateMetadata: this.stack.metaDisk !== undefined, writeCache,
+        // each step since the first uncommitted write took at most its timeout
+        ...(u !== undefined ? { uncommitted: { bytes: u.bytes, maxMsBeforeFlush: (i - u.firstStep + 1) * this.s.stepTimeoutMs } } : {}),
+        journalCommitMs: this.stack.journalCommitTime ?? DEFAULT_JOURNAL_COMMIT_MS,
+        journalBytes: this.journalSections * g.journalSectionEntries * this.modelOrThrow().blockSize,
+      }),
+    };
+  }
+
   /** Says in the report when a range crosses interleave areas (and the metadata run between them). */
   private noteAreas(r: { offset: number; length: number }): void {
     const g = this.geom!;
@@ -247,6 +276,7 @@ export class IntegrityCell {
     await this.s.must(['dmsetup', 'mknodes', NAME]);
     this.isOpen = true;
     this.wrote = false;
+    this.uncommitted = undefined;
     this.tally.resetWindow();
     if (this.stack.recalculate) await this.waitRecalculated();
   }
@@ -441,6 +471,7 @@ export class IntegrityCell {
     if (how === 'reload') await reloadTable(this.s, NAME);
     else await suspendResume(this.s, NAME);
     this.wrote = false;
+    this.uncommitted = undefined;
     model.deactivate();
     model.activate({ recovery: this.mode === 'recovery' });
     if (!model.failedErrno) await checkTopDevice(this.s, i, topDevice(this.ioContext()));
