@@ -26,7 +26,7 @@ import { DEFAULT_JOURNAL_COMMIT_MS, expectFlushReach } from '../../../model/inte
 import { checkTopDevice } from '../../session/io-refusal.ts';
 import { reloadTable, suspendResume } from '../../session/dm-reload.ts';
 import {
-  integrityCloseArgv, integrityFormatArgv, integrityKeyFiles, integrityOpenArgv, integrityTableArgs, lowerTable, mergeRanges, MODE_LETTER, openMode, parseIntegrityStatus,
+  delayTable, integrityCloseArgv, integrityFormatArgv, integrityKeyFiles, integrityOpenArgv, integrityTableArgs, lowerTable, mergeRanges, MODE_LETTER, openMode, parseIntegrityStatus,
   type IntegrityDevices,
 } from './integrity-stack.ts';
 import { judgeIntegrityStatus } from '../../session/status-judge.ts';
@@ -112,8 +112,8 @@ export class IntegrityCell {
     this.facts = await checkRequirements(this.s, this.spec.scenario);
     this.payload = await writePayload(this.spec.scenario, this.plan, this.disks.host('payload'));
     await this.writeKeyFiles();
-    if (this.stack.lower === 'linear') {
-      await this.s.must(['dmsetup', 'create', LOWER], { stdin: Buffer.from(lowerTable(this.disks.dev(this.stack.disk), this.diskSectors())) });
+    if (this.stack.lower !== 'disk') {
+      await this.s.must(['dmsetup', 'create', LOWER], { stdin: Buffer.from(this.lowerDeviceTable()) });
       await this.s.must(['dmsetup', 'mknodes', LOWER]);
     }
     // the compatibility pass's reader opens what another kernel formatted
@@ -172,7 +172,7 @@ export class IntegrityCell {
     const end = this.spec.scenario.steps.length;
     await this.s.begin(end, 'teardown');
     if (this.isOpen) await this.close(end);
-    if (this.stack.lower === 'linear') await this.s.must(['dmsetup', 'remove', LOWER]);
+    if (this.stack.lower !== 'disk') await this.s.must(['dmsetup', 'remove', LOWER]);
     if (this.crashSteps.crashed) return;
     const dmesg = await this.s.must(['dmesg']);
     judgeKernelLog(this.s, end, dmesg.stdout.toString(), this.tally, this.requiredLog, this.modelOrThrow().sectorsPerBlock);
@@ -195,8 +195,16 @@ export class IntegrityCell {
   }
 
   private devices(): IntegrityDevices {
-    const data = this.stack.lower === 'linear' ? `/dev/mapper/${LOWER}` : this.disks.dev(this.stack.disk);
+    const data = this.stack.lower !== 'disk' ? `/dev/mapper/${LOWER}` : this.disks.dev(this.stack.disk);
     return this.stack.metaDisk !== undefined ? { data, meta: this.disks.dev(this.stack.metaDisk) } : { data };
+  }
+
+  /** The table of the device-mapper device between the data disk and dm-integrity (stack.lower). */
+  private lowerDeviceTable(): string {
+    const disk = this.disks.dev(this.stack.disk);
+    if (this.stack.lower === 'linear') return lowerTable(disk, this.diskSectors());
+    if (this.stack.lowerDelay === undefined) throw new InfraError('lower: delay without lowerDelay (the loader requires it)');
+    return delayTable(disk, this.diskSectors(), this.stack.lowerDelay);
   }
 
   private images(): { data: string; meta?: string } {
