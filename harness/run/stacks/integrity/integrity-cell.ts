@@ -204,7 +204,8 @@ export class IntegrityCell {
     const disk = this.disks.dev(this.stack.disk);
     if (this.stack.lower === 'linear') return lowerTable(disk, this.diskSectors());
     if (this.stack.lowerDelay === undefined) throw new InfraError('lower: delay without lowerDelay (the loader requires it)');
-    return delayTable(disk, this.diskSectors(), this.stack.lowerDelay);
+    const sink = this.spec.hooks?.delayFlushesTo;
+    return delayTable(disk, this.diskSectors(), this.stack.lowerDelay, sink ?? disk);
   }
 
   private images(): { data: string; meta?: string } {
