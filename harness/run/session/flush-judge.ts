@@ -1,7 +1,7 @@
 /**
  * Judges whether a flush of the top device reached the lower disks the model says it must reach
  * (harness/model/integrity/flush-reach.ts), from each disk's flush counter before and after the flush.
- * Pure: the step reads the counters (FLUSH_COUNTERS_ARGV), runs the flush, reads them again and records
+ * Pure: the step reads the counters (flushCountersArgv), runs the flush, reads them again and records
  * what this returns; the observations keep both reads, so a rejudge replays them.
  */
 import type { FlushDuty, LowerRole } from '../../model/integrity/flush-reach.ts';
@@ -20,8 +20,11 @@ export interface LowerDisk {
  */
 export function flushCountersArgv(disks: readonly LowerDisk[]): string[] {
   const script = 'for d in "$@"; do printf "%s %s\\n" "$d" "$(cat /sys/block/$d/queue/write_cache)"; cat /sys/block/$d/stat; done';
-  return ['sh', '-c', script, 'flush-counters', ...disks.map((d) => d.block)];
+  return ['sh', '-c', script, FLUSH_COUNTERS, ...disks.map((d) => d.block)];
 }
+
+/** The script's $0: names the command as a read-only question (a reproducer does not replay it). */
+export const FLUSH_COUNTERS = 'ih-flush-counters';
 
 export interface FlushCounters {
   /** "write back" (a volatile cache the kernel flushes) or "write through" */
