@@ -42,6 +42,19 @@ describe('bindKernelOptions', () => {
     expect(specs[0]).toMatchObject({ kind: 'tarball', version: '4.13', build: { makeArgs: ['CC=gcc-8'], patches: [fix] } });
   });
 
+  it('binds --toolchain-image like the other build options, once per kernel, and carries it in the spec text', () => {
+    const specs = bindKernelOptions(
+      ev(['toolchain-image', 'debian:bullseye-gcc'], ['kernel', 'tree:/src/linux-4.13'], ['kernel', 'src:6.1'], ['toolchain-image', 'own:img']),
+      '6.1',
+    );
+    expect(specs[0]).toMatchObject({ text: 'tree:/src/linux-4.13 --toolchain-image debian:bullseye-gcc', build: { toolchainImage: 'debian:bullseye-gcc' } });
+    expect(specs[1]).toMatchObject({ text: 'src:6.1 --toolchain-image own:img', build: { toolchainImage: 'own:img' } });
+    expect(() => bindKernelOptions(ev(['kernel', 'src:6.1'], ['toolchain-image', 'a'], ['toolchain-image', 'b']), '6.1')).toThrow(
+      new UsageError('--toolchain-image is given twice for --kernel src:6.1 (a, b); give it once'),
+    );
+    expect(() => bindKernelOptions(ev(['kernel', '6.1'], ['toolchain-image', 'a']), '6.1')).toThrow(/not built here/);
+  });
+
   it('refuses a build option bound to a prebuilt kernel, naming both', () => {
     expect(() => bindKernelOptions(ev(['kernel', 'src:6.1'], ['kernel', '6.1'], ['patch', fix]), '6.1')).toThrow(
       new UsageError(`--patch ${fix} follows --kernel 6.1, which is not built here; build options apply to src:<version> and tree:<path> kernels`),

@@ -12,10 +12,10 @@ import { UsageError } from './errors.ts';
 
 /** The rule, as --help states it: build options bind to the --kernel before them, or to every source kernel. */
 export const KERNEL_OPTIONS_RULE =
-  '--patch, --kconfig and --make-arg apply to the --kernel given just before them; given before any --kernel they ' +
-  'apply to every kernel built from source (src:, tree:). Patches apply in the order given, run-wide ones first.';
+  '--patch, --kconfig, --make-arg and --toolchain-image apply to the --kernel given just before them; given before any ' +
+  '--kernel they apply to every kernel built from source (src:, tree:). Patches apply in the order given, run-wide ones first.';
 
-type KernelOption = 'kernel' | 'patch' | 'kconfig' | 'make-arg';
+type KernelOption = 'kernel' | 'patch' | 'kconfig' | 'make-arg' | 'toolchain-image';
 
 export interface KernelOptionEvent {
   option: KernelOption;
@@ -48,7 +48,12 @@ export class KernelOptionRecorder {
     return cmd
       .option('--patch <file>', 'patch (-p1) applied before building a src:/tree: kernel (repeatable; see below)', this.collect('patch'))
       .option('--kconfig <fragment>', 'Kconfig fragment merged after the harness\'s own, e.g. KASAN (repeatable)', this.collect('kconfig'))
-      .option('--make-arg <arg>', 'argument passed to every make of the build, e.g. CC=gcc-10 (repeatable)', this.collect('make-arg'));
+      .option('--make-arg <arg>', 'argument passed to every make of the build, e.g. CC=gcc-10 (repeatable)', this.collect('make-arg'))
+      .option(
+        '--toolchain-image <image>',
+        'run the build\'s make in this container image (podman or docker; pulled if missing), e.g. an older Debian with the GCC of an old tree\'s time (docs/matrix.md)',
+        this.collect('toolchain-image'),
+      );
   }
 
   /** Adds the kernel options to a command; `defaultKernel` is what runs when no --kernel is given. */
@@ -94,7 +99,7 @@ function wrap(text: string, width: number, indent: string): string {
   return lines.join('\n');
 }
 
-const FLAG: Record<Exclude<KernelOption, 'kernel'>, 'patches' | 'kconfig' | 'makeArgs'> = {
+const FLAG: Record<Exclude<KernelOption, 'kernel' | 'toolchain-image'>, 'patches' | 'kconfig' | 'makeArgs'> = {
   patch: 'patches',
   kconfig: 'kconfig',
   'make-arg': 'makeArgs',
@@ -102,7 +107,7 @@ const FLAG: Record<Exclude<KernelOption, 'kernel'>, 'patches' | 'kconfig' | 'mak
 
 /** A missing patch or fragment is the user's to fix before anything is built. */
 function assertReadable(option: KernelOption, value: string): void {
-  if (option === 'make-arg') return;
+  if (option === 'make-arg' || option === 'toolchain-image') return;
   if (!existsSync(value) || !statSync(value).isFile()) throw new UsageError(`--${option} ${value}: no such file`);
 }
 
@@ -124,9 +129,17 @@ export function bindKernelOptions(events: readonly KernelOptionEvent[], defaultK
       );
     }
     assertReadable(option, value);
-    (target?.own ?? runWide)[FLAG[option]].push(value);
+    const into = target?.own ?? runWide;
+    if (option === 'toolchain-image') {
+      if (into.toolchainImage !== undefined) {
+        throw new UsageError(`--toolchain-image is given twice for ${target !== undefined ? `--${target.flag} ${target.spec.text}` : 'every source kernel'} (${into.toolchainImage}, ${value}); give it once`);
+      }
+      into.toolchainImage = value;
+    } else {
+      into[FLAG[option]].push(value);
+    }
   }
-  const hasRunWide = runWide.patches.length + runWide.kconfig.length + runWide.makeArgs.length > 0;
+  const hasRunWide = runWide.patches.length + runWide.kconfig.length + runWide.makeArgs.length > 0 || runWide.toolchainImage !== undefined;
   if (groups.length === 0) {
     const spec = parseKernelSpec(defaultKernel);
     if (hasRunWide && !isSourceSpec(spec)) {
@@ -146,6 +159,7 @@ export function bindKernelOptions(events: readonly KernelOptionEvent[], defaultK
           patches: [...runWide.patches, ...own.patches],
           kconfig: [...runWide.kconfig, ...own.kconfig],
           makeArgs: [...runWide.makeArgs, ...own.makeArgs],
+          ...(own.toolchainImage ?? runWide.toolchainImage) !== undefined ? { toolchainImage: (own.toolchainImage ?? runWide.toolchainImage)! } : {},
         })
       : spec,
   );

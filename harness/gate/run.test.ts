@@ -393,10 +393,15 @@ describe('parseGateArgs', () => {
     const quick = await plan();
     expect(quick.cells.some((c) => c.scenario.id.startsWith('crash/'))).toBe(false);
     expect(quick.cells.some((c) => c.scenario.id.startsWith('integrity/'))).toBe(true);
-    expect(quick.slowNotRun?.globs).toEqual(expect.arrayContaining(['crash/*', 'crypt/016-integrity-without-profile', 'integrity/053-profile-conflict-reload']));
+    expect(quick.slowNotRun?.globs).toEqual(expect.arrayContaining([
+      'crash/*', 'crypt/016-integrity-without-profile', 'crypt/017-gcm-race-suspend-reload', 'integrity/053-profile-conflict-reload',
+      'integrity/060-race-suspend-reload-journal', 'crypt/018-gcm-unstable-buffer', 'integrity/061-unstable-buffer-journal',
+      'integrity/062-unstable-buffer-bitmap', 'integrity/063-unstable-buffer-direct-512',
+    ]));
     const all = await plan('--slow');
     expect(all.cells.filter((c) => c.scenario.id.startsWith('crash/')).length).toBe(2 * quick.slowNotRun!.scenarios.filter((id) => id.startsWith('crash/')).length);
     expect(all.cells.filter((c) => c.scenario.id === 'integrity/053-profile-conflict-reload')).toHaveLength(2);
+    expect(all.cells.filter((c) => c.scenario.id === 'integrity/061-unstable-buffer-journal')).toHaveLength(2);
     expect(all.slowNotRun?.scenarios).toEqual([]);
     const named = await plan('--scenario', 'crash/001*', '--scenario', 'crash/002*');
     expect(named.cells.map((c) => c.scenario.id)).toEqual(['crash/001-journal-crc32c', 'crash/002-bitmap-crc32c', 'crash/001-journal-crc32c', 'crash/002-bitmap-crc32c']);

@@ -11,9 +11,10 @@ export interface KernelInputs {
   patches: string[];
   kconfig: string[];
   makeArgs: string[];
+  toolchainImage?: string;
 }
 
-const OPTION = /\s+--(patch|kconfig|make-arg)\s+/;
+const OPTION = /\s+--(patch|kconfig|make-arg|toolchain-image)\s+/;
 
 /** "src:6.1 --patch a.patch --make-arg CC=gcc-12" -> its parts; the inverse of withBuildOptions. */
 export function splitKernelSpec(text: string): KernelInputs {
@@ -23,6 +24,7 @@ export function splitKernelSpec(text: string): KernelInputs {
     const value = parts[i + 1]!.trim();
     if (parts[i] === 'patch') out.patches.push(value);
     else if (parts[i] === 'kconfig') out.kconfig.push(value);
+    else if (parts[i] === 'toolchain-image') out.toolchainImage = value;
     else out.makeArgs.push(value);
   }
   return out;
@@ -36,6 +38,7 @@ export function kernelArgs(spec: string, flag = '--kernel'): string[] {
     ...k.patches.flatMap((p) => ['--patch', p]),
     ...k.kconfig.flatMap((c) => ['--kconfig', c]),
     ...k.makeArgs.flatMap((m) => ['--make-arg', m]),
+    ...(k.toolchainImage !== undefined ? ['--toolchain-image', k.toolchainImage] : []),
   ];
 }
 

@@ -14,9 +14,9 @@ import {
   classifyError, createCellDisks, GuestSession, qemuDisk, hostSideOutcome, judgeCell, SECOND_CONSOLE, StepHang, writeCellFiles,
   type CellSpec, type Outcome,
 } from './session/cell.ts';
-import { CryptCell } from './stacks/crypt/crypt-cell.ts';
-import { IntegrityCell } from './stacks/integrity/integrity-cell.ts';
-import { LuksCell } from './stacks/crypt/luks-cell.ts';
+import { CryptCell } from '../stacks/crypt/crypt-cell.ts';
+import { IntegrityCell } from '../stacks/integrity/integrity-cell.ts';
+import { LuksCell } from '../stacks/crypt/luks-cell.ts';
 import { GuestWorker, STOP_TIMEOUT_MS } from './worker/guest-worker.ts';
 
 /** Builds the scenario's stack in a guest that is ready and runs its steps; throws what classifyError reads. */

@@ -4,12 +4,13 @@ import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
 import { UsageError } from '../errors.ts';
 import { checkCrashStep, checkKillStep } from './crash-semantics.ts';
-import { checkCryptAeadScenario } from './crypt-check.ts';
-import { parseIntegrityPlaceholder } from './crypt-tables.ts';
+import { checkCryptAeadScenario } from '../stacks/crypt/crypt-check.ts';
+import { parseIntegrityPlaceholder } from '../stacks/crypt/integrity-placeholder.ts';
 import { MAX_TAG_SIZE } from '../model/integrity/superblock.ts';
 import { digestSize, isKeyedHash } from '../model/integrity/tags.ts';
-import { checkLuks2Scenario } from './luks-check.ts';
-import { scenarioSchema, stepSchema, type IntegrityStack, type IoRange, type RaceStep, type ScenarioBody, type Step } from './schema.ts';
+import { checkLuks2Scenario } from '../stacks/crypt/luks-check.ts';
+import { scenarioSchema, stepSchema, type IoRange, type RaceStep, type ScenarioBody, type Step } from './schema.ts';
+import { type IntegrityStack } from '../stacks/integrity/integrity-schema.ts';
 
 export interface Scenario extends ScenarioBody {
   /** Path relative to the scenarios directory, without extension: "integrity/001-crc32c-journal". */
@@ -194,6 +195,12 @@ export function checkSemantics(_file: string, s: ScenarioBody): string[] {
       needOpen('race');
       errs.push(...checkRace(`${at}.race`, step.race, unit, disk?.size));
       errs.push(...checkNotErroring(`${at}.race`, step.race.offset, step.race.length, unit, erroring));
+    } else if ('unstable' in step) {
+      needOpen('unstable');
+      if (recovery) errs.push(`${at}.unstable: the stack is open in recovery mode, which refuses every write`);
+      errs.push(...checkAligned(`${at}.unstable`, step.unstable.offset, step.unstable.length, unit, disk?.size));
+      errs.push(...checkNotErroring(`${at}.unstable`, step.unstable.offset, step.unstable.length, unit, erroring));
+      if (step.unstable.length % (step.unstable.writeBlocks * unit)) errs.push(`${at}.unstable.writeBlocks: writes of ${step.unstable.writeBlocks} blocks of ${unit} bytes do not tile the ${step.unstable.length}-byte range`);
     } else if ('tables' in step) {
       if (stack.type === 'crypt-aead') {
         // raw dm-crypt tables on lower devices of their own: the stack may be open or closed

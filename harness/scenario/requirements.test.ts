@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { compareVersions, cryptsetupFixesPadding, effectiveRequirements, helpListsOption, kernelVersionOf, parseDmTargets, parseProcCrypto, unmetRequirements, type GuestFacts } from './requirements.ts';
+import { effectiveRequirements, helpListsOption, kernelVersionOf, parseDmTargets, parseProcCrypto, unmetRequirements, type GuestFacts } from './requirements.ts';
+import { cryptsetupFixesPadding, integrityStatusFields } from '../stacks/integrity/integrity-requirements.ts';
+import { compareVersions } from './versions.ts';
 import { scenarioSchema } from './schema.ts';
 
 const base = scenarioSchema.parse({
@@ -50,11 +52,14 @@ describe('requirements', () => {
     expect(effectiveRequirements(base).targetVersions.integrity).toBe('1.10.0');
     expect(effectiveRequirements(scenarioSchema.parse({ ...plain, steps: ['close', { tables: [{ args: '{disk:data} 0 4 J 0' }] }], stack: { type: 'integrity', disk: 'data' } })).targetVersions.integrity).toBe('1.6.0');
     const crypt = scenarioSchema.parse({ ...plain, steps: ['status'], stack: { type: 'crypt-aead', disk: 'data', cipher: 'capi:gcm(aes)-random' } });
-    expect(effectiveRequirements(crypt).targetVersions.integrity).toBe('1.4.0');
+    // the crypt-aead table asks for fix_padding only where the target has it, so any target runs a journal stack
+    expect(effectiveRequirements(crypt).targetVersions.integrity).toBeUndefined();
     expect(effectiveRequirements(crypt).targetVersions.crypt).toBeUndefined();
+    const cryptBitmap = scenarioSchema.parse({ ...plain, steps: ['status'], stack: { type: 'crypt-aead', disk: 'data', cipher: 'capi:gcm(aes)-random', mode: 'bitmap' } });
+    expect(effectiveRequirements(cryptBitmap).targetVersions.integrity).toBe('1.3.0');
     const tables = scenarioSchema.parse({ ...plain, steps: [{ tables: [{ args: 'aes-xts-plain64 {key:64} 0 {missing} 0' }] }], stack: { type: 'crypt-aead', disk: 'data', cipher: 'capi:gcm(aes)-random' } });
     expect(effectiveRequirements(tables).targetVersions.crypt).toBe('1.22.0');
-    expect(unmetRequirements(effectiveRequirements(crypt), facts({ targets: parseDmTargets('integrity v1.2.0\ncrypt v1.18.1\n') })))
+    expect(unmetRequirements(effectiveRequirements(cryptBitmap), facts({ targets: parseDmTargets('integrity v1.2.0\ncrypt v1.18.1\n') })))
       .toEqual([expect.stringContaining('integrity')]);
   });
 
@@ -62,6 +67,14 @@ describe('requirements', () => {
     expect(cryptsetupFixesPadding('1.2.0')).toBe(false);
     expect(cryptsetupFixesPadding('1.4.0')).toBe(true);
     expect(cryptsetupFixesPadding('1.10.0')).toBe(true);
+  });
+
+  it('knows the status line of each dm-integrity target: empty on 1.0.0, the counter on 1.1.0, three fields from 1.2.0', () => {
+    expect(integrityStatusFields('1.0.0')).toBe('none');
+    expect(integrityStatusFields('1.1.0')).toBe('mismatches');
+    expect(integrityStatusFields('1.2.0')).toBe('full');
+    expect(integrityStatusFields('1.10.0')).toBe('full');
+    expect(integrityStatusFields(undefined)).toBe('full');
   });
 
   it('are met by a guest that has everything', () => {

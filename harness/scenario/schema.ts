@@ -1,21 +1,8 @@
 import { z } from 'zod';
-import { MAX_TAG_SIZE } from '../model/integrity/superblock.ts';
-import { INTEGRITY_HASHES } from '../model/integrity/tags.ts';
-import { parseSize } from './size.ts';
-import { cryptAeadStackSchema } from './crypt-schema.ts';
-import { luks2StackSchema } from './luks-schema.ts';
-
-/** A byte count: a number or a string like "64MiB", "4k". */
-const size = z.union([z.number(), z.string()]).transform((v, ctx) => {
-  const n = parseSize(v);
-  if (n === undefined) {
-    ctx.addIssue({ code: 'custom', message: `expected a size like 4096, "4KiB" or "64MiB", got ${JSON.stringify(v)}` });
-    return z.NEVER;
-  }
-  return n;
-});
-
-const name = z.string().regex(/^[a-z][a-z0-9-]*$/, 'expected a lower-case name like "data"');
+import { cryptAeadStackSchema } from '../stacks/crypt/crypt-schema.ts';
+import { luks2StackSchema } from '../stacks/crypt/luks-schema.ts';
+import { integrityStackSchema } from '../stacks/integrity/integrity-schema.ts';
+import { name, size } from './fields.ts';
 
 /** "6.1", "6.1.90", "1.10.0": dotted numbers, compared numerically. */
 const version = z.string().regex(/^\d+(\.\d+){0,2}$/, 'expected a version like "6.1" or "1.10.0"');
@@ -38,73 +25,6 @@ export const diskSchema = z.strictObject({
     writeGenerate: z.boolean().default(true),
   }).optional(),
 });
-
-const hexKey = z.string().regex(/^([0-9a-f]{2})+$/, 'expected a hex string');
-
-export const integrityStackSchema = z.strictObject({
-  type: z.literal('integrity'),
-  disk: name,
-  /** A separate metadata disk (integritysetup --data-device): superblock, journal and tags live on it. */
-  metaDisk: name.optional(),
-  /**
-   * The device dm-integrity's data sit on: the disk itself; `linear`, a dm-linear device over it, so an
-   * ioError step can map dm-error in; `delay`, a dm-delay device over it holding reads, writes and flushes
-   * back by `lowerDelay`'s milliseconds each, so completions come back in another order than submissions.
-   */
-  lower: z.enum(['disk', 'linear', 'delay']).default('disk'),
-  /** lower: delay only: milliseconds dm-delay holds each read, write and flush back (its table's three delays). */
-  lowerDelay: z.strictObject({
-    read: z.number().int().min(0).max(1000),
-    write: z.number().int().min(0).max(1000),
-    flush: z.number().int().min(0).max(1000),
-  }).optional(),
-  hash: z.enum(INTEGRITY_HASHES).default('crc32c'),
-  /** integritysetup --tag-size: the digest truncated or zero-padded to this many bytes (default: the digest's size). */
-  tagSize: z.number().int().min(1).max(MAX_TAG_SIZE).optional(),
-  /** Hex key for the hmac-* hashes. */
-  key: z.string().regex(/^([0-9a-f]{2})+$/, 'expected a hex string').optional(),
-  mode: z.enum(['journal', 'bitmap', 'direct']).default('journal'),
-  sectorSize: z.union([z.literal(512), z.literal(1024), z.literal(2048), z.literal(4096)]).default(512),
-  allowDiscards: z.boolean().default(false),
-  /** Format-time interleave area size in 512-byte sectors (a power of two); small areas put area edges within reach. */
-  /** integritysetup format --journal-size (bytes; the geometry is read back from the superblock). */
-  journalSize: size.optional(),
-  /**
-   * The journal's own protection (integritysetup --journal-integrity / --journal-crypt, at format and open):
-   * a MAC over each journal section's tags and data, and the journal's sectors encrypted, with these hex keys.
-   */
-  journalIntegrity: z.strictObject({ alg: z.enum(['hmac-sha1', 'hmac-sha256', 'hmac-sha512']), key: hexKey }).optional(),
-  journalCrypt: z.strictObject({ alg: z.enum(['ctr-aes', 'cbc-aes']), key: hexKey.refine((k) => [32, 48, 64].includes(k.length), 'expected an AES key of 16, 24 or 32 bytes in hex') }).optional(),
-  /** integritysetup format --no-wipe: never-written blocks keep whatever tags the disk held (reads of them fail). */
-  noWipe: z.boolean().default(false),
-  /**
-   * integritysetup open --integrity-recalculate, at every open: the kernel recomputes every tag from the data on
-   * disk in the background; the cell waits until `dmsetup status` says it is done before the next step.
-   * `reset` is --integrity-recalculate-reset (the table's reset_recalculate): every open starts over from the
-   * first sector, also where the superblock says a recalculation was cut short or already reached the end.
-   */
-  recalculate: z.union([z.boolean(), z.literal('reset')]).default(false),
-  /** open options that change when the kernel commits and flushes, not the format (journal or bitmap mode). */
-  journalWatermark: z.number().int().min(0).max(100).optional(),
-  journalCommitTime: z.number().int().min(1).optional(),
-  bufferSectors: z.number().int().min(1).optional(),
-  bitmapSectorsPerBit: z.number().int().min(1).refine((n) => (n & (n - 1)) === 0, 'expected a power of two').optional(),
-  bitmapFlushTime: z.number().int().min(1).optional(),
-  interleaveSectors: z.number().int().min(8).max(2 ** 30).refine((n) => (n & (n - 1)) === 0, 'expected a power of two').optional(),
-  /**
-   * Activate with `dmsetup create` from a raw dm-integrity table instead of integritysetup: the table carries
-   * what the fields above say (internal_hash, block_size, meta_device, journal_sectors, ...) and these extra
-   * optional arguments (e.g. fix_padding, fix_hmac, legacy_recalculate) after them. Nothing formats or wipes
-   * first: the kernel formats the zeroed disk itself, so never-written blocks fail to read (as with noWipe).
-   */
-  table: z.strictObject({ options: z.array(z.string().regex(/^\S+$/, 'expected one table argument without blanks')).default([]) }).optional(),
-});
-
-/** The stack's runtime tunables and the integritysetup open option of each. */
-export const OPEN_OPTIONS = [
-  ['journalWatermark', '--journal-watermark'], ['journalCommitTime', '--journal-commit-time'], ['bufferSectors', '--buffer-sectors'],
-  ['bitmapSectorsPerBit', '--bitmap-sectors-per-bit'], ['bitmapFlushTime', '--bitmap-flush-time'],
-] as const satisfies ReadonlyArray<readonly [keyof IntegrityStack, string]>;
 
 export const stackSchema = z.discriminatedUnion('type', [integrityStackSchema, cryptAeadStackSchema, luks2StackSchema]);
 
@@ -210,6 +130,27 @@ const kill = z.strictObject({
  * model (harness/model/integrity/race.ts) judges what each read saw from the I/Os' times, then adopts what
  * the range holds once every writer is done.
  */
+const churnCycle = z.strictObject({
+  /** dmsetup suspend's flags: none, --noflush, --nolockfs or both */
+  suspend: z.enum(['default', 'noflush', 'nolockfs', 'noflush,nolockfs']).default('default'),
+  /** between suspend and resume: no reload (the same target instance resumes), the device's own table, or a tuned one (session/tuned-table.ts) */
+  reload: z.enum(['none', 'same', 'tuned']).default('none'),
+});
+
+/**
+ * While the race runs, its device is suspended, held `holdMs`, optionally reloaded and resumed, then left
+ * active `gapMs`, cycle after cycle (cycle k as `cycles[k % cycles.length]`) until every racer is done and every
+ * cycle ran once; each
+ * dmsetup command's times and exit status are observations (model/integrity/race-churn.ts judges them).
+ * `device`: the stack's top device, or (crypt-aead) the dm-integrity device beneath dm-crypt.
+ */
+const churn = z.strictObject({
+  device: z.enum(['top', 'integrity']).default('top'),
+  cycles: z.array(churnCycle).min(1).max(8),
+  holdMs: z.number().int().min(0).max(2000).default(20),
+  gapMs: z.number().int().min(0).max(2000).default(50),
+});
+
 const race = z.strictObject({
   offset: size,
   length: size,
@@ -220,6 +161,20 @@ const race = z.strictObject({
   writePercent: z.number().int().min(0).max(100).default(50),
   /** draws every I/O's kind, place and size: the same seed issues the same I/Os (their timing is the kernel's) */
   seed: z.number().int().nonnegative().max(2 ** 32 - 1).default(1),
+  churn: churn.optional(),
+});
+
+/**
+ * O_DIRECT writes of a buffer that a second thread keeps rewriting until each write completes (ih-io unstable,
+ * vm/agent/io-race.c): `writes` writes of `writeBlocks` blocks each, in turn over the range, each block read
+ * back alone after its write. The model (harness/model/integrity/unstable.ts) says per stack whether such a
+ * block may read back EILSEQ and which bytes it may hold, then adopts what the range holds.
+ */
+const unstable = z.strictObject({
+  offset: size,
+  length: size,
+  writes: z.number().int().min(1).max(5000).default(64),
+  writeBlocks: z.number().int().min(1).max(256).default(1),
 });
 
 export const stepSchema = z.union([
@@ -227,6 +182,7 @@ export const stepSchema = z.union([
   z.strictObject({ read: ioRange }),
   z.strictObject({ discard: z.strictObject({ offset: size, length: size }) }),
   z.strictObject({ race }),
+  z.strictObject({ unstable }),
   z.strictObject({ corrupt }),
   z.strictObject({ swap }),
   z.strictObject({ corruptSuperblock }),
@@ -301,11 +257,6 @@ export const scenarioSchema = z.strictObject({
 
 export type ScenarioBody = z.infer<typeof scenarioSchema>;
 export type Step = z.infer<typeof stepSchema>;
-export type IntegrityStack = z.infer<typeof integrityStackSchema>;
-/** The modes an integrity stack opens in: the stack's own, and recovery for one open at a time. */
-export type IntegrityOpenMode = IntegrityStack['mode'] | 'recovery';
-/** An integrity stack as one open builds it. */
-export type OpenedIntegrityStack = Omit<IntegrityStack, 'mode'> & { mode: IntegrityOpenMode };
 export type ScenarioDisk = z.infer<typeof diskSchema>;
 export type IoRange = z.infer<typeof ioRange>;
 export type Corruption = z.infer<typeof corrupt>;
@@ -321,3 +272,5 @@ export type CrashOp = z.infer<typeof crashOpSchema>;
 export type KillStep = z.infer<typeof kill>;
 export type TableTry = z.infer<typeof tableTry>;
 export type RaceStep = z.infer<typeof race>;
+export type RaceChurnSpec = z.infer<typeof churn>;
+export type UnstableStep = z.infer<typeof unstable>;

@@ -158,6 +158,22 @@ describe('ih-io argv as the steps run it', () => {
     expect(ioArgv({ cmd: 'alg', name: 'hmac(sha256)' })).toEqual(['ih-io', 'alg', 'hmac(sha256)']);
   });
 
+  it('unstable: every option always written, in order; the compiled tool gets past its parsing', async () => {
+    const argv = ioArgv({ cmd: 'unstable', dev: '/nonexistent/ih-dev', offset: 65536, length: 65536, block: 4096, writes: 96, writeBlocks: 1, tag: 2 });
+    expect(argv).toEqual(['ih-io', 'unstable', '--dev', '/nonexistent/ih-dev', '--offset', '65536', '--length', '65536', '--block', '4096',
+      '--writes', '96', '--write-blocks', '1', '--tag', '2']);
+    expect(() => ioArgv({ cmd: 'unstable', dev: '/dev/x', offset: 0, length: 4096, block: 4096, writes: -1, writeBlocks: 1, tag: 2 })).toThrow(/ih-io unstable --writes/);
+    const dir = mkdtempSync(join(tmpdir(), 'ih-io-unstable-'));
+    try {
+      const r = await execa((await buildGuestTools(join(dir, 'cache'))).io, argv.slice(1), { reject: false });
+      expect({ exit: r.exitCode, stderr: r.stderr }).toMatchObject({ exit: 3, stderr: expect.stringMatching(/^ih-io unstable: open \/nonexistent\//) });
+      const bad = await execa((await buildGuestTools(join(dir, 'cache'))).io, [...argv.slice(1), '--write-blocks', '3'], { reject: false });
+      expect(bad.exitCode).toBe(2);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+
   it('refuses a value io.c would misread, naming the subcommand and option', () => {
     expect(() => ioArgv({ cmd: 'read', dev: '/dev/x', offset: Number.NaN })).toThrow(/ih-io read --offset: expected a byte count/);
     expect(() => ioArgv({ cmd: 'copy', src: '/dev/x', dst: '/dev/y', srcOffset: -512 })).toThrow(/ih-io copy --src-offset/);
@@ -197,5 +213,22 @@ describe('ih-io argv on the compiled io.c', () => {
     const r = await execa(io, ['discard', '--dev', '/nonexistent/ih-dev', '--out', '/nonexistent/ih-out'], { reject: false });
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toMatch(/unknown or misplaced option '--out'/);
+  });
+});
+
+describe('ih-io race argv with a churn', () => {
+  const race = { cmd: 'race', dev: '/dev/mapper/ih-int', offset: 0, length: 65536, block: 4096, procs: 4, ops: 10, qd: 8, maxBlocks: 8, writePercent: 50, seed: 1, tag: 2 } as const;
+
+  it('writes the device, each table, each cycle as FLAGS/TABLE and the times in microseconds', () => {
+    expect(ioArgv({ ...race, churn: { dm: 'ih-int', tables: ['0 8 t a', '0 8 t b'], cycles: [{ flags: 'default', table: 1 }, { flags: 'noflush,nolockfs' }], holdUs: 20000, gapUs: 0 } }).slice(24))
+      .toEqual(['--churn-dev', 'ih-int', '--churn-table', '0 8 t a', '--churn-table', '0 8 t b', '--churn-cycle', 'default/1', '--churn-cycle', 'noflush,nolockfs/-',
+        '--churn-hold-us', '20000', '--churn-gap-us', '0']);
+  });
+
+  it('refuses a path for a name, a cycle naming no table and no cycle at all', () => {
+    const churn = { dm: 'ih-int', tables: [], cycles: [{ flags: 'noflush' as const }], holdUs: 0, gapUs: 0 };
+    expect(() => ioArgv({ ...race, churn: { ...churn, dm: '/dev/mapper/ih-int' } })).toThrow(/device-mapper name/);
+    expect(() => ioArgv({ ...race, churn: { ...churn, cycles: [{ flags: 'default', table: 0 }] } })).toThrow(/table 0 of 0/);
+    expect(() => ioArgv({ ...race, churn: { ...churn, cycles: [] } })).toThrow(/1 to 8/);
   });
 });

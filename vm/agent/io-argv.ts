@@ -57,12 +57,36 @@ export interface AlgCommand { cmd: 'alg'; name: string }
 export interface RaceCommand {
   cmd: 'race'; dev: string; offset: number; length: number; block: number; procs: number; ops: number; qd: number;
   maxBlocks: number; writePercent: number; seed: number; tag: number;
+  churn?: RaceChurn | undefined;
 }
 
-export type IoCommand = ReadCommand | CopyCommand | ZeroCommand | DiscardCommand | FlushCommand | InfoCommand | AlgCommand | RaceCommand;
+/** dmsetup's suspend flags a churn cycle passes (`default`: none). */
+export type ChurnFlags = 'default' | 'noflush' | 'nolockfs' | 'noflush,nolockfs';
 
-/** The subcommands io.c's parse_args reads (alg takes one name; race is parsed by io-race.c, below). */
-export type OptionCommand = Exclude<IoCommand['cmd'], 'alg' | 'race'>;
+/**
+ * A device-mapper device suspended, optionally reloaded and resumed, cycle after cycle, while the race runs:
+ * cycle k uses `cycles[k % cycles.length]`, whose `table` indexes `tables` (undefined: no reload).
+ */
+export interface RaceChurn {
+  dm: string;
+  tables: string[];
+  cycles: Array<{ flags: ChurnFlags; table?: number | undefined }>;
+  holdUs: number;
+  gapUs: number;
+}
+
+/**
+ * io-race.c's unstable: `writes` O_DIRECT writes of `writeBlocks` blocks each, in turn over the range, of a
+ * buffer a second thread keeps rewriting until the write completes; each block read back alone after its write.
+ */
+export interface UnstableCommand {
+  cmd: 'unstable'; dev: string; offset: number; length: number; block: number; writes: number; writeBlocks: number; tag: number;
+}
+
+export type IoCommand = ReadCommand | CopyCommand | ZeroCommand | DiscardCommand | FlushCommand | InfoCommand | AlgCommand | RaceCommand | UnstableCommand;
+
+/** The subcommands io.c's parse_args reads (alg takes one name; race and unstable are parsed by io-race.c, below). */
+export type OptionCommand = Exclude<IoCommand['cmd'], 'alg' | 'race' | 'unstable'>;
 
 type KeysOf<T> = T extends unknown ? keyof T : never;
 /** The option fields of one subcommand's command type. */
@@ -131,13 +155,38 @@ function optionValue(cmd: string, flag: string, kind: OptionKind, v: unknown): s
 const RACE_OPTIONS = [
   ['offset', '--offset'], ['length', '--length'], ['block', '--block'], ['procs', '--procs'], ['ops', '--ops'], ['qd', '--qd'],
   ['maxBlocks', '--max-blocks'], ['writePercent', '--write-percent'], ['seed', '--seed'], ['tag', '--tag'],
-] as const satisfies ReadonlyArray<readonly [Exclude<keyof RaceCommand, 'cmd' | 'dev'>, `--${string}`]>;
+] as const satisfies ReadonlyArray<readonly [Exclude<keyof RaceCommand, 'cmd' | 'dev' | 'churn'>, `--${string}`]>;
 
-function raceArgv(c: RaceCommand): string[] {
-  if (c.dev === '') throw new TypeError('ih-io race --dev: expected a non-empty path, got ""');
-  const argv = ['ih-io', 'race', '--dev', c.dev];
-  for (const [field, flag] of RACE_OPTIONS) {
+/** io-race.c's unstable options, every one always written, in this order. */
+const UNSTABLE_OPTIONS = [
+  ['offset', '--offset'], ['length', '--length'], ['block', '--block'], ['writes', '--writes'], ['writeBlocks', '--write-blocks'], ['tag', '--tag'],
+] as const satisfies ReadonlyArray<readonly [Exclude<keyof UnstableCommand, 'cmd' | 'dev'>, `--${string}`]>;
+
+function numberArgv<C extends RaceCommand | UnstableCommand>(c: C, options: ReadonlyArray<readonly [keyof C, string]>): string[] {
+  if (c.dev === '') throw new TypeError(`ih-io ${c.cmd} --dev: expected a non-empty path, got ""`);
+  const argv = ['ih-io', c.cmd, '--dev', c.dev];
+  for (const [field, flag] of options) {
     const v = c[field];
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new TypeError(`ih-io ${c.cmd} ${flag}: expected a non-negative integer, got ${JSON.stringify(v)}`);
+    argv.push(flag, String(v));
+  }
+  if (c.cmd === 'race' && c.churn !== undefined) argv.push(...churnArgv(c.churn));
+  return argv;
+}
+
+function churnArgv(c: RaceChurn): string[] {
+  if (c.dm === '' || c.dm.includes('/')) throw new TypeError(`ih-io race --churn-dev: expected a device-mapper name, got ${JSON.stringify(c.dm)}`);
+  if (c.tables.length > 4) throw new TypeError(`ih-io race --churn-table: at most 4, got ${c.tables.length}`);
+  if (c.cycles.length < 1 || c.cycles.length > 8) throw new TypeError(`ih-io race --churn-cycle: 1 to 8, got ${c.cycles.length}`);
+  const argv = ['--churn-dev', c.dm];
+  for (const t of c.tables) argv.push('--churn-table', t);
+  for (const y of c.cycles) {
+    if (y.table !== undefined && !(Number.isInteger(y.table) && y.table >= 0 && y.table < c.tables.length)) {
+      throw new TypeError(`ih-io race --churn-cycle: table ${y.table} of ${c.tables.length}`);
+    }
+    argv.push('--churn-cycle', `${y.flags}/${y.table ?? '-'}`);
+  }
+  for (const [v, flag] of [[c.holdUs, '--churn-hold-us'], [c.gapUs, '--churn-gap-us']] as const) {
     if (!Number.isSafeInteger(v) || v < 0) throw new TypeError(`ih-io race ${flag}: expected a non-negative integer, got ${JSON.stringify(v)}`);
     argv.push(flag, String(v));
   }
@@ -146,7 +195,8 @@ function raceArgv(c: RaceCommand): string[] {
 
 /** The argv of one ih-io command: options left undefined (or false) are not written. */
 export function ioArgv(c: IoCommand): string[] {
-  if (c.cmd === 'race') return raceArgv(c);
+  if (c.cmd === 'race') return numberArgv(c, RACE_OPTIONS);
+  if (c.cmd === 'unstable') return numberArgv(c, UNSTABLE_OPTIONS);
   if (c.cmd === 'alg') {
     if (c.name === '') throw new TypeError('ih-io alg: expected an algorithm name, got ""');
     return ['ih-io', 'alg', c.name];

@@ -510,6 +510,8 @@ static void help(void)
 	      "  ih-io alg     NAME  (instantiate a kernel crypto algorithm through AF_ALG)\n"
 	      "  ih-io race    --dev DEV --offset N --length N --block N [--procs P] [--ops K] [--qd Q]\n"
 	      "                [--max-blocks M] [--write-percent W] [--seed S] [--tag T]  (see io-race.c)\n"
+	      "  ih-io unstable --dev DEV --offset N --length N --block N [--writes K] [--write-blocks M] [--tag T]\n"
+	      "                (writes whose buffer another thread rewrites in flight; see io-race.c)\n"
 	      "transfer options: --bs N (1M) --block N (logical block size or 4096) --jobs N | --procs N\n"
 	      "  --fua --fsync --no-direct --src-buffered --dst-buffered --log-ok\n"
 	      "  --unaligned (skip the O_DIRECT alignment refusal: the kernel answers, usually EINVAL)\n"
@@ -809,6 +811,8 @@ static int cmd_alg(const char *name)
 
 /* io-race.c: overlapping reads and writes from several processes on a hot range. */
 int cmd_race(int argc, char **argv);
+/* io-race.c: O_DIRECT writes of a buffer rewritten while they are in flight. */
+int cmd_unstable(int argc, char **argv);
 
 int main(int argc, char **argv)
 {
@@ -816,6 +820,8 @@ int main(int argc, char **argv)
 		return cmd_alg(argv[2]);
 	if (argc >= 2 && !strcmp(argv[1], "race"))
 		return cmd_race(argc, argv);
+	if (argc >= 2 && !strcmp(argv[1], "unstable"))
+		return cmd_unstable(argc, argv);
 	parse_args(argc, argv);
 	sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (sh == MAP_FAILED)

@@ -22,6 +22,20 @@ describe('parseRaceReport', () => {
     expect(rep.summary).toEqual({ ok: false, engine: 'aio', procs: 2, ops: 2, qd: 4, died: 0, elapsedUs: 12 });
   });
 
+  it('reads the churn\'s dmsetup lines in order, with an exit status or the signal that ended one', () => {
+    const rep = parseRaceReport([
+      '{"op":"dm","round":0,"cmd":"suspend","flags":"noflush","t0":5,"t1":9,"exit":0}',
+      '{"op":"dm","round":0,"cmd":"reload","flags":"table1","t0":10,"t1":12,"exit":1}',
+      '{"op":"dm","round":0,"cmd":"resume","flags":"","t0":13,"t1":20,"exit":-1,"signal":9}',
+    ].join('\n'));
+    expect(rep.dm).toEqual([
+      { round: 0, cmd: 'suspend', flags: 'noflush', t0: 5, t1: 9, exit: 0 },
+      { round: 0, cmd: 'reload', flags: 'table1', t0: 10, t1: 12, exit: 1 },
+      { round: 0, cmd: 'resume', flags: '', t0: 13, t1: 20, exit: -1, signal: 9 },
+    ]);
+    expect(() => parseRaceReport('{"op":"dm","round":0,"cmd":"remove","flags":"","t0":1,"t1":2,"exit":0}')).toThrow(/unexpected shape/);
+  });
+
   it('refuses versions that do not cover the sectors, tokens it cannot read and lines of unknown shape', () => {
     expect(() => decodeVersions('1.0*3', 4, 'line 1')).toThrow(/3 versions for 4 sectors/);
     expect(() => decodeVersions('x*4', 4, 'line 1')).toThrow(IoReportError);

@@ -1,11 +1,11 @@
 /**
  * Typed view of `ih-io race`'s stdout (io-race.c): one line per I/O of the race, the whole range read
- * before ("initial") and after it ("final"), then a summary. Offsets become 512-byte sectors and each read's
+ * before ("initial") and after it ("final"), the churn's dmsetup commands ("dm"), then a summary. Offsets become 512-byte sectors and each read's
  * run-length coded versions one entry per sector, as the model (harness/model/integrity/race.ts) takes them.
  */
 import { z } from 'zod';
 import { IoReportError } from './io-report.ts';
-import type { RaceIo, RaceWhole, SectorVersion } from '../../harness/model/integrity/race.ts';
+import type { RaceDmCommand, RaceIo, RaceWhole, SectorVersion } from '../../harness/model/integrity/race.ts';
 
 const n = z.number().int().nonnegative();
 const io = z.object({
@@ -16,10 +16,13 @@ const whole = z.object({ op: z.enum(['initial', 'final']), off: n, len: n, t0: n
 const summary = z.object({
   op: z.literal('race-summary'), ok: z.boolean(), engine: z.enum(['aio', 'sync']), procs: n, ops: n, qd: n, died: n, elapsed_us: n,
 });
+const dm = z.object({
+  op: z.literal('dm'), round: n, cmd: z.enum(['suspend', 'reload', 'resume']), flags: z.string(), t0: n, t1: n, exit: z.number().int(), signal: n.optional(),
+});
 const setup = z.object({ op: z.literal('setup'), ok: z.literal(false), what: z.string(), path: z.string(), errno: n, error: z.string().optional() });
-const line = z.discriminatedUnion('op', [io, whole, summary, setup]);
+const line = z.discriminatedUnion('op', [io, whole, summary, dm, setup]);
 
-export type { RaceIo, RaceWhole, SectorVersion };
+export type { RaceDmCommand, RaceIo, RaceWhole, SectorVersion };
 
 export interface RaceSummary {
   ok: boolean;
@@ -38,6 +41,8 @@ export interface RaceReport {
   final?: RaceWhole;
   writes: RaceIo[];
   reads: RaceIo[];
+  /** the churn's dmsetup commands, in the order they ran */
+  dm: RaceDmCommand[];
   summary?: RaceSummary;
   setupError?: { what: string; path: string; errno: number; error?: string };
 }
@@ -58,7 +63,7 @@ export function decodeVersions(v: string, sectors: number, at: string): SectorVe
 
 /** Parse `ih-io race`'s JSON lines. Throws IoReportError on anything that is not a known line. */
 export function parseRaceReport(stdout: Uint8Array | string): RaceReport {
-  const report: RaceReport = { writes: [], reads: [] };
+  const report: RaceReport = { writes: [], reads: [], dm: [] };
   (typeof stdout === 'string' ? stdout : Buffer.from(stdout).toString('utf8')).split('\n').forEach((text, i) => {
     if (text.trim() === '') return;
     let json: unknown;
@@ -82,6 +87,8 @@ export function parseRaceReport(stdout: Uint8Array | string): RaceReport {
       report[l.op] = x;
     } else if (l.op === 'race-summary') {
       report.summary = { ok: l.ok, engine: l.engine, procs: l.procs, ops: l.ops, qd: l.qd, died: l.died, elapsedUs: l.elapsed_us };
+    } else if (l.op === 'dm') {
+      report.dm.push({ round: l.round, cmd: l.cmd, flags: l.flags, t0: l.t0, t1: l.t1, exit: l.exit, ...(l.signal !== undefined ? { signal: l.signal } : {}) });
     } else if (l.op === 'setup') {
       report.setupError = { what: l.what, path: l.path, errno: l.errno, ...(l.error !== undefined ? { error: l.error } : {}) };
     }

@@ -20,6 +20,13 @@ describe('selectModules', () => {
     expect(sel.load).toEqual(['dm_integrity']);
     expect(sel.files).toEqual(['kernel/crypto/async_tx/async_xor.ko', 'kernel/drivers/md/dm-integrity.ko', 'kernel/lib/crc8.ko', 'kernel/lib/raid6/raid6_pq.ko']);
   });
+
+  it('ships the blake2b and xxhash64 hashes Debian builds as modules, with a kernel/lib dependency where there is one', () => {
+    const deps = parseModulesDep([
+      'kernel/crypto/blake2b_generic.ko:', 'kernel/crypto/xxhash_generic.ko: kernel/lib/xxhash.ko', 'kernel/lib/xxhash.ko:',
+    ].join('\n'));
+    expect(selectModules(deps).files).toEqual(['kernel/crypto/blake2b_generic.ko', 'kernel/crypto/xxhash_generic.ko', 'kernel/lib/xxhash.ko']);
+  });
 });
 
 describe('readModulesDep', () => {

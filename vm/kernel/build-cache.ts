@@ -18,6 +18,8 @@ export function hashParts(parts: ReadonlyArray<string | Buffer>): string {
 export interface ConfigKeyInputs {
   fragments: ReadonlyArray<{ name: string; text: string }>;
   makeArgs: readonly string[];
+  /** The toolchain container's image id (--toolchain-image); absent for the host's toolchain. */
+  toolchain?: string;
 }
 
 // Names the configuration + toolchain of a build, independent of the source it is applied to.
@@ -27,6 +29,8 @@ export function configKey(inputs: ConfigKeyInputs): string {
     ...inputs.fragments.flatMap((f) => [f.text]),
     '--make-args--',
     ...inputs.makeArgs,
+    // absent from the parts for the host's toolchain, so host builds keep their keys
+    ...(inputs.toolchain !== undefined ? ['--toolchain--', inputs.toolchain] : []),
   ]);
 }
 

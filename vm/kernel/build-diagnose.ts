@@ -42,7 +42,7 @@ const RULES: Rule[] = [
     id: 'objtool',
     test: /(?:^|\s)objtool: |tools\/objtool\/\S+: (?:error|In function)|\btools\/objtool\b.*Error \d/,
     fix: () =>
-      "this tree's objtool does not build with, or does not understand the output of, this toolchain: build with an older GCC (--make-arg CC=gcc-<version> --make-arg HOSTCC=gcc-<version>) " +
+      "this tree's objtool does not build with, or does not understand the output of, this toolchain: build with an older GCC (--make-arg CC=gcc-<version> --make-arg HOSTCC=gcc-<version>, or --toolchain-image <an image that has it>) " +
       "or turn stack validation off with a --kconfig fragment holding '# CONFIG_STACK_VALIDATION is not set' and CONFIG_UNWINDER_FRAME_POINTER=y",
   },
   {
@@ -71,8 +71,12 @@ export function diagnoseBuildLog(lines: readonly string[]): BuildDiagnosis[] {
   return out;
 }
 
-/** One line for the build failure's message (buildFailureReason keeps the line starting "This looks like a compiler"). */
+/**
+ * One line for the build failure's message (buildFailureReason keeps the line starting "This looks like a compiler").
+ * Every one of these is a tree older than its compiler, so the compiler of the tree's time is always a way out.
+ */
 export function diagnosisHint(found: readonly BuildDiagnosis[]): string | undefined {
   if (found.length === 0) return undefined;
-  return `This looks like a compiler/tree mismatch: ${found.map((d) => `${d.id}: ${d.fix}`).join('; ')}`;
+  return `This looks like a compiler/tree mismatch: ${found.map((d) => `${d.id}: ${d.fix}`).join('; ')}; ` +
+    'or build with the GCC of the tree\'s time in a container: --toolchain-image <image> (docs/matrix.md, "Building in a toolchain container")';
 }

@@ -21,14 +21,15 @@ import { diagnoseBuildLog, diagnosisHint } from './build-diagnose.ts';
 import { FAST_MAKEFILE, fastRebuildArgs, fastRebuildMakefile, findFastRebuild, staleAfterFastRebuild } from './build-fast.ts';
 import { skipEmptyCommandsArgs } from './build-kbuild-cmd.ts';
 import { probeMemoArgsFor } from './build-probe-memo.ts';
-import { perObjectArgs } from './build-per-object.ts';
+import { localExportCheckArgs, perObjectArgs } from './build-per-object.ts';
 import { coverageMakeArgs, GCOV_FRAGMENT, publishNotes } from './build-coverage.ts';
 import { makeArgValue } from './build-make-args.ts';
 import { parseHunks } from './build-patch.ts';
 import { relocateToolCommands } from './build-relocate.ts';
 import { bootTarget, publishedImageName, type BootTarget } from './build-target.ts';
 import { kernelImageFormatOf } from '../qemu/kernel-image.ts';
-import { BuildLog, runStep } from './build-run.ts';
+import { BuildLog, runStep, type StepResult } from './build-run.ts';
+import { containerArgv, containerCompiler, resolveToolchainImage, type ToolchainContainer } from './toolchain-container.ts';
 import {
   loadPatches,
   patchedSource,
@@ -66,6 +67,11 @@ export interface BuildRequest {
    * CONFIG_GCOV_KERNEL kernel (build-coverage.ts). Part of the configuration key: a separate build.
    */
   coverage?: readonly string[];
+  /**
+   * A container image whose toolchain runs make (toolchain-container.ts), e.g. an older Debian with the GCC of
+   * an old tree's time. Its image id is part of the configuration key; ccache is not used inside.
+   */
+  toolchainImage?: string;
 }
 
 /** A --coverage kernel: what the host needs to read a guest's counters back (harness/coverage/). */
@@ -124,8 +130,9 @@ export async function buildKernel(req: BuildRequest): Promise<BuiltKernel> {
 
   const fragments = await loadFragments(fragmentFiles(req));
   const patches = await loadPatches(req.patches ?? []);
-  const makeArgs = await withCcache(userMakeArgs(req));
-  const cfgKey = configKey({ fragments, makeArgs });
+  const toolchain = req.toolchainImage !== undefined ? await resolveToolchainImage(req.toolchainImage) : undefined;
+  const makeArgs = toolchain !== undefined ? userMakeArgs(req) : await withCcache(userMakeArgs(req));
+  const cfgKey = configKey({ fragments, makeArgs, ...(toolchain !== undefined ? { toolchain: toolchain.imageId } : {}) });
 
   const base = await resolveSource(req.source, ctx);
   const src = patches.length > 0 ? await patchedSource(base, patches, ctx) : base;
@@ -151,6 +158,8 @@ export async function buildKernel(req: BuildRequest): Promise<BuiltKernel> {
     log.line(`# integrity-harness kernel build ${cacheKey}: ${src.description}`);
     log.line(`# source ready after ${(preparedMs / 1000).toFixed(1)} s`);
     if (baseFirst !== undefined) log.line(`# ${baseFirst}`);
+    if (toolchain !== undefined) log.line(`# toolchain: ${toolchain.runtime} image ${toolchain.image} (${toolchain.imageId}): ${await containerCompiler(toolchain)}`);
+    const steps = stepsIn(log, toolchain, [src.dir, base.dir, outDir], fragments.map((f) => path.dirname(path.resolve(f.name))));
     req.onStatus?.(`building ${src.description} (log: ${logFile})`);
     const meta = await withLock(`${outDir}.lock`, async () => {
       // Another build of the same kernel (a gate's other side, a parallel run) may have held the lock.
@@ -161,7 +170,7 @@ export async function buildKernel(req: BuildRequest): Promise<BuiltKernel> {
       }
       const seeded = patches.length > 0 && src.key !== null && (await seedFromBase(base, src.dir, patches, outDir, cfgKey, log));
       const configStamp = hashParts([cfgKey, ...kconfigTouchingPatches(patches)]);
-      await configure(src.dir, outDir, fragments, makeArgs, configStamp, log, cacheDir);
+      await configure(src.dir, outDir, fragments, makeArgs, configStamp, steps, cacheDir);
       const configText = await fs.readFile(path.join(outDir, '.config'), 'utf8');
       const { missingOptions, missingCritical } = verifyConfig(fragments, configText);
       if (missingOptions.length > 0) {
@@ -180,9 +189,9 @@ export async function buildKernel(req: BuildRequest): Promise<BuiltKernel> {
       const jobs = req.jobs ?? os.availableParallelism();
       const target = bootTarget(configText);
       log.line(`# boot image: ${target.make} (${target.why})`);
-      const buildArgs = [...makeArgs, ...(await kbuildTrimArgs(src.dir, outDir, makeArgs, configText))];
-      const fast = patches.length > 0 && (await tryFastRebuild({ base, src, outDir, patches, seeded, enabled: req.fastRebuild ?? true, makeArgs: buildArgs, jobs, log, cacheDir, target }));
-      if (!fast) await make(src.dir, outDir, buildArgs, [target.make], jobs, log, cacheDir);
+      const buildArgs = [...makeArgs, ...(await kbuildTrimArgs(src.dir, outDir, makeArgs, configText, toolchain !== undefined))];
+      const fast = patches.length > 0 && (await tryFastRebuild({ base, src, outDir, patches, seeded, enabled: req.fastRebuild ?? true, makeArgs: buildArgs, jobs, log, steps, cacheDir, target }));
+      if (!fast) await make(src.dir, outDir, buildArgs, [target.make], jobs, steps, cacheDir);
       await checkBootable(path.join(outDir, target.built), src.description, log);
       const release = (await fs.readFile(path.join(outDir, 'include/config/kernel.release'), 'utf8')).trim();
       const meta: KernelMeta = { bootImageName: target.published, release, missingOptions, sourceDescription: src.description };
@@ -200,8 +209,10 @@ export async function buildKernel(req: BuildRequest): Promise<BuiltKernel> {
 }
 
 /** The build dir a base (unpatched) build of this source and configuration uses, for tools that reuse it. */
-export async function baseBuildDir(req: Pick<BuildRequest, 'source' | 'kconfig' | 'makeArgs' | 'cacheDir' | 'coverage'>): Promise<string> {
-  const cfgKey = configKey({ fragments: await loadFragments(fragmentFiles(req)), makeArgs: await withCcache(userMakeArgs(req)) });
+export async function baseBuildDir(req: Pick<BuildRequest, 'source' | 'kconfig' | 'makeArgs' | 'cacheDir' | 'coverage' | 'toolchainImage'>): Promise<string> {
+  const toolchain = req.toolchainImage !== undefined ? await resolveToolchainImage(req.toolchainImage) : undefined;
+  const makeArgs = toolchain !== undefined ? userMakeArgs(req) : await withCcache(userMakeArgs(req));
+  const cfgKey = configKey({ fragments: await loadFragments(fragmentFiles(req)), makeArgs, ...(toolchain !== undefined ? { toolchain: toolchain.imageId } : {}) });
   const ctx = { cacheDir: await fs.realpath(req.cacheDir), warn: () => undefined, log: () => undefined };
   return buildDirFor(await resolveSource(req.source, ctx), cfgKey, ctx.cacheDir);
 }
@@ -329,6 +340,7 @@ async function tryFastRebuild(o: {
   makeArgs: readonly string[];
   jobs: number;
   log: BuildLog;
+  steps: StepRunner;
   cacheDir: string;
   target: BootTarget;
 }): Promise<boolean> {
@@ -352,7 +364,7 @@ async function tryFastRebuild(o: {
   await fs.writeFile(path.join(outDir, FAST_MAKEFILE), fastRebuildMakefile(plan.objects));
   const started = Date.now();
   try {
-    await make(o.src.dir, outDir, o.makeArgs, [o.target.make], o.jobs, log, o.cacheDir, fastRebuildArgs(o.src.dir, outDir));
+    await make(o.src.dir, outDir, o.makeArgs, [o.target.make], o.jobs, o.steps, o.cacheDir, fastRebuildArgs(o.src.dir, outDir));
   } catch (err) {
     // A patch that does not compile fails the full make as well, with kbuild's usual output; anything the
     // fast path itself got wrong is repaired by it. Everything the fast make did is in kbuild's own records.
@@ -411,9 +423,10 @@ async function configure(
   fragments: readonly Fragment[],
   makeArgs: readonly string[],
   configStamp: string,
-  log: BuildLog,
+  steps: StepRunner,
   cacheDir: string,
 ): Promise<void> {
+  const { log } = steps;
   const stampFile = path.join(outDir, '.ih-config');
   if ((await readStamp(stampFile)) === configStamp && (await pathExists(path.join(outDir, '.config')))) {
     log.line('# configuration unchanged, reusing .config');
@@ -422,13 +435,13 @@ async function configure(
   await fs.mkdir(outDir, { recursive: true });
   const common = ['make', '-C', srcDir, `O=${outDir}`, `ARCH=${ARCH}`, ...makeArgs];
   const env = makeEnv(cacheDir);
-  const steps: string[][] = [
+  const argvs: string[][] = [
     [...common, 'tinyconfig'],
     ['sh', path.join(srcDir, 'scripts/kconfig/merge_config.sh'), '-m', '-O', outDir, path.join(outDir, '.config'), ...fragments.map((f) => f.name)],
     [...common, 'olddefconfig'],
   ];
-  for (const argv of steps) {
-    const { exitCode } = await runStep(log, argv, { cwd: srcDir, env });
+  for (const argv of argvs) {
+    const { exitCode } = await steps.run(argv, { cwd: srcDir, env });
     if (exitCode !== 0) throw buildFailure(`configuring (${argv.slice(0, 2).join(' ')}... exited ${exitCode})`, log);
   }
   await writeStamp(stampFile, configStamp);
@@ -436,11 +449,13 @@ async function configure(
 
 // What the builder adds to the user's make arguments for the boot-image make (the fast one and the full one
 // alike), worked out once per build: the empty-command guard, the compiler-probe memo and the per-object trims.
-async function kbuildTrimArgs(srcDir: string, outDir: string, makeArgs: readonly string[], configText: string): Promise<string[]> {
+// In a toolchain container the host's gcc is not the one that builds, so nothing is asked of it (the LTO
+// plugin path for nm); the probe memo is keyed by the build dir, which the image id already separates.
+async function kbuildTrimArgs(srcDir: string, outDir: string, makeArgs: readonly string[], configText: string, inContainer: boolean): Promise<string[]> {
   const [guard, probes, perObject] = await Promise.all([
     skipEmptyCommandsArgs(srcDir, makeArgs),
     probeMemoArgsFor(srcDir, outDir, makeArgs),
-    perObjectArgs(configText, makeArgs),
+    inContainer ? localExportCheckArgs(configText, makeArgs) : perObjectArgs(configText, makeArgs),
   ]);
   return [...guard, ...probes, ...perObject];
 }
@@ -451,14 +466,30 @@ async function make(
   makeArgs: readonly string[],
   targets: readonly string[],
   jobs: number,
-  log: BuildLog,
+  steps: StepRunner,
   cacheDir: string,
   /** Replaces `-C srcDir` (the fast path runs make in the build dir itself). */
   where: readonly string[] = ['-C', srcDir],
 ): Promise<void> {
   const argv = ['make', ...where, `O=${outDir}`, `ARCH=${ARCH}`, `-j${jobs}`, ...makeArgs, ...targets];
-  const { exitCode } = await runStep(log, argv, { cwd: srcDir, env: makeEnv(cacheDir) });
-  if (exitCode !== 0) throw buildFailure(`make ${targets.join(' ')} exited ${exitCode}`, log);
+  const { exitCode } = await steps.run(argv, { cwd: srcDir, env: makeEnv(cacheDir) });
+  if (exitCode !== 0) throw buildFailure(`make ${targets.join(' ')} exited ${exitCode}`, steps.log);
+}
+
+/** How a build runs its toolchain steps: on the host, or in the --toolchain-image container. */
+interface StepRunner {
+  log: BuildLog;
+  run(argv: string[], opts: { cwd: string; env: Record<string, string> }): Promise<StepResult>;
+}
+
+// The container sees the source trees and the build dir read-write (a patched tree's build reads its base's
+// files through hard links and relative paths) and the Kconfig fragments' folders read-only.
+function stepsIn(log: BuildLog, toolchain: ToolchainContainer | undefined, dirs: readonly string[], readOnly: readonly string[]): StepRunner {
+  if (toolchain === undefined) return { log, run: (argv, opts) => runStep(log, argv, opts) };
+  return {
+    log,
+    run: (argv, opts) => runStep(log, containerArgv(toolchain, argv, { cwd: opts.cwd, env: opts.env, mounts: dirs, readOnly }), { cwd: opts.cwd }),
+  };
 }
 
 function buildFailure(what: string, log: BuildLog): KernelBuildError {

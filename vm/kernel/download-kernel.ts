@@ -36,7 +36,7 @@ export async function provideDownloadedKernel(spec: TarballSpec, src: TarballSou
   const progress = progressTo();
   const common = { mirrors, cacheRoot, progress, log };
   const why: string[] = [];
-  const build = spec.build.patches.length + spec.build.kconfig.length + spec.build.makeArgs.length > 0;
+  const build = spec.build.patches.length + spec.build.kconfig.length + spec.build.makeArgs.length > 0 || spec.build.toolchainImage !== undefined;
   const prebuilt: { name: string; fetch: () => Promise<ResolvedKernel> }[] = build ? [] : [
     ...(src.debianArchive !== undefined ? [{ name: `Debian's archive (${src.debianArchive.suite})`, fetch: () => fetchDebianArchive(spec.text, src.debianArchive!, common) }] : []),
     ...(src.debianSnapshot !== undefined ? [{ name: 'the Debian snapshot archive', fetch: () => fetchDebianSnapshot(spec.text, src.debianSnapshot!, common) }] : []),

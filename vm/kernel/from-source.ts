@@ -50,6 +50,7 @@ function addedParts(build: KernelBuildOptions): string[] {
     ...build.patches.map((p) => basename(p).replace(/\.(patch|diff)$/, '')),
     ...build.kconfig.map((k) => basename(k).replace(/\.(config|fragment|cfg)$/, '')),
     ...build.makeArgs,
+    ...(build.toolchainImage !== undefined ? [`in-${build.toolchainImage}`] : []),
     ...(build.coverage !== undefined ? ['gcov'] : []),
   ].map(labelPart);
 }
@@ -76,6 +77,7 @@ export async function provideSourceKernel(spec: SourceKernelSpec, opts: SourceBu
     patches: spec.build.patches.map((p) => resolve(p)),
     kconfig: spec.build.kconfig.map((k) => resolve(k)),
     makeArgs: spec.build.makeArgs,
+    ...(spec.build.toolchainImage !== undefined ? { toolchainImage: spec.build.toolchainImage } : {}),
     ...(spec.build.coverage !== undefined ? { coverage: spec.build.coverage } : {}),
     cacheDir: cacheDir(),
     jobs: opts.jobs ?? availableParallelism(),

@@ -6,6 +6,8 @@ export interface KernelBuildOptions {
   patches: string[];
   kconfig: string[];
   makeArgs: string[];
+  /** --toolchain-image: the container image whose toolchain builds it (vm/kernel/toolchain-container.ts). */
+  toolchainImage?: string;
   /** --coverage: objects compiled with gcov counters (vm/kernel/build-coverage.ts); absent: no gcov kernel. */
   coverage?: string[];
 }
@@ -40,6 +42,7 @@ export function withBuildOptions(spec: SourceKernelSpec, build: KernelBuildOptio
     ...build.patches.map((p) => `--patch ${p}`),
     ...build.kconfig.map((k) => `--kconfig ${k}`),
     ...build.makeArgs.map((m) => `--make-arg ${m}`),
+    ...(build.toolchainImage !== undefined ? [`--toolchain-image ${build.toolchainImage}`] : []),
   ];
   return { ...spec, text: words.join(' '), build };
 }

@@ -9,10 +9,10 @@ import type { CrashMode, CrashStackKind } from '../../model/crash/consistency.ts
 import type { IntegrityGeometry } from '../../model/integrity/geometry.ts';
 import { auditIntegrityImage, type IntegrityAuditParams } from '../../model/integrity/audit.ts';
 import { ModelInputError } from '../../model/errors.ts';
-import type { IntegrityStack } from '../../scenario/schema.ts';
+import type { IntegrityStack } from '../../stacks/integrity/integrity-schema.ts';
 import { InfraError } from '../../errors.ts';
 import { KernelFailure, type GuestSession } from '../../run/session/cell.ts';
-import { integrityCloseArgv, integrityOpenArgv } from '../../run/stacks/integrity/integrity-stack.ts';
+import { integrityCloseArgv, integrityOpenArgv } from '../../stacks/integrity/integrity-stack.ts';
 
 export interface AuditFinding {
   block?: number;

@@ -13,14 +13,15 @@ import { isFlush, isFua, isMark, writesData } from '../log-writes.ts';
 import { selectCrashPoints } from '../replay.ts';
 import { integrityGeometry } from '../../model/integrity/geometry.ts';
 import { parseIntegritySuperblock, SB_BYTES } from '../../model/integrity/superblock.ts';
-import { integrityStackSchema, type CrashStep } from '../../scenario/schema.ts';
+import { type CrashStep } from '../../scenario/schema.ts';
+import { integrityStackSchema } from '../../stacks/integrity/integrity-schema.ts';
 import { prepareGuestKernel, type GuestKernel } from '../../test/guest-fixture.ts';
 import { GuestSession } from '../../run/session/cell.ts';
 import { checkCrashPoints } from './crash-check.ts';
 import { recordCrashWorkload, type CrashContext } from './crash-record.ts';
 import { integrityCrashStack } from './crash-stack.ts';
 import { createImage, readAt } from '../../run/session/disks.ts';
-import { integrityCloseArgv, integrityFormatArgv, integrityOpenArgv } from '../../run/stacks/integrity/integrity-stack.ts';
+import { integrityCloseArgv, integrityFormatArgv, integrityOpenArgv } from '../../stacks/integrity/integrity-stack.ts';
 
 let gk: GuestKernel;
 const root = mkdtempSync(join(tmpdir(), 'ih-crash-test-'));

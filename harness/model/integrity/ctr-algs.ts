@@ -16,9 +16,11 @@ export interface HashAlg {
 }
 
 const unkeyed = (digestSize: number): HashAlg => ({ digestSize, setkey: () => 'ENOSYS', needsKey: false });
-/** crc32/crc32c take a 4-byte seed as their key (chksum_setkey(): -EINVAL for any other length). */
+/** crc32/crc32c take a 4-byte seed as their key (chksum_setkey(): -EINVAL for any other length), xxhash64 an 8-byte one. */
 const seeded = (digestSize: number, keyBytes: number): HashAlg => ({ digestSize, setkey: (n) => (n === keyBytes ? 0 : 'EINVAL'), needsKey: false });
 const hmac = (digestSize: number): HashAlg => ({ digestSize, setkey: () => 0, needsKey: true });
+/** blake2b-N takes an optional key of 1..64 bytes (crypto_blake2b_setkey(): -EINVAL for 0 or more than 64). */
+const blake2b = (digestSize: number): HashAlg => ({ digestSize, setkey: (n) => (n >= 1 && n <= 64 ? 0 : 'EINVAL'), needsKey: false });
 
 const HASHES: Record<string, HashAlg> = {
   crc32c: seeded(4, 4),
@@ -26,6 +28,11 @@ const HASHES: Record<string, HashAlg> = {
   sha1: unkeyed(20),
   sha256: unkeyed(32),
   sha512: unkeyed(64),
+  'blake2b-160': blake2b(20),
+  'blake2b-256': blake2b(32),
+  'blake2b-384': blake2b(48),
+  'blake2b-512': blake2b(64),
+  xxhash64: seeded(8, 8),
   'hmac(sha1)': hmac(20),
   'hmac(sha256)': hmac(32),
   'hmac(sha512)': hmac(64),

@@ -74,6 +74,16 @@ describe('expectCtr: the argument scan', () => {
     expect(expectCtr('/dev/vda 0 4 R 2 internal_hash:crc32c journal_crypt:nosuch', e)).toMatchObject({ ok: true, writesSuperblock: false });
     expect(() => expectCtr('/dev/vda 0 4 J 1 internal_hash:md5', e)).toThrow(/not modelled/);
   });
+
+  it('sizes blake2b-N and xxhash64 tags from the digest and keys them like their setkey()', () => {
+    expect(expectCtr('/dev/vda 0 - J 1 internal_hash:blake2b-256', e)).toMatchObject({ ok: true, tagSize: 32 });
+    expect(expectCtr('/dev/vda 0 - B 1 internal_hash:blake2b-160', e)).toMatchObject({ ok: true, tagSize: 20 });
+    expect(expectCtr('/dev/vda 0 - D 1 internal_hash:xxhash64', e)).toMatchObject({ ok: true, tagSize: 8 });
+    expect(expectCtr(`/dev/vda 0 - J 1 internal_hash:blake2b-512:${'ab'.repeat(64)}`, e)).toMatchObject({ ok: true, tagSize: 64 });
+    expect(expectCtr(`/dev/vda 0 - J 1 internal_hash:blake2b-384:${'ab'.repeat(65)}`, e)).toMatchObject({ ok: false, error: 'Error setting internal hash key', errno: 'EINVAL' });
+    expect(expectCtr('/dev/vda 0 8 J 1 internal_hash:xxhash64:0102030405060708', e)).toMatchObject({ ok: true });
+    expect(expectCtr('/dev/vda 0 8 J 1 internal_hash:xxhash64:01020304', e)).toMatchObject({ ok: false, error: 'Error setting internal hash key', errno: 'EINVAL' });
+  });
 });
 
 describe('expectCtr: the superblock', () => {

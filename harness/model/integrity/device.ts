@@ -296,6 +296,19 @@ export class IntegrityDeviceModel {
   }
 
   /**
+   * The kernel itself left the block's data and tag disagreeing: a direct- or bitmap-mode write whose buffer
+   * changed while the lower device and the tag computation read it (harness/model/integrity/unstable.ts). Its
+   * data bytes are not known; reads fail with EILSEQ and the audit must find the tag not verifying, until a
+   * write stores both again.
+   */
+  mismatch(block: number): void {
+    this.checkBlock(block);
+    if (this.failedWith || this.recoveryMode) throw new ModelInputError(`block ${block}: a mismatch left by a write needs a working, writable device`);
+    this.hostData.set(block, null);
+    this.corruption.set(block, 'data');
+  }
+
+  /**
    * The kernel recomputed every tag from `fromBlock` on from the data on disk (--integrity-recalculate, waited
    * for): never-written blocks now read as zeros and a flipped tag is replaced. A flipped data byte would become data the model
    * does not hold, so a recalculation over one is refused.

@@ -53,11 +53,25 @@ export interface RaceWhole {
   versions?: SectorVersion[];
 }
 
+/** One dmsetup command of the churn (race-churn.ts): its round, what it did, its times on the I/Os' clock, its exit status (-1: killed or not run). */
+export interface RaceDmCommand {
+  round: number;
+  cmd: 'suspend' | 'reload' | 'resume';
+  /** the suspend's flags ("noflush", "nolockfs", "noflush,nolockfs" or ""), the reload's table ("table0") */
+  flags: string;
+  t0: number;
+  t1: number;
+  exit: number;
+  signal?: number;
+}
+
 export interface RaceObservation {
   initial?: RaceWhole | undefined;
   writes: RaceIo[];
   reads: RaceIo[];
   final?: RaceWhole | undefined;
+  /** the churn's dmsetup commands, when the race ran under one */
+  dm?: RaceDmCommand[] | undefined;
 }
 
 export interface RaceInput {

@@ -1,7 +1,8 @@
 import { createHash, createHmac } from 'node:crypto';
 import { crc32c } from '@node-rs/crc32';
 import { describe, expect, it } from 'vitest';
-import { integrityTag, kernelCrc32, parseIntegrityHash } from './tags.ts';
+import { xxhash64 } from './xxhash64.ts';
+import { digestSize, integrityTag, kernelCrc32, parseIntegrityHash } from './tags.ts';
 
 /** Bit-at-a-time reflected CRC-32 register update (polynomial 0xEDB88320), no inversion: lib/crc32 crc32_le(). */
 function crc32LeBitwise(seed: number, data: Uint8Array): number {
@@ -104,5 +105,33 @@ describe('keyed and wide hashes, truncated or padded to the tag size', () => {
     expect(parseIntegrityHash('hmac(sha512)')).toBe('hmac-sha512');
     expect(parseIntegrityHash('hmac(sha1)')).toBe('hmac-sha1');
     expect(() => integrityTag({ hash: 'hmac-sha1', tagSize: 20, logicalSector: 0, data })).toThrow(/hmac-sha1 needs a key/);
+  });
+});
+
+describe('blake2b-N and xxhash64 tags', () => {
+  const data = Buffer.alloc(512, 0x5a);
+  const salt = Buffer.from('00112233445566778899aabbccddeeff', 'hex');
+  // Python's hashlib.blake2b(salt? + le64(sector) + data, digest_size=n) produced these
+  it('blake2b-256 hashes [salt ||] le64(sector) || data with a 32-byte digest', () => {
+    expect(integrityTag({ hash: 'blake2b-256', logicalSector: 24, data, tagSize: 32 }).toString('hex')).toBe(
+      '5de766f76b844d1f530ae5a95980ec755e6ab700fec84c06fbd8740153cbc416',
+    );
+    expect(integrityTag({ hash: 'blake2b-256', salt, logicalSector: 24, data, tagSize: 32 }).toString('hex')).toBe(
+      '3bcee04e1a05114a61a7cb0d54e24358616dd6d26b3d1f0b9faf777a34deb889',
+    );
+  });
+  it('blake2b-160 of a sector number above 2^32, truncated to 6 bytes', () => {
+    expect(integrityTag({ hash: 'blake2b-160', logicalSector: 2 ** 33 + 5, data, tagSize: 6 }).toString('hex')).toBe('3598e88511a2');
+  });
+  it('xxhash64: le64 of XXH64(le64(sector) || data), zero-padded to a 12-byte tag', () => {
+    const t = integrityTag({ hash: 'xxhash64', logicalSector: 7, data, tagSize: 12 });
+    expect(t.subarray(0, 8)).toEqual(xxhash64([Buffer.concat([le64(7), data])]));
+    expect([...t.subarray(8)]).toEqual([0, 0, 0, 0]);
+  });
+  it('digest sizes and kernel names', () => {
+    expect(['blake2b-160', 'blake2b-256', 'blake2b-384', 'blake2b-512', 'xxhash64'].map((h) => digestSize(parseIntegrityHash(h)))).toEqual([20, 32, 48, 64, 8]);
+  });
+  it('refuses a key for blake2b and xxhash64: integritysetup cannot key them, so no stack of ours does', () => {
+    expect(() => integrityTag({ hash: 'xxhash64', key: Buffer.alloc(8), logicalSector: 0, data, tagSize: 8 })).toThrow(/not modelled/);
   });
 });

@@ -7,13 +7,22 @@
  * Hash flavours, checked against crypto/crc32c_generic.c and crypto/crc32_generic.c:
  * - crc32c: seed ~0, final ~crc, stored le32 (standard CRC-32C, check value 0xE3069283).
  * - crc32: crc32_le() seeded with 0 and *no* final xor (not zlib's CRC-32), stored le32.
+ * - blake2b-N: unkeyed BLAKE2b with an N-bit digest (crypto/blake2b_generic.c), see blake2b.ts.
+ * - xxhash64: XXH64 with seed 0, stored le64 (crypto/xxhash_generic.c), see xxhash64.ts.
+ * integritysetup passes these names through unchanged (crypt_parse_hash_integrity_mode() turns only
+ * "hmac-<h>" into "hmac(<h>)"), and cannot key them (--integrity-key-file is for hmac-* only).
  */
 import { createHash, createHmac } from 'node:crypto';
 import { crc32 as zlibCrc32 } from 'node:zlib';
 import { crc32c } from '@node-rs/crc32';
 import { ModelInputError } from '../errors.ts';
+import { Blake2b } from './blake2b.ts';
+import { Xxhash64 } from './xxhash64.ts';
 
-export const INTEGRITY_HASHES = ['crc32c', 'crc32', 'sha1', 'sha256', 'sha512', 'hmac-sha1', 'hmac-sha256', 'hmac-sha512'] as const;
+export const INTEGRITY_HASHES = [
+  'crc32c', 'crc32', 'sha1', 'sha256', 'sha512', 'hmac-sha1', 'hmac-sha256', 'hmac-sha512',
+  'blake2b-160', 'blake2b-256', 'blake2b-384', 'blake2b-512', 'xxhash64',
+] as const;
 export type IntegrityHash = (typeof INTEGRITY_HASHES)[number];
 
 /** hmac-* hashes are keyed: integritysetup --integrity-key-file, the table's internal_hash:hmac(<h>):<key>. */
@@ -33,6 +42,11 @@ const KERNEL_NAMES: Record<string, IntegrityHash> = {
   sha1: 'sha1',
   sha256: 'sha256',
   sha512: 'sha512',
+  'blake2b-160': 'blake2b-160',
+  'blake2b-256': 'blake2b-256',
+  'blake2b-384': 'blake2b-384',
+  'blake2b-512': 'blake2b-512',
+  xxhash64: 'xxhash64',
   ...Object.fromEntries(INTEGRITY_HASHES.filter(isKeyedHash).flatMap((h) => [[h, h], [kernelHashName(h), h]])),
 };
 
@@ -43,7 +57,10 @@ export function parseIntegrityHash(name: string, source?: string): IntegrityHash
 }
 
 export function digestSize(hash: IntegrityHash): number {
-  return { crc32c: 4, crc32: 4, sha1: 20, 'hmac-sha1': 20, sha256: 32, 'hmac-sha256': 32, sha512: 64, 'hmac-sha512': 64 }[hash];
+  return {
+    crc32c: 4, crc32: 4, sha1: 20, 'hmac-sha1': 20, sha256: 32, 'hmac-sha256': 32, sha512: 64, 'hmac-sha512': 64,
+    'blake2b-160': 20, 'blake2b-256': 32, 'blake2b-384': 48, 'blake2b-512': 64, xxhash64: 8,
+  }[hash];
 }
 
 /** The kernel's "crc32" shash: crc32_le(0, data), no inversion. zlib's crc32(d, ~0) returns ~crc32_le(0, d). */
@@ -114,6 +131,21 @@ export function tagWriter(p: TagParams): TagWriter {
       return (ls, data, out, at) => {
         setSector(ls);
         writeDigest(createHash(hash).update(prefix).update(data).digest(), out, at);
+      };
+    case 'blake2b-160':
+    case 'blake2b-256':
+    case 'blake2b-384':
+    case 'blake2b-512': {
+      const bytes = digestSize(hash);
+      return (ls, data, out, at) => {
+        setSector(ls);
+        writeDigest(new Blake2b(bytes).update(prefix).update(data).digest(), out, at);
+      };
+    }
+    case 'xxhash64':
+      return (ls, data, out, at) => {
+        setSector(ls);
+        writeDigest(new Xxhash64().update(prefix).update(data).digest(), out, at);
       };
     case 'hmac-sha1':
     case 'hmac-sha256':

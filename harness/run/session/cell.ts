@@ -12,7 +12,7 @@ import type { CellResult, Disagreement, Observation, ObservationHeader, StepReco
 import { RecordingImages, type HostImages } from './host-images.ts';
 import type { CommandExpectation, Expectation, HostOp } from '../../repro/types.ts';
 import { copyImage, createImage, planTransfers, type TransferPlan } from './disks.ts';
-import type { CorruptionTargetFn } from '../stacks/integrity/integrity-faults.ts';
+import type { CorruptionTargetFn } from '../../stacks/integrity/integrity-faults.ts';
 import { checkFreeSpace, scenarioSpace } from './free-space.ts';
 import { wantsRepro, writeRepro } from '../../repro/write.ts';
 

@@ -6,7 +6,7 @@ import type { ExecResult } from '../../../vm/agent/client.ts';
 import type { Guest } from '../../../vm/qemu/guest.ts';
 import type { Scenario } from '../../scenario/load.ts';
 import { GuestSession, SkipCell } from './cell.ts';
-import { MODULES_FAILED, algorithmPieces } from '../share/guest-untested.ts';
+import { MODULES_FAILED, algorithmPieces } from './guest-untested.ts';
 import { checkRequirements, gatherFacts } from './requirements.ts';
 import { KernelUntested } from '../../untested.ts';
 

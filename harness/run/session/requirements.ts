@@ -4,7 +4,7 @@ import type { GuestSession } from './cell.ts';
 import { ioArgv } from '../../../vm/agent/io-argv.ts';
 import { KernelFailure, SkipCell } from './cell.ts';
 import { tail } from '../../errors.ts';
-import { checkGuestModules, unavailableAlgorithm } from '../share/guest-untested.ts';
+import { checkGuestModules, unavailableAlgorithm } from './guest-untested.ts';
 
 /**
  * Gathers what the scenario's requirements ask about, in the booted guest. In a shared guest the kernel's

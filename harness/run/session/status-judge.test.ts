@@ -6,6 +6,15 @@ describe('parseIntegrityStatus', () => {
     expect(parseIntegrityStatus('0 7680 integrity 3 7680 -\n')).toEqual({ mismatches: 3, providedDataSectors: 7680, recalcSector: '-' });
     expect(parseIntegrityStatus('0 7680 crypt aes-gcm')).toBeUndefined();
   });
+
+  it('reads the older targets\' shorter lines only where the target version says that form', () => {
+    // 4.13's target 1.0.0 prints nothing after the target name; 4.14's 1.1.0 the counter alone
+    expect(parseIntegrityStatus('0 129160 integrity\n', 'none')).toEqual({ providedDataSectors: 129160, recalcSector: '-' });
+    expect(parseIntegrityStatus('0 129160 integrity 2', 'mismatches')).toEqual({ mismatches: 2, providedDataSectors: 129160, recalcSector: '-' });
+    expect(parseIntegrityStatus('0 129160 integrity', 'full')).toBeUndefined();
+    expect(parseIntegrityStatus('0 129160 integrity', 'mismatches')).toBeUndefined();
+    expect(parseIntegrityStatus('0 129160 integrity 2 129160 -', 'none')).toBeUndefined();
+  });
 });
 
 describe('judgeIntegrityStatus', () => {

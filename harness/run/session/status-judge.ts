@@ -7,16 +7,32 @@
 import type { Disagreement } from './observations.ts';
 
 export interface IntegrityStatus {
-  mismatches: number;
+  /** absent where the target has no counter (1.0.0) */
+  mismatches?: number;
   providedDataSectors: number;
   recalcSector: string;
 }
 
-/** `dmsetup status <name>`: "0 <len> integrity <mismatches> <provided_data_sectors> <recalc_sector|->". */
-export function parseIntegrityStatus(line: string): IntegrityStatus | undefined {
-  const m = line.trim().match(/^\d+ \d+ integrity (\d+) (\d+) (\S+)/);
+/**
+ * What dm-integrity's status line carries after "0 <len> integrity", by target version (the stack's
+ * requirements module says which): `full` (1.2.0 on) "<mismatches> <provided_data_sectors> <recalc_sector|->";
+ * `mismatches` (1.1.0) the counter alone; `none` (1.0.0) nothing.
+ */
+export type IntegrityStatusFields = 'none' | 'mismatches' | 'full';
+
+/**
+ * `dmsetup status <name>` in the given form, or undefined when the line is not that form. Before 1.2.0 the
+ * provided data sectors are the table's length (the device maps all of them) and nothing is recalculated.
+ */
+export function parseIntegrityStatus(line: string, fields: IntegrityStatusFields = 'full'): IntegrityStatus | undefined {
+  if (fields === 'full') {
+    const m = line.trim().match(/^\d+ \d+ integrity (\d+) (\d+) (\S+)/);
+    if (!m) return undefined;
+    return { mismatches: Number(m[1]), providedDataSectors: Number(m[2]), recalcSector: m[3]! };
+  }
+  const m = line.trim().match(fields === 'none' ? /^0 (\d+) integrity$/ : /^0 (\d+) integrity (\d+)$/);
   if (!m) return undefined;
-  return { mismatches: Number(m[1]), providedDataSectors: Number(m[2]), recalcSector: m[3]! };
+  return { ...(m[2] !== undefined ? { mismatches: Number(m[2]) } : {}), providedDataSectors: Number(m[1]), recalcSector: '-' };
 }
 
 /** What the model says a dm-integrity status line must show. */
@@ -27,6 +43,8 @@ export interface IntegrityStatusExpectation {
   mismatches: { min: number; max: number };
   /** why the counter is what it is, where a range alone does not say */
   why?: string;
+  /** the line's form on this kernel's target (default `full`) */
+  fields?: IntegrityStatusFields;
 }
 
 export interface StatusJudgement {
@@ -36,14 +54,14 @@ export interface StatusJudgement {
 }
 
 export function judgeIntegrityStatus(step: number, line: string, want: IntegrityStatusExpectation): StatusJudgement {
-  const status = parseIntegrityStatus(line);
+  const status = parseIntegrityStatus(line, want.fields);
   if (status === undefined) return { disagreements: [] };
   const out: StatusJudgement = { status, disagreements: [] };
   if (status.providedDataSectors !== want.providedDataSectors) {
     out.disagreements.push({ step, kind: 'status-size', expected: `${want.providedDataSectors} provided data sectors (superblock)`, found: String(status.providedDataSectors) });
   }
   const { min, max } = want.mismatches;
-  if (status.mismatches < min || status.mismatches > max) {
+  if (status.mismatches !== undefined && (status.mismatches < min || status.mismatches > max)) {
     out.disagreements.push({ step, kind: 'mismatch-counter', expected: `${min === max ? String(min) : `${min}..${max}`}${want.why !== undefined ? ` (${want.why})` : ''}`, found: String(status.mismatches) });
   }
   return out;
