@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { StepRecord } from '../run/session/observations.ts';
 import { expectationText, generateRepro, oopsRegex, ReproUnsupported, shellWord, type ReproInput } from './script.ts';
+import { flushCountersArgv } from '../run/session/flush-judge.ts';
 
 const cmd = (argv: string[], extra: Partial<StepRecord['commands'][number]> = {}) => ({ argv, exitCode: 0, durationMs: 1, ...extra });
 
@@ -31,6 +32,7 @@ function integrityRun(): ReproInput {
         fail: [[0, [84]]], blocks: [[3, 84]], data: [[0, 3, 0], [4, 252, 2048], [256, 2, -1], [258, 1, 'ab'.repeat(512)]],
       }],
     },
+    { index: 6, kind: 'flush', durationMs: 1, commands: [cmd(flushCountersArgv([{ role: 'data', block: 'vdd' }]), { must: true })] },
     {
       index: 7, kind: 'status', durationMs: 1,
       commands: [cmd(['dmsetup', 'status', 'ih-int'], { must: true })],
@@ -77,6 +79,8 @@ describe('the generated reproducer', () => {
   it('leaves out questions to the guest, but not a status whose counter the model judges', () => {
     expect(sh).toContain('# not replayed (a question to the guest): dmsetup table --showkeys ih-int');
     expect(sh).toContain('# not replayed (a question to the guest): cat /proc/version');
+    // the flush step's counters name the guest's disks by their /sys/block names
+    expect(sh).toMatch(/# not replayed \(a question to the guest\): sh -c .* ih-flush-counters vdd/);
     expect(sh).toMatch(/ih_run 1 0 -- dmsetup status ih-int\nih_check expect-7-0.txt/);
     expect(repro.files.get('expect-7-0.txt')).toBe('status ih-int 4 12\n');
   });

@@ -8,6 +8,7 @@
  */
 import { CRASH_PATTERNS } from '../console.ts';
 import type { CellResult, StepRecord } from '../run/session/observations.ts';
+import { FLUSH_COUNTERS } from '../run/session/flush-judge.ts';
 import type { CommandExpectation, HostOp } from './types.ts';
 
 export interface ReproInput {
@@ -37,6 +38,7 @@ function isQuery(argv: string[]): boolean {
   const [prog, sub] = argv;
   if (prog === 'cat' || prog === 'ls' || prog === 'which' || prog === 'dmesg') return true;
   if (argv.includes('--help') || argv.includes('--version')) return true;
+  if (prog === 'sh' && argv[3] === FLUSH_COUNTERS) return true;
   return prog === 'dmsetup' && ['table', 'info', 'targets', 'status', 'ls', 'version'].includes(sub ?? '');
 }
 

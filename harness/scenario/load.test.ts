@@ -196,6 +196,13 @@ describe('loadScenario rejects, naming the file and the field', () => {
     expect(await loadError(`${HEAD}stack: { type: integrity, disk: data, hash: hmac-sha512 }\n${steps('status')}`)).toMatch(/stack\.key: hmac-sha512 needs a hex key/);
   });
 
+  it('a dm-delay lower device without its delays, delays without it, and steps that bypass it', async () => {
+    expect(await loadError(`${HEAD}stack: { type: integrity, disk: data, lower: delay }\n${steps('status')}`)).toMatch(/stack\.lower: delay needs stack\.lowerDelay: \{ read, write, flush \}/);
+    expect(await loadError(`${HEAD}stack: { type: integrity, disk: data, lower: linear, lowerDelay: { read: 1, write: 2, flush: 3 } }\n${steps('status')}`)).toMatch(/stack\.lowerDelay: applies to lower: delay only, the lower device is linear/);
+    expect(await loadError(`${HEAD}stack: { type: integrity, disk: data, lower: delay, lowerDelay: { read: 1, write: 2 } }\n${steps('status')}`)).toMatch(/stack\.lowerDelay\.flush/);
+    expect(await loadError(`${HEAD}stack: { type: integrity, disk: data, lower: delay, lowerDelay: { read: 1, write: 2, flush: 3 } }\n${steps('close', 'ioError: { blocks: [8] }', 'open')}`)).toMatch(/steps\[1\]\.ioError: needs stack\.lower: linear/);
+  });
+
   it('a tag size or a byte to flip that does not fit', async () => {
     expect(await loadError(`${HEAD}stack: { type: integrity, disk: data, tagSize: 0 }\n${steps('status')}`)).toMatch(/stack\.tagSize/);
     expect(await loadError(`${HEAD}stack: { type: integrity, disk: data, tagSize: 6 }\n${steps('close', 'corrupt: { blocks: [1], where: tag, byte: 6 }', 'open')}`))

@@ -9,7 +9,7 @@ import { parseIntegrityPlaceholder } from '../stacks/crypt/integrity-placeholder
 import { MAX_TAG_SIZE } from '../model/integrity/superblock.ts';
 import { digestSize, isKeyedHash } from '../model/integrity/tags.ts';
 import { checkLuks2Scenario } from '../stacks/crypt/luks-check.ts';
-import { scenarioSchema, stepSchema, type IoRange, type RaceStep, type ScenarioBody } from './schema.ts';
+import { scenarioSchema, stepSchema, type IoRange, type RaceStep, type ScenarioBody, type Step } from './schema.ts';
 import { type IntegrityStack } from '../stacks/integrity/integrity-schema.ts';
 
 export interface Scenario extends ScenarioBody {
@@ -78,6 +78,17 @@ function formatIssues(file: string, issues: Issue[]): string {
   return [...new Set(lines)].join('\n');
 }
 
+/** A dm-delay lower device: its delays given exactly when it is asked for, and no step that bypasses it. */
+function checkLowerDelay(stack: IntegrityStack, steps: Step[]): string[] {
+  if (stack.lower !== 'delay') {
+    return stack.lowerDelay !== undefined ? [`stack.lowerDelay: applies to lower: delay only, the lower device is ${stack.lower}`] : [];
+  }
+  const errs: string[] = [];
+  if (stack.lowerDelay === undefined) errs.push('stack.lower: delay needs stack.lowerDelay: { read, write, flush } in milliseconds (e.g. { read: 2, write: 5, flush: 1 })');
+  if (steps.some((x) => typeof x === 'object' && ('crash' in x || 'kill' in x))) errs.push('stack.lower: delay: crash and kill steps rebuild the stack on dm-log-writes over the disk, without the dm-delay device; use lower: disk');
+  return errs;
+}
+
 /** Checks what the schema cannot: references, units, and that each step fits the stack's state. */
 export function checkSemantics(_file: string, s: ScenarioBody): string[] {
   const errs: string[] = [];
@@ -100,6 +111,7 @@ export function checkSemantics(_file: string, s: ScenarioBody): string[] {
       if (stack[field] !== undefined && stack.mode !== mode) errs.push(`stack.${field}: applies to ${mode} mode only, the mode is ${stack.mode}`);
     }
     if (!isKeyedHash(stack.hash) && stack.key !== undefined) errs.push(`stack.key: only the hmac-* hashes take a key, the hash is ${stack.hash}`);
+    errs.push(...checkLowerDelay(stack, s.steps));
     if (stack.table !== undefined) {
       if (stack.lower !== 'disk') errs.push('stack.table: a raw-table stack sits on its disk directly (lower: disk)');
       if (s.steps.some((x) => typeof x === 'object' && ('crash' in x || 'kill' in x))) errs.push('stack.table: crash and kill steps rebuild the stack with integritysetup; not with a raw table');

@@ -47,6 +47,12 @@ export interface CellHooks {
   cmdline?: string[];
   /** Crash steps check with every write into dm-integrity's journal dropped from the replay (crash-stack.ts). */
   brokenReplay?: 'drop-journal';
+  /**
+   * A dm-delay lower device (stack.lower: delay) maps the flushes meant for the data disk to this guest device
+   * instead (e.g. a dm-error device beforeStack creates, which takes no flush bios): a lower device that keeps
+   * every flush from the data disk, a fault a test injects.
+   */
+  delayFlushesTo?: string;
   /** A guest command run (and required to succeed) before the stack is built: a fault a test injects. */
   beforeStack?: string[];
   /**

@@ -5,7 +5,7 @@ export type Verdict = 'pass' | 'fail' | 'crash' | 'hang' | 'error' | 'skip';
 
 export interface Disagreement {
   step: number;
-  /** silent-acceptance | false-alarm | data-mismatch | wrong-errno | wrong-failing-blocks | mismatch-counter | log */
+  /** silent-acceptance | false-alarm | data-mismatch | wrong-errno | wrong-failing-blocks | mismatch-counter | log | flush-reach (a lower disk a flush had to reach counted none) */
   kind: string;
   /** Block index on the top device, when the disagreement is about one block. */
   block?: number;

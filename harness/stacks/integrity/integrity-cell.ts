@@ -23,11 +23,12 @@ import { auditStack, checkKernelLog } from './integrity-checks.ts';
 import { applyFault, dataSectorRanges, type FlippedByte } from './integrity-faults.ts';
 import { raceStep } from './integrity-race.ts';
 import { unstableStep } from './integrity-unstable.ts';
-import { ChecksumTally, discardStep, flushStep, readStep, topDevice, writeStep, type IoContext } from './integrity-io.ts';
+import { ChecksumTally, discardStep, flushStep, readStep, topDevice, writeStep, type FlushReach, type IoContext } from './integrity-io.ts';
+import { DEFAULT_JOURNAL_COMMIT_MS, expectFlushReach } from '../../model/integrity/flush-reach.ts';
 import { checkTopDevice } from '../../run/session/io-refusal.ts';
 import { reloadTable, suspendResume } from '../../run/session/dm-reload.ts';
 import {
-  integrityCloseArgv, integrityFormatArgv, integrityKeyFiles, integrityOpenArgv, integrityTableArgs, lowerTable, mergeRanges, MODE_LETTER, openMode, parseIntegrityStatus,
+  delayTable, integrityCloseArgv, integrityFormatArgv, integrityKeyFiles, integrityOpenArgv, integrityTableArgs, lowerTable, mergeRanges, MODE_LETTER, openMode, parseIntegrityStatus,
   type IntegrityDevices,
 } from './integrity-stack.ts';
 import { judgeIntegrityStatus } from '../../run/session/status-judge.ts';
@@ -83,6 +84,11 @@ export class IntegrityCell {
   private readonly raw: boolean;
   /** the ctr model's answer for the raw table's first activation (it formats the zeroed disk) */
   private ctrFirst: CtrAccepted | undefined;
+  /**
+   * Writes since the last point the journal was committed (an activation, a flush, a FUA or fsynced write):
+   * the step of the first and the bytes (Infinity for a step whose writes the cell does not count).
+   */
+  private uncommitted: { firstStep: number; bytes: number } | undefined;
 
   constructor(
     private readonly spec: CellSpec,
@@ -111,8 +117,8 @@ export class IntegrityCell {
     this.facts = await checkRequirements(this.s, this.spec.scenario);
     this.payload = await writePayload(this.spec.scenario, this.plan, this.disks.host('payload'));
     await this.writeKeyFiles();
-    if (this.stack.lower === 'linear') {
-      await this.s.must(['dmsetup', 'create', LOWER], { stdin: Buffer.from(lowerTable(this.disks.dev(this.stack.disk), this.diskSectors())) });
+    if (this.stack.lower !== 'disk') {
+      await this.s.must(['dmsetup', 'create', LOWER], { stdin: Buffer.from(this.lowerDeviceTable()) });
       await this.s.must(['dmsetup', 'mknodes', LOWER]);
     }
     // the compatibility pass's reader opens what another kernel formatted
@@ -143,17 +149,18 @@ export class IntegrityCell {
       else if (typeof step === 'object' && 'open' in step) await this.openStep(i, step.open.mode);
       else if (step === 'close') await this.close(i);
       else if (step === 'status') await this.status(i);
-      else if (step === 'flush') await flushStep(io, i);
+      else if (step === 'flush') { await flushStep(io, i, this.flushReach(i)); this.uncommitted = undefined; }
       else if (step === 'reload' || step === 'suspend') await this.reload(i, step);
       else if ('write' in step && this.spec.phase === 'read') { this.modelOrThrow().write(step.write.offset / 512, writePattern(this.spec.scenario, i, step.write)); this.s.note('written by the other kernel'); }
-      else if ('write' in step) { this.noteAreas(step.write); this.wrote = true; await writeStep(io, i, step.write); }
+      else if ('write' in step) { this.noteAreas(step.write); this.wrote = true; this.countUncommitted(i, step.write.fua || step.write.buffered ? undefined : step.write.length); await writeStep(io, i, step.write); }
       else if ('read' in step && this.spec.phase === 'write') this.s.note('left to the reading kernel');
       else if ('read' in step) { this.noteAreas(step.read); await readStep(io, i, step.read); }
-      else if ('discard' in step) await discardStep(io, i, step.discard);
+      else if ('discard' in step) { this.countUncommitted(i, Infinity); await discardStep(io, i, step.discard); }
       else if ('race' in step && this.spec.phase !== undefined) throw new UsageError(`steps[${i}].race: a race's outcome is the kernel's timing, which a compatibility pass cannot carry to the other kernel`);
       else if ('race' in step) {
         this.noteAreas({ offset: step.race.offset, length: step.race.length });
         this.wrote = true;
+        this.countUncommitted(i, Infinity);
         await raceStep({ ...io, dm: { top: NAME, integrity: NAME }, reactivated: (wroteAfter) => this.churned(i, wroteAfter) }, i, step.race);
       }
       else if ('unstable' in step && this.spec.phase !== undefined) throw new UsageError(`steps[${i}].unstable: what a changing buffer leaves is the kernel's timing, which a compatibility pass cannot carry to the other kernel`);
@@ -161,11 +168,12 @@ export class IntegrityCell {
         this.noteAreas({ offset: step.unstable.offset, length: step.unstable.length });
         this.wrote = true;
         if (this.mode === 'recovery') throw new UsageError(`steps[${i}].unstable: the stack is open in recovery mode, which refuses every write`);
+        this.countUncommitted(i, Infinity);
         await unstableStep({ ...io, stack: this.mode, tally: this.tally }, i, step.unstable);
       }
       else if ('ioError' in step) await this.ioError(step.ioError.blocks);
-      else if ('crash' in step) { await this.crashSteps.crash(i, step.crash); this.wrote = false; }
-      else if ('kill' in step) { await this.crashSteps.kill(i, step.kill); this.wrote = false; }
+      else if ('crash' in step) { await this.crashSteps.crash(i, step.crash); this.wrote = false; this.countUncommitted(i, Infinity); }
+      else if ('kill' in step) { await this.crashSteps.kill(i, step.kill); this.wrote = false; this.countUncommitted(i, Infinity); }
       else if ('tables' in step) await this.tables(i, step.tables);
       else if ('profiles' in step) {
         await runProfilesStep({
@@ -178,7 +186,7 @@ export class IntegrityCell {
     const end = this.spec.scenario.steps.length;
     await this.s.begin(end, 'teardown');
     if (this.isOpen) await this.close(end);
-    if (this.stack.lower === 'linear') await this.s.must(['dmsetup', 'remove', LOWER]);
+    if (this.stack.lower !== 'disk') await this.s.must(['dmsetup', 'remove', LOWER]);
     if (this.crashSteps.crashed) return;
     const dmesg = await this.s.must(['dmesg']);
     checkKernelLog(this.s, end, dmesg.stdout.toString(), this.tally, this.requiredLog, this.modelOrThrow().sectorsPerBlock);
@@ -201,8 +209,17 @@ export class IntegrityCell {
   }
 
   private devices(): IntegrityDevices {
-    const data = this.stack.lower === 'linear' ? `/dev/mapper/${LOWER}` : this.disks.dev(this.stack.disk);
+    const data = this.stack.lower !== 'disk' ? `/dev/mapper/${LOWER}` : this.disks.dev(this.stack.disk);
     return this.stack.metaDisk !== undefined ? { data, meta: this.disks.dev(this.stack.metaDisk) } : { data };
+  }
+
+  /** The table of the device-mapper device between the data disk and dm-integrity (stack.lower). */
+  private lowerDeviceTable(): string {
+    const disk = this.disks.dev(this.stack.disk);
+    if (this.stack.lower === 'linear') return lowerTable(disk, this.diskSectors());
+    if (this.stack.lowerDelay === undefined) throw new InfraError('lower: delay without lowerDelay (the loader requires it)');
+    const sink = this.spec.hooks?.delayFlushesTo;
+    return delayTable(disk, this.diskSectors(), this.stack.lowerDelay, sink ?? disk);
   }
 
   private images(): { data: string; meta?: string } {
@@ -238,6 +255,29 @@ export class IntegrityCell {
     };
   }
 
+  /** A write step's bytes since the last commit; undefined: the step commits them itself (FUA, fsync). */
+  private countUncommitted(step: number, bytes: number | undefined): void {
+    if (bytes === undefined) this.uncommitted = undefined;
+    else this.uncommitted = { firstStep: this.uncommitted?.firstStep ?? step, bytes: (this.uncommitted?.bytes ?? 0) + bytes };
+  }
+
+  /** The lower disks a flush step observes and what the model requires of each (flush-reach.ts). */
+  private flushReach(i: number): FlushReach {
+    const block = (name: string) => this.disks.dev(name).replace(/^\/dev\//, '');
+    const g = this.geom!;
+    const u = this.uncommitted;
+    return {
+      disks: [{ role: 'data', block: block(this.stack.disk) }, ...(this.stack.metaDisk !== undefined ? [{ role: 'meta' as const, block: block(this.stack.metaDisk) }] : [])],
+      duties: (writeCache) => expectFlushReach({
+        mode: this.mode, separateMetadata: this.stack.metaDisk !== undefined, writeCache,
+        // each step since the first uncommitted write took at most its timeout
+        ...(u !== undefined ? { uncommitted: { bytes: u.bytes, maxMsBeforeFlush: (i - u.firstStep + 1) * this.s.stepTimeoutMs } } : {}),
+        journalCommitMs: this.stack.journalCommitTime ?? DEFAULT_JOURNAL_COMMIT_MS,
+        journalBytes: this.journalSections * g.journalSectionEntries * this.modelOrThrow().blockSize,
+      }),
+    };
+  }
+
   /** Says in the report when a range crosses interleave areas (and the metadata run between them). */
   private noteAreas(r: { offset: number; length: number }): void {
     const g = this.geom!;
@@ -259,6 +299,7 @@ export class IntegrityCell {
     await this.s.must(['dmsetup', 'mknodes', NAME]);
     this.isOpen = true;
     this.wrote = false;
+    this.uncommitted = undefined;
     this.tally.resetWindow();
     if (this.stack.recalculate) await this.waitRecalculated();
   }
@@ -447,6 +488,7 @@ export class IntegrityCell {
     if (how === 'reload') await reloadTable(this.s, NAME);
     else await suspendResume(this.s, NAME);
     this.wrote = false;
+    this.uncommitted = undefined;
     model.deactivate();
     model.activate({ recovery: this.mode === 'recovery' });
     if (!model.failedErrno) await checkTopDevice(this.s, i, topDevice(this.ioContext()));

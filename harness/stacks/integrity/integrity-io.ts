@@ -14,6 +14,8 @@ import { ioSize } from '../../run/session/disks.ts';
 import { expectedBlockData, judgeRead, judgeUnalignedRead } from '../../run/session/read-judge.ts';
 import { judgeDiscard, judgeFlush } from '../../run/session/result-judge.ts';
 import { judgeWrite } from '../../run/session/write-judge.ts';
+import { flushCountersArgv, judgeFlushReach, parseFlushCounters, type LowerDisk } from '../../run/session/flush-judge.ts';
+import type { FlushDuty, LowerRole } from '../../model/integrity/flush-reach.ts';
 import { ioToolFailure, type TopDevice } from '../../run/session/io-refusal.ts';
 import { readExpectation, type PayloadIndex } from '../../repro/expect.ts';
 
@@ -147,13 +149,30 @@ export async function discardStep(ctx: IoContext, i: number, d: { offset: number
   s.note(`discard: errno ${j.result.errno} (model ${exp.errno})`);
 }
 
-export async function flushStep(ctx: IoContext, i: number): Promise<void> {
+/**
+ * Where a flush step also observes the lower disks: which they are, and the model's duties for them once
+ * their write caches are known (harness/model/integrity/flush-reach.ts).
+ */
+export interface FlushReach {
+  disks: LowerDisk[];
+  duties(writeCache: Partial<Record<LowerRole, boolean>>): FlushDuty[];
+}
+
+export async function flushStep(ctx: IoContext, i: number, reach?: FlushReach): Promise<void> {
   const { s, model } = ctx;
   const exp = model.expectFlush();
+  const before = reach && exp.ok ? parseFlushCounters((await s.must(flushCountersArgv(reach.disks))).stdout.toString()) : undefined;
   s.expect({ op: 'flush', errno: exp.errno });
   const res = await s.run(ioArgv({ cmd: 'flush', dev: ctx.top }));
   if (res.exitCode === 2 || res.exitCode === 3) throw await ioToolFailure(s, i, res, 'flush', topDevice(ctx));
   const j = judgeFlush(i, { errno: exp.errno }, parseIoReport(res.stdout));
   if (j.result === undefined) throw new InfraError('ih-io flush reported nothing');
   j.disagreements.forEach((x) => s.disagree(x));
+  if (reach === undefined || before === undefined || j.result.errno !== 0) return;
+  const after = parseFlushCounters((await s.must(flushCountersArgv(reach.disks))).stdout.toString());
+  const cache = Object.fromEntries(reach.disks.map((d) => [d.role, before.get(d.block)?.writeCache === 'write back']));
+  const r = judgeFlushReach(i, reach.disks, reach.duties(cache), before, after);
+  r.disagreements.forEach((x) => s.disagree(x));
+  r.notes.forEach((n) => s.note(n));
+  if (r.unobserved.length > 0) s.note(`no flush counters for ${r.unobserved.join(', ')} (/sys/block/<disk>/stat has them from Linux 5.5): the flush's reach is not judged there`);
 }

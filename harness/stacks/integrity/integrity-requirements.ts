@@ -43,6 +43,7 @@ export function integrityNeeds(st: IntegrityStack, steps: readonly Step[], { tar
   targets.add('integrity');
   crypto.add(kernelHashName(st.hash));
   if (st.lower === 'linear') targets.add('linear');
+  if (st.lower === 'delay') targets.add('delay');
   if (steps.some((x) => typeof x === 'object' && 'ioError' in x)) targets.add('error');
   const modes = new Set([st.mode, ...steps.flatMap((x) => (typeof x === 'object' && 'open' in x ? [x.open.mode] : []))]);
   // dm-integrity's own versions of what integritysetup asks it for (its ctr refuses the option before them)

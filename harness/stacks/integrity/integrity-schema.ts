@@ -11,8 +11,18 @@ export const integrityStackSchema = z.strictObject({
   disk: name,
   /** A separate metadata disk (integritysetup --data-device): superblock, journal and tags live on it. */
   metaDisk: name.optional(),
-  /** `linear`: a dm-linear device between the data disk and dm-integrity, so an ioError step can map dm-error in. */
-  lower: z.enum(['disk', 'linear']).default('disk'),
+  /**
+   * The device dm-integrity's data sit on: the disk itself; `linear`, a dm-linear device over it, so an
+   * ioError step can map dm-error in; `delay`, a dm-delay device over it holding reads, writes and flushes
+   * back by `lowerDelay`'s milliseconds each, so completions come back in another order than submissions.
+   */
+  lower: z.enum(['disk', 'linear', 'delay']).default('disk'),
+  /** lower: delay only: milliseconds dm-delay holds each read, write and flush back (its table's three delays). */
+  lowerDelay: z.strictObject({
+    read: z.number().int().min(0).max(1000),
+    write: z.number().int().min(0).max(1000),
+    flush: z.number().int().min(0).max(1000),
+  }).optional(),
   hash: z.enum(INTEGRITY_HASHES).default('crc32c'),
   /** integritysetup --tag-size: the digest truncated or zero-padded to this many bytes (default: the digest's size). */
   tagSize: z.number().int().min(1).max(MAX_TAG_SIZE).optional(),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { integrityFormatArgv, integrityOpenArgv, integrityTableArgs, lowerTable, mergeRanges, openMode, parseIntegrityStatus } from './integrity-stack.ts';
+import { delayTable, integrityFormatArgv, integrityOpenArgv, integrityTableArgs, lowerTable, mergeRanges, openMode, parseIntegrityStatus } from './integrity-stack.ts';
 import { integrityStackSchema } from './integrity-schema.ts';
 
 describe('integrity stack argv', () => {
@@ -59,6 +59,7 @@ describe('integrity stack argv', () => {
     expect(lowerTable('/dev/vda', 100)).toBe('0 100 linear /dev/vda 0\n');
     expect(lowerTable('/dev/vda', 100, [{ start: 10, length: 8 }, { start: 92, length: 8 }])).toBe('0 10 linear /dev/vda 0\n10 8 error\n18 74 linear /dev/vda 18\n92 8 error\n');
     expect(() => lowerTable('/dev/vda', 100, [{ start: 96, length: 8 }])).toThrow(/leaves/);
+    expect(delayTable('/dev/vda', 100, { read: 2, write: 7, flush: 0 })).toBe('0 100 delay /dev/vda 0 2 /dev/vda 0 7 /dev/vda 0 0\n');
     expect(mergeRanges([{ start: 8, length: 8 }, { start: 0, length: 8 }, { start: 24, length: 8 }])).toEqual([{ start: 0, length: 16 }, { start: 24, length: 8 }]);
   });
 

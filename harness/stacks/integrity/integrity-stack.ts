@@ -128,6 +128,16 @@ export function lowerTable(device: string, sectors: number, errorRanges: Array<{
   return lines.join('\n') + '\n';
 }
 
+/**
+ * A dm-delay table (Documentation/admin-guide/device-mapper/delay.rst, the nine-argument form) holding each
+ * read, write and flush to `device` back by its own milliseconds: bios of one class complete after those of
+ * a class with a shorter delay that were submitted later. `flushDevice` takes the flushes elsewhere (a fault
+ * a test injects: the device's own flushes never reach it).
+ */
+export function delayTable(device: string, sectors: number, ms: { read: number; write: number; flush: number }, flushDevice = device): string {
+  return `0 ${sectors} delay ${device} 0 ${ms.read} ${device} 0 ${ms.write} ${flushDevice} 0 ${ms.flush}\n`;
+}
+
 /** Merges sorted, possibly adjacent sector ranges. */
 export function mergeRanges(ranges: Array<{ start: number; length: number }>): Array<{ start: number; length: number }> {
   const out: Array<{ start: number; length: number }> = [];
