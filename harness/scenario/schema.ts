@@ -123,13 +123,6 @@ const kill = z.strictObject({
   maxDelay: z.number().int().positive().default(2000),
 });
 
-/**
- * Overlapping reads and writes on a small hot range of the top device, at once: `procs` processes each issue
- * `ops` I/Os of 1 to `maxBlocks` blocks at random block offsets of the range (ih-io race, vm/agent/io-race.c),
- * with up to `qd` of them in flight per process (Linux native AIO). Every written sector names its write; the
- * model (harness/model/integrity/race.ts) judges what each read saw from the I/Os' times, then adopts what
- * the range holds once every writer is done.
- */
 const churnCycle = z.strictObject({
   /** dmsetup suspend's flags: none, --noflush, --nolockfs or both */
   suspend: z.enum(['default', 'noflush', 'nolockfs', 'noflush,nolockfs']).default('default'),
@@ -140,8 +133,8 @@ const churnCycle = z.strictObject({
 /**
  * While the race runs, its device is suspended, held `holdMs`, optionally reloaded and resumed, then left
  * active `gapMs`, cycle after cycle (cycle k as `cycles[k % cycles.length]`) until every racer is done and every
- * cycle ran once; each
- * dmsetup command's times and exit status are observations (model/integrity/race-churn.ts judges them).
+ * cycle ran once; each dmsetup command's times and exit status are observations (model/integrity/race-churn.ts
+ * judges them).
  * `device`: the stack's top device, or (crypt-aead) the dm-integrity device beneath dm-crypt.
  */
 const churn = z.strictObject({
@@ -151,6 +144,13 @@ const churn = z.strictObject({
   gapMs: z.number().int().min(0).max(2000).default(50),
 });
 
+/**
+ * Overlapping reads and writes on a small hot range of the top device, at once: `procs` processes each issue
+ * `ops` I/Os of 1 to `maxBlocks` blocks at random block offsets of the range (ih-io race, vm/agent/io-race.c),
+ * with up to `qd` of them in flight per process (Linux native AIO). Every written sector names its write; the
+ * model (harness/model/integrity/race.ts) judges what each read saw from the I/Os' times, then adopts what
+ * the range holds once every writer is done.
+ */
 const race = z.strictObject({
   offset: size,
   length: size,
