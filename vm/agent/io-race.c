@@ -15,9 +15,8 @@
  *
  * With --churn-dev, one more process suspends, reloads and resumes that device-mapper device while the racers
  * run (dmsetup, forked and waited for: "churn"), cycle after cycle until every racer is done (and each cycle
- * at least once), each cycle as one
- * --churn-cycle says: the suspend's flags and which --churn-table it loads ("-": none, the same target
- * instance resumes). Each dmsetup command's times (the same clock as the I/Os') and exit status are a "dm"
+ * at least once), each cycle as one --churn-cycle says: the suspend's flags and which --churn-table it loads
+ * ("-": none, the same target instance resumes). Each dmsetup command's times (the same clock as the I/Os') and exit status are a "dm"
  * line, so the host can tell which I/Os met a suspended device. Racers keep every slot busy, so their I/Os
  * are seldom submitted after a suspend returned (their slots fill while it drains): the churn submits a
  * write and a read of its own ("probes", writer procs+1) once each suspend has returned, which the device
@@ -534,10 +533,9 @@ static void probe_reap(struct probes *p)
 
 /*
  * Cycle after cycle until the racers are done, and every cycle at least once (a round after the racers holds
- * only its probes): suspend (with the cycle's flags), submit the round's probes,
- * hold the device suspended for --churn-hold-us, load the cycle's table if it has one, resume, reap the
- * probes, then leave the device active for --churn-gap-us. A resume follows every suspend, whatever the
- * suspend or reload answered.
+ * only its probes): suspend (with the cycle's flags), submit the round's probes, hold the device suspended for
+ * --churn-hold-us, load the cycle's table if it has one, resume, reap the probes, then leave the device active
+ * for --churn-gap-us. A resume follows every suspend, whatever the suspend or reload answered.
  */
 static void churner(void)
 {
