@@ -27,11 +27,10 @@ export const integrityStackSchema = z.strictObject({
   /** integritysetup --tag-size: the digest truncated or zero-padded to this many bytes (default: the digest's size). */
   tagSize: z.number().int().min(1).max(MAX_TAG_SIZE).optional(),
   /** Hex key for the hmac-* hashes. */
-  key: z.string().regex(/^([0-9a-f]{2})+$/, 'expected a hex string').optional(),
+  key: hexKey.optional(),
   mode: z.enum(['journal', 'bitmap', 'direct']).default('journal'),
   sectorSize: z.union([z.literal(512), z.literal(1024), z.literal(2048), z.literal(4096)]).default(512),
   allowDiscards: z.boolean().default(false),
-  /** Format-time interleave area size in 512-byte sectors (a power of two); small areas put area edges within reach. */
   /** integritysetup format --journal-size (bytes; the geometry is read back from the superblock). */
   journalSize: size.optional(),
   /**
@@ -55,6 +54,7 @@ export const integrityStackSchema = z.strictObject({
   bufferSectors: z.number().int().min(1).optional(),
   bitmapSectorsPerBit: z.number().int().min(1).refine((n) => (n & (n - 1)) === 0, 'expected a power of two').optional(),
   bitmapFlushTime: z.number().int().min(1).optional(),
+  /** Format-time interleave area size in 512-byte sectors (a power of two); small areas put area edges within reach. */
   interleaveSectors: z.number().int().min(8).max(2 ** 30).refine((n) => (n & (n - 1)) === 0, 'expected a power of two').optional(),
   /**
    * Activate with `dmsetup create` from a raw dm-integrity table instead of integritysetup: the table carries
