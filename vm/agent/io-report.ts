@@ -140,15 +140,23 @@ export function parseIoReport(stdout: Buffer | string): IoReport {
 }
 
 function parseLine(text: string, lineNo: number): z.infer<typeof line> {
+  return parseReportLine(line, text, lineNo, 'ih-io');
+}
+
+/**
+ * One line of an ih-io subcommand's JSON output read by that subcommand's line schema. Throws IoReportError
+ * naming the program (`ih-io`, `ih-io race`, ...), the line and its start when it is not JSON or not a known line.
+ */
+export function parseReportLine<S extends z.ZodType>(schema: S, text: string, lineNo: number, program: string): z.output<S> {
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (err) {
-    throw new IoReportError(`ih-io output line ${lineNo} is not JSON: ${text.slice(0, 200)}`, { cause: err });
+    throw new IoReportError(`${program} output line ${lineNo} is not JSON: ${text.slice(0, 200)}`, { cause: err });
   }
-  const parsed = line.safeParse(json);
+  const parsed = schema.safeParse(json);
   if (!parsed.success) {
-    throw new IoReportError(`ih-io output line ${lineNo} has an unexpected shape: ${text.slice(0, 200)}`, {
+    throw new IoReportError(`${program} output line ${lineNo} has an unexpected shape: ${text.slice(0, 200)}`, {
       cause: parsed.error,
     });
   }

@@ -4,7 +4,7 @@
  * run-length coded versions one entry per sector, as the model (harness/model/integrity/race.ts) takes them.
  */
 import { z } from 'zod';
-import { IoReportError } from './io-report.ts';
+import { IoReportError, parseReportLine } from './io-report.ts';
 import type { RaceDmCommand, RaceIo, RaceWhole, SectorVersion } from '../../harness/model/integrity/race.ts';
 
 const n = z.number().int().nonnegative();
@@ -19,8 +19,9 @@ const summary = z.object({
 const dm = z.object({
   op: z.literal('dm'), round: n, cmd: z.enum(['suspend', 'reload', 'resume']), flags: z.string(), t0: n, t1: n, exit: z.number().int(), signal: n.optional(),
 });
-const setup = z.object({ op: z.literal('setup'), ok: z.literal(false), what: z.string(), path: z.string(), errno: n, error: z.string().optional() });
-const line = z.discriminatedUnion('op', [io, whole, summary, dm, setup]);
+/** io-race.c's race_setup_error line, which `ih-io unstable` prints too. */
+export const raceSetupLine = z.object({ op: z.literal('setup'), ok: z.literal(false), what: z.string(), path: z.string(), errno: n, error: z.string().optional() });
+const line = z.discriminatedUnion('op', [io, whole, summary, dm, raceSetupLine]);
 
 export type { RaceDmCommand, RaceIo, RaceWhole, SectorVersion };
 
@@ -66,15 +67,7 @@ export function parseRaceReport(stdout: Uint8Array | string): RaceReport {
   const report: RaceReport = { writes: [], reads: [], dm: [] };
   (typeof stdout === 'string' ? stdout : Buffer.from(stdout).toString('utf8')).split('\n').forEach((text, i) => {
     if (text.trim() === '') return;
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch (err) {
-      throw new IoReportError(`ih-io race output line ${i + 1} is not JSON: ${text.slice(0, 200)}`, { cause: err });
-    }
-    const p = line.safeParse(json);
-    if (!p.success) throw new IoReportError(`ih-io race output line ${i + 1} has an unexpected shape: ${text.slice(0, 200)}`, { cause: p.error });
-    const l = p.data;
+    const l = parseReportLine(line, text, i + 1, 'ih-io race');
     const at = `line ${i + 1}`;
     if (l.op === 'rw' || l.op === 'rr') {
       const x: RaceIo = { writer: l.w, seq: l.k, sector: l.off / 512, sectors: l.len / 512, t0: l.t0, t1: l.t1, errno: l.errno };

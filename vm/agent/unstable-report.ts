@@ -4,15 +4,15 @@
  * the model (harness/model/integrity/unstable.ts) takes them.
  */
 import { z } from 'zod';
-import { IoReportError } from './io-report.ts';
+import { IoReportError, parseReportLine } from './io-report.ts';
+import { raceSetupLine } from './race-report.ts';
 import type { UnstableBlockRead, UnstableSector, UnstableWrite } from '../../harness/model/integrity/unstable.ts';
 
 const n = z.number().int().nonnegative();
 const write = z.object({ op: z.literal('uw'), k: n, off: n, len: n, t0: n, t1: n, errno: n, versions: n, mut: n });
 const block = z.object({ op: z.literal('ub'), k: n, off: n, len: n, errno: n, v: z.string().optional() });
 const summary = z.object({ op: z.literal('unstable-summary'), ok: z.boolean(), engine: z.enum(['aio', 'sync']), writes: n, mutated: n, elapsed_us: n });
-const setup = z.object({ op: z.literal('setup'), ok: z.literal(false), what: z.string(), path: z.string(), errno: n, error: z.string().optional() });
-const line = z.discriminatedUnion('op', [write, block, summary, setup]);
+const line = z.discriminatedUnion('op', [write, block, summary, raceSetupLine]);
 
 export interface UnstableSummary {
   ok: boolean;
@@ -47,15 +47,7 @@ export function parseUnstableReport(stdout: Uint8Array | string): UnstableReport
   const report: UnstableReport = { writes: [], reads: [] };
   (typeof stdout === 'string' ? stdout : Buffer.from(stdout).toString('utf8')).split('\n').forEach((text, i) => {
     if (text.trim() === '') return;
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch (err) {
-      throw new IoReportError(`ih-io unstable output line ${i + 1} is not JSON: ${text.slice(0, 200)}`, { cause: err });
-    }
-    const p = line.safeParse(json);
-    if (!p.success) throw new IoReportError(`ih-io unstable output line ${i + 1} has an unexpected shape: ${text.slice(0, 200)}`, { cause: p.error });
-    const l = p.data;
+    const l = parseReportLine(line, text, i + 1, 'ih-io unstable');
     if (l.op === 'uw') {
       report.writes.push({ k: l.k, sector: l.off / 512, sectors: l.len / 512, t0: l.t0, t1: l.t1, errno: l.errno, versions: l.versions, mutated: l.mut });
     } else if (l.op === 'ub') {
