@@ -77,6 +77,28 @@ ${steps('write: { offset: 0, length: 1MiB, bs: 64KiB, procs: 4, fua: true }', 'r
     expect(await loadError(`${HEAD}cpus: 0\n${STACK}${steps('flush')}`)).toMatch(/cpus/);
   });
 
+  it('a race under a churn with its defaults, and refuses a churn with no cycle or an unknown suspend flag', async () => {
+    const dir = scenarioDir({ 'g/churn.yaml': `${HEAD}${STACK}${steps('race: { offset: 0, length: 64KiB, churn: { cycles: [{ suspend: noflush }, { reload: tuned }] } }')}` });
+    const s = await loadScenario(join(dir, 'g/churn.yaml'), dir);
+    expect(s.steps[0]).toMatchObject({ race: { churn: { device: 'top', cycles: [{ suspend: 'noflush', reload: 'none' }, { suspend: 'default', reload: 'tuned' }], holdMs: 20, gapMs: 50 } } });
+    expect(await loadError(`${HEAD}${STACK}${steps('race: { offset: 0, length: 64KiB, churn: { cycles: [] } }')}`)).toMatch(/steps\[0\]\.race\.churn\.cycles/);
+    expect(await loadError(`${HEAD}${STACK}${steps('race: { offset: 0, length: 64KiB, churn: { cycles: [{ suspend: lockfs }] } }')}`)).toMatch(/steps\[0\]\.race\.churn\.cycles\[0\]\.suspend/);
+  });
+
+  it('an unstable step with its defaults, and refuses ranges and states its writes cannot use', async () => {
+    const dir = scenarioDir({ 'g/unstable.yaml': `${HEAD}${STACK}${steps('unstable: { offset: 4KiB, length: 8KiB }')}` });
+    expect((await loadScenario(join(dir, 'g/unstable.yaml'), dir)).steps[0]).toEqual({ unstable: { offset: 4096, length: 8192, writes: 64, writeBlocks: 1 } });
+    expect(await loadError(`${HEAD}${STACK}${steps('unstable: { offset: 100, length: 4KiB }')}`)).toMatch(/steps\[0\]\.unstable\.offset: 100 is not a multiple/);
+    expect(await loadError(`${HEAD}${STACK}${steps('unstable: { offset: 0, length: 2560, writeBlocks: 2 }')}`))
+      .toMatch(/steps\[0\]\.unstable\.writeBlocks: writes of 2 blocks of 512 bytes do not tile the 2560-byte range/);
+    expect(await loadError(`${HEAD}${STACK}${steps('close', 'unstable: { offset: 0, length: 4KiB }')}`)).toMatch(/'unstable' needs the stack open/);
+    expect(await loadError(`${HEAD}${STACK}${steps('close', 'open: { mode: recovery }', 'unstable: { offset: 0, length: 4KiB }')}`))
+      .toMatch(/steps\[2\]\.unstable: the stack is open in recovery mode, which refuses every write/);
+    expect(await loadError(`${HEAD}stack: { type: integrity, disk: data, lower: linear }\n${steps('close', 'ioError: { blocks: [2] }', 'open', 'unstable: { offset: 0, length: 4KiB }')}`))
+      .toMatch(/steps\[3\]\.unstable: covers block\(s\) 2 under an ioError/);
+    expect(await loadError(`${HEAD}${STACK}${steps('unstable: { offset: 0, length: 4KiB, writes: 0 }')}`)).toMatch(/steps\[0\]\.unstable\.writes/);
+  });
+
   it('a crypt-aead tables step: dm-crypt tables with {key:N} and {integrity:...} helpers on disks of their own', async () => {
     const head = `description: This test exercises the loader with one small scenario.
 disks: [{ name: data, size: 16MiB }, { name: other, size: 2MiB }]
