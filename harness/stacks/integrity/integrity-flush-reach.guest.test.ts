@@ -11,28 +11,19 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildGuestTools } from '../../../vm/agent/build.ts';
-import { cacheDir, repoRoot } from '../../../vm/cache.ts';
-import { buildGuestImage, type GuestImage } from '../../../vm/image/initramfs.ts';
-import { provideKernel } from '../../../vm/kernel/provider.ts';
-import { parseKernelSpec } from '../../../vm/kernel/spec.ts';
-import type { ResolvedKernel } from '../../../vm/kernel/types.ts';
-import { loadScenario, type Scenario } from '../../scenario/load.ts';
+import type { Scenario } from '../../scenario/load.ts';
 import { runCell } from '../../run/run-cell.ts';
+import { prepareGuestKernel, scenarioFile, type GuestKernel } from '../../test/guest-fixture.ts';
 
 const SCENARIO = 'integrity/059-delay-lower-journal-bitmap';
 
-let kernel: ResolvedKernel;
-let image: GuestImage;
+let gk: GuestKernel;
 let scenario: Scenario;
 const dirs: string[] = [];
 
 beforeAll(async () => {
-  kernel = await provideKernel(parseKernelSpec('6.1'));
-  const tools = await buildGuestTools(cacheDir());
-  image = await buildGuestImage(kernel, { agent: tools.agent, io: tools.io });
-  const scenarios = join(repoRoot(), 'scenarios');
-  scenario = await loadScenario(join(scenarios, `${SCENARIO}.yaml`), scenarios);
+  gk = await prepareGuestKernel('6.1');
+  scenario = await scenarioFile(SCENARIO);
 }, 600_000);
 
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -42,7 +33,7 @@ describe(`${SCENARIO} on Debian 6.1`, () => {
     const dir = mkdtempSync(join(tmpdir(), 'ih-flush-reach-'));
     dirs.push(dir);
     const r = await runCell({
-      id: `${kernel.label}/${SCENARIO}`, dir, scenario, kernel, image, accel: 'tcg',
+      id: `${gk.kernel.label}/${SCENARIO}`, dir, scenario, kernel: gk.kernel, image: gk.image, accel: 'tcg',
       bootTimeoutMs: 180_000, memoryMb: 768, cpus: 1, keepDisks: false, hooks: {
         beforeStack: ['sh', '-c', 'dmsetup create ih-sink --table "0 2097152 error" && dmsetup mknodes ih-sink'],
         delayFlushesTo: '/dev/mapper/ih-sink',
