@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { planIntegrityFormat } from '../../model/integrity/format.ts';
 import { encodeIntegritySuperblock, parseIntegritySuperblock, SB_FLAG } from '../../model/integrity/superblock.ts';
-import { CTR_FORMAT_FIELDS, judgeCtrSuperblock, judgeSuperblockFormat, judgeSuperblockKept, planned, readKernelSuperblock } from './superblock-judge.ts';
+import { ctrExpectation, judgeCtrSuperblock, judgeSuperblockFormat, judgeSuperblockKept, planned, readKernelSuperblock } from './superblock-judge.ts';
 
 // what the model plans for a 64 MiB disk with crc32c tags (4 bytes), 512-byte sectors, fix_padding
 const want = planIntegrityFormat({ deviceSectors: 131072, tagSize: 4, sectorsPerBlock: 1, fixPadding: true, internalHash: true });
@@ -31,7 +31,7 @@ describe('judgeSuperblockFormat', () => {
 
   it('checks only the flag bits the ctr model predicts', () => {
     const kept = SB_FLAG.HAVE_JOURNAL_MAC | SB_FLAG.FIXED_PADDING | SB_FLAG.FIXED_HMAC;
-    const ctr = { fields: CTR_FORMAT_FIELDS.map((f) => [f, want[f]] as const), source: 'the ctr model', flags: { mask: kept, value: want.flags } };
+    const ctr = ctrExpectation(want);
     const dirty = area();
     dirty.writeUInt32LE(want.flags | SB_FLAG.DIRTY_BITMAP, 24);
     expect(judgeSuperblockFormat(parseIntegritySuperblock(dirty), ctr)).toEqual([]);
@@ -73,6 +73,9 @@ describe('judgeCtrSuperblock', () => {
     expect(judgeCtrSuperblock(2, doctored, want, 'spare superblock')).toEqual([
       { step: 2, kind: 'format', expected: 'superblock tagSize 4 (the ctr model)', found: '8' },
     ]);
+    const mac = area();
+    mac.writeUInt32LE(want.flags | SB_FLAG.HAVE_JOURNAL_MAC, 24);
+    expect(judgeCtrSuperblock(2, mac, want, 'spare superblock')).toEqual([expect.objectContaining({ step: 2, kind: 'format', expected: expect.stringMatching(/^superblock flags /) })]);
     expect(judgeCtrSuperblock(2, Buffer.alloc(512), want, 'spare superblock')).toEqual([
       { step: 2, kind: 'format', expected: 'the superblock the ctr formats', found: expect.stringContaining('spare superblock') },
     ]);

@@ -3,7 +3,7 @@ import { expectActivation, maxSuperblockVersion, parseIntegrityTable, type Integ
 import { IntegrityDeviceModel } from '../../model/integrity/device.ts';
 import { integrityGeometry, type IntegrityGeometry } from '../../model/integrity/geometry.ts';
 import { JOURNAL_COMMIT_ID_ERROR } from '../../model/integrity/log.ts';
-import { parseIntegritySuperblock, SB_BYTES, SB_FLAG, type IntegritySuperblock } from '../../model/integrity/superblock.ts';
+import { parseIntegritySuperblock, SB_BYTES, type IntegritySuperblock } from '../../model/integrity/superblock.ts';
 import { planIntegrityFormat } from '../../model/integrity/format.ts';
 import { digestSize } from '../../model/integrity/tags.ts';
 import { ModelInputError } from '../../model/errors.ts';
@@ -32,7 +32,7 @@ import {
   type IntegrityDevices,
 } from './integrity-stack.ts';
 import { judgeIntegrityStatus } from '../../run/session/status-judge.ts';
-import { CTR_FORMAT_FIELDS, judgeSuperblockFormat, judgeSuperblockKept, planned, readKernelSuperblock } from '../../run/session/superblock-judge.ts';
+import { ctrExpectation, judgeSuperblockFormat, judgeSuperblockKept, planned, readKernelSuperblock } from '../../run/session/superblock-judge.ts';
 import { judgeTableMode } from '../../run/session/table-judge.ts';
 import { integrityStatusFields } from './integrity-requirements.ts';
 import { CellDisks, writePayload } from '../../run/session/guest-disks.ts';
@@ -379,10 +379,7 @@ export class IntegrityCell {
   private checkTableFormat(sb: IntegritySuperblock): void {
     const want = this.ctrFirst;
     if (want === undefined || !want.formats) throw new InfraError('raw-table stack: the first activation did not format');
-    const kept = SB_FLAG.HAVE_JOURNAL_MAC | SB_FLAG.FIXED_PADDING | SB_FLAG.FIXED_HMAC;
-    judgeSuperblockFormat(sb, {
-      fields: CTR_FORMAT_FIELDS.map((f) => [f, want.superblock[f]] as const), source: 'the ctr model', flags: { mask: kept, value: want.superblock.flags },
-    }).forEach((d) => this.s.disagree(d));
+    judgeSuperblockFormat(sb, ctrExpectation(want.superblock)).forEach((d) => this.s.disagree(d));
   }
 
   private async recordTable(): Promise<void> {
