@@ -130,9 +130,7 @@ export async function buildKernel(req: BuildRequest): Promise<BuiltKernel> {
 
   const fragments = await loadFragments(fragmentFiles(req));
   const patches = await loadPatches(req.patches ?? []);
-  const toolchain = req.toolchainImage !== undefined ? await resolveToolchainImage(req.toolchainImage) : undefined;
-  const makeArgs = toolchain !== undefined ? userMakeArgs(req) : await withCcache(userMakeArgs(req));
-  const cfgKey = configKey({ fragments, makeArgs, ...(toolchain !== undefined ? { toolchain: toolchain.imageId } : {}) });
+  const { toolchain, makeArgs, cfgKey } = await buildConfiguration(req, fragments);
 
   const base = await resolveSource(req.source, ctx);
   const src = patches.length > 0 ? await patchedSource(base, patches, ctx) : base;
@@ -210,11 +208,21 @@ export async function buildKernel(req: BuildRequest): Promise<BuiltKernel> {
 
 /** The build dir a base (unpatched) build of this source and configuration uses, for tools that reuse it. */
 export async function baseBuildDir(req: Pick<BuildRequest, 'source' | 'kconfig' | 'makeArgs' | 'cacheDir' | 'coverage' | 'toolchainImage'>): Promise<string> {
-  const toolchain = req.toolchainImage !== undefined ? await resolveToolchainImage(req.toolchainImage) : undefined;
-  const makeArgs = toolchain !== undefined ? userMakeArgs(req) : await withCcache(userMakeArgs(req));
-  const cfgKey = configKey({ fragments: await loadFragments(fragmentFiles(req)), makeArgs, ...(toolchain !== undefined ? { toolchain: toolchain.imageId } : {}) });
+  const { cfgKey } = await buildConfiguration(req, await loadFragments(fragmentFiles(req)));
   const ctx = { cacheDir: await fs.realpath(req.cacheDir), warn: () => undefined, log: () => undefined };
   return buildDirFor(await resolveSource(req.source, ctx), cfgKey, ctx.cacheDir);
+}
+
+// The toolchain (the host's, with ccache where it is installed, or the --toolchain-image container's), the
+// make arguments it takes and the configuration key they and the fragments make.
+async function buildConfiguration(
+  req: Pick<BuildRequest, 'makeArgs' | 'coverage' | 'toolchainImage'>,
+  fragments: readonly Fragment[],
+): Promise<{ toolchain: ToolchainContainer | undefined; makeArgs: string[]; cfgKey: string }> {
+  const toolchain = req.toolchainImage !== undefined ? await resolveToolchainImage(req.toolchainImage) : undefined;
+  const makeArgs = toolchain !== undefined ? userMakeArgs(req) : await withCcache(userMakeArgs(req));
+  const cfgKey = configKey({ fragments, makeArgs, ...(toolchain !== undefined ? { toolchain: toolchain.imageId } : {}) });
+  return { toolchain, makeArgs, cfgKey };
 }
 
 // The user's fragments, then gcov's for a --coverage build (last: it wins over a fragment that turns it off).
