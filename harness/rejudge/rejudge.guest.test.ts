@@ -130,4 +130,3 @@ describe('npm run rejudge', () => {
     expect(out.cells.find((c) => c.id.endsWith('integrity/003-hmac-direct-swap'))!.after).toBe('pass');
   });
 });
-

@@ -38,4 +38,3 @@ export function judgeShownCryptTable(step: number, tableText: string, want: { ta
   if (shown.integrity === integrity && shown.sectorSize === want.sectorSize) return [];
   return [{ step, kind: 'table-shown', expected: `${integrity ?? 'no integrity'}, sector_size ${want.sectorSize}`, found: `${shown.integrity ?? 'no integrity'}, sector_size ${shown.sectorSize}` }];
 }
-

@@ -40,7 +40,6 @@ import type { GuestFacts } from '../../scenario/requirements.ts';
 import { readExpectation, type PayloadIndex } from '../../repro/expect.ts';
 import { writePattern } from '../../scenario/payload.ts';
 
-
 export interface AeadState {
   model: IntegrityDeviceModel;
   geom: IntegrityGeometry;

@@ -71,4 +71,3 @@ describe('the header luksFormat wrote, against what it was asked for', () => {
     ]);
   });
 });
-

@@ -111,4 +111,3 @@ export function judgeLuksSegment(seg: Luks2DataSegment, stack: Pick<Luks2Stack, 
   if (seg.offset < seg.keyslotsEnd) d('data offset at or after the key slots area end', seg.keyslotsEnd, seg.offset);
   return out;
 }
-

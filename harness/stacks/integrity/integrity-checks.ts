@@ -21,7 +21,6 @@ export function checkKernelLog(
   s.note(`kernel log: ${j.lines} checksum line(s), model ${j.bounds.min}..${j.bounds.max}`);
 }
 
-
 /** Reads an image, undoing bytes the host flipped (a refused superblock must not hide the rest from the audit). */
 async function imageFor(path: string, undo: FlippedByte[]): Promise<Buffer | string> {
   if (undo.length === 0) return path;
