@@ -30,5 +30,10 @@ describe('expectFlushReach', () => {
     // the writes may have filled the journal, which commits them
     expect(must({ ...journal, uncommitted: { bytes: 600000, maxMsBeforeFlush: 120000 } })).toEqual({ data: false, meta: false });
     expect(must({ ...journal, uncommitted: { bytes: Infinity, maxMsBeforeFlush: 120000 } })).toEqual({ data: false, meta: false });
+    // half the journal used is the default watermark, which commits (free_sectors <= free_sectors_threshold)
+    expect(must({ ...journal, uncommitted: { bytes: 1 << 19, maxMsBeforeFlush: 120000 } })).toEqual({ data: false, meta: false });
+    // a lower journal_watermark commits sooner, a higher one later
+    expect(must({ ...journal, journalWatermark: 5, uncommitted: { bytes: 65536, maxMsBeforeFlush: 120000 } })).toEqual({ data: false, meta: false });
+    expect(must({ ...journal, journalWatermark: 90, uncommitted: { bytes: 600000, maxMsBeforeFlush: 120000 } })).toEqual({ data: false, meta: true });
   });
 });

@@ -11,7 +11,9 @@
  *   REQ_FUA on the device holding the journal: the metadata device, or the only one) and flushes nothing
  *   else: the data sit in the journal. With nothing uncommitted it writes nothing at all. Sections are
  *   committed before the flush by the autocommit timer (journal_commit_time ms after the first uncommitted
- *   write) and when the journal is full, so only writes that neither can have committed leave the flush work.
+ *   write) and by the write that leaves no more free journal entries than the watermark allows
+ *   (free_sectors <= free_sectors_threshold, journal_watermark percent of the journal used, default 50), so
+ *   only writes that neither can have committed leave the flush work.
  * - Recovery mode ('R') refuses writes before the commit work is reached by anything but a flush; what its
  *   flush writes is not modelled, so nothing is required of it.
  * - The block layer completes a flush of a device without a volatile write cache at once, without the
@@ -44,8 +46,10 @@ export interface FlushReachInput {
   uncommitted?: UncommittedJournal;
   /** the autocommit timer (integritysetup --journal-commit-time, default 10000 ms) */
   journalCommitMs: number;
-  /** the journal's data capacity in bytes (sections x entries x block size): writes of half of it cannot have filled it */
+  /** the journal's data capacity in bytes (sections x entries x block size) */
   journalBytes: number;
+  /** integritysetup --journal-watermark (the table's journal_watermark): the percent of the journal whose use commits it; default 50 */
+  journalWatermark?: number;
   /** each lower device's volatile write cache (/sys/block/<disk>/queue/write_cache says "write back") */
   writeCache: Partial<Record<LowerRole, boolean>>;
 }
@@ -59,6 +63,8 @@ export interface FlushDuty {
 
 /** dm-integrity's default journal_commit_time (DEFAULT_JOURNAL_COMMIT_TIME). */
 export const DEFAULT_JOURNAL_COMMIT_MS = 10000;
+/** dm-integrity's default journal_watermark (DEFAULT_JOURNAL_WATERMARK), in percent. */
+export const DEFAULT_JOURNAL_WATERMARK = 50;
 
 /** For each lower device of the stack (data, and meta when separate), whether the flush must reach it. */
 export function expectFlushReach(input: FlushReachInput): FlushDuty[] {
@@ -74,7 +80,11 @@ export function expectFlushReach(input: FlushReachInput): FlushDuty[] {
     if (role !== metaRole) return { role, must: false, why: 'journal mode: the data are in the journal on the metadata device; the data device is flushed only by journal writeback' };
     const u = input.uncommitted;
     if (u === undefined) return { role, must: false, why: 'journal mode with nothing written since the last commit: the commit work writes nothing' };
-    if (!Number.isFinite(u.bytes) || u.bytes * 2 > input.journalBytes) return { role, must: false, why: 'journal mode: the writes since the last commit may have filled the journal, which commits them' };
+    // one percent below the watermark: the kernel rounds the threshold to whole entries
+    const watermark = input.journalWatermark ?? DEFAULT_JOURNAL_WATERMARK;
+    if (!Number.isFinite(u.bytes) || u.bytes * 100 >= input.journalBytes * (watermark - 1)) {
+      return { role, must: false, why: `journal mode: the writes since the last commit may have used ${watermark}% of the journal (journal_watermark), which commits them` };
+    }
     if (u.maxMsBeforeFlush >= input.journalCommitMs) return { role, must: false, why: `journal mode: the autocommit timer (${input.journalCommitMs} ms) may have committed the writes before the flush (up to ${u.maxMsBeforeFlush} ms)` };
     return { role, must: true, why: `journal mode: ${u.bytes} bytes uncommitted, which the flush commits with a FUA journal write` };
   });

@@ -24,7 +24,7 @@ import { applyFault, dataSectorRanges, type FlippedByte } from './integrity-faul
 import { raceStep } from './integrity-race.ts';
 import { unstableStep } from './integrity-unstable.ts';
 import { ChecksumTally, discardStep, flushStep, readStep, topDevice, writeStep, type FlushReach, type IoContext } from './integrity-io.ts';
-import { DEFAULT_JOURNAL_COMMIT_MS, expectFlushReach } from '../../model/integrity/flush-reach.ts';
+import { DEFAULT_JOURNAL_COMMIT_MS, DEFAULT_JOURNAL_WATERMARK, expectFlushReach } from '../../model/integrity/flush-reach.ts';
 import { checkTopDevice } from '../../run/session/io-refusal.ts';
 import { reloadTable, suspendResume } from '../../run/session/dm-reload.ts';
 import {
@@ -273,6 +273,7 @@ export class IntegrityCell {
         // each step since the first uncommitted write took at most its timeout
         ...(u !== undefined ? { uncommitted: { bytes: u.bytes, maxMsBeforeFlush: (i - u.firstStep + 1) * this.s.stepTimeoutMs } } : {}),
         journalCommitMs: this.stack.journalCommitTime ?? DEFAULT_JOURNAL_COMMIT_MS,
+        journalWatermark: this.stack.journalWatermark ?? DEFAULT_JOURNAL_WATERMARK,
         journalBytes: this.journalSections * g.journalSectionEntries * this.modelOrThrow().blockSize,
       }),
     };
