@@ -724,8 +724,14 @@ int cmd_race(int argc, char **argv)
 	}
 	for (int p = 0; p < r.procs; p++) {
 		pids[p] = fork();
-		if (pids[p] < 0)
-			race_setup_error("fork", errno);
+		if (pids[p] < 0) {
+			int e = errno;
+			/* the processes already forked end first: the churn's last round resumes the device */
+			rs->racers_done = 1;
+			while (wait(NULL) > 0 || errno == EINTR) {
+			}
+			race_setup_error("fork", e);
+		}
 		if (pids[p] == 0) {
 			racer(p + 1);
 			_exit(0);
