@@ -35,5 +35,7 @@ describe('expectFlushReach', () => {
     // a lower journal_watermark commits sooner, a higher one later
     expect(must({ ...journal, journalWatermark: 5, uncommitted: { bytes: 65536, maxMsBeforeFlush: 120000 } })).toEqual({ data: false, meta: false });
     expect(must({ ...journal, journalWatermark: 90, uncommitted: { bytes: 600000, maxMsBeforeFlush: 120000 } })).toEqual({ data: false, meta: true });
+    // a churn's tuned table moved the commit time and the watermark: nothing is known of when the journal commits
+    expect(must({ ...journal, tunedTable: true, uncommitted: { bytes: 65536, maxMsBeforeFlush: 120000 } })).toEqual({ data: false, meta: false });
   });
 });

@@ -50,6 +50,11 @@ export interface FlushReachInput {
   journalBytes: number;
   /** integritysetup --journal-watermark (the table's journal_watermark): the percent of the journal whose use commits it; default 50 */
   journalWatermark?: number;
+  /**
+   * The live table is not the stack's own: a race's churn loaded a tuned one (commit_time and journal_watermark
+   * moved, session/tuned-table.ts) in this activation, so when the journal commits is not known.
+   */
+  tunedTable?: boolean;
   /** each lower device's volatile write cache (/sys/block/<disk>/queue/write_cache says "write back") */
   writeCache: Partial<Record<LowerRole, boolean>>;
 }
@@ -80,6 +85,7 @@ export function expectFlushReach(input: FlushReachInput): FlushDuty[] {
     if (role !== metaRole) return { role, must: false, why: 'journal mode: the data are in the journal on the metadata device; the data device is flushed only by journal writeback' };
     const u = input.uncommitted;
     if (u === undefined) return { role, must: false, why: 'journal mode with nothing written since the last commit: the commit work writes nothing' };
+    if (input.tunedTable === true) return { role, must: false, why: 'journal mode under a tuned table a churn loaded: its commit time and watermark may have committed the writes before the flush' };
     // one percent below the watermark: the kernel rounds the threshold to whole entries
     const watermark = input.journalWatermark ?? DEFAULT_JOURNAL_WATERMARK;
     if (!Number.isFinite(u.bytes) || u.bytes * 100 >= input.journalBytes * (watermark - 1)) {

@@ -89,6 +89,8 @@ export class IntegrityCell {
    * the step of the first and the bytes (Infinity for a step whose writes the cell does not count).
    */
   private uncommitted: { firstStep: number; bytes: number } | undefined;
+  /** a race's churn loaded a tuned table since the last activation: the live commit time and watermark are not the stack's */
+  private tunedTable = false;
 
   constructor(
     private readonly spec: CellSpec,
@@ -161,6 +163,7 @@ export class IntegrityCell {
         this.noteAreas({ offset: step.race.offset, length: step.race.length });
         this.wrote = true;
         this.countUncommitted(i, Infinity);
+        if (step.race.churn?.cycles.some((c) => c.reload === 'tuned')) this.tunedTable = true;
         await raceStep({ ...io, dm: { top: NAME, integrity: NAME }, reactivated: (wroteAfter) => this.churned(i, wroteAfter) }, i, step.race);
       }
       else if ('unstable' in step && this.spec.phase !== undefined) throw new UsageError(`steps[${i}].unstable: what a changing buffer leaves is the kernel's timing, which a compatibility pass cannot carry to the other kernel`);
@@ -274,6 +277,7 @@ export class IntegrityCell {
         ...(u !== undefined ? { uncommitted: { bytes: u.bytes, maxMsBeforeFlush: (i - u.firstStep + 1) * this.s.stepTimeoutMs } } : {}),
         journalCommitMs: this.stack.journalCommitTime ?? DEFAULT_JOURNAL_COMMIT_MS,
         journalWatermark: this.stack.journalWatermark ?? DEFAULT_JOURNAL_WATERMARK,
+        tunedTable: this.tunedTable,
         journalBytes: this.journalSections * g.journalSectionEntries * this.modelOrThrow().blockSize,
       }),
     };
@@ -301,6 +305,7 @@ export class IntegrityCell {
     this.isOpen = true;
     this.wrote = false;
     this.uncommitted = undefined;
+    this.tunedTable = false;
     this.tally.resetWindow();
     if (this.stack.recalculate) await this.waitRecalculated();
   }
