@@ -14,6 +14,7 @@ import { progressAt } from '../progress.ts';
 import { differingRanges, Replayer, replayPosition, type BrokenReplay, type CrashPoint } from '../replay.ts';
 import { CrashConsistencyModel, MODE_PROMISES, type WorkloadOp, type WorkloadProgress } from '../../model/crash/consistency.ts';
 import { KernelFailure } from '../../run/session/cell.ts';
+import { judgeRawAfterClose } from '../../run/session/audit-judge.ts';
 import type { CrashContext, Recording, StackContext } from './crash-record.ts';
 import { readAt, writeAt } from '../../run/session/disks.ts';
 import { ioToolFailure } from '../../run/session/io-refusal.ts';
@@ -107,10 +108,13 @@ export async function reopenAndJudge(ctx: StackContext, model: CrashConsistencyM
   }
   if (!opts.closeAfter) return { open: true, findings: found, excusedErrors: excused, blocksRead };
   await ctx.stack.close();
-  const bad = MODE_PROMISES[ctx.stack.mode].tagsConsistentAfterClose ? ctx.stack.audit() : undefined;
-  if (bad !== undefined) {
-    found++;
-    s.disagree({ step: ctx.stepIndex, kind: 'raw-tag-mismatch', ...bad, expected: `every tag on the raw disk verifies after close at ${where}` });
+  if (MODE_PROMISES[ctx.stack.mode].tagsConsistentAfterClose) {
+    const { image, params } = ctx.stack.rawAudit();
+    const j = judgeRawAfterClose(ctx.stepIndex, image, params, where);
+    // a disk the model cannot read is the kernel's doing
+    if (j.unreadable !== undefined) throw new KernelFailure(`audit cannot read the disk the kernel left: ${j.unreadable.message}`, { cause: j.unreadable });
+    found += j.disagreements.length;
+    j.disagreements.forEach((d) => s.disagree(d));
   }
   return { open: false, findings: found, excusedErrors: excused, blocksRead };
 }

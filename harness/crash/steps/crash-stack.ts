@@ -1,23 +1,22 @@
 /**
  * What the crash steps (crash-record.ts, crash-check.ts, crash-kill.ts) need from a stack, whoever builds
- * it: open it on a given lower device (the data disk, or dm-log-writes over it), close it, and audit the
- * raw disk after close. dm-integrity alone (integritysetup) and dm-crypt AEAD over dm-integrity (dmsetup
- * tables or cryptsetup LUKS2) both fit; the cells build these.
+ * it: open it on a given lower device (the data disk, or dm-log-writes over it), close it, and name the
+ * raw disk to audit after close with how the model reads it. dm-integrity alone (integritysetup) and
+ * dm-crypt AEAD over dm-integrity (dmsetup tables or cryptsetup LUKS2) both fit; the cells build these.
  */
 import type { BrokenReplay } from '../replay.ts';
 import type { CrashMode, CrashStackKind } from '../../model/crash/consistency.ts';
 import type { IntegrityGeometry } from '../../model/integrity/geometry.ts';
-import { auditIntegrityImage, type IntegrityAuditParams } from '../../model/integrity/audit.ts';
-import { ModelInputError } from '../../model/errors.ts';
+import type { IntegrityAuditParams } from '../../model/integrity/audit.ts';
 import type { IntegrityStack } from '../../stacks/integrity/integrity-schema.ts';
 import { InfraError } from '../../errors.ts';
 import { KernelFailure, type GuestSession } from '../../run/session/cell.ts';
 import { integrityCloseArgv, integrityOpenArgv } from '../../stacks/integrity/integrity-stack.ts';
 
-export interface AuditFinding {
-  block?: number;
-  sector?: number;
-  found: string;
+/** What the raw disk after close is audited as: the image file and how the model reads it. */
+export interface RawAudit {
+  image: string;
+  params: Omit<IntegrityAuditParams, 'maxDisagreements'>;
 }
 
 export interface CrashStack {
@@ -28,8 +27,8 @@ export interface CrashStack {
   /** Opens the stack on `lower` (the data disk when omitted); a refusal is returned, not thrown. */
   open(lower?: string): Promise<{ ok: true } | { ok: false; why: string }>;
   close(): Promise<void>;
-  /** The raw disk after close, audited alone: the first block whose tag does not verify, if any. */
-  audit(): AuditFinding | undefined;
+  /** The raw disk after close, to be audited alone (judgeRawAfterClose, run/session/audit-judge.ts). */
+  rawAudit(): RawAudit;
 }
 
 /**
@@ -40,20 +39,6 @@ export function dropJournalReplay(geom: IntegrityGeometry): BrokenReplay {
   const j = geom.areas().find((a) => a.kind === 'journal' && a.device === 'data');
   if (j === undefined) throw new InfraError('no journal area on the data disk to drop');
   return { kind: 'drop-range', start: j.start, length: j.length };
-}
-
-/** Audits the closed stack's raw disk with `params`; a disk the model cannot read is the kernel's doing. */
-export function auditRaw(image: string, params: IntegrityAuditParams): AuditFinding | undefined {
-  let r;
-  try {
-    r = auditIntegrityImage(image, { ...params, maxDisagreements: 1 });
-  } catch (e) {
-    if (e instanceof ModelInputError) throw new KernelFailure(`audit cannot read the disk the kernel left: ${e.message}`, { cause: e });
-    throw e;
-  }
-  const d = r.disagreements[0];
-  if (d === undefined) return undefined;
-  return { ...(d.block !== null ? { block: d.block } : {}), ...(d.sector !== null ? { sector: d.sector } : {}), found: `${r.disagreementCount} audit finding(s); first ${d.kind}: ${d.found}` };
 }
 
 /** dm-integrity alone, opened and closed with integritysetup. */
@@ -71,6 +56,6 @@ export function integrityCrashStack(s: GuestSession, stack: IntegrityStack, name
     async close() {
       await s.must(integrityCloseArgv(name));
     },
-    audit: () => auditRaw(data.host, { hash: stack.hash, ...(stack.key !== undefined ? { key: Buffer.from(stack.key, 'hex') } : {}), wiped: true }),
+    rawAudit: () => ({ image: data.host, params: { hash: stack.hash, ...(stack.key !== undefined ? { key: Buffer.from(stack.key, 'hex') } : {}), wiped: true } }),
   };
 }

@@ -1,8 +1,9 @@
 /**
  * Judges a closed stack's raw image against the model's history of the device, block by block (the model's
  * audit, model/integrity/audit.ts): every finding is a disagreement, except in blocks whose newest copy a
- * closed journal still holds (its next replay owes them). Pure over the image the step kept: the step hands
- * over the file (or its bytes, with the host's superblock flips undone) and records what this returns.
+ * closed journal still holds (its next replay owes them); and a crash step's raw disk after close, where
+ * every tag must verify. Pure over the image the step kept: the step hands over the file (or its bytes,
+ * with the host's superblock flips undone) and records what this returns.
  */
 import { auditIntegrityImage, type IntegrityAuditParams, type IntegrityAuditReport } from '../../model/integrity/audit.ts';
 import { ModelInputError } from '../../model/errors.ts';
@@ -46,4 +47,33 @@ export function judgeImageAudit(
 /** An image the model cannot read, with the first bytes of its superblock area as the evidence. */
 export function judgeUnreadableImage(step: number, why: string, firstBytes: Buffer): Disagreement {
   return { step, kind: 'audit-unreadable', expected: 'an image the model can read', found: `${why} (first bytes ${firstBytes.toString('hex')})` };
+}
+
+export interface RawAfterCloseJudgement {
+  /** none, or one naming the first finding and how many there are */
+  disagreements: Disagreement[];
+  /** the model cannot read the disk the kernel left (the step fails the cell on it) */
+  unreadable?: ModelInputError;
+}
+
+/**
+ * A crash step's raw disk after close, audited alone (no history: the crash model judges the data), where
+ * the mode promises consistent tags: the first finding at the crash point `where`, and how many there are.
+ */
+export function judgeRawAfterClose(step: number, image: Buffer | string, params: Omit<IntegrityAuditParams, 'maxDisagreements'>, where: string): RawAfterCloseJudgement {
+  let report: IntegrityAuditReport;
+  try {
+    report = auditIntegrityImage(image, { ...params, maxDisagreements: 1 });
+  } catch (e) {
+    if (e instanceof ModelInputError) return { disagreements: [], unreadable: e };
+    throw e;
+  }
+  const d = report.disagreements[0];
+  if (d === undefined) return { disagreements: [] };
+  return {
+    disagreements: [{
+      step, kind: 'raw-tag-mismatch', ...(d.block !== null ? { block: d.block } : {}), ...(d.sector !== null ? { sector: d.sector } : {}),
+      found: `${report.disagreementCount} audit finding(s); first ${d.kind}: ${d.found}`, expected: `every tag on the raw disk verifies after close at ${where}`,
+    }],
+  };
 }

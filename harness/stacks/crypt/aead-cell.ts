@@ -20,7 +20,7 @@ import type { IntegritySuperblock } from '../../model/integrity/superblock.ts';
 import type { IoRange, RaceStep, TableTry } from '../../scenario/schema.ts';
 import { KernelFailure, type CellSpec, type GuestSession } from '../../run/session/cell.ts';
 import { CellCrashSteps } from '../../crash/steps/cell-crash.ts';
-import { auditRaw, type CrashStack } from '../../crash/steps/crash-stack.ts';
+import type { CrashStack } from '../../crash/steps/crash-stack.ts';
 import { unstableStep } from '../integrity/integrity-unstable.ts';
 import { dmRemoveArgv } from './crypt-stack.ts';
 import { ioSize, type TransferPlan } from '../../run/session/disks.ts';
@@ -214,9 +214,12 @@ export abstract class AeadCell {
         }
       },
       close: () => this.close(),
-      audit: () => auditRaw(this.disks.host(this.layout.disk), {
-        verifier: cryptAeadVerifier({ cipher: this.cipher, key: this.key, sectorSize: this.layout.sectorSize, ivOffsetSectors: this.ivOffset }),
-        startSector: this.startSector, wiped: model.wiped,
+      rawAudit: () => ({
+        image: this.disks.host(this.layout.disk),
+        params: {
+          verifier: cryptAeadVerifier({ cipher: this.cipher, key: this.key, sectorSize: this.layout.sectorSize, ivOffsetSectors: this.ivOffset }),
+          startSector: this.startSector, wiped: model.wiped,
+        },
       }),
     };
   }

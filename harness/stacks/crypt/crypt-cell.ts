@@ -4,7 +4,8 @@
  * checks that dm-integrity refuses allow_discards (model/crypt/discard.ts) and gives it only to dm-crypt.
  */
 import { InfraError } from '../../errors.ts';
-import { INTEGRITY_DISCARD_REFUSAL, integrityTakesAllowDiscards } from '../../model/crypt/discard.ts';
+import { integrityTakesAllowDiscards } from '../../model/crypt/discard.ts';
+import { judgeIntegrityDiscardRefusal } from './discard-judge.ts';
 import { deriveCryptKey, parseCryptCipher, type CryptAeadCipher } from '../../model/crypt/cipher.ts';
 import { IntegrityDeviceModel } from '../../model/integrity/device.ts';
 import { planIntegrityFormat } from '../../model/integrity/format.ts';
@@ -97,23 +98,18 @@ export class CryptCell extends AeadCell {
     }
   }
 
-  /** The model says dm-integrity without an internal hash refuses allow_discards: check, and say so. */
+  /** The model says dm-integrity without an internal hash refuses allow_discards: try it (discard-judge.ts judges), and say so. */
   private async checkIntegrityDiscardRefusal(table: string): Promise<void> {
     const want = integrityTakesAllowDiscards({ internalHash: false });
     if (!want.ok) this.s.expect({ op: 'refused', why: want.error });
     const r = await this.s.run(dmCreateArgv(INTEGRITY_NAME, table));
-    if (r.exitCode === 0) {
-      this.s.disagree({ step: -1, kind: 'discard-refusal', expected: `dm-integrity refuses allow_discards: ${INTEGRITY_DISCARD_REFUSAL}`, found: 'table loaded' });
-      await this.s.must(dmRemoveArgv(INTEGRITY_NAME));
-      return;
-    }
+    if (r.exitCode === 0) await this.s.must(dmRemoveArgv(INTEGRITY_NAME));
     // a failed `dmsetup create` can leave the name behind without a table
-    await this.s.run(dmRemoveArgv(INTEGRITY_NAME));
-    const said = targetError((await this.s.must(['dmesg'])).stdout.toString(), 'integrity');
-    if (want.ok || !said?.includes(want.error)) {
-      this.s.disagree({ step: -1, kind: 'discard-refusal', expected: `kernel log: integrity: ${INTEGRITY_DISCARD_REFUSAL}`, found: said ?? `no integrity table error logged (dmsetup: ${r.stderr.toString().trim()})` });
-    }
-    this.s.note(`dm-integrity refused allow_discards: ${said ?? '?'}; dm-crypt gets allow_discards alone`);
+    else await this.s.run(dmRemoveArgv(INTEGRITY_NAME));
+    const dmesg = r.exitCode === 0 ? undefined : (await this.s.must(['dmesg'])).stdout.toString();
+    const j = judgeIntegrityDiscardRefusal(want, { exitCode: r.exitCode, stderr: r.stderr.toString() }, dmesg);
+    j.disagreements.forEach((d) => this.s.disagree(d));
+    if (r.exitCode !== 0) this.s.note(`dm-integrity refused allow_discards: ${j.said ?? '?'}; dm-crypt gets allow_discards alone`);
   }
 
   /** dm-crypt AEAD needs the block layer's integrity support (CONFIG_BLK_DEV_INTEGRITY): without it, skip. */

@@ -27,7 +27,7 @@ import type { TableTry } from '../../scenario/schema.ts';
 import type { GuestSession } from '../../run/session/cell.ts';
 import type { CellDisks } from '../../run/session/guest-disks.ts';
 import { checkRefusalLines, resolveTableArgs, TRY_NAME, type Named } from '../integrity/integrity-tables.ts';
-import { judgeShownCryptTable } from '../../run/session/table-judge.ts';
+import { judgeShownCryptTable, judgeTableLeftover, judgeTableLoad } from '../../run/session/table-judge.ts';
 import { judgeImageAudit } from '../../run/session/audit-judge.ts';
 import { readKernelSuperblock } from '../../run/session/superblock-judge.ts';
 
@@ -135,18 +135,16 @@ export async function runCryptTablesStep(ctx: CryptTablesContext, i: number, tab
     const table = `0 ${length} crypt ${line}`;
     if (!want.ok) s.expect({ op: 'refused', why: want.error });
     const r = await s.run(['dmsetup', 'create', TRY_NAME, '--table', table]);
+    judgeTableLoad(i, table, want, r.exitCode).forEach((d) => s.disagree(d));
     if (want.ok) {
-      const written = await accepted(ctx, i, n, r.exitCode, table, length, want);
+      const written = await accepted(ctx, i, n, r.exitCode, length, want);
       if (written) {
         used++;
         await auditWritten(ctx, i, n, line, length, want, onDisk.get(line.trim().split(/\s+/)[3]!));
       }
     } else {
       refusals.push({ error: want.error, errno: want.errno });
-      if (r.exitCode === 0) {
-        s.disagree({ step: i, kind: 'table-accepted', expected: `refused: ${want.error} (at ${want.at})`, found: `the kernel accepted '${table}'` });
-        await s.must(['dmsetup', 'remove', TRY_NAME]);
-      }
+      if (r.exitCode === 0) await s.must(['dmsetup', 'remove', TRY_NAME]);
     }
     for (const d of [...named].reverse()) if (d.helper) await s.must(['dmsetup', 'remove', d.helper.name]);
   }
@@ -160,10 +158,8 @@ export async function runCryptTablesStep(ctx: CryptTablesContext, i: number, tab
 
 async function leftover(s: GuestSession, i: number): Promise<void> {
   const left = await s.run(['dmsetup', 'info', TRY_NAME]);
-  if (left.exitCode === 0) {
-    s.disagree({ step: i, kind: 'table-leftover', expected: 'no device after the refused tables', found: `${TRY_NAME} exists` });
-    await s.must(['dmsetup', 'remove', TRY_NAME]);
-  }
+  judgeTableLeftover(i, 'the refused tables', TRY_NAME, left.exitCode === 0).forEach((d) => s.disagree(d));
+  if (left.exitCode === 0) await s.must(['dmsetup', 'remove', TRY_NAME]);
 }
 
 /**
@@ -210,10 +206,10 @@ function roundTripData(seed: string, n: number, bytes: number): Buffer {
  * pattern from the host) must read back, unless the target's tag size was never checked against the device
  * (see below). Returns whether it wrote and read.
  */
-async function accepted(ctx: CryptTablesContext, i: number, n: number, exitCode: number | null, table: string, length: number, want: Extract<CryptCtrOutcome, { ok: true }>): Promise<boolean> {
+async function accepted(ctx: CryptTablesContext, i: number, n: number, exitCode: number | null, length: number, want: Extract<CryptCtrOutcome, { ok: true }>): Promise<boolean> {
   const { s } = ctx;
+  // judgeTableLoad has judged a load that failed; a failed `dmsetup create` can leave the name behind
   if (exitCode !== 0) {
-    s.disagree({ step: i, kind: 'table-refused', expected: 'the kernel accepts the table (model)', found: `dmsetup create failed for '${table}'` });
     await s.run(['dmsetup', 'remove', TRY_NAME]);
     return false;
   }

@@ -10,6 +10,7 @@ import { cryptsetupFixesPadding } from '../integrity/integrity-requirements.ts';
 import { InfraError, tail } from '../../errors.ts';
 import { deriveCryptKey, type CryptAeadCipher } from '../../model/crypt/cipher.ts';
 import { LUKS2_DISCARD_REFUSAL } from '../../model/crypt/discard.ts';
+import { judgeLuksDiscardRefusal } from './discard-judge.ts';
 import { ModelInputError } from '../../model/errors.ts';
 import { IntegrityDeviceModel } from '../../model/integrity/device.ts';
 import { integrityGeometry } from '../../model/integrity/geometry.ts';
@@ -126,18 +127,14 @@ export class LuksCell extends AeadCell {
     if (first) await this.checkTables();
   }
 
-  /** cryptsetup refuses --allow-discards for integrity devices (model/crypt/discard.ts); nothing is left open. */
+  /** cryptsetup refuses --allow-discards for integrity devices (model/crypt/discard.ts, discard-judge.ts judges); nothing is left open. */
   private async checkDiscardRefusal(disk: string): Promise<void> {
     this.s.expect({ op: 'refused', why: LUKS2_DISCARD_REFUSAL });
     const r = await this.s.run(luksOpenArgv(disk, true));
-    const said = tail(r.stderr.toString(), 2);
-    if (r.exitCode === 0) {
-      this.s.disagree({ step: -1, kind: 'discard-refusal', expected: `cryptsetup open --allow-discards refused: ${LUKS2_DISCARD_REFUSAL}`, found: 'opened' });
-      await this.s.must(luksCloseArgv());
-    } else if (!said.includes(LUKS2_DISCARD_REFUSAL)) {
-      this.s.disagree({ step: -1, kind: 'discard-refusal', expected: LUKS2_DISCARD_REFUSAL, found: `exit ${r.exitCode}: ${said}` });
-    }
-    this.s.note(`open --allow-discards: exit ${r.exitCode}, ${said}`);
+    if (r.exitCode === 0) await this.s.must(luksCloseArgv());
+    const j = judgeLuksDiscardRefusal(LUKS2_DISCARD_REFUSAL, { exitCode: r.exitCode, stderr: r.stderr.toString() });
+    j.disagreements.forEach((d) => this.s.disagree(d));
+    this.s.note(`open --allow-discards: exit ${r.exitCode}, ${j.said}`);
   }
 
   /** The tables cryptsetup loaded are the stack the model decrypts: cipher, offsets, tag and sector size. */

@@ -3,7 +3,9 @@
  * (harness/model/integrity/ctr.ts). A table the model refuses must fail to load, leave no device behind and
  * make the kernel log the model's reason (with the model's errno where the line carries one); one it accepts
  * must load, serve the size the model says and, when it formatted a zeroed disk, leave the superblock the
- * model predicts. An oops or WARNING anywhere fails the cell through the console scan, as in every step.
+ * model predicts. The step observes; the pure judges of harness/run/session/ (table-judge.ts,
+ * superblock-judge.ts, log-judge.ts) decide. An oops or WARNING anywhere fails the cell through the console
+ * scan, as in every step.
  */
 import { expectCtr, type CtrDevice, type CtrOutcome } from '../../model/integrity/ctr.ts';
 import { ctrKernel } from '../../model/integrity/ctr-kernel.ts';
@@ -13,10 +15,9 @@ import { InfraError, UsageError } from '../../errors.ts';
 import type { TableTry } from '../../scenario/schema.ts';
 import type { GuestSession } from '../../run/session/cell.ts';
 import type { CellDisks } from '../../run/session/guest-disks.ts';
-import { parseIntegrityStatus } from './integrity-stack.ts';
 import { judgeCtrSuperblock, judgeSuperblockKept } from '../../run/session/superblock-judge.ts';
 import { judgeRefusalLog } from '../../run/session/log-judge.ts';
-import { judgeShownTable } from '../../run/session/table-judge.ts';
+import { judgeShownTable, judgeTableLeftover, judgeTableLoad, judgeTableSize } from '../../run/session/table-judge.ts';
 
 export const TRY_NAME = 'ih-try';
 /** What a `crash` table leaves as it was while live: the superblock and the start of the journal (the bitmap). */
@@ -122,18 +123,16 @@ export async function runTablesStep(ctx: TablesContext, i: number, tables: Table
     const sbBefore = sbAt !== undefined ? await s.images.readAt(ctx.disks.host(sbAt.disk), sbAt.offset, SB_BYTES) : undefined;
     if (!want.ok) s.expect({ op: 'refused', why: want.error });
     const r = await s.run(['dmsetup', 'create', TRY_NAME, '--table', table]);
-    if (want.ok) await accepted(ctx, i, r.exitCode, table, want, sbAt, sbBefore, t.crash);
-    else {
+    judgeTableLoad(i, table, want, r.exitCode).forEach((d) => s.disagree(d));
+    if (want.ok) {
+      if (r.exitCode === 0) await accepted(ctx, i, want, sbAt, sbBefore, t.crash);
+    } else {
       refusals.push({ error: want.error, errno: want.errno });
-      if (r.exitCode === 0) {
-        s.disagree({ step: i, kind: 'table-accepted', expected: `refused: ${want.error} (at ${want.at})`, found: `the kernel accepted '${table}'` });
-        await s.must(['dmsetup', 'remove', TRY_NAME]);
-      } else {
+      if (r.exitCode === 0) await s.must(['dmsetup', 'remove', TRY_NAME]);
+      else {
         const left = await s.run(['dmsetup', 'info', TRY_NAME]);
-        if (left.exitCode === 0) {
-          s.disagree({ step: i, kind: 'table-leftover', expected: `no device after the refused '${table}'`, found: `${TRY_NAME} exists` });
-          await s.must(['dmsetup', 'remove', TRY_NAME]);
-        }
+        judgeTableLeftover(i, `the refused '${table}'`, TRY_NAME, left.exitCode === 0).forEach((d) => s.disagree(d));
+        if (left.exitCode === 0) await s.must(['dmsetup', 'remove', TRY_NAME]);
       }
     }
     for (const d of [...named].reverse()) if (d.helper) await s.must(['dmsetup', 'remove', d.helper.name]);
@@ -142,17 +141,10 @@ export async function runTablesStep(ctx: TablesContext, i: number, tables: Table
   s.note(`${tables.length} table(s): ${tables.length - refusals.length} accepted, ${refusals.length} refused as the model says`);
 }
 
-/** An accepted table serves the model's size; a formatted superblock is the one the model predicted. */
-async function accepted(ctx: TablesContext, i: number, exitCode: number | null, table: string, want: Extract<CtrOutcome, { ok: true }>, sbAt: { disk: string; offset: number } | undefined, before: Buffer | undefined, crash: boolean): Promise<void> {
+/** A table that loaded as the model accepts it: it serves the model's size; a formatted superblock is the one the model predicted. */
+async function accepted(ctx: TablesContext, i: number, want: Extract<CtrOutcome, { ok: true }>, sbAt: { disk: string; offset: number } | undefined, before: Buffer | undefined, crash: boolean): Promise<void> {
   const { s } = ctx;
-  if (exitCode !== 0) {
-    s.disagree({ step: i, kind: 'table-refused', expected: 'the kernel accepts the table (model)', found: `dmsetup create failed for '${table}'` });
-    return;
-  }
-  const st = parseIntegrityStatus((await s.must(['dmsetup', 'status', TRY_NAME])).stdout.toString());
-  if (st?.providedDataSectors !== want.providedDataSectors) {
-    s.disagree({ step: i, kind: 'table-size', expected: `${want.providedDataSectors} provided data sectors`, found: String(st?.providedDataSectors) });
-  }
+  judgeTableSize(i, (await s.must(['dmsetup', 'status', TRY_NAME])).stdout.toString(), want).forEach((d) => s.disagree(d));
   // the table the target reports back (its STATUSTYPE_TABLE) names the mode and tag size it runs with
   judgeShownTable(i, (await s.must(['dmsetup', 'table', TRY_NAME])).stdout.toString(), want).forEach((d) => s.disagree(d));
   const live = crash && sbAt !== undefined ? await s.images.readAt(ctx.disks.host(sbAt.disk), sbAt.offset, CRASH_AREA) : undefined;
