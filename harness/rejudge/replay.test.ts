@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AgentTimeoutError } from '../../vm/agent/client.ts';
 import type { Observation } from '../run/session/observations.ts';
+import { stdoutRecord } from '../run/session/cell.ts';
 import { NotReplayable, ObservationCursor, ReplayGuest, ReplayImages } from './replay.ts';
 
 const cmd = (argv: string[], extra: Partial<Extract<Observation, { t: 'cmd' }>> = {}): Observation =>
@@ -11,6 +12,16 @@ describe('a replayed guest', () => {
     const g = new ReplayGuest(new ObservationCursor([{ t: 'begin', step: 0, kind: 'setup' }, cmd(['uname', '-r'], { stdout: '6.1.0\n' }), cmd(['false'], { exitCode: 1 })]));
     expect((await g.exec(['uname', '-r'])).stdout.toString()).toBe('6.1.0\n');
     expect((await g.exec(['false'])).exitCode).toBe(1);
+  });
+
+  it('gives back a binary stdout byte for byte (a read-back through dd), and text as text', async () => {
+    const bytes = Buffer.from([0x00, 0xff, 0xc3, 0x28, 0x41, 0x80]);
+    expect(Buffer.from(bytes.toString()).equals(bytes)).toBe(false);
+    const rec = stdoutRecord(bytes);
+    expect(rec).toEqual({ stdout: '', stdoutHex: '00ffc3284180' });
+    expect(stdoutRecord(Buffer.from('6.1.0 é\n'))).toEqual({ stdout: '6.1.0 é\n' });
+    const g = new ReplayGuest(new ObservationCursor([cmd(['dd', 'if=/dev/mapper/ih-try'], rec)]));
+    expect((await g.exec(['dd', 'if=/dev/mapper/ih-try'])).stdout.equals(bytes)).toBe(true);
   });
 
   it('stops when the current code runs another command, gives other input, or asks for more than was recorded', async () => {

@@ -84,7 +84,7 @@ export class ReplayGuest {
     if (r.failed?.kind === 'closed') throw new AgentClosedError(r.failed.message);
     if (r.failed !== undefined) throw new Error(r.failed.message);
     return {
-      argv, exitCode: r.exitCode, signal: r.signal, stdout: Buffer.from(r.stdout), stderr: Buffer.from(r.stderr),
+      argv, exitCode: r.exitCode, signal: r.signal, stdout: r.stdoutHex !== undefined ? Buffer.from(r.stdoutHex, 'hex') : Buffer.from(r.stdout), stderr: Buffer.from(r.stderr),
       durationMs: r.durationMs, timedOut: r.timedOut ?? false, reaped: true, execErrno: null, stdoutTruncated: false, stderrTruncated: false,
     };
   }

@@ -233,7 +233,7 @@ export class GuestSession {
   private observeResult(argv: string[], r: ExecResult, stdin: Buffer | undefined, cached = false): void {
     this.observe({
       t: 'cmd', argv, ...(stdin ? { stdinHex: stdin.toString('hex') } : {}), exitCode: r.exitCode, signal: r.signal, durationMs: r.durationMs,
-      ...(r.timedOut ? { timedOut: true } : {}), stdout: r.stdout.toString(), stderr: r.stderr.toString(), ...(cached ? { cached } : {}),
+      ...(r.timedOut ? { timedOut: true } : {}), ...stdoutRecord(r.stdout), stderr: r.stderr.toString(), ...(cached ? { cached } : {}),
     });
   }
 
@@ -465,4 +465,13 @@ export function classifyError(e: unknown): NonNullable<Outcome> {
   if (e instanceof AgentClosedError) return { verdict: 'error', reason: 'QEMU exited while the harness was talking to the guest', guestGone: true };
   if (e instanceof AgentTimeoutError) return { verdict: 'error', reason: `the guest agent did not answer: ${e.message}` };
   return { verdict: 'error', reason: (e as Error).message ?? String(e) };
+}
+
+/**
+ * A command's stdout as an observation keeps it: as text when the text gives back the same bytes, else as hex
+ * (a read-back through `dd` is binary, and a UTF-8 round trip would change the bytes a replay judges).
+ */
+export function stdoutRecord(stdout: Buffer): { stdout: string; stdoutHex?: string } {
+  const text = stdout.toString();
+  return Buffer.from(text).equals(stdout) ? { stdout: text } : { stdout: '', stdoutHex: stdout.toString('hex') };
 }

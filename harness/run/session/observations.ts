@@ -68,6 +68,8 @@ export type Observation =
   | {
       t: 'cmd'; step: number; argv: string[]; stdinHex?: string; exitCode: number | null; signal: string | null;
       durationMs: number; timedOut?: boolean; stdout: string; stderr: string; cached?: boolean;
+      /** stdout's bytes, where they are not UTF-8 text that `stdout` would keep (a `dd` of a device); `stdout` is then '' */
+      stdoutHex?: string;
       /** the agent failed instead of answering: how (the cell's end follows from it) */
       failed?: { kind: 'timeout' | 'closed' | 'other'; message: string };
     }

@@ -120,7 +120,8 @@ export class IntegrityCell {
     this.payload = await writePayload(this.spec.scenario, this.plan, this.disks.host('payload'));
     await this.writeKeyFiles();
     if (this.stack.lower !== 'disk') {
-      await this.s.must(['dmsetup', 'create', LOWER], { stdin: Buffer.from(this.lowerDeviceTable()) });
+      const created = await this.s.run(['dmsetup', 'create', LOWER], { stdin: Buffer.from(this.lowerDeviceTable()) });
+      if (created.exitCode !== 0) await this.lowerRefused(created.stderr.toString());
       await this.s.must(['dmsetup', 'mknodes', LOWER]);
     }
     // the compatibility pass's reader opens what another kernel formatted
@@ -214,6 +215,19 @@ export class IntegrityCell {
   private devices(): IntegrityDevices {
     const data = this.stack.lower !== 'disk' ? `/dev/mapper/${LOWER}` : this.disks.dev(this.stack.disk);
     return this.stack.metaDisk !== undefined ? { data, meta: this.disks.dev(this.stack.metaDisk) } : { data };
+  }
+
+  /**
+   * The lower device's table was refused. dm-delay before its flush class (4.13's and 4.14's target 1.2.1, and
+   * the same version number after it) takes 3 or 6 arguments only ("Requires exactly 3 or 6 arguments"): that
+   * kernel cannot build this stack, which is no failure of it. Anything else is the kernel failing.
+   */
+  private async lowerRefused(stderr: string): Promise<never> {
+    const log = (await this.s.must(['dmesg'])).stdout.toString();
+    if (this.stack.lower === 'delay' && /delay: Requires exactly 3 or 6 arguments/.test(log)) {
+      throw new SkipCell('this kernel\'s dm-delay has no flush class (3 or 6 arguments only), and the stack\'s lower device gives flushes their own delay');
+    }
+    throw new KernelFailure(`dmsetup create ${LOWER} (${this.stack.lower}) failed: ${stderr.trim().split('\n').at(-1) ?? ''}`);
   }
 
   /** The table of the device-mapper device between the data disk and dm-integrity (stack.lower). */

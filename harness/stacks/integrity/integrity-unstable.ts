@@ -8,7 +8,7 @@
  */
 import { ioArgv } from '../../../vm/agent/io-argv.ts';
 import { parseUnstableReport } from '../../../vm/agent/unstable-report.ts';
-import { InfraError } from '../../errors.ts';
+import { InfraError, UsageError } from '../../errors.ts';
 import { checksumLineSector } from '../../model/integrity/log.ts';
 import { judgeUnstable, unstableMayFail, type UnstableStack } from '../../model/integrity/unstable.ts';
 import type { UnstableStep } from '../../scenario/schema.ts';
@@ -34,7 +34,7 @@ export async function unstableStep(ctx: UnstableContext, i: number, u: UnstableS
   const blocks = u.length / model.blockSize;
   for (let b = u.offset / model.blockSize; b < u.offset / model.blockSize + blocks; b++) {
     const e = model.blockExpectation(b);
-    if (e.mustFail && e.errno !== 84) throw new InfraError(`steps[${i}].unstable: block ${b} fails with errno ${e.errno} before the step; writes over it are not modelled`);
+    if (e.mustFail && e.errno !== 84) throw new UsageError(`steps[${i}].unstable: block ${b} fails with errno ${e.errno} before the step; writes over it are not modelled`);
   }
   // a block read back EILSEQ is a counted kernel line: it must not start inside an earlier scenario's ratelimit window
   if (unstableMayFail(ctx.stack)) await s.readsMayFail();
