@@ -1,20 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { judgeChurn, judgeChurnedRace, spanSummary, type ChurnPlan } from './race-churn.ts';
 import type { RaceDmCommand, RaceInput, RaceIo, SectorVersion } from './race.ts';
-import { sectorHash } from './race-payload.ts';
+import { FIRST, of, pre, PRE, r, SECTORS, SPB, w } from './race-fixture.ts';
 
-/** A hot range of 4 blocks of 8 sectors (4 KiB blocks) at sector 64, as race.test.ts has it. */
-const SPB = 8;
-const FIRST = 64;
-const SECTORS = 32;
-const PRE = Array.from({ length: SECTORS }, (_, i) => sectorHash(Buffer.alloc(512, i)));
-
-const w = (writer: number, seq: number, block: number, blocks: number, t0: number, t1: number, errno = 0): RaceIo =>
-  ({ writer, seq, sector: FIRST + block * SPB, sectors: blocks * SPB, t0, t1, errno });
-const pre = (n: number): SectorVersion[] => Array.from({ length: n }, () => ({ kind: 'pre' }));
-const of = (writer: number, seq: number, n: number): SectorVersion[] => Array.from({ length: n }, () => ({ kind: 'write', writer, seq }));
-const r = (writer: number, seq: number, block: number, t0: number, t1: number, versions: SectorVersion[]): RaceIo =>
-  ({ writer, seq, sector: FIRST + block * SPB, sectors: versions.length, t0, t1, errno: 0, versions });
 const dm = (round: number, cmd: RaceDmCommand['cmd'], t0: number, t1: number, flags = '', exit = 0): RaceDmCommand => ({ round, cmd, flags, t0, t1, exit });
 
 /** Round 0 suspends (reload, resume), round 1 suspends with --noflush and resumes the same instance. */

@@ -2,19 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { IntegrityDeviceModel } from './device.ts';
 import { adoptRaceFinal, judgeRace, type RaceInput, type RaceIo, type SectorVersion } from './race.ts';
 import { raceSector, raceWriteData, sectorHash } from './race-payload.ts';
-
-/** A hot range of 4 blocks of 8 sectors (4 KiB blocks) at sector 64. */
-const SPB = 8;
-const FIRST = 64;
-const SECTORS = 32;
-const PRE = Array.from({ length: SECTORS }, (_, i) => sectorHash(Buffer.alloc(512, i)));
-
-const w = (writer: number, seq: number, block: number, blocks: number, t0: number, t1: number, errno = 0): RaceIo =>
-  ({ writer, seq, sector: FIRST + block * SPB, sectors: blocks * SPB, t0, t1, errno });
-const pre = (n: number): SectorVersion[] => Array.from({ length: n }, () => ({ kind: 'pre' }));
-const of = (writer: number, seq: number, n: number): SectorVersion[] => Array.from({ length: n }, () => ({ kind: 'write', writer, seq }));
-const r = (writer: number, seq: number, block: number, t0: number, t1: number, versions: SectorVersion[], errno = 0): RaceIo =>
-  ({ writer, seq, sector: FIRST + block * SPB, sectors: versions.length, t0, t1, errno, ...(errno ? {} : { versions }) });
+import { FIRST, of, pre, PRE, r, SECTORS, SPB, w } from './race-fixture.ts';
 
 /**
  * Writer 1 writes blocks 0-1 (10-20 us), writer 2 block 1 (15-30: overlapping 1.0) and block 2 (40-50, after
