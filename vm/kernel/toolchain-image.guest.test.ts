@@ -35,18 +35,19 @@ describe.skipIf(process.env.IH_SLOW_TESTS !== '1')(`src:6.1 built in the toolcha
       { cwd: repoRoot(), reject: false, all: true },
     );
     expect(run.exitCode, run.all).toBe(0);
-    const summary = JSON.parse(readFileSync(path.join(results, 'summary.json'), 'utf8')) as Summary;
+    const runDir = path.join(results, 'latest');
+    const summary = JSON.parse(readFileSync(path.join(runDir, 'summary.json'), 'utf8')) as Summary;
     expect(summary.cells.map((c) => c.verdict)).toEqual(['pass']);
     const kernel = summary.kernels[0]!;
     expect(kernel.spec).toBe(`src:6.1 --toolchain-image ${IMAGE}`);
 
-    const buildLog = readFileSync(path.join(results, kernel.buildLog!), 'utf8');
+    const buildLog = readFileSync(path.join(runDir, kernel.buildLog!), 'utf8');
     expect(buildLog).toContain(`# toolchain: ${tc.runtime} image ${IMAGE} (${tc.imageId}): ${inImage}`);
     expect(buildLog).toMatch(new RegExp(`^\\$ ${tc.runtime} run --rm --init .* ${tc.imageId} make `, 'm'));
 
     // The guest's kernel says which compiler built it: "Linux version 6.1.x (...) (gcc (Debian 10.2.1-6) 10.2.1 ...".
     const cell = summary.cells[0]!;
-    const observations = readFileSync(path.join(results, cell.dir, 'observations.jsonl'), 'utf8');
+    const observations = readFileSync(path.join(runDir, cell.dir, 'observations.jsonl'), 'utf8');
     const banner = /Linux version [^\n"]*/.exec(observations)?.[0] ?? '';
     expect(banner).toContain(inImage.replace(/^gcc /, ''));
     expect(banner).not.toContain(onHost.replace(/^gcc /, ''));
