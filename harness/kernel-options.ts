@@ -105,6 +105,12 @@ const FLAG: Record<Exclude<KernelOption, 'kernel' | 'toolchain-image'>, 'patches
   'make-arg': 'makeArgs',
 };
 
+/** The kernel's own --toolchain-image, else the run-wide one, as a build option (none: absent). */
+function imageOf(own: KernelBuildOptions, runWide: KernelBuildOptions): Pick<KernelBuildOptions, 'toolchainImage'> {
+  const image = own.toolchainImage ?? runWide.toolchainImage;
+  return image !== undefined ? { toolchainImage: image } : {};
+}
+
 /** A missing patch or fragment is the user's to fix before anything is built. */
 function assertReadable(option: KernelOption, value: string): void {
   if (option === 'make-arg' || option === 'toolchain-image') return;
@@ -159,7 +165,7 @@ export function bindKernelOptions(events: readonly KernelOptionEvent[], defaultK
           patches: [...runWide.patches, ...own.patches],
           kconfig: [...runWide.kconfig, ...own.kconfig],
           makeArgs: [...runWide.makeArgs, ...own.makeArgs],
-          ...(own.toolchainImage ?? runWide.toolchainImage) !== undefined ? { toolchainImage: (own.toolchainImage ?? runWide.toolchainImage)! } : {},
+          ...imageOf(own, runWide),
         })
       : spec,
   );
