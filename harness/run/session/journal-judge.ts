@@ -1,13 +1,12 @@
 /**
  * Judges what a clean close left in dm-integrity's journal (model/integrity/journal.ts): the used entries in
- * the sections' entry areas the step read from the raw image. Upstream 6.1 and later clears the journal at
- * suspend when that activation wrote to it (wrote_to_journal, 984bf2cc531e), so used entries after writes
- * there are a disagreement; an activation that only read leaves what it found, which its next open replays
+ * the sections' entry areas the step read from the raw image. A kernel known to clear the journal at suspend
+ * when that activation wrote to it (wrote_to_journal, 984bf2cc531e; clearsJournalAtSuspend) leaves no used
+ * entry after writes, so used entries there are a disagreement; an activation that only read leaves what it found, which its next open replays
  * again. Pure: the step reads the areas and records what this returns.
  */
 import type { IntegrityGeometry } from '../../model/integrity/geometry.ts';
-import { usedJournalSectors } from '../../model/integrity/journal.ts';
-import { compareVersions } from '../../scenario/versions.ts';
+import { clearsJournalAtSuspend, usedJournalSectors } from '../../model/integrity/journal.ts';
 import type { Disagreement } from './observations.ts';
 
 export type ClosedJournalGeometry = Pick<IntegrityGeometry,
@@ -33,9 +32,9 @@ export function judgeClosedJournal(
   if (outside !== undefined) {
     return { sectors, blocks, disagreements: [], failure: `the closed journal holds an entry for sector ${outside}, beyond the device's ${geom.providedDataSectors} sectors` };
   }
-  const clears = p.wroteSinceActivation && p.kernelVersion !== undefined && compareVersions(p.kernelVersion, [6, 1]) >= 0;
+  const clears = p.wroteSinceActivation && clearsJournalAtSuspend(p.kernelVersion);
   const disagreements: Disagreement[] = sectors.length > 0 && clears
-    ? [{ step, kind: 'journal-not-cleared', expected: 'every journal entry unused after a clean close that followed writes (Linux 6.1 clears the journal at suspend, 984bf2cc531e)', found: `${sectors.length} used entries` }]
+    ? [{ step, kind: 'journal-not-cleared', expected: 'every journal entry unused after a clean close that followed writes (this kernel clears the journal at suspend, 984bf2cc531e)', found: `${sectors.length} used entries` }]
     : [];
   return { sectors, blocks, disagreements };
 }

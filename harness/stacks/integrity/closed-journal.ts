@@ -2,9 +2,8 @@
  * What a clean close left in dm-integrity's journal, read from the raw image (model/integrity/journal.ts),
  * for every stack with dm-integrity in journal mode: the integrity cell and the AEAD cells beneath dm-crypt.
  */
-import { journalEntryAreas } from '../../model/integrity/journal.ts';
+import { clearsJournalAtSuspend, journalEntryAreas } from '../../model/integrity/journal.ts';
 import type { IntegrityGeometry } from '../../model/integrity/geometry.ts';
-import { compareVersions } from '../../scenario/versions.ts';
 import { KernelFailure, type GuestSession } from '../../run/session/cell.ts';
 import { judgeClosedJournal } from '../../run/session/journal-judge.ts';
 
@@ -28,9 +27,9 @@ export async function closedJournalBlocks(
 }
 
 /**
- * Whether a kernel may have left an encrypted journal uncleared: the host cannot read it, and the clear at
- * suspend (984bf2cc531e) reached the 5.10 stable series, so only older kernels are in doubt.
+ * Whether a kernel may have left an encrypted journal uncleared: the host cannot read it, so only a kernel
+ * known to clear it at suspend (clearsJournalAtSuspend, the same rule judgeClosedJournal applies) is not in doubt.
  */
 export function encryptedJournalInDoubt(kernelVersion: number[] | undefined): boolean {
-  return kernelVersion === undefined || compareVersions(kernelVersion, [5, 10]) < 0;
+  return !clearsJournalAtSuspend(kernelVersion);
 }

@@ -553,7 +553,7 @@ export class IntegrityCell {
 
   private async fault(f: HostFault): Promise<void> {
     if ('corruptJournal' in f && this.pendingReplay !== undefined) {
-      throw new SkipCell('the kernel left journal entries used at the last close (no journal clear at suspend, before Linux 6.1): the next open replays the journal the host changes, which the model does not follow');
+      throw new SkipCell('the kernel left journal entries used at the last close (a kernel not known to clear it at suspend, 984bf2cc531e): the next open replays the journal the host changes, which the model does not follow');
     }
     if (this.journalInDoubt) {
       throw new SkipCell('the journal is encrypted and this kernel predates the journal clear at suspend (984bf2cc531e): whether the next open replays it over the host\'s changes cannot be told from the host');
