@@ -9,6 +9,8 @@ import type { Scenario } from '../../scenario/load.ts';
 import type { ScenarioDisk } from '../../scenario/schema.ts';
 import { payloadParts } from '../../scenario/payload.ts';
 import { SkipCell, type GuestSession } from './cell.ts';
+import { checkRequirements } from './requirements.ts';
+import type { GuestFacts } from '../../scenario/requirements.ts';
 import { writeAt, type TransferPlan } from './disks.ts';
 
 /** role -> /dev/vdX or /dev/nvmeXn1, by serial (ih-<role>), so PCI enumeration order cannot swap disks. */
@@ -133,4 +135,15 @@ export async function writePayload(scenario: Scenario, plan: TransferPlan, paylo
     index.add(offset, bytes);
   }
   return index;
+}
+
+/**
+ * Every stack's setup begins alike: the setup step opens, the scenario's disks are found in the guest, what it
+ * requires of the kernel and tools is checked (a skip when missing), and its write payload is put on its disk.
+ */
+export async function beginSetup(s: GuestSession, disks: CellDisks, scenario: Scenario, plan: TransferPlan): Promise<{ facts: GuestFacts; payload: PayloadIndex }> {
+  await s.begin(-1, 'setup');
+  await disks.map(s, scenario.disks);
+  const facts = await checkRequirements(s, scenario);
+  return { facts, payload: await writePayload(scenario, plan, disks.host('payload')) };
 }

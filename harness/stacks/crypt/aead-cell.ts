@@ -25,7 +25,7 @@ import { unstableStep } from '../integrity/integrity-unstable.ts';
 import { dmRemoveArgv } from './crypt-stack.ts';
 import { ioSize, type TransferPlan } from '../../run/session/disks.ts';
 import { checkTopDevice, ioToolFailure, type TopDevice } from '../../run/session/io-refusal.ts';
-import { CellDisks, writePayload } from '../../run/session/guest-disks.ts';
+import { beginSetup, CellDisks } from '../../run/session/guest-disks.ts';
 import { judgeCryptStatus, judgeIntegrityStatus } from '../../run/session/status-judge.ts';
 import { FORMAT_FIELDS, judgeSuperblockFormat, planned } from '../../run/session/superblock-judge.ts';
 import { judgeAeadLog } from '../../run/session/log-judge.ts';
@@ -35,7 +35,6 @@ import { judgeWrite } from '../../run/session/write-judge.ts';
 import { closedJournalBlocks } from '../integrity/closed-journal.ts';
 import { integrityStatusFields } from '../integrity/integrity-requirements.ts';
 import { blockList, expectedBlockData, judgeRead } from '../../run/session/read-judge.ts';
-import { checkRequirements } from '../../run/session/requirements.ts';
 import type { GuestFacts } from '../../scenario/requirements.ts';
 import { readExpectation, type PayloadIndex } from '../../repro/expect.ts';
 import { writePattern } from '../../scenario/payload.ts';
@@ -114,10 +113,7 @@ export abstract class AeadCell {
   }
 
   async run(): Promise<void> {
-    await this.s.begin(-1, 'setup');
-    await this.disks.map(this.s, this.spec.scenario.disks);
-    this.facts = await checkRequirements(this.s, this.spec.scenario);
-    this.payload = await writePayload(this.spec.scenario, this.plan, this.disks.host('payload'));
+    ({ facts: this.facts, payload: this.payload } = await beginSetup(this.s, this.disks, this.spec.scenario, this.plan));
     await this.prepare();
     await this.format();
     await this.open(true);

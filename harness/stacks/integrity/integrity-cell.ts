@@ -35,10 +35,9 @@ import { judgeIntegrityStatus } from '../../run/session/status-judge.ts';
 import { ctrExpectation, judgeSuperblockFormat, judgeSuperblockKept, planned, readKernelSuperblock } from '../../run/session/superblock-judge.ts';
 import { judgeTableMode } from '../../run/session/table-judge.ts';
 import { integrityStatusFields } from './integrity-requirements.ts';
-import { CellDisks, writePayload } from '../../run/session/guest-disks.ts';
+import { beginSetup, CellDisks } from '../../run/session/guest-disks.ts';
 import { PayloadIndex } from '../../repro/expect.ts';
 import { writePattern } from '../../scenario/payload.ts';
-import { checkRequirements } from '../../run/session/requirements.ts';
 import { CellCrashSteps } from '../../crash/steps/cell-crash.ts';
 import { integrityCrashStack } from '../../crash/steps/crash-stack.ts';
 
@@ -114,10 +113,7 @@ export class IntegrityCell {
   }
 
   async run(): Promise<void> {
-    await this.s.begin(-1, 'setup');
-    await this.disks.map(this.s, this.spec.scenario.disks);
-    this.facts = await checkRequirements(this.s, this.spec.scenario);
-    this.payload = await writePayload(this.spec.scenario, this.plan, this.disks.host('payload'));
+    ({ facts: this.facts, payload: this.payload } = await beginSetup(this.s, this.disks, this.spec.scenario, this.plan));
     await this.writeKeyFiles();
     if (this.stack.lower !== 'disk') {
       const created = await this.s.run(['dmsetup', 'create', LOWER], { stdin: Buffer.from(this.lowerDeviceTable()) });
