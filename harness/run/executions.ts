@@ -8,7 +8,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import pLimit from 'p-limit';
 import { executions, perExecutionDirs, type Plan } from '../plan.ts';
-import { combineRuns } from '../repeat.ts';
+import { combineRuns } from '../verdict/repeat.ts';
 import type { Reporters } from '../reporters/reporter.ts';
 import type { CellRecord, RunRecord, RunResults } from '../results.ts';
 import { guestUntestedReason } from '../untested.ts';

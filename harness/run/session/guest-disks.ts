@@ -8,7 +8,8 @@ import { PayloadIndex } from '../../repro/expect.ts';
 import type { Scenario } from '../../scenario/load.ts';
 import type { ScenarioDisk } from '../../scenario/schema.ts';
 import { payloadParts } from '../../scenario/payload.ts';
-import { SkipCell, type GuestSession } from './cell.ts';
+import { SkipCell } from '../../verdict/failures.ts';
+import type { GuestSession } from './cell.ts';
 import { writeAt, type TransferPlan } from './disks.ts';
 
 /** role -> /dev/vdX or /dev/nvmeXn1, by serial (ih-<role>), so PCI enumeration order cannot swap disks. */

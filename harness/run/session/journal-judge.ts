@@ -8,7 +8,7 @@
 import type { IntegrityGeometry } from '../../model/integrity/geometry.ts';
 import { usedJournalSectors } from '../../model/integrity/journal.ts';
 import { compareVersions } from '../../scenario/versions.ts';
-import type { Disagreement } from './observations.ts';
+import type { Disagreement } from '../../verdict/types.ts';
 
 export type ClosedJournalGeometry = Pick<IntegrityGeometry,
   'startSector' | 'journalSectionSectors' | 'journalSectionEntries' | 'journalEntrySize' | 'providedDataSectors' | 'sectorsPerBlock'>;

@@ -5,7 +5,8 @@
 import { journalEntryAreas } from '../../model/integrity/journal.ts';
 import type { IntegrityGeometry } from '../../model/integrity/geometry.ts';
 import { compareVersions } from '../../scenario/versions.ts';
-import { KernelFailure, type GuestSession } from '../../run/session/cell.ts';
+import { KernelFailure } from '../../verdict/failures.ts';
+import type { GuestSession } from '../../run/session/cell.ts';
 import { judgeClosedJournal } from '../../run/session/journal-judge.ts';
 
 /**
