@@ -2,7 +2,7 @@
  * "Not tested", the rule CI relies on: a requested kernel that could not be had (an unknown version, a
  * package or tarball that is not there), whose patch did not apply, that did not build, whose guest could not
  * load the modules the stacks need, or on which no cell was judged at all (every cell skipped or errored), was
- * not tested. Such a kernel makes the run exit 125 unless a real failure makes it 1 (exit-code.ts), and the
+ * not tested. Such a kernel makes the run exit 125 unless a real failure makes it 1 (verdict/exit-code.ts), and the
  * end of the run names it once (reporters/line.ts), as summary.json does (`untested`).
  *
  * A scenario whose requirement the kernel legitimately lacks (a dm target or cipher its configuration does not

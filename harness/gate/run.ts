@@ -1,7 +1,7 @@
 /**
  * One gate run in one run directory: the matrix's machinery (prepareMatrix, runMatrix) on [base, candidate]
  * x the selected scenarios, then the format-compatibility pass on the same prepared kernels, then the
- * comparison (compare.ts), which decides the exit code through finishRun.
+ * comparison (verdict/gate.ts, recorded in summary.gate), which decides the exit code through finishRun.
  */
 import type { KernelSpec } from '../../vm/kernel/spec.ts';
 import { finishRun } from '../finish.ts';

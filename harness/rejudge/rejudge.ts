@@ -1,9 +1,10 @@
 /**
  * Re-judges a stored run with the current model: every execution that has observations is replayed
- * (replay.ts) through the same cell code and verdict (judgeCell), and the run's verdicts are composed again
- * (repeats, the gate's comparison, a baseline) on a copy of its summary. Nothing in the run is changed.
- * A crash, a hang or an infrastructure error is decided by the console, the clock or the host, not by the
- * model, and crash-consistency steps judge whole images the run does not keep: those keep their verdict.
+ * (replay.ts) through the same cell code and verdict (judgeCell, harness/verdict/execution.ts), and the
+ * run's verdicts are composed again (repeats, the gate's comparison, a baseline) on a copy of its summary.
+ * Nothing in the run is changed. A crash, a hang or an infrastructure error is decided by the console, the
+ * clock or the host, not by the model, and crash-consistency steps judge whole images the run does not keep:
+ * those keep their verdict.
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

@@ -127,7 +127,7 @@ export function untestedRun(repeat: number, attempt: number, reason: string): Ru
   return { repeat, attempt, verdict: 'error', reason, durationMs: 0, dir: '' };
 }
 
-/** A cell's record from all its executions (repeat.ts composes their verdicts). */
+/** A cell's record from all its executions (verdict/repeat.ts composes their verdicts). */
 export function cellRecord(identity: CellIdentity, p: CellProgress): CellRecord {
   const runs = [...p.runs].sort((a, b) => a.repeat - b.repeat || a.attempt - b.attempt);
   const c = combineRuns(runs);
