@@ -1,9 +1,9 @@
-import { compareWithBaseline } from './verdict/baseline.ts';
-import type { LoadedRun } from './load-run.ts';
 import { summarizeCoverage } from './coverage/run.ts';
-import { exitCodeForSummary } from './verdict/exit-code.ts';
+import type { LoadedRun } from './load-run.ts';
 import { recordBaseline, type RunResults } from './results.ts';
 import { untestedKernels } from './untested.ts';
+import { compareWithBaseline } from './verdict/baseline.ts';
+import { exitCodeForSummary } from './verdict/exit-code.ts';
 
 /**
  * Compares with the baseline (if any), names the untested kernels, decides the exit code and marks the run

@@ -3,11 +3,11 @@
  * have computed them: the counts, the baseline comparison (when every run compared with the same baseline),
  * and a gate run's judgement (judgeGate: a shard may hold a candidate cell whose base cell ran in another).
  */
-import { classifyAgainst } from '../verdict/baseline.ts';
-import type { LoadedRun } from '../load-run.ts';
 import { UsageError } from '../errors.ts';
-import { judgeGate, type GateSide } from '../verdict/gate.ts';
+import type { LoadedRun } from '../load-run.ts';
 import { emptyCounts, recordBaseline, recordGate, type CellRecord, type Summary } from '../results.ts';
+import { classifyAgainst } from '../verdict/baseline.ts';
+import { judgeGate, type GateSide } from '../verdict/gate.ts';
 
 export interface MergedGate {
   sides: { base: GateSide; candidate: GateSide };

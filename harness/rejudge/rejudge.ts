@@ -9,18 +9,18 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { classifyAgainst } from '../verdict/baseline.ts';
-import { exitCodeForSummary } from '../verdict/exit-code.ts';
-import { judgeGate } from '../verdict/gate.ts';
-import { combineRuns } from '../verdict/repeat.ts';
 import { emptyCounts, recordBaseline, recordGate, type CellRecord, type Summary } from '../results.ts';
-import { classifyError, type StepsOutcome } from '../verdict/failures.ts';
+import { runStack } from '../run/run-cell.ts';
 import { judgeCell, SECOND_CONSOLE, type CellSpec } from '../run/session/cell.ts';
 import { createImage, planTransfers } from '../run/session/disks.ts';
 import type { CellResult } from '../run/session/observations.ts';
-import type { Disagreement, Verdict } from '../verdict/types.ts';
-import { runStack } from '../run/run-cell.ts';
 import type { Scenario } from '../scenario/load.ts';
+import { classifyAgainst } from '../verdict/baseline.ts';
+import { exitCodeForSummary } from '../verdict/exit-code.ts';
+import { classifyError, type StepsOutcome } from '../verdict/failures.ts';
+import { judgeGate } from '../verdict/gate.ts';
+import { combineRuns } from '../verdict/repeat.ts';
+import type { Disagreement, Verdict } from '../verdict/types.ts';
 import { describe, loadObservations, NotReplayable, ObservationCursor, ReplayGuest, ReplayImages, ReplaySession } from './replay.ts';
 
 export interface Judgement {

@@ -11,7 +11,9 @@ import { coverageHooks } from '../coverage/guest.ts';
 import type { CellResult } from './session/observations.ts';
 import type { TransferPlan } from './session/disks.ts';
 import { classifyError, StepHang, type StepsOutcome } from '../verdict/failures.ts';
-import { createCellDisks, GuestSession, qemuDisk, hostSideOutcome, judgeCell, SECOND_CONSOLE, writeCellFiles, type CellSpec } from './session/cell.ts';
+import {
+  createCellDisks, GuestSession, qemuDisk, hostSideOutcome, judgeCell, SECOND_CONSOLE, writeCellFiles, type CellSpec,
+} from './session/cell.ts';
 import { CryptCell } from '../stacks/crypt/crypt-cell.ts';
 import { IntegrityCell } from '../stacks/integrity/integrity-cell.ts';
 import { LuksCell } from '../stacks/crypt/luks-cell.ts';

@@ -12,8 +12,8 @@ import type { Guest, GuestExit } from '../../../vm/qemu/guest.ts';
 import { InfraError } from '../../errors.ts';
 import type { Scenario } from '../../scenario/load.ts';
 import { GuestSession, hostSideOutcome, judgeCell } from '../session/cell.ts';
-import { KernelFailure, type StepsOutcome } from '../../verdict/failures.ts';
 import { SILENT_RESET } from '../../verdict/execution.ts';
+import { KernelFailure, type StepsOutcome } from '../../verdict/failures.ts';
 import { checkFreeSpace } from '../session/free-space.ts';
 import { ioToolFailure } from '../session/io-refusal.ts';
 

@@ -12,9 +12,11 @@ import { AgentTimeoutError, type ExecResult } from '../../../vm/agent/client.ts'
 import { Guest, type GuestExit } from '../../../vm/qemu/guest.ts';
 import { scanConsole } from '../../console.ts';
 import { tail } from '../../errors.ts';
-import { classifyError, type StepsOutcome } from '../../verdict/failures.ts';
-import { createCellDisks, GuestSession, qemuDisk, hostSideOutcome, judgeCell, writeCellFiles, type CellDisk, type CellSpec } from '../session/cell.ts';
 import { SILENT_RESET } from '../../verdict/execution.ts';
+import { classifyError, type StepsOutcome } from '../../verdict/failures.ts';
+import {
+  createCellDisks, GuestSession, qemuDisk, hostSideOutcome, judgeCell, writeCellFiles, type CellDisk, type CellSpec,
+} from '../session/cell.ts';
 import { runScenario } from '../run-cell.ts';
 import { GuestWorker, STOP_TIMEOUT_MS } from '../worker/guest-worker.ts';
 import type { TransferPlan } from '../session/disks.ts';
