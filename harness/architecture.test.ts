@@ -1,10 +1,11 @@
 /**
  * The import graph's rules (docs/ARCHITECTURE.md): no import cycle anywhere in harness/ or vm/; the layers
- * below the run (vm/, the reference model) never import from harness/run/; the scenario loader, which reads
- * each stack type's schema from harness/stacks/, reaches nothing in harness/run/; a stack type reaches
- * harness/run/ only through the guest session (harness/run/session/), which imports no stack type. Imports are
- * read with TypeScript's own pre-processor, type-only imports included: a cycle of types still ties the
- * modules' meaning together.
+ * below the run (vm/, the reference model) never import from harness/run/; the verdict (harness/verdict/)
+ * reaches nothing in harness/run/, so it judges what a run recorded, never how it ran; the scenario loader,
+ * which reads each stack type's schema from harness/stacks/, reaches nothing in harness/run/; a stack type
+ * reaches harness/run/ only through the guest session (harness/run/session/), which imports no stack type.
+ * Imports are read with TypeScript's own pre-processor, type-only imports included: a cycle of types still
+ * ties the modules' meaning together.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -97,6 +98,13 @@ describe('import graph', () => {
     const upward = [...graph].filter(([f]) => f.startsWith('vm/') || f.startsWith('harness/model/'))
       .flatMap(([f, deps]) => deps.filter((d) => d.startsWith('harness/run/')).map((d) => `${f} -> ${d}`));
     expect(upward).toEqual([]);
+  });
+
+  it('keeps the verdict below harness/run/: nothing it reaches is there', () => {
+    const verdict = [...graph.keys()].filter((f) => f.startsWith('harness/verdict/') && !f.endsWith('.test.ts'));
+    expect(verdict).toContain('harness/verdict/execution.ts');
+    const reached = new Set(verdict.flatMap((f) => [f, ...reach(graph, f)]));
+    expect([...reached].filter((f) => f.startsWith('harness/run/'))).toEqual([]);
   });
 
   it('finds what a module reaches through others', () => {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadRun } from './baseline.ts';
+import { loadRun } from './load-run.ts';
 import { finishRun } from './finish.ts';
 import { mergeIncomplete, mergeRuns, mergeWarnings, mergeSlowNotRun } from './merge.ts';
 import { writeFakeRun } from './reports/fake-run.ts';

@@ -1,9 +1,9 @@
 import { join } from 'node:path';
-import type { LoadedRun } from './baseline.ts';
+import type { LoadedRun } from './load-run.ts';
 import { UsageError } from './errors.ts';
 import { baselineWarning, mergedGate, recomputeAggregates } from './merge/aggregates.ts';
 import { copyBuildLog, copyCellFolder, copyGuests, freeName, type Taken } from './merge/files.ts';
-import { combineRuns } from './repeat.ts';
+import { combineRuns } from './verdict/repeat.ts';
 import { RunResults, type CellRecord, type KernelRecord, type PlanRecord, type RunRecord, type Summary } from './results.ts';
 import { loadSchema, validate } from './schema/validate.ts';
 import { summarizeCoverage } from './coverage/run.ts';

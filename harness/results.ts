@@ -4,7 +4,7 @@ import { renameSync, writeFileSync } from 'node:fs';
 import { mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AccelChoice } from '../vm/qemu/accel.ts';
-import type { Outcome, Verdict } from './run/session/observations.ts';
+import type { Outcome, Verdict } from './verdict/types.ts';
 
 export const SUMMARY_SCHEMA_VERSION = 1;
 
@@ -209,6 +209,24 @@ export interface CoverageRecord {
   }>;
   /** what went wrong with lcov's tools, if anything */
   errors?: string[];
+}
+
+/**
+ * Records a baseline comparison (verdict/baseline.ts) on the summary: each cell's annotation, in the order
+ * of the cells, and the totals. The comparison itself never touches what was recorded.
+ */
+export function recordBaseline(summary: Summary, c: { cells: ReadonlyArray<NonNullable<CellRecord['baseline']>>; totals: NonNullable<Summary['baseline']> }): void {
+  summary.cells.forEach((cell, i) => { cell.baseline = c.cells[i]; });
+  summary.baseline = c.totals;
+}
+
+/** Records the gate's judgement (verdict/gate.ts) on the summary: a cell without an annotation keeps its own. */
+export function recordGate(summary: Summary, c: { cells: ReadonlyArray<GateCellRecord | undefined>; totals: GateRecord }): void {
+  summary.cells.forEach((cell, i) => {
+    const g = c.cells[i];
+    if (g !== undefined) cell.gate = g;
+  });
+  summary.gate = c.totals;
 }
 
 export function emptyCounts(): Record<Verdict, number> {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { exitCodeForSummary } from './exit-code.ts';
+import { exitCodeForSummary } from './verdict/exit-code.ts';
 import type { CellRecord, KernelRecord, Summary } from './results.ts';
-import type { Verdict } from './run/session/observations.ts';
+import type { Verdict } from './verdict/types.ts';
 import { untestedKernels, untestedLine } from './untested.ts';
 
 const ok = (spec: string, label = `${spec}.0-amd64`): KernelRecord => ({ spec, label, status: 'ok' });

@@ -2,7 +2,7 @@
  * "Not tested", the rule CI relies on: a requested kernel that could not be had (an unknown version, a
  * package or tarball that is not there), whose patch did not apply, that did not build, whose guest could not
  * load the modules the stacks need, or on which no cell was judged at all (every cell skipped or errored), was
- * not tested. Such a kernel makes the run exit 125 unless a real failure makes it 1 (exit-code.ts), and the
+ * not tested. Such a kernel makes the run exit 125 unless a real failure makes it 1 (verdict/exit-code.ts), and the
  * end of the run names it once (reporters/line.ts), as summary.json does (`untested`).
  *
  * A scenario whose requirement the kernel legitimately lacks (a dm target or cipher its configuration does not
@@ -10,6 +10,7 @@
  * cell on it was judged.
  */
 import type { CellRecord, KernelRecord, Summary, UntestedKernel } from './results.ts';
+import { isJudged } from './verdict/order.ts';
 
 export type { UntestedKernel };
 
@@ -35,7 +36,6 @@ export function guestUntestedReason(reason: string): string | undefined {
   return reason.startsWith(GUEST_UNTESTED_PREFIX) ? reason.slice(GUEST_UNTESTED_PREFIX.length) : undefined;
 }
 
-const JUDGED = new Set(['pass', 'fail', 'crash', 'hang']);
 const oneLine = (s: string) => s.replace(/\s*\n\s*/g, ' ').trim();
 
 function kernelReason(k: KernelRecord): string {
@@ -66,7 +66,7 @@ export function untestedKernels(s: Pick<Summary, 'kernels' | 'cells'>): Untested
       continue;
     }
     const cells = s.cells.filter((c) => c.kernelSpec === k.spec && c.gate?.role !== 'compat');
-    if (cells.length === 0 || cells.some((c) => JUDGED.has(c.verdict))) continue;
+    if (cells.length === 0 || cells.some((c) => isJudged(c.verdict))) continue;
     out.push({ kernel: k.spec, ...label, reason: cellsReason(cells) });
   }
   return out;

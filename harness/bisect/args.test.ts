@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { UsageError } from '../errors.ts';
 import { parseBisectArgs } from './args.ts';
 import { parseBisectOutput } from './git.ts';
-import { deriveSignatures, failureSignature } from './verdict.ts';
+import { deriveSignatures, failureSignature } from '../verdict/bisect.ts';
 
 describe('parseBisectArgs', () => {
   it('takes its own options and passes the matrix options to every step', () => {

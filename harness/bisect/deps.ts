@@ -9,7 +9,7 @@ import { RunResults } from '../results.ts';
 import { runMatrix } from '../run/matrix.ts';
 import { discoverScenarios } from '../scenario/discover.ts';
 import type { BisectDeps } from './step.ts';
-import type { BisectCell } from './verdict.ts';
+import type { BisectCell } from '../verdict/bisect.ts';
 
 export interface RealDepsOptions {
   log: (line: string) => void;

@@ -10,7 +10,7 @@ import { parseBisectArgs, type BisectArgs } from './args.ts';
 import { runBisect } from './drive.ts';
 import type { BisectReport } from './record.ts';
 import { bisectStep, type BisectDeps } from './step.ts';
-import type { BisectCell } from './verdict.ts';
+import type { BisectCell } from '../verdict/bisect.ts';
 
 const SIG = 'BUG: kernel NULL pointer dereference @ bio_integrity_process';
 

@@ -6,7 +6,8 @@ import type { BisectArgs } from './args.ts';
 import { addWorktree, bisect, checkout, isAncestor, resolveCommit, subject, toplevel, type BisectState, type Worktree } from './git.ts';
 import { BisectRecord, verdictOf, type FailedCell, type StepRecord, type StepRole } from './record.ts';
 import { repeatStep } from './repeat.ts';
-import { BISECT_ABORT, BISECT_BAD, BISECT_GOOD, BISECT_SKIP, deriveSignatures, failureSignature, type BisectCell, type BisectDecision } from './verdict.ts';
+import { EXIT_ABORT, EXIT_BAD, EXIT_GOOD, EXIT_SKIP } from '../verdict/exit-code.ts';
+import { deriveSignatures, failureSignature, type BisectCell, type BisectDecision } from '../verdict/bisect.ts';
 
 export interface DriverDeps {
   /** One step (bisect-run's bisectStep with a builder and runner) on the tree at `cwd`. */
@@ -19,7 +20,7 @@ export interface DriverDeps {
 }
 
 export interface BisectOutcome {
-  code: typeof BISECT_GOOD | typeof BISECT_SKIP | typeof BISECT_ABORT;
+  code: typeof EXIT_GOOD | typeof EXIT_SKIP | typeof EXIT_ABORT;
   message: string;
   record?: BisectRecord;
 }
@@ -37,7 +38,7 @@ export async function runBisect(args: BisectArgs, deps: DriverDeps): Promise<Bis
     if (good === bad) throw new UsageError(`--good ${args.good} and --bad ${args.bad} are the same commit`);
     if (!(await isAncestor(top, good, bad))) throw new UsageError(`--good ${args.good} is not an ancestor of --bad ${args.bad}`);
   } catch (e) {
-    if (e instanceof UsageError) return { code: BISECT_ABORT, message: e.message };
+    if (e instanceof UsageError) return { code: EXIT_ABORT, message: e.message };
     throw e;
   }
   const wt = await addWorktree(top, deps.worktreeRoot, bad);
@@ -82,14 +83,14 @@ async function drive(args: BisectArgs, deps: DriverDeps, wt: Worktree, record: B
     deps.log(`bisect: ${role} ${short(commit)} ${step.subject}: ${step.verdict} in ${(step.wallMs / 1000).toFixed(0)} s (${step.reason})`);
     return step;
   };
-  const aborted = (step: StepRecord): Driven => ({ code: BISECT_ABORT, status: 'aborted', message: `${short(step.commit)}: ${step.reason}` });
+  const aborted = (step: StepRecord): Driven => ({ code: EXIT_ABORT, status: 'aborted', message: `${short(step.commit)}: ${step.reason}` });
 
   // The bad end first: its failures are what the bisection looks for.
   await checkout(wt.dir, ends.bad);
   const badEnd = await test(ends.bad, 'bad-end', args.signatures);
-  if (badEnd.code === BISECT_ABORT) return aborted(badEnd);
-  if (badEnd.code !== BISECT_BAD) {
-    return { code: BISECT_SKIP, status: 'ends-not-confirmed', message: `--bad ${args.bad} (${short(ends.bad)}) is not bad: ${badEnd.reason}` };
+  if (badEnd.code === EXIT_ABORT) return aborted(badEnd);
+  if (badEnd.code !== EXIT_BAD) {
+    return { code: EXIT_SKIP, status: 'ends-not-confirmed', message: `--bad ${args.bad} (${short(ends.bad)}) is not bad: ${badEnd.reason}` };
   }
   const signatures = args.signatures.length > 0 ? args.signatures : deriveSignatures(badEndCells);
   record.report.signatures = signatures;
@@ -99,23 +100,23 @@ async function drive(args: BisectArgs, deps: DriverDeps, wt: Worktree, record: B
 
   await checkout(wt.dir, ends.good);
   const goodEnd = await test(ends.good, 'good-end', signatures, sought);
-  if (goodEnd.code === BISECT_ABORT) return aborted(goodEnd);
-  if (goodEnd.code !== BISECT_GOOD) {
-    const why = goodEnd.code === BISECT_BAD ? 'fails the same way' : 'cannot be judged good';
-    return { code: BISECT_SKIP, status: 'ends-not-confirmed', message: `--good ${args.good} (${short(ends.good)}) ${why}: ${goodEnd.reason}` };
+  if (goodEnd.code === EXIT_ABORT) return aborted(goodEnd);
+  if (goodEnd.code !== EXIT_GOOD) {
+    const why = goodEnd.code === EXIT_BAD ? 'fails the same way' : 'cannot be judged good';
+    return { code: EXIT_SKIP, status: 'ends-not-confirmed', message: `--good ${args.good} (${short(ends.good)}) ${why}: ${goodEnd.reason}` };
   }
 
   let state: BisectState = await bisect(wt.dir, ['start', ends.bad, ends.good]);
   while (state.kind === 'testing') {
     const step = await test(state.commit, 'step', signatures, sought);
-    if (step.code === BISECT_ABORT) return aborted(step);
+    if (step.code === EXIT_ABORT) return aborted(step);
     state = await bisect(wt.dir, [verdictOf(step.code)]);
   }
   if (state.kind === 'only-skipped') {
     const candidates = await Promise.all(state.candidates.map(async (c) => ({ commit: c, subject: await subject(wt.dir, c) })));
     record.report.candidates = candidates;
     return {
-      code: BISECT_SKIP,
+      code: EXIT_SKIP,
       status: 'undecided',
       message: `only untestable commits are left; the first bad commit is one of:\n${candidates.map((c) => `  ${c.commit} ${c.subject}`).join('\n')}`,
     };
@@ -127,7 +128,7 @@ async function drive(args: BisectArgs, deps: DriverDeps, wt: Worktree, record: B
     `first bad commit: ${state.commit} ${record.report.firstBad.subject}`,
     ...cells.map((c) => `  ${c.id} ${c.verdict}: ${c.signature}`),
   ];
-  return { code: BISECT_GOOD, status: 'found', message: lines.join('\n') };
+  return { code: EXIT_GOOD, status: 'found', message: lines.join('\n') };
 }
 
 async function testCommit(

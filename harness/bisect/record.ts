@@ -3,7 +3,7 @@
 import { appendFile, mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { newRunId } from '../results.ts';
-import type { BisectExit } from './verdict.ts';
+import type { BisectExit } from '../verdict/bisect.ts';
 
 export type StepRole = 'bad-end' | 'good-end' | 'step';
 export type StepVerdict = 'good' | 'bad' | 'skip' | 'abort';

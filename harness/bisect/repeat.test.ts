@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { repeatStep } from './repeat.ts';
-import type { BisectDecision } from './verdict.ts';
+import type { BisectDecision } from '../verdict/bisect.ts';
 
 const good: BisectDecision = { code: 0, reason: 'good', from: 'cells' };
 const bad: BisectDecision = { code: 1, reason: 'bad', from: 'cells' };

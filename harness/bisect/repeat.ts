@@ -1,4 +1,5 @@
-import { BISECT_ABORT, BISECT_BAD, BISECT_GOOD, type BisectDecision } from './verdict.ts';
+import { EXIT_ABORT, EXIT_BAD, EXIT_GOOD } from '../verdict/exit-code.ts';
+import type { BisectDecision } from '../verdict/bisect.ts';
 
 /**
  * A step run up to `n` times (npm run bisect --repeat). Bad as soon as one run shows the failure sought: an
@@ -11,9 +12,9 @@ export async function repeatStep(n: number, once: (run: number) => Promise<Bisec
   for (let i = 0; i < n; i++) {
     const d = await once(i);
     runs.push(d);
-    if (d.code === BISECT_BAD || d.code === BISECT_ABORT || d.from === 'build-failed') return withCount(d, runs.length, n);
+    if (d.code === EXIT_BAD || d.code === EXIT_ABORT || d.from === 'build-failed') return withCount(d, runs.length, n);
   }
-  const notGood = runs.find((d) => d.code !== BISECT_GOOD);
+  const notGood = runs.find((d) => d.code !== EXIT_GOOD);
   return withCount(notGood ?? runs[0]!, runs.length, n);
 }
 

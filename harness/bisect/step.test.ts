@@ -6,7 +6,7 @@ import { KernelBuildError, KernelPatchError } from '../../vm/kernel/build-errors
 import type { KernelSpec } from '../../vm/kernel/spec.ts';
 import { InfraError, UsageError } from '../errors.ts';
 import { bisectStep, parseBisectRunArgs, type BisectDeps } from './step.ts';
-import type { BisectCell } from './verdict.ts';
+import type { BisectCell } from '../verdict/bisect.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ih-bisect-'));
 const seed = join(dir, 'seed.patch');

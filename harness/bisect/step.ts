@@ -3,7 +3,7 @@ import { KernelBuildError } from '../../vm/kernel/build-errors.ts';
 import type { KernelSpec } from '../../vm/kernel/spec.ts';
 import { parseMatrixArgs, type MatrixConfig } from '../config.ts';
 import { UsageError } from '../errors.ts';
-import { decideBisectExit, type BisectCell, type BisectDecision, type BisectStep } from './verdict.ts';
+import { decideBisectExit, type BisectCell, type BisectDecision, type BisectStep } from '../verdict/bisect.ts';
 
 export const BISECT_RUN_USAGE = `Usage: bisect-run [--tree <path>] [--signature <text>]... [matrix options]
 

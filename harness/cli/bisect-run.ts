@@ -7,7 +7,7 @@ import tmp from 'tmp';
 import { liveGuests } from '../../vm/qemu/guest.ts';
 import { realBisectDeps } from '../bisect/deps.ts';
 import { liveBuildSteps, stopBuildSteps } from '../../vm/kernel/build-run.ts';
-import { BISECT_ABORT } from '../bisect/verdict.ts';
+import { EXIT_ABORT } from '../verdict/exit-code.ts';
 import { BISECT_RUN_USAGE, bisectStep } from '../bisect/step.ts';
 import { onStopSignals, stopGuests } from './signals.ts';
 
@@ -20,13 +20,13 @@ async function stopStep(sig: NodeJS.Signals): Promise<number> {
   log(`bisect-run: ${sig}: stopping ${liveGuests().length} guest(s) and ${liveBuildSteps()} build step(s)`);
   await stopGuests().catch(() => undefined);
   await stopBuildSteps().catch((e: unknown) => log(`bisect-run: stopping the build: ${(e as Error).message}`));
-  await deps.interrupt(BISECT_ABORT).catch((e: unknown) => log(`bisect-run: marking the run interrupted: ${(e as Error).message}`));
-  return BISECT_ABORT;
+  await deps.interrupt(EXIT_ABORT).catch((e: unknown) => log(`bisect-run: marking the run interrupted: ${(e as Error).message}`));
+  return EXIT_ABORT;
 }
 
 async function main(): Promise<number> {
   tmp.setGracefulCleanup();
-  onStopSignals({ first: (sig) => stopStep(sig).catch(() => BISECT_ABORT), again: () => BISECT_ABORT });
+  onStopSignals({ first: (sig) => stopStep(sig).catch(() => EXIT_ABORT), again: () => EXIT_ABORT });
   // npm runs scripts in the package directory; INIT_CWD is where the user (or git bisect) started it.
   const viaNpm = process.env.npm_lifecycle_event === 'bisect-run' && process.env.INIT_CWD !== undefined;
   const cwd = viaNpm ? process.env.INIT_CWD! : process.cwd();

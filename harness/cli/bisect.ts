@@ -13,7 +13,7 @@ import { runBisect } from '../bisect/drive.ts';
 import type { Worktree } from '../bisect/git.ts';
 import type { BisectRecord } from '../bisect/record.ts';
 import { bisectStep } from '../bisect/step.ts';
-import { BISECT_ABORT, BISECT_SKIP } from '../bisect/verdict.ts';
+import { EXIT_ABORT, EXIT_SKIP } from '../verdict/exit-code.ts';
 import { UsageError } from '../errors.ts';
 import { onStopSignals, stopGuests, type StopSignals } from './signals.ts';
 
@@ -29,10 +29,10 @@ async function stopBisect(sig: NodeJS.Signals): Promise<number> {
   log(`bisect: ${sig}: stopping ${liveGuests().length} guest(s) and ${liveBuildSteps()} build step(s), removing the worktree`);
   await stopGuests().catch(() => undefined);
   await stopBuildSteps().catch((e: unknown) => log(`bisect: stopping the build: ${(e as Error).message}`));
-  await deps.interrupt(BISECT_ABORT).catch((e: unknown) => log(`bisect: marking the step's run interrupted: ${(e as Error).message}`));
-  await active?.record.finish({ status: 'interrupted', message: sig, exitCode: BISECT_ABORT }).catch((e: unknown) => log(`bisect: writing bisect.json: ${(e as Error).message}`));
+  await deps.interrupt(EXIT_ABORT).catch((e: unknown) => log(`bisect: marking the step's run interrupted: ${(e as Error).message}`));
+  await active?.record.finish({ status: 'interrupted', message: sig, exitCode: EXIT_ABORT }).catch((e: unknown) => log(`bisect: writing bisect.json: ${(e as Error).message}`));
   await active?.wt.remove().catch((e: unknown) => log(`bisect: ${(e as Error).message}`));
-  return BISECT_ABORT;
+  return EXIT_ABORT;
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -45,13 +45,13 @@ async function main(argv: string[]): Promise<number> {
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
     log(`bisect: ${e.message}`);
-    return BISECT_ABORT;
+    return EXIT_ABORT;
   }
   if (args === 'help') {
     process.stdout.write(BISECT_USAGE);
     return 0;
   }
-  signals = onStopSignals({ first: (sig) => stopBisect(sig).catch(() => BISECT_ABORT), again: () => BISECT_ABORT });
+  signals = onStopSignals({ first: (sig) => stopBisect(sig).catch(() => EXIT_ABORT), again: () => EXIT_ABORT });
   deps = realBisectDeps({ log, command: ['bisect', ...argv], onRun: (dir) => (resultsDir = dir), coverage: argv.some((a) => a === '--coverage' || a.startsWith('--coverage-file')) });
   const outcome = await runBisect(args, {
     log,
@@ -65,7 +65,7 @@ async function main(argv: string[]): Promise<number> {
     },
   });
   active = undefined;
-  if (outcome.code === BISECT_ABORT && outcome.record === undefined) log(`bisect: ${outcome.message}`);
+  if (outcome.code === EXIT_ABORT && outcome.record === undefined) log(`bisect: ${outcome.message}`);
   else process.stdout.write(`${outcome.message}\n`);
   if (outcome.record) process.stdout.write(`written ${outcome.record.dir}/bisect.json\n`);
   return outcome.code;
@@ -82,9 +82,9 @@ main(process.argv.slice(2)).then(
     // A usage error found late (another bisection holds the worktree) aborts; anything else leaves it undecided.
     if (e instanceof UsageError) {
       log(`bisect: ${e.message}`);
-      process.exit(BISECT_ABORT);
+      process.exit(EXIT_ABORT);
     }
     log(`bisect: ${(e as Error).stack ?? String(e)}`);
-    process.exit(BISECT_SKIP);
+    process.exit(EXIT_SKIP);
   },
 );

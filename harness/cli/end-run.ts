@@ -3,7 +3,7 @@
  * the exit code and summary.json (finishRun), the summary checked where the command asks, then the
  * reporters' onEnd. pipeline.ts and stop.ts end matrix and gate runs through it; merge.ts its merged run.
  */
-import type { LoadedRun } from '../baseline.ts';
+import type { LoadedRun } from '../load-run.ts';
 import { finishRun } from '../finish.ts';
 import type { Reporters } from '../reporters/reporter.ts';
 import type { RunResults, Summary } from '../results.ts';

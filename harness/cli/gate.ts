@@ -5,7 +5,7 @@
  */
 import { isSourceSpec } from '../../vm/kernel/spec.ts';
 import { runMain } from './main.ts';
-import { formatGateEnd } from '../gate/compare.ts';
+import { formatGateEnd } from '../gate/end-text.ts';
 import { parseGateArgs } from '../gate/config.ts';
 import { planGate, runGate } from '../gate/run.ts';
 import { log, parsedOrHelp, runPipeline } from './pipeline.ts';

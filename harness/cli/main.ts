@@ -6,7 +6,7 @@
  */
 import tmp from 'tmp';
 import { InfraError, UsageError } from '../errors.ts';
-import { EXIT_USAGE } from '../exit-code.ts';
+import { EXIT_ABORT } from '../verdict/exit-code.ts';
 import { survivePipeClose } from './stdout.ts';
 
 export function runMain(name: string, main: () => Promise<number>): void {
@@ -17,7 +17,7 @@ export function runMain(name: string, main: () => Promise<number>): void {
     (e: unknown) => {
       if (e instanceof UsageError) {
         process.stderr.write(`${name}: ${e.message}\n`);
-        process.exit(EXIT_USAGE);
+        process.exit(EXIT_ABORT);
       }
       const msg = e instanceof InfraError ? e.message : ((e as Error).stack ?? String(e));
       process.stderr.write(`${name}: infrastructure error: ${msg}\n`);

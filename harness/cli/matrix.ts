@@ -1,4 +1,4 @@
-import { loadRun } from '../baseline.ts';
+import { loadRun } from '../load-run.ts';
 import { parseMatrixArgs } from '../config.ts';
 import { runMain } from './main.ts';
 import { planMatrix } from '../plan.ts';

@@ -8,7 +8,7 @@
 import { join, resolve } from 'node:path';
 import { Command } from 'commander';
 import { repoRoot } from '../../vm/cache.ts';
-import { loadRun, UnreadableRunError } from '../baseline.ts';
+import { loadRun, UnreadableRunError } from '../load-run.ts';
 import { parseCommand } from '../config.ts';
 import { runMain } from './main.ts';
 import { endRun } from './end-run.ts';

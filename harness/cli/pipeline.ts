@@ -5,7 +5,7 @@
  * merge runs no cells: it parses its arguments and ends its merged run the same way.
  */
 import { CommanderError } from 'commander';
-import type { LoadedRun } from '../baseline.ts';
+import type { LoadedRun } from '../load-run.ts';
 import { planRecord, type Plan } from '../plan.ts';
 import { BUILD_REQUIREMENTS, COVERAGE_REQUIREMENTS, preflight, REQUIREMENTS } from '../preflight.ts';
 import type { KcidbOutput } from '../report/kcidb/options.ts';

@@ -7,9 +7,9 @@
  * that could not be replayed; changes nothing in the run. Exit code as `npm run matrix` would give the run
  * judged this way (0 good, 1 bad, 125 not judged); 255 on a run directory that is not one.
  */
-import { loadRun } from '../baseline.ts';
+import { loadRun } from '../load-run.ts';
 import { changed, rejudgeRun } from '../rejudge/rejudge.ts';
-import type { Disagreement } from '../run/session/observations.ts';
+import type { Disagreement } from '../verdict/types.ts';
 import { runMain } from './main.ts';
 
 const first = (ds: Disagreement[]) => {

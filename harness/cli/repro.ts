@@ -8,7 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { repoRoot } from '../../vm/cache.ts';
-import { loadRun } from '../baseline.ts';
+import { loadRun } from '../load-run.ts';
 import { UsageError } from '../errors.ts';
 import { wantsRepro, writeRepro } from '../repro/write.ts';
 import type { CellResult } from '../run/session/observations.ts';

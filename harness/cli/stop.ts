@@ -4,7 +4,7 @@
  * still leaving no QEMU and a summary.
  */
 import { liveGuests } from '../../vm/qemu/guest.ts';
-import type { LoadedRun } from '../baseline.ts';
+import type { LoadedRun } from '../load-run.ts';
 import type { Reporters } from '../reporters/reporter.ts';
 import type { RunResults } from '../results.ts';
 import { endRun } from './end-run.ts';

@@ -2,8 +2,8 @@
  * The fault-injection suites' table (issue 17): each fault, the verdict class it must get, the one it got and
  * the exit code that gives, as a `FAULT | ... |` line on stderr (collected from a test run into the issue).
  */
-import { exitCodeFor } from '../exit-code.ts';
-import type { Verdict } from '../run/session/observations.ts';
+import { exitCodeFor } from '../verdict/exit-code.ts';
+import type { Verdict } from '../verdict/types.ts';
 
 export interface FaultRow { fault: string; expected: Verdict; seen: Verdict; exit: number }
 

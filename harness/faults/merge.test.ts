@@ -10,7 +10,7 @@ import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../../vm/cache.ts';
 import { RunResults, type Summary } from '../results.ts';
-import type { Verdict } from '../run/session/observations.ts';
+import type { Verdict } from '../verdict/types.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'ih-faults-merge-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));

@@ -18,7 +18,7 @@ import { RunResults, type KernelRecord } from '../results.ts';
 import type { CellSpec } from '../run/session/cell.ts';
 import type { ReadyKernel } from '../run/kernels.ts';
 import type { PreparedKernels } from '../run/matrix.ts';
-import type { Verdict } from '../run/session/observations.ts';
+import type { Verdict } from '../verdict/types.ts';
 import { planRecord } from '../plan.ts';
 import { loadSchema, validate } from '../schema/validate.ts';
 import { parseGateArgs } from './config.ts';

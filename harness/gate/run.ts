@@ -1,17 +1,17 @@
 /**
  * One gate run in one run directory: the matrix's machinery (prepareMatrix, runMatrix) on [base, candidate]
  * x the selected scenarios, then the format-compatibility pass on the same prepared kernels, then the
- * comparison (compare.ts), which decides the exit code through finishRun.
+ * comparison (verdict/gate.ts, recorded in summary.gate), which decides the exit code through finishRun.
  */
 import type { KernelSpec } from '../../vm/kernel/spec.ts';
 import { finishRun } from '../finish.ts';
 import { planMatrix, withCompat, type Plan } from '../plan.ts';
 import type { Reporters } from '../reporters/reporter.ts';
-import type { RunResults } from '../results.ts';
+import { recordGate, type RunResults } from '../results.ts';
 import { prepareMatrix as realPrepare, runMatrix as realRunMatrix } from '../run/matrix.ts';
 import { discoverScenarios } from '../scenario/discover.ts';
 import type { Scenario } from '../scenario/load.ts';
-import { applyGate } from './compare.ts';
+import { judgeGate } from '../verdict/gate.ts';
 import { runCompat, type CompatRun, type RunCellFn } from './compat.ts';
 import type { GateConfig } from './config.ts';
 import { distinctLabels, labelOf } from './sides.ts';
@@ -59,7 +59,7 @@ export async function runGate(
     });
   }
   const side = (spec: KernelSpec) => ({ spec: spec.text, label: labelOf(prepared.kernels.get(spec.text)!) });
-  applyGate(results.summary, { base: side(cfg.base), candidate: side(cfg.candidate) }, gp.compat.map((s) => s.id));
+  recordGate(results.summary, judgeGate(results.summary, { base: side(cfg.base), candidate: side(cfg.candidate) }, gp.compat.map((s) => s.id)));
 }
 
 /** runGate, then the exit code recorded in summary.json (finishRun reads summary.gate); the CLI adds signal handling. */

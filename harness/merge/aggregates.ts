@@ -1,12 +1,13 @@
 /**
  * Summary-level results of a merged run, computed again over the merged cells as one unsharded run would
  * have computed them: the counts, the baseline comparison (when every run compared with the same baseline),
- * and a gate run's judgement (applyGate: a shard may hold a candidate cell whose base cell ran in another).
+ * and a gate run's judgement (judgeGate: a shard may hold a candidate cell whose base cell ran in another).
  */
-import { classifyAgainst, type LoadedRun } from '../baseline.ts';
 import { UsageError } from '../errors.ts';
-import { applyGate, type GateSide } from '../gate/compare.ts';
-import { emptyCounts, type CellRecord, type Summary } from '../results.ts';
+import type { LoadedRun } from '../load-run.ts';
+import { emptyCounts, recordBaseline, recordGate, type CellRecord, type Summary } from '../results.ts';
+import { classifyAgainst } from '../verdict/baseline.ts';
+import { judgeGate, type GateSide } from '../verdict/gate.ts';
 
 export interface MergedGate {
   sides: { base: GateSide; candidate: GateSide };
@@ -63,11 +64,11 @@ export function recomputeAggregates(
   const base = sharedBaseline(runs);
   delete s.baseline;
   if (base !== undefined) {
-    classifyAgainst(s, base, (c) => baselineOf(c)?.verdict ?? null);
+    recordBaseline(s, classifyAgainst(s.cells, base, (c) => baselineOf(c)?.verdict ?? null));
   } else {
     for (const c of s.cells) delete c.baseline;
   }
   const gate = mergedGate(runs);
   delete s.gate;
-  if (gate !== undefined) applyGate(s, gate.sides, gate.compat);
+  if (gate !== undefined) recordGate(s, judgeGate(s, gate.sides, gate.compat));
 }

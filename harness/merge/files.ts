@@ -8,7 +8,7 @@
  */
 import { cp, copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
-import type { LoadedRun } from '../baseline.ts';
+import type { LoadedRun } from '../load-run.ts';
 
 /** Names used in the merged run so far ('guests/x', 'cells/y', 'kernels/z'). */
 export type Taken = Set<string>;

@@ -8,14 +8,15 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { applyBaseline, loadRun, type LoadedRun } from '../baseline.ts';
+import { compareWithBaseline } from '../verdict/baseline.ts';
+import { loadRun, type LoadedRun } from '../load-run.ts';
 import { UsageError } from '../errors.ts';
-import { exitCodeForSummary } from '../exit-code.ts';
+import { exitCodeForSummary } from '../verdict/exit-code.ts';
 import { finishRun } from '../finish.ts';
-import { applyGate } from '../gate/compare.ts';
+import { judgeGate } from '../verdict/gate.ts';
 import { mergeIncomplete, mergeRuns, mergeWarnings } from '../merge.ts';
-import { cellDirName, RunResults, type CellRecord, type Summary } from '../results.ts';
-import type { Verdict } from '../run/session/observations.ts';
+import { cellDirName, recordBaseline, recordGate, RunResults, type CellRecord, type Summary } from '../results.ts';
+import type { Verdict } from '../verdict/types.ts';
 import { loadSchema, validate } from '../schema/validate.ts';
 import { freeName } from './files.ts';
 
@@ -86,7 +87,7 @@ async function writeRun(dir: string, runId: string, cells: CellPlan[], o: { shar
     };
     await r.addCell(rec);
   }
-  if (o.gate) applyGate(r.summary, { base: { spec: '6.1', label: LABELS['6.1'] }, candidate: { spec: '6.12', label: LABELS['6.12'] } }, ['compat/integrity-crc32c-journal']);
+  if (o.gate) recordGate(r.summary, judgeGate(r.summary, { base: { spec: '6.1', label: LABELS['6.1'] }, candidate: { spec: '6.12', label: LABELS['6.12'] } }, ['compat/integrity-crc32c-journal']));
   await finishRun(r, 'complete');
   return loadRun(r.dir);
 }
@@ -198,11 +199,11 @@ describe('merging shards of a --share-guest matrix', () => {
   it('compares with the shards\' common baseline as the unsharded run did; different baselines leave none, with a warning', async () => {
     const base = await writeRun(join(root, 'base'), 'base', MATRIX.map((c) => ({ ...c, verdict: 'pass' as const })));
     const whole = await writeRun(join(root, 'bwhole'), 'bwhole', MATRIX);
-    applyBaseline(whole.summary, base);
+    recordBaseline(whole.summary, compareWithBaseline(whole.summary, base));
     const shards: LoadedRun[] = [];
     for (const i of [1, 2]) {
       const r = await writeRun(join(root, 'bshards'), `b${i}`, MATRIX, { shard: i, total: 2 });
-      applyBaseline(r.summary, base);
+      recordBaseline(r.summary, compareWithBaseline(r.summary, base));
       shards.push(r);
     }
     expect(mergeWarnings(shards)).toEqual([]);

@@ -1,23 +1,26 @@
 /**
  * Re-judges a stored run with the current model: every execution that has observations is replayed
- * (replay.ts) through the same cell code and verdict (judgeCell), and the run's verdicts are composed again
- * (repeats, the gate's comparison, a baseline) on a copy of its summary. Nothing in the run is changed.
- * A crash, a hang or an infrastructure error is decided by the console, the clock or the host, not by the
- * model, and crash-consistency steps judge whole images the run does not keep: those keep their verdict.
+ * (replay.ts) through the same cell code and verdict (judgeCell, harness/verdict/execution.ts), and the
+ * run's verdicts are composed again (repeats, the gate's comparison, a baseline) on a copy of its summary.
+ * Nothing in the run is changed. A crash, a hang or an infrastructure error is decided by the console, the
+ * clock or the host, not by the model, and crash-consistency steps judge whole images the run does not keep:
+ * those keep their verdict.
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { classifyAgainst } from '../baseline.ts';
-import { exitCodeForSummary } from '../exit-code.ts';
-import { applyGate } from '../gate/compare.ts';
-import { combineRuns } from '../repeat.ts';
-import { emptyCounts, type CellRecord, type Summary } from '../results.ts';
-import { classifyError, judgeCell, SECOND_CONSOLE, type CellSpec, type Outcome } from '../run/session/cell.ts';
-import { createImage, planTransfers } from '../run/session/disks.ts';
-import type { CellResult, Disagreement, Verdict } from '../run/session/observations.ts';
+import { emptyCounts, recordBaseline, recordGate, type CellRecord, type Summary } from '../results.ts';
 import { runStack } from '../run/run-cell.ts';
+import { judgeCell, SECOND_CONSOLE, type CellSpec } from '../run/session/cell.ts';
+import { createImage, planTransfers } from '../run/session/disks.ts';
+import type { CellResult } from '../run/session/observations.ts';
 import type { Scenario } from '../scenario/load.ts';
+import { classifyAgainst } from '../verdict/baseline.ts';
+import { exitCodeForSummary } from '../verdict/exit-code.ts';
+import { classifyError, type StepsOutcome } from '../verdict/failures.ts';
+import { judgeGate } from '../verdict/gate.ts';
+import { combineRuns } from '../verdict/repeat.ts';
+import type { Disagreement, Verdict } from '../verdict/types.ts';
 import { describe, loadObservations, NotReplayable, ObservationCursor, ReplayGuest, ReplayImages, ReplaySession } from './replay.ts';
 
 export interface Judgement {
@@ -81,7 +84,7 @@ async function replay(
   const disks = stored.header.disks !== undefined ? new Map(Object.entries(stored.header.disks)) : undefined;
   const session = new ReplaySession(new ReplayGuest(cursor), images, scenario.stepTimeout * 1000, join(scratch, 'steps.jsonl'), disks);
   const spec = { id: stored.header.cell, dir: scratch, scenario, ...(stored.header.phase !== undefined ? { phase: stored.header.phase } : {}) } as CellSpec;
-  let outcome: Outcome;
+  let outcome: StepsOutcome;
   let note: string | undefined;
   try {
     await runStack(spec, session, hostDisks, plan);
@@ -129,9 +132,9 @@ export async function rejudgeRun(runDir: string): Promise<RunRejudgement> {
   }
   summary.counts = emptyCounts();
   for (const c of summary.cells) summary.counts[c.verdict] += 1;
-  if (summary.gate !== undefined) applyGate(summary, { base: summary.gate.base, candidate: summary.gate.candidate }, summary.gate.compat);
+  if (summary.gate !== undefined) recordGate(summary, judgeGate(summary, { base: summary.gate.base, candidate: summary.gate.candidate }, summary.gate.compat));
   // the baseline's verdicts are recorded per cell: the comparison needs no second run read
-  if (summary.baseline !== undefined) classifyAgainst(summary, summary.baseline, (c) => c.baseline?.verdict ?? null);
+  if (summary.baseline !== undefined) recordBaseline(summary, classifyAgainst(summary.cells, summary.baseline, (c) => c.baseline?.verdict ?? null));
   return { summary, cells, exitCode: exitCodeForSummary(summary) };
 }
 

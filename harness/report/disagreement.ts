@@ -1,5 +1,6 @@
 /** The model's first disagreement with the kernel, in words a kernel developer reads without our code. */
-import type { Disagreement, StepRecord } from '../run/session/observations.ts';
+import type { Disagreement } from '../verdict/types.ts';
+import type { StepRecord } from '../run/session/observations.ts';
 
 const MEANING: Record<string, string> = {
   'silent-acceptance': 'the kernel returned data that must have failed its integrity check',

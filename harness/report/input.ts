@@ -4,7 +4,7 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { loadRun, type LoadedRun } from '../baseline.ts';
+import { loadRun, type LoadedRun } from '../load-run.ts';
 import type { BisectReport, StepRecord } from '../bisect/record.ts';
 import { UsageError } from '../errors.ts';
 

@@ -7,7 +7,7 @@ import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadRun } from '../baseline.ts';
+import { loadRun } from '../load-run.ts';
 import { composeEmail } from './email/compose.ts';
 import { loadReportInput } from './input.ts';
 import { runToKcidb } from './kcidb/document.ts';

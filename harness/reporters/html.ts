@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { loadAllDetails, type CellDetails } from '../reports/details.ts';
 import { kernelColumns, reportOrder } from '../reports/order.ts';
 import type { CellRecord, Summary } from '../results.ts';
+import { isFailure } from '../verdict/order.ts';
 import { SCRIPT, STYLE, VERDICT_COLOURS } from './html-assets.ts';
 import type { Reporter } from './reporter.ts';
 import type { FunctionsFile } from '../coverage/run.ts';
@@ -122,7 +123,7 @@ export function buildHtml(s: Summary, details: Map<CellRecord, CellDetails>, fun
       + cellList('Not judged (infrastructure error or skip where base passed)', cells.filter((c) => c.gate?.change === 'unjudged'), anchor)
     : s.baseline !== undefined ? cellList(`Regressions against ${s.baseline.runId}`, cells.filter((c) => c.baseline?.change === 'regression'), anchor) : '';
   const flaky = cellList('Flaky cells (repetitions disagree)', cells.filter((c) => c.flaky), anchor);
-  const failing = cellList('Failing cells', cells.filter((c) => !c.flaky && ['fail', 'crash', 'hang'].includes(c.verdict) && c.baseline?.change !== 'regression' && c.gate?.change !== 'regression'), anchor);
+  const failing = cellList('Failing cells', cells.filter((c) => !c.flaky && isFailure(c.verdict) && c.baseline?.change !== 'regression' && c.gate?.change !== 'regression'), anchor);
   return `<!DOCTYPE html>
 <html lang="en" data-open="">
 <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">

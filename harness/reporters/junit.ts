@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { formatDisagreement, loadAllDetails, type CellDetails } from '../reports/details.ts';
 import { kernelColumns, reportOrder } from '../reports/order.ts';
 import type { CellRecord, Summary } from '../results.ts';
+import { isFailure } from '../verdict/order.ts';
 import { buildGateJunit } from './gate-junit.ts';
 import type { Reporter } from './reporter.ts';
 
@@ -52,7 +53,7 @@ export function buildJunit(summary: Summary, details: Map<CellRecord, CellDetail
   if (summary.gate !== undefined) return buildGateJunit(summary, details, xmlText);
   const cells = reportOrder(summary);
   const tally = (list: CellRecord[]) => ({
-    tests: list.length, failures: list.filter((c) => ['fail', 'crash', 'hang'].includes(c.verdict)).length,
+    tests: list.length, failures: list.filter((c) => isFailure(c.verdict)).length,
     errors: list.filter((c) => c.verdict === 'error').length, skipped: list.filter((c) => c.verdict === 'skip').length,
     time: secs(list.reduce((t, c) => t + c.durationMs, 0)),
   });

@@ -2,9 +2,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { applyBaseline } from '../baseline.ts';
+import { compareWithBaseline } from '../verdict/baseline.ts';
 import { writeFakeRun } from '../reports/fake-run.ts';
-import type { RunResults } from '../results.ts';
+import { recordBaseline, type RunResults } from '../results.ts';
 import { formatEnd, slowNotRunLine } from './line.ts';
 import { Reporters, type Reporter } from './reporter.ts';
 
@@ -30,7 +30,7 @@ describe('formatEnd', () => {
     const s = structuredClone(run.summary);
     const base = structuredClone(run.summary);
     for (const c of base.cells) c.verdict = 'pass';
-    applyBaseline(s, { dir: '/base', summary: { ...base, runId: 'base-run' } });
+    recordBaseline(s, compareWithBaseline(s, { dir: '/base', summary: { ...base, runId: 'base-run' } }));
     const text = formatEnd(s, '/r');
     expect(text.split('\n')[1]).toBe('Regressions against base-run (4):');
     expect(text.split('\n')[2]).toContain('6.1.0-56-amd64/integrity/002-fail');

@@ -2,6 +2,7 @@ import { coverageLines } from '../coverage/format.ts';
 import { reportOrder } from '../reports/order.ts';
 import type { CellRecord, Summary } from '../results.ts';
 import { untestedLine } from '../untested.ts';
+import { isFailure } from '../verdict/order.ts';
 import type { Reporter, RunBeginInfo } from './reporter.ts';
 
 const LABEL: Record<string, string> = { pass: 'PASS ', fail: 'FAIL ', crash: 'CRASH', hang: 'HANG ', error: 'ERROR', skip: 'SKIP ' };
@@ -44,7 +45,7 @@ export function formatEnd(s: Summary, runDir: string): string {
   }
   section('Flaky (repetitions disagree)', cells.filter((c) => c.flaky));
   section(s.baseline !== undefined ? 'Failing, as in the baseline or new' : 'Failing',
-    cells.filter((c) => !c.flaky && ['fail', 'crash', 'hang'].includes(c.verdict) && c.baseline?.change !== 'regression'));
+    cells.filter((c) => !c.flaky && isFailure(c.verdict) && c.baseline?.change !== 'regression'));
   const parts = Object.entries(s.counts).filter(([, n]) => n > 0).map(([v, n]) => `${n} ${v}`);
   const flaky = s.cells.filter((c) => c.flaky).length;
   if (flaky > 0) parts.push(`${flaky} flaky`);

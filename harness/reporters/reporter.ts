@@ -1,5 +1,5 @@
 import type { CellRecord, Summary } from '../results.ts';
-import type { Verdict } from '../run/session/observations.ts';
+import type { Verdict } from '../verdict/types.ts';
 
 export interface RunBeginInfo {
   runDir: string;

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { exitCodeForSummary } from '../exit-code.ts';
+import { exitCodeForSummary } from '../verdict/exit-code.ts';
 import { needs, testRequirement } from '../test/requirements.ts';
 import { kunitParserDir, parseWithKunit } from '../reports/kunit.ts';
 import { CELL_PIXELS, inspectReport } from '../reports/report-check.ts';

@@ -2,7 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { scanConsole } from '../console.ts';
 import type { CellRecord } from '../results.ts';
-import type { Disagreement, StepRecord } from '../run/session/observations.ts';
+import type { Disagreement } from '../verdict/types.ts';
+import type { StepRecord } from '../run/session/observations.ts';
 
 /** What a report shows of a cell beyond its summary record, read back from the cell's directory. */
 export interface CellDetails {

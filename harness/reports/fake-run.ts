@@ -6,7 +6,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RunResults, type CellRecord, type KernelRecord } from '../results.ts';
-import type { Disagreement, StepRecord } from '../run/session/observations.ts';
+import type { Disagreement } from '../verdict/types.ts';
+import type { StepRecord } from '../run/session/observations.ts';
 
 export const OOPS_LINE = 'BUG: kernel NULL pointer dereference, address: 0000000000000008';
 

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { Scenario } from '../scenario/load.ts';
 import { readAt } from '../run/session/disks.ts';
 import type { CellResult } from '../run/session/observations.ts';
+import { isFailure } from '../verdict/order.ts';
 import { generateRepro } from './script.ts';
 
 const HERE = new URL('.', import.meta.url).pathname;
@@ -21,7 +22,7 @@ const FIXED = [
 
 /** Verdicts that get a reproducer: the kernel misbehaved. */
 export function wantsRepro(verdict: CellResult['verdict']): boolean {
-  return verdict === 'fail' || verdict === 'crash' || verdict === 'hang';
+  return isFailure(verdict);
 }
 
 /** What of a cell the generator reads (a CellSpec has it; named here so the run's bottom need not be imported). */

@@ -8,7 +8,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import pLimit from 'p-limit';
 import { executions, perExecutionDirs, type Plan } from '../plan.ts';
-import { combineRuns } from '../repeat.ts';
+import { combineRuns } from '../verdict/repeat.ts';
 import type { Reporters } from '../reporters/reporter.ts';
 import type { CellRecord, RunRecord, RunResults } from '../results.ts';
 import { guestUntestedReason } from '../untested.ts';
@@ -127,7 +127,7 @@ export function untestedRun(repeat: number, attempt: number, reason: string): Ru
   return { repeat, attempt, verdict: 'error', reason, durationMs: 0, dir: '' };
 }
 
-/** A cell's record from all its executions (repeat.ts composes their verdicts). */
+/** A cell's record from all its executions (verdict/repeat.ts composes their verdicts). */
 export function cellRecord(identity: CellIdentity, p: CellProgress): CellRecord {
   const runs = [...p.runs].sort((a, b) => a.repeat - b.repeat || a.attempt - b.attempt);
   const c = combineRuns(runs);

@@ -13,7 +13,7 @@ import { Reporters, type Reporter } from '../reporters/reporter.ts';
 import { RunResults, type KernelRecord } from '../results.ts';
 import type { Scenario } from '../scenario/load.ts';
 import type { CellSpec } from './session/cell.ts';
-import type { Verdict } from './session/observations.ts';
+import type { Verdict } from '../verdict/types.ts';
 
 /** Verdicts each cell id returns, one per execution, in order. */
 const script = new Map<string, Verdict[]>();

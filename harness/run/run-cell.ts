@@ -10,9 +10,9 @@ import { Guest } from '../../vm/qemu/guest.ts';
 import { coverageHooks } from '../coverage/guest.ts';
 import type { CellResult } from './session/observations.ts';
 import type { TransferPlan } from './session/disks.ts';
+import { classifyError, StepHang, type StepsOutcome } from '../verdict/failures.ts';
 import {
-  classifyError, createCellDisks, GuestSession, qemuDisk, hostSideOutcome, judgeCell, SECOND_CONSOLE, StepHang, writeCellFiles,
-  type CellSpec, type Outcome,
+  createCellDisks, GuestSession, qemuDisk, hostSideOutcome, judgeCell, SECOND_CONSOLE, writeCellFiles, type CellSpec,
 } from './session/cell.ts';
 import { CryptCell } from '../stacks/crypt/crypt-cell.ts';
 import { IntegrityCell } from '../stacks/integrity/integrity-cell.ts';
@@ -81,7 +81,7 @@ export async function runCell(spec: CellSpec): Promise<CellResult> {
     return again;
   };
   const result: CellResult = { verdict: 'pass', reason: '', durationMs: 0, steps: session.steps, disagreements: session.disagreements };
-  let outcome: Outcome;
+  let outcome: StepsOutcome;
   try {
     const booted = await worker.boot();
     result.kernelRelease = booted.kernelRelease;

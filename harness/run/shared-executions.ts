@@ -11,8 +11,9 @@
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { executions, perExecutionDirs, type Plan } from '../plan.ts';
-import { isJudged, worstVerdict } from '../repeat.ts';
 import type { RunRecord, RunResults, SharedRunRecord } from '../results.ts';
+import { isJudged } from '../verdict/order.ts';
+import { sharedRunVerdict } from '../verdict/shared-run.ts';
 import { finishCell, retriable, type CellIdentity, type CellProgress, type ExecutionContext } from './executions.ts';
 import type { CellSpec } from './session/cell.ts';
 import type { CellResult } from './session/observations.ts';
@@ -189,31 +190,17 @@ export async function newGuestDir(results: Pick<RunResults, 'dir'>, label: strin
 }
 
 /**
- * The verdict of an execution that crashed, hung or failed in a shared sequence: that run's (or the fresh
- * guest's, should it be worse), never laundered into the fresh guest's pass. Both result.json files get
- * the pair as `sharedRun`.
+ * The record of an execution that crashed, hung or failed in a shared sequence, once it ran again first in a
+ * fresh guest (the verdict is sharedRunVerdict's); both result.json files get the pair as `sharedRun`.
  */
 export async function withSharedRun(rerun: RunRecord, shared: SharedRunRecord, runDir: string): Promise<RunRecord> {
-  const pair: SharedRunRecord = {
-    ...shared,
-    rerun: { verdict: rerun.verdict, reason: rerun.reason, ...(rerun.signature !== undefined ? { signature: rerun.signature } : {}), dir: rerun.dir },
-  };
-  const rerunWorse = isJudged(rerun.verdict) && worstVerdict([shared.verdict, rerun.verdict]) !== shared.verdict;
-  const fresh = rerun.verdict === 'pass' ? 'passed (the failure needs the scenarios before it)' : `${rerun.verdict}: ${rerun.reason}`;
-  const out: RunRecord = rerunWorse
-    ? { ...rerun, reason: `${rerun.reason} (in the shared guest after ${shared.before.join(', ')} it was ${shared.verdict}: ${shared.reason})`, sharedRun: pair }
-    : {
-      ...rerun, verdict: shared.verdict, dir: shared.dir, guest: shared.guest, sharedRun: pair,
-      reason: `${shared.reason} (in a shared guest after ${shared.before.join(', ') || 'nothing'}; run again first in a fresh guest it ${fresh})`,
-      ...(shared.signature !== undefined ? { signature: shared.signature } : {}),
-    };
-  if (!rerunWorse && shared.signature === undefined) delete out.signature;
+  const { record, pair } = sharedRunVerdict(rerun, shared);
   for (const d of [shared.dir, rerun.dir]) {
     const file = join(runDir, d, 'result.json');
     const json = await readFile(file, 'utf8').then((t) => JSON.parse(t) as Record<string, unknown>, () => undefined);
-    if (json !== undefined) await writeFile(file, JSON.stringify({ ...json, sharedRun: pair, cellVerdict: out.verdict }, null, 2) + '\n');
+    if (json !== undefined) await writeFile(file, JSON.stringify({ ...json, sharedRun: pair, cellVerdict: record.verdict }, null, 2) + '\n');
   }
-  return out;
+  return record;
 }
 
 /** A provisional run's files move to <dir>/shared-run/, out of the way of the run that counts. */

@@ -13,7 +13,7 @@ import { ioArgv } from '../../../vm/agent/io-argv.ts';
 import { progressAt } from '../progress.ts';
 import { differingRanges, Replayer, replayPosition, type BrokenReplay, type CrashPoint } from '../replay.ts';
 import { CrashConsistencyModel, MODE_PROMISES, type WorkloadOp, type WorkloadProgress } from '../../model/crash/consistency.ts';
-import { KernelFailure } from '../../run/session/cell.ts';
+import { KernelFailure } from '../../verdict/failures.ts';
 import { judgeRawAfterClose } from '../../run/session/audit-judge.ts';
 import type { CrashContext, Recording, StackContext } from './crash-record.ts';
 import { readAt, writeAt } from '../../run/session/disks.ts';

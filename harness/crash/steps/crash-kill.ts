@@ -13,7 +13,8 @@ import { chooseKillPoint, progressAtKill } from '../kill-point.ts';
 import { InfraError } from '../../errors.ts';
 import { promiseText } from '../../model/crash/consistency.ts';
 import type { KillStep } from '../../scenario/schema.ts';
-import { KernelFailure, type GuestSession } from '../../run/session/cell.ts';
+import { KernelFailure } from '../../verdict/failures.ts';
+import type { GuestSession } from '../../run/session/cell.ts';
 import { crashModel, reopenAndJudge } from './crash-check.ts';
 import { judgeWorkloadResult, stageWorkload, workloadArgv, workloadOps, type StackContext } from './crash-record.ts';
 

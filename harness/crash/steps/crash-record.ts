@@ -15,7 +15,7 @@ import type { WorkloadOp } from '../../model/crash/consistency.ts';
 import type { CrashOp, CrashStep } from '../../scenario/schema.ts';
 import type { ExecResult } from '../../../vm/agent/client.ts';
 import type { GuestSession } from '../../run/session/cell.ts';
-import { KernelFailure } from '../../run/session/cell.ts';
+import { KernelFailure } from '../../verdict/failures.ts';
 import type { CrashStack } from './crash-stack.ts';
 import { readAt, writeAt } from '../../run/session/disks.ts';
 import { pattern } from '../../model/pattern.ts';

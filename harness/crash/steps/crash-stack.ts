@@ -10,7 +10,8 @@ import type { IntegrityGeometry } from '../../model/integrity/geometry.ts';
 import type { IntegrityAuditParams } from '../../model/integrity/audit.ts';
 import type { IntegrityStack } from '../../stacks/integrity/integrity-schema.ts';
 import { InfraError } from '../../errors.ts';
-import { KernelFailure, type GuestSession } from '../../run/session/cell.ts';
+import { KernelFailure } from '../../verdict/failures.ts';
+import type { GuestSession } from '../../run/session/cell.ts';
 import { integrityCloseArgv, integrityOpenArgv } from '../../stacks/integrity/integrity-stack.ts';
 
 /** What the raw disk after close is audited as: the image file and how the model reads it. */

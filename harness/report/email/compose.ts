@@ -5,6 +5,7 @@
  * Every line is at most 80 columns.
  */
 import type { CellRecord, KernelRecord, Summary } from '../../results.ts';
+import { isFailure, severity } from '../../verdict/order.ts';
 import { cellFinding } from '../cell-finding.ts';
 import type { ReportInput } from '../input.ts';
 import { scenarioDescription } from '../scenario-text.ts';
@@ -13,15 +14,13 @@ import { fold, header, wrap, WIDTH } from './wrap.ts';
 
 /** Failing cells shown in full; the rest are listed by name. */
 const DETAILED = 4;
-const BAD = new Set(['crash', 'hang', 'fail']);
-const SEVERITY = ['crash', 'hang', 'fail'];
 
 /** The cells the mail is about: a gate's regressions, a baseline run's regressions, else every fail/crash/hang. */
 export function reportedCells(s: Summary): CellRecord[] {
   const judged = s.gate !== undefined ? s.cells.filter((c) => c.gate?.change === 'regression')
     : s.baseline !== undefined ? s.cells.filter((c) => c.baseline?.change === 'regression')
-      : s.cells.filter((c) => BAD.has(c.verdict));
-  return [...judged].sort((a, b) => SEVERITY.indexOf(a.verdict) - SEVERITY.indexOf(b.verdict) || a.id.localeCompare(b.id));
+      : s.cells.filter((c) => isFailure(c.verdict));
+  return [...judged].sort((a, b) => severity(b.verdict) - severity(a.verdict) || a.id.localeCompare(b.id));
 }
 
 function headline(s: Summary, cells: CellRecord[]): string {

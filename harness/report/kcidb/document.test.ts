@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadRun } from '../../baseline.ts';
+import { loadRun } from '../../load-run.ts';
 import type { Summary } from '../../results.ts';
 import { copyPassRun, writeFailingRun, writeGateRun } from '../fixtures/runs.ts';
 import { runToKcidb, type KcidbData } from './document.ts';

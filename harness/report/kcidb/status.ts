@@ -4,7 +4,7 @@
  * harness or host breaking mid-test, so ERROR (the tested code's status is unknown); `skip` is SKIP.
  */
 import type { KernelRecord } from '../../results.ts';
-import type { Verdict } from '../../run/session/observations.ts';
+import type { Verdict } from '../../verdict/types.ts';
 
 export type KcidbStatus = 'FAIL' | 'ERROR' | 'MISS' | 'PASS' | 'DONE' | 'SKIP';
 

@@ -7,7 +7,7 @@
  */
 import { auditIntegrityImage, type IntegrityAuditParams, type IntegrityAuditReport } from '../../model/integrity/audit.ts';
 import { ModelInputError } from '../../model/errors.ts';
-import type { Disagreement } from './observations.ts';
+import type { Disagreement } from '../../verdict/types.ts';
 
 export interface AuditJudgement {
   /** undefined when the model cannot read the image (`unreadable` says why) */

@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Guest, liveGuests } from '../../../vm/qemu/guest.ts';
 import { prepareGuestKernel, scenarioFile, type GuestKernel } from '../../test/guest-fixture.ts';
 import type { Scenario } from '../../scenario/load.ts';
-import { GuestSession, StepHang, type CellSpec } from './cell.ts';
+import { GuestSession, type CellSpec } from './cell.ts';
+import { StepHang } from '../../verdict/failures.ts';
 import { runCell } from '../run-cell.ts';
 
 let gk: GuestKernel;

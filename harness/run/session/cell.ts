@@ -5,16 +5,18 @@ import { diskImageBytes, type Accel, type DiskSpec } from '../../../vm/qemu/args
 import { Guest, type GuestExit } from '../../../vm/qemu/guest.ts';
 import type { GuestImage } from '../../../vm/image/initramfs.ts';
 import type { ResolvedKernel } from '../../../vm/kernel/types.ts';
-import { scanConsole, userFaults } from '../../console.ts';
 import { InfraError, tail } from '../../errors.ts';
 import type { Scenario } from '../../scenario/load.ts';
-import type { CellResult, Disagreement, Observation, ObservationHeader, StepRecord } from './observations.ts';
+import type { CellResult, Observation, ObservationHeader, StepRecord } from './observations.ts';
 import { RecordingImages, type HostImages } from './host-images.ts';
 import type { CommandExpectation, Expectation, HostOp } from '../../repro/types.ts';
 import { copyImage, createImage, planTransfers, type TransferPlan } from './disks.ts';
 import type { corruptionTarget } from '../../model/integrity/corrupt.ts';
 import { checkFreeSpace, scenarioSpace } from './free-space.ts';
 import { wantsRepro, writeRepro } from '../../repro/write.ts';
+import { judgeExecution } from '../../verdict/execution.ts';
+import { KernelFailure, StepHang, type StepsOutcome } from '../../verdict/failures.ts';
+import type { Disagreement } from '../../verdict/types.ts';
 
 export interface CellSpec {
   /** "<kernel label>/<scenario id>" */
@@ -64,21 +66,6 @@ export interface CellHooks {
 
 /** The console of the fresh guest a kill step boots after SIGKILLing the first (crash-kill.ts). */
 export const SECOND_CONSOLE = 'console-after-kill.log';
-
-/** The kernel did something the scenario cannot go on from (a tool failed): the cell is `fail`. */
-export class KernelFailure extends Error {
-  override name = 'KernelFailure';
-}
-
-/** A requirement the kernel does not meet: the cell is `skip`. */
-export class SkipCell extends Error {
-  override name = 'SkipCell';
-}
-
-/** The agent did not answer a step in time: the cell is `hang`. */
-export class StepHang extends Error {
-  override name = 'StepHang';
-}
 
 /**
  * What a cell's steps may ask of the guest. It records every command so the report can show them, and
@@ -354,87 +341,25 @@ export async function createCellDisks(spec: Pick<CellSpec, 'dir' | 'scenario' | 
   return { plan, disks };
 }
 
-export type Outcome = {
-  verdict: CellResult['verdict'];
-  reason: string;
-  /** QEMU ended while the harness talked to the guest: how it ended decides the verdict (exitOutcome) */
-  guestGone?: boolean;
-  signature?: string;
-} | undefined;
-
 /**
  * A step that got no answer in time is the kernel's hang only when the VM was running: a QEMU that is
  * stopped (SIGSTOP) or that paused the VM on a host I/O error (ENOSPC under the image) is the host's
  * fault, `error`, named. Asked before the guest is killed, while QEMU can still say.
  */
-export async function hostSideOutcome(guest: Guest, outcome: Outcome): Promise<Outcome> {
+export async function hostSideOutcome(guest: Guest, outcome: StepsOutcome): Promise<StepsOutcome> {
   if (outcome?.verdict !== 'hang' && !(outcome?.verdict === 'error' && /did not answer|no answer/.test(outcome.reason))) return outcome;
   const fault = await guest.hostFault().catch(() => undefined);
   return fault === undefined ? outcome : { verdict: 'error', reason: `${fault} (${outcome.reason})` };
 }
 
-/** The signature of a reset nobody asked for that left no oops on the console (a triple fault, say). */
-export const SILENT_RESET = 'guest reset (no oops on console)';
-
-/**
- * What QEMU's end says when it ended on its own while the scenario ran: the guest reset or shut down
- * (with -no-reboot that ends QEMU) is the kernel's doing, `crash`; a signal the harness did not send, or
- * QEMU giving up by itself, is the host's, `error`. A crash on the console wins over this (judgeCell).
- */
-export function exitOutcome(outcome: Outcome, exit: GuestExit): Outcome {
-  if (!outcome?.guestGone) return outcome;
-  if (exit.endedBy === 'guest') {
-    return {
-      verdict: 'crash', signature: SILENT_RESET,
-      reason: `the guest reset during the scenario (QEMU exited under -no-reboot${exit.shutdownReason ? `, QMP SHUTDOWN reason ${exit.shutdownReason}` : ''}) with no oops or panic on the console`,
-    };
-  }
-  if (exit.endedBy === 'signal') return { verdict: 'error', reason: `QEMU was ended by ${exit.signal ?? 'a signal'} that the harness did not send (${outcome.reason})` };
-  return { verdict: 'error', reason: `QEMU exited by itself (exit ${exit.exitCode ?? exit.signal}) while the harness was talking to the guest` };
-}
-
-/**
- * The verdict from how the steps ended (`outcome`, undefined when they all ran) and the cell's console:
- * a crash in the console wins over everything, then disagreements with the model, then the steps' end.
- */
+/** The verdict of a session's execution (judgeExecution over what the session recorded). */
 export function judgeCell(
-  spec: Pick<CellSpec, 'scenario'>, session: GuestSession, outcome: Outcome, consoleText: string, qemuStderr: string, exit?: GuestExit,
-): { verdict: CellResult['verdict']; reason: string; signature?: string } {
-  const finding = scanConsole(consoleText);
-  // a panic the guest image caused (no init) also ends QEMU through a reset: the console says which it was
-  if (exit !== undefined && finding?.kind !== 'infra') outcome = exitOutcome(outcome, exit);
-  let signature: string | undefined;
-  if (finding?.kind === 'crash') {
-    outcome = { verdict: 'crash', reason: finding.line };
-    signature = finding.signature;
-  } else if (outcome?.signature !== undefined) {
-    signature = outcome.signature;
-  } else if ((outcome === undefined || outcome.verdict === 'skip') && session.disagreements.length > 0) {
-    // a scenario that became untestable part way keeps what the kernel got wrong before: fail, not skip
-    const d = session.disagreements[0]!;
-    const rest = outcome?.verdict === 'skip' ? ` (then the rest was skipped: ${outcome.reason})` : '';
-    outcome = { verdict: 'fail', reason: `${session.disagreements.length} disagreement(s) with the model; first: step ${d.step} ${d.kind}${d.block !== undefined ? ` block ${d.block}` : ''}: expected ${d.expected}, found ${d.found}${rest}` };
-    signature = `${spec.scenario.id}: ${d.kind}`;
-  } else if (outcome?.verdict === 'error' && finding?.kind === 'infra') {
-    outcome = { verdict: 'error', reason: `${outcome.reason} (console: ${finding.line})` };
-  } else if (outcome?.verdict === 'error' && qemuStderr.trim() !== '') {
-    outcome = { verdict: 'error', reason: `${outcome.reason}; qemu: ${tail(qemuStderr, 3)}` };
-  }
-  // An error judges nothing, but what the model already found stays in the record (and keeps --retries off it).
-  if (outcome?.verdict === 'error' && session.disagreements.length > 0) {
-    const d = session.disagreements[0]!;
-    outcome = { verdict: 'error', reason: `${outcome.reason}; before it, ${session.disagreements.length} disagreement(s) with the model (disagreements.json); first: step ${d.step} ${d.kind}${d.block !== undefined ? ` block ${d.block}` : ''}: expected ${d.expected}, found ${d.found}` };
-  }
-  if (outcome?.verdict === 'fail') signature ??= `${spec.scenario.id}: ${outcome.reason.split(':')[0]}`;
-  // a guest tool that faulted: its step failed, and the kernel's report of the fault is the evidence
-  const faults = userFaults(consoleText);
-  if (outcome !== undefined && outcome.verdict !== 'crash' && faults.length > 0) {
-    outcome = { ...outcome, reason: `${outcome.reason} (console: a guest program faulted: ${faults[0]})` };
-  }
-  return {
-    verdict: outcome?.verdict ?? 'pass', reason: outcome?.reason ?? `${session.steps.length} steps agree with the model`,
-    ...(signature !== undefined ? { signature } : {}),
-  };
+  spec: Pick<CellSpec, 'scenario'>, session: GuestSession, outcome: StepsOutcome, consoleText: string, qemuStderr: string, exit?: GuestExit,
+): ReturnType<typeof judgeExecution> {
+  return judgeExecution({
+    scenarioId: spec.scenario.id, disagreements: session.disagreements, outcome, steps: session.steps.length, consoleText, qemuStderr,
+    ...(exit !== undefined ? { exit } : {}),
+  });
 }
 
 /** result.json, disagreements.json, repro/ of a failing cell; the disks of a passing cell go unless --keep-disks. */
@@ -456,15 +381,6 @@ export async function bootGuest(guest: Pick<Guest, 'waitReady'>, timeoutMs: numb
     if (e instanceof AgentTimeoutError) throw new StepHang(`guest did not reach its agent within ${timeoutMs / 1000}s of boot`, { cause: e });
     throw e;
   }
-}
-
-export function classifyError(e: unknown): NonNullable<Outcome> {
-  if (e instanceof StepHang) return { verdict: 'hang', reason: e.message };
-  if (e instanceof SkipCell) return { verdict: 'skip', reason: e.message };
-  if (e instanceof KernelFailure) return { verdict: 'fail', reason: e.message };
-  if (e instanceof AgentClosedError) return { verdict: 'error', reason: 'QEMU exited while the harness was talking to the guest', guestGone: true };
-  if (e instanceof AgentTimeoutError) return { verdict: 'error', reason: `the guest agent did not answer: ${e.message}` };
-  return { verdict: 'error', reason: (e as Error).message ?? String(e) };
 }
 
 /**

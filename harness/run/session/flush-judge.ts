@@ -5,7 +5,7 @@
  * what this returns; the observations keep both reads, so a rejudge replays them.
  */
 import type { FlushDuty, LowerRole } from '../../model/integrity/flush-reach.ts';
-import type { Disagreement } from './observations.ts';
+import type { Disagreement } from '../../verdict/types.ts';
 
 /** A lower disk the flush may reach: its role in the stack and its name under /sys/block. */
 export interface LowerDisk {

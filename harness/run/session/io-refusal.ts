@@ -9,7 +9,7 @@ import { parseIoReport, type ExecResult } from '../../../vm/agent/client.ts';
 import { ioArgv } from '../../../vm/agent/io-argv.ts';
 import { InfraError } from '../../errors.ts';
 import type { GuestSession } from './cell.ts';
-import { KernelFailure } from './cell.ts';
+import { KernelFailure } from '../../verdict/failures.ts';
 
 /** errnos an open of a device-mapper device gets from the kernel's I/O path, never from a wrong argument */
 const KERNEL_OPEN_ERRNOS = new Set([5 /* EIO */, 6 /* ENXIO */, 61 /* ENODATA */, 84 /* EILSEQ */]);

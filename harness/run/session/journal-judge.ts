@@ -7,7 +7,7 @@
  */
 import type { IntegrityGeometry } from '../../model/integrity/geometry.ts';
 import { clearsJournalAtSuspend, usedJournalSectors } from '../../model/integrity/journal.ts';
-import type { Disagreement } from './observations.ts';
+import type { Disagreement } from '../../verdict/types.ts';
 
 export type ClosedJournalGeometry = Pick<IntegrityGeometry,
   'startSector' | 'journalSectionSectors' | 'journalSectionEntries' | 'journalEntrySize' | 'providedDataSectors' | 'sectorsPerBlock'>;

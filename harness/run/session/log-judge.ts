@@ -6,7 +6,7 @@
  */
 import { CHECKSUM_FAILED, checksumLineBlockSector, checksumLineBounds } from '../../model/integrity/log.ts';
 import { aeadErrorSectors, splitByStep } from './kernel-log.ts';
-import type { Disagreement } from './observations.ts';
+import type { Disagreement } from '../../verdict/types.ts';
 
 type Range = { min: number; max: number };
 

@@ -1,19 +1,6 @@
-/** What the harness saw, and where it disagrees with the model. Shared by the runner and reporters. */
+/** What the harness saw: the steps it recorded and its observations. Shared by the runner, the replay and reporters. */
 import type { CommandExpectation, HostOp } from '../../repro/types.ts';
-
-export type Verdict = 'pass' | 'fail' | 'crash' | 'hang' | 'error' | 'skip';
-
-export interface Disagreement {
-  step: number;
-  /** silent-acceptance | false-alarm | data-mismatch | wrong-errno | wrong-failing-blocks | mismatch-counter | log | flush-reach (a lower disk a flush had to reach counted none) */
-  kind: string;
-  /** Block index on the top device, when the disagreement is about one block. */
-  block?: number;
-  /** Logical 512-byte sector where that block starts. */
-  sector?: number;
-  expected: string;
-  found: string;
-}
+import type { Disagreement, Outcome } from '../../verdict/types.ts';
 
 export interface StepRecord {
   index: number;
@@ -39,16 +26,6 @@ export interface StepRecord {
   hostOps?: HostOp[];
   /** the model's answer for the commands of this step that it judges */
   expect?: CommandExpectation[];
-}
-
-/** How one execution of a cell ended: shared by the in-memory result, each run record and the summary's cell. */
-export interface Outcome {
-  verdict: Verdict;
-  reason: string;
-  durationMs: number;
-  bootMs?: number;
-  /** Normalised failure signature (crash: oops type + function; fail: scenario + first disagreement kind). */
-  signature?: string;
 }
 
 export interface CellResult extends Outcome {

@@ -8,7 +8,8 @@ import type { IoEvent, IoReport } from '../../../vm/agent/client.ts';
 import { EILSEQ, type IntegrityDeviceModel } from '../../model/integrity/device.ts';
 import { checksumLineSector } from '../../model/integrity/log.ts';
 import { blockDifference } from './host-images.ts';
-import type { Disagreement, ObservedBlock } from './observations.ts';
+import type { Disagreement } from '../../verdict/types.ts';
+import type { ObservedBlock } from './observations.ts';
 
 /** Checksum-failure events a read makes dm-integrity count (mismatch counter, log lines): a range, as a bio may split. */
 export interface ChecksumEvents {

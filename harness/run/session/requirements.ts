@@ -2,7 +2,7 @@ import { effectiveRequirements, kernelVersionOf, parseDmTargets, parseProcCrypto
 import type { Scenario } from '../../scenario/load.ts';
 import type { GuestSession } from './cell.ts';
 import { ioArgv } from '../../../vm/agent/io-argv.ts';
-import { KernelFailure, SkipCell } from './cell.ts';
+import { KernelFailure, SkipCell } from '../../verdict/failures.ts';
 import { tail } from '../../errors.ts';
 import { checkGuestModules, unavailableAlgorithm } from './guest-untested.ts';
 

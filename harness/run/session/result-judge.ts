@@ -4,7 +4,7 @@
  * request, runs it, and records what this returns.
  */
 import type { IoReport, IoResult } from '../../../vm/agent/client.ts';
-import type { Disagreement } from './observations.ts';
+import type { Disagreement } from '../../verdict/types.ts';
 
 /** The errno the model says a request ends with (0: it succeeds), and why where the errno alone does not say. */
 export interface ResultExpectation {

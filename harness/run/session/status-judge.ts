@@ -4,7 +4,7 @@
  * since the last activation (or 0 where the model says nothing is verified), and dm-crypt's length. Pure:
  * the step reads the line and records what this returns.
  */
-import type { Disagreement } from './observations.ts';
+import type { Disagreement } from '../../verdict/types.ts';
 
 export interface IntegrityStatus {
   /** absent where the target has no counter (1.0.0) */

@@ -6,7 +6,7 @@
  */
 import { parseIntegritySuperblock, SB_FLAG, type IntegritySuperblock, type IntegritySuperblockFields } from '../../model/integrity/superblock.ts';
 import { ModelInputError } from '../../model/errors.ts';
-import type { Disagreement } from './observations.ts';
+import type { Disagreement } from '../../verdict/types.ts';
 
 /** The superblock fields a format plan predicts. */
 export const FORMAT_FIELDS = ['tagSize', 'log2SectorsPerBlock', 'log2InterleaveSectors', 'journalSections', 'providedDataSectors'] as const;

@@ -7,7 +7,7 @@
  * integrity table is named as found.
  */
 import { parseIntegrityTable } from '../../model/integrity/activation.ts';
-import type { Disagreement } from './observations.ts';
+import type { Disagreement } from '../../verdict/types.ts';
 import { parseIntegrityStatus } from './status-judge.ts';
 
 /** What a ctr model says of a raw table: it loads, or the kernel refuses it with `error` (checked `at`). */

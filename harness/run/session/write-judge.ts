@@ -6,7 +6,7 @@
  * judged the same way.
  */
 import type { IoEvent, IoReport } from '../../../vm/agent/client.ts';
-import type { Disagreement } from './observations.ts';
+import type { Disagreement } from '../../verdict/types.ts';
 
 /** What the model says a write request must do (model expectWrite; dm-crypt's AEAD cells accept every write). */
 export type WriteExpectation = { ok: true } | { ok: false; errno: number };

@@ -11,12 +11,14 @@ import type { ExecResult } from '../../../vm/agent/client.ts';
 import type { Guest, GuestExit } from '../../../vm/qemu/guest.ts';
 import { InfraError } from '../../errors.ts';
 import type { Scenario } from '../../scenario/load.ts';
-import { GuestSession, hostSideOutcome, judgeCell, KernelFailure, SILENT_RESET, type Outcome } from '../session/cell.ts';
+import { GuestSession, hostSideOutcome, judgeCell } from '../session/cell.ts';
+import { SILENT_RESET } from '../../verdict/execution.ts';
+import { KernelFailure, type StepsOutcome } from '../../verdict/failures.ts';
 import { checkFreeSpace } from '../session/free-space.ts';
 import { ioToolFailure } from '../session/io-refusal.ts';
 
 const spec = { scenario: { id: 'integrity/001' } as Scenario };
-const gone: Outcome = { verdict: 'error', reason: 'QEMU exited while the harness was talking to the guest', guestGone: true };
+const gone: StepsOutcome = { verdict: 'error', reason: 'QEMU exited while the harness was talking to the guest', guestGone: true };
 const exit = (over: Partial<GuestExit>): GuestExit => ({ exitCode: 0, signal: null, stderr: '', endedBy: 'guest', ...over });
 
 function session(answers: ExecResult[] = []): GuestSession {
@@ -50,7 +52,7 @@ describe('judgeCell with how QEMU ended', () => {
 });
 
 describe('hostSideOutcome', () => {
-  const hang: Outcome = { verdict: 'hang', reason: "'ih-io read' did not answer within 20s" };
+  const hang: StepsOutcome = { verdict: 'hang', reason: "'ih-io read' did not answer within 20s" };
   it('names the host when QEMU is stopped or paused, instead of a hang', async () => {
     const paused = { hostFault: async () => 'QEMU paused the guest on a host I/O error on /r/out.img (nospace)' } as unknown as Guest;
     expect(await hostSideOutcome(paused, hang)).toEqual({ verdict: 'error', reason: `QEMU paused the guest on a host I/O error on /r/out.img (nospace) (${hang!.reason})` });

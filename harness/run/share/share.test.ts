@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Verdict } from '../session/observations.ts';
+import type { Verdict } from '../../verdict/types.ts';
 import { runShared, takeBatch, type ShareOptions, type SharedVm, type SlotRun } from './share.ts';
 
 interface Item {

@@ -22,7 +22,7 @@
  *   in its record, and the guest's state check says nothing was left behind.
  */
 import type { Scenario } from '../../scenario/load.ts';
-import type { Verdict } from '../session/observations.ts';
+import type { Verdict } from '../../verdict/types.ts';
 
 /** Verdicts that need no fresh-guest rerun when they come later in a guest. */
 const SHAREABLE: ReadonlySet<Verdict> = new Set(['pass', 'skip']);

@@ -12,8 +12,10 @@ import { AgentTimeoutError, type ExecResult } from '../../../vm/agent/client.ts'
 import { Guest, type GuestExit } from '../../../vm/qemu/guest.ts';
 import { scanConsole } from '../../console.ts';
 import { tail } from '../../errors.ts';
+import { SILENT_RESET } from '../../verdict/execution.ts';
+import { classifyError, type StepsOutcome } from '../../verdict/failures.ts';
 import {
-  classifyError, createCellDisks, GuestSession, qemuDisk, hostSideOutcome, judgeCell, SILENT_RESET, writeCellFiles, type CellDisk, type CellSpec, type Outcome,
+  createCellDisks, GuestSession, qemuDisk, hostSideOutcome, judgeCell, writeCellFiles, type CellDisk, type CellSpec,
 } from '../session/cell.ts';
 import { runScenario } from '../run-cell.ts';
 import { GuestWorker, STOP_TIMEOUT_MS } from '../worker/guest-worker.ts';
@@ -165,7 +167,7 @@ export class SharedGuest implements SharedGuestHandle<CellSpec, SharedSlotRun> {
     const entry: SlotLog = { id: spec.id, scenario: spec.scenario.id, position, verdict: 'error', durationMs: 0 };
     this.log.push(entry);
     const result: CellResult = { verdict: 'pass', reason: '', durationMs: 0, steps: [], disagreements: [] };
-    let outcome: Outcome;
+    let outcome: StepsOutcome;
     let session = new GuestSession(guest, spec.scenario.stepTimeout * 1000, stepLog);
     const begin = `ih: scenario ${position} ${spec.scenario.id} begin`;
     const end = `ih: scenario ${position} ${spec.scenario.id} end`;
@@ -282,7 +284,7 @@ export class SharedGuest implements SharedGuestHandle<CellSpec, SharedSlotRun> {
    * there was found after it ended. When the next scenario never began because the guest reset or stopped
    * answering (and the host has no part in it), that too happened after `prev` ended.
    */
-  private judgeGap(prev: Finished, gap: string, lost?: { outcome: Outcome; exit: GuestExit | undefined; host: string | undefined }): void {
+  private judgeGap(prev: Finished, gap: string, lost?: { outcome: StepsOutcome; exit: GuestExit | undefined; host: string | undefined }): void {
     const finding = scanConsole(gap);
     if (finding?.kind === 'crash') {
       prev.after = { verdict: 'crash', signature: finding.signature, text: gap, reason: `${finding.line} (on the console after ${prev.spec.scenario.id} ended, before the next scenario began)` };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AgentTimeoutError } from '../../../vm/agent/client.ts';
-import { StepHang } from '../session/cell.ts';
+import { StepHang } from '../../verdict/failures.ts';
 import { GuestWorker, IllegalWorkerTransition, type WorkerVm } from './guest-worker.ts';
 
 /** A QEMU stand-in that records what the worker asked of it. */

@@ -15,7 +15,8 @@ import { readKernelSuperblock } from '../../run/session/superblock-judge.ts';
 import type { CryptAeadStack } from './crypt-schema.ts';
 import { AeadCell } from './aead-cell.ts';
 import { unavailableAlgorithm } from '../../run/session/guest-untested.ts';
-import { KernelFailure, SkipCell, type CellSpec, type GuestSession } from '../../run/session/cell.ts';
+import { KernelFailure, SkipCell } from '../../verdict/failures.ts';
+import type { CellSpec, GuestSession } from '../../run/session/cell.ts';
 import {
   classifyCryptCreateFailure, CRYPT_NAME, cryptoDriver, cryptTable, dmCreateArgv, dmRemoveArgv,
   FORMAT_NAME, INTEGRITY_NAME, integrityTable, targetError,

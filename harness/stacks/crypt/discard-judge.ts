@@ -5,7 +5,7 @@
  * refused, and records what this returns.
  */
 import { tail } from '../../errors.ts';
-import type { Disagreement } from '../../run/session/observations.ts';
+import type { Disagreement } from '../../verdict/types.ts';
 import { targetError } from './crypt-stack.ts';
 
 /** What a refusal check hands on: the disagreements, and the refusal the kernel or tool gave (for the cell's note). */

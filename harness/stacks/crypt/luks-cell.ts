@@ -23,7 +23,8 @@ import {
 import type { Luks2Stack } from './luks-schema.ts';
 import { AeadCell } from './aead-cell.ts';
 import { unavailableAlgorithm } from '../../run/session/guest-untested.ts';
-import { KernelFailure, SkipCell, type CellSpec, type GuestSession } from '../../run/session/cell.ts';
+import { KernelFailure, SkipCell } from '../../verdict/failures.ts';
+import type { CellSpec, GuestSession } from '../../run/session/cell.ts';
 import type { TransferPlan } from '../../run/session/disks.ts';
 import {
   LUKS_INTEGRITY_NAME, LUKS_NAME, luksCloseArgv, luksFormatArgv, luksOpenArgv, judgeLuksSegment, judgeLuksTables, parseDmTable, PASSPHRASE_FILE, VOLUME_KEY_FILE,

@@ -7,7 +7,7 @@
 import type { CryptAeadCipher } from '../../model/crypt/cipher.ts';
 import { LUKS2_DEFAULT_DATA_OFFSET, luks2HeaderIntegrity, luks2KeySizeBits, type Luks2DataSegment } from '../../model/luks2/segment.ts';
 import type { Luks2Stack } from './luks-schema.ts';
-import type { Disagreement } from '../../run/session/observations.ts';
+import type { Disagreement } from '../../verdict/types.ts';
 
 export const LUKS_NAME = 'ih-luks';
 /** cryptsetup names the dm-integrity device under an integrity LUKS2 device <name>_dif */

@@ -4,7 +4,8 @@
  */
 import { clearsJournalAtSuspend, journalEntryAreas } from '../../model/integrity/journal.ts';
 import type { IntegrityGeometry } from '../../model/integrity/geometry.ts';
-import { KernelFailure, type GuestSession } from '../../run/session/cell.ts';
+import { KernelFailure } from '../../verdict/failures.ts';
+import type { GuestSession } from '../../run/session/cell.ts';
 import { judgeClosedJournal } from '../../run/session/journal-judge.ts';
 
 /**

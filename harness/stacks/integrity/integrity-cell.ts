@@ -17,7 +17,7 @@ import type { IntegrityOpenMode, IntegrityStack, OpenedIntegrityStack } from './
 import { runTablesStep } from './integrity-tables.ts';
 import { runProfilesStep } from '../../run/session/profiles-step.ts';
 import type { CellSpec, GuestSession } from '../../run/session/cell.ts';
-import { KernelFailure, SkipCell } from '../../run/session/cell.ts';
+import { KernelFailure, SkipCell } from '../../verdict/failures.ts';
 import type { TransferPlan } from '../../run/session/disks.ts';
 import { auditStack, checkKernelLog } from './integrity-checks.ts';
 import { applyFault, dataSectorRanges, type FlippedByte } from './integrity-faults.ts';

@@ -9,7 +9,7 @@ import type { ExpectedRead, IntegrityDeviceModel } from '../../model/integrity/d
 import { InfraError } from '../../errors.ts';
 import type { IoRange } from '../../scenario/schema.ts';
 import type { GuestSession } from '../../run/session/cell.ts';
-import { KernelFailure } from '../../run/session/cell.ts';
+import { KernelFailure } from '../../verdict/failures.ts';
 import { ioSize } from '../../run/session/disks.ts';
 import { expectedBlockData, judgeRead, judgeUnalignedRead } from '../../run/session/read-judge.ts';
 import { judgeDiscard, judgeFlush } from '../../run/session/result-judge.ts';

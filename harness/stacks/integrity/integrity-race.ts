@@ -15,7 +15,7 @@ import type { RaceDmCommand, RaceIo } from '../../model/integrity/race.ts';
 import { tunedTable } from '../../run/session/tuned-table.ts';
 import { sectorHash } from '../../model/integrity/race-payload.ts';
 import type { RaceChurnSpec, RaceStep } from '../../scenario/schema.ts';
-import { KernelFailure } from '../../run/session/cell.ts';
+import { KernelFailure } from '../../verdict/failures.ts';
 import type { GuestSession } from '../../run/session/cell.ts';
 import { ioToolFailure } from '../../run/session/io-refusal.ts';
 import type { IntegrityDeviceModel } from '../../model/integrity/device.ts';

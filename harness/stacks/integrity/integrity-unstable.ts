@@ -12,7 +12,7 @@ import { InfraError, UsageError } from '../../errors.ts';
 import { checksumLineSector } from '../../model/integrity/log.ts';
 import { judgeUnstable, unstableMayFail, type UnstableStack } from '../../model/integrity/unstable.ts';
 import type { UnstableStep } from '../../scenario/schema.ts';
-import { KernelFailure } from '../../run/session/cell.ts';
+import { KernelFailure } from '../../verdict/failures.ts';
 import type { GuestSession } from '../../run/session/cell.ts';
 import { ioToolFailure } from '../../run/session/io-refusal.ts';
 import type { IntegrityDeviceModel } from '../../model/integrity/device.ts';

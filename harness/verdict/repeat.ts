@@ -1,17 +1,6 @@
-import type { RunRecord } from './results.ts';
-import type { Verdict } from './run/session/observations.ts';
-
-/** Least to most severe: a cell's verdict over several executions is the most severe one seen. */
-const SEVERITY: Verdict[] = ['skip', 'pass', 'error', 'fail', 'hang', 'crash'];
-
-export function worstVerdict(verdicts: Verdict[]): Verdict {
-  return verdicts.reduce<Verdict>((w, v) => (SEVERITY.indexOf(v) > SEVERITY.indexOf(w) ? v : w), 'skip');
-}
-
-/** Verdicts that judge the kernel (error and skip judge nothing). */
-export function isJudged(v: Verdict): boolean {
-  return v !== 'error' && v !== 'skip';
-}
+import type { RunRecord } from '../results.ts';
+import { isJudged, worstVerdict } from './order.ts';
+import type { Verdict } from './types.ts';
 
 export interface Combined {
   verdict: Verdict;
@@ -22,7 +11,7 @@ export interface Combined {
 }
 
 /** The last attempt of each repetition: a retry replaces the infrastructure error before it. */
-export function finalAttempts(runs: RunRecord[]): RunRecord[] {
+export function finalAttempts(runs: readonly RunRecord[]): RunRecord[] {
   const last = new Map<number, RunRecord>();
   for (const r of runs) {
     const prev = last.get(r.repeat);
@@ -35,7 +24,7 @@ export function finalAttempts(runs: RunRecord[]): RunRecord[] {
  * Folds a cell's executions into one verdict. Flaky means the repetitions judged the kernel differently
  * (pass and fail, fail and crash, ...); an infrastructure error beside passes is not flakiness of the kernel.
  */
-export function combineRuns(runs: RunRecord[]): Combined {
+export function combineRuns(runs: readonly RunRecord[]): Combined {
   if (runs.length === 0) throw new Error('combineRuns: no executions');
   const finals = finalAttempts(runs);
   const verdict = worstVerdict(finals.map((r) => r.verdict));

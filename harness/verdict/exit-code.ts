@@ -1,11 +1,12 @@
-import type { BaselineChange, GateRecord, Summary } from './results.ts';
-import type { Verdict } from './run/session/observations.ts';
-import { untestedKernels } from './untested.ts';
+import type { BaselineChange, GateRecord, Summary } from '../results.ts';
+import { untestedKernels } from '../untested.ts';
+import { isFailure } from './order.ts';
+import type { Verdict } from './types.ts';
 
 /**
  * The run's exit code, read by `git bisect run` and CI (0 good, 125 skip, 1-127 bad; above 127 aborts):
  * 1 if any cell failed, crashed or hung; else 125 if any cell errored or every cell was skipped (the kernel
- * could not be fully judged); else 0. Usage and configuration errors exit 255 before any cell runs.
+ * could not be fully judged); else 0. Usage and configuration errors exit 255 (EXIT_ABORT) before any cell runs.
  *
  * On top of that, for a whole run (exitCodeForSummary), "not tested" is never 0: a run with an untested
  * kernel (untested.ts: could not be had, patch did not apply, did not build, its guest could not load the
@@ -14,14 +15,19 @@ import { untestedKernels } from './untested.ts';
  * the kernel legitimately lacks what its scenario requires (a dm target or a cipher the kernel's
  * configuration does not have: no module and nothing built in provides it) judges nothing and changes
  * nothing by itself; a cipher whose module the image ships but that the guest could not load is the kernel
- * untested (run/crypto-availability.ts), not a skip.
+ * untested (harness/run/session/guest-untested.ts), not a skip.
  */
-export const EXIT_USAGE = 255;
+export const EXIT_GOOD = 0;
+export const EXIT_BAD = 1;
+/** Not judged: git bisect run skips the commit. */
+export const EXIT_SKIP = 125;
+/** A usage or configuration error, or a bisection stopped: git bisect run aborts. */
+export const EXIT_ABORT = 255;
 
 export function exitCodeFor(verdicts: Verdict[]): number {
-  if (verdicts.some((v) => v === 'fail' || v === 'crash' || v === 'hang')) return 1;
-  if (verdicts.length === 0 || verdicts.some((v) => v === 'error') || verdicts.every((v) => v === 'skip')) return 125;
-  return 0;
+  if (verdicts.some(isFailure)) return EXIT_BAD;
+  if (verdicts.length === 0 || verdicts.some((v) => v === 'error') || verdicts.every((v) => v === 'skip')) return EXIT_SKIP;
+  return EXIT_GOOD;
 }
 
 /**
@@ -30,9 +36,9 @@ export function exitCodeFor(verdicts: Verdict[]): number {
  * compared at all; else 0, whatever else fails (it failed in the baseline too, or is new).
  */
 export function exitCodeWithBaseline(changes: BaselineChange[]): number {
-  if (changes.includes('regression')) return 1;
-  if (changes.includes('unjudged') || changes.every((c) => c === 'new')) return 125;
-  return 0;
+  if (changes.includes('regression')) return EXIT_BAD;
+  if (changes.includes('unjudged') || changes.every((c) => c === 'new')) return EXIT_SKIP;
+  return EXIT_GOOD;
 }
 
 /**
@@ -42,9 +48,9 @@ export function exitCodeWithBaseline(changes: BaselineChange[]): number {
  * judged on both sides (a kernel did not build, everything skipped); else 0, however many cells fail on both.
  */
 export function exitCodeForGate(g: Pick<GateRecord, 'regressions' | 'unjudged' | 'compared'>): number {
-  if (g.regressions > 0) return 1;
-  if (g.unjudged > 0 || g.compared === 0) return 125;
-  return 0;
+  if (g.regressions > 0) return EXIT_BAD;
+  if (g.unjudged > 0 || g.compared === 0) return EXIT_SKIP;
+  return EXIT_GOOD;
 }
 
 /**
@@ -53,15 +59,15 @@ export function exitCodeForGate(g: Pick<GateRecord, 'regressions' | 'unjudged' |
  */
 export function exitCodeForSummary(s: Pick<Summary, 'cells' | 'baseline' | 'plan' | 'gate'> & Partial<Pick<Summary, 'kernels' | 'incomplete'>>): number {
   const judged = judgedExitCode(s);
-  if (judged === 1) return 1;
-  if (untestedKernels({ kernels: s.kernels ?? [], cells: s.cells }).length > 0 || (s.incomplete?.length ?? 0) > 0) return 125;
+  if (judged === EXIT_BAD) return EXIT_BAD;
+  if (untestedKernels({ kernels: s.kernels ?? [], cells: s.cells }).length > 0 || (s.incomplete?.length ?? 0) > 0) return EXIT_SKIP;
   return judged;
 }
 
 function judgedExitCode(s: Pick<Summary, 'cells' | 'baseline' | 'plan' | 'gate'>): number {
   if (s.gate !== undefined) return exitCodeForGate(s.gate);
   // A shard can be dealt no cells at all (more shards than cells): nothing was asked of it.
-  if (s.cells.length === 0 && s.plan?.shard !== undefined && s.plan.cells === 0) return 0;
+  if (s.cells.length === 0 && s.plan?.shard !== undefined && s.plan.cells === 0) return EXIT_GOOD;
   if (s.baseline !== undefined) return exitCodeWithBaseline(s.cells.map((c) => c.baseline?.change ?? 'new'));
   return exitCodeFor(s.cells.map((c) => c.verdict));
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { exitCodeForGate } from '../exit-code.ts';
-import type { Verdict } from '../run/session/observations.ts';
-import { compatChange, gateChange } from './compare.ts';
+import { exitCodeForGate } from './exit-code.ts';
+import { compatChange, gateChange } from './gate.ts';
+import type { Verdict } from './types.ts';
 
 const V: Verdict[] = ['pass', 'fail', 'crash', 'hang', 'error', 'skip'];
 

@@ -1,17 +1,13 @@
-import type { Verdict } from '../run/session/observations.ts';
-
 /**
- * `git bisect run` reads the script's exit code: 0 good, 1-127 except 125 bad, 125 skip (cannot test this
- * commit), anything above 127 aborts the bisection. We use 0, 1, 125 and 255 (abort: a usage error).
+ * One bisect step's verdict for `git bisect run`, which reads the script's exit code: 0 good, 1-127 except 125
+ * bad, 125 skip (cannot test this commit), anything above 127 aborts the bisection. The codes are the
+ * matrix's (exit-code.ts): 0, 1, 125 and 255 (abort: a usage error).
  */
-export const BISECT_GOOD = 0;
-export const BISECT_BAD = 1;
-export const BISECT_SKIP = 125;
-export const BISECT_ABORT = 255;
+import { EXIT_ABORT, EXIT_BAD, EXIT_GOOD, EXIT_SKIP } from './exit-code.ts';
+import { isFailure } from './order.ts';
+import type { Verdict } from './types.ts';
 
-const FAILED: ReadonlySet<Verdict> = new Set(['fail', 'crash', 'hang']);
-
-export type BisectExit = typeof BISECT_GOOD | typeof BISECT_BAD | typeof BISECT_SKIP | typeof BISECT_ABORT;
+export type BisectExit = typeof EXIT_GOOD | typeof EXIT_BAD | typeof EXIT_SKIP | typeof EXIT_ABORT;
 
 /** What bisect needs of one finished cell. */
 export interface BisectCell {
@@ -51,7 +47,7 @@ export function failureSignature(cell: BisectCell): string {
 
 /** The signatures a bisection looks for, from the failed cells of the bad end (those that booted, see decideBisectExit). */
 export function deriveSignatures(badCells: readonly BisectCell[]): string[] {
-  return [...new Set(badCells.filter((c) => FAILED.has(c.verdict)).map(failureSignature))];
+  return [...new Set(badCells.filter((c) => isFailure(c.verdict)).map(failureSignature))];
 }
 
 /** How one bisect step ended before any verdict: the tree did not build, or the harness itself failed. */
@@ -81,27 +77,27 @@ export interface BisectDecision {
  * for could not have shown there, so the commit is untestable, never good.
  */
 export function decideBisectExit(step: BisectStep, signatures: readonly string[] = [], sought: readonly string[] = []): BisectDecision {
-  if (step.kind === 'usage') return { code: BISECT_ABORT, reason: `usage error: ${step.message}`, from: step.kind };
-  if (step.kind === 'build-failed') return { code: BISECT_SKIP, reason: `cannot test this commit, the kernel did not build: ${step.message}`, from: step.kind };
-  if (step.kind === 'infra') return { code: BISECT_SKIP, reason: `cannot test this commit, infrastructure error: ${step.message}`, from: step.kind };
+  if (step.kind === 'usage') return { code: EXIT_ABORT, reason: `usage error: ${step.message}`, from: step.kind };
+  if (step.kind === 'build-failed') return { code: EXIT_SKIP, reason: `cannot test this commit, the kernel did not build: ${step.message}`, from: step.kind };
+  if (step.kind === 'infra') return { code: EXIT_SKIP, reason: `cannot test this commit, infrastructure error: ${step.message}`, from: step.kind };
   const { cells } = step;
   return { ...decideOnCells(cells, signatures, sought), cells, from: step.kind };
 }
 
 function decideOnCells(cells: BisectCell[], signatures: readonly string[], sought: readonly string[]): Omit<BisectDecision, 'from'> {
-  if (cells.length === 0) return { code: BISECT_SKIP, reason: 'no cell ran' };
-  const failed = cells.filter((c) => FAILED.has(c.verdict));
+  if (cells.length === 0) return { code: EXIT_SKIP, reason: 'no cell ran' };
+  const failed = cells.filter((c) => isFailure(c.verdict));
   const bad = failed.filter((c) => (signatures.length === 0 ? c.booted : signatures.includes(failureSignature(c))));
   if (bad.length > 0) {
-    return { code: BISECT_BAD, reason: `bad: ${bad.map((c) => `${c.id} ${c.verdict} (${failureSignature(c)})`).join('; ')}`, bad };
+    return { code: EXIT_BAD, reason: `bad: ${bad.map((c) => `${c.id} ${c.verdict} (${failureSignature(c)})`).join('; ')}`, bad };
   }
   const unbooted = failed.filter((c) => !c.booted);
   if (unbooted.length > 0) {
-    return { code: BISECT_SKIP, reason: `cannot test this commit, the kernel did not boot: ${unbooted.map((c) => `${c.id} ${c.verdict}`).join('; ')}` };
+    return { code: EXIT_SKIP, reason: `cannot test this commit, the kernel did not boot: ${unbooted.map((c) => `${c.id} ${c.verdict}`).join('; ')}` };
   }
   if (failed.length > 0) {
     return {
-      code: BISECT_SKIP,
+      code: EXIT_SKIP,
       reason: `cannot test this commit, it fails differently: ${failed.map((c) => `${c.id} ${c.signature ?? c.verdict}`).join('; ')} (looking for ${signatures.join(' | ')})`,
     };
   }
@@ -111,13 +107,13 @@ function decideOnCells(cells: BisectCell[], signatures: readonly string[], sough
   const said = (c: BisectCell) => (c.reason !== undefined ? `: ${c.reason.replace(/\s*\n\s*/g, ' ')}` : '');
   const errored = cells.filter((c) => c.verdict === 'error');
   if (errored.length > 0) {
-    return { code: BISECT_SKIP, reason: `cannot test this commit: ${errored.map((c) => `${c.id} error${said(c)}`).join('; ')}` };
+    return { code: EXIT_SKIP, reason: `cannot test this commit: ${errored.map((c) => `${c.id} error${said(c)}`).join('; ')}` };
   }
   const skipped = cells.filter((c) => c.verdict === 'skip' && isSought(c, signatures, sought));
   if (skipped.length > 0) {
-    return { code: BISECT_SKIP, reason: `cannot test this commit, a sought scenario skipped: ${skipped.map((c) => `${c.id} skip${said(c)}`).join('; ')}` };
+    return { code: EXIT_SKIP, reason: `cannot test this commit, a sought scenario skipped: ${skipped.map((c) => `${c.id} skip${said(c)}`).join('; ')}` };
   }
   const passed = cells.filter((c) => c.verdict === 'pass');
-  if (passed.length === 0) return { code: BISECT_SKIP, reason: `cannot test this commit: all ${cells.length} cell(s) skipped` };
-  return { code: BISECT_GOOD, reason: `good: ${passed.length} cell(s) pass${passed.length < cells.length ? `, ${cells.length - passed.length} skipped` : ''}` };
+  if (passed.length === 0) return { code: EXIT_SKIP, reason: `cannot test this commit: all ${cells.length} cell(s) skipped` };
+  return { code: EXIT_GOOD, reason: `good: ${passed.length} cell(s) pass${passed.length < cells.length ? `, ${cells.length - passed.length} skipped` : ''}` };
 }

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { combineRuns, finalAttempts, worstVerdict } from './repeat.ts';
-import type { RunRecord } from './results.ts';
-import type { Verdict } from './run/session/observations.ts';
+import type { RunRecord } from '../results.ts';
+import { worstVerdict } from './order.ts';
+import { combineRuns, finalAttempts } from './repeat.ts';
+import type { Verdict } from './types.ts';
 
 const run = (repeat: number, verdict: Verdict, attempt = 1, reason = `${verdict} reason`): RunRecord =>
   ({ repeat, attempt, verdict, reason, durationMs: 1000, dir: `cells/x/rep${repeat}-try${attempt}` });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decideBisectExit, type BisectCell } from './verdict.ts';
+import { decideBisectExit, type BisectCell } from './bisect.ts';
 
 const cell = (verdict: BisectCell['verdict'], extra: Partial<BisectCell> = {}): BisectCell => ({ id: `k/s-${verdict}`, verdict, booted: true, ...extra });
 const NULL_DEREF = 'BUG: kernel NULL pointer dereference @ bio_integrity_process';

@@ -1,13 +1,8 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { applyBaseline, classifyChange, loadRun, matchBaseline } from './baseline.ts';
-import { UsageError } from './errors.ts';
+import { describe, expect, it } from 'vitest';
+import { recordBaseline, type CellRecord, type Summary } from '../results.ts';
+import { compareWithBaseline, classifyChange, matchBaseline } from './baseline.ts';
 import { exitCodeForSummary } from './exit-code.ts';
-import { writeFakeRun } from './reports/fake-run.ts';
-import type { CellRecord, Summary } from './results.ts';
-import type { Verdict } from './run/session/observations.ts';
+import type { Verdict } from './types.ts';
 
 const cell = (kernelSpec: string, scenario: string, verdict: Verdict, kernel = kernelSpec): CellRecord =>
   ({ id: `${kernel}/${scenario}`, kernel, kernelSpec, scenario, verdict, reason: verdict, durationMs: 1, dir: '' });
@@ -48,7 +43,7 @@ describe('baseline exit codes', () => {
   const base = { dir: '/b', summary: summary([cell('6.1', 'a', 'pass'), cell('6.1', 'b', 'fail'), cell('6.1', 'c', 'pass')]) };
   const run = (verdicts: Verdict[]) => {
     const s = summary(verdicts.map((v, i) => cell('6.1', 'abcd'[i]!, v)));
-    applyBaseline(s, base);
+    recordBaseline(s, compareWithBaseline(s, base));
     return s;
   };
 
@@ -65,29 +60,11 @@ describe('baseline exit codes', () => {
   it('exits 125 when a cell that passed there cannot be judged now, or nothing matched', () => {
     expect(exitCodeForSummary(run(['error', 'fail', 'pass']))).toBe(125);
     const s = summary([cell('5.10', 'z', 'pass'), cell('6.12', 'z', 'pass')]);
-    applyBaseline(s, base);
+    recordBaseline(s, compareWithBaseline(s, base));
     expect(exitCodeForSummary(s)).toBe(125);
   });
   it('exits 0 for a shard that was dealt no cells, 125 for an unsharded empty run', () => {
     expect(exitCodeForSummary({ cells: [], plan: { kernels: ['6.1'], totalCells: 1, cells: 0, repeat: 1, retries: 0, shard: { index: 2, total: 2 } } })).toBe(0);
     expect(exitCodeForSummary({ cells: [] })).toBe(125);
-  });
-});
-
-describe('loadRun', () => {
-  let dir: string;
-  beforeAll(async () => { dir = await mkdtemp(join(tmpdir(), 'ih-baseline-')); });
-  afterAll(async () => { await rm(dir, { recursive: true, force: true }); });
-
-  it('reads a run directory or its summary.json, validated', async () => {
-    const r = await writeFakeRun(dir, { runId: 'base-1' });
-    expect((await loadRun(r.dir)).summary.cells).toHaveLength(7);
-    expect((await loadRun(join(r.dir, 'summary.json'))).dir).toBe(r.dir);
-  });
-  it('names the option, the path and what is wrong', async () => {
-    await expect(loadRun(join(dir, 'nope'))).rejects.toThrow(`--baseline ${join(dir, 'nope')}: no such run directory`);
-    await writeFile(join(dir, 'bad.json'), JSON.stringify({ schemaVersion: 1 }));
-    await expect(loadRun(join(dir, 'bad.json'))).rejects.toThrow(UsageError);
-    await expect(loadRun(join(dir, 'bad.json'))).rejects.toThrow(/is not a run summary:\n  \$: missing required property 'runId'/);
   });
 });
