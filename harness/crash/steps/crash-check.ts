@@ -18,9 +18,11 @@ import { judgeRawAfterClose } from '../../run/session/audit-judge.ts';
 import type { CrashContext, Recording, StackContext } from './crash-record.ts';
 import { readAt, writeAt } from '../../run/session/disks.ts';
 import { ioToolFailure } from '../../run/session/io-refusal.ts';
+import { blockDigest } from '../../run/session/host-images.ts';
+import type { ObservedBlock } from '../../run/session/observations.ts';
+import { judgeCrashPoint, judgeCrashRead, type CrashPointObservation } from './crash-judge.ts';
 
-/** Findings reported per crash point and kept images of failing points: enough to debug, not a flood. */
-const FINDINGS_PER_POINT = 4;
+/** Images of failing points kept: enough to debug, not a flood. */
 const IMAGES_KEPT = 3;
 
 export interface CheckSummary {
@@ -70,53 +72,58 @@ export async function checkCrashPoints(ctx: CrashContext, rec: Recording, points
 
 /**
  * One look at the stack after a crash: open it on the data disk as it is now (recovery runs here), read
- * every block the workload touched, judge each with the model, and (unless it is left open) close it and
- * audit the raw disk where the mode promises consistent tags. Findings are disagreements of the session.
+ * every block the workload touched, judge what it saw with the crash model (judgeCrashPoint), and (unless
+ * it is left open) close it and audit the raw disk where the mode promises consistent tags. Findings are
+ * disagreements of the session.
  */
 export async function reopenAndJudge(ctx: StackContext, model: CrashConsistencyModel, progress: WorkloadProgress, where: string, opts: { closeAfter: boolean }): Promise<{ open: boolean; findings: number; excusedErrors: number; blocksRead: number }> {
+  const s = ctx.session;
+  const seen = await observeCrashPoint(ctx, model, progress, where);
+  const j = judgeCrashPoint(ctx.stepIndex, model, seen);
+  if (j.shortRead !== undefined) throw new KernelFailure(j.shortRead);
+  j.disagreements.forEach((d) => s.disagree(d));
+  let found = j.findings;
+  if (seen.openFailed !== undefined) return { open: false, findings: found, excusedErrors: 0, blocksRead: 0 };
+  if (!opts.closeAfter) return { open: true, findings: found, excusedErrors: j.excusedErrors, blocksRead: j.blocksRead };
+  await ctx.stack.close();
+  if (MODE_PROMISES[ctx.stack.mode].tagsConsistentAfterClose) {
+    const { image, params } = ctx.stack.rawAudit();
+    const a = judgeRawAfterClose(ctx.stepIndex, image, params, where);
+    // a disk the model cannot read is the kernel's doing
+    if (a.unreadable !== undefined) throw new KernelFailure(`audit cannot read the disk the kernel left: ${a.unreadable.message}`, { cause: a.unreadable });
+    found += a.disagreements.length;
+    a.disagreements.forEach((d) => s.disagree(d));
+  }
+  return { open: false, findings: found, excusedErrors: j.excusedErrors, blocksRead: j.blocksRead };
+}
+
+/**
+ * What the guest shows at a crash point, judging nothing: whether the stack opens (and why not), ih-io's
+ * report of each read of the blocks the workload touched (it stops at a read cut short: the kernel failed
+ * there), and each block as it read back.
+ */
+async function observeCrashPoint(ctx: StackContext, model: CrashConsistencyModel, progress: WorkloadProgress, where: string): Promise<CrashPointObservation> {
   const s = ctx.session;
   const extents = readExtents(model.touched(), ctx.blockSize, ctx.old.length);
   await s.must(['blockdev', '--flushbufs', ctx.data.guest]);
   const opened = await ctx.stack.open();
-  if (!opened.ok) {
-    s.disagree({ step: ctx.stepIndex, kind: 'open-failed', expected: `the stack opens at ${where}`, found: opened.why });
-    return { open: false, findings: 1, excusedErrors: 0, blocksRead: 0 };
-  }
-  const failing = new Map<number, number>();
+  const seen: CrashPointObservation = { where, progress, reads: [], readBack: [] };
+  if (!opened.ok) return { ...seen, openFailed: opened.why };
   for (const [off, len] of extents) {
     const r = await s.run(ioArgv({ cmd: 'read', dev: ctx.stack.top, offset: off, length: len, bs: '256K',
       block: ctx.blockSize, out: ctx.out.guest, outOffset: off }));
     if (r.exitCode === 2 || r.exitCode === 3) throw await ioToolFailure(s, ctx.stepIndex, r, 'read', { dev: ctx.stack.top, bytes: ctx.old.length, blockSize: ctx.blockSize });
-    for (const [b, e] of failingBlocks(parseIoReport(r.stdout), ctx.blockSize)) failing.set(b, e);
+    const report = parseIoReport(r.stdout);
+    seen.reads.push(report);
+    if ('shortRead' in judgeCrashRead(report, ctx.blockSize)) return seen;
   }
-  let found = 0;
-  let excused = 0;
-  let blocksRead = 0;
   for (const [off, len] of extents) {
     const got = await readAt(ctx.out.host, off, len);
-    for (let b = off / ctx.blockSize; b < (off + len) / ctx.blockSize; b++) {
-      blocksRead++;
-      const at = b * ctx.blockSize - off;
-      const errno = failing.get(b) ?? 0;
-      const f = model.judge(b, progress, errno, got.subarray(at, at + ctx.blockSize));
-      if (f === undefined && errno !== 0) excused++;
-      if (f === undefined) continue;
-      if (found++ < FINDINGS_PER_POINT) {
-        s.disagree({ step: ctx.stepIndex, kind: f.kind, block: b, sector: (b * ctx.blockSize) / 512, expected: `${f.expected} at ${where}`, found: f.found });
-      }
-    }
+    const blocks: ObservedBlock[] = [];
+    for (let at = 0; at < len; at += ctx.blockSize) blocks.push({ sha256: blockDigest(got.subarray(at, at + ctx.blockSize)) });
+    seen.readBack.push({ offset: off, blocks });
   }
-  if (!opts.closeAfter) return { open: true, findings: found, excusedErrors: excused, blocksRead };
-  await ctx.stack.close();
-  if (MODE_PROMISES[ctx.stack.mode].tagsConsistentAfterClose) {
-    const { image, params } = ctx.stack.rawAudit();
-    const j = judgeRawAfterClose(ctx.stepIndex, image, params, where);
-    // a disk the model cannot read is the kernel's doing
-    if (j.unreadable !== undefined) throw new KernelFailure(`audit cannot read the disk the kernel left: ${j.unreadable.message}`, { cause: j.unreadable });
-    found += j.disagreements.length;
-    j.disagreements.forEach((d) => s.disagree(d));
-  }
-  return { open: false, findings: found, excusedErrors: excused, blocksRead };
+  return seen;
 }
 
 /**
@@ -137,19 +144,6 @@ export function readExtents(touched: number[], blockSize: number, deviceBytes: n
 function describeEntries(p: CrashPoint): string {
   if (p.apply === undefined) return `0..${p.end - 1}`;
   return `0..${p.windowStart - 1} and ${p.apply.join(',').slice(0, 80)}`;
-}
-
-/** Block index -> errno for every block that failed, from ih-io's per-block re-reads. */
-function failingBlocks(report: ReturnType<typeof parseIoReport>, blockSize: number): Map<number, number> {
-  const out = new Map<number, number>();
-  for (const l of report.ios) {
-    if (l.op !== 'read' || l.ok) continue;
-    if (l.errno === 0) throw new KernelFailure(`short read at byte ${l.off} of the integrity device (${l.error ?? 'EOF'})`);
-    // A one-block read is not re-read: its own line is the block's.
-    if (l.len === blockSize) out.set(l.off / blockSize, l.errno);
-  }
-  for (const l of report.blocks) if (!l.ok) out.set(l.off / blockSize, l.errno === 0 ? -1 : l.errno);
-  return out;
 }
 
 /** A sparse copy of a failing crash point's image, to reproduce it by hand. */

@@ -4,7 +4,6 @@
  *
  *   data disk <- log-writes (log on its own disk) <- dm-integrity [<- dm-crypt AEAD] <- workload
  */
-import { parseIoReport } from '../../../vm/agent/client.ts';
 import { ioArgv } from '../../../vm/agent/io-argv.ts';
 import { END_MARK, isDiscard, isMark, parseWriteLog, type WriteLog } from '../log-writes.ts';
 import { CLOSED_MARK, expectedMarks, opMark, START_MARK } from '../progress.ts';
@@ -17,6 +16,7 @@ import type { ExecResult } from '../../../vm/agent/client.ts';
 import type { GuestSession } from '../../run/session/cell.ts';
 import { KernelFailure } from '../../run/session/cell.ts';
 import type { CrashStack } from './crash-stack.ts';
+import { judgeWorkloadResult } from './crash-judge.ts';
 import { readAt, writeAt } from '../../run/session/disks.ts';
 import { pattern } from '../../model/pattern.ts';
 
@@ -94,17 +94,11 @@ export function workloadArgv(ctx: Pick<CrashContext, 'stack' | 'payload' | 'bloc
     dstOffset: w.offset, length: w.length, bs, block: ctx.blockSize, jobs: w.jobs, fua: w.fua });
 }
 
-/** A workload operation must succeed: a failed write or flush is a disagreement, a broken helper an error. */
-export function judgeWorkloadResult(ctx: Pick<StackContext, 'session' | 'stepIndex'>, j: number, op: CrashOp, r: ExecResult): void {
-  const s = ctx.session;
-  if (op === 'flush') {
-    if (r.exitCode !== 0) s.disagree({ step: ctx.stepIndex, kind: 'flush-failed', expected: `workload[${j}] flush succeeds`, found: `exit ${r.exitCode}: ${r.stdout.toString().trim()}` });
-    return;
-  }
-  if (r.exitCode === 2 || r.exitCode === 3) throw new InfraError(`ih-io copy exited ${r.exitCode}: ${r.stderr.toString().trim()}`);
-  for (const f of parseIoReport(r.stdout).ios.filter((l) => l.op === 'write' && !l.ok)) {
-    s.disagree({ step: ctx.stepIndex, kind: 'write-failed', sector: f.off / 512, expected: `workload[${j}] write succeeds`, found: `errno ${f.errno} (${f.error ?? '?'})` });
-  }
+/** Hands a workload operation's result to its judge (crash-judge.ts): its disagreements are the session's, a broken helper an error. */
+export function recordWorkloadResult(ctx: Pick<StackContext, 'session' | 'stepIndex'>, j: number, op: CrashOp, r: ExecResult): void {
+  const w = judgeWorkloadResult(ctx.stepIndex, j, op, r);
+  if (w.helperFailed !== undefined) throw new InfraError(w.helperFailed);
+  w.disagreements.forEach((d) => ctx.session.disagree(d));
 }
 
 export async function recordCrashWorkload(ctx: CrashContext, c: CrashStep): Promise<Recording> {
@@ -123,7 +117,7 @@ export async function recordCrashWorkload(ctx: CrashContext, c: CrashStep): Prom
   if (!opened.ok) throw new KernelFailure(`the stack does not open on dm-log-writes: ${opened.why}`);
   await mark(s, START_MARK);
   for (const [j, op] of c.workload.entries()) {
-    judgeWorkloadResult(ctx, j, op, await s.run(workloadArgv(ctx, op, payloadAt[j]!)));
+    recordWorkloadResult(ctx, j, op, await s.run(workloadArgv(ctx, op, payloadAt[j]!)));
     await mark(s, opMark(j));
   }
   await ctx.stack.close();
