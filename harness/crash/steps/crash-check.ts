@@ -2,7 +2,8 @@
  * Checking half of a crash step: for each crash point, the host puts the replayed image on the data disk
  * (only the 4 KiB pages that differ from what the disk holds now), and the same guest opens the stack on
  * it (journal replay or bitmap recalculation happens here), reads every block the workload touched with
- * O_DIRECT and closes it; the crash model judges every block read, and in journal mode the raw disk is
+ * O_DIRECT and closes it; what it saw is recorded (each block's digest, its bytes where it is not what the
+ * model first allows) and judged by judgeCrashPoint (crash-judge.ts), and in journal mode the raw disk is
  * audited after close. One guest, one disk slot: reopening costs ~0.8 s under TCG, a boot ~15 s, and the
  * slot never needs more than one image at a time.
  */
@@ -10,7 +11,6 @@ import { writeFile, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseIoReport } from '../../../vm/agent/client.ts';
 import { ioArgv } from '../../../vm/agent/io-argv.ts';
-import { progressAt } from '../progress.ts';
 import { differingRanges, Replayer, replayPosition, type BrokenReplay, type CrashPoint } from '../replay.ts';
 import { CrashConsistencyModel, MODE_PROMISES, type WorkloadOp, type WorkloadProgress } from '../../model/crash/consistency.ts';
 import { KernelFailure } from '../../run/session/cell.ts';
@@ -18,9 +18,7 @@ import { judgeRawAfterClose } from '../../run/session/audit-judge.ts';
 import type { CrashContext, Recording, StackContext } from './crash-record.ts';
 import { readAt, writeAt } from '../../run/session/disks.ts';
 import { ioToolFailure } from '../../run/session/io-refusal.ts';
-import { blockDigest } from '../../run/session/host-images.ts';
-import type { ObservedBlock } from '../../run/session/observations.ts';
-import { judgeCrashPoint, judgeCrashRead, type CrashPointObservation } from './crash-judge.ts';
+import { firstAllowed, judgeCrashPoint, judgeCrashRead, type CrashPointObservation } from './crash-judge.ts';
 
 /** Images of failing points kept: enough to debug, not a flood. */
 const IMAGES_KEPT = 3;
@@ -38,20 +36,22 @@ export function crashModel(ctx: StackContext, ops: WorkloadOp[]): CrashConsisten
   return new CrashConsistencyModel(ctx.stack.mode, ctx.blockSize, ctx.old, ops, ctx.oldUnreadable);
 }
 
-export async function checkCrashPoints(ctx: CrashContext, rec: Recording, points: CrashPoint[], opts: { broken?: BrokenReplay } = {}): Promise<CheckSummary> {
+/**
+ * Checks the stack at every crash point of the recording. Live, the host first puts the point's image on the
+ * data disk; a replay of a stored run has no log to rebuild it from and takes the guest's answers as the run
+ * recorded them.
+ */
+export async function checkCrashPoints(ctx: CrashContext, rec: Recording, opts: { broken?: BrokenReplay } = {}): Promise<CheckSummary> {
   const s = ctx.session;
   const model = crashModel(ctx, rec.ops);
-  const replayer = new Replayer(rec.logSource, rec.log, rec.base, opts.broken);
+  const replayer = rec.live !== undefined ? new Replayer(rec.live.logSource, rec.live.log, rec.live.base, opts.broken) : undefined;
   const summary: CheckSummary = { points: 0, byKind: { flush: 0, fua: 0, torn: 0, reordered: 0, end: 0 }, failingPoints: 0, findings: 0, excusedErrors: 0 };
   let open = false;
-  for (const [n, point] of points.entries()) {
-    const last = n === points.length - 1;
-    replayer.advanceTo(replayPosition(point));
-    const image = point.apply !== undefined ? replayer.imageWith(point.apply) : replayer.image;
-    const onDisk = await readAt(ctx.data.host, 0, ctx.data.size);
-    for (const [off, len] of differingRanges(onDisk, image)) await writeAt(ctx.data.host, off, image.subarray(off, off + len));
-    const progress = progressAt(rec.log.entries, point.end, rec.ops.length);
-    const where = `crash point ${n} (${point.kind}, log entries ${describeEntries(point)}, ops done ${progress.completed}/${rec.ops.length})`;
+  for (const [n, point] of rec.points.entries()) {
+    const last = n === rec.points.length - 1;
+    const image = replayer !== undefined ? await putImage(ctx, replayer, rec.live!.points[n]!) : undefined;
+    const progress = { completed: point.completed, issued: point.issued };
+    const where = `crash point ${n} (${point.kind}, log entries ${point.entries}, ops done ${progress.completed}/${rec.ops.length})`;
     summary.points++;
     summary.byKind[point.kind]++;
 
@@ -62,12 +62,21 @@ export async function checkCrashPoints(ctx: CrashContext, rec: Recording, points
       summary.failingPoints++;
       summary.findings += r.findings;
       s.note(`${where}: ${r.findings} finding(s)`);
-      await keepImage(ctx, summary, n, image);
+      if (image !== undefined) await keepImage(ctx, summary, n, image);
     }
   }
   // The step leaves the stack open, as it found it; a point that failed to open leaves it closed.
   if (!open) await ctx.stack.open();
   return summary;
+}
+
+/** Puts a crash point's image on the data disk: only the 4 KiB pages that differ from what the disk holds now. */
+async function putImage(ctx: CrashContext, replayer: Replayer, point: CrashPoint): Promise<Buffer> {
+  replayer.advanceTo(replayPosition(point));
+  const image = point.apply !== undefined ? replayer.imageWith(point.apply) : replayer.image;
+  const onDisk = await readAt(ctx.data.host, 0, ctx.data.size);
+  for (const [off, len] of differingRanges(onDisk, image)) await writeAt(ctx.data.host, off, image.subarray(off, off + len));
+  return image;
 }
 
 /**
@@ -87,10 +96,16 @@ export async function reopenAndJudge(ctx: StackContext, model: CrashConsistencyM
   if (!opts.closeAfter) return { open: true, findings: found, excusedErrors: j.excusedErrors, blocksRead: j.blocksRead };
   await ctx.stack.close();
   if (MODE_PROMISES[ctx.stack.mode].tagsConsistentAfterClose) {
-    const { image, params } = ctx.stack.rawAudit();
-    const a = judgeRawAfterClose(ctx.stepIndex, image, params, where);
+    // the image is the disk as this point left it, which no run keeps: the audit's findings are what is recorded
+    let cause: Error | undefined;
+    const a = await s.images.hostWork('crash-audit', async () => {
+      const { image, params } = ctx.stack.rawAudit();
+      const j = judgeRawAfterClose(ctx.stepIndex, image, params, where);
+      cause = j.unreadable;
+      return { where, disagreements: j.disagreements, ...(j.unreadable !== undefined ? { unreadable: j.unreadable.message } : {}) };
+    });
     // a disk the model cannot read is the kernel's doing
-    if (a.unreadable !== undefined) throw new KernelFailure(`audit cannot read the disk the kernel left: ${a.unreadable.message}`, { cause: a.unreadable });
+    if (a.unreadable !== undefined) throw new KernelFailure(`audit cannot read the disk the kernel left: ${a.unreadable}`, cause !== undefined ? { cause } : {});
     found += a.disagreements.length;
     a.disagreements.forEach((d) => s.disagree(d));
   }
@@ -118,9 +133,8 @@ async function observeCrashPoint(ctx: StackContext, model: CrashConsistencyModel
     if ('shortRead' in judgeCrashRead(report, ctx.blockSize)) return seen;
   }
   for (const [off, len] of extents) {
-    const got = await readAt(ctx.out.host, off, len);
-    const blocks: ObservedBlock[] = [];
-    for (let at = 0; at < len; at += ctx.blockSize) blocks.push({ sha256: blockDigest(got.subarray(at, at + ctx.blockSize)) });
+    // bytes kept where a block is not what the model first allows, so a report (or another model) can see them
+    const blocks = await s.images.readBlocks(ctx.out.host, off, len, ctx.blockSize, (i) => firstAllowed(model, off / ctx.blockSize + i, progress));
     seen.readBack.push({ offset: off, blocks });
   }
   return seen;
@@ -139,11 +153,6 @@ export function readExtents(touched: number[], blockSize: number, deviceBytes: n
     else out.push([off, blockSize]);
   }
   return out;
-}
-
-function describeEntries(p: CrashPoint): string {
-  if (p.apply === undefined) return `0..${p.end - 1}`;
-  return `0..${p.windowStart - 1} and ${p.apply.join(',').slice(0, 80)}`;
 }
 
 /** A sparse copy of a failing crash point's image, to reproduce it by hand. */
