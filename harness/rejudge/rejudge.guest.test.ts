@@ -1,7 +1,8 @@
 /**
  * `npm run rejudge` on a real run: a run of Debian 6.1 on integrity, dm-crypt AEAD and LUKS2 scenarios is
  * judged again by the current model from its observations alone and nothing changes; the same run with one
- * observation doctored (a block's bytes, a read's errno) gets the disagreement the model must find.
+ * observation doctored (a block's bytes, a read's errno) gets the disagreement the model must find. The same
+ * for a crash-consistency scenario, whose crash points are replayed from what the run recorded at each.
  */
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -128,5 +129,61 @@ describe('npm run rejudge', () => {
     expect(kinds('luks/001-gcm-aead-wiped')).toEqual([[-1, 'luks2-table']]);
     expect(kinds('crypt/002-gcm-corrupt-data-tag-iv').map(([, kind]) => String(kind).replace(/-.*$/, ''))).toEqual(['audit']);
     expect(out.cells.find((c) => c.id.endsWith('integrity/003-hmac-direct-swap'))!.after).toBe('pass');
+  });
+});
+
+describe('npm run rejudge on a crash-consistency run', () => {
+  let run = '';
+
+  it('judges every crash point of a stored crash run the same, and says the audits after close are the run\'s', { timeout: 1_800_000 }, async () => {
+    const results = join(root, 'crash-run');
+    const m = await cli('matrix.ts', ['--kernel', '6.1', '--scenario', 'crash/001-*', '--jobs', '1', '--results', results]);
+    expect(m.exitCode, m.all).toBe(0);
+    run = join(results, 'latest');
+    const r = await cli('rejudge.ts', [run]);
+    expect(r.stdout, r.all).toMatch(/^1 cell\(s\): 1 judged the same, 0 changed, 0 with executions not replayed; exit 0$/m);
+    expect(r.stdout).toMatch(/^NOTE .*crash\/001-journal-crc32c: the raw-disk audits after close at the crash points are the run's/m);
+    expect(r.stdout).not.toMatch(/^(CHANGED|KEPT)/m);
+    expect(r.exitCode).toBe(0);
+  });
+
+  it('finds foreign data in a doctored crash-point block and an integrity error in a doctored errno', { timeout: 600_000 }, async () => {
+    expect(run, 'the first test made a run').not.toBe('');
+    const doctored = join(root, 'crash-doctored');
+    cpSync(run, doctored, { recursive: true, dereference: true });
+    const obs = observationsOf(doctored, 'crash/001-journal-crc32c');
+    const log = JSON.parse(obs.records.find((l) => l.startsWith('{"t":"crash-log"'))!) as Extract<Observation, { t: 'crash-log' }>;
+    expect(log.points.length).toBeGreaterThan(10);
+    const readBacks = obs.records.flatMap((l, i) => (l.startsWith('{"t":"blocks"') && JSON.parse(l).step === log.step ? [i] : []));
+    expect(readBacks.length).toBeGreaterThanOrEqual(log.points.length);
+
+    // a block of the third point's read-back: its digest now that of no write
+    const at = readBacks[2]!;
+    const blocks = JSON.parse(obs.records[at]!) as Extract<Observation, { t: 'blocks' }>;
+    const k = blocks.blocks.findIndex((b) => b.hex === undefined);
+    blocks.blocks[k] = { sha256: '0'.repeat(32) };
+    obs.records[at] = JSON.stringify(blocks);
+    const block = blocks.offset / blocks.blockSize + k;
+
+    // a read of one of the last points: ih-io now reports EILSEQ on its first block, which journal mode never allows
+    const reads = obs.records.flatMap((l, i) => (l.startsWith('{"t":"cmd"') && l.includes('"ih-io","read"') && JSON.parse(l).step === log.step ? [i] : []));
+    const failedAt = reads[reads.length - 3]!;
+    const cmd = JSON.parse(obs.records[failedAt]!) as Extract<Observation, { t: 'cmd' }>;
+    const off = Number(cmd.argv[cmd.argv.indexOf('--offset') + 1]);
+    cmd.stdout = `${cmd.stdout}${JSON.stringify({ op: 'block', off, len: blocks.blockSize, ok: false, errno: 84, error: 'EILSEQ', us: 1 })}\n`;
+    obs.records[failedAt] = JSON.stringify(cmd);
+    save(obs);
+
+    const r = await cli('rejudge.ts', [doctored, '--json']);
+    expect(r.exitCode, r.all).toBe(1);
+    const out = JSON.parse(r.stdout) as Pick<RunRejudgement, 'cells' | 'exitCode'>;
+    expect(out.cells[0]).toMatchObject({ before: 'pass', after: 'fail' });
+    const found = out.cells[0]!.executions[0]!.after!.disagreements;
+    expect(found.map((d) => [d.step, d.kind, d.block, d.found])).toEqual([
+      [log.step, 'foreign-data', block, 'bytes of no write to this block'],
+      [log.step, 'integrity-error', off / blocks.blockSize, 'errno 84'],
+    ]);
+    expect(found.every((d) => /at crash point \d+ \(/.test(d.expected))).toBe(true);
+    expect(readFileSync(join(doctored, 'summary.json'), 'utf8')).toBe(readFileSync(join(run, 'summary.json'), 'utf8'));
   });
 });

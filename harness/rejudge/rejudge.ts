@@ -3,8 +3,9 @@
  * (replay.ts) through the same cell code and verdict (judgeCell, harness/verdict/execution.ts), and the
  * run's verdicts are composed again (repeats, the gate's comparison, a baseline) on a copy of its summary.
  * Nothing in the run is changed. A crash, a hang or an infrastructure error is decided by the console, the
- * clock or the host, not by the model, and crash-consistency steps judge whole images the run does not keep:
- * those keep their verdict.
+ * clock or the host, not by the model, and a kill step's second QEMU cannot be played back: those keep
+ * their verdict. A crash step replays from what it recorded at each crash point; the raw-disk audit at each
+ * point stays the run's.
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -59,8 +60,9 @@ export async function rejudgeExecution(runDir: string, dir: string): Promise<Exe
     return { dir, before, note: `not replayed: ${why}` };
   }
   const scenario = stored.header.scenario as Scenario;
-  if (scenario.steps.some((s) => typeof s !== 'string' && ('crash' in s || 'kill' in s))) {
-    return { dir, before, note: 'not replayed: crash-consistency steps judge whole images at every crash point, which a run does not keep' };
+  if (scenario.steps.some((s) => typeof s !== 'string' && 'kill' in s)) {
+    // the host's SIGKILL lands at a moment of the guest's and a second QEMU boots: neither can be answered from records
+    return { dir, before, note: 'not replayed: a kill step kills QEMU and boots a second guest, which a replay cannot play back' };
   }
   const scratch = await mkdtemp(join(tmpdir(), 'ih-rejudge-'));
   try {
@@ -100,6 +102,11 @@ async function replay(
       before.disagreements.filter((d) => d.step >= auditStep).forEach((d) => session.disagree(d));
       note = `the raw-disk audit's findings are the run's (the images were not kept: --keep-disks keeps them)`;
     }
+  }
+  // A crash point's image is gone once the next point is put on the disk: its audit after close stays the run's.
+  if (stored.records.some((r) => r.t === 'crash-audit')) {
+    const crashNote = 'the raw-disk audits after close at the crash points are the run\'s (a run keeps no image per crash point)';
+    note = note === undefined ? crashNote : `${note}; ${crashNote}`;
   }
   const consoleText = await readFile(join(execDir, 'console.log'), 'utf8').catch(() => '') + await readFile(join(execDir, SECOND_CONSOLE), 'utf8').catch(() => '');
   const j = judgeCell(spec, session, outcome, consoleText, '');

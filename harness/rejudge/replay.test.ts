@@ -56,4 +56,15 @@ describe('replayed host images', () => {
     await expect(images.readAt('/run/cell/disks/data.img', 513, 1)).rejects.toThrow(/step 2: the current code reads data at 513\+1 where the run read data at 512\+1/);
     await expect(images.wholeImage('/run/cell/disks/data.img')).rejects.toThrow(/raw-disk audit of data needs the image/);
   });
+
+  it('give back the host work the run recorded (a crash step\'s log, a crash point\'s audit) without doing it, and stop at other work', async () => {
+    const points = [{ kind: 'flush' as const, entries: '0..4', completed: 1, issued: 2 }];
+    const images = new ReplayImages(new ObservationCursor([
+      { t: 'crash-log', step: 1, entries: 12, points },
+      { t: 'crash-audit', step: 1, where: 'crash point 0', disagreements: [] },
+    ]), roles, '/nonexistent');
+    const never = async (): Promise<never> => { throw new Error('the host work ran in a replay'); };
+    expect(await images.hostWork('crash-log', never)).toEqual({ entries: 12, points });
+    await expect(images.hostWork('crash-base', never)).rejects.toThrow(/step 1: the current code needs the host's crash-base .* where the run recorded the raw-disk audit at crash point 0/);
+  });
 });

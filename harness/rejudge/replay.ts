@@ -10,7 +10,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AgentClosedError, AgentTimeoutError, type ExecResult } from '../../vm/agent/client.ts';
 import { GuestSession } from '../run/session/cell.ts';
-import { sha256, type HostImages } from '../run/session/host-images.ts';
+import { sha256, type HostImages, type HostWork, type HostWorkKind } from '../run/session/host-images.ts';
 import type { Observation, ObservationHeader, ObservedBlock } from '../run/session/observations.ts';
 
 /** The current code departs from what the run recorded: its judgement of the run cannot be replayed. */
@@ -66,6 +66,9 @@ export function describe(r: Observation): string {
     case 'image-write': return `a write of ${r.image} at ${r.offset}+${r.length}`;
     case 'blocks': return `the read-back of ${r.image} at ${r.offset}`;
     case 'image-audit': return `the audit of ${r.image}`;
+    case 'crash-base': return `step ${r.step}'s data disk before its crash workload`;
+    case 'crash-log': return `step ${r.step}'s crash log (${r.points.length} crash points)`;
+    case 'crash-audit': return `the raw-disk audit at ${r.where}`;
     default: return `step ${r.step} ${r.kind}`;
   }
 }
@@ -149,7 +152,20 @@ export class ReplayImages implements HostImages {
     }
     return kept;
   }
+
+  async hostWork<K extends HostWorkKind>(t: K, _work: () => Promise<HostWork<K>>): Promise<HostWork<K>> {
+    const r = this.cursor.next(t, `needs the host's ${t} (${HOST_WORK[t]})`) as Observation;
+    const { t: _t, step: _step, ...seen } = r;
+    return seen as unknown as HostWork<K>;
+  }
 }
+
+/** What each kind of host work is, for the replay's messages. */
+const HOST_WORK: Record<HostWorkKind, string> = {
+  'crash-base': 'the data disk before a crash workload',
+  'crash-log': "a crash step's log and its crash points",
+  'crash-audit': 'the raw-disk audit at a crash point',
+};
 
 /** A GuestSession whose guest and images are the replay's (the cell code cannot tell). */
 export class ReplaySession extends GuestSession {

@@ -2,7 +2,8 @@
  * Checking half of a crash step: for each crash point, the host puts the replayed image on the data disk
  * (only the 4 KiB pages that differ from what the disk holds now), and the same guest opens the stack on
  * it (journal replay or bitmap recalculation happens here), reads every block the workload touched with
- * O_DIRECT and closes it; the crash model judges every block read, and in journal mode the raw disk is
+ * O_DIRECT and closes it; what it saw is recorded (each block's digest, its bytes where it is not what the
+ * model first allows) and judged by judgeCrashPoint (crash-judge.ts), and in journal mode the raw disk is
  * audited after close. One guest, one disk slot: reopening costs ~0.8 s under TCG, a boot ~15 s, and the
  * slot never needs more than one image at a time.
  */
@@ -10,7 +11,6 @@ import { writeFile, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseIoReport } from '../../../vm/agent/client.ts';
 import { ioArgv } from '../../../vm/agent/io-argv.ts';
-import { progressAt } from '../progress.ts';
 import { differingRanges, Replayer, replayPosition, type BrokenReplay, type CrashPoint } from '../replay.ts';
 import { CrashConsistencyModel, MODE_PROMISES, type WorkloadOp, type WorkloadProgress } from '../../model/crash/consistency.ts';
 import { KernelFailure } from '../../verdict/failures.ts';
@@ -18,9 +18,9 @@ import { judgeRawAfterClose } from '../../run/session/audit-judge.ts';
 import type { CrashContext, Recording, StackContext } from './crash-record.ts';
 import { readAt, writeAt } from '../../run/session/disks.ts';
 import { ioToolFailure } from '../../run/session/io-refusal.ts';
+import { firstAllowed, judgeCrashPoint, judgeCrashRead, type CrashPointObservation } from './crash-judge.ts';
 
-/** Findings reported per crash point and kept images of failing points: enough to debug, not a flood. */
-const FINDINGS_PER_POINT = 4;
+/** Images of failing points kept: enough to debug, not a flood. */
 const IMAGES_KEPT = 3;
 
 export interface CheckSummary {
@@ -36,20 +36,22 @@ export function crashModel(ctx: StackContext, ops: WorkloadOp[]): CrashConsisten
   return new CrashConsistencyModel(ctx.stack.mode, ctx.blockSize, ctx.old, ops, ctx.oldUnreadable);
 }
 
-export async function checkCrashPoints(ctx: CrashContext, rec: Recording, points: CrashPoint[], opts: { broken?: BrokenReplay } = {}): Promise<CheckSummary> {
+/**
+ * Checks the stack at every crash point of the recording. Live, the host first puts the point's image on the
+ * data disk; a replay of a stored run has no log to rebuild it from and takes the guest's answers as the run
+ * recorded them.
+ */
+export async function checkCrashPoints(ctx: CrashContext, rec: Recording, opts: { broken?: BrokenReplay } = {}): Promise<CheckSummary> {
   const s = ctx.session;
   const model = crashModel(ctx, rec.ops);
-  const replayer = new Replayer(rec.logSource, rec.log, rec.base, opts.broken);
+  const replayer = rec.live !== undefined ? new Replayer(rec.live.logSource, rec.live.log, rec.live.base, opts.broken) : undefined;
   const summary: CheckSummary = { points: 0, byKind: { flush: 0, fua: 0, torn: 0, reordered: 0, end: 0 }, failingPoints: 0, findings: 0, excusedErrors: 0 };
   let open = false;
-  for (const [n, point] of points.entries()) {
-    const last = n === points.length - 1;
-    replayer.advanceTo(replayPosition(point));
-    const image = point.apply !== undefined ? replayer.imageWith(point.apply) : replayer.image;
-    const onDisk = await readAt(ctx.data.host, 0, ctx.data.size);
-    for (const [off, len] of differingRanges(onDisk, image)) await writeAt(ctx.data.host, off, image.subarray(off, off + len));
-    const progress = progressAt(rec.log.entries, point.end, rec.ops.length);
-    const where = `crash point ${n} (${point.kind}, log entries ${describeEntries(point)}, ops done ${progress.completed}/${rec.ops.length})`;
+  for (const [n, point] of rec.points.entries()) {
+    const last = n === rec.points.length - 1;
+    const image = replayer !== undefined ? await putImage(ctx, replayer, rec.live!.points[n]!) : undefined;
+    const progress = { completed: point.completed, issued: point.issued };
+    const where = `crash point ${n} (${point.kind}, log entries ${point.entries}, ops done ${progress.completed}/${rec.ops.length})`;
     summary.points++;
     summary.byKind[point.kind]++;
 
@@ -60,7 +62,7 @@ export async function checkCrashPoints(ctx: CrashContext, rec: Recording, points
       summary.failingPoints++;
       summary.findings += r.findings;
       s.note(`${where}: ${r.findings} finding(s)`);
-      await keepImage(ctx, summary, n, image);
+      if (image !== undefined) await keepImage(ctx, summary, n, image);
     }
   }
   // The step leaves the stack open, as it found it; a point that failed to open leaves it closed.
@@ -68,55 +70,74 @@ export async function checkCrashPoints(ctx: CrashContext, rec: Recording, points
   return summary;
 }
 
+/** Puts a crash point's image on the data disk: only the 4 KiB pages that differ from what the disk holds now. */
+async function putImage(ctx: CrashContext, replayer: Replayer, point: CrashPoint): Promise<Buffer> {
+  replayer.advanceTo(replayPosition(point));
+  const image = point.apply !== undefined ? replayer.imageWith(point.apply) : replayer.image;
+  const onDisk = await readAt(ctx.data.host, 0, ctx.data.size);
+  for (const [off, len] of differingRanges(onDisk, image)) await writeAt(ctx.data.host, off, image.subarray(off, off + len));
+  return image;
+}
+
 /**
  * One look at the stack after a crash: open it on the data disk as it is now (recovery runs here), read
- * every block the workload touched, judge each with the model, and (unless it is left open) close it and
- * audit the raw disk where the mode promises consistent tags. Findings are disagreements of the session.
+ * every block the workload touched, judge what it saw with the crash model (judgeCrashPoint), and (unless
+ * it is left open) close it and audit the raw disk where the mode promises consistent tags. Findings are
+ * disagreements of the session.
  */
 export async function reopenAndJudge(ctx: StackContext, model: CrashConsistencyModel, progress: WorkloadProgress, where: string, opts: { closeAfter: boolean }): Promise<{ open: boolean; findings: number; excusedErrors: number; blocksRead: number }> {
+  const s = ctx.session;
+  const seen = await observeCrashPoint(ctx, model, progress, where);
+  const j = judgeCrashPoint(ctx.stepIndex, model, seen);
+  if (j.shortRead !== undefined) throw new KernelFailure(j.shortRead);
+  j.disagreements.forEach((d) => s.disagree(d));
+  let found = j.findings;
+  if (seen.openFailed !== undefined) return { open: false, findings: found, excusedErrors: 0, blocksRead: 0 };
+  if (!opts.closeAfter) return { open: true, findings: found, excusedErrors: j.excusedErrors, blocksRead: j.blocksRead };
+  await ctx.stack.close();
+  if (MODE_PROMISES[ctx.stack.mode].tagsConsistentAfterClose) {
+    // the image is the disk as this point left it, which no run keeps: the audit's findings are what is recorded
+    let cause: Error | undefined;
+    const a = await s.images.hostWork('crash-audit', async () => {
+      const { image, params } = ctx.stack.rawAudit();
+      const j = judgeRawAfterClose(ctx.stepIndex, image, params, where);
+      cause = j.unreadable;
+      return { where, disagreements: j.disagreements, ...(j.unreadable !== undefined ? { unreadable: j.unreadable.message } : {}) };
+    });
+    // a disk the model cannot read is the kernel's doing
+    if (a.unreadable !== undefined) throw new KernelFailure(`audit cannot read the disk the kernel left: ${a.unreadable}`, cause !== undefined ? { cause } : {});
+    found += a.disagreements.length;
+    a.disagreements.forEach((d) => s.disagree(d));
+  }
+  return { open: false, findings: found, excusedErrors: j.excusedErrors, blocksRead: j.blocksRead };
+}
+
+/**
+ * What the guest shows at a crash point, judging nothing: whether the stack opens (and why not), ih-io's
+ * report of each read of the blocks the workload touched (it stops at a read cut short: the kernel failed
+ * there), and each block as it read back.
+ */
+async function observeCrashPoint(ctx: StackContext, model: CrashConsistencyModel, progress: WorkloadProgress, where: string): Promise<CrashPointObservation> {
   const s = ctx.session;
   const extents = readExtents(model.touched(), ctx.blockSize, ctx.old.length);
   await s.must(['blockdev', '--flushbufs', ctx.data.guest]);
   const opened = await ctx.stack.open();
-  if (!opened.ok) {
-    s.disagree({ step: ctx.stepIndex, kind: 'open-failed', expected: `the stack opens at ${where}`, found: opened.why });
-    return { open: false, findings: 1, excusedErrors: 0, blocksRead: 0 };
-  }
-  const failing = new Map<number, number>();
+  const seen: CrashPointObservation = { where, progress, reads: [], readBack: [] };
+  if (!opened.ok) return { ...seen, openFailed: opened.why };
   for (const [off, len] of extents) {
     const r = await s.run(ioArgv({ cmd: 'read', dev: ctx.stack.top, offset: off, length: len, bs: '256K',
       block: ctx.blockSize, out: ctx.out.guest, outOffset: off }));
     if (r.exitCode === 2 || r.exitCode === 3) throw await ioToolFailure(s, ctx.stepIndex, r, 'read', { dev: ctx.stack.top, bytes: ctx.old.length, blockSize: ctx.blockSize });
-    for (const [b, e] of failingBlocks(parseIoReport(r.stdout), ctx.blockSize)) failing.set(b, e);
+    const report = parseIoReport(r.stdout);
+    seen.reads.push(report);
+    if ('shortRead' in judgeCrashRead(report, ctx.blockSize)) return seen;
   }
-  let found = 0;
-  let excused = 0;
-  let blocksRead = 0;
   for (const [off, len] of extents) {
-    const got = await readAt(ctx.out.host, off, len);
-    for (let b = off / ctx.blockSize; b < (off + len) / ctx.blockSize; b++) {
-      blocksRead++;
-      const at = b * ctx.blockSize - off;
-      const errno = failing.get(b) ?? 0;
-      const f = model.judge(b, progress, errno, got.subarray(at, at + ctx.blockSize));
-      if (f === undefined && errno !== 0) excused++;
-      if (f === undefined) continue;
-      if (found++ < FINDINGS_PER_POINT) {
-        s.disagree({ step: ctx.stepIndex, kind: f.kind, block: b, sector: (b * ctx.blockSize) / 512, expected: `${f.expected} at ${where}`, found: f.found });
-      }
-    }
+    // bytes kept where a block is not what the model first allows, so a report (or another model) can see them
+    const blocks = await s.images.readBlocks(ctx.out.host, off, len, ctx.blockSize, (i) => firstAllowed(model, off / ctx.blockSize + i, progress));
+    seen.readBack.push({ offset: off, blocks });
   }
-  if (!opts.closeAfter) return { open: true, findings: found, excusedErrors: excused, blocksRead };
-  await ctx.stack.close();
-  if (MODE_PROMISES[ctx.stack.mode].tagsConsistentAfterClose) {
-    const { image, params } = ctx.stack.rawAudit();
-    const j = judgeRawAfterClose(ctx.stepIndex, image, params, where);
-    // a disk the model cannot read is the kernel's doing
-    if (j.unreadable !== undefined) throw new KernelFailure(`audit cannot read the disk the kernel left: ${j.unreadable.message}`, { cause: j.unreadable });
-    found += j.disagreements.length;
-    j.disagreements.forEach((d) => s.disagree(d));
-  }
-  return { open: false, findings: found, excusedErrors: excused, blocksRead };
+  return seen;
 }
 
 /**
@@ -131,24 +152,6 @@ export function readExtents(touched: number[], blockSize: number, deviceBytes: n
     if (last && off - (last[0] + last[1]) < gap) last[1] = Math.min(off + blockSize, deviceBytes) - last[0];
     else out.push([off, blockSize]);
   }
-  return out;
-}
-
-function describeEntries(p: CrashPoint): string {
-  if (p.apply === undefined) return `0..${p.end - 1}`;
-  return `0..${p.windowStart - 1} and ${p.apply.join(',').slice(0, 80)}`;
-}
-
-/** Block index -> errno for every block that failed, from ih-io's per-block re-reads. */
-function failingBlocks(report: ReturnType<typeof parseIoReport>, blockSize: number): Map<number, number> {
-  const out = new Map<number, number>();
-  for (const l of report.ios) {
-    if (l.op !== 'read' || l.ok) continue;
-    if (l.errno === 0) throw new KernelFailure(`short read at byte ${l.off} of the integrity device (${l.error ?? 'EOF'})`);
-    // A one-block read is not re-read: its own line is the block's.
-    if (l.len === blockSize) out.set(l.off / blockSize, l.errno);
-  }
-  for (const l of report.blocks) if (!l.ok) out.set(l.off / blockSize, l.errno === 0 ? -1 : l.errno);
   return out;
 }
 

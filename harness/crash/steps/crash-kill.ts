@@ -16,7 +16,7 @@ import type { KillStep } from '../../scenario/schema.ts';
 import { KernelFailure } from '../../verdict/failures.ts';
 import type { GuestSession } from '../../run/session/cell.ts';
 import { crashModel, reopenAndJudge } from './crash-check.ts';
-import { judgeWorkloadResult, stageWorkload, workloadArgv, workloadOps, type StackContext } from './crash-record.ts';
+import { recordWorkloadResult, stageWorkload, workloadArgv, workloadOps, type StackContext } from './crash-record.ts';
 
 export type KillContext = StackContext & {
   /** After the fresh boot: the cell finds its disks again (same devices) and rewrites its key files. */
@@ -41,9 +41,9 @@ export async function runKillStep(ctx: KillContext, k: KillStep): Promise<void> 
   // still sit in the guest's memory (direct mode: tags in dm-integrity's bufio cache) and die with QEMU.
   const flushed = await s.run(workloadArgv(ctx, 'flush', 0));
   if (flushed.exitCode !== 0) throw new KernelFailure(`flushing the stack before the workload failed: exit ${flushed.exitCode}: ${flushed.stdout.toString().trim()}`);
-  for (let j = 0; j < point.op; j++) judgeWorkloadResult(ctx, j, k.workload[j]!, await s.run(workloadArgv(ctx, k.workload[j]!, payloadAt[j]!)));
+  for (let j = 0; j < point.op; j++) recordWorkloadResult(ctx, j, k.workload[j]!, await s.run(workloadArgv(ctx, k.workload[j]!, payloadAt[j]!)));
   const killed = await killDuring(s, workloadArgv(ctx, k.workload[point.op]!, payloadAt[point.op]!), point.delayMs);
-  if (killed.result) judgeWorkloadResult(ctx, point.op, k.workload[point.op]!, killed.result);
+  if (killed.result) recordWorkloadResult(ctx, point.op, k.workload[point.op]!, killed.result);
   const progress = progressAtKill(point.op, killed.returned);
   const state = killed.returned ? 'had returned' : 'was in flight';
   s.note(`QEMU killed ${killed.killedAfterMs} ms after workload[${point.op}] was sent; it ${state}`);

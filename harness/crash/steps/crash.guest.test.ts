@@ -73,22 +73,23 @@ describe('crash points of a real dm-log-writes recording', () => {
       // recordCrashWorkload itself checks that the whole log replays onto the old disk to the new one.
       const rec = await recordCrashWorkload(ctx, step);
       const journal = integrityGeometry(sb).areas().find((a) => a.kind === 'journal')!;
-      const { entries } = rec.log;
+      const { entries } = rec.live!.log;
       expect(entries.filter(isMark).map((e) => e.mark)).toEqual(['ih-start', 'ih-op-0', 'ih-op-1', 'ih-op-2', 'ih-op-3', 'ih-closed', 'dm-log-writes-end']);
       // dm-integrity commits its journal with FUA writes inside the journal area, and flushes.
       const inJournal = (e: (typeof entries)[number]) => e.offset >= journal.start && e.offset + e.length <= journal.start + journal.length;
       expect(entries.some((e) => isFua(e) && writesData(e) && inJournal(e))).toBe(true);
       expect(entries.some(isFlush)).toBe(true);
 
-      const points = selectCrashPoints(rec.log, { torn: step.torn, reordered: step.reordered, seed: ctx.seed });
+      const points = rec.points;
       expect(points.length).toBeGreaterThan(10);
-      const good = await checkCrashPoints(ctx, rec, points);
-      process.stderr.write(`crash guest test: ${rec.log.entries.length} log entries, true replay ${JSON.stringify(good)}\n`);
+      expect(rec.live!.points).toEqual(selectCrashPoints(rec.live!.log, { torn: step.torn, reordered: step.reordered, seed: ctx.seed }));
+      const good = await checkCrashPoints(ctx, rec);
+      process.stderr.write(`crash guest test: ${entries.length} log entries, true replay ${JSON.stringify(good)}\n`);
       expect(s.disagreements, JSON.stringify(s.disagreements.slice(0, 3))).toEqual([]);
       expect(good).toMatchObject({ points: points.length, failingPoints: 0 });
 
       await s.must(integrityCloseArgv('ih-int'));
-      const broken = await checkCrashPoints(ctx, rec, points, { broken: { kind: 'drop-range', start: journal.start, length: journal.length } });
+      const broken = await checkCrashPoints(ctx, rec, { broken: { kind: 'drop-range', start: journal.start, length: journal.length } });
       process.stderr.write(`crash guest test: broken replay ${JSON.stringify(broken)}\n`);
       expect(broken.failingPoints).toBeGreaterThan(0);
       // Without the journal, a torn point can leave a block's data on disk without its tag (EILSEQ), and a
@@ -97,7 +98,7 @@ describe('crash points of a real dm-log-writes recording', () => {
       process.stderr.write(`crash guest test: broken replay finding kinds ${[...kinds].join(', ')}\n`);
       expect([...kinds].filter((k) => k === 'integrity-error' || k === 'lost-write').length, [...kinds].join(', ')).toBeGreaterThan(0);
       expect(s.disagreements.every((d) => d.expected.includes('at crash point'))).toBe(true);
-      rec.logSource.close();
+      rec.live!.logSource.close();
     } finally {
       await guest.kill();
     }

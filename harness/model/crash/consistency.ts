@@ -153,6 +153,14 @@ export class CrashConsistencyModel {
 
   /** Judges one block read back after the crash: undefined when the mode's promise holds. */
   judge(block: number, p: WorkloadProgress, errno: number, data: Buffer): CrashFinding | undefined {
+    return this.judgeHolding(block, p, errno, (v) => this.content(block, v)?.equals(data) ?? false);
+  }
+
+  /**
+   * judge() where the block is known only by what it equals: `holds(v)` says whether it holds version v's
+   * bytes (a stored read-back keeps a digest per block, not the bytes).
+   */
+  judgeHolding(block: number, p: WorkloadProgress, errno: number, holds: (v: Version) => boolean): CrashFinding | undefined {
     const exp = this.expect(block, p);
     const allowed = exp.candidates.map(describe).join(' or ');
     if (errno !== 0) {
@@ -160,7 +168,6 @@ export class CrashConsistencyModel {
       if (exp.candidates.some((v) => this.content(block, v) === undefined)) return undefined;
       return { block, kind: 'integrity-error', expected: `reads ${allowed}`, found: `errno ${errno}` };
     }
-    const holds = (v: Version) => this.content(block, v)?.equals(data) ?? false;
     if (exp.candidates.some(holds)) return undefined;
     const ws = this.writers.get(block) ?? [];
     const older = [-1, ...ws.filter((w) => w < exp.floor)].find(holds);

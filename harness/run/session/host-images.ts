@@ -1,8 +1,9 @@
 /**
  * The host's reads and writes of a cell's raw disk images, as observations: a cell reads superblocks and
  * read-back blocks and flips bytes through this, and every access lands in observations.jsonl (what a replay
- * against the current model needs, harness/rejudge/). The payload disk's bytes are the host's own plan and
- * the crash steps' whole-image work is not replayed, so those go to disks.ts directly.
+ * against the current model needs, harness/rejudge/). The payload disk's bytes are the host's own plan, so
+ * they go to disks.ts directly; a crash step's whole images (its log, the image of each crash point) are
+ * too large to keep, so the step records what it saw of them as host work (hostWork).
  */
 import { createHash } from 'node:crypto';
 import { basename } from 'node:path';
@@ -24,7 +25,16 @@ export interface HostImages {
   readBlocks(path: string, offset: number, length: number, blockSize: number, expected: (i: number) => Buffer | undefined): Promise<ObservedBlock[]>;
   /** The file the raw-disk audit reads whole (too large to observe byte for byte: a replay needs it kept). */
   wholeImage(path: string): Promise<string>;
+  /**
+   * Host work on what a run does not keep (a crash step's log, the image at each crash point): live, `work`
+   * runs and what it returns is recorded as observation `t`; a replay gives back the run's record and runs nothing.
+   */
+  hostWork<K extends HostWorkKind>(t: K, work: () => Promise<HostWork<K>>): Promise<HostWork<K>>;
 }
+
+export type HostWorkKind = 'crash-base' | 'crash-log' | 'crash-audit';
+/** What host work `K` recorded, without its kind and step. */
+export type HostWork<K extends HostWorkKind> = Omit<Extract<Observation, { t: K }>, 't' | 'step'>;
 
 export const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
@@ -32,7 +42,7 @@ export const sha256 = (b: Buffer): string => createHash('sha256').update(b).dige
 export const blockDigest = (b: Buffer): string => sha256(b).slice(0, 32);
 
 type Unstepped<T> = T extends { step: number } ? Omit<T, 'step'> : never;
-export type ImageObservation = Unstepped<Extract<Observation, { t: 'image-read' | 'image-write' | 'blocks' | 'image-audit' }>>;
+export type ImageObservation = Unstepped<Extract<Observation, { t: 'image-read' | 'image-write' | 'blocks' | 'image-audit' | HostWorkKind }>>;
 
 /** The live images: real files, each access recorded under the image's disk name. */
 export class RecordingImages implements HostImages {
@@ -78,6 +88,12 @@ export class RecordingImages implements HostImages {
   async wholeImage(path: string): Promise<string> {
     this.record({ t: 'image-audit', image: this.name(path) });
     return path;
+  }
+
+  async hostWork<K extends HostWorkKind>(t: K, work: () => Promise<HostWork<K>>): Promise<HostWork<K>> {
+    const seen = await work();
+    this.record({ t, ...seen } as unknown as ImageObservation);
+    return seen;
   }
 }
 

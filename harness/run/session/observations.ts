@@ -54,7 +54,30 @@ export type Observation =
   | { t: 'image-write'; step: number; image: string; offset: number; length: number; sha256: string }
   | { t: 'blocks'; step: number; image: string; offset: number; blockSize: number; blocks: ObservedBlock[] }
   /** the whole image went to the raw-disk audit (its findings are the step's disagreements) */
-  | { t: 'image-audit'; step: number; image: string };
+  | { t: 'image-audit'; step: number; image: string }
+  /** a crash step's data disk before its workload, which the run does not keep (its log replays onto it) */
+  | { t: 'crash-base'; step: number; length: number; sha256: string }
+  /**
+   * a crash step's dm-log-writes log as the host read it, which the run does not keep: how many entries, and
+   * the crash points picked in it with the workload's progress at each (each point's read-back follows as
+   * `blocks` of the out disk, bytes kept where a block is not the crash model's first allowed content)
+   */
+  | { t: 'crash-log'; step: number; entries: number; points: CrashPointRecord[] }
+  /**
+   * the raw-disk audit after close at a crash point (or after a kill), of an image no run keeps: what it
+   * found, or why the model could not read the disk
+   */
+  | { t: 'crash-audit'; step: number; where: string; disagreements: Disagreement[]; unreadable?: string };
+
+/** One crash point of a crash step's log: its kind, the log entries its image holds, and how far the workload had got. */
+export interface CrashPointRecord {
+  kind: 'flush' | 'fua' | 'torn' | 'reordered' | 'end';
+  /** "0..41", or "0..37 and 39,41" for a point that holds a subset of a window */
+  entries: string;
+  /** workload operations [0, completed) had returned and [0, issued) may have sent I/O */
+  completed: number;
+  issued: number;
+}
 
 /** One block of a read, as the host found it on the output disk. */
 export interface ObservedBlock {
