@@ -154,23 +154,24 @@ describe('npm run rejudge on a crash-consistency run', () => {
     const obs = observationsOf(doctored, 'crash/001-journal-crc32c');
     const log = JSON.parse(obs.records.find((l) => l.startsWith('{"t":"crash-log"'))!) as Extract<Observation, { t: 'crash-log' }>;
     expect(log.points.length).toBeGreaterThan(10);
-    const readBacks = obs.records.flatMap((l, i) => (l.startsWith('{"t":"blocks"') && JSON.parse(l).step === log.step ? [i] : []));
-    expect(readBacks.length).toBeGreaterThanOrEqual(log.points.length);
+    const readBacks = obs.records.flatMap((l, i) => (l.startsWith('{"t":"crash-readback"') && JSON.parse(l).step === log.step ? [i] : []));
+    expect(readBacks.length).toBe(log.points.length);
 
-    // a block of the third point's read-back: its digest now that of no write
+    // the first block of the third point's read-back: now bytes of no version of it
     const at = readBacks[2]!;
-    const blocks = JSON.parse(obs.records[at]!) as Extract<Observation, { t: 'blocks' }>;
-    const k = blocks.blocks.findIndex((b) => b.hex === undefined);
-    blocks.blocks[k] = { sha256: '0'.repeat(32) };
-    obs.records[at] = JSON.stringify(blocks);
-    const block = blocks.offset / blocks.blockSize + k;
+    const readBack = JSON.parse(obs.records[at]!) as Extract<Observation, { t: 'crash-readback' }>;
+    expect(readBack.other).toEqual([]);
+    const [block, count, version] = readBack.runs[0]!;
+    readBack.runs[0] = [block + 1, count - 1, version];
+    readBack.other.push({ block, sha256: '0'.repeat(32) });
+    obs.records[at] = JSON.stringify(readBack);
 
     // a read of one of the last points: ih-io now reports EILSEQ on its first block, which journal mode never allows
     const reads = obs.records.flatMap((l, i) => (l.startsWith('{"t":"cmd"') && l.includes('"ih-io","read"') && JSON.parse(l).step === log.step ? [i] : []));
     const failedAt = reads[reads.length - 3]!;
     const cmd = JSON.parse(obs.records[failedAt]!) as Extract<Observation, { t: 'cmd' }>;
     const off = Number(cmd.argv[cmd.argv.indexOf('--offset') + 1]);
-    cmd.stdout = `${cmd.stdout}${JSON.stringify({ op: 'block', off, len: blocks.blockSize, ok: false, errno: 84, error: 'EILSEQ', us: 1 })}\n`;
+    cmd.stdout = `${cmd.stdout}${JSON.stringify({ op: 'block', off, len: readBack.blockSize, ok: false, errno: 84, error: 'EILSEQ', us: 1 })}\n`;
     obs.records[failedAt] = JSON.stringify(cmd);
     save(obs);
 
@@ -181,7 +182,7 @@ describe('npm run rejudge on a crash-consistency run', () => {
     const found = out.cells[0]!.executions[0]!.after!.disagreements;
     expect(found.map((d) => [d.step, d.kind, d.block, d.found])).toEqual([
       [log.step, 'foreign-data', block, 'bytes of no write to this block'],
-      [log.step, 'integrity-error', off / blocks.blockSize, 'errno 84'],
+      [log.step, 'integrity-error', off / readBack.blockSize, 'errno 84'],
     ]);
     expect(found.every((d) => /at crash point \d+ \(/.test(d.expected))).toBe(true);
     expect(readFileSync(join(doctored, 'summary.json'), 'utf8')).toBe(readFileSync(join(run, 'summary.json'), 'utf8'));

@@ -67,4 +67,14 @@ describe('replayed host images', () => {
     expect(await images.hostWork('crash-log', never)).toEqual({ entries: 12, points });
     await expect(images.hostWork('crash-base', never)).rejects.toThrow(/step 1: the current code needs the host's crash-base .* where the run recorded the raw-disk audit at crash point 0/);
   });
+
+  it('refuses a crash point\'s read-back recorded block by block (`blocks`), saying to run the scenario again', async () => {
+    const images = new ReplayImages(new ObservationCursor([
+      { t: 'begin', step: 1, kind: 'crash' },
+      { t: 'blocks', step: 1, image: 'out', offset: 0, blockSize: 512, blocks: [{ sha256: '0'.repeat(32) }] },
+    ]), roles, '/nonexistent');
+    const never = async (): Promise<never> => { throw new Error('the host work ran in a replay'); };
+    await expect(images.hostWork('crash-readback', never)).rejects.toThrow(NotReplayable);
+    await expect(images.hostWork('crash-readback', never)).rejects.toThrow(/step 1: the run recorded a crash point's read-back block by block .* run the scenario again/);
+  });
 });

@@ -53,6 +53,12 @@ export class ObservationCursor {
     return r as Extract<Observation, { t: K }>;
   }
 
+  /** The next record the replay would consume, without consuming it. */
+  peek(): Observation | undefined {
+    while (this.records[this.at]?.t === 'begin') this.at++;
+    return this.records[this.at];
+  }
+
   /** Records the replay did not consume: the run went on where the current code stopped. */
   rest(): Observation[] {
     return this.records.slice(this.at).filter((r) => r.t !== 'begin');
@@ -68,6 +74,7 @@ export function describe(r: Observation): string {
     case 'image-audit': return `the audit of ${r.image}`;
     case 'crash-base': return `step ${r.step}'s data disk before its crash workload`;
     case 'crash-log': return `step ${r.step}'s crash log (${r.points.length} crash points)`;
+    case 'crash-readback': return `the read-back at ${r.where}`;
     case 'crash-audit': return `the raw-disk audit at ${r.where}`;
     default: return `step ${r.step} ${r.kind}`;
   }
@@ -154,6 +161,10 @@ export class ReplayImages implements HostImages {
   }
 
   async hostWork<K extends HostWorkKind>(t: K, _work: () => Promise<HostWork<K>>): Promise<HostWork<K>> {
+    const ahead = this.cursor.peek();
+    if (t === 'crash-readback' && ahead?.t === 'blocks') {
+      throw new NotReplayable(`step ${ahead.step}: the run recorded a crash point's read-back block by block (\`blocks\` records, from before crash read-backs were recorded as versions); the current code replays only \`crash-readback\` records: run the scenario again`);
+    }
     const r = this.cursor.next(t, `needs the host's ${t} (${HOST_WORK[t]})`) as Observation;
     const { t: _t, step: _step, ...seen } = r;
     return seen as unknown as HostWork<K>;
@@ -164,6 +175,7 @@ export class ReplayImages implements HostImages {
 const HOST_WORK: Record<HostWorkKind, string> = {
   'crash-base': 'the data disk before a crash workload',
   'crash-log': "a crash step's log and its crash points",
+  'crash-readback': "a crash point's read-back as versions of each block",
   'crash-audit': 'the raw-disk audit at a crash point',
 };
 

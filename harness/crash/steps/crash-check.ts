@@ -2,8 +2,8 @@
  * Checking half of a crash step: for each crash point, the host puts the replayed image on the data disk
  * (only the 4 KiB pages that differ from what the disk holds now), and the same guest opens the stack on
  * it (journal replay or bitmap recalculation happens here), reads every block the workload touched with
- * O_DIRECT and closes it; what it saw is recorded (each block's digest, its bytes where it is not what the
- * model first allows) and judged by judgeCrashPoint (crash-judge.ts), and in journal mode the raw disk is
+ * O_DIRECT and closes it; what it saw is recorded (each block as the version of it that it equals,
+ * crash-readback.ts) and judged by judgeCrashPoint (crash-judge.ts), and in journal mode the raw disk is
  * audited after close. One guest, one disk slot: reopening costs ~0.8 s under TCG, a boot ~15 s, and the
  * slot never needs more than one image at a time.
  */
@@ -18,7 +18,8 @@ import { judgeRawAfterClose } from '../../run/session/audit-judge.ts';
 import type { CrashContext, Recording, StackContext } from './crash-record.ts';
 import { readAt, writeAt } from '../../run/session/disks.ts';
 import { ioToolFailure } from '../../run/session/io-refusal.ts';
-import { firstAllowed, judgeCrashPoint, judgeCrashRead, type CrashPointObservation } from './crash-judge.ts';
+import { judgeCrashPoint, judgeCrashRead, type CrashPointObservation } from './crash-judge.ts';
+import { blocksOf, encodeReadBack } from './crash-readback.ts';
 
 /** Images of failing points kept: enough to debug, not a flood. */
 const IMAGES_KEPT = 3;
@@ -122,7 +123,7 @@ async function observeCrashPoint(ctx: StackContext, model: CrashConsistencyModel
   const extents = readExtents(model.touched(), ctx.blockSize, ctx.old.length);
   await s.must(['blockdev', '--flushbufs', ctx.data.guest]);
   const opened = await ctx.stack.open();
-  const seen: CrashPointObservation = { where, progress, reads: [], readBack: [] };
+  const seen: CrashPointObservation = { where, progress, reads: [], readBack: { runs: [], other: [] } };
   if (!opened.ok) return { ...seen, openFailed: opened.why };
   for (const [off, len] of extents) {
     const r = await s.run(ioArgv({ cmd: 'read', dev: ctx.stack.top, offset: off, length: len, bs: '256K',
@@ -132,12 +133,24 @@ async function observeCrashPoint(ctx: StackContext, model: CrashConsistencyModel
     seen.reads.push(report);
     if ('shortRead' in judgeCrashRead(report, ctx.blockSize)) return seen;
   }
-  for (const [off, len] of extents) {
-    // bytes kept where a block is not what the model first allows, so a report (or another model) can see them
-    const blocks = await s.images.readBlocks(ctx.out.host, off, len, ctx.blockSize, (i) => firstAllowed(model, off / ctx.blockSize + i, progress));
-    seen.readBack.push({ offset: off, blocks });
+  // the out disk's blocks as versions of each block (a replay gets the run's record back, reading nothing)
+  const readBack = await s.images.hostWork('crash-readback', async () => {
+    const read: Array<{ offset: number; bytes: Buffer }> = [];
+    for (const [off, len] of extents) read.push({ offset: off, bytes: await readAt(ctx.out.host, off, len) });
+    return { where, ...encodeReadBack(model, read) };
+  });
+  checkReadBackCovers(readBack, extents, ctx.blockSize, where);
+  return { ...seen, readBack };
+}
+
+/** A recorded read-back must hold the blocks the step reads, each once: a replay's record may be of other reads. */
+function checkReadBackCovers(rb: { where: string; blockSize: number } & Parameters<typeof blocksOf>[0], extents: Array<[number, number]>, blockSize: number, where: string): void {
+  const want: number[] = [];
+  for (const [off, len] of extents) for (let b = off / blockSize; b < (off + len) / blockSize; b++) want.push(b);
+  const got = blocksOf(rb);
+  if (rb.blockSize !== blockSize || rb.where !== where || got.length !== want.length || got.some((b, i) => b !== want[i])) {
+    throw new Error(`the read-back recorded at ${rb.where} (${got.length} blocks of ${rb.blockSize} bytes) is not the ${want.length} blocks of ${blockSize} bytes the step reads at ${where}`);
   }
-  return seen;
 }
 
 /**

@@ -2,8 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { parseIoReport } from '../../../vm/agent/client.ts';
 import { CrashConsistencyModel, type WorkloadOp } from '../../model/crash/consistency.ts';
-import { blockDigest } from '../../run/session/host-images.ts';
 import { FINDINGS_PER_POINT, judgeCrashPoint, judgeCrashRead, judgeWorkloadResult, type CrashPointObservation } from './crash-judge.ts';
+import { encodeReadBack } from './crash-readback.ts';
 
 const BS = 512;
 const fill = (byte: number, n = BS) => Buffer.alloc(n, byte);
@@ -17,13 +17,14 @@ const OPS: WorkloadOp[] = [
 const journal = () => new CrashConsistencyModel('journal', BS, OLD, OPS);
 const direct = () => new CrashConsistencyModel('direct', BS, OLD, OPS);
 const report = (...lines: Array<Record<string, unknown>>) => parseIoReport(lines.map((l) => JSON.stringify({ us: 1, ...l })).join('\n'));
-const seen = (b: Buffer) => ({ sha256: blockDigest(b) });
+/** blocks read back from `offset` on, as the step records them (versions of OPS, or digests) */
+const readBack = (offset: number, blocks: Buffer[], ops = OPS) => encodeReadBack(new CrashConsistencyModel('journal', BS, OLD, ops), [{ offset, bytes: Buffer.concat(blocks) }]);
 
 /** After op 2 was issued (ops 0 and 1 done): blocks 2..3 must be new, block 5 old or new; read blocks 2..5. */
 function point(blocks: Buffer[], over: Partial<CrashPointObservation> = {}): CrashPointObservation {
   return {
     where: 'crash point 7 (torn, log entries 0..9, ops done 2/3)', progress: { completed: 2, issued: 3 },
-    reads: [report()], readBack: [{ offset: 2 * BS, blocks: blocks.map(seen) }], ...over,
+    reads: [report()], readBack: readBack(2 * BS, blocks), ...over,
   };
 }
 const GOOD = [fill(0x22), fill(0x22), fill(0x11), fill(0x33)];
@@ -61,7 +62,7 @@ describe('judgeCrashPoint', () => {
 
   it('reports the first findings of a point and counts them all', () => {
     const model = new CrashConsistencyModel('journal', BS, OLD, []);
-    const j = judgeCrashPoint(1, model, point(Array.from({ length: 6 }, () => fill(0x7f)), { readBack: [{ offset: 0, blocks: Array.from({ length: 6 }, () => seen(fill(0x7f))) }] }));
+    const j = judgeCrashPoint(1, model, point(Array.from({ length: 6 }, () => fill(0x7f)), { readBack: readBack(0, Array.from({ length: 6 }, () => fill(0x7f)), []) }));
     // no write touches these blocks: the model judges them anyway when they are read (gaps between extents)
     expect(j.findings).toBe(6);
     expect(j.disagreements).toHaveLength(FINDINGS_PER_POINT);
@@ -69,7 +70,7 @@ describe('judgeCrashPoint', () => {
   });
 
   it('makes an open that failed its one finding', () => {
-    const j = judgeCrashPoint(3, journal(), point([], { openFailed: 'exit 1: Cannot open device', reads: [], readBack: [] }));
+    const j = judgeCrashPoint(3, journal(), point([], { openFailed: 'exit 1: Cannot open device', reads: [], readBack: { runs: [], other: [] } }));
     expect(j).toEqual({
       disagreements: [{ step: 3, kind: 'open-failed', expected: 'the stack opens at crash point 7 (torn, log entries 0..9, ops done 2/3)', found: 'exit 1: Cannot open device' }],
       findings: 1, excusedErrors: 0, blocksRead: 0,

@@ -6,7 +6,7 @@
  */
 import { parseIoReport, type ExecResult, type IoReport } from '../../../vm/agent/client.ts';
 import { blockDigest } from '../../run/session/host-images.ts';
-import type { ObservedBlock } from '../../run/session/observations.ts';
+import { readBackBlocks, type ReadBack, type ReadBackBlock } from './crash-readback.ts';
 import type { Disagreement } from '../../verdict/types.ts';
 import type { CrashConsistencyModel, Version, WorkloadProgress } from '../../model/crash/consistency.ts';
 import type { CrashOp } from '../../scenario/schema.ts';
@@ -22,8 +22,8 @@ export interface CrashPointObservation {
   openFailed?: string;
   /** ih-io's report of each read, in the order they ran */
   reads: IoReport[];
-  /** the blocks read back, one extent per read: its byte offset on the top device and each block seen */
-  readBack: Array<{ offset: number; blocks: ObservedBlock[] }>;
+  /** every block read back, as the version of it that it equals or (equal to none) its digest (crash-readback.ts) */
+  readBack: Pick<ReadBack, 'runs' | 'other'>;
 }
 
 export interface CrashPointJudgement {
@@ -90,25 +90,34 @@ export function judgeCrashPoint(step: number, model: CrashConsistencyModel, o: C
     if ('shortRead' in j) return { ...out, shortRead: j.shortRead };
     for (const [b, e] of j.failing) failing.set(b, e);
   }
-  for (const { offset, blocks } of o.readBack) {
-    for (const [i, seen] of blocks.entries()) {
-      const b = offset / model.blockSize + i;
-      out.blocksRead++;
-      const errno = failing.get(b) ?? 0;
-      const f = model.judgeHolding(b, o.progress, errno, (v) => digestOf(model, b, v) === seen.sha256);
-      if (f === undefined && errno !== 0) out.excusedErrors++;
-      if (f === undefined) continue;
-      if (out.findings++ < FINDINGS_PER_POINT) {
-        out.disagreements.push({ step, kind: f.kind, block: b, sector: (b * model.blockSize) / 512, expected: `${f.expected} at ${o.where}`, found: f.found });
-      }
+  for (const seen of readBackBlocks(o.readBack)) {
+    const b = seen.block;
+    out.blocksRead++;
+    const errno = failing.get(b) ?? 0;
+    const f = model.judgeHolding(b, o.progress, errno, holding(model, seen));
+    if (f === undefined && errno !== 0) out.excusedErrors++;
+    if (f === undefined) continue;
+    if (out.findings++ < FINDINGS_PER_POINT) {
+      out.disagreements.push({ step, kind: f.kind, block: b, sector: (b * model.blockSize) / 512, expected: `${f.expected} at ${o.where}`, found: f.found });
     }
   }
   return out;
 }
 
-/** What the model expects a block to read back as at a point: its floor's bytes (undefined: unreadable before the workload). */
-export function firstAllowed(model: CrashConsistencyModel, block: number, p: WorkloadProgress): Buffer | undefined {
-  return model.content(block, model.expect(block, p).floor);
+/**
+ * Whether a block read back holds version v: for a block recorded as version u, whether v's bytes are u's
+ * (two versions may share bytes, and a block holding them holds both); for a block equal to no version,
+ * whether its digest is v's. A version the block never had (a record the current workload does not
+ * explain) holds only itself.
+ */
+function holding(model: CrashConsistencyModel, seen: ReadBackBlock): (v: Version) => boolean {
+  const b = seen.block;
+  if ('foreign' in seen) return (v) => digestOf(model, b, v) === seen.sha256;
+  const u = seen.version;
+  const versions = model.versions(b);
+  if (!versions.includes(u)) return (v) => v === u;
+  const bytes = model.content(b, u);
+  return (v) => v === u || (versions.includes(v) && bytes !== undefined && (model.content(b, v)?.equals(bytes) ?? false));
 }
 
 export interface WorkloadJudgement {

@@ -126,6 +126,11 @@ export class CrashConsistencyModel {
     return [...this.writers.keys()].sort((a, b) => a - b);
   }
 
+  /** Every version `block` can hold in some run of the workload: old, then each write to it in order. */
+  versions(block: number): Version[] {
+    return [-1, ...(this.writers.get(block) ?? [])];
+  }
+
   /** The bytes version `v` puts in `block`; undefined for an old block that cannot be read. */
   content(block: number, v: Version): Buffer | undefined {
     const at = block * this.blockSize;

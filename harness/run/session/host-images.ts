@@ -3,7 +3,8 @@
  * read-back blocks and flips bytes through this, and every access lands in observations.jsonl (what a replay
  * against the current model needs, harness/rejudge/). The payload disk's bytes are the host's own plan, so
  * they go to disks.ts directly; a crash step's whole images (its log, the image of each crash point) are
- * too large to keep, so the step records what it saw of them as host work (hostWork).
+ * too large to keep, and its read-backs too large to keep block by block, so the step records what it saw
+ * of them as host work (hostWork).
  */
 import { createHash } from 'node:crypto';
 import { basename } from 'node:path';
@@ -26,13 +27,13 @@ export interface HostImages {
   /** The file the raw-disk audit reads whole (too large to observe byte for byte: a replay needs it kept). */
   wholeImage(path: string): Promise<string>;
   /**
-   * Host work on what a run does not keep (a crash step's log, the image at each crash point): live, `work`
+   * Host work on what a run does not keep (a crash step's log, the image at each crash point, its read-back): live, `work`
    * runs and what it returns is recorded as observation `t`; a replay gives back the run's record and runs nothing.
    */
   hostWork<K extends HostWorkKind>(t: K, work: () => Promise<HostWork<K>>): Promise<HostWork<K>>;
 }
 
-export type HostWorkKind = 'crash-base' | 'crash-log' | 'crash-audit';
+export type HostWorkKind = 'crash-base' | 'crash-log' | 'crash-readback' | 'crash-audit';
 /** What host work `K` recorded, without its kind and step. */
 export type HostWork<K extends HostWorkKind> = Omit<Extract<Observation, { t: K }>, 't' | 'step'>;
 

@@ -60,9 +60,15 @@ export type Observation =
   /**
    * a crash step's dm-log-writes log as the host read it, which the run does not keep: how many entries, and
    * the crash points picked in it with the workload's progress at each (each point's read-back follows as
-   * `blocks` of the out disk, bytes kept where a block is not the crash model's first allowed content)
+   * a `crash-readback`)
    */
   | { t: 'crash-log'; step: number; entries: number; points: CrashPointRecord[] }
+  /**
+   * what a crash point (or the reopen after a kill) read back on the out disk, block by block, as the
+   * version of the block each one equals (harness/crash/steps/crash-readback.ts): a version's bytes come from
+   * the scenario's seed, so a block needs no digest of its own unless it equals no version (`other`)
+   */
+  | { t: 'crash-readback'; step: number; where: string; blockSize: number; runs: ReadBackRun[]; other: ForeignBlock[] }
   /**
    * the raw-disk audit after close at a crash point (or after a kill), of an image no run keeps: what it
    * found, or why the model could not read the disk
@@ -77,6 +83,20 @@ export interface CrashPointRecord {
   /** workload operations [0, completed) had returned and [0, issued) may have sent I/O */
   completed: number;
   issued: number;
+}
+
+/**
+ * Consecutive blocks of a crash read-back that equal the same version: [first block, count, version]
+ * (a version as the crash model numbers it: -1 the content before the workload, n workload operation n).
+ */
+export type ReadBackRun = [first: number, count: number, version: number];
+
+/** A block of a crash read-back that equals no version of it: its digest, and its bytes for the first few. */
+export interface ForeignBlock {
+  block: number;
+  /** the first 128 bits of its sha256, in hex (host-images.ts blockDigest) */
+  sha256: string;
+  hex?: string;
 }
 
 /** One block of a read, as the host found it on the output disk. */
