@@ -10,6 +10,7 @@ import { ioArgv } from '../../../vm/agent/io-argv.ts';
 import { InfraError } from '../../errors.ts';
 import type { GuestSession } from './cell.ts';
 import { KernelFailure } from '../../verdict/failures.ts';
+import type { Disagreement } from '../../verdict/types.ts';
 
 /** errnos an open of a device-mapper device gets from the kernel's I/O path, never from a wrong argument */
 const KERNEL_OPEN_ERRNOS = new Set([5 /* EIO */, 6 /* ENXIO */, 61 /* ENODATA */, 84 /* EILSEQ */]);
@@ -31,15 +32,10 @@ export interface TopDevice {
 export async function ioToolFailure(s: GuestSession, step: number, res: ExecResult, cmd: string, top: TopDevice): Promise<Error> {
   const message = `ih-io ${cmd} exited ${res.exitCode}: ${res.stderr.toString().trim()}`;
   const openFailed = (out: Buffer): Error | undefined => {
-    let setup;
-    try {
-      setup = parseIoReport(out).setupError;
-    } catch {
-      return undefined;
-    }
-    if (setup === undefined || setup.path !== top.dev || !KERNEL_OPEN_ERRNOS.has(setup.errno)) return undefined;
-    s.disagree({ step, kind: 'device-open', expected: `${top.dev} opens`, found: `${setup.what} failed with errno ${setup.errno} (${setup.error ?? '?'})` });
-    return new KernelFailure(`the kernel failed ${setup.what} of ${top.dev} with ${setup.error ?? `errno ${setup.errno}`}: ${message}`);
+    const j = judgeDeviceOpen(step, top, out, message);
+    if (j === undefined) return undefined;
+    s.disagree(j.disagreement);
+    return j.failure;
   };
   const own = openFailed(res.stdout);
   if (own !== undefined) return own;
@@ -53,23 +49,46 @@ export async function ioToolFailure(s: GuestSession, step: number, res: ExecResu
     return new InfraError(message);
   }
   if (seen === undefined) return new InfraError(message);
-  const found = judgeGeometry(s, step, top, seen);
-  if (found.length === 0) return new InfraError(message);
-  return new KernelFailure(`${top.dev} is not the device the model describes (${found.join('; ')}): ${message}`);
+  const j = judgeGeometry(step, top, seen);
+  j.disagreements.forEach((d) => s.disagree(d));
+  if (j.found.length === 0) return new InfraError(message);
+  return new KernelFailure(`${top.dev} is not the device the model describes (${j.found.join('; ')}): ${message}`);
 }
 
-/** The device's size and logical block size against the model's: a disagreement for each that differs. */
-function judgeGeometry(s: GuestSession, step: number, top: TopDevice, seen: { size: number; logicalBlockSize: number }): string[] {
+/**
+ * ih-io's report of a setup that failed: when the kernel failed the open of the top device with an errno only
+ * its I/O path gives, the disagreement and the failure to throw; undefined when it is not the kernel's answer.
+ */
+export function judgeDeviceOpen(step: number, top: TopDevice, out: Buffer, message: string): { disagreement: Disagreement; failure: KernelFailure } | undefined {
+  let setup;
+  try {
+    setup = parseIoReport(out).setupError;
+  } catch {
+    return undefined;
+  }
+  if (setup === undefined || setup.path !== top.dev || !KERNEL_OPEN_ERRNOS.has(setup.errno)) return undefined;
+  return {
+    disagreement: { step, kind: 'device-open', expected: `${top.dev} opens`, found: `${setup.what} failed with errno ${setup.errno} (${setup.error ?? '?'})` },
+    failure: new KernelFailure(`the kernel failed ${setup.what} of ${top.dev} with ${setup.error ?? `errno ${setup.errno}`}: ${message}`),
+  };
+}
+
+/**
+ * The device's size and logical block size against the model's: a disagreement for each that differs, and
+ * the same in words for a failure's message. Pure: the step records what this returns.
+ */
+export function judgeGeometry(step: number, top: TopDevice, seen: { size: number; logicalBlockSize: number }): { disagreements: Disagreement[]; found: string[] } {
+  const disagreements: Disagreement[] = [];
   const found: string[] = [];
   if (seen.size !== top.bytes) {
-    s.disagree({ step, kind: 'device-size', expected: `${top.bytes} bytes (${top.bytes / 512} sectors, the model)`, found: `${seen.size} bytes` });
+    disagreements.push({ step, kind: 'device-size', expected: `${top.bytes} bytes (${top.bytes / 512} sectors, the model)`, found: `${seen.size} bytes` });
     found.push(`size ${seen.size} bytes, the model says ${top.bytes}`);
   }
   if (seen.logicalBlockSize !== top.blockSize) {
-    s.disagree({ step, kind: 'logical-block-size', expected: `${top.blockSize} (the model)`, found: String(seen.logicalBlockSize) });
+    disagreements.push({ step, kind: 'logical-block-size', expected: `${top.blockSize} (the model)`, found: String(seen.logicalBlockSize) });
     found.push(`logical block size ${seen.logicalBlockSize}, the model says ${top.blockSize}`);
   }
-  return found;
+  return { disagreements, found };
 }
 
 /**
@@ -82,5 +101,5 @@ export async function checkTopDevice(s: GuestSession, step: number, top: TopDevi
   if (info.exitCode !== 0) throw (await ioToolFailure(s, step, info, 'info', top));
   const seen = parseIoReport(info.stdout).info;
   if (seen === undefined) throw new InfraError(`ih-io info ${top.dev} reported no geometry`);
-  judgeGeometry(s, step, top, seen);
+  judgeGeometry(step, top, seen).disagreements.forEach((d) => s.disagree(d));
 }
